@@ -1,0 +1,1 @@
+"""The core: spec loading, compilation, evaluation, hook specs, registry, CLI."""

@@ -1,0 +1,54 @@
+"""What the engine produces: actions, and what becomes of each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(slots=True)
+class Action:
+    """One thing to do at a destination: ``{destination, action, payload}``.
+
+    ``dedup_keys`` are recorded through the dedup plugin point before the action is queued;
+    if any of them was seen before, the action is skipped as a duplicate. ``rule`` names the
+    mapping rule that produced it (for ``explain`` and error messages).
+    """
+
+    destination: str
+    action: str
+    payload: dict[str, Any]
+    dedup_keys: tuple[str, ...] = ()
+    rule: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"destination": self.destination, "action": self.action, "payload": self.payload}
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one item of a request.
+
+    ``status`` is ``delivered``, ``retry`` (try again after ``retry_after`` seconds, or the
+    sender's backoff if None) or ``failed`` (permanent: dead-lettered with ``reason``).
+    """
+
+    status: Literal["delivered", "retry", "failed"]
+    reason: str = ""
+    retry_after: float | None = None
+    http_status: int | None = None
+
+
+DELIVERED = Outcome("delivered")
+
+
+@dataclass(slots=True)
+class MapResult:
+    """Everything one document turned into: actions, per-item errors and skips by reason."""
+
+    actions: list[Action] = field(default_factory=list)
+    errors: list[Exception] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + count

@@ -1,0 +1,44 @@
+"""The ``mapwire`` command line: one click group, one module per command family."""
+
+from __future__ import annotations
+
+import click
+
+from mapwire.engine.registry import build_registry, reset_registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--strict-plugins",
+    is_flag=True,
+    envvar="MAPWIRE_STRICT_PLUGINS",
+    help="Fail when a plugin cannot be loaded (default: report it and go on).",
+)
+@click.version_option(package_name="mapwire")
+def main(strict_plugins: bool) -> None:
+    """mapwire: move customer data between mParticle and Customer.io with declarative,
+    tested mappings.
+
+    \b
+    Quick tour:
+      mapwire validate mappings/          check mapping files
+      mapwire test                        run the mappings' test cases
+      mapwire map --mapping FILE in.json  dry run: print the actions
+      mapwire explain --mapping FILE in.json
+      mapwire plugins                     what the loaded plugins provide
+    """
+    if strict_plugins:
+        reset_registry(build_registry(strict=True))
+
+
+def _register_commands() -> None:
+    from mapwire.engine.cli import mapping_cmds, plugins_cmd, test_cmd, validate_cmd
+
+    main.add_command(validate_cmd.validate)
+    main.add_command(mapping_cmds.map_command)
+    main.add_command(mapping_cmds.explain)
+    main.add_command(test_cmd.test)
+    main.add_command(plugins_cmd.plugins)
+
+
+_register_commands()

@@ -1,0 +1,65 @@
+"""What the commands share: reading inputs and reporting spec errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from mapwire.engine.errors import SpecError
+
+EXIT_PROBLEMS = 1
+EXIT_SPEC = 2
+
+
+def report_spec_error(exc: SpecError) -> None:
+    for problem in exc.problems:
+        click.echo(str(problem), err=True)
+
+
+def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
+    """(line number, document) from one JSON document or an NDJSON stream.
+
+    A line that is not JSON yields a ``ValueError`` in place of the document, so the
+    caller reports it and carries on with the rest.
+    """
+    text = stream.read()
+    stripped = text.strip()
+    if not stripped:
+        return
+    try:
+        yield 1, json.loads(stripped)
+        return
+    except ValueError:
+        pass
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except ValueError as exc:
+            yield n, ValueError(f"not JSON: {exc}")
+
+
+def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
+    from mapwire.engine.settings import parse_setting_text
+
+    out: dict[str, Any] = {}
+    for item in values:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r}: expected name=value", param_hint="--set")
+        name, _, raw = item.partition("=")
+        out[name.strip()] = parse_setting_text(raw)
+    return out
+
+
+def open_input(path: str) -> IO[str]:
+    if path == "-":
+        return sys.stdin
+    try:
+        return open(path, encoding="utf-8")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise click.BadParameter(str(exc), param_hint="INPUT") from exc

@@ -1,0 +1,150 @@
+"""``mapwire map`` (dry run) and ``mapwire explain`` (where each value came from)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from mapwire.engine.cli.common import (
+    EXIT_PROBLEMS,
+    EXIT_SPEC,
+    open_input,
+    parse_sets,
+    read_documents,
+    report_spec_error,
+)
+from mapwire.engine.dedup import apply_dedup
+from mapwire.engine.errors import ConfigError, SpecError
+from mapwire.engine.evaluate import Evaluator, TraceEntry
+from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
+from mapwire.engine.plan import Plan
+from mapwire.engine.settings import resolve_settings
+from mapwire.engine.store import MemoryStore
+
+mapping_option = click.option(
+    "--mapping",
+    "mapping_ref",
+    required=True,
+    metavar="SPEC",
+    help="A mapping file, or the name of a shipped mapping.",
+)
+set_option = click.option(
+    "--set",
+    "sets",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Override a mapping setting (VALUE is JSON if it parses, else a string).",
+)
+
+
+def _load(mapping_ref: str, sets: tuple[str, ...]) -> tuple[Plan, dict[str, Any]]:
+    try:
+        plan = compile_with_plugins(resolve_mapping(mapping_ref))
+        return plan, resolve_settings(plan, parse_sets(sets), where="--set")
+    except FileNotFoundError as exc:
+        raise click.BadParameter(str(exc), param_hint="--mapping") from exc
+    except (SpecError, ConfigError) as exc:
+        report_spec_error(exc)
+        raise SystemExit(EXIT_SPEC) from exc
+
+
+@click.command("map")
+@mapping_option
+@set_option
+@click.option("--meta", is_flag=True, help="Also print each action's rule and dedup keys.")
+@click.argument("input_path", metavar="[INPUT]", default="-")
+def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path: str) -> None:
+    """Dry run: map a JSON document or an NDJSON stream and print the actions as NDJSON.
+
+    Nothing is sent anywhere. Membership state and dedup keys live in memory for the
+    run, so a stream behaves as it would in production. Per-item errors go to stderr;
+    exits 1 if any item or input line failed, 2 if the mapping is invalid.
+
+    \b
+    Examples:
+      mapwire map --mapping mappings/mparticle_events_to_customerio.yaml batch.json
+      cat batches.ndjson | mapwire map --mapping mparticle-events-to-customerio \\
+          --set include_user_attributes=false
+    """
+    plan, settings = _load(mapping_ref, sets)
+    evaluator = Evaluator(plan)
+    store = MemoryStore()
+    failed = False
+    skipped: dict[str, int] = {}
+    with open_input(input_path) as stream:
+        for line, doc in read_documents(stream):
+            if isinstance(doc, ValueError):
+                click.echo(f"input line {line}: {doc}", err=True)
+                failed = True
+                continue
+            result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
+            for action in result.actions:
+                out = action.as_dict()
+                if meta:
+                    out["rule"] = action.rule
+                    out["dedup_keys"] = list(action.dedup_keys)
+                click.echo(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
+            for error in result.errors:
+                click.echo(f"input line {line}: {error}", err=True)
+                failed = True
+            for reason, n in result.skipped.items():
+                skipped[reason] = skipped.get(reason, 0) + n
+    if skipped:
+        summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
+        click.echo(f"skipped ({summary})", err=True)
+    if failed:
+        raise SystemExit(EXIT_PROBLEMS)
+
+
+@click.command()
+@mapping_option
+@set_option
+@click.option(
+    "--compiled", is_flag=True, help="Print the Python the mapping compiles to, and exit."
+)
+@click.argument("input_path", metavar="[INPUT]", default="-")
+def explain(mapping_ref: str, sets: tuple[str, ...], compiled: bool, input_path: str) -> None:
+    """For each output field: which rule, expression and fallback produced its value,
+    or why it was dropped.
+
+    \b
+    Examples:
+      mapwire explain --mapping mparticle-events-to-customerio batch.json
+      mapwire explain --mapping mappings/my_flow.yaml --compiled
+    """
+    plan, settings = _load(mapping_ref, sets)
+    if compiled:
+        from mapwire.engine.codegen import compile_plan
+
+        click.echo(compile_plan(plan).source)
+        return
+    evaluator = Evaluator(plan)
+    store = MemoryStore()
+    with open_input(input_path) as stream:
+        for line, doc in read_documents(stream):
+            if isinstance(doc, ValueError):
+                click.echo(f"input line {line}: {doc}", err=True)
+                continue
+            trace: list[TraceEntry] = []
+            result = evaluator.run(doc, settings, store, trace=trace)
+            click.echo(f"== input line {line}: {len(result.actions)} action(s)")
+            _print_trace(trace)
+
+
+def _print_trace(trace: list[TraceEntry]) -> None:
+    last = None
+    for entry in trace:
+        head = (entry.rule, entry.item)
+        if head != last:
+            click.echo(f"-- rule {entry.rule}" + (f" [{entry.item}]" if entry.item else ""))
+            last = head
+        if not entry.field:
+            click.echo(f"   {entry.note}" + (f"  ({entry.expression})" if entry.expression else ""))
+            continue
+        shown = json.dumps(entry.value, ensure_ascii=False)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        note = f"  # {entry.note}" if entry.note else ""
+        click.echo(f"   {entry.field} <- {entry.expression} = {shown}{note}")

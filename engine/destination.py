@@ -1,0 +1,92 @@
+"""The contract a destination plugin fulfils. Protocol logic only: no I/O here.
+
+A destination declares its actions (each with a payload JSON Schema: the fields are the
+contract a mapping must meet), its settings schema (credentials, region, base URL), and
+its capabilities as data. Delivery then runs in three pure steps driven by a thin sender:
+
+1. ``prepare(action, settings)`` checks one action against the vendor's client-side limits
+   and renders the item as the vendor wants it; a problem raises ``PermanentDeliveryError``
+   for that item only.
+2. ``build_requests(items, settings)`` packs prepared items into as few HTTP requests as the
+   vendor's batching limits allow, each remembering which items it carries.
+3. ``classify(request, response)`` turns the vendor's answer into one ``Outcome`` per item.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mapwire.engine.actions import Action, Outcome
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action a destination offers; ``payload_schema`` is a JSON Schema (an object)."""
+
+    name: str
+    description: str
+    payload_schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Vendor limits as data, read by the sender and the docs."""
+
+    max_items_per_request: int
+    max_request_bytes: int
+    max_item_bytes: int
+    requests_per_second: float
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PreparedItem:
+    """An action rendered for the wire; ``key`` identifies it to the queue."""
+
+    key: Any
+    body: Any
+    size: int
+    route: str = ""
+
+
+@dataclass(slots=True)
+class OutboundRequest:
+    """One HTTP request and the prepared items it carries, in body order."""
+
+    request: httpx.Request
+    items: list[PreparedItem] = field(default_factory=list)
+
+
+class Destination(ABC):
+    """Base class for destination plugins."""
+
+    name: str
+    description: str = ""
+    actions: Mapping[str, ActionSpec]
+    settings_schema: Mapping[str, Any]
+    capabilities: Capabilities
+    secret_settings: tuple[str, ...] = ()
+
+    @abstractmethod
+    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
+        """Check one action and render it; raise ``PermanentDeliveryError`` if it cannot go."""
+
+    @abstractmethod
+    def build_requests(
+        self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
+    ) -> list[OutboundRequest]:
+        """Pack prepared items into HTTP requests within the vendor's batching limits."""
+
+    @abstractmethod
+    def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
+        """One outcome per item of ``sent``, in the same order."""
+
+    def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
+        """A request that proves the credentials without changing data (``connect test``)."""
+        return None

@@ -1,0 +1,65 @@
+"""mapwire: a declarative mapping engine with plugins, for mParticle <-> Customer.io.
+
+This module is the public API for plugin authors and integrators; everything else is
+internal and may change.
+"""
+
+from __future__ import annotations
+
+from mapwire.engine.actions import DELIVERED, Action, MapResult, Outcome
+from mapwire.engine.destination import (
+    ActionSpec,
+    Capabilities,
+    Destination,
+    OutboundRequest,
+    PreparedItem,
+)
+from mapwire.engine.errors import (
+    ConfigError,
+    DeliveryError,
+    DuplicateNameError,
+    InputError,
+    ItemError,
+    MapwireError,
+    PermanentDeliveryError,
+    PluginError,
+    Problem,
+    RetryableDeliveryError,
+    SkipItem,
+    SpecError,
+)
+from mapwire.engine.hookspecs import hookimpl, hookspec
+from mapwire.engine.source import Source
+from mapwire.engine.store import MemoryStore, StateStore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DELIVERED",
+    "Action",
+    "ActionSpec",
+    "Capabilities",
+    "ConfigError",
+    "DeliveryError",
+    "Destination",
+    "DuplicateNameError",
+    "InputError",
+    "ItemError",
+    "MapResult",
+    "MapwireError",
+    "MemoryStore",
+    "OutboundRequest",
+    "Outcome",
+    "PermanentDeliveryError",
+    "PluginError",
+    "PreparedItem",
+    "Problem",
+    "RetryableDeliveryError",
+    "SkipItem",
+    "Source",
+    "SpecError",
+    "StateStore",
+    "__version__",
+    "hookimpl",
+    "hookspec",
+]

@@ -1,0 +1,104 @@
+"""mapwire's plugin contract: the two markers and every hook, nothing else.
+
+Built-in plugins (``mapwire.plugins.*``) implement these hooks exactly as third-party
+plugins do; both are found through the ``mapwire`` entry-point group. Hook arguments are
+keyword-only and are only ever added, never renamed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from mapwire.engine.store import StateStore
+
+hookspec = pluggy.HookspecMarker("mapwire")
+hookimpl = pluggy.HookimplMarker("mapwire")
+
+
+@hookspec
+def register_destinations(register: Callable[..., None]) -> None:
+    """Called once when the registry first needs destinations.
+
+    Returns:
+        Nothing; call ``register(destination)`` once per ``Destination`` instance.
+
+    All results are collected.
+
+    Args:
+        register: ``register(destination)``; a name claimed by two plugins is an error.
+
+    Since: 0.1
+    """
+
+
+@hookspec
+def register_sources(register: Callable[..., None]) -> None:
+    """Called once when the registry first needs input sources (mapping ``source:`` names).
+
+    Returns:
+        Nothing; call ``register(source)`` once per ``Source``.
+
+    All results are collected.
+
+    Args:
+        register: ``register(source)``; a name claimed by two plugins is an error.
+
+    Since: 0.1
+    """
+
+
+@hookspec
+def register_functions(register: Callable[..., None]) -> None:
+    """Called once when the registry first compiles a mapping, to collect JMESPath functions.
+
+    Returns:
+        Nothing; call ``register(name, function, signature)`` per function. ``signature`` is a
+        list of argument type lists, e.g. ``[["string"], ["number", "null"]]``, using the
+        JMESPath type names (``string number boolean array object null any``
+        ``array-string array-number expref``); ``{"variadic": True}`` as the last entry makes
+        the last argument repeatable.
+
+    All results are collected.
+
+    Args:
+        register: the callback; a function name claimed by two plugins is an error.
+
+    Since: 0.1
+    """
+
+
+@hookspec
+def register_mappings(register: Callable[..., None]) -> None:
+    """Called once when commands or the runtime look for shipped mapping files.
+
+    Returns:
+        Nothing; call ``register(path)`` with a folder (or file) of mapping specs.
+
+    All results are collected.
+
+    Args:
+        register: ``register(path)`` with a ``pathlib.Path`` or ``importlib`` resource.
+
+    Since: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def make_state_store(url: str, options: dict[str, Any]) -> StateStore | None:
+    """Called when a pipeline opens its dedup/state store from the configured URL.
+
+    Returns:
+        A ``StateStore`` for ``url``, or None if this plugin does not handle its scheme.
+
+    First non-None result wins (firstresult).
+
+    Args:
+        url: the store location, e.g. ``sqlite:///var/lib/mapwire/state.db``.
+        options: extra settings from the config (timeouts, TTL defaults).
+
+    Since: 0.1
+    """

@@ -1,0 +1,65 @@
+"""Finding mapping files (given paths, or those shipped by plugins) and compiling them
+with everything the loaded plugins provide."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from mapwire.engine.compile import load_plan
+from mapwire.engine.plan import Plan
+from mapwire.engine.registry import Registry, get_registry
+
+MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
+CASES_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def is_cases_file(path: Path) -> bool:
+    return path.name.endswith(CASES_SUFFIXES)
+
+
+def find_files(paths: Iterable[Path], *, cases: bool = False) -> list[Path]:
+    """Mapping files (or, with ``cases``, test-case files) under the given files/folders."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            candidates = sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            candidates = [path]
+        for p in candidates:
+            if any(part.startswith((".", "__")) for part in p.parts[len(path.parts) :]):
+                continue
+            if cases and is_cases_file(p):
+                found.append(p)
+            elif not cases and p.suffix in MAPPING_SUFFIXES and not is_cases_file(p):
+                if p.is_dir() or p.name.startswith("_"):
+                    continue
+                found.append(p)
+    return list(dict.fromkeys(found))
+
+
+def shipped_paths(registry: Registry | None = None) -> list[Path]:
+    """Folders of mapping specs that plugins (the built-in ones included) ship."""
+    return (registry or get_registry()).mapping_paths()
+
+
+def compile_with_plugins(path: Path, registry: Registry | None = None) -> Plan:
+    """Compile a mapping, checking functions, destination, actions, fields and source."""
+    reg = registry or get_registry()
+    return load_plan(
+        path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
+    )
+
+
+def resolve_mapping(ref: str, registry: Registry | None = None) -> Path:
+    """A mapping given as a path, or as the ``name:`` of a shipped mapping."""
+    p = Path(ref)
+    if p.exists():
+        return p
+    from mapwire.engine.yaml_source import load
+
+    for candidate in find_files(shipped_paths(registry)):
+        value, _, problems = load(candidate.read_text("utf-8"), str(candidate))
+        if not problems and isinstance(value, dict) and value.get("name") == ref:
+            return candidate
+    raise FileNotFoundError(f"no mapping file or shipped mapping named {ref!r}")

@@ -1,0 +1,112 @@
+"""Turn JSON Schema validation errors into ``file:line:col`` problems people can act on."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+from jsonschema.exceptions import ValidationError
+
+from mapwire.engine.errors import Problem
+from mapwire.engine.yaml_source import Positions
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` when a close match exists, else an empty string."""
+    match = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _leaf_errors(error: ValidationError) -> list[ValidationError]:
+    """For oneOf/anyOf failures, the sub-errors of the branch that got furthest."""
+    if error.validator not in ("oneOf", "anyOf") or not error.context:
+        return [error]
+    by_branch: dict[int, list[ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)  # type: ignore[arg-type]
+    # A branch whose only failures are "required"/"type" at the top did not really match.
+    def depth(errs: list[ValidationError]) -> tuple[int, int]:
+        deepest = max(len(e.absolute_path) for e in errs)
+        shallow_type = all(e.validator in ("type", "required", "not") for e in errs)
+        return (deepest, 0 if shallow_type else 1)
+
+    best = max(by_branch.values(), key=depth)
+    if depth(best) == (len(error.absolute_path), 0):
+        return [error]
+    out: list[ValidationError] = []
+    for sub in best:
+        out.extend(_leaf_errors(sub))
+    return out
+
+
+def _message(error: ValidationError) -> tuple[str, str, bool]:
+    """(code, message, points_at_key)."""
+    v = error.validator
+    if v == "additionalProperties":
+        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+        allowed = sorted(error.schema.get("properties", {}))
+        names = ", ".join(repr(k) for k in extra)
+        hint = did_you_mean(extra[0], allowed) if extra else ""
+        return "E101", f"unknown key {names}{hint}", True
+    if v == "required":
+        return "E102", error.message, False
+    if v == "type":
+        return "E103", f"expected {_types(error.validator_value)}, got {_kind(error.instance)}", False
+    if v in ("enum", "const"):
+        allowed = error.validator_value if v == "enum" else [error.validator_value]
+        return "E104", f"{error.instance!r} is not one of {allowed!r}", False
+    if v in ("oneOf", "anyOf"):
+        return "E105", _alternatives(error), False
+    if v == "pattern":
+        return "E106", f"{error.instance!r} does not match {error.validator_value!r}", False
+    return "E100", error.message, False
+
+
+def _alternatives(error: ValidationError) -> str:
+    schema = error.schema
+    keysets = []
+    for branch in schema.get(error.validator, []):
+        req = branch.get("required")
+        if req:
+            keysets.append("/".join(req))
+    if keysets and isinstance(error.instance, dict):
+        return "needs exactly one of: " + ", ".join(keysets)
+    return f"{_kind(error.instance)} is not valid here"
+
+
+def _types(value: Any) -> str:
+    return " or ".join(value) if isinstance(value, list) else str(value)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def schema_problems(errors: Iterable[ValidationError], positions: Positions) -> list[Problem]:
+    """Every validation error as a positioned problem, deduplicated, in file order."""
+    problems: dict[tuple[int, int, str], Problem] = {}
+    for top in errors:
+        for error in _leaf_errors(top):
+            code, message, at_key = _message(error)
+            path = tuple(error.absolute_path)
+            if at_key and error.validator == "additionalProperties":
+                extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+                for name in extra:
+                    hint = did_you_mean(name, sorted(error.schema.get("properties", {})))
+                    p = positions.problem((*path, name), code, f"unknown key {name!r}{hint}", key=True)
+                    problems[(p.line, p.col, p.message)] = p
+                continue
+            p = positions.problem(path, code, message)
+            problems[(p.line, p.col, p.message)] = p
+    return sorted(problems.values(), key=lambda p: (p.line, p.col))
