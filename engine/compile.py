@@ -27,6 +27,7 @@ from mapwire.engine.expressions import (
     BUILTIN_FUNCTIONS,
     ExpressionSyntaxError,
     analyse,
+    offset_of,
     parse,
 )
 from mapwire.engine.plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan, SettingDecl
@@ -54,6 +55,17 @@ def _dotted(path: Path) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
+
+
+def _stray_offset(text: str, brace: str) -> int:
+    """Offset of the first brace of kind ``brace`` that is not part of a placeholder."""
+    covered = set()
+    for m in _TEMPLATE_PART.finditer(text):
+        covered.update(range(m.start(), m.end()))
+    for i, ch in enumerate(text):
+        if ch == brace and i not in covered:
+            return i
+    return 0
 
 
 class _Compiler:
@@ -84,15 +96,20 @@ class _Compiler:
             self.problems.append(Problem(self.positions.file, line, col, "E201", str(exc)))
             return None
         usage = analyse(ast)
+
+        def at(offset: int, code: str, message: str) -> None:
+            line, col = self.positions.inside(path, offset)
+            self.problems.append(Problem(self.positions.file, line, col, code, message))
+
         for fn in dict.fromkeys(usage.functions):
             if fn not in BUILTIN_FUNCTIONS and fn not in self.functions:
                 hint = did_you_mean(fn, [*BUILTIN_FUNCTIONS, *self.functions])
-                self.problem(path, "E202", f"unknown function {fn}(){hint}")
+                at(offset_of(text, fn, call=True), "E202", f"unknown function {fn}(){hint}")
         for name in dict.fromkeys(usage.root_names):
             if name not in scope:
                 hint = did_you_mean(name, scope)
-                self.problem(
-                    path,
+                at(
+                    offset_of(text, name),
                     "E203",
                     f"unknown name {name!r}{hint}; an expression starts from one of: "
                     + ", ".join(scope),
@@ -100,7 +117,8 @@ class _Compiler:
         for name in dict.fromkeys(usage.settings):
             if name not in self.settings:
                 hint = did_you_mean(name, self.settings)
-                self.problem(path, "E204", f"unknown setting {name!r}{hint}")
+                offset = offset_of(text, "settings") + len("settings.")
+                at(offset, "E204", f"unknown setting {name!r}{hint}")
         return Expr(text, ast, _dotted(path))
 
     # -- fields ---------------------------------------------------------------------------
@@ -183,8 +201,20 @@ class _Compiler:
             pos = m.end()
         if pos < len(text):
             parts.append(text[pos:])
-        if "{" in "".join(p for p in parts if isinstance(p, str) and p not in ("{", "}")):
-            self.problem(path, "E206", "unbalanced '{' in template (write '{{' for a brace)")
+        stray = re.search(r"(?<!\{)\{(?!\{)|(?<!\})\}(?!\})", _TEMPLATE_PART.sub("", text))
+        if stray:
+            brace = stray.group(0)
+            offset = _stray_offset(text, brace)
+            line, col = self.positions.inside(path, offset)
+            self.problems.append(
+                Problem(
+                    self.positions.file,
+                    line,
+                    col,
+                    "E206",
+                    f"unbalanced {brace!r} in template (write {brace * 2!r} for a brace)",
+                )
+            )
             ok = False
         # Merge adjacent literal strings.
         merged: list[str | Expr] = []

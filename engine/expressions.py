@@ -9,6 +9,7 @@ typos before a single event flows.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,8 +43,14 @@ def parse(text: str) -> dict[str, Any]:
     except jexc.ParseError as exc:
         token = exc.token_value
         what = "end of expression" if token == "" else repr(token)
-        msg = exc.msg.rstrip(":").lower() if exc.msg else "invalid syntax"
-        return _raise(f"JMESPath syntax: {msg} at {what}", exc.lex_position)
+        return _raise(f"JMESPath syntax: unexpected {what}", exc.lex_position)
+
+
+def offset_of(text: str, name: str, *, call: bool = False) -> int:
+    """Where identifier ``name`` (or the call ``name(``) first appears in ``text``; 0 if not."""
+    pattern = rf"(?<![\w.$]){re.escape(name)}" + (r"\s*\(" if call else r"(?![\w])")
+    m = re.search(pattern, text)
+    return m.start() if m else 0
 
 
 def _raise(message: str, offset: int | None) -> Any:
