@@ -57,7 +57,9 @@ def load_cases(path: Path) -> CasesFile:
     if problems:
         raise SpecError(problems)
     if not isinstance(value, dict) or not isinstance(value.get("cases"), list):
-        raise SpecError([Problem(str(path), 1, 1, "E401", "expected `mapping:` and `cases: [...]`")])
+        raise SpecError(
+            [Problem(str(path), 1, 1, "E401", "expected `mapping:` and `cases: [...]`")]
+        )
     mapping_ref = value.get("mapping") or path.name.replace(".test.", ".")
     out = CasesFile(path, (path.parent / mapping_ref).resolve())
     for i, raw in enumerate(value["cases"]):
@@ -85,7 +87,9 @@ def load_cases(path: Path) -> CasesFile:
         elif "input" in raw:
             inputs = [raw["input"]]
         else:
-            problems.append(positions.problem(where, "E404", "a case needs input, inputs or input_file"))
+            problems.append(
+                positions.problem(where, "E404", "a case needs input, inputs or input_file")
+            )
             continue
         line = positions.of(where)[0]
         out.cases.append(

@@ -21,7 +21,6 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import jsonschema
-
 from mapwire.engine.errors import Problem, SpecError
 from mapwire.engine.expressions import (
     BUILTIN_FUNCTIONS,
@@ -59,7 +58,7 @@ def _dotted(path: Path) -> str:
 
 def _stray_offset(text: str, brace: str) -> int:
     """Offset of the first brace of kind ``brace`` that is not part of a placeholder."""
-    covered = set()
+    covered: set[int] = set()
     for m in _TEMPLATE_PART.finditer(text):
         covered.update(range(m.start(), m.end()))
     for i, ch in enumerate(text):
@@ -261,7 +260,7 @@ class _Compiler:
             }
             if key is not None:
                 state.append(
-                    MembershipPlan(sname, sspec.get("set", sname), key, **parts)  # type: ignore[arg-type]
+                    MembershipPlan(sname, sspec.get("set", sname), key, **parts)
                 )
             scope.append(sname)
         dedup_spec = spec.get("dedup_key", [])
@@ -269,7 +268,13 @@ class _Compiler:
         dedup = [
             e
             for i, text in enumerate(dedup_list)
-            if (e := self.expr(text, (*path, "dedup_key", *([i] if isinstance(dedup_spec, list) else [])), scope))
+            if (
+                e := self.expr(
+                    text,
+                    (*path, "dedup_key", *([i] if isinstance(dedup_spec, list) else [])),
+                    scope,
+                )
+            )
         ]
         fields: list[FieldPlan] = []
         if "fields" in spec:
@@ -362,7 +367,9 @@ class _Compiler:
         scope = ["doc", "settings"]
         variables = self.variables(spec.get("variables", {}), ("variables",), scope)
         rules = [
-            r for i, rspec in enumerate(spec["rules"]) if (r := self.rule(rspec, ("rules", i), scope))
+            r
+            for i, rspec in enumerate(spec["rules"])
+            if (r := self.rule(rspec, ("rules", i), scope))
         ]
         if self.problems:
             return None

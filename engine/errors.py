@@ -99,7 +99,7 @@ class ItemError(MapwireError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
-class SkipItem(Exception):  # noqa: N818 - a signal, not an error
+class SkipItem(Exception):
     """An item was left out on purpose; ``reason`` is the counter's label."""
 
     def __init__(self, reason: str) -> None:

@@ -26,10 +26,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jmespath.visitor import TreeInterpreter
-
 from mapwire.engine.actions import Action, MapResult
 from mapwire.engine.errors import ItemError, SkipItem
 from mapwire.engine.jmespath_functions import make_options
@@ -52,14 +51,15 @@ class TraceEntry:
 
 
 def is_empty(value: Any) -> bool:
-    return value == "" or value == [] or value == {}
+    """"", [] and {} (not false, not 0)."""
+    return isinstance(value, str | list | dict) and len(value) == 0
 
 
 def truthy(value: Any) -> bool:
     """JMESPath truthiness: false for null, false, "", [], {}; true for 0."""
     if value is None or value is False:
         return False
-    return not (isinstance(value, str | list | dict) and not value)
+    return not (isinstance(value, str | list | dict) and len(value) == 0)
 
 
 def cast_value(value: Any, kind: str) -> Any:
@@ -143,7 +143,9 @@ def loop_items(name: str, value: Any, where: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise ItemError(f"for_each {name!r} expected a list, got {type(value).__name__}", rule=where)
+        raise ItemError(
+            f"for_each {name!r} expected a list, got {type(value).__name__}", rule=where
+        )
     return value
 
 
@@ -155,7 +157,7 @@ class Evaluator:
         self._interpreter = TreeInterpreter(make_options(plan.functions))
 
     def search(self, expr: Expr, ctx: Mapping[str, Any]) -> Any:
-        return self._interpreter.visit(expr.ast, ctx)
+        return self._interpreter.visit(cast(Any, expr.ast), ctx)
 
     # -- public -----------------------------------------------------------------------------
     def run(
@@ -344,9 +346,7 @@ class _Run:
         self._trace(rule, item, path, fp, v, "")
         return v
 
-    def _trace(
-        self, rule: str, item: str, path: str, fp: FieldPlan, value: Any, note: str
-    ) -> None:
+    def _trace(self, rule: str, item: str, path: str, fp: FieldPlan, value: Any, note: str) -> None:
         if self.trace is not None and fp.source != "object":
             self.trace.append(TraceEntry(rule, item, path, _text(fp), value, note))
 
@@ -357,7 +357,9 @@ def _text(fp: FieldPlan) -> str:
     if fp.source == "value":
         return f"value {json.dumps(fp.value)}"
     if fp.source == "template":
-        return "template " + "".join(p if isinstance(p, str) else "{" + p.text + "}" for p in fp.template)
+        return "template " + "".join(
+            p if isinstance(p, str) else "{" + p.text + "}" for p in fp.template
+        )
     if fp.source == "first":
         return "first of " + " | ".join(_text(s) for s in fp.first)
     return "object"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jmespath
 from jmespath import exceptions as jexc
@@ -35,15 +35,17 @@ class ExpressionSyntaxError(ValueError):
 def parse(text: str) -> dict[str, Any]:
     """Parse one expression into jmespath's AST, or raise ``ExpressionSyntaxError``."""
     try:
-        return _parser.parse(text).parsed  # type: ignore[no-any-return]
+        ast = cast(dict[str, Any], _parser.parse(text).parsed)
     except jexc.LexerError as exc:
-        return _raise(f"JMESPath syntax: {exc.msg}", exc.lex_position)
+        raise ExpressionSyntaxError(f"JMESPath syntax: {exc.msg}", exc.lex_position or 0) from exc
     except jexc.IncompleteExpressionError as exc:
-        return _raise("JMESPath syntax: incomplete expression", len(text))
+        raise ExpressionSyntaxError("JMESPath syntax: incomplete expression", len(text)) from exc
     except jexc.ParseError as exc:
         token = exc.token_value
         what = "end of expression" if token == "" else repr(token)
-        return _raise(f"JMESPath syntax: unexpected {what}", exc.lex_position)
+        message = f"JMESPath syntax: unexpected {what}"
+        raise ExpressionSyntaxError(message, exc.lex_position or 0) from exc
+    return ast
 
 
 def offset_of(text: str, name: str, *, call: bool = False) -> int:
@@ -51,10 +53,6 @@ def offset_of(text: str, name: str, *, call: bool = False) -> int:
     pattern = rf"(?<![\w.$]){re.escape(name)}" + (r"\s*\(" if call else r"(?![\w])")
     m = re.search(pattern, text)
     return m.start() if m else 0
-
-
-def _raise(message: str, offset: int | None) -> Any:
-    raise ExpressionSyntaxError(message, offset or 0)
 
 
 @dataclass
@@ -119,6 +117,10 @@ def _walk(node: dict[str, Any], at_root: bool, usage: Usage) -> None:
 def _note_settings(
     left: dict[str, Any], right: dict[str, Any], at_root: bool, usage: Usage
 ) -> None:
-    if at_root and left["type"] == "field" and left["value"] == "settings":
-        if right["type"] == "field":
-            usage.settings.append(right["value"])
+    if (
+        at_root
+        and left["type"] == "field"
+        and left["value"] == "settings"
+        and right["type"] == "field"
+    ):
+        usage.settings.append(right["value"])

@@ -22,10 +22,7 @@ def find_files(paths: Iterable[Path], *, cases: bool = False) -> list[Path]:
     """Mapping files (or, with ``cases``, test-case files) under the given files/folders."""
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if p.is_file())
-        else:
-            candidates = [path]
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for p in candidates:
             if any(part.startswith((".", "__")) for part in p.parts[len(path.parts) :]):
                 continue

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError
-
 from mapwire.engine.errors import Problem
 from mapwire.engine.yaml_source import Positions
 
@@ -24,7 +23,9 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
         return [error]
     by_branch: dict[int, list[ValidationError]] = {}
     for sub in error.context:
-        by_branch.setdefault(sub.schema_path[0] if sub.schema_path else 0, []).append(sub)  # type: ignore[arg-type]
+        branch = sub.schema_path[0] if sub.schema_path else 0
+        by_branch.setdefault(int(branch), []).append(sub)
+
     # A branch whose only failures are "required"/"type" at the top did not really match.
     def depth(errs: list[ValidationError]) -> tuple[int, int]:
         deepest = max(len(e.absolute_path) for e in errs)
@@ -42,37 +43,45 @@ def _leaf_errors(error: ValidationError) -> list[ValidationError]:
 
 def _message(error: ValidationError) -> tuple[str, str, bool]:
     """(code, message, points_at_key)."""
-    v = error.validator
+    v: Any = error.validator
+    schema: Any = error.schema
+    instance: Any = error.instance
     if v == "additionalProperties":
-        extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
-        allowed = sorted(error.schema.get("properties", {}))
+        extra = [k for k in instance if k not in schema.get("properties", {})]
+        allowed = sorted(schema.get("properties", {}))
         names = ", ".join(repr(k) for k in extra)
         hint = did_you_mean(extra[0], allowed) if extra else ""
         return "E101", f"unknown key {names}{hint}", True
     if v == "required":
         return "E102", error.message, False
     if v == "type":
-        return "E103", f"expected {_types(error.validator_value)}, got {_kind(error.instance)}", False
+        return (
+            "E103",
+            f"expected {_types(cast(Any, error.validator_value))}, got {_kind(instance)}",
+            False,
+        )
     if v in ("enum", "const"):
-        allowed = error.validator_value if v == "enum" else [error.validator_value]
-        return "E104", f"{error.instance!r} is not one of {allowed!r}", False
+        allowed = (
+            cast(Any, error.validator_value) if v == "enum" else [cast(Any, error.validator_value)]
+        )
+        return "E104", f"{instance!r} is not one of {allowed!r}", False
     if v in ("oneOf", "anyOf"):
         return "E105", _alternatives(error), False
     if v == "pattern":
-        return "E106", f"{error.instance!r} does not match {error.validator_value!r}", False
+        return "E106", f"{instance!r} does not match {cast(Any, error.validator_value)!r}", False
     return "E100", error.message, False
 
 
 def _alternatives(error: ValidationError) -> str:
-    schema = error.schema
+    schema: Any = error.schema
     keysets = []
     for branch in schema.get(error.validator, []):
         req = branch.get("required")
         if req:
             keysets.append("/".join(req))
-    if keysets and isinstance(error.instance, dict):
+    if keysets and isinstance(cast(Any, error.instance), dict):
         return "needs exactly one of: " + ", ".join(keysets)
-    return f"{_kind(error.instance)} is not valid here"
+    return f"{_kind(cast(Any, error.instance))} is not valid here"
 
 
 def _types(value: Any) -> str:
@@ -100,11 +109,15 @@ def schema_problems(errors: Iterable[ValidationError], positions: Positions) -> 
         for error in _leaf_errors(top):
             code, message, at_key = _message(error)
             path = tuple(error.absolute_path)
+            schema: Any = error.schema
+            instance: Any = error.instance
             if at_key and error.validator == "additionalProperties":
-                extra = [k for k in error.instance if k not in error.schema.get("properties", {})]
+                extra = [k for k in instance if k not in schema.get("properties", {})]
                 for name in extra:
-                    hint = did_you_mean(name, sorted(error.schema.get("properties", {})))
-                    p = positions.problem((*path, name), code, f"unknown key {name!r}{hint}", key=True)
+                    hint = did_you_mean(name, sorted(schema.get("properties", {})))
+                    p = positions.problem(
+                        (*path, name), code, f"unknown key {name!r}{hint}", key=True
+                    )
                     problems[(p.line, p.col, p.message)] = p
                 continue
             p = positions.problem(path, code, message)

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-
 from mapwire.engine.errors import Problem
 
 Path = tuple[str | int, ...]
@@ -81,7 +80,9 @@ class _Builder:
             for key_node, value_node in node.value:
                 if key_node.tag == "tag:yaml.org,2002:merge":
                     self.problems.append(
-                        self.positions.problem(path, "E002", "YAML merge keys (<<) are not supported")
+                        self.positions.problem(
+                            path, "E002", "YAML merge keys (<<) are not supported"
+                        )
                     )
                     continue
                 key = self.constructor.construct_object(key_node)

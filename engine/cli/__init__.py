@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import click
-
 from mapwire.engine.registry import build_registry, reset_registry
 
 

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import click
-
 from mapwire.engine.errors import SpecError
 
 EXIT_PROBLEMS = 1
@@ -60,6 +59,6 @@ def open_input(path: str) -> IO[str]:
     if path == "-":
         return sys.stdin
     try:
-        return open(path, encoding="utf-8")  # noqa: SIM115 - closed by the caller
+        return open(path, encoding="utf-8")
     except OSError as exc:
         raise click.BadParameter(str(exc), param_hint="INPUT") from exc

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
-
 from mapwire.engine.errors import MapwireError
 from mapwire.engine.registry import get_registry
 
@@ -33,7 +33,7 @@ def plugins(fmt: str) -> None:
     except MapwireError as exc:
         click.echo(f"error: {exc}", err=True)
         raise SystemExit(1) from exc
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "name": p.name,
             "distribution": p.distribution,
@@ -43,7 +43,9 @@ def plugins(fmt: str) -> None:
         }
         for p in reg.plugins
     ]
-    failed = [{"name": f.name, "distribution": f.distribution, "error": f.error} for f in reg.failed]
+    failed = [
+        {"name": f.name, "distribution": f.distribution, "error": f.error} for f in reg.failed
+    ]
     if fmt == "json":
         click.echo(json.dumps({"plugins": rows, "failed": failed}, indent=2))
         return

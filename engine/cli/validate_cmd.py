@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-
 from mapwire.engine.cli.common import EXIT_PROBLEMS
 from mapwire.engine.errors import Problem, SpecError
 from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
@@ -38,9 +37,7 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
             problems.extend(exc.problems)
     if fmt == "json":
         click.echo(
-            json.dumps(
-                {"files": len(files), "problems": [p.as_dict() for p in problems]}, indent=2
-            )
+            json.dumps({"files": len(files), "problems": [p.as_dict() for p in problems]}, indent=2)
         )
     else:
         for p in problems:

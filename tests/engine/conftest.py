@@ -1,15 +1,26 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pytest
-
+from mapwire import (
+    Action,
+    ActionSpec,
+    Capabilities,
+    Destination,
+    OutboundRequest,
+    Outcome,
+    PreparedItem,
+    Source,
+    hookimpl,
+)
 from mapwire.engine.actions import MapResult
 from mapwire.engine.compile import compile_text
 from mapwire.engine.evaluate import Evaluator
 from mapwire.engine.plan import Plan
+from mapwire.engine.registry import Registry, build_registry, reset_registry
 from mapwire.engine.settings import resolve_settings
 from mapwire.engine.store import MemoryStore
 
@@ -37,3 +48,61 @@ def run() -> Callable[..., MapResult]:
         return Evaluator(plan).run(doc, resolve_settings(plan, settings), MemoryStore())
 
     return _run
+
+
+collect_ignore_glob = ["data/*"]
+
+
+@pytest.fixture
+def fake_registry() -> Iterator[Registry]:
+    """The process registry with the in-process test plugin added, restored afterwards."""
+    registry = build_registry(extra_plugins=[("fake", FakePlugin())])
+    reset_registry(registry)
+    yield registry
+    reset_registry(None)
+
+
+class Recorder(Destination):
+    name = "test"
+    description = "records actions; sends nothing"
+    settings_schema: Mapping[str, Any] = {"type": "object"}
+    capabilities = Capabilities(100, 100_000, 10_000, 1000.0)
+    actions = {
+        "note": ActionSpec(
+            "note",
+            "a note",
+            {
+                "type": "object",
+                "properties": {"text": {"type": "string"}, "n": {"type": "integer"}},
+                "required": ["text"],
+                "additionalProperties": False,
+            },
+        )
+    }
+
+    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
+        return PreparedItem(None, action.payload, 0)
+
+    def build_requests(
+        self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
+    ) -> list[OutboundRequest]:
+        return []
+
+    def classify(self, sent: OutboundRequest, response: Any) -> list[Outcome]:
+        return []
+
+
+class FakePlugin:
+    """In-process plugin: the ``test`` destination, ``test.input`` source, ``shout()``."""
+
+    @hookimpl
+    def register_destinations(self, register: Any) -> None:
+        register(Recorder())
+
+    @hookimpl
+    def register_sources(self, register: Any) -> None:
+        register(Source("test.input", "test documents", {"type": "object"}))
+
+    @hookimpl
+    def register_functions(self, register: Any) -> None:
+        register("shout", lambda s: s.upper() + "!", [["string"]])

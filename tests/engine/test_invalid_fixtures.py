@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from mapwire.engine.compile import load_plan
 from mapwire.engine.destination import ActionSpec, Capabilities, Destination
 from mapwire.engine.errors import SpecError
@@ -53,14 +52,13 @@ def test_invalid_fixture_reports_exact_positions(path: Path) -> None:
     text = path.read_text("utf-8")
     expected = [m.groups() for line in text.splitlines() if (m := EXPECT.match(line))]
     assert expected, f"{path.name} has no '# expect:' lines"
-    destinations = (
-        {"customerio": FakeCustomerIO()} if "customerio" in text else None
-    )
+    destinations = {"customerio": FakeCustomerIO()} if "customerio" in text else None
     with pytest.raises(SpecError) as info:
         load_plan(path, functions={"lower": None}, destinations=destinations)
     got = info.value.problems
     assert len(got) == len(expected), "\n".join(str(p) for p in got)
     for problem, (line, col, code, message) in zip(got, expected, strict=True):
         assert problem.path == str(path)
-        assert (problem.line, problem.col, problem.code) == (int(line), int(col), code), str(problem)
+        where = (problem.line, problem.col, problem.code)
+        assert where == (int(line), int(col), code), str(problem)
         assert message in problem.message, str(problem)
