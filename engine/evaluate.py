@@ -51,7 +51,7 @@ class TraceEntry:
 
 
 def is_empty(value: Any) -> bool:
-    """"", [] and {} (not false, not 0)."""
+    """ "", [] and {} (not false, not 0)."""
     return isinstance(value, str | list | dict) and len(value) == 0
 
 
@@ -299,8 +299,10 @@ class _Run:
             return _copy(fp.value)
         if src == "first":
             for i, sub in enumerate(fp.first):
-                v = post_process(sub, self.raw(sub, ctx, rule, item, f"{path}[{i}]"))
-                if v is not None:
+                # Each fallback is a full field: its own post-processing applies, and a
+                # `required`/`if_null` on it acts when the chain reaches it null.
+                v = self.value(sub, ctx, rule, item, f"{path}[{i}]")
+                if v is not OMIT and v is not None:
                     if self.trace is not None:
                         self.trace.append(
                             TraceEntry(rule, item, path, _text(sub), v, f"fallback {i} used")

@@ -1,0 +1,168 @@
+"""The command line, through click's runner and (once) through the installed script."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mapwire.engine.cli import main
+from mapwire.engine.registry import Registry
+
+DATA = Path(__file__).parent / "data"
+INVALID = Path(__file__).parent / "invalid"
+NOTES = str(DATA / "notes.yaml")
+
+
+@pytest.fixture
+def cli(fake_registry: Registry) -> CliRunner:
+    return CliRunner()
+
+
+def test_every_command_has_help_with_examples(cli: CliRunner) -> None:
+    for command in ("validate", "map", "test", "explain", "plugins"):
+        result = cli.invoke(main, [command, "--help"])
+        assert result.exit_code == 0, result.output
+        if command != "plugins":
+            assert "Examples:" in result.output
+        else:
+            assert "Example:" in result.output
+
+
+def test_validate_clean_file(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["validate", NOTES])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "1 file(s) OK" in result.stderr
+
+
+def test_validate_folder_reports_every_problem_with_positions(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["validate", str(INVALID)])
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert f"{INVALID / 'expression_errors.yaml'}:16:14: E202 unknown function lowr()" in "\n".join(
+        lines
+    )
+    files = {line.split(":", 1)[0] for line in lines}
+    assert len(files) == len(list(INVALID.glob("*.yaml")))
+
+
+def test_validate_json_format(cli: CliRunner) -> None:
+    result = cli.invoke(
+        main, ["validate", "--format", "json", str(INVALID / "duplicate_keys.yaml")]
+    )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["files"] == 1
+    assert report["problems"][0]["code"] == "E003"
+    assert (report["problems"][0]["line"], report["problems"][0]["col"]) == (10, 7)
+
+
+def test_map_json_document(cli: CliRunner) -> None:
+    doc = {"items": [{"id": "1", "text": "hi", "n": 2}]}
+    result = cli.invoke(main, ["map", "--mapping", NOTES, "-"], input=json.dumps(doc))
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {"destination": "test", "action": "note", "payload": {"text": "hi", "n": 2}}
+    ]
+
+
+def test_map_ndjson_with_bad_line_and_item_error(cli: CliRunner, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"items": [{"id": "1", "text": "a"}]}),
+        "{not json",
+        json.dumps({"items": [{"id": "2"}, {"id": "3", "text": "c"}]}),
+        json.dumps({"items": [{"id": "1", "text": "a"}]}),  # duplicate of line 1
+    ]
+    path = tmp_path / "in.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    result = cli.invoke(main, ["map", "--mapping", NOTES, str(path)])
+    assert result.exit_code == 1
+    assert [json.loads(x)["payload"]["text"] for x in result.stdout.splitlines()] == ["a", "c"]
+    assert "input line 2: not JSON" in result.stderr
+    assert "input line 3: notes:item[0]:text[1]: required field 'text[1]' is null" in result.stderr
+    assert "skipped (duplicate: 1)" in result.stderr
+
+
+def test_map_bad_setting_is_exit_2(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["map", "--mapping", NOTES, "--set", "lod=true", "-"], input="{}")
+    assert result.exit_code == 2
+    assert "unknown setting 'lod' (did you mean 'loud'?)" in result.stderr
+
+
+def test_map_invalid_mapping_is_exit_2(cli: CliRunner) -> None:
+    path = str(INVALID / "expression_errors.yaml")
+    result = cli.invoke(main, ["map", "--mapping", path, "-"], input="{}")
+    assert result.exit_code == 2
+    assert "E202" in result.stderr
+
+
+def test_mapping_by_unknown_name(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["map", "--mapping", "no-such-mapping", "-"], input="{}")
+    assert result.exit_code == 2
+    assert "no mapping file or shipped mapping named 'no-such-mapping'" in result.output
+
+
+def test_explain_names_rule_expression_and_fallback(cli: CliRunner) -> None:
+    doc = {"items": [{"id": "1", "text": "hi"}, {"id": "2"}]}
+    result = cli.invoke(main, ["explain", "--mapping", NOTES, "-"], input=json.dumps(doc))
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "-- rule notes [item[0]]" in out
+    assert "text <- first of" in out and "fallback 1 used" in out
+    assert "n <- item.n = null  # null: field omitted" in out
+    assert "error: notes:item[1]:text[1]: required field 'text[1]' is null" in out
+
+
+def test_test_command_passes_and_reports_diff_on_failure(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(main, ["test", str(DATA)])
+    assert result.exit_code == 0, result.output
+    assert "4 passed, 0 failed" in result.output
+    shutil.copy(DATA / "notes.yaml", tmp_path / "notes.yaml")
+    (tmp_path / "notes.test.yaml").write_text(
+        "cases:\n"
+        "  - name: wrong expectation\n"
+        "    input: {items: [{id: '1', text: hi}]}\n"
+        "    expect:\n"
+        "      actions: [{action: note, payload: {text: ho}}]\n"
+    )
+    result = cli.invoke(main, ["test", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "FAIL" in result.output and "wrong expectation" in result.output
+    assert '-      "text": "ho"' in result.output and '+      "text": "hi"' in result.output
+
+
+def test_plugins_lists_in_process_plugin(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["plugins", "--format", "json"])
+    assert result.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(result.stdout)["plugins"]}
+    assert rows["fake"]["provides"] == {
+        "destinations": ["test"],
+        "sources": ["test.input"],
+        "functions": ["shout"],
+    }
+
+
+def test_installed_console_script_runs_in_a_subprocess() -> None:
+    script = Path(sys.executable).parent / "mapwire"
+    assert script.exists(), "the console script is installed with the package"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAPWIRE_")}
+    done = subprocess.run(
+        [str(script), "validate", str(INVALID / "duplicate_keys.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout.strip() == (
+        f"{INVALID / 'duplicate_keys.yaml'}:10:7: E003 duplicate key 'f' (first defined at line 9)"
+    )
+    assert "1 problem(s) in 1 of 1 file(s)" in done.stderr
