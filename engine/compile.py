@@ -21,6 +21,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 import jsonschema
+
 from mapwire.engine.errors import Problem, SpecError
 from mapwire.engine.expressions import (
     BUILTIN_FUNCTIONS,

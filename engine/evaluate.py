@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from jmespath.visitor import TreeInterpreter
+
 from mapwire.engine.actions import Action, MapResult
 from mapwire.engine.errors import ItemError, SkipItem
 from mapwire.engine.jmespath_functions import make_options

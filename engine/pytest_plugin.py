@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mapwire.engine.cases import Case, check_case, load_cases
 from mapwire.engine.mapping_files import compile_with_plugins, is_cases_file
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pluggy
+
 from mapwire.engine import hookspecs
 from mapwire.engine.destination import Destination
 from mapwire.engine.errors import DuplicateNameError, PluginError

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from jsonschema.exceptions import ValidationError
+
 from mapwire.engine.errors import Problem
 from mapwire.engine.yaml_source import Positions
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
 from mapwire.engine.errors import Problem
 
 Path = tuple[str | int, ...]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+
 from mapwire.engine.registry import build_registry, reset_registry
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import click
+
 from mapwire.engine.errors import SpecError
 
 EXIT_PROBLEMS = 1

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+
 from mapwire.engine.cli.common import (
     EXIT_PROBLEMS,
     EXIT_SPEC,

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+
 from mapwire.engine.errors import MapwireError
 from mapwire.engine.registry import get_registry
 

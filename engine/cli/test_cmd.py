@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+
 from mapwire.engine.cases import check_case, load_cases
 from mapwire.engine.cli.common import EXIT_PROBLEMS
 from mapwire.engine.errors import MapwireError, SpecError

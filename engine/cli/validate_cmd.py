@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from mapwire.engine.cli.common import EXIT_PROBLEMS
 from mapwire.engine.errors import Problem, SpecError
 from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mapwire.engine.compile import load_plan
 from mapwire.engine.destination import ActionSpec, Capabilities, Destination
 from mapwire.engine.errors import SpecError

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from mapwire.engine.actions import MapResult
 
 Run = Callable[..., MapResult]
