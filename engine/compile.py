@@ -150,6 +150,14 @@ class _Compiler:
             if parts is None:
                 return None
             opts.update(source="template", template=parts)
+        elif "merge" in spec:
+            subs = [
+                self.field(f"{name}[{i}]", s, (*path, "merge", i), scope)
+                for i, s in enumerate(spec["merge"])
+            ]
+            if any(s is None for s in subs):
+                return None
+            opts.update(source="merge", merge=tuple(s for s in subs if s))
         else:
             subs = [
                 self.field(k, s, (*path, "object", k), scope) for k, s in spec["object"].items()
@@ -299,7 +307,7 @@ class _Compiler:
             dedup=tuple(dedup),
             action=spec.get("action"),
             fields=tuple(fields),
-            skip=spec.get("skip"),
+            skip=self.template(spec["skip"], (*path, "skip"), scope) if "skip" in spec else None,
             children=tuple(children),
         )
 
@@ -362,9 +370,12 @@ class _Compiler:
             else:
                 hint = did_you_mean(dname, self.destinations)
                 self.problem(("destination",), "E301", f"unknown destination {dname!r}{hint}")
-        if self.sources is not None and spec["source"] not in self.sources:
-            hint = did_you_mean(spec["source"], self.sources)
-            self.problem(("source",), "E304", f"unknown source {spec['source']!r}{hint}")
+        sources = [spec["source"]] if isinstance(spec["source"], str) else list(spec["source"])
+        for i, source in enumerate(sources):
+            if self.sources is not None and source not in self.sources:
+                hint = did_you_mean(source, self.sources)
+                where = ("source",) if isinstance(spec["source"], str) else ("source", i)
+                self.problem(where, "E304", f"unknown source {source!r}{hint}")
         scope = ["doc", "settings"]
         variables = self.variables(spec.get("variables", {}), ("variables",), scope)
         rules = [
@@ -377,7 +388,7 @@ class _Compiler:
         return Plan(
             name=spec["name"],
             description=spec.get("description", ""),
-            source=spec["source"],
+            sources=tuple(sources),
             destination=spec["destination"],
             file=self.positions.file,
             settings=self.settings,

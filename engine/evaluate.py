@@ -267,9 +267,10 @@ class _Run:
                 f"{self.namespace}{m.set}", render_template_value(key), changes
             )
         if rule.skip is not None:
-            self.result.skip(rule.skip)
+            reason = self.render(rule.skip, ctx) or "skipped"
+            self.result.skip(reason)
             if self.trace is not None:
-                self.trace.append(TraceEntry(rule.name, item, "", "", None, f"skip: {rule.skip}"))
+                self.trace.append(TraceEntry(rule.name, item, "", "", None, f"skip: {reason}"))
             return
         if rule.children:
             for child in rule.children:
@@ -289,6 +290,19 @@ class _Run:
         self.result.actions.append(
             Action(self.destination, rule.action, payload, tuple(keys), rule.name)
         )
+
+    def render(self, parts: tuple[str | Expr, ...], ctx: Mapping[str, Any]) -> str | None:
+        """A template's text, or None if a placeholder is null."""
+        out = []
+        for part in parts:
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            v = self.ev.search(part, ctx)
+            if v is None:
+                return None
+            out.append(render_template_value(v))
+        return "".join(out)
 
     # -- fields -----------------------------------------------------------------------------
     def raw(self, fp: FieldPlan, ctx: Mapping[str, Any], rule: str, item: str, path: str) -> Any:
@@ -311,16 +325,14 @@ class _Run:
                     return v
             return None
         if src == "template":
-            out = []
-            for part in fp.template:
-                if isinstance(part, str):
-                    out.append(part)
-                    continue
-                v = self.ev.search(part, ctx)
-                if v is None:
-                    return None
-                out.append(render_template_value(v))
-            return "".join(out)
+            return self.render(fp.template, ctx)
+        if src == "merge":
+            merged: dict[str, Any] = {}
+            for i, sub in enumerate(fp.merge):
+                part = self.value(sub, ctx, rule, item, f"{path}[{i}]")
+                if isinstance(part, dict):
+                    merged.update(part)
+            return merged
         obj: dict[str, Any] = {}
         for sub in fp.object:
             v = self.value(sub, ctx, rule, item, f"{path}.{sub.name}")
@@ -365,6 +377,8 @@ def _text(fp: FieldPlan) -> str:
         )
     if fp.source == "first":
         return "first of " + " | ".join(_text(s) for s in fp.first)
+    if fp.source == "merge":
+        return "merge of " + " + ".join(_text(s) for s in fp.merge)
     return "object"
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Source = Literal["expr", "first", "value", "template", "object"]
+Source = Literal["expr", "first", "value", "template", "object", "merge"]
 IfNull = Literal["omit", "keep", "skip", "error"]
 
 
@@ -35,6 +35,7 @@ class FieldPlan:
     value: Any = None
     template: tuple[str | Expr, ...] = ()
     object: tuple[FieldPlan, ...] = ()
+    merge: tuple[FieldPlan, ...] = ()
     map: dict[str, Any] | None = None
     has_map_default: bool = False
     map_default: Any = None
@@ -84,7 +85,7 @@ class RulePlan:
     dedup: tuple[Expr, ...] = ()
     action: str | None = None
     fields: tuple[FieldPlan, ...] = ()
-    skip: str | None = None
+    skip: tuple[str | Expr, ...] | None = None
     children: tuple[RulePlan, ...] = ()
 
 
@@ -104,7 +105,7 @@ class Plan:
 
     name: str
     description: str
-    source: str
+    sources: tuple[str, ...]
     destination: str
     file: str
     settings: dict[str, SettingDecl]

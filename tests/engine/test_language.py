@@ -382,3 +382,26 @@ rules:
     result.actions[0].payload["lit"]["k"].append(2)
     assert doc == before
     assert result.actions[1].payload["lit"] == {"k": [1]}
+
+
+def test_merge_objects_later_keys_win_nulls_ignored(run: Run) -> None:
+    spec = "{merge: [doc.a, doc.missing, {object: {k: doc.k, gone: doc.nope}}, doc.b]}"
+    doc = {"a": {"x": 1, "k": 0}, "b": {"y": 2}, "k": 5}
+    assert payloads(run(one_field(spec), doc)) == [{"f": {"x": 1, "k": 5, "y": 2}}]
+
+
+def test_skip_reason_template(run: Run) -> None:
+    body = """
+rules:
+  - for_each: {e: doc.events}
+    skip: "ignored event type {e.type}"
+"""
+    result = run(body, {"events": [{"type": "a"}, {"type": "b"}, {"type": "a"}, {}]})
+    assert result.skipped == {"ignored event type a": 2, "ignored event type b": 1, "skipped": 1}
+
+
+def test_source_may_list_several_shapes(make_plan: Callable[..., Any]) -> None:
+    from mapwire.engine.compile import compile_text
+
+    text = "mapwire: 1\nname: t\nsource: [a.one, a.two]\ndestination: d\nrules:\n  - skip: x\n"
+    assert compile_text(text, "t.yaml").sources == ("a.one", "a.two")
