@@ -74,8 +74,13 @@ class Destination(ABC):
     secret_settings: tuple[str, ...] = ()
 
     @abstractmethod
-    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
-        """Check one action and render it; raise ``PermanentDeliveryError`` if it cannot go."""
+    def prepare(
+        self, action: Action, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem:
+        """Check one action and render it; raise ``PermanentDeliveryError`` if it cannot go.
+
+        ``key`` (the queue's id for the item) is stored on the ``PreparedItem`` as given.
+        """
 
     @abstractmethod
     def build_requests(

@@ -81,8 +81,10 @@ class Recorder(Destination):
         )
     }
 
-    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
-        return PreparedItem(None, action.payload, 0)
+    def prepare(
+        self, action: Action, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem:
+        return PreparedItem(key, action.payload, 0)
 
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]

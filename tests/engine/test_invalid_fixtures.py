@@ -34,7 +34,7 @@ class FakeCustomerIO(Destination):
         ),
     }
 
-    def prepare(self, action: Any, settings: Any) -> Any:
+    def prepare(self, action: Any, settings: Any, *, key: Any = None) -> Any:
         raise NotImplementedError
 
     def build_requests(self, items: Any, settings: Any) -> Any:

@@ -1,0 +1,123 @@
+"""Customer.io's client-side limits as data, and the checks ``prepare`` runs against them.
+
+Every number comes from the Track API OpenAPI document (``info.description``: "Customer
+limits", "Track API Event limits", "v2 API Limits"). Sizes are UTF-8 bytes; a non-string
+value is measured by its compact JSON encoding. The vendor writes "32kb" and "500kb" without
+saying 1000 or 1024, so the smaller (decimal) reading is used: what passes here passes
+under either reading.
+
+A failed check raises ``PermanentDeliveryError`` whose reason names the field and the limit
+but never the value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from mapwire import PermanentDeliveryError
+
+MAX_ID_BYTES = 150
+MAX_ATTRIBUTE_NAME_BYTES = 150
+MAX_ATTRIBUTE_VALUE_BYTES = 1000
+MAX_ATTRIBUTES = 300
+MAX_EVENT_NAME_BYTES = 100
+MAX_EVENT_DATA_BYTES = 100_000
+MAX_V2_ITEM_BYTES = 32_000
+"""Each v2 entity (alone on ``/entity`` or inside a batch): "32kb or smaller"."""
+MAX_BATCH_BYTES = 500_000
+"""A ``/batch`` request body must be *smaller* than this."""
+MAX_TIMESTAMP = 10**11
+"""Unix seconds up to the year 5138; anything larger is taken for milliseconds."""
+
+TIMESTAMP_FIELDS = ("timestamp", "created_at")
+
+
+def compact_json(value: Any) -> bytes:
+    """The wire encoding: compact separators, UTF-8, no NaN/Infinity."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:
+        raise PermanentDeliveryError(
+            "payload contains NaN or Infinity, which JSON cannot carry"
+        ) from exc
+    return text.encode("utf-8")
+
+
+def value_bytes(value: Any) -> int:
+    """Size of one value: UTF-8 bytes for a string, compact JSON bytes otherwise."""
+    if isinstance(value, str):
+        return len(value.encode("utf-8"))
+    return len(compact_json(value))
+
+
+def _too_big(field: str, size: int, limit: int, what: str = "") -> PermanentDeliveryError:
+    return PermanentDeliveryError(f"{field}: {what}{size} bytes; the limit is {limit}")
+
+
+def seconds(value: Any, field: str) -> int:
+    """A timestamp as integer unix seconds; integral floats are accepted, milliseconds are not."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PermanentDeliveryError(f"{field}: expected integer unix seconds")
+    if isinstance(value, float) and not value.is_integer():
+        raise PermanentDeliveryError(f"{field}: expected whole unix seconds, got a fraction")
+    if value < 0:
+        raise PermanentDeliveryError(f"{field}: expected unix seconds, got a negative number")
+    if value > MAX_TIMESTAMP:
+        raise PermanentDeliveryError(
+            f"{field}: timestamp looks like milliseconds; expected unix seconds"
+        )
+    return int(value)
+
+
+def normalize_timestamps(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``payload`` with ``timestamp``, ``created_at`` and ``device.last_used`` checked."""
+    out = dict(payload)
+    for name in TIMESTAMP_FIELDS:
+        if name in out:
+            out[name] = seconds(out[name], name)
+    device = out.get("device")
+    if isinstance(device, Mapping) and "last_used" in device:
+        out["device"] = {**device, "last_used": seconds(device["last_used"], "device.last_used")}
+    return out
+
+
+def check_identifier(field: str, identifiers: Mapping[str, Any]) -> None:
+    """Every identifier value is at most ``MAX_ID_BYTES``."""
+    for kind, value in identifiers.items():
+        size = value_bytes(value)
+        if size > MAX_ID_BYTES:
+            raise _too_big(f"{field}.{kind}", size, MAX_ID_BYTES)
+
+
+def check_attributes(field: str, attributes: Mapping[str, Any]) -> None:
+    """Person attributes: count, name length and value length."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        raise PermanentDeliveryError(
+            f"{field}: {len(attributes)} attributes; the limit is {MAX_ATTRIBUTES}"
+        )
+    for name, value in attributes.items():
+        name_size = len(name.encode("utf-8"))
+        if name_size > MAX_ATTRIBUTE_NAME_BYTES:
+            raise _too_big(field, name_size, MAX_ATTRIBUTE_NAME_BYTES, "an attribute name is ")
+        size = value_bytes(value)
+        if size > MAX_ATTRIBUTE_VALUE_BYTES:
+            raise _too_big(f"{field}.{name}", size, MAX_ATTRIBUTE_VALUE_BYTES, "the value is ")
+
+
+def check_event(name: str, data: Mapping[str, Any] | None) -> None:
+    """Event name and event data sizes."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_EVENT_NAME_BYTES:
+        raise _too_big("name", size, MAX_EVENT_NAME_BYTES)
+    if data is not None:
+        size = len(compact_json(data))
+        if size > MAX_EVENT_DATA_BYTES:
+            raise _too_big("data", size, MAX_EVENT_DATA_BYTES)
+
+
+def check_v2_item(size: int) -> None:
+    """One v2 entity, alone or in a batch."""
+    if size > MAX_V2_ITEM_BYTES:
+        raise _too_big("item", size, MAX_V2_ITEM_BYTES, "the v2 entity is ")

@@ -1,0 +1,60 @@
+"""Deterministic ULIDs for Customer.io's event dedup ``id``.
+
+Customer.io ignores an event whose ``id`` it has already seen, and wants that id to be a ULID
+(26 Crockford base32 characters: a 48-bit millisecond time, then 80 random bits). It does not
+read the time part, so the id only has to be a well-formed ULID that is unique per event.
+
+Source events carry their own ids (an mParticle ``source_message_id`` is a UUID), so the ULID
+is derived from that id: time = the event timestamp in milliseconds (0 if unknown), random
+part = the first 10 bytes of SHA-256 of the source id. A retried or replayed source event
+therefore gets the same ULID, and Customer.io drops the duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+"""A canonical (upper-case) ULID; the first character is at most 7 so it fits 128 bits."""
+
+_TIME_BITS = 48
+_RANDOM_BYTES = 10
+
+
+def is_ulid(value: str) -> bool:
+    """True if ``value`` is a canonical upper-case ULID."""
+    return ULID_PATTERN.fullmatch(value) is not None
+
+
+def encode(time_ms: int, randomness: bytes) -> str:
+    """Encode a 48-bit millisecond time and 10 random bytes as a 26-character ULID."""
+    if not 0 <= time_ms < 1 << _TIME_BITS:
+        raise ValueError("ULID time must fit in 48 bits")
+    if len(randomness) != _RANDOM_BYTES:
+        raise ValueError("ULID randomness must be exactly 10 bytes")
+    number = (time_ms << 80) | int.from_bytes(randomness, "big")
+    chars = []
+    for _ in range(26):
+        number, digit = divmod(number, 32)
+        chars.append(CROCKFORD[digit])
+    return "".join(reversed(chars))
+
+
+def decode_time(ulid: str) -> int:
+    """The millisecond time part of a canonical ULID."""
+    if not is_ulid(ulid):
+        raise ValueError("not a canonical ULID")
+    number = 0
+    for char in ulid[:10]:
+        number = number * 32 + CROCKFORD.index(char)
+    return number  # the first 10 characters are the top 50 bits: 2 zero bits, then the time
+
+
+def event_ulid(event_id: str, timestamp: int | None = None) -> str:
+    """The dedup ULID for a source event id; an id that already is a ULID is kept as is."""
+    if is_ulid(event_id):
+        return event_id
+    time_ms = timestamp * 1000 if timestamp is not None else 0
+    return encode(time_ms, hashlib.sha256(event_id.encode("utf-8")).digest()[:_RANDOM_BYTES])

@@ -1,0 +1,94 @@
+"""The ``customerio.reporting_webhook`` source: Customer.io's message-activity webhooks.
+
+Each POST carries one event (``event_id``, ``object_type``, ``metric``, ``timestamp``,
+``data``). Requests are signed: ``X-CIO-Signature`` is the hex HMAC-SHA256, keyed with the
+webhook signing key, of ``b"v0:" + X-CIO-Timestamp + b":" + raw body``. Customer.io documents
+no replay window; requests whose timestamp is further than ``signature_tolerance_seconds``
+(default 300) from now, either way, are refused.
+
+Connection settings (declared in ``settings.SETTINGS_SCHEMA``, shared with the destination):
+``webhook_signing_key`` (secret, required here) and ``signature_tolerance_seconds``. Without a
+key every request is refused: the source fails closed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from importlib import resources
+from typing import Any
+
+from mapwire import InputError, Source
+
+SOURCE_NAME = "customerio.reporting_webhook"
+SCHEMA_FILE = "customerio.reporting_webhook.schema.json"
+DEFAULT_TOLERANCE_SECONDS = 300
+
+clock: Callable[[], float] = time.time
+"""The current time; replaced in tests."""
+
+_INTEGER = re.compile(r"[0-9]{1,15}")
+
+
+@functools.cache
+def input_schema() -> Mapping[str, Any]:
+    """The JSON Schema of one webhook body, shipped in ``mapwire.schemas``."""
+    text = resources.files("mapwire.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _refuse(message: str, code: str) -> InputError:
+    return InputError(f"{SOURCE_NAME}: {message}", status=401, code=code)
+
+
+def authenticate(
+    headers: Mapping[str, str],
+    body: bytes,
+    settings: Mapping[str, Any],
+    *,
+    now: float | None = None,
+) -> None:
+    """Check the signature and freshness of one request; raise ``InputError`` (401) if bad.
+
+    ``headers`` have lower-case names and ``body`` is the raw request body. The signing key
+    and the expected signature never appear in an error.
+    """
+    key = settings.get("webhook_signing_key")
+    if not isinstance(key, str) or not key:
+        raise _refuse("no webhook_signing_key is configured", "signing_key_not_configured")
+    signature = headers.get("x-cio-signature")
+    stamp = headers.get("x-cio-timestamp")
+    if not signature or not stamp:
+        raise _refuse(
+            "X-CIO-Signature and X-CIO-Timestamp headers are required", "missing_signature"
+        )
+    if not _INTEGER.fullmatch(stamp):
+        raise _refuse("X-CIO-Timestamp must be integer unix seconds", "bad_signature")
+    message = b"v0:" + stamp.encode("ascii") + b":" + body
+    expected = hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    given = signature.strip().lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.encode("ascii"), given):
+        raise _refuse("signature does not match the body", "bad_signature")
+    tolerance = float(settings.get("signature_tolerance_seconds", DEFAULT_TOLERANCE_SECONDS))
+    current = clock() if now is None else now
+    if abs(current - int(stamp)) > tolerance:
+        raise _refuse(
+            f"X-CIO-Timestamp is more than {tolerance:g} seconds from now", "stale_timestamp"
+        )
+
+
+def make_source() -> Source:
+    """The source registered by this plugin."""
+    return Source(
+        name=SOURCE_NAME,
+        description="Customer.io reporting webhooks: one message or subscription event "
+        "per request, signed with the webhook signing key.",
+        schema=input_schema(),
+        authenticate=authenticate,
+    )
