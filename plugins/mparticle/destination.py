@@ -1,0 +1,118 @@
+"""The mParticle destination: the Events API v2, server to server.
+
+``prepare`` checks one action against its payload schema and mParticle's limits and
+renders it; ``build_requests`` batches rendered items per user into ``/bulkevents``
+requests; ``classify`` reads the answer. All three are pure; a sender does the I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import httpx
+
+from mapwire import (
+    Action,
+    Capabilities,
+    Destination,
+    OutboundRequest,
+    Outcome,
+    PermanentDeliveryError,
+    PreparedItem,
+)
+
+from . import errors, limits, requests
+from .actions import ACTIONS, check, render
+from .settings import ENVIRONMENTS, PODS, SECRET_SETTINGS, SETTINGS_SCHEMA, resolve
+from .wire import encode, message_uuid, size
+
+#: The environment with the longest name: sizes checked with it hold for both.
+_LONGEST_ENVIRONMENT = max(ENVIRONMENTS, key=len)
+
+
+class MParticle(Destination):  # type: ignore[misc, unused-ignore]
+    """Sends custom events, screen views and user attributes to mParticle's Events API."""
+
+    name = "mparticle"
+    description = "mParticle Events API v2 (server to server): events and user attributes."
+    actions = ACTIONS
+    settings_schema = SETTINGS_SCHEMA
+    secret_settings = SECRET_SETTINGS
+    #: An item is a batch at most (128 KB); a request carries up to 100 of them. The rate
+    #: is the default 270 batches per second spent on full requests, so it is never
+    #: exceeded; a 429 with Retry-After slows the sender further if the workspace is lower.
+    capabilities = Capabilities(
+        max_items_per_request=limits.BATCHES_PER_REQUEST,
+        max_request_bytes=limits.REQUEST_BYTES,
+        max_item_bytes=limits.BATCH_BYTES,
+        requests_per_second=limits.BATCHES_PER_SECOND / limits.BATCHES_PER_REQUEST,
+        regions=tuple(PODS),
+    )
+
+    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
+        """Check one action and render it; ``PermanentDeliveryError`` says why it cannot go.
+
+        The item's ``body`` is an ``actions.ItemBody``; its ``size`` is the bytes its event
+        (or its attributes object) adds to a batch; its ``key`` is the event's
+        ``source_message_id`` UUID, or a UUID derived from the rendered item without one.
+        """
+        where = f"mparticle.{action.action}"
+        if action.action not in ACTIONS:
+            known = ", ".join(ACTIONS)
+            raise PermanentDeliveryError(f"{where}: no such action; expected one of {known}")
+        found = check(action.action, action.payload)
+        if found:
+            raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
+        body = render(action.action, action.payload)
+        content = body.get("event", body.get("user_attributes"))
+        item = PreparedItem(
+            key=body.get("source_message_id") or message_uuid(encode(body).decode("utf-8")),
+            body=body,
+            size=size(content),
+        )
+        alone = requests.Batch.open(item, _LONGEST_ENVIRONMENT).estimate()
+        if alone > limits.BATCH_BYTES:
+            raise PermanentDeliveryError(
+                f"{where}: a batch with this item alone is {alone} bytes; "
+                f"at most {limits.BATCH_BYTES}"
+            )
+        return item
+
+    def build_requests(
+        self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
+    ) -> list[OutboundRequest]:
+        """Batch consecutive items of one user and pack the batches into bulk requests."""
+        return requests.build(items, resolve(settings))
+
+    def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
+        """One outcome per item of ``sent``; the items of a request share its fate."""
+        return errors.classify(sent, response)
+
+    def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
+        """``POST {base}/events`` with a batch mParticle authenticates, then rejects.
+
+        The body is one event without ``event_type``, the OpenAPI document's own example
+        of a 400 ("Required event field "event_type" is missing or empty."), for the
+        development environment and with no user identity, so there is nothing to store
+        and no profile to touch. ``/events`` rather than ``/bulkevents``: a single batch
+        gets the documented per-batch 400, where a bulk body is accepted before its
+        batches are checked. mParticle documents 401 for a missing ``Authorization``
+        header and 403 for one it does not accept, so a 400 comes from a request whose
+        credentials passed:
+
+        * 400: key and secret accepted; the body was refused as intended (pass);
+        * 202: key and secret accepted (the body was taken, with no user in it);
+        * 401: the ``Authorization`` header did not reach mParticle (e.g. a proxy);
+        * 403: the key or the secret is wrong (or revoked).
+
+        ``errors.check_result(response)`` reads the answer that way.
+        """
+        connection = resolve(settings)
+        body = {"environment": "development", "events": [{"data": {}}]}
+        return httpx.Request(
+            "POST",
+            f"{connection.base_url}/events",
+            content=encode(body),
+            headers=requests.headers(connection),
+        )

@@ -1,0 +1,181 @@
+"""Pure batching: prepared items into Events API batches, batches into bulk requests.
+
+Consecutive items of one user (same ``user_identities`` and ``mpid``) share a batch, in
+order, while the batch stays within 128 KB and 100 user attributes; the batches are then
+packed, in order, into ``POST {base}/bulkevents`` bodies of at most 100 batches and
+256 KB. Every request goes to ``/bulkevents``, even with one batch: one endpoint and one
+code path whatever the traffic, and it accepts the same single batch ``/events`` would.
+User attributes belong to a batch, not to an event: an item's attributes join its user's
+batch (a later value for the same name wins) and apply to that batch as a whole.
+
+A batch whose items all carry a ``source_message_id`` gets a ``source_request_id``
+derived from those ids, so rebuilding the same items after a failed attempt yields the
+same id and mParticle drops the copy it may already have taken. A batch with an item
+that has no id gets none: an id derived from content alone could drop a real repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from mapwire import OutboundRequest, PreparedItem, __version__
+
+from . import limits
+from .settings import Connection
+from .wire import encode, request_uuid, size
+
+#: A placeholder as long as any ``source_request_id`` (a UUID), for size estimates.
+_REQUEST_ID_PLACEHOLDER = "0" * 36
+
+
+def user_key(body: dict[str, Any]) -> bytes:
+    """Identifies the user of a rendered item: its identities (any order) and mpid."""
+    return encode([sorted(body["user_identities"].items()), body.get("mpid")])
+
+
+@dataclass(slots=True)
+class Batch:
+    """One user's consecutive items as one Events API batch, with a running size bound."""
+
+    key: bytes
+    user_identities: dict[str, str]
+    mpid: int | None
+    envelope_bytes: int
+    items: list[PreparedItem] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    event_bytes: int = 0
+    user_attributes: dict[str, Any] = field(default_factory=dict)
+    attribute_bytes: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, item: PreparedItem, environment: str) -> Batch:
+        """A batch holding ``item`` alone."""
+        body = item.body
+        envelope: dict[str, Any] = {
+            "environment": environment,
+            "user_identities": body["user_identities"],
+            "mpid": body.get("mpid", 0),
+            "user_attributes": {},
+            "events": [],
+            "source_request_id": _REQUEST_ID_PLACEHOLDER,
+        }
+        batch = cls(user_key(body), body["user_identities"], body.get("mpid"), size(envelope))
+        batch.add(item)
+        return batch
+
+    def estimate(self) -> int:
+        """An upper bound of the batch's encoded size in bytes."""
+        events = self.event_bytes + max(0, len(self.events) - 1)
+        return self.envelope_bytes + events + _members_bytes(self.attribute_bytes)
+
+    def accepts(self, item: PreparedItem) -> bool:
+        """Whether ``item`` is this batch's user and still fits within the batch limits."""
+        if user_key(item.body) != self.key:
+            return False
+        grown = self.estimate()
+        if "event" in item.body:
+            grown += item.size + (1 if self.events else 0)
+        attributes = item.body.get("user_attributes", {})
+        if attributes:
+            merged = self.attribute_bytes | {k: _entry_bytes(k, v) for k, v in attributes.items()}
+            if len(merged) > limits.USER_ATTRIBUTES:
+                return False
+            grown += _members_bytes(merged) - _members_bytes(self.attribute_bytes)
+        return grown <= limits.BATCH_BYTES
+
+    def add(self, item: PreparedItem) -> None:
+        """Append ``item``: its event after the others, its attributes over earlier ones."""
+        self.items.append(item)
+        event = item.body.get("event")
+        if event is not None:
+            self.events.append(event)
+            self.event_bytes += item.size
+        for name, value in item.body.get("user_attributes", {}).items():
+            self.user_attributes[name] = value
+            self.attribute_bytes[name] = _entry_bytes(name, value)
+
+    def source_request_id(self) -> str | None:
+        """The id derived from the items' message ids, or None if an item has none."""
+        ids = [item.body.get("source_message_id") for item in self.items]
+        if any(i is None for i in ids):
+            return None
+        return request_uuid(str(i) for i in ids)
+
+    def render(self, environment: str) -> dict[str, Any]:
+        """The batch as the Events API wants it."""
+        out: dict[str, Any] = {"environment": environment, "user_identities": self.user_identities}
+        if self.mpid is not None:
+            out["mpid"] = self.mpid
+        if self.user_attributes:
+            out["user_attributes"] = self.user_attributes
+        if self.events:
+            out["events"] = self.events
+        request_id = self.source_request_id()
+        if request_id is not None:
+            out["source_request_id"] = request_id
+        return out
+
+
+def group(items: Sequence[PreparedItem], environment: str) -> list[Batch]:
+    """Consecutive items of one user into batches, each within the batch limits."""
+    batches: list[Batch] = []
+    for item in items:
+        if batches and batches[-1].accepts(item):
+            batches[-1].add(item)
+        else:
+            batches.append(Batch.open(item, environment))
+    return batches
+
+
+def pack(encoded: Sequence[bytes]) -> Iterator[slice]:
+    """Consecutive runs of encoded batches whose JSON array fits one request."""
+    start, body_bytes = 0, 2
+    for index, raw in enumerate(encoded):
+        count = index - start
+        if count and (
+            count == limits.BATCHES_PER_REQUEST or body_bytes + 1 + len(raw) > limits.REQUEST_BYTES
+        ):
+            yield slice(start, index)
+            start, body_bytes = index, 2
+        body_bytes += len(raw) + (1 if index > start else 0)
+    if start < len(encoded):
+        yield slice(start, len(encoded))
+
+
+def headers(connection: Connection) -> dict[str, str]:
+    """Headers of every Events API request: JSON both ways, Basic auth, our User-Agent."""
+    return {
+        "Authorization": connection.authorization,
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": f"mapwire/{__version__}",
+    }
+
+
+def build(items: Sequence[PreparedItem], connection: Connection) -> list[OutboundRequest]:
+    """Every item in as few ``/bulkevents`` requests as the limits allow, in order."""
+    batches = group(items, connection.environment)
+    encoded = [encode(batch.render(connection.environment)) for batch in batches]
+    requests: list[OutboundRequest] = []
+    for run in pack(encoded):
+        body = b"[" + b",".join(encoded[run]) + b"]"
+        request = httpx.Request(
+            "POST", f"{connection.base_url}/bulkevents", content=body, headers=headers(connection)
+        )
+        carried = [item for batch in batches[run] for item in batch.items]
+        requests.append(OutboundRequest(request=request, items=carried))
+    return requests
+
+
+def _entry_bytes(name: str, value: Any) -> int:
+    """Bytes of one ``"name":value`` member of a JSON object."""
+    return size(name) + 1 + size(value)
+
+
+def _members_bytes(entries: dict[str, int]) -> int:
+    """Bytes of the members of a JSON object, with the commas between them."""
+    return sum(entries.values()) + max(0, len(entries) - 1)

@@ -1,0 +1,67 @@
+"""The shapes mParticle sends us, as input sources mappings can name in ``source:``.
+
+Each source's JSON Schema is a file in ``mapwire.schemas`` named after it. Inbound
+authentication (the Webhook output's ``Authorization`` header, the Firehose token) is
+configured on the server, so no source authenticates on its own. Only the Webhook output
+splits: with "Send as Batch" on, one body is a JSON array of batches.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib.resources import files
+from typing import Any, Final
+
+from mapwire import InputError, Source
+
+from .validation import json_type
+
+#: Source name -> what it is, in the order they are registered.
+DESCRIPTIONS: Final = {
+    "mparticle.events_api_batch": "An mParticle Events API v2 batch (inbound format, "
+    "flat user_identities).",
+    "mparticle.webhook_output": "What mParticle's Webhook output posts: one batch, or an "
+    "array of batches with Send as Batch (user_identities as a list).",
+    "mparticle.firehose_event_processing": "A Firehose event_processing_request sent to an "
+    "Event output.",
+    "mparticle.firehose_audience_membership": "A Firehose audience_membership_change_request "
+    "sent to an Audience output.",
+    "mparticle.firehose_audience_subscription": "A Firehose audience_subscription_request "
+    "sent to an Audience output.",
+}
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """The JSON Schema of source ``name``, from ``mapwire.schemas/<name>.schema.json``."""
+    text = files("mapwire.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def split_webhook_output(parsed: Any) -> list[Any]:
+    """One document per batch: an object is one batch, an array is several (Send as Batch)."""
+    if isinstance(parsed, dict):
+        return [parsed]
+    if isinstance(parsed, list):
+        for index, batch in enumerate(parsed):
+            if not isinstance(batch, dict):
+                raise InputError(
+                    f"webhook output: item {index} is {json_type(batch)}; expected an object"
+                )
+        return list(parsed)
+    raise InputError(
+        f"webhook output: body is {json_type(parsed)}; expected an object or an array of them"
+    )
+
+
+def all_sources() -> list[Source]:
+    """Every mParticle input source, schemas loaded."""
+    return [
+        Source(
+            name=name,
+            description=description,
+            schema=load_schema(name),
+            split=split_webhook_output if name == "mparticle.webhook_output" else None,
+        )
+        for name, description in DESCRIPTIONS.items()
+    ]

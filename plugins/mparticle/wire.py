@@ -1,0 +1,43 @@
+"""The wire encoding and the deterministic ids derived for deduplication.
+
+Bodies are compact UTF-8 JSON (no spaces, non-ASCII kept as UTF-8, no NaN). mParticle's
+schema wants a UUID in ``source_message_id``; a source id that is not one becomes a UUID
+derived from it, so the same source message always gets the same id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterable
+from typing import Any, Final
+
+#: Namespace of every UUID mapwire derives for mParticle (uuid5 of a fixed URL).
+NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://mapwire.dev/ns/mparticle")
+
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def encode(value: Any) -> bytes:
+    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
+        "utf-8"
+    )
+
+
+def size(value: Any) -> int:
+    """Bytes of ``value`` as compact UTF-8 JSON."""
+    return len(encode(value))
+
+
+def message_uuid(source_id: str) -> str:
+    """``source_id`` if it is a UUID, else the UUID derived from it (uuid5, lower case)."""
+    if _UUID.match(source_id):
+        return source_id
+    return str(uuid.uuid5(NAMESPACE, f"message:{source_id}"))
+
+
+def request_uuid(message_ids: Iterable[str]) -> str:
+    """The ``source_request_id`` of a batch: a uuid5 of its items' message ids, in order."""
+    return str(uuid.uuid5(NAMESPACE, "request:" + "\n".join(message_ids)))
