@@ -114,6 +114,12 @@ class _Compiler:
                     f"unknown name {name!r}{hint}; an expression starts from one of: "
                     + ", ".join(scope),
                 )
+        for name in dict.fromkeys(usage.negated_paths):
+            at(
+                offset_of(text, "!" + name) if "!" + name in text else 0,
+                "E209",
+                f"`!{name}.…` means `(!{name}).…`, which is always null; write `!({name}.…)`",
+            )
         for name in dict.fromkeys(usage.settings):
             if name not in self.settings:
                 hint = did_you_mean(name, self.settings)
@@ -268,9 +274,7 @@ class _Compiler:
                 for k in ("add", "remove", "version")
             }
             if key is not None:
-                state.append(
-                    MembershipPlan(sname, sspec.get("set", sname), key, **parts)
-                )
+                state.append(MembershipPlan(sname, sspec.get("set", sname), key, **parts))
             scope.append(sname)
         dedup_spec = spec.get("dedup_key", [])
         dedup_list = [dedup_spec] if isinstance(dedup_spec, str) else dedup_spec

@@ -175,7 +175,7 @@ class Evaluator:
         run = _Run(self, result, store or MemoryStore(), namespace, trace)
         try:
             for var in self.plan.variables:
-                ctx[var.name] = run.value(var, ctx, "variables", "")
+                ctx[var.name] = run.variable(var, ctx, "variables", "")
         except (ItemError, SkipItem, ValueError) as exc:
             run.fail(exc, "variables", "")
             return result
@@ -249,7 +249,7 @@ class _Run:
         if rule.variables or rule.state:
             ctx = dict(ctx)
         for var in rule.variables:
-            ctx[var.name] = self.value(var, ctx, rule.name, item)
+            ctx[var.name] = self.variable(var, ctx, rule.name, item)
         for m in rule.state:
             key = self.ev.search(m.key, ctx)
             if key is None:
@@ -339,6 +339,11 @@ class _Run:
             if v is not OMIT:
                 obj[sub.name] = v
         return obj
+
+    def variable(self, fp: FieldPlan, ctx: Mapping[str, Any], rule: str, item: str) -> Any:
+        """A variable's value: like a field's, but an omitted null is bound as null."""
+        v = self.value(fp, ctx, rule, item)
+        return None if v is OMIT else v
 
     def value(
         self, fp: FieldPlan, ctx: Mapping[str, Any], rule: str, item: str, path: str = ""

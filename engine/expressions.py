@@ -63,6 +63,7 @@ class Usage:
     functions: list[str] = field(default_factory=list)
     settings: list[str] = field(default_factory=list)
     reads_whole_root: bool = False
+    negated_paths: list[str] = field(default_factory=list)
 
 
 def analyse(ast: dict[str, Any]) -> Usage:
@@ -90,6 +91,9 @@ def _walk(node: dict[str, Any], at_root: bool, usage: Usage) -> None:
     if kind == "subexpression" or kind == "index_expression":
         # jmespath flattens ``a.b.c`` into one subexpression with n children.
         left, rest = children[0], children[1:]
+        if left["type"] == "not_expression" and left["children"][0]["type"] == "field":
+            # `!a.b` parses as `(!a).b`, which is always null: a classic mapping bug.
+            usage.negated_paths.append(left["children"][0]["value"])
         _walk(left, at_root, usage)
         _note_settings(left, rest[0], at_root, usage)
         for child in rest:

@@ -14,15 +14,24 @@ import jmespath
 from jmespath import functions as jfunctions
 
 
+ANY_TYPE = ["string", "number", "boolean", "array", "object", "null"]
+
+
 def jmespath_signature(signature: tuple[Any, ...]) -> list[dict[str, Any]]:
-    """``(["string"], ["number"], {"variadic": True})`` -> jmespath's signature dicts."""
+    """``(["string"], ["any"], {"variadic": True})`` -> jmespath's signature dicts.
+
+    ``any`` (which jmespath has no name for) means every JSON type.
+    """
     out: list[dict[str, Any]] = []
     for arg in signature:
         if isinstance(arg, dict):
             if arg.get("variadic") and out:
                 out[-1]["variadic"] = True
             continue
-        out.append({"types": list(arg)})
+        types = list(
+            dict.fromkeys(t for name in arg for t in (ANY_TYPE if name == "any" else [name]))
+        )
+        out.append({"types": types})
     return out
 
 

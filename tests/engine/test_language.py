@@ -405,3 +405,16 @@ def test_source_may_list_several_shapes(make_plan: Callable[..., Any]) -> None:
 
     text = "mapwire: 1\nname: t\nsource: [a.one, a.two]\ndestination: d\nrules:\n  - skip: x\n"
     assert compile_text(text, "t.yaml").sources == ("a.one", "a.two")
+
+
+def test_null_variables_are_null_not_truthy(run: Run) -> None:
+    body = """
+variables:
+  a: doc.missing
+  b: {expr: doc.missing, default: d}
+rules:
+  - when: "!a"
+    action: x
+    fields: {a: {expr: a, if_null: keep}, b: b}
+"""
+    assert payloads(run(body, {})) == [{"a": None, "b": "d"}]

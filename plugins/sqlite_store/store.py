@@ -1,0 +1,294 @@
+"""``SqliteStore``: the built-in ``StateStore``, one SQLite file shared by every process.
+
+Concurrency model:
+
+* Several processes may open the same file. The database runs in WAL mode with a busy
+  timeout, and every operation is either one atomic statement or one ``BEGIN IMMEDIATE``
+  transaction, so racing processes serialise on SQLite's write lock and never lose an update.
+* Within a process, one store object holds one connection guarded by a lock, so it may be
+  shared by threads (calls are serialised; SQLite serialises writers anyway). A store must
+  not cross ``fork()``: open one per process. Using it in a forked child raises
+  ``RuntimeError``.
+
+Expired dedup keys count as new again at once (the upsert in ``first_seen`` revives them);
+their rows are deleted lazily, a small batch at a time through an index on ``expires_at``.
+Membership tombstones are kept, which is what makes late, out-of-order changes converge.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mapwire import MapwireError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    expires_at REAL,
+    PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS members (
+    ns TEXT NOT NULL,
+    key TEXT NOT NULL,
+    member TEXT NOT NULL,
+    present INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    PRIMARY KEY (ns, key, member)
+) WITHOUT ROWID;
+"""
+
+# Inserts a new key, or revives an expired one; changes() is 1 exactly when the key is new.
+_FIRST_SEEN = """
+INSERT INTO seen (ns, key, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
+WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
+"""
+
+_PURGE = """
+DELETE FROM seen WHERE (ns, key) IN (
+    SELECT ns, key FROM seen WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
+)
+"""
+
+# Last writer wins per member; an equal version applied later wins too (as MemoryStore).
+_APPLY_CHANGE = """
+INSERT INTO members (ns, key, member, present, version) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (ns, key, member) DO UPDATE
+SET present = excluded.present, version = excluded.version
+WHERE excluded.version >= members.version
+"""
+
+_MEMBERS = "SELECT member FROM members WHERE ns = ? AND key = ? AND present = 1 ORDER BY member"
+
+_URL_PREFIX = "sqlite://"
+
+
+class StoreSchemaError(MapwireError):
+    """The state file was written by a newer mapwire (its schema version is unknown)."""
+
+
+def sqlite_path(url: str) -> str | None:
+    """The database path named by a ``sqlite://`` URL, or None for any other scheme.
+
+    ``sqlite:///relative/path.db`` is relative to the working directory,
+    ``sqlite:////abs/path.db`` is absolute, and ``sqlite://:memory:`` (or
+    ``sqlite:///:memory:``) is a private in-memory database.
+
+    Raises:
+        MapwireError: the URL is a ``sqlite:`` URL of any other shape.
+    """
+    if not url.lower().startswith("sqlite:"):
+        return None
+    rest = url[len(_URL_PREFIX) :] if url.lower().startswith(_URL_PREFIX) else ""
+    if rest in {":memory:", "/:memory:"}:
+        return ":memory:"
+    if rest.startswith("/") and len(rest) > 1:
+        return rest[1:]
+    raise MapwireError(
+        f"state store URL {url!r}: expected sqlite:///relative/path.db, "
+        "sqlite:////absolute/path.db or sqlite://:memory:"
+    )
+
+
+def open_store(url: str, options: dict[str, Any]) -> SqliteStore | None:
+    """A ``SqliteStore`` for a ``sqlite://`` URL (None for other schemes).
+
+    Known options: ``busy_timeout`` (seconds a writer waits for the lock, default 5),
+    ``purge_every`` and ``purge_batch`` (see ``SqliteStore``). Other options are ignored:
+    the config may carry settings meant for the pipeline or for other stores.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    return SqliteStore(
+        path,
+        busy_timeout=float(options.get("busy_timeout", 5.0)),
+        purge_every=int(options.get("purge_every", 100)),
+        purge_batch=int(options.get("purge_batch", 500)),
+    )
+
+
+class SqliteStore:
+    """A ``StateStore`` in one SQLite file; safe across processes and threads.
+
+    Args:
+        path: the database file (created with its parent folders), or ``":memory:"``.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+        clock: the time source for TTLs, in seconds (``time.time``; inject one in tests).
+        purge_every: how many ``first_seen`` keys are recorded between two purges of
+            expired dedup keys.
+        purge_batch: how many expired keys one purge deletes at most, through the expiry
+            index, so no call ever scans the table. The defaults remove up to five expired
+            keys per key recorded: faster than they can pile up.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        purge_every: int = 100,
+        purge_batch: int = 500,
+    ) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._purge_every = max(1, purge_every)
+        self._purge_batch = max(1, purge_batch)
+        self._until_purge = 0
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._setup(self._conn, busy_timeout)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- the StateStore protocol --------------------------------------------------------
+    def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
+        """Record ``key`` in ``namespace``; True if it was not there (or had expired)."""
+        with self._connection() as conn:
+            now = self._clock()
+            expires_at = None if ttl is None else now + ttl
+            new = conn.execute(_FIRST_SEEN, (namespace, key, expires_at, now)).rowcount == 1
+            self._maybe_purge(conn, now, 1)
+            return new
+
+    def first_seen_many(
+        self, namespace: str, keys: Sequence[str], ttl: float | None = None
+    ) -> list[bool]:
+        """``first_seen`` for each key, in order, in one transaction.
+
+        A key repeated within ``keys`` sees its earlier occurrence (so it is not new
+        again unless ``ttl`` is zero or less).
+        """
+        if not keys:
+            return []
+        with self._connection() as conn, _immediate(conn):
+            now = self._clock()
+            expires_at = None if ttl is None else now + ttl
+            result = [
+                conn.execute(_FIRST_SEEN, (namespace, key, expires_at, now)).rowcount == 1
+                for key in keys
+            ]
+            self._maybe_purge(conn, now, len(keys))
+            return result
+
+    def update_membership(
+        self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]
+    ) -> list[str]:
+        """Apply ``(member, present, version)`` changes; return the sorted present members."""
+        with self._connection() as conn:
+            if not changes:
+                return [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
+            with _immediate(conn):
+                conn.executemany(
+                    _APPLY_CHANGE,
+                    [
+                        (namespace, key, member, int(present), version)
+                        for member, present, version in changes
+                    ],
+                )
+                return [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # -- internals ----------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._pid != os.getpid():
+                raise RuntimeError("a SqliteStore cannot be used across fork(); open a new one")
+            if self._conn is None:
+                raise RuntimeError(f"{self!r} is closed")
+            yield self._conn
+
+    def _maybe_purge(self, conn: sqlite3.Connection, now: float, recorded: int) -> None:
+        self._until_purge -= recorded
+        if self._until_purge <= 0:
+            self._until_purge = self._purge_every
+            conn.execute(_PURGE, (now, self._purge_batch))
+
+    @staticmethod
+    def _setup(conn: sqlite3.Connection, busy_timeout: float) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        _enable_wal(conn, busy_timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with _immediate(conn):
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreSchemaError(
+                    f"state store schema version {version} is newer than this mapwire "
+                    f"supports ({SCHEMA_VERSION}); upgrade mapwire"
+                )
+            if version < SCHEMA_VERSION:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch a new file to WAL, retrying while other processes race to do the same.
+
+    The switch needs an exclusive lock and may fail at once with ``SQLITE_BUSY`` instead of
+    waiting for the busy timeout, so we wait here.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005)
+
+
+@contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A ``BEGIN IMMEDIATE`` transaction: the write lock is taken up front, or we wait."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # some errors (e.g. a full disk) have rolled back already
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,28 @@
+"""The ``StateStore`` contract, run against every store this repository ships."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from store_contract import FakeClock, StateStoreContract, StoreOpener
+
+from mapwire import MemoryStore, StateStore
+from mapwire.plugins.sqlite_store.store import SqliteStore
+
+
+class TestMemoryStoreContract(StateStoreContract):
+    supports_ttl = False
+    persistent = False
+    shared_across_processes = False
+
+    def make_store(self, location: Path, clock: FakeClock) -> StateStore:
+        return MemoryStore()
+
+
+class TestSqliteStoreContract(StateStoreContract):
+    def make_store(self, location: Path, clock: FakeClock) -> StateStore:
+        return SqliteStore(location / "state.db", clock=clock)
+
+    def process_opener(self, location: Path) -> StoreOpener:
+        return functools.partial(SqliteStore, str(location / "state.db"))

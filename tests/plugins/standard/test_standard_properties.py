@@ -1,0 +1,140 @@
+"""Properties of the standard functions, checked with generated inputs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mapwire.plugins.standard import functions as fn
+from mapwire.plugins.standard.functions import FUNCTIONS
+
+quick = settings(max_examples=40, deadline=None)
+FIRST_SECOND = -62135596800  # 0001-01-01T00:00:00Z
+LAST_SECOND = 253402300799  # 9999-12-31T23:59:59Z
+
+numbers = st.integers() | st.floats() | st.integers(min_value=-(10**40), max_value=10**40)
+scalars = st.none() | st.booleans() | numbers | st.text(max_size=20)
+json_values = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+TYPES: dict[str, st.SearchStrategy[Any]] = {
+    "any": json_values,
+    "null": st.none(),
+    "boolean": st.booleans(),
+    "number": numbers,
+    "string": st.text(max_size=40),
+    "array": st.lists(json_values, max_size=5),
+    "object": st.dictionaries(st.text(max_size=8), json_values, max_size=5),
+    "array-string": st.lists(st.text(max_size=8), max_size=5),
+    "array-number": st.lists(numbers, max_size=5),
+}
+
+
+def arguments(signature: fn.Signature) -> st.SearchStrategy[list[Any]]:
+    """Argument lists of the declared types, repeating a variadic argument 0-3 times."""
+    parts: list[st.SearchStrategy[list[Any]]] = []
+    for entry in signature:
+        if isinstance(entry, dict):
+            repeated = parts.pop()
+            parts.append(st.lists(repeated.map(lambda one: one[0]), min_size=1, max_size=4))
+        else:
+            parts.append(st.one_of(*(TYPES[t] for t in entry)).map(lambda value: [value]))
+    return st.tuples(*parts).map(lambda lists: [v for part in lists for v in part])
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_total_over_declared_types(name: str) -> None:
+    function, signature = FUNCTIONS[name]
+
+    @quick
+    @given(arguments(signature))
+    def never_raises(args: list[Any]) -> None:
+        function(*args)
+
+    never_raises()
+
+
+@given(st.integers(min_value=-(10**30), max_value=10**30))
+def test_ms_to_s_undoes_s_to_ms(seconds: int) -> None:
+    assert fn.ms_to_s(fn.s_to_ms(seconds)) == seconds
+
+
+@given(st.integers(min_value=-(10**30), max_value=10**30) | st.floats(-1e15, 1e15))
+def test_ms_to_s_rounds_down(ms: float) -> None:
+    seconds = fn.ms_to_s(ms)
+    assert isinstance(seconds, int)
+    assert seconds * 1000 <= ms < (seconds + 1) * 1000
+
+
+@given(st.integers(min_value=FIRST_SECOND, max_value=LAST_SECOND))
+def test_iso_to_unix_undoes_unix_to_iso(seconds: int) -> None:
+    text = fn.unix_to_iso(seconds)
+    assert text is not None and text.endswith("Z")
+    assert fn.iso_to_unix(text) == seconds
+
+
+@given(st.floats(min_value=FIRST_SECOND, max_value=LAST_SECOND - 1))
+def test_iso_to_unix_of_fractional_time_is_within_a_second(seconds: float) -> None:
+    back = fn.iso_to_unix(fn.unix_to_iso(seconds))
+    assert back is not None
+    assert back <= seconds + 1e-6 and seconds - back < 1 + 1e-6
+
+
+@given(st.text())
+def test_snake_case_is_idempotent(text: str) -> None:
+    once = fn.snake_case(text)
+    assert once is not None
+    assert fn.snake_case(once) == once
+    assert once == once.lower() and "__" not in once
+    assert not once.startswith("_") and not once.endswith("_")
+
+
+@given(st.lists(st.text().filter(lambda t: "'" not in t) | st.integers(), max_size=8))
+def test_quote_join_round_trips(values: list[str | int]) -> None:
+    joined = fn.quote_join(list(values))
+    assert joined is not None
+    parsed = joined[1:-1].split("','") if joined else []
+    assert parsed == [str(v) for v in values]
+
+
+@given(st.text(), st.integers(min_value=0, max_value=200))
+def test_truncate_bytes_is_a_fitting_prefix(text: str, limit: int) -> None:
+    cut = fn.truncate_bytes(text, limit)
+    assert cut is not None and text.startswith(cut)
+    assert len(cut.encode()) <= limit
+    if cut != text:
+        assert len((cut + text[len(cut)]).encode()) > limit, "the longest prefix that fits"
+
+
+@quick
+@given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
+def test_from_entries_undoes_entries(obj: dict[str, Any]) -> None:
+    assert fn.from_entries(fn.entries(obj)) == obj
+
+
+@quick
+@given(st.lists(json_values, max_size=10))
+def test_unique_is_idempotent_and_keeps_first_occurrences(values: list[Any]) -> None:
+    once = fn.unique(values)
+    assert once is not None
+    assert fn.unique(once) == once
+    assert all(any(v is u for u in values) for v in once)
+
+
+@given(st.lists(st.integers()))
+def test_sort_numeric_orders_numeric_strings_by_value(numbers: list[int]) -> None:
+    assert fn.sort_numeric([str(n) for n in numbers]) == [str(n) for n in sorted(numbers)]
+
+
+@given(st.lists(json_values, max_size=8))
+def test_sort_numeric_is_a_permutation(values: list[Any]) -> None:
+    ordered = fn.sort_numeric(values)
+    assert ordered is not None and len(ordered) == len(values)
+    assert sorted(map(id, ordered)) == sorted(map(id, values))
