@@ -24,15 +24,16 @@ Null, missing, false and empty (the rules every evaluator follows):
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+import jmespath
 from jmespath.visitor import TreeInterpreter
 
 from mapwire.engine.actions import Action, MapResult
 from mapwire.engine.errors import ItemError, SkipItem
-from mapwire.engine.jmespath_functions import make_options
+from mapwire.engine.jmespath_runtime import make_functions_class
 from mapwire.engine.plan import Expr, FieldPlan, Plan, RulePlan
 from mapwire.engine.store import MemoryStore, StateStore
 
@@ -134,6 +135,16 @@ def post_process(fp: FieldPlan, value: Any) -> Any:
     return value
 
 
+def membership_version(value: Any, rule: str) -> int:
+    """A state change's version: an integer (null counts as 0), else a per-item error."""
+    if value is None:
+        return 0
+    version = cast_value(value, "integer")
+    if version is None:
+        raise ItemError(f"state version must be an integer, got {type(value).__name__}", rule=rule)
+    return int(version)
+
+
 def render_template_value(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -155,7 +166,8 @@ class Evaluator:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self._interpreter = TreeInterpreter(make_options(plan.functions))
+        functions = make_functions_class(plan.functions)()
+        self._interpreter = TreeInterpreter(jmespath.Options(custom_functions=functions))
 
     def search(self, expr: Expr, ctx: Mapping[str, Any]) -> Any:
         return self._interpreter.visit(cast(Any, expr.ast), ctx)
@@ -184,6 +196,19 @@ class Evaluator:
         return result
 
 
+def record_failure(result: MapResult, exc: BaseException, rule: str, item: str) -> ItemError | None:
+    """Count a skip, or record a per-item error naming the rule and item; the error."""
+    if isinstance(exc, SkipItem):
+        result.skip(exc.reason)
+        return None
+    if isinstance(exc, ItemError):
+        err = ItemError(exc.detail, rule=rule, field=exc.field, index=item)
+    else:
+        err = ItemError(f"expression failed: {exc}", rule=rule, index=item)
+    result.errors.append(err)
+    return err
+
+
 class _Run:
     def __init__(
         self,
@@ -201,43 +226,34 @@ class _Run:
         self.destination = ev.plan.destination
 
     def fail(self, exc: BaseException, rule: str, item: str) -> None:
-        if isinstance(exc, SkipItem):
-            self.result.skip(exc.reason)
-            if self.trace is not None:
-                self.trace.append(TraceEntry(rule, item, "", "", None, f"skipped: {exc.reason}"))
+        err = record_failure(self.result, exc, rule, item)
+        if self.trace is None:
             return
-        if isinstance(exc, ItemError):
-            err = ItemError(exc.detail, rule=rule, field=exc.field, index=item)
+        if err is None:
+            assert isinstance(exc, SkipItem)
+            self.trace.append(TraceEntry(rule, item, "", "", None, f"skipped: {exc.reason}"))
         else:
-            err = ItemError(f"expression failed: {exc}", rule=rule, index=item)
-        self.result.errors.append(err)
-        if self.trace is not None:
             self.trace.append(TraceEntry(rule, item, err.field, "", None, f"error: {err}"))
 
     # -- rules ------------------------------------------------------------------------------
-    def rule(self, rule: RulePlan, ctx: dict[str, Any], item: str) -> None:
+    def rule(self, rule: RulePlan, ctx: dict[str, Any], item: str, level: int = 0) -> None:
+        """Apply ``rule`` to every item its loops expand to; errors stay per item."""
+        if level == len(rule.loops):
+            try:
+                self._apply(rule, ctx, item)
+            except (ItemError, SkipItem, ValueError) as exc:
+                self.fail(exc, rule.name, item)
+            return
+        name, expr = rule.loops[level]
         try:
-            items = list(self._expand(rule, ctx, item, 0))
+            elements = loop_items(name, self.ev.search(expr, ctx), rule.name)
         except (ItemError, ValueError) as exc:
             self.fail(exc, rule.name, item)
             return
-        for ictx, label in items:
-            try:
-                self._apply(rule, ictx, label)
-            except (ItemError, SkipItem, ValueError) as exc:
-                self.fail(exc, rule.name, label)
-
-    def _expand(
-        self, rule: RulePlan, ctx: dict[str, Any], item: str, level: int
-    ) -> Iterator[tuple[dict[str, Any], str]]:
-        if level == len(rule.loops):
-            yield ctx, item
-            return
-        name, expr = rule.loops[level]
-        for i, element in enumerate(loop_items(name, self.ev.search(expr, ctx), rule.name)):
+        for i, element in enumerate(elements):
             inner = dict(ctx)
             inner[name] = element
-            yield from self._expand(rule, inner, f"{item}{name}[{i}]", level + 1)
+            self.rule(rule, inner, f"{item}{name}[{i}]", level + 1)
 
     def _apply(self, rule: RulePlan, ctx: dict[str, Any], item: str) -> None:
         if rule.when is not None and not truthy(self.ev.search(rule.when, ctx)):
@@ -255,9 +271,11 @@ class _Run:
             if key is None:
                 ctx[m.name] = None
                 continue
-            version = self.ev.search(m.version, ctx) if m.version else 0
+            version = membership_version(
+                self.ev.search(m.version, ctx) if m.version else None, rule.name
+            )
             changes = [
-                (str(x), present, int(version or 0))
+                (str(x), present, version)
                 for expr, present in ((m.add, True), (m.remove, False))
                 if expr is not None
                 for x in (self.ev.search(expr, ctx) or [])

@@ -19,6 +19,7 @@ from mapwire import (
 )
 from mapwire.engine.actions import MapResult
 from mapwire.engine.compile import compile_text
+from mapwire.engine.codegen import compile_plan
 from mapwire.engine.evaluate import Evaluator
 from mapwire.engine.plan import Plan
 from mapwire.engine.registry import Registry, build_registry, reset_registry
@@ -42,11 +43,15 @@ def make_plan() -> Callable[..., Plan]:
     return compile_body
 
 
-@pytest.fixture
-def run() -> Callable[..., MapResult]:
+@pytest.fixture(params=["interpreted", "compiled"])
+def run(request: pytest.FixtureRequest) -> Callable[..., MapResult]:
+    """Runs a mapping body on a document, with the interpreter and with generated code:
+    every language test holds both evaluators to the same result."""
+
     def _run(body: str, doc: Any, settings: dict[str, Any] | None = None, **kw: Any) -> MapResult:
         plan = compile_body(body, **kw)
-        return Evaluator(plan).run(doc, resolve_settings(plan, settings), MemoryStore())
+        runner = Evaluator(plan) if request.param == "interpreted" else compile_plan(plan)
+        return runner.run(doc, resolve_settings(plan, settings), MemoryStore())
 
     return _run
 
