@@ -18,8 +18,8 @@ from mapwire import (
     hookimpl,
 )
 from mapwire.engine.actions import MapResult
-from mapwire.engine.compile import compile_text
 from mapwire.engine.codegen import compile_plan
+from mapwire.engine.compile import compile_text
 from mapwire.engine.evaluate import Evaluator
 from mapwire.engine.plan import Plan
 from mapwire.engine.registry import Registry, build_registry, reset_registry
