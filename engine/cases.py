@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from mapwire.engine.actions import MapResult
+from mapwire.engine.codegen import compile_plan
 from mapwire.engine.dedup import apply_dedup
 from mapwire.engine.errors import Problem, SpecError
-from mapwire.engine.evaluate import Evaluator
 from mapwire.engine.plan import Plan
 from mapwire.engine.settings import resolve_settings
 from mapwire.engine.store import MemoryStore
@@ -114,7 +114,7 @@ def run_case(plan: Plan, case: Case) -> MapResult:
     """All the case's inputs through the plan with one in-memory store, dedup applied."""
     settings = resolve_settings(plan, case.settings, where=f"case {case.name!r}")
     store = MemoryStore()
-    evaluator = Evaluator(plan)
+    evaluator = compile_plan(plan)
     total = MapResult()
     for doc in case.inputs:
         result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)

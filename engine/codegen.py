@@ -33,7 +33,7 @@ from mapwire.engine.evaluate import (
     render_template_value,
 )
 from mapwire.engine.expressions import analyse
-from mapwire.engine.jmespath_codegen import PyGen
+from mapwire.engine.jmespath_codegen import PyGen, truth_test
 from mapwire.engine.jmespath_runtime import is_false
 from mapwire.engine.plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
 from mapwire.engine.store import MemoryStore, StateStore
@@ -128,11 +128,18 @@ class _PlanGen:
         self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
     ) -> str:
         """Emit code computing the field's source value; return a local holding it."""
-        out = self.tmp("_f")
         if fp.source == "expr":
             assert fp.expr is not None
-            self.emit(indent, f"{out} = {self.expr(fp.expr, scope, indent, cse)}")
-        elif fp.source == "value":
+            result = self.expr(fp.expr, scope, indent, cse)
+            if fp.is_plain and result.isidentifier():
+                return result  # no copy: the expression's own temporary is the value
+            out = self.tmp("_f")
+            self.emit(indent, f"{out} = {result}")
+            if not fp.is_plain:
+                self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+            return out
+        out = self.tmp("_f")
+        if fp.source == "value":
             self.emit(indent, f"{out} = {fp.value!r}")
         elif fp.source == "first":
             self.emit(indent, f"{out} = None")
@@ -203,6 +210,14 @@ class _PlanGen:
             self.emit(indent, f"if {v} is not None:")
             self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
 
+    def _as_local(self, value: str, name: str, indent: str) -> str:
+        """A local to bind a variable to: the value's own temporary when it is one."""
+        if value.isidentifier() and value not in ("None", "True", "False"):
+            return value
+        local = self.tmp(f"v_{name}_")
+        self.emit(indent, f"{local} = {value}")
+        return local
+
     # -- rules --------------------------------------------------------------------------------
     def rule(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
         """Emit ``rule``: its loops, each item in its own try, errors recorded per item."""
@@ -235,14 +250,14 @@ class _PlanGen:
         cse: dict[Any, Any] = {}
         if rule.when is not None:
             w = self.expr(rule.when, scope, indent, cse)
-            self.emit(indent, f"if not _isf({w}):")
+            # A comparison or a negation is already true/false/null: test it directly.
+            direct = rule.when.ast["type"] in ("comparator", "not_expression")
+            self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
             indent += "    "
             cse = dict(cse)
         for var in rule.variables:
-            local = self.tmp(f"v_{var.name}_")
             v = self.value(var, scope, indent, cse, rule.name, var.name)
-            self.emit(indent, f"{local} = {v}")
-            scope = scope.bind(var.name, local)
+            scope = scope.bind(var.name, self._as_local(v, var.name, indent))
         for m in rule.state:
             local = self.tmp(f"v_{m.name}_")
             key = self.expr(m.key, scope, indent, cse)
@@ -299,10 +314,8 @@ class _PlanGen:
         indent = "    "
         self.emit(indent, "try:")
         for var in self.plan.variables:
-            local = self.tmp(f"v_{var.name}_")
             v = self.value(var, scope, indent + "    ", {}, "variables", var.name)
-            self.emit(indent + "    ", f"{local} = {v}")
-            scope = scope.bind(var.name, local)
+            scope = scope.bind(var.name, self._as_local(v, var.name, indent + "    "))
         self.emit(indent, "    pass")
         self.emit(indent, f"except {_CAUGHT} as _e:")
         self.emit(indent, "    _fail(result, _e, 'variables', '')")

@@ -121,6 +121,11 @@ def _truthy(v: str, first: str | None = None) -> str:
     )
 
 
+def truth_test(v: str) -> str:
+    """Python test that an atom ``v`` is true by JMESPath's rules (inline, no call)."""
+    return _truthy(v)
+
+
 def _falsy(v: str) -> str:
     empty = f"{v} == '' or {v} == [] or {v} == {{}}"
     return f"({v} is not True and ({v} is None or {v} is False or {empty}))"
@@ -168,6 +173,15 @@ class PyGen:
         cls = make_functions_class(custom) if custom else jfunctions.Functions
         self._fns = cls()
         self._custom = frozenset(custom)
+        #: Custom functions that take no expression reference are called directly,
+        #: without jmespath's method wrapper.
+        self._plain_custom: dict[str, Callable[..., Any]] = {
+            name: fdef.function
+            for name, fdef in custom.items()
+            if not any(
+                "expref" in str(arg) for arg in fdef.signature if not isinstance(arg, Mapping)
+            )
+        }
         self._table: Mapping[str, Any] = cls.FUNCTION_TABLE
         self._interp = visitor.TreeInterpreter(visitor.Options(custom_functions=self._fns))
         self._visit: Callable[[Node, Any], Any] = self._interp.visit  # type: ignore[assignment]
@@ -588,8 +602,12 @@ class PyGen:
             cx.emit(f"{t} = {call}")
             return t
         hint = f"_{name}_" if name.isidentifier() else "_fn"
-        fn = self._const(spec["function"], "fn:" + name, hint)
-        direct = f"{fn}(_F, {', '.join(vals)})"
+        if name in self._plain_custom:
+            fn = self._const(self._plain_custom[name], "raw:" + name, hint)
+            direct = f"{fn}({', '.join(vals)})"
+        else:
+            fn = self._const(spec["function"], "fn:" + name, hint)
+            direct = f"{fn}(_F, {', '.join(vals)})"
         expr = self._special(name, vals, call, direct, cx) if builtin else None
         if expr is None:
             checks = self._checks(spec["signature"], kids, vals)

@@ -15,6 +15,7 @@ from mapwire.engine.cli.common import (
     read_documents,
     report_spec_error,
 )
+from mapwire.engine.codegen import compile_plan
 from mapwire.engine.dedup import apply_dedup
 from mapwire.engine.errors import ConfigError, SpecError
 from mapwire.engine.evaluate import Evaluator, TraceEntry
@@ -69,7 +70,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
           --set include_user_attributes=false
     """
     plan, settings = _load(mapping_ref, sets)
-    evaluator = Evaluator(plan)
+    evaluator = compile_plan(plan)
     store = MemoryStore()
     failed = False
     skipped: dict[str, int] = {}
@@ -116,8 +117,6 @@ def explain(mapping_ref: str, sets: tuple[str, ...], compiled: bool, input_path:
     """
     plan, settings = _load(mapping_ref, sets)
     if compiled:
-        from mapwire.engine.codegen import compile_plan
-
         click.echo(compile_plan(plan).source)
         return
     evaluator = Evaluator(plan)

@@ -1,0 +1,246 @@
+"""Mapping speed: the shipped mParticle -> Customer.io mapping, four ways, in one run.
+
+    python benchmarks/mapping_speed.py [--batches 2000] [--rounds 5]
+
+Generates realistic mParticle Events API batches (identities, user attributes, custom
+events and screen views), checks that every variant produces identical actions, then
+reports events/second and the ratio to a hand-written Python function:
+
+  hand-written    a plain function written for this mapping (the yardstick)
+  engine          mapwire's generated code (what `send` and `serve` run)
+  per-field jmespath  the plan interpreted, each expression pre-compiled by jmespath
+  jmespath.search     the plan interpreted, jmespath.search per expression
+
+It also times JSON parsing of the same batches (stdlib json vs orjson) and the whole
+`mapwire map` command on an NDJSON file. Input is parsed once before timing the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jmespath
+import orjson
+
+from mapwire.engine.actions import Action, MapResult
+from mapwire.engine.codegen import compile_plan
+from mapwire.engine.evaluate import Evaluator
+from mapwire.engine.jmespath_runtime import make_functions_class
+from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
+from mapwire.engine.plan import Expr
+from mapwire.engine.settings import resolve_settings
+from mapwire.engine.store import MemoryStore
+from mapwire.plugins.standard.functions import event_name, ms_to_s, snake_case
+
+MAPPING = "mparticle-events-to-customerio"
+NAMES = ["Added To Cart", "Viewed Product", "Search", "Checkout Started", "Level Up "]
+SCREENS = ["Home", "Product Detail", "Cart", "Settings"]
+
+
+def make_batches(n: int, seed: int = 7) -> list[dict[str, Any]]:
+    rnd = random.Random(seed)
+    batches = []
+    for i in range(n):
+        events = []
+        for j in range(rnd.randint(5, 15)):
+            ts = 1_713_484_800_000 + i * 1000 + j
+            if rnd.random() < 0.8:
+                events.append(
+                    {
+                        "event_type": "custom_event",
+                        "data": {
+                            "event_name": rnd.choice(NAMES),
+                            "custom_event_type": "transaction",
+                            "source_message_id": f"{i:08x}-{j:04x}-4bde-9b7e-7c0b2f6d2a11",
+                            "timestamp_unixtime_ms": ts,
+                            "session_uuid": "91b86d0c-86cb-4124-a8b2-edee107de454",
+                            "custom_attributes": {
+                                "sku": f"SKU-{rnd.randint(1, 999)}",
+                                "price": f"{rnd.random() * 100:.2f}",
+                                "category": rnd.choice(["shoes", "hats", "bags"]),
+                            },
+                        },
+                    }
+                )
+            else:
+                events.append(
+                    {
+                        "event_type": "screen_view",
+                        "data": {
+                            "screen_name": rnd.choice(SCREENS),
+                            "source_message_id": f"{i:08x}-{j:04x}-4bde-9b7e-7c0b2f6d2a12",
+                            "timestamp_unixtime_ms": ts,
+                            "custom_attributes": {"from": "push"},
+                        },
+                    }
+                )
+        batches.append(
+            {
+                "environment": "production",
+                "mpid": 7346244611012968789 + i,
+                "user_identities": {"customer_id": f"cust-{i}", "email": f"user{i}@example.com"},
+                "user_attributes": {
+                    "$FirstName": "Ann",
+                    "$LastName": "Lee",
+                    "$City": "Oslo",
+                    "plan": rnd.choice(["free", "pro"]),
+                    "logins": rnd.randint(1, 500),
+                },
+                "device_info": {"platform": "iOS", "os_version": "17.4"},
+                "events": events,
+            }
+        )
+    return batches
+
+
+def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
+    """The same mapping, written by hand for the event types the corpus contains."""
+    ids = doc.get("user_identities") or {}
+    customer_id, email = ids.get("customer_id"), ids.get("email")
+    if not customer_id and not email:
+        return []
+    identifiers = {"id": customer_id} if customer_id else {"email": email}
+    attrs = doc.get("user_attributes") or {}
+    attributes: dict[str, Any] = {}
+    if settings["include_user_attributes"]:
+        reserved = {}
+        for k, v in attrs.items():
+            if k.startswith("$"):
+                low = k.lower()
+                name = "first_name" if low == "$firstname" else "last_name" if low == "$lastname" else k
+                reserved[snake_case(name)] = v
+            else:
+                attributes[k] = v
+        attributes.update(reserved)
+    for want, out in (("$firstname", "first_name"), ("$lastname", "last_name")):
+        for k, v in attrs.items():
+            if k.lower() == want:
+                if v is not None:
+                    attributes[out] = v
+                break
+    if email is not None:
+        attributes["email"] = email
+    actions = [Action("customerio", "identify", {"identifiers": identifiers, "attributes": attributes}, (), "identify")]
+    for event in doc.get("events") or ():
+        kind = event.get("event_type")
+        data = event.get("data") or {}
+        ts = data.get("timestamp_unixtime_ms")
+        if kind == "custom_event":
+            payload = {"identifiers": identifiers, "name": event_name(data.get("event_name"))}
+            rule = "custom event"
+            action = "event"
+        elif kind == "screen_view":
+            payload = {"identifiers": identifiers, "name": data["screen_name"].strip()}
+            rule = "screen view"
+            action = "screen"
+        else:
+            continue
+        if data.get("source_message_id") is not None:
+            payload["event_id"] = data["source_message_id"]
+        if ts is not None:
+            payload["timestamp"] = ms_to_s(ts)
+        if data.get("custom_attributes") is not None:
+            payload["data"] = data["custom_attributes"]
+        actions.append(Action("customerio", action, payload, (), rule))
+    return actions
+
+
+class SearchEvaluator(Evaluator):
+    """The interpreter, calling ``jmespath.search`` (parse cache + search) per expression."""
+
+    def __init__(self, plan: Any) -> None:
+        super().__init__(plan)
+        self._options = jmespath.Options(custom_functions=make_functions_class(plan.functions)())
+
+    def search(self, expr: Expr, ctx: Any) -> Any:
+        return jmespath.search(expr.text, ctx, options=self._options)
+
+
+def best_rate(fn: Callable[[], None], events: int, rounds: int) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return events / best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--batches", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+
+    plan = compile_with_plugins(resolve_mapping(MAPPING))
+    settings = resolve_settings(plan)
+    batches = make_batches(args.batches)
+    events = sum(len(b["events"]) for b in batches)
+    compiled = compile_plan(plan)
+    interpreted = Evaluator(plan)
+    searching = SearchEvaluator(plan)
+
+    def engine_run(runner: Any) -> Callable[[], None]:
+        def go() -> None:
+            store = MemoryStore()
+            for b in batches:
+                runner.run(b, settings, store)
+        return go
+
+    def hand() -> None:
+        for b in batches:
+            hand_written(b, settings)
+
+    # Identical output first: a fast wrong answer is worth nothing.
+    for b in batches[:300]:
+        expected = [(a.action, a.payload) for a in hand_written(b, settings)]
+        for runner in (compiled, interpreted, searching):
+            got: MapResult = runner.run(b, settings, MemoryStore())
+            assert [(a.action, a.payload) for a in got.actions] == expected, "outputs differ"
+
+    rows = []
+    base = best_rate(hand, events, args.rounds)
+    rows.append(("hand-written Python", base))
+    rows.append(("mapwire engine (generated code)", best_rate(engine_run(compiled), events, args.rounds)))
+    slow_rounds = max(1, args.rounds // 2)
+    rows.append(("per-field compiled jmespath", best_rate(engine_run(interpreted), events, slow_rounds)))
+    rows.append(("jmespath.search per field", best_rate(engine_run(searching), events, slow_rounds)))
+
+    print(f"{len(batches)} batches, {events} events, best of {args.rounds} rounds")
+    print(f"{'variant':34} {'events/s':>12} {'ratio':>7}")
+    for name, rate in rows:
+        print(f"{name:34} {rate:12,.0f} {rate / base:7.2f}x")
+
+    lines = [json.dumps(b).encode() for b in batches]
+    size = sum(len(x) for x in lines)
+    t_json = best_rate(lambda: [json.loads(x) for x in lines], events, args.rounds)
+    t_orjson = best_rate(lambda: [orjson.loads(x) for x in lines], events, args.rounds)
+    print(f"\nJSON parsing ({size / 1e6:.1f} MB): stdlib {t_json:,.0f} events/s, "
+          f"orjson {t_orjson:,.0f} events/s ({t_orjson / t_json:.1f}x)")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "batches.ndjson"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        exe = Path(sys.executable).parent / "mapwire"
+        t = time.perf_counter()
+        done = subprocess.run(
+            [str(exe), "map", "--mapping", MAPPING, str(path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ), check=False,
+        )
+        elapsed = time.perf_counter() - t
+        status = "ok" if done.returncode == 0 else f"exit {done.returncode}"
+        print(f"`mapwire map` on the NDJSON file: {events / elapsed:,.0f} events/s "
+              f"({elapsed:.2f} s wall, process start included; {status})")
+
+
+if __name__ == "__main__":
+    main()
