@@ -31,6 +31,10 @@ from mapwire.engine.schema_errors import did_you_mean, schema_problems
 from mapwire.engine.yaml_source import Path, Positions, load
 
 DEFAULT_STORE = "sqlite:///mapwire.db"
+#: Stands in for a secret whose environment variable is missing (already reported), so
+#: the same value does not draw a second, confusing error from the settings schema.
+UNSET = "<unset>"
+DEMO_CONFIG = FsPath(__file__).parent / "defaults" / "demo.yaml"
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class _Checker:
             found = os.environ.get(name, value.get("default"))
             if found is None:
                 self.problem(path, "C201", f"environment variable {name} is not set")
+                return UNSET
             return found
         return value
 
@@ -162,16 +167,13 @@ class _Checker:
         return resolved
 
     def destination_settings(
-        self, plan: Plan, given: Mapping[str, Any], path: Path, *, sink: bool
+        self, plan: Plan, given: Mapping[str, Any], path: Path
     ) -> dict[str, Any]:
         values = {k: self.resolve(v, (*path, k)) for k, v in given.items()}
         destination = self.registry.destinations().get(plan.destination)
         if destination is None:
             return values
         schema = dict(destination.settings_schema)
-        if sink:
-            # Recording into a local sink needs no credentials.
-            schema = {k: v for k, v in schema.items() if k != "required"}
         validator = jsonschema.Draft202012Validator(schema)
         for error in validator.iter_errors(values):
             where = (*path, *error.absolute_path)
@@ -209,9 +211,17 @@ def _delivery(raw: Mapping[str, Any], base: DeliveryOptions) -> DeliveryOptions:
     return DeliveryOptions(**{**base.__dict__, **raw})
 
 
-def load_config(path: str | FsPath, registry: Registry | None = None) -> Config:
-    """Read, validate and resolve a config file; raise ``ConfigError`` with every problem."""
+def load_config(
+    path: str | FsPath, registry: Registry | None = None, *, base: FsPath | None = None
+) -> Config:
+    """Read, validate and resolve a config file; raise ``ConfigError`` with every problem.
+
+    Relative paths in it (SQLite files, sink folders, extra mappings) are relative to the
+    file's folder, or to ``base`` when given (the bundled demo config uses the current
+    directory).
+    """
     file = FsPath(path)
+    base = base or file.parent
     try:
         text = file.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -226,8 +236,8 @@ def load_config(path: str | FsPath, registry: Registry | None = None) -> Config:
     if problems:
         raise ConfigError(problems)
     reg = registry or get_registry()
-    checker = _Checker(positions, file.parent, reg)
-    checker.extra_mappings = [file.parent / m for m in value.get("mappings", [])]
+    checker = _Checker(positions, base, reg)
+    checker.extra_mappings = [base / m for m in value.get("mappings", [])]
     defaults = _delivery(value.get("delivery", {}), DeliveryOptions())
     connections = []
     seen: dict[str, int] = {}
@@ -245,6 +255,8 @@ def load_config(path: str | FsPath, registry: Registry | None = None) -> Config:
         if plan is None:
             continue
         transport = raw.get("transport")
+        if transport and transport.startswith("sink:"):
+            transport = "sink:" + str((base / transport[len("sink:") :]).resolve())
         connections.append(
             Connection(
                 name=name,
@@ -252,10 +264,7 @@ def load_config(path: str | FsPath, registry: Registry | None = None) -> Config:
                 plan=plan,
                 settings=checker.settings(plan, raw.get("settings", {}), (*where, "settings")),
                 destination=checker.destination_settings(
-                    plan,
-                    raw.get("destination", {}),
-                    (*where, "destination"),
-                    sink=bool(transport and transport.startswith("sink:")),
+                    plan, raw.get("destination", {}), (*where, "destination")
                 ),
                 source={
                     k: checker.resolve(v, (*where, "source", k))
@@ -273,11 +282,11 @@ def load_config(path: str | FsPath, registry: Registry | None = None) -> Config:
     }
     if checker.problems:
         raise ConfigError(sorted(checker.problems, key=lambda p: (p.line, p.col)))
-    store = _relative_url(value.get("store", DEFAULT_STORE), file.parent)
+    store = _relative_url(value.get("store", DEFAULT_STORE), base)
     return Config(
         path=str(file),
         store=store,
-        queue=_relative_url(value["queue"], file.parent) if "queue" in value else store,
+        queue=_relative_url(value["queue"], base) if "queue" in value else store,
         connections=tuple(connections),
         server=ServerOptions(**server_raw, auth=auth),
     )

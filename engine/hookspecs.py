@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from mapwire.engine.queue import Queue
     from mapwire.engine.store import StateStore
 
 hookspec = pluggy.HookspecMarker("mapwire")
@@ -99,6 +100,43 @@ def make_state_store(url: str, options: dict[str, Any]) -> StateStore | None:
     Args:
         url: the store location, e.g. ``sqlite:///var/lib/mapwire/state.db``.
         options: extra settings from the config (timeouts, TTL defaults).
+
+    Since: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def make_queue(url: str, options: dict[str, Any]) -> Queue | None:
+    """Called when a pipeline opens its durable delivery queue from the configured URL.
+
+    Returns:
+        A ``Queue`` for ``url``, or None if this plugin does not handle its scheme.
+
+    First non-None result wins (firstresult).
+
+    Args:
+        url: the queue location, e.g. ``sqlite:///var/lib/mapwire/state.db`` (by default
+            the state store's URL, so both share one file).
+        options: extra settings from the config (timeouts).
+
+    Since: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def make_transport(url: str, options: dict[str, Any]) -> Any | None:
+    """Called when a connection's ``transport:`` setting sends its requests elsewhere than
+    the vendor (e.g. ``sink:DIR``, which records them as NDJSON files).
+
+    Returns:
+        An ``httpx.AsyncBaseTransport`` for ``url``, or None if this plugin does not handle
+        its scheme.
+
+    First non-None result wins (firstresult).
+
+    Args:
+        url: the transport URL from the connection's config.
+        options: extra settings (unused by the built-in sink).
 
     Since: 0.1
     """

@@ -24,7 +24,9 @@ def find_files(paths: Iterable[Path], *, cases: bool = False) -> list[Path]:
     for path in paths:
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for p in candidates:
-            if any(part.startswith((".", "__")) for part in p.parts[len(path.parts) :]):
+            inner = p.parts[len(path.parts) : -1] if path.is_dir() else ()
+            # Hidden and private folders are skipped, and `samples/` holds inputs, not specs.
+            if any(part.startswith((".", "__")) or part == "samples" for part in inner):
                 continue
             if cases and is_cases_file(p):
                 found.append(p)

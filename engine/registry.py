@@ -23,6 +23,7 @@ import pluggy
 from mapwire.engine import hookspecs
 from mapwire.engine.destination import Destination
 from mapwire.engine.errors import DuplicateNameError, PluginError
+from mapwire.engine.queue import Queue
 from mapwire.engine.source import Source
 from mapwire.engine.store import StateStore
 
@@ -133,6 +134,19 @@ class Registry:
         if store is None:
             raise PluginError(f"no plugin provides a state store for {url.split(':', 1)[0]!r} URLs")
         return store  # type: ignore[no-any-return]
+
+    # -- delivery queue -----------------------------------------------------------------
+    def make_queue(self, url: str, options: dict[str, Any] | None = None) -> Queue:
+        queue = self.pm.hook.make_queue(url=url, options=options or {})
+        if queue is None:
+            raise PluginError(f"no plugin provides a queue for {url.split(':', 1)[0]!r} URLs")
+        return queue  # type: ignore[no-any-return]
+
+    def make_transport(self, url: str, options: dict[str, Any] | None = None) -> Any:
+        transport = self.pm.hook.make_transport(url=url, options=options or {})
+        if transport is None:
+            raise PluginError(f"no plugin provides a transport for {url.split(':', 1)[0]!r} URLs")
+        return transport
 
     # -- internals ----------------------------------------------------------------------
     def _collect(

@@ -26,19 +26,33 @@ def main(strict_plugins: bool) -> None:
       mapwire map --mapping FILE in.json  dry run: print the actions
       mapwire explain --mapping FILE in.json
       mapwire plugins                     what the loaded plugins provide
+      mapwire config check mapwire.yaml   check a config file
+      mapwire send --config mapwire.yaml --connection NAME batches.ndjson
+      mapwire dlq list --config mapwire.yaml
     """
     if strict_plugins:
         reset_registry(build_registry(strict=True))
 
 
 def _register_commands() -> None:
-    from mapwire.engine.cli import mapping_cmds, plugins_cmd, test_cmd, validate_cmd
+    from mapwire.engine.cli import (
+        config_cmd,
+        dlq_cmd,
+        mapping_cmds,
+        plugins_cmd,
+        send_cmd,
+        test_cmd,
+        validate_cmd,
+    )
 
     main.add_command(validate_cmd.validate)
     main.add_command(mapping_cmds.map_command)
     main.add_command(mapping_cmds.explain)
     main.add_command(test_cmd.test)
     main.add_command(plugins_cmd.plugins)
+    main.add_command(config_cmd.config_group)
+    main.add_command(send_cmd.send)
+    main.add_command(dlq_cmd.dlq)
 
 
 _register_commands()

@@ -25,7 +25,7 @@ from mapwire import (
 from . import errors, limits, requests
 from .actions import ACTIONS, check, render
 from .settings import ENVIRONMENTS, PODS, SECRET_SETTINGS, SETTINGS_SCHEMA, resolve
-from .wire import encode, message_uuid, size
+from .wire import encode, size
 
 #: The environment with the longest name: sizes checked with it hold for both.
 _LONGEST_ENVIRONMENT = max(ENVIRONMENTS, key=len)
@@ -50,12 +50,14 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         regions=tuple(PODS),
     )
 
-    def prepare(self, action: Action, settings: Mapping[str, Any]) -> PreparedItem:
+    def prepare(
+        self, action: Action, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem:
         """Check one action and render it; ``PermanentDeliveryError`` says why it cannot go.
 
         The item's ``body`` is an ``actions.ItemBody``; its ``size`` is the bytes its event
-        (or its attributes object) adds to a batch; its ``key`` is the event's
-        ``source_message_id`` UUID, or a UUID derived from the rendered item without one.
+        (or its attributes object) adds to a batch; ``key`` (the queue's id for the item)
+        is stored as given.
         """
         where = f"mparticle.{action.action}"
         if action.action not in ACTIONS:
@@ -66,11 +68,7 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
             raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
         body = render(action.action, action.payload)
         content = body.get("event", body.get("user_attributes"))
-        item = PreparedItem(
-            key=body.get("source_message_id") or message_uuid(encode(body).decode("utf-8")),
-            body=body,
-            size=size(content),
-        )
+        item = PreparedItem(key=key, body=body, size=size(content))
         alone = requests.Batch.open(item, _LONGEST_ENVIRONMENT).estimate()
         if alone > limits.BATCH_BYTES:
             raise PermanentDeliveryError(

@@ -1,6 +1,7 @@
-"""The built-in dedup/state store: ``sqlite://`` URLs open a ``SqliteStore``.
+"""The built-in dedup/state store and delivery queue: ``sqlite://`` URLs open a
+``SqliteStore`` or a ``SqliteQueue`` (both may share one file).
 
-It is the default (``trylast``): a plugin handling the same URLs takes precedence.
+They are the defaults (``trylast``): a plugin handling the same URLs takes precedence.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mapwire import StateStore, hookimpl
+from mapwire.engine.queue import Queue
+from mapwire.plugins.sqlite_store.queue import open_queue
 from mapwire.plugins.sqlite_store.store import open_store
 
 
@@ -15,3 +18,9 @@ from mapwire.plugins.sqlite_store.store import open_store
 def make_state_store(url: str, options: dict[str, Any]) -> StateStore | None:
     """Open a ``SqliteStore`` for ``sqlite:`` URLs; None for any other scheme."""
     return open_store(url, options)
+
+
+@hookimpl(trylast=True)
+def make_queue(url: str, options: dict[str, Any]) -> Queue | None:
+    """Open a ``SqliteQueue`` for ``sqlite:`` URLs; None for any other scheme."""
+    return open_queue(url, options)

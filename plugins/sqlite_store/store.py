@@ -56,6 +56,13 @@ ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
 WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
 """
 
+# The keys of a namespace that are recorded and not expired, among the listed ones.
+_LIVE = """
+SELECT key FROM seen
+WHERE ns = ? AND (expires_at IS NULL OR expires_at > ?) AND key IN ({})
+"""
+_LIVE_CHUNK = 500
+
 _PURGE = """
 DELETE FROM seen WHERE (ns, key) IN (
     SELECT ns, key FROM seen WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
@@ -102,6 +109,12 @@ def sqlite_path(url: str) -> str | None:
     )
 
 
+def database_file(path: str) -> str | None:
+    """The resolved path of a database file, to tell whether two objects share one file;
+    None for ``":memory:"`` (every in-memory database is private)."""
+    return None if path == ":memory:" else os.path.realpath(path)
+
+
 def open_store(url: str, options: dict[str, Any]) -> SqliteStore | None:
     """A ``SqliteStore`` for a ``sqlite://`` URL (None for other schemes).
 
@@ -124,7 +137,8 @@ class SqliteStore:
     """A ``StateStore`` in one SQLite file; safe across processes and threads.
 
     Args:
-        path: the database file (created with its parent folders), or ``":memory:"``.
+        path: the database file (created with its parent folders), or ``":memory:"``;
+            ``file`` is its resolved path (None in memory).
         busy_timeout: seconds to wait for another process's write lock before failing.
         clock: the time source for TTLs, in seconds (``time.time``; inject one in tests).
         purge_every: how many ``first_seen`` keys are recorded between two purges of
@@ -152,6 +166,7 @@ class SqliteStore:
         self._pid = os.getpid()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.file = database_file(self.path)
         self._conn: sqlite3.Connection | None = sqlite3.connect(
             self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
         )
@@ -182,14 +197,39 @@ class SqliteStore:
         if not keys:
             return []
         with self._connection() as conn, _immediate(conn):
-            now = self._clock()
-            expires_at = None if ttl is None else now + ttl
-            result = [
-                conn.execute(_FIRST_SEEN, (namespace, key, expires_at, now)).rowcount == 1
-                for key in keys
-            ]
-            self._maybe_purge(conn, now, len(keys))
-            return result
+            return self.first_seen_on(conn, namespace, keys, ttl)
+
+    def first_seen_on(
+        self, conn: sqlite3.Connection, namespace: str, keys: Sequence[str], ttl: float | None
+    ) -> list[bool]:
+        """``first_seen_many`` through ``conn`` (this store's connection, or another one to
+        its file) inside a ``BEGIN IMMEDIATE`` transaction its caller holds: the keys commit
+        or roll back with the caller's own writes (the queue records dedup keys this way).
+
+        The keys already live are read first, then all are recorded in one ``executemany``;
+        the write lock held throughout makes this equal to ``first_seen`` key by key.
+        """
+        if self._conn is None:
+            raise RuntimeError(f"{self!r} is closed")
+        now = self._clock()
+        expires_at = None if ttl is None else now + ttl
+        distinct = list(dict.fromkeys(keys))
+        live: set[str] = set()
+        for start in range(0, len(distinct), _LIVE_CHUNK):
+            chunk = distinct[start : start + _LIVE_CHUNK]
+            query = _LIVE.format(", ".join("?" * len(chunk)))
+            live.update(row[0] for row in conn.execute(query, (namespace, now, *chunk)))
+        conn.executemany(_FIRST_SEEN, [(namespace, key, expires_at, now) for key in keys])
+        self._maybe_purge(conn, now, len(keys))
+        # A key repeated in ``keys`` sees its earlier occurrence, which expired at once if
+        # ``ttl`` is zero or less.
+        again = expires_at is not None and expires_at <= now
+        recorded: set[str] = set()
+        result = []
+        for key in keys:
+            result.append(key not in live and (again or key not in recorded))
+            recorded.add(key)
+        return result
 
     def update_membership(
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]

@@ -1,0 +1,41 @@
+"""``mapwire config check``: every problem in a config file, with line:col."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.config import load_config
+from mapwire.engine.errors import ConfigError
+
+
+@click.group("config")
+def config_group() -> None:
+    """Config files: named connections, store and queue location, server options."""
+
+
+@config_group.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def check(path: Path) -> None:
+    """Validate a config file: schema, flows, flow settings, destination settings and
+    environment variables. Prints path:line:col: CODE message per problem; exit 1 if any.
+    Secret values are never printed.
+
+    \b
+    Example:
+      mapwire config check mapwire.yaml
+    """
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem))
+        click.echo(f"{len(exc.problems)} problem(s)", err=True)
+        raise SystemExit(EXIT_PROBLEMS) from exc
+    for c in config.connections:
+        state = "enabled" if c.enabled else f"disabled ({c.when_disabled})"
+        where = f" -> {c.transport}" if c.transport else ""
+        click.echo(f"{c.name}: {c.plan.name} -> {c.plan.destination}{where} [{state}]")
+    click.echo(f"{path}: OK ({len(config.connections)} connection(s))", err=True)

@@ -1,0 +1,94 @@
+"""Counters for what the pipeline does, exposed in Prometheus format by ``serve``.
+
+One ``Metrics`` object per process (never the client library's global registry, so tests
+and embedded uses stay isolated). Every counter is labelled by connection; the hot paths
+increment once per batch, not per event. ``snapshot()`` gives plain numbers for the
+``send`` summary and the tests.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.received = Counter(
+            "mapwire_received_documents", "Input documents received.", ["source"], registry=r
+        )
+        self.mapped = Counter(
+            "mapwire_mapped_actions", "Actions produced and queued.", ["connection"], registry=r
+        )
+        self.skipped = Counter(
+            "mapwire_skipped_items",
+            "Items skipped on purpose.",
+            ["connection", "reason"],
+            registry=r,
+        )
+        self.item_errors = Counter(
+            "mapwire_item_errors", "Items that failed to map.", ["connection"], registry=r
+        )
+        self.delivered = Counter(
+            "mapwire_delivered_actions",
+            "Actions the destination accepted.",
+            ["connection"],
+            registry=r,
+        )
+        self.retried = Counter(
+            "mapwire_retried_actions",
+            "Actions scheduled for another attempt.",
+            ["connection"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "mapwire_dead_lettered_actions",
+            "Actions that failed for good.",
+            ["connection"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "mapwire_destination_requests",
+            "HTTP requests sent.",
+            ["connection", "status"],
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "mapwire_queue_depth", "Actions waiting in the queue.", ["connection"], registry=r
+        )
+        self.latency = Histogram(
+            "mapwire_delivery_latency_seconds",
+            "Time from queueing to delivery.",
+            ["connection"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+            registry=r,
+        )
+        self._counts: dict[str, float] = defaultdict(float)
+        self._skips: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+
+    def count(self, what: str, connection: str, n: float = 1) -> None:
+        """Increment one of the per-connection counters by ``n``."""
+        if n:
+            getattr(self, what).labels(connection).inc(n)
+            self._counts[f"{what}:{connection}"] += n
+
+    def skip(self, connection: str, reason: str, n: int = 1) -> None:
+        self.skipped.labels(connection, reason).inc(n)
+        self._skips[connection][reason] += n
+
+    def request(self, connection: str, status: str) -> None:
+        self.requests.labels(connection, status).inc()
+        self._counts[f"requests:{connection}"] += 1
+
+    def snapshot(self, connection: str) -> dict[str, Any]:
+        keys = ("mapped", "item_errors", "delivered", "retried", "dead_lettered", "requests")
+        out: dict[str, Any] = {k: int(self._counts[f"{k}:{connection}"]) for k in keys}
+        out["skipped"] = dict(self._skips[connection])
+        return out
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,153 @@
+"""Intake: documents of one input shape -> every connection that reads that shape ->
+mapped, deduplicated and durably queued.
+
+``Pipeline.submit`` is what ``send`` and ``serve`` call once they have parsed and
+authenticated their input. It returns only after the actions are committed to the queue,
+so the caller may acknowledge the input then; if the queue is past its backlog limit it
+raises ``BacklogFull`` (the caller slows down or answers with a retryable status) before
+mapping anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapwire.engine.actions import Action
+from mapwire.engine.config import Config, Connection
+from mapwire.engine.errors import MapwireError
+from mapwire.engine.evaluate import Evaluator
+from mapwire.engine.metrics import Metrics
+from mapwire.engine.queue import Queue
+from mapwire.engine.store import StateStore
+
+DEPTH_CACHE_SECONDS = 1.0
+
+
+class BacklogFull(MapwireError):
+    """The queue holds more than the configured backlog; try again later."""
+
+    def __init__(self, connection: str, depth: int, limit: int) -> None:
+        self.connection = connection
+        super().__init__(f"connection {connection!r}: {depth} actions queued (limit {limit})")
+
+
+@dataclass
+class ConnectionReport:
+    """What one submit did for one connection."""
+
+    queued: int = 0
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class IntakeReport:
+    documents: int = 0
+    connections: dict[str, ConnectionReport] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> int:
+        return sum(c.queued for c in self.connections.values())
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for c in self.connections.values() for e in c.errors]
+
+
+def make_runner(plan: Any) -> Callable[..., Any]:
+    """The fastest evaluator available for a plan (generated code, else the interpreter)."""
+    try:
+        from mapwire.engine.codegen import compile_plan
+    except ImportError:
+        return Evaluator(plan).run
+    return compile_plan(plan).run
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        store: StateStore,
+        queue: Queue,
+        metrics: Metrics | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.queue = queue
+        self.metrics = metrics or Metrics()
+        self.clock = clock
+        self._runners = {c.name: make_runner(c.plan) for c in config.connections}
+        self._depth: dict[str, tuple[float, int]] = {}
+        self.on_queued: Callable[[str], None] | None = None
+
+    def connections_for(self, source: str, only: str | None = None) -> list[Connection]:
+        """Enabled connections whose flow reads ``source`` (or just ``only``)."""
+        return [
+            c
+            for c in self.config.connections
+            if c.enabled and source in c.plan.sources and (only is None or c.name == only)
+        ]
+
+    def sources(self) -> set[str]:
+        return {s for c in self.config.connections if c.enabled for s in c.plan.sources}
+
+    def check_backlog(self, connections: Sequence[Connection]) -> None:
+        now = self.clock()
+        for conn in connections:
+            cached = self._depth.get(conn.name)
+            if cached is None or now - cached[0] > DEPTH_CACHE_SECONDS:
+                cached = (now, self.queue.depth(conn.name))
+                self._depth[conn.name] = cached
+                self.metrics.queue_depth.labels(conn.name).set(cached[1])
+            if cached[1] >= conn.delivery.max_backlog:
+                raise BacklogFull(conn.name, cached[1], conn.delivery.max_backlog)
+
+    def submit(
+        self,
+        source: str,
+        documents: Sequence[Any],
+        *,
+        only: str | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> IntakeReport:
+        """Map ``documents`` for every connection reading ``source`` and queue the actions."""
+        connections = self.connections_for(source, only)
+        self.check_backlog(connections)
+        report = IntakeReport(documents=len(documents))
+        self.metrics.received.labels(source).inc(len(documents))
+        for conn in connections:
+            run = self._runners[conn.name]
+            part = ConnectionReport()
+            actions: list[Action] = []
+            namespace = f"{conn.name}:"
+            for doc in documents:
+                result = run(doc, conn.settings, self.store, namespace=namespace)
+                actions.extend(result.actions)
+                for reason, n in result.skipped.items():
+                    part.skipped[reason] = part.skipped.get(reason, 0) + n
+                part.errors.extend(str(e) for e in result.errors)
+            queued = self.queue.enqueue(conn.name, actions, dedup=self.store, progress=progress)
+            part.queued = queued.queued
+            part.duplicates = queued.duplicates
+            if queued.duplicates:
+                part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + queued.duplicates
+            self._account(conn.name, part)
+            report.connections[conn.name] = part
+            if queued.queued and self.on_queued is not None:
+                self.on_queued(conn.name)
+        return report
+
+    def _account(self, connection: str, part: ConnectionReport) -> None:
+        self.metrics.count("mapped", connection, part.queued)
+        self.metrics.count("item_errors", connection, len(part.errors))
+        for reason, n in part.skipped.items():
+            self.metrics.skip(connection, reason, n)
+        cached = self._depth.get(connection)
+        if cached is not None:
+            self._depth[connection] = (cached[0], cached[1] + part.queued)

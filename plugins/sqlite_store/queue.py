@@ -1,0 +1,443 @@
+"""``SqliteQueue``: the built-in durable delivery ``Queue``, in one SQLite file.
+
+It may share its file with ``SqliteStore`` (the default config does): its tables,
+``queue``, ``dead_letters`` and ``progress``, sit beside the store's. The concurrency model
+is the store's: WAL, a busy timeout, every write either one atomic statement or one
+``BEGIN IMMEDIATE`` transaction; one connection per object, guarded by a lock, never used
+across ``fork()``.
+
+* ``enqueue`` is one transaction. When ``dedup`` is a ``SqliteStore`` on the same file, the
+  dedup keys are recorded in that transaction too, so an input is accepted entirely (keys,
+  actions and progress) or not at all. Any other store records its keys before the
+  transaction starts: a crash (or a failed write) between the two leaves keys recorded for
+  actions that were never queued, and a replay of that input would skip them as
+  duplicates. Actions are serialised before any key is recorded, so an action that cannot
+  be stored fails the call without recording anything, whatever the store.
+* ``claim`` is one ``UPDATE ... RETURNING`` statement: concurrent claimers, threads or
+  processes, never get the same entry. A lease that runs out (a crashed worker) makes its
+  entries claimable again, with their attempts unchanged.
+* Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
+  can never touch a newer entry. Entries are settled by id alone: a worker whose lease ran
+  out may settle an entry another worker has claimed since (delivery is at least once).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mapwire.engine.actions import Action
+from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
+from mapwire.engine.store import StateStore
+from mapwire.plugins.sqlite_store.store import (
+    SqliteStore,
+    _enable_wal,
+    _immediate,
+    database_file,
+    sqlite_path,
+)
+
+
+def _dumps_std(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _dumps_lenient_std(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the standard library is the fallback
+    _dumps = _dumps_std
+    _dumps_lenient = _dumps_lenient_std
+    _loads: Callable[[str], Any] = json.loads
+else:
+
+    def _dumps(obj: Any) -> str:
+        return orjson.dumps(obj).decode()
+
+    def _dumps_lenient(obj: Any) -> str:
+        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+    _loads = orjson.loads
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS queue_ready ON queue (connection, id, not_before, lease_until);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    enqueued_at REAL NOT NULL,
+    failed_at REAL NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_connection ON dead_letters (connection, id);
+CREATE TABLE IF NOT EXISTS progress (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+_INSERT = "INSERT INTO queue (connection, action, enqueued_at) VALUES (?, ?, ?)"
+
+_SET_PROGRESS = """
+INSERT INTO progress (key, value) VALUES (?, ?)
+ON CONFLICT (key) DO UPDATE SET value = excluded.value
+"""
+
+# ``queue_ready`` serves claim, depth and next_ready_at from the index alone. Claim reads the
+# connection's entries in id order until it has ``limit`` ready ones, stepping over the
+# leased or delayed entries before them; depth and next_ready_at read all the connection's
+# entries (a fraction of a microsecond each). A single index keeps enqueue fast.
+_CLAIM = """
+UPDATE queue SET lease_until = ?
+WHERE id IN (
+    SELECT id FROM queue
+    WHERE connection = ? AND not_before <= ? AND lease_until <= ?
+    ORDER BY id LIMIT ?
+)
+RETURNING id, action, attempts, enqueued_at, last_error
+"""
+
+# Every statement on a list of ids takes them as one JSON array: one statement, any count.
+_IDS = "id IN (SELECT value FROM json_each(?))"
+_ACK = f"DELETE FROM queue WHERE {_IDS}"
+_RETRY = f"""
+UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0
+WHERE {_IDS}
+"""
+_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {_IDS}"
+
+# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try.
+_BURY = """
+INSERT INTO dead_letters
+    (connection, action, reason, attempts, enqueued_at, failed_at, request, response)
+SELECT connection, action, ?, attempts + 1, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+"""
+_DELETE_ONE = "DELETE FROM queue WHERE id = ?"
+
+_NEXT_READY = "SELECT min(max(not_before, lease_until)) FROM queue WHERE connection = ?"
+
+_DEAD_COLUMNS = (
+    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response"
+)
+
+
+def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
+    """A ``SqliteQueue`` for a ``sqlite://`` URL (None for other schemes).
+
+    The URL forms are the store's (see ``sqlite_path``). Known option: ``busy_timeout``
+    (seconds a writer waits for the lock, default 5); others are ignored.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    return SqliteQueue(path, busy_timeout=float(options.get("busy_timeout", 5.0)))
+
+
+class SqliteQueue:
+    """A durable ``Queue`` in one SQLite file; safe across processes and threads.
+
+    Args:
+        path: the database file (created with its parent folders), or ``":memory:"``.
+        busy_timeout: seconds to wait for another process's write lock before failing.
+        clock: the time source for leases, delays and timestamps, in seconds.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = str(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self.file = database_file(self.path)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._setup(self._conn, busy_timeout)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- intake ---------------------------------------------------------------------------
+    def enqueue(
+        self,
+        connection: str,
+        actions: Sequence[Action],
+        *,
+        dedup: StateStore | None = None,
+        dedup_ttl: float | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> EnqueueResult:
+        """Queue ``actions`` for ``connection``, skipping duplicates, in one transaction.
+
+        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
+        if any of its keys was seen before (all its keys are recorded regardless). When
+        ``progress`` = (key, value) is given it is recorded in the same transaction.
+
+        Raises:
+            TypeError, ValueError: an action cannot be serialised as JSON; nothing is
+                recorded.
+        """
+        now = self._clock()
+        rows = [(connection, _encode(a), now) for a in actions]
+        keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
+        same_file = self.file is not None and getattr(dedup, "file", None) == self.file
+        paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
+        if keys and dedup is not None and paired is None:
+            rows = _survivors(rows, actions, _first_seen(dedup, connection, keys, dedup_ttl))
+        if not rows and progress is None:
+            return EnqueueResult(0, len(actions))
+        with self._connection() as conn, _immediate(conn):
+            if keys and paired is not None:
+                new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
+                rows = _survivors(rows, actions, new)
+            conn.executemany(_INSERT, rows)
+            if progress is not None:
+                conn.execute(_SET_PROGRESS, progress)
+        return EnqueueResult(len(rows), len(actions) - len(rows))
+
+    # -- delivery -------------------------------------------------------------------------
+    def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
+        """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
+
+        Ready: past ``not_before`` and not leased (or the lease ran out).
+        """
+        if limit <= 0:
+            return []
+        with self._connection() as conn:
+            now = self._clock()
+            args = (now + lease_seconds, connection, now, now, limit)
+            rows = conn.execute(_CLAIM, args).fetchall()
+        rows.sort()  # by id: the order of RETURNING rows is unspecified
+        return [
+            QueueEntry(id_, connection, _action(action), attempts, enqueued_at, last_error)
+            for id_, action, attempts, enqueued_at, last_error in rows
+        ]
+
+    def ack(self, ids: Sequence[Any]) -> None:
+        """Delivered: delete the entries."""
+        if ids:
+            with self._connection() as conn:
+                conn.execute(_ACK, (_id_list(ids),))
+
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
+        """Release with one more attempt counted; not claimable before ``not_before``."""
+        if ids:
+            with self._connection() as conn:
+                conn.execute(_RETRY, (not_before, reason, _id_list(ids)))
+
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
+        """Give entries back without counting an attempt (they were not sent)."""
+        if ids:
+            with self._connection() as conn:
+                conn.execute(_RELEASE, (not_before, _id_list(ids)))
+
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+        """Move entries to the dead letters, with the failure, in one transaction.
+
+        The dead letter's ``attempts`` counts this last, failed try. Entries no longer in
+        the queue (settled elsewhere after their lease ran out) are skipped. Request and
+        response are stored as JSON; what JSON cannot hold is stored as its ``str``.
+        """
+        if not failed:
+            return
+        now = self._clock()
+        rows = [
+            (f.reason, now, _dumps_lenient(f.request), _dumps_lenient(f.response), entry.id)
+            for entry, f in failed
+        ]
+        with self._connection() as conn, _immediate(conn):
+            conn.executemany(_BURY, rows)
+            conn.executemany(_DELETE_ONE, [(entry.id,) for entry, _ in failed])
+
+    # -- inspection -----------------------------------------------------------------------
+    def depth(self, connection: str | None = None) -> int:
+        """Entries not yet settled (leased ones included). A count: O(entries counted)."""
+        with self._connection() as conn:
+            if connection is None:
+                (n,) = conn.execute("SELECT count(*) FROM queue").fetchone()
+            else:
+                query = "SELECT count(*) FROM queue WHERE connection = ?"
+                (n,) = conn.execute(query, (connection,)).fetchone()
+        return int(n)
+
+    def next_ready_at(self, connection: str) -> float | None:
+        """When the next entry of ``connection`` becomes claimable (may be in the past);
+        None if it has none."""
+        with self._connection() as conn:
+            (at,) = conn.execute(_NEXT_READY, (connection,)).fetchone()
+        return None if at is None else float(at)
+
+    def progress(self, key: str) -> str | None:
+        """The value last recorded for ``key`` by ``enqueue``, or None."""
+        with self._connection() as conn:
+            row = conn.execute("SELECT value FROM progress WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- dead letters ---------------------------------------------------------------------
+    def dead_letters(
+        self, connection: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]:
+        """Dead letters, newest first, optionally of one connection only."""
+        where, args = _dead_filter(None, connection, None)
+        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
+        with self._connection() as conn:
+            rows = conn.execute(f"{query} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
+        return [_dead_letter(row) for row in rows]
+
+    def get_dead_letter(self, id: Any) -> DeadLetter | None:
+        """One dead letter by id, or None."""
+        with self._connection() as conn:
+            query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?"
+            row = conn.execute(query, (id,)).fetchone()
+        return None if row is None else _dead_letter(row)
+
+    def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
+        """Move dead letters back to the queue, oldest first, as new entries (no attempts,
+        enqueued now); ``ids=None``: all of them (of ``connection`` if given). Returns how
+        many moved."""
+        where, args = _dead_filter(ids, connection, None)
+        move = f"""
+            INSERT INTO queue (connection, action, enqueued_at)
+            SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
+        """
+        with self._connection() as conn, _immediate(conn):
+            moved = conn.execute(move, (self._clock(), *args)).rowcount
+            conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)
+        return int(moved)
+
+    def purge_dead_letters(
+        self, ids: Sequence[Any] | None, connection: str | None, older_than: float | None
+    ) -> int:
+        """Delete dead letters; ``ids=None``: all of them (of ``connection`` if given).
+        ``older_than`` (seconds) keeps those that failed less than that long ago. Returns
+        how many were deleted."""
+        before = None if older_than is None else self._clock() - older_than
+        where, args = _dead_filter(ids, connection, before)
+        with self._connection() as conn:
+            return int(conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount)
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> SqliteQueue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"SqliteQueue({self.path!r})"
+
+    # -- internals ------------------------------------------------------------------------
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._pid != os.getpid():
+                raise RuntimeError("a SqliteQueue cannot be used across fork(); open a new one")
+            if self._conn is None:
+                raise RuntimeError(f"{self!r} is closed")
+            yield self._conn
+
+    @staticmethod
+    def _setup(conn: sqlite3.Connection, busy_timeout: float) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        _enable_wal(conn, busy_timeout)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        with _immediate(conn):
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+
+
+def _first_seen(
+    store: StateStore, namespace: str, keys: list[str], ttl: float | None
+) -> list[bool]:
+    """Record ``keys`` through another store: in one call if it offers ``first_seen_many``."""
+    many = getattr(store, "first_seen_many", None)
+    if many is not None:
+        return list(many(namespace, keys, ttl))
+    return [store.first_seen(namespace, key, ttl) for key in keys]
+
+
+def _survivors(
+    rows: list[tuple[str, str, float]], actions: Sequence[Action], new: list[bool]
+) -> list[tuple[str, str, float]]:
+    """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
+    flags = iter(new)
+    keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+    return [row for row, kept in zip(rows, keep, strict=True) if kept]
+
+
+def _encode(a: Action) -> str:
+    return _dumps({"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule})
+
+
+def _action(text: str) -> Action:
+    d = _loads(text)
+    return Action(d["d"], d["a"], d["p"], rule=d.get("r", ""))
+
+
+def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
+    """``row``: the ``_DEAD_COLUMNS``."""
+    i, conn, act, why, tries, queued, failed, req, resp = row
+    return DeadLetter(i, conn, _action(act), why, tries, queued, failed, _loads(req), _loads(resp))
+
+
+def _id_list(ids: Sequence[Any]) -> str:
+    return _dumps([int(i) for i in ids])
+
+
+def _dead_filter(
+    ids: Sequence[Any] | None, connection: str | None, failed_before: float | None
+) -> tuple[str, tuple[Any, ...]]:
+    """A WHERE clause (built from fixed fragments only) and its arguments."""
+    parts = [
+        (_IDS, None if ids is None else _id_list(ids)),
+        ("connection = ?", connection),
+        ("failed_at < ?", failed_before),
+    ]
+    used = [(clause, arg) for clause, arg in parts if arg is not None]
+    return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)

@@ -1,0 +1,334 @@
+"""``SqliteQueue``: the ``Queue`` contract, and what it promises beyond it (one transaction
+with a ``SqliteStore`` on the same file, the hook, the file, threads)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pluggy
+import pytest
+from queue_contract import QueueContract, QueueOpener, act
+from store_contract import FakeClock
+
+from mapwire import MemoryStore, PluginError, StateStore
+from mapwire.engine import hookspecs
+from mapwire.engine.queue import Failure, Queue
+from mapwire.engine.registry import Registry, build_registry
+from mapwire.plugins import sqlite_store
+from mapwire.plugins.sqlite_store.queue import _CLAIM, SqliteQueue
+from mapwire.plugins.sqlite_store.store import SqliteStore
+
+
+class TestSqliteQueueContract(QueueContract):
+    def make_queue(self, location: Path, clock: FakeClock) -> Queue:
+        return SqliteQueue(location / "state.db", clock=clock)
+
+    def make_dedup(self, location: Path, clock: FakeClock) -> StateStore:
+        return SqliteStore(location / "state.db", clock=clock)
+
+    def process_opener(self, location: Path) -> QueueOpener:
+        return functools.partial(SqliteQueue, str(location / "state.db"))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "state.db"
+
+
+@pytest.fixture
+def queue(db: Path, clock: FakeClock) -> Iterator[SqliteQueue]:
+    with SqliteQueue(db, clock=clock) as q:
+        yield q
+
+
+@pytest.fixture
+def store(db: Path, clock: FakeClock) -> Iterator[SqliteStore]:
+    with SqliteStore(db, clock=clock) as s:
+        yield s
+
+
+def count(db: Path, table: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        (n,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    finally:
+        conn.close()
+    return int(n)
+
+
+def fail_on_insert(db: Path, n: int) -> None:
+    """Make the database refuse the queue row of the action numbered ``n``."""
+    conn = sqlite3.connect(db)
+    try:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON queue "
+            f"WHEN json_extract(NEW.action, '$.p.n') = {n} "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    finally:
+        conn.close()
+
+
+# -- one transaction with the store ---------------------------------------------------------
+def test_failure_mid_enqueue_records_nothing(
+    queue: SqliteQueue, store: SqliteStore, db: Path
+) -> None:
+    actions = [act(n, f"k{n}") for n in range(1000)]
+    actions[500].payload["bad"] = {1, 2}
+    with pytest.raises(TypeError):
+        queue.enqueue("c", actions, dedup=store, progress=("p", "1000"))
+    assert (count(db, "seen"), count(db, "queue"), count(db, "progress")) == (0, 0, 0)
+
+
+def test_store_on_the_same_file_shares_the_transaction(
+    queue: SqliteQueue, store: SqliteStore, db: Path
+) -> None:
+    fail_on_insert(db, 500)
+    actions = [act(n, f"k{n}") for n in range(1000)]
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        queue.enqueue("c", actions, dedup=store, progress=("p", "1000"))
+    assert (count(db, "seen"), count(db, "queue"), count(db, "progress")) == (0, 0, 0)
+    assert store.first_seen("c", "k1") is True, "the keys were rolled back with the rows"
+
+
+def test_store_on_another_file_records_keys_first(
+    queue: SqliteQueue, tmp_path: Path, db: Path
+) -> None:
+    """The documented window: keys recorded, actions not queued."""
+    fail_on_insert(db, 1)
+    with SqliteStore(tmp_path / "other.db") as other:
+        with pytest.raises(sqlite3.IntegrityError):
+            queue.enqueue("c", [act(0, "k0"), act(1, "k1")], dedup=other)
+        assert count(db, "queue") == 0
+        assert other.first_seen("c", "k0") is False
+
+
+def test_same_file_is_recognised_through_any_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.chdir(tmp_path)
+    with SqliteQueue("real/state.db") as queue, SqliteStore(tmp_path / "link/state.db") as store:
+        assert store.file == queue.file
+
+        def refuse(*args: Any) -> Any:
+            raise AssertionError("recorded outside the transaction")
+
+        monkeypatch.setattr(store, "first_seen", refuse)
+        monkeypatch.setattr(store, "first_seen_many", refuse)
+        assert queue.enqueue("c", [act(0, "k"), act(1, "k")], dedup=store).queued == 1
+
+
+def test_memory_databases_are_never_the_same_file() -> None:
+    with SqliteQueue(":memory:") as queue, SqliteStore(":memory:") as store:
+        assert queue.file is None and store.file is None
+        assert queue.enqueue("c", [act(0, "k"), act(1, "k")], dedup=store).queued == 1
+        assert store.first_seen("c", "k") is False, "recorded through the store itself"
+        assert numbers_claimed(queue) == [0]
+
+
+def test_other_stores_record_per_key() -> None:
+    class Minimal:
+        def __init__(self) -> None:
+            self.inner = MemoryStore()
+            self.calls = 0
+
+        def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
+            self.calls += 1
+            return self.inner.first_seen(namespace, key, ttl)
+
+        def update_membership(self, namespace: str, key: str, changes: Any) -> list[str]:
+            raise NotImplementedError
+
+        def close(self) -> None:
+            pass
+
+    minimal = Minimal()
+    with SqliteQueue(":memory:") as queue:
+        result = queue.enqueue("c", [act(0, "a", "b"), act(1, "b"), act(2)], dedup=minimal)
+    assert (result.queued, result.duplicates, minimal.calls) == (2, 1, 3)
+
+
+@pytest.mark.parametrize("ttl", [None, 5.0, 0.0, -1.0, 1e-9])
+def test_batched_keys_match_first_seen_key_by_key(tmp_path: Path, ttl: float | None) -> None:
+    """``first_seen_on`` (what enqueue uses) answers as ``first_seen`` one key at a time."""
+    clock = FakeClock()
+    rng = random.Random(repr(ttl))
+    pool = ["k", "K", "", "ключ", "🔑", "a\x00b", *(f"k{i}" for i in range(12))]
+    with (
+        SqliteStore(tmp_path / "batched.db", clock=clock) as batched,
+        SqliteStore(tmp_path / "single.db", clock=clock) as single,
+    ):
+        for _ in range(60):
+            keys = rng.choices(pool, k=rng.randint(0, 8))
+            expected = [single.first_seen("ns", key, ttl) for key in keys]
+            assert batched.first_seen_many("ns", keys, ttl) == expected, keys
+            clock.advance(rng.choice([0, 1, 3]))
+
+
+def test_many_keys_in_one_call(store: SqliteStore) -> None:
+    keys = [f"k{i % 1500}" for i in range(3000)]
+    assert store.first_seen_many("ns", keys[:700]) == [True] * 700
+    assert store.first_seen_many("ns", keys) == [False] * 700 + [True] * 800 + [False] * 1500
+
+
+def numbers_claimed(queue: SqliteQueue) -> list[int]:
+    return [e.action.payload["n"] for e in queue.claim("c", 1000, 60)]
+
+
+# -- the file -------------------------------------------------------------------------------
+def test_queue_and_store_tables_share_one_file(db: Path) -> None:
+    with SqliteQueue(db) as queue:
+        queue.enqueue("c", [act(0)])
+    with SqliteStore(db) as store, SqliteQueue(db) as queue:
+        assert store.first_seen("ns", "k") is True
+        assert queue.depth() == 1
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+    assert {"seen", "members", "queue", "dead_letters", "progress"} <= tables
+
+
+def test_claim_reads_the_ready_index(queue: SqliteQueue) -> None:
+    assert queue._conn is not None
+    args = (1.0, "c", 0.0, 0.0, 10)
+    plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {_CLAIM}", args))
+    assert "COVERING INDEX queue_ready" in plan
+    assert "SCAN queue" not in plan and "TEMP B-TREE" not in plan
+
+
+def test_ids_are_never_reused(queue: SqliteQueue) -> None:
+    queue.enqueue("c", [act(0)])
+    (first,) = queue.claim("c", 1, 60)
+    queue.ack([first.id])
+    queue.enqueue("c", [act(1)])
+    (second,) = queue.claim("c", 1, 60)
+    assert second.id > first.id
+    queue.dead_letter([(second, Failure("x"))])
+    (dead,) = queue.dead_letters()
+    queue.purge_dead_letters(None, None, None)
+    queue.enqueue("c", [act(2)])
+    queue.dead_letter([(queue.claim("c", 1, 60)[0], Failure("y"))])
+    assert queue.dead_letters()[0].id > dead.id
+
+
+def test_dead_letter_skips_entries_settled_elsewhere(queue: SqliteQueue) -> None:
+    queue.enqueue("c", [act(0), act(1)])
+    entries = queue.claim("c", 2, 60)
+    queue.ack([entries[0].id])
+    queue.dead_letter([(e, Failure("late")) for e in entries])
+    assert [d.action.payload["n"] for d in queue.dead_letters()] == [1]
+
+
+def test_dead_letter_keeps_what_json_cannot_hold(queue: SqliteQueue) -> None:
+    queue.enqueue("c", [act(0)])
+    (entry,) = queue.claim("c", 1, 60)
+    queue.dead_letter([(entry, Failure("x", {"tags": {1, 2}}, {"body": b"r"}))])
+    (dead,) = queue.dead_letters()
+    assert dead.request == {"tags": "{1, 2}"}
+    assert dead.response == {"body": "b'r'"}
+
+
+def test_waits_for_another_writer(queue: SqliteQueue, db: Path) -> None:
+    other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    timer = threading.Timer(0.2, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        assert queue.enqueue("c", [act(0)]).queued == 1
+    finally:
+        timer.join()
+        other.close()
+
+
+# -- threads and lifecycle ------------------------------------------------------------------
+def test_threads_share_one_queue(queue: SqliteQueue) -> None:
+    queue.enqueue("c", [act(n) for n in range(600)])
+    claimed: list[int] = []
+
+    def work() -> None:
+        while entries := queue.claim("c", 5, 60):
+            claimed.extend(e.action.payload["n"] for e in entries)
+            queue.ack([e.id for e in entries])
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert Counter(claimed) == Counter(range(600))
+
+
+def test_closed_queue_refuses_work(db: Path) -> None:
+    queue = SqliteQueue(db)
+    queue.close()
+    queue.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        queue.depth()
+
+
+def test_queue_refuses_to_cross_fork(queue: SqliteQueue, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "_pid", -1)
+    with pytest.raises(RuntimeError, match="fork"):
+        queue.claim("c", 1, 60)
+
+
+def test_closed_store_refuses_to_record(queue: SqliteQueue, db: Path) -> None:
+    store = SqliteStore(db)
+    store.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        queue.enqueue("c", [act(0, "k")], dedup=store)
+    assert queue.depth() == 0
+
+
+# -- the hook and the registry --------------------------------------------------------------
+def plugin_manager(*plugins: object) -> pluggy.PluginManager:
+    pm = pluggy.PluginManager("mapwire")
+    pm.add_hookspecs(hookspecs)
+    for plugin in plugins:
+        pm.register(plugin)
+    return pm
+
+
+def test_hook_make_queue(tmp_path: Path) -> None:
+    pm = plugin_manager(sqlite_store)
+    queue = pm.hook.make_queue(url=f"sqlite:///{tmp_path}/a/q.db", options={"busy_timeout": 0.25})
+    try:
+        assert isinstance(queue, SqliteQueue)
+        assert (tmp_path / "a" / "q.db").exists(), "parent folders are created"
+        assert queue._conn is not None
+        assert queue._conn.execute("PRAGMA busy_timeout").fetchone() == (250,)
+    finally:
+        queue.close()
+    assert pm.hook.make_queue(url="redis://localhost", options={}) is None
+
+
+def test_registry_opens_queues_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAPWIRE_LOAD_PLUGINS", "sqlite_store")
+    registry: Registry = build_registry(strict=True)
+    queue = registry.make_queue("sqlite:///data/state.db")
+    try:
+        assert isinstance(queue, SqliteQueue)
+        assert queue.file == os.path.realpath(tmp_path / "data" / "state.db")
+    finally:
+        queue.close()
+    with pytest.raises(PluginError, match="'redis'"):
+        registry.make_queue("redis://localhost")
