@@ -117,7 +117,13 @@ def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
         for k, v in attrs.items():
             if k.startswith("$"):
                 low = k.lower()
-                name = "first_name" if low == "$firstname" else "last_name" if low == "$lastname" else k
+                name = (
+                    "first_name"
+                    if low == "$firstname"
+                    else "last_name"
+                    if low == "$lastname"
+                    else k
+                )
                 reserved[snake_case(name)] = v
             else:
                 attributes[k] = v
@@ -130,7 +136,15 @@ def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
                 break
     if email is not None:
         attributes["email"] = email
-    actions = [Action("customerio", "identify", {"identifiers": identifiers, "attributes": attributes}, (), "identify")]
+    actions = [
+        Action(
+            "customerio",
+            "identify",
+            {"identifiers": identifiers, "attributes": attributes},
+            (),
+            "identify",
+        )
+    ]
     for event in doc.get("events") or ():
         kind = event.get("event_type")
         data = event.get("data") or {}
@@ -176,7 +190,9 @@ def best_rate(fn: Callable[[], None], events: int, rounds: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--batches", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
@@ -194,6 +210,7 @@ def main() -> None:
             store = MemoryStore()
             for b in batches:
                 runner.run(b, settings, store)
+
         return go
 
     def hand() -> None:
@@ -210,10 +227,16 @@ def main() -> None:
     rows = []
     base = best_rate(hand, events, args.rounds)
     rows.append(("hand-written Python", base))
-    rows.append(("mapwire engine (generated code)", best_rate(engine_run(compiled), events, args.rounds)))
+    rows.append(
+        ("mapwire engine (generated code)", best_rate(engine_run(compiled), events, args.rounds))
+    )
     slow_rounds = max(1, args.rounds // 2)
-    rows.append(("per-field compiled jmespath", best_rate(engine_run(interpreted), events, slow_rounds)))
-    rows.append(("jmespath.search per field", best_rate(engine_run(searching), events, slow_rounds)))
+    rows.append(
+        ("per-field compiled jmespath", best_rate(engine_run(interpreted), events, slow_rounds))
+    )
+    rows.append(
+        ("jmespath.search per field", best_rate(engine_run(searching), events, slow_rounds))
+    )
 
     print(f"{len(batches)} batches, {events} events, best of {args.rounds} rounds")
     print(f"{'variant':34} {'events/s':>12} {'ratio':>7}")
@@ -224,8 +247,10 @@ def main() -> None:
     size = sum(len(x) for x in lines)
     t_json = best_rate(lambda: [json.loads(x) for x in lines], events, args.rounds)
     t_orjson = best_rate(lambda: [orjson.loads(x) for x in lines], events, args.rounds)
-    print(f"\nJSON parsing ({size / 1e6:.1f} MB): stdlib {t_json:,.0f} events/s, "
-          f"orjson {t_orjson:,.0f} events/s ({t_orjson / t_json:.1f}x)")
+    print(
+        f"\nJSON parsing ({size / 1e6:.1f} MB): stdlib {t_json:,.0f} events/s, "
+        f"orjson {t_orjson:,.0f} events/s ({t_orjson / t_json:.1f}x)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "batches.ndjson"
@@ -234,12 +259,17 @@ def main() -> None:
         t = time.perf_counter()
         done = subprocess.run(
             [str(exe), "map", "--mapping", MAPPING, str(path)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ), check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ),
+            check=False,
         )
         elapsed = time.perf_counter() - t
         status = "ok" if done.returncode == 0 else f"exit {done.returncode}"
-        print(f"`mapwire map` on the NDJSON file: {events / elapsed:,.0f} events/s "
-              f"({elapsed:.2f} s wall, process start included; {status})")
+        print(
+            f"`mapwire map` on the NDJSON file: {events / elapsed:,.0f} events/s "
+            f"({elapsed:.2f} s wall, process start included; {status})"
+        )
 
 
 if __name__ == "__main__":

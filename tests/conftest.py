@@ -7,6 +7,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "contract"))
 
-from contract_fixtures import customerio_server, mparticle_server  # noqa: E402
+from contract_fixtures import customerio_server, mparticle_server
 
 __all__ = ["customerio_server", "mparticle_server"]
