@@ -111,8 +111,10 @@ def _ndjson_chunks(
         if text:
             try:
                 doc = json.loads(text)
-            except ValueError as exc:
+            except json.JSONDecodeError as exc:
                 chunk.bad_lines.append((line, f"not JSON: {exc.msg} at column {exc.colno}"))
+            except ValueError as exc:  # e.g. invalid UTF-8
+                chunk.bad_lines.append((line, f"not JSON: {exc}"))
             else:
                 chunk.documents.extend(split(doc) if split is not None else [doc])
         line += 1
