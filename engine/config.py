@@ -45,6 +45,7 @@ class DeliveryOptions:
     max_backoff_seconds: float = 300.0
     batch_wait_ms: int = 50
     timeout_seconds: float = 10.0
+    lease_seconds: float = 30.0
 
 
 @dataclass(frozen=True)

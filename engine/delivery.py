@@ -98,8 +98,8 @@ class Deliverer:
         metrics: Metrics,
         retry_window_seconds: float = 24 * 3600,
         max_backoff_seconds: float = 300.0,
-        lease_seconds: float = 120.0,
-        claim_requests: int = 4,
+        lease_seconds: float = 30.0,
+        claim_requests: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.connection = connection

@@ -61,6 +61,7 @@ class Runtime:
             metrics=self.metrics,
             retry_window_seconds=conn.delivery.retry_window_hours * 3600,
             max_backoff_seconds=conn.delivery.max_backoff_seconds,
+            lease_seconds=max(conn.delivery.lease_seconds, conn.delivery.timeout_seconds * 2),
         )
 
     def delivering(self, only: Iterable[str] | None = None) -> list[Connection]:

@@ -22,7 +22,13 @@ def write_config(
     config = {
         "mapwire": 1,
         "store": "sqlite:///state.db",
-        "delivery": {"retry_window_hours": 1, "max_backoff_seconds": 2, **(delivery or {})},
+        "delivery": {
+            "retry_window_hours": 1,
+            "max_backoff_seconds": 2,
+            "timeout_seconds": 1,
+            "lease_seconds": 2,
+            **(delivery or {}),
+        },
         "connections": connections,
     }
     path = tmp_path / "mapwire.yaml"
