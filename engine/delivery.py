@@ -119,6 +119,7 @@ class Deliverer:
         #: While the destination asked us to wait, nothing newer is sent either, so a
         #: person's later actions never overtake the ones being retried.
         self.paused_until = 0.0
+        self._latency = metrics.latency.labels(connection)
 
     async def step(self) -> Settled:
         """Claim one batch of ready items and settle every one of them."""
@@ -189,9 +190,7 @@ class Deliverer:
             entry: QueueEntry = item.key
             if outcome.status == "delivered":
                 delivered.append(entry.id)
-                self.metrics.latency.labels(self.connection).observe(
-                    max(0.0, now - entry.enqueued_at)
-                )
+                self._latency.observe(max(0.0, now - entry.enqueued_at))
             elif outcome.status == "failed":
                 failed.append((entry, self._failure(outcome.reason, sent, item, response)))
             else:

@@ -47,12 +47,17 @@ class Capabilities:
 
 @dataclass(slots=True)
 class PreparedItem:
-    """An action rendered for the wire; ``key`` identifies it to the queue."""
+    """An action rendered for the wire; ``key`` identifies it to the queue.
+
+    ``encoded`` may hold the body's wire bytes when ``prepare`` already produced them (to
+    measure the item), so ``build_requests`` does not encode it a second time.
+    """
 
     key: Any
     body: Any
     size: int
     route: str = ""
+    encoded: bytes | None = None
 
 
 @dataclass(slots=True)

@@ -29,6 +29,7 @@ from mapwire.engine.errors import (
     SpecError,
 )
 from mapwire.engine.hookspecs import hookimpl, hookspec
+from mapwire.engine.schema_validator import SchemaValidator
 from mapwire.engine.source import Source
 from mapwire.engine.store import MemoryStore, StateStore
 
@@ -55,6 +56,7 @@ __all__ = [
     "PreparedItem",
     "Problem",
     "RetryableDeliveryError",
+    "SchemaValidator",
     "SkipItem",
     "Source",
     "SpecError",

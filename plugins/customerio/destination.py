@@ -44,11 +44,13 @@ class CustomerIO(Destination):
         regions=tuple(REGIONS),
     )
 
+    _cache: tuple[Mapping[str, Any], Any] | None = None
+
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
     ) -> PreparedItem:
         """Check one action and render it for the wire; ``key`` is stored as given."""
-        cfg = read_settings(settings)
+        cfg = self._settings(settings)
         payload = limits.normalize_timestamps(action.payload)
         validate(action.action, payload)
         for field in ("identifiers", "primary", "secondary"):
@@ -56,14 +58,24 @@ class CustomerIO(Destination):
                 limits.check_identifier(field, payload[field])
         if action.action == "identify":
             limits.check_attributes("attributes", identify_attributes(payload))
-        if "name" in payload:
-            limits.check_event(payload["name"], payload.get("data"))
         route, body = render(action.action, payload, cfg.api)
         entity = body.body if isinstance(body, Call) else body
-        size = 0 if entity is None else len(limits.compact_json(entity))
+        encoded = None if entity is None else limits.compact_json(entity)
+        size = 0 if encoded is None else len(encoded)
+        if "name" in payload:
+            limits.check_event(payload["name"], payload.get("data"), size)
         if route != ROUTE_V1:
             limits.check_v2_item(size)
-        return PreparedItem(key=key, body=body, size=size, route=route)
+        return PreparedItem(key=key, body=body, size=size, route=route, encoded=encoded)
+
+    def _settings(self, settings: Mapping[str, Any]) -> Any:
+        """``read_settings``, remembered for the settings object a deliverer keeps passing."""
+        cached = self._cache
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        cfg = read_settings(settings)
+        self._cache = (settings, cfg)
+        return cfg
 
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]

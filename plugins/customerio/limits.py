@@ -106,12 +106,16 @@ def check_attributes(field: str, attributes: Mapping[str, Any]) -> None:
             raise _too_big(f"{field}.{name}", size, MAX_ATTRIBUTE_VALUE_BYTES, "the value is ")
 
 
-def check_event(name: str, data: Mapping[str, Any] | None) -> None:
-    """Event name and event data sizes."""
+def check_event(name: str, data: Mapping[str, Any] | None, item_bytes: int | None = None) -> None:
+    """Event name and event data sizes.
+
+    ``item_bytes`` (the whole rendered item, when known) bounds the data's size: only an
+    item larger than the data limit needs its data measured on its own.
+    """
     size = len(name.encode("utf-8"))
     if size > MAX_EVENT_NAME_BYTES:
         raise _too_big("name", size, MAX_EVENT_NAME_BYTES)
-    if data is not None:
+    if data is not None and (item_bytes is None or item_bytes > MAX_EVENT_DATA_BYTES):
         size = len(compact_json(data))
         if size > MAX_EVENT_DATA_BYTES:
             raise _too_big("data", size, MAX_EVENT_DATA_BYTES)

@@ -90,7 +90,7 @@ def build_requests(
             flush()
             out.append(_single(cfg, item))
             continue
-        encoded = compact_json(item.body)
+        encoded = item.encoded if item.encoded is not None else compact_json(item.body)
         if _ENVELOPE + len(encoded) >= MAX_BATCH_BYTES:
             raise ValueError("a prepared item is larger than a whole batch may be")
         grown = size + len(encoded) + (1 if batch else 0)

@@ -28,6 +28,9 @@ def is_ulid(value: str) -> bool:
     return ULID_PATTERN.fullmatch(value) is not None
 
 
+_SHIFTS = tuple(range(125, -1, -5))
+
+
 def encode(time_ms: int, randomness: bytes) -> str:
     """Encode a 48-bit millisecond time and 10 random bytes as a 26-character ULID."""
     if not 0 <= time_ms < 1 << _TIME_BITS:
@@ -35,11 +38,7 @@ def encode(time_ms: int, randomness: bytes) -> str:
     if len(randomness) != _RANDOM_BYTES:
         raise ValueError("ULID randomness must be exactly 10 bytes")
     number = (time_ms << 80) | int.from_bytes(randomness, "big")
-    chars = []
-    for _ in range(26):
-        number, digit = divmod(number, 32)
-        chars.append(CROCKFORD[digit])
-    return "".join(reversed(chars))
+    return "".join([CROCKFORD[(number >> shift) & 31] for shift in _SHIFTS])
 
 
 def decode_time(ulid: str) -> int:

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Mapping
 from typing import Any
 
-from mapwire import PermanentDeliveryError
+from mapwire import PermanentDeliveryError, SchemaValidator
 
 from .actions import ACTIONS
 
@@ -27,11 +27,8 @@ _JSON_TYPES: dict[type, str] = {
 
 
 @functools.cache
-def _validator(name: str) -> Any:
-    from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
-
-    schema = ACTIONS[name].payload_schema
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator(name: str) -> SchemaValidator:
+    return SchemaValidator(ACTIONS[name].payload_schema, check_formats=True)
 
 
 def _short(name: object) -> str:
@@ -77,8 +74,11 @@ def validate(name: str, payload: Mapping[str, Any]) -> None:
         raise PermanentDeliveryError(
             f"unknown Customer.io action {name!r}; expected one of {', '.join(ACTIONS)}"
         )
+    validator = _validator(name)
+    if validator.is_valid(payload):
+        return
     problems: list[str] = []
-    for error in _validator(name).iter_errors(payload):
+    for error in validator.iter_errors(payload):
         where = "payload" + "".join(
             f"[{p}]" if isinstance(p, int) else f".{_short(p)}" for p in error.absolute_path
         )

@@ -13,6 +13,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from mapwire import SchemaValidator
+
 #: Longest name quoted in a message (an attribute name comes from the data).
 _NAME_CHARS = 64
 
@@ -27,14 +29,16 @@ _JSON_TYPES = (
 )
 
 
-def compile_schema(schema: Mapping[str, Any]) -> Draft202012Validator:
+def compile_schema(schema: Mapping[str, Any]) -> SchemaValidator:
     """A validator for ``schema``, after checking that the schema itself is valid."""
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return SchemaValidator(schema)
 
 
-def problems(validator: Draft202012Validator, instance: Any, *, limit: int = 5) -> list[str]:
+def problems(validator: SchemaValidator, instance: Any, *, limit: int = 5) -> list[str]:
     """Up to ``limit`` safe messages, one per schema error, in document order."""
+    if validator.is_valid(instance):
+        return []
     errors = sorted(validator.iter_errors(instance), key=lambda e: field_path(e.absolute_path))
     return [describe(error) for error in errors[:limit]]
 
