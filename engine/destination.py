@@ -68,6 +68,19 @@ class OutboundRequest:
     items: list[PreparedItem] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Check:
+    """The verdict of a credentials check: ``ok``, ``bad_credentials``, ``wrong_region``,
+    ``unreachable`` or ``unexpected``, and a message fit to show (never a secret)."""
+
+    status: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
 class Destination(ABC):
     """Base class for destination plugins."""
 
@@ -100,3 +113,13 @@ class Destination(ABC):
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
         """A request that proves the credentials without changing data (``connect test``)."""
         return None
+
+    def check_response(self, response: httpx.Response, settings: Mapping[str, Any]) -> Check:
+        """What the answer to ``check_request`` says: by default 2xx passes, 401/403 are
+        bad credentials, anything else is unexpected."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return Check("ok", f"credentials accepted ({status})")
+        if status in (401, 403):
+            return Check("bad_credentials", f"credentials rejected ({status})")
+        return Check("unexpected", f"unexpected answer ({status})")

@@ -37,6 +37,7 @@ def main(strict_plugins: bool) -> None:
 def _register_commands() -> None:
     from mapwire.engine.cli import (
         config_cmd,
+        connect_cmd,
         dlq_cmd,
         mapping_cmds,
         plugins_cmd,
@@ -53,6 +54,7 @@ def _register_commands() -> None:
     main.add_command(config_cmd.config_group)
     main.add_command(send_cmd.send)
     main.add_command(dlq_cmd.dlq)
+    main.add_command(connect_cmd.connect)
 
 
 _register_commands()

@@ -10,6 +10,7 @@ from mapwire.engine.actions import DELIVERED, Action, MapResult, Outcome
 from mapwire.engine.destination import (
     ActionSpec,
     Capabilities,
+    Check,
     Destination,
     OutboundRequest,
     PreparedItem,
@@ -40,6 +41,7 @@ __all__ = [
     "Action",
     "ActionSpec",
     "Capabilities",
+    "Check",
     "ConfigError",
     "DeliveryError",
     "Destination",

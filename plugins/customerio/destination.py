@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mapwire import Action, Capabilities, Destination, PreparedItem
+from mapwire import Action, Capabilities, Check, Destination, PreparedItem
 
 from . import errors, limits, requests
 from .actions import ACTIONS, ROUTE_V1, Call, identify_attributes, render
@@ -87,3 +87,24 @@ class CustomerIO(Destination):
 
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request:
         return requests.check_request(settings)
+
+    def check_response(self, response: httpx.Response, settings: Mapping[str, Any]) -> Check:
+        """``/api/v1/accounts/region`` answers with the account's region: a mismatch with
+        the configured one is reported (an EU account on the US host is redirected, a US
+        account on the EU host fails)."""
+        status = response.status_code
+        if status in (401, 403):
+            return Check("bad_credentials", f"Site ID or Track API key rejected ({status})")
+        if status != 200:
+            return Check("unexpected", f"unexpected answer ({status})")
+        try:
+            region = str(response.json().get("region", "")).lower()
+        except ValueError:
+            return Check("unexpected", "the region endpoint did not answer JSON")
+        configured = str(settings.get("region", "us")).lower()
+        if region and region != configured:
+            return Check(
+                "wrong_region",
+                f"the account is in region {region!r} but the connection uses {configured!r}",
+            )
+        return Check("ok", f"credentials accepted (region {region or configured})")

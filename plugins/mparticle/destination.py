@@ -15,6 +15,7 @@ import httpx
 from mapwire import (
     Action,
     Capabilities,
+    Check,
     Destination,
     OutboundRequest,
     Outcome,
@@ -82,6 +83,16 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
     ) -> list[OutboundRequest]:
         """Batch consecutive items of one user and pack the batches into bulk requests."""
         return requests.build(items, resolve(settings))
+
+    def check_response(self, response: httpx.Response, settings: Mapping[str, Any]) -> Check:
+        """The check posts a batch mParticle rejects as invalid: 400 (or 202) means the key
+        and secret were accepted and nothing was stored; 401/403 mean they were not."""
+        passed, reason = errors.check_result(response)
+        if passed:
+            return Check("ok", reason)
+        if response.status_code in (401, 403):
+            return Check("bad_credentials", reason)
+        return Check("unexpected", reason)
 
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``; the items of a request share its fate."""
