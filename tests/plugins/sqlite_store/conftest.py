@@ -11,6 +11,24 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.append(_HERE)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out contract tests an implementation declares it does not support
+    (``@needs("flag")`` with the class's ``flag`` false) instead of skipping them."""
+    kept, dropped = [], []
+    for item in items:
+        flag = getattr(getattr(item, "function", None), "_needs", None)
+        cls = getattr(item, "cls", None)
+        if flag and cls is not None and not getattr(cls, flag, True):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from queue import Empty
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pytest
 
@@ -34,6 +34,20 @@ StoreOpener = Callable[[], StateStore]
 Change = tuple[str, bool, int]
 
 MP_TIMEOUT = 60.0
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs(flag: str) -> Callable[[F], F]:
+    """Mark a contract test as applying only to implementations whose ``flag`` is true;
+    the others do not collect it at all (see conftest.py), rather than skip it."""
+
+    def mark(test: F) -> F:
+        test._needs = flag  # type: ignore[attr-defined]
+        return test
+
+    return mark
 
 
 class FakeClock:
@@ -105,9 +119,8 @@ class StateStoreContract:
         assert [store.first_seen("ns", k) for k in keys] == [True] * len(keys)
         assert [store.first_seen("ns", k) for k in keys] == [False] * len(keys)
 
+    @needs("supports_ttl")
     def test_ttl_expiry(self, store: StateStore, clock: FakeClock) -> None:
-        if not self.supports_ttl:
-            pytest.skip("this store does not expire keys")
         assert store.first_seen("ns", "k", ttl=60) is True
         clock.advance(59.5)
         assert store.first_seen("ns", "k", ttl=60) is False
@@ -118,9 +131,8 @@ class StateStoreContract:
         clock.advance(30)
         assert store.first_seen("ns", "k", ttl=60) is True
 
+    @needs("supports_ttl")
     def test_ttl_is_not_extended_by_duplicates(self, store: StateStore, clock: FakeClock) -> None:
-        if not self.supports_ttl:
-            pytest.skip("this store does not expire keys")
         assert store.first_seen("ns", "k", ttl=10) is True
         for _ in range(3):
             clock.advance(3)
@@ -133,11 +145,10 @@ class StateStoreContract:
         clock.advance(10 * 365 * 86400)
         assert store.first_seen("ns", "forever", ttl=1) is False
 
+    @needs("supports_ttl")
     def test_expired_key_revived_without_ttl_stays(
         self, store: StateStore, clock: FakeClock
     ) -> None:
-        if not self.supports_ttl:
-            pytest.skip("this store does not expire keys")
         store.first_seen("ns", "k", ttl=1)
         clock.advance(2)
         assert store.first_seen("ns", "k") is True
@@ -202,9 +213,8 @@ class StateStoreContract:
             )
 
     # -- persistence --------------------------------------------------------------------
+    @needs("persistent")
     def test_state_persists_across_reopen(self, open_store: StoreOpener) -> None:
-        if not self.persistent:
-            pytest.skip("this store keeps no state between instances")
         first = open_store()
         first.first_seen("ns", "k")
         first.update_membership("seg", "u1", [("a", True, 1), ("b", True, 1), ("b", False, 2)])
@@ -214,9 +224,8 @@ class StateStoreContract:
         assert second.update_membership("seg", "u1", [("b", True, 1)]) == ["a"]
 
     # -- several processes --------------------------------------------------------------
+    @needs("shared_across_processes")
     def test_processes_see_each_key_new_exactly_once(self, tmp_path: Path) -> None:
-        if not self.shared_across_processes:
-            pytest.skip("this store is private to one process")
         opener = self.process_opener(tmp_path)
         keys = [[f"k{j}" for j in range(i * 150, i * 150 + 600)] for i in range(4)]
         results = run_workers(
@@ -226,10 +235,9 @@ class StateStoreContract:
         assert set(counts) == {k for ks in keys for k in ks}
         assert set(counts.values()) == {1}
 
+    @needs("shared_across_processes")
     def test_processes_open_fresh_stores_together(self, tmp_path: Path) -> None:
         """Six processes create each of twelve new stores at the same moment."""
-        if not self.shared_across_processes:
-            pytest.skip("this store is private to one process")
         rounds = []
         for i in range(12):
             (tmp_path / f"round{i}").mkdir()
@@ -239,9 +247,8 @@ class StateStoreContract:
         for i in range(len(rounds)):
             assert sum(flags[i] for flags in results) == 1, f"round {i}: {results}"
 
+    @needs("shared_across_processes")
     def test_processes_converge_on_membership(self, tmp_path: Path) -> None:
-        if not self.shared_across_processes:
-            pytest.skip("this store is private to one process")
         opener = self.process_opener(tmp_path)
         rng = random.Random(11)
         changes = random_changes(rng, 400, versions=range(1_000))
