@@ -2,9 +2,13 @@
 
 The plugin manager is built on demand (``get_registry()``), never at import time. Every
 plugin, built-in or third-party, is an entry point in the ``mapwire`` group and is loaded
-one at a time: a plugin that fails to import or register is recorded with its error and
-skipped, unless strict mode is on (``MAPWIRE_STRICT_PLUGINS=1`` or ``--strict-plugins``).
-``MAPWIRE_LOAD_PLUGINS=a,b`` loads only the named entry points.
+one at a time: a plugin that fails to import or register, or implements a hook that does
+not exist, is recorded with its error and skipped, unless strict mode is on
+(``MAPWIRE_STRICT_PLUGINS=1`` or ``--strict-plugins``). A ``register_*`` hook that raises is
+recorded the same way and nothing it registered in that call is kept. A name claimed twice
+(a plugin, destination, source or function) always raises ``DuplicateNameError`` naming
+both claimants, in strict mode or not. ``MAPWIRE_LOAD_PLUGINS=a,b`` loads only the named
+entry points.
 
 This module and the pipeline are the only places that call ``pm.hook``.
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -69,12 +74,13 @@ class Registry:
     _destinations: dict[str, tuple[Destination, str]] | None = None
     _sources: dict[str, tuple[Source, str]] | None = None
     _functions: dict[str, FunctionDef] | None = None
+    strict: bool = False
 
     # -- destinations -------------------------------------------------------------------
     def destinations(self) -> dict[str, Destination]:
         if self._destinations is None:
             self._destinations = self._collect(
-                "register_destinations", "destination", Destination, lambda d: d.name
+                "register_destinations", "destination", _instance_of("destination", Destination)
             )
         return {name: d for name, (d, _) in self._destinations.items()}
 
@@ -86,7 +92,9 @@ class Registry:
     # -- sources ------------------------------------------------------------------------
     def sources(self) -> dict[str, Source]:
         if self._sources is None:
-            self._sources = self._collect("register_sources", "source", Source, lambda s: s.name)
+            self._sources = self._collect(
+                "register_sources", "source", _instance_of("source", Source)
+            )
         return {name: s for name, (s, _) in self._sources.items()}
 
     def source_owners(self) -> dict[str, str]:
@@ -97,36 +105,14 @@ class Registry:
     # -- functions ----------------------------------------------------------------------
     def functions(self) -> dict[str, FunctionDef]:
         if self._functions is None:
-            found: dict[str, FunctionDef] = {}
-            for impl in self.pm.hook.register_functions.get_hookimpls():
-                owner = self.pm.get_name(impl.plugin) or "?"
-
-                def register(
-                    name: str,
-                    function: Callable[..., Any],
-                    signature: Iterable[Any] = (),
-                    _owner: str = owner,
-                ) -> None:
-                    if not callable(function):
-                        raise PluginError(f"plugin {_owner!r}: function {name!r} is not callable")
-                    if name in found:
-                        raise DuplicateNameError("function", name, found[name].plugin, _owner)
-                    found[name] = FunctionDef(name, function, tuple(signature), _owner)
-
-                impl.function(register=register)
-            self._functions = found
+            found = self._collect("register_functions", "function", _function_def)
+            self._functions = {name: fdef for name, (fdef, _) in found.items()}
         return dict(self._functions)
 
     # -- mappings -----------------------------------------------------------------------
     def mapping_paths(self) -> list[Path]:
-        paths: list[Path] = []
-        for impl in self.pm.hook.register_mappings.get_hookimpls():
-
-            def register(path: Any) -> None:
-                paths.append(Path(str(path)))
-
-            impl.function(register=register)
-        return paths
+        found = self._collect("register_mappings", "mapping folder", _mapping_path, unique=False)
+        return [path for path, _ in found.values()]
 
     # -- state store --------------------------------------------------------------------
     def make_state_store(self, url: str, options: dict[str, Any] | None = None) -> StateStore:
@@ -150,25 +136,95 @@ class Registry:
 
     # -- internals ----------------------------------------------------------------------
     def _collect(
-        self, hook: str, kind: str, cls: type[Any], name_of: Callable[[Any], str]
+        self, hook: str, kind: str, entry: _Entry, *, unique: bool = True
     ) -> dict[str, tuple[Any, str]]:
+        """Call ``hook`` plugin by plugin; ``entry(owner, *args)`` turns one ``register``
+        call into ``(name, value)``. Each name is owned by one plugin (with ``unique``)."""
         found: dict[str, tuple[Any, str]] = {}
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             owner = self.pm.get_name(impl.plugin) or "?"
-
-            def register(thing: Any, _owner: str = owner) -> None:
-                if not isinstance(thing, cls):
-                    raise PluginError(
-                        f"plugin {_owner!r} registered a {type(thing).__name__} as a {kind}; "
-                        f"expected {cls.__name__}"
-                    )
-                name = name_of(thing)
-                if name in found:
-                    raise DuplicateNameError(kind, name, found[name][1], _owner)
-                found[name] = (thing, _owner)
-
-            impl.function(register=register)
+            found.update(self._register_one(hook, kind, entry, impl, owner, found, unique))
         return found
+
+    def _register_one(
+        self,
+        hook: str,
+        kind: str,
+        entry: _Entry,
+        impl: pluggy.HookImpl,
+        owner: str,
+        found: dict[str, tuple[Any, str]],
+        unique: bool,
+    ) -> dict[str, tuple[Any, str]]:
+        """One plugin's registrations through ``hook``: all of them, or none if it raised.
+
+        A clash raises even if the plugin caught the error its ``register`` call raised.
+        """
+        staged: dict[str, tuple[Any, str]] = {}
+        clashes: list[DuplicateNameError] = []
+
+        def register(*args: Any, **kwargs: Any) -> None:
+            name, value = entry(owner, *args, **kwargs)
+            if not unique:
+                staged[f"{owner}#{len(staged)}"] = (value, owner)
+                return
+            first = found.get(name) or staged.get(name)
+            if first is not None:
+                clashes.append(DuplicateNameError(kind, name, first[1], owner))
+                raise clashes[-1]
+            staged[name] = (value, owner)
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:
+            if clashes:
+                raise clashes[0] from None
+            self._hook_failed(owner, hook, exc)
+            return {}
+        if clashes:
+            raise clashes[0]
+        return staged
+
+    def _hook_failed(self, owner: str, hook: str, exc: Exception) -> None:
+        if self.strict:
+            raise PluginError(
+                f"plugin {owner!r} failed in {hook}: {type(exc).__name__}: {exc}"
+            ) from exc
+        dist = next((p.distribution for p in self.plugins if p.name == owner), "?")
+        record = FailedPlugin(owner, dist, f"{hook} raised {type(exc).__name__}: {exc}")
+        if record not in self.failed:
+            self.failed.append(record)
+
+
+_Entry = Callable[..., tuple[str, Any]]
+
+
+def _instance_of(kind: str, cls: type[Any]) -> _Entry:
+    """``register(thing)`` for a registry of ``cls`` instances named by ``thing.name``."""
+
+    def entry(owner: str, thing: Any) -> tuple[str, Any]:
+        if not isinstance(thing, cls):
+            raise PluginError(
+                f"plugin {owner!r} registered a {type(thing).__name__} as a {kind}; "
+                f"expected {cls.__name__}"
+            )
+        return thing.name, thing
+
+    return entry
+
+
+def _function_def(
+    owner: str, name: str, function: Callable[..., Any], signature: Iterable[Any] = ()
+) -> tuple[str, FunctionDef]:
+    """``register(name, function, signature)`` for JMESPath functions."""
+    if not callable(function):
+        raise PluginError(f"plugin {owner!r}: function {name!r} is not callable")
+    return name, FunctionDef(name, function, tuple(signature), owner)
+
+
+def _mapping_path(owner: str, path: Any) -> tuple[str, Path]:
+    """``register(path)`` for folders (or files) of mapping specs (a path or a resource)."""
+    return str(path), Path(str(path))
 
 
 def strict_from_env() -> bool:
@@ -183,24 +239,29 @@ def build_registry(
         strict = strict_from_env()
     pm = pluggy.PluginManager("mapwire")
     pm.add_hookspecs(hookspecs)
-    registry = Registry(pm)
+    registry = Registry(pm, strict=strict)
     allow = {n.strip() for n in os.environ.get("MAPWIRE_LOAD_PLUGINS", "").split(",") if n.strip()}
     entry_points = sorted(
         metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.value, ep.name)
     )
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for ep in entry_points:
-        if ep.name in seen:  # the same distribution seen twice on sys.path
-            continue
-        seen.add(ep.name)
         if allow and ep.name not in allow:
             continue
         dist = ep.dist.name if ep.dist else "?"
         version = ep.dist.version if ep.dist else "?"
+        if ep.name in seen:
+            if seen[ep.name] == dist:  # the same distribution seen twice on sys.path
+                continue
+            raise DuplicateNameError("plugin", ep.name, seen[ep.name], dist)
+        seen[ep.name] = dist
         try:
             plugin = ep.load()
             pm.register(plugin, name=ep.name)
+            _check_hook_names(pm, plugin)
         except Exception as exc:
+            if pm.get_plugin(ep.name) is not None:
+                pm.unregister(name=ep.name)
             if strict:
                 raise PluginError(f"plugin {ep.name!r} ({dist}) failed to load: {exc!r}") from exc
             registry.failed.append(FailedPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
@@ -218,6 +279,23 @@ def build_registry(
             raise PluginError(str(exc)) from exc
         registry.failed.append(FailedPlugin("?", "?", str(exc)))
     return registry
+
+
+def _check_hook_names(pm: pluggy.PluginManager, plugin: object) -> None:
+    """Refuse a plugin implementing a hook mapwire does not have (usually a typo)."""
+    unknown = sorted(
+        caller.name
+        for caller in pm.get_hookcallers(plugin) or []
+        if not caller.has_spec()
+        and not all(impl.optionalhook for impl in caller.get_hookimpls() if impl.plugin is plugin)
+    )
+    if unknown:
+        known = [name for name, caller in vars(pm.hook).items() if caller.has_spec()]
+        hints = [
+            name + "".join(f" (did you mean {m!r}?)" for m in get_close_matches(name, known, 1))
+            for name in unknown
+        ]
+        raise PluginError(f"unknown hook(s): {', '.join(hints)}")
 
 
 _REGISTRY: Registry | None = None

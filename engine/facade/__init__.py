@@ -30,6 +30,7 @@ from mapwire.engine.errors import (
     SpecError,
 )
 from mapwire.engine.hookspecs import hookimpl, hookspec
+from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, Queue, QueueEntry
 from mapwire.engine.schema_validator import SchemaValidator
 from mapwire.engine.source import Source
 from mapwire.engine.store import MemoryStore, StateStore
@@ -43,9 +44,12 @@ __all__ = [
     "Capabilities",
     "Check",
     "ConfigError",
+    "DeadLetter",
     "DeliveryError",
     "Destination",
     "DuplicateNameError",
+    "EnqueueResult",
+    "Failure",
     "InputError",
     "ItemError",
     "MapResult",
@@ -57,6 +61,8 @@ __all__ = [
     "PluginError",
     "PreparedItem",
     "Problem",
+    "Queue",
+    "QueueEntry",
     "RetryableDeliveryError",
     "SchemaValidator",
     "SkipItem",
