@@ -21,7 +21,7 @@ class SchemaValidator:
         import jsonschema  # imported when a validator is built, not with the package
 
         cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        self._full = cls(schema, format_checker=cls.FORMAT_CHECKER if check_formats else None)
+        self._full: Any = cls(schema, format_checker=cls.FORMAT_CHECKER if check_formats else None)
         self._fast: Any = None
         try:
             import fastjsonschema
@@ -43,4 +43,5 @@ class SchemaValidator:
 
     def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
         """Every error, from jsonschema (slow: call it when ``is_valid`` said no)."""
-        return self._full.iter_errors(instance)  # type: ignore[no-any-return]
+        errors: Iterator[jsonschema.ValidationError] = self._full.iter_errors(instance)
+        return errors

@@ -13,9 +13,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final, TypedDict
 
-from jsonschema import Draft202012Validator
-
-from mapwire import ActionSpec
+from mapwire import ActionSpec, SchemaValidator
 
 from . import limits
 from .validation import compile_schema, problems
@@ -193,7 +191,7 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = MappingProxyType(
     }
 )
 
-_VALIDATORS: Final[Mapping[str, Draft202012Validator]] = MappingProxyType(
+_VALIDATORS: Final[Mapping[str, SchemaValidator]] = MappingProxyType(
     {name: compile_schema(spec.payload_schema) for name, spec in ACTIONS.items()}
 )
 
