@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import orjson
+
 FINGERPRINT_BYTES = 65536
 DONE = "done"
 
@@ -76,7 +78,7 @@ def _parse_whole(data: bytes) -> Any | None:
     if not stripped or stripped[:1] not in (b"{", b"["):
         return None
     try:
-        return json.loads(stripped)
+        return orjson.loads(stripped)
     except ValueError:
         return None
 
@@ -110,7 +112,7 @@ def _ndjson_chunks(
         text = raw.strip()
         if text:
             try:
-                doc = json.loads(text)
+                doc = orjson.loads(text)
             except json.JSONDecodeError as exc:
                 chunk.bad_lines.append((line, f"not JSON: {exc.msg} at column {exc.colno}"))
             except ValueError as exc:  # e.g. invalid UTF-8

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
 import click
+import orjson
 
 from mapwire.engine.errors import SpecError
 
@@ -31,7 +31,7 @@ def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
     if not stripped:
         return
     try:
-        yield 1, json.loads(stripped)
+        yield 1, orjson.loads(stripped)
         return
     except ValueError:
         pass
@@ -39,7 +39,7 @@ def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
         if not line.strip():
             continue
         try:
-            yield n, json.loads(line)
+            yield n, orjson.loads(line)
         except ValueError as exc:
             yield n, ValueError(f"not JSON: {exc}")
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import click
+import orjson
 
 from mapwire.engine.cli.common import (
     EXIT_PROBLEMS,
@@ -86,7 +87,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 if meta:
                     out["rule"] = action.rule
                     out["dedup_keys"] = list(action.dedup_keys)
-                click.echo(json.dumps(out, ensure_ascii=False, separators=(",", ":")))
+                click.echo(orjson.dumps(out).decode("utf-8"))
             for error in result.errors:
                 click.echo(f"input line {line}: {error}", err=True)
                 failed = True
