@@ -629,6 +629,9 @@ class PyGen:
             return f"{v} if type({v}) is str else str({v}) if type({v}) is int else {direct}"
         if name == "type":
             return f"_TYPENAME.get(type({v})) or {direct}"
+        if name == "contains":  # an array subject: Python's `in`, as jmespath does
+            needle = vals[1]
+            return f"({needle} in {v}) if type({v}) is list else {call}"
         if name == "to_array":
             return f"{v} if isinstance({v}, list) else [{v}]"
         if name == "not_null":

@@ -59,6 +59,8 @@ def _string_form(value: Json) -> str:
 # -- time -------------------------------------------------------------------------------
 def ms_to_s(ms: float | None) -> int | None:
     """Milliseconds to whole seconds, rounding down (``-1`` -> ``-1``); null if not finite."""
+    if type(ms) is int:  # the common case, first
+        return ms // 1000
     number = _finite(ms)
     return None if number is None else int(number // 1000)
 
@@ -267,12 +269,20 @@ def rename_keys_ci(obj: JsonObject | None, names: JsonObject) -> JsonObject | No
     """``rename_keys`` matching the old names case-insensitively (``casefold``)."""
     if not isinstance(obj, dict):
         return None
-    folded = {old.casefold(): new for old, new in names.items()}
-    return _rename(obj, lambda key: folded.get(key.casefold()))
+    folded = {old.casefold(): new for old, new in names.items() if isinstance(new, str)}
+    targets = {key: new for key in obj if (new := folded.get(key.casefold())) is not None}
+    if not targets:
+        return dict(obj)
+    return _apply_renames(obj, targets)
 
 
 def _rename(obj: JsonObject, new_name: Callable[[str], Json]) -> JsonObject:
     targets = {key: new for key in obj if isinstance(new := new_name(key), str)}
+    return _apply_renames(obj, targets)
+
+
+def _apply_renames(obj: JsonObject, targets: dict[str, str]) -> JsonObject:
+    """``obj`` with ``targets`` (old key -> new key) applied; see ``rename_keys``."""
     renamed = {new: obj[key] for key, new in targets.items()}  # the later rename wins
     result: JsonObject = {}
     for key, value in obj.items():
