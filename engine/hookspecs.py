@@ -124,6 +124,30 @@ def make_queue(url: str, options: dict[str, Any]) -> Queue | None:
 
 
 @hookspec(firstresult=True)
+def make_rate_limiter(url: str, key: str, rate: float, options: dict[str, Any]) -> Any | None:
+    """Called when delivery starts for a connection, to build the rate limit its requests
+    wait for.
+
+    Returns:
+        An object with ``async acquire()`` (the interface of the in-process
+        ``RateLimiter``) that limits every process using ``url`` together, or None if this
+        plugin does not handle its scheme (the connection then gets an in-process limiter).
+
+    First non-None result wins (firstresult).
+
+    Args:
+        url: the state store location from the config (``store:``).
+        key: names the destination credential the limit applies to: a hash of the
+            destination's name and secret settings, never a secret itself.
+        rate: requests per second allowed for ``key``.
+        options: extra settings (``burst``: requests that may go at once after an idle
+            period; default ``max(1, rate)``).
+
+    Since: 0.1
+    """
+
+
+@hookspec(firstresult=True)
 def make_transport(url: str, options: dict[str, Any]) -> Any | None:
     """Called when a connection's ``transport:`` setting sends its requests elsewhere than
     the vendor (e.g. ``sink:DIR``, which records them as NDJSON files).

@@ -29,6 +29,7 @@ from mapwire.engine import hookspecs
 from mapwire.engine.destination import Destination
 from mapwire.engine.errors import DuplicateNameError, PluginError
 from mapwire.engine.queue import Queue
+from mapwire.engine.ratelimit import RateLimiter
 from mapwire.engine.source import Source
 from mapwire.engine.store import StateStore
 
@@ -127,6 +128,18 @@ class Registry:
         if queue is None:
             raise PluginError(f"no plugin provides a queue for {url.split(':', 1)[0]!r} URLs")
         return queue  # type: ignore[no-any-return]
+
+    # -- delivery rate limit --------------------------------------------------------------
+    def make_rate_limiter(
+        self, url: str, key: str, rate: float, options: dict[str, Any] | None = None
+    ) -> RateLimiter:
+        """A plugin's limiter for ``url`` (e.g. one shared through Redis), or the built-in
+        in-process ``RateLimiter`` when no plugin handles the URL."""
+        options = options or {}
+        limiter = self.pm.hook.make_rate_limiter(url=url, key=key, rate=rate, options=options)
+        if limiter is None:
+            return RateLimiter(rate, burst=options.get("burst"))
+        return limiter  # type: ignore[no-any-return]
 
     def make_transport(self, url: str, options: dict[str, Any] | None = None) -> Any:
         transport = self.pm.hook.make_transport(url=url, options=options or {})

@@ -8,16 +8,18 @@ queues and HTTP clients, and it closes them all.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from mapwire.engine.config import Config, Connection
 from mapwire.engine.delivery import Deliverer, run_until
+from mapwire.engine.destination import Destination
 from mapwire.engine.metrics import Metrics
 from mapwire.engine.pipeline import Pipeline
-from mapwire.engine.ratelimit import RateLimiter
 from mapwire.engine.registry import Registry, get_registry
 
 USER_AGENT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
@@ -32,6 +34,7 @@ class Runtime:
         self.metrics = Metrics()
         self.pipeline = Pipeline(config, self.store, self.queue, self.metrics)
         self._clients: list[httpx.AsyncClient] = []
+        self._limiters: list[Any] = []
         self._wake: dict[str, asyncio.Event] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.pipeline.on_queued = self._notify
@@ -51,13 +54,16 @@ class Runtime:
     def deliverer(self, conn: Connection) -> Deliverer:
         destination = self.registry.destinations()[conn.plan.destination]
         rate = conn.delivery.rate_limit or destination.capabilities.requests_per_second
+        key = limiter_key(destination, conn.destination)
+        limiter = self.registry.make_rate_limiter(self.config.store, key, rate)
+        self._limiters.append(limiter)
         return Deliverer(
             conn.name,
             destination,
             conn.destination,
             self.queue,
             self._client(conn),
-            limiter=RateLimiter(rate),
+            limiter=limiter,
             metrics=self.metrics,
             retry_window_seconds=conn.delivery.retry_window_hours * 3600,
             max_backoff_seconds=conn.delivery.max_backoff_seconds,
@@ -107,5 +113,18 @@ class Runtime:
         self._clients.clear()
 
     def close(self) -> None:
+        for limiter in self._limiters:
+            close = getattr(limiter, "close", None)  # a plugin's limiter may hold a client
+            if close is not None:
+                close()
+        self._limiters.clear()
         self.queue.close()
         self.store.close()
+
+
+def limiter_key(destination: Destination, settings: Mapping[str, Any]) -> str:
+    """Names one destination credential for a shared rate limit: a hash of the
+    destination's name and its secret settings, so the secrets never leave the process."""
+    secrets = {name: str(settings.get(name, "")) for name in sorted(destination.secret_settings)}
+    text = json.dumps([destination.name, secrets], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,154 @@
+"""Opening a Redis client from a ``redis://`` URL, and the names of every key we write.
+
+All of mapwire's keys start with one prefix (``mapwire`` unless the ``prefix`` option says
+otherwise), so several deployments, or tests, can share one database. Names that embed a
+caller's string (a namespace, a connection name) carry its length first, so that a colon
+inside the string can never make two different names collide.
+
+One Redis primary (with replicas or Sentinel for failover) is the supported topology:
+scripts touch keys of several families at once, which Redis Cluster would refuse unless
+they hashed to one slot.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from mapwire import PluginError
+
+if TYPE_CHECKING:
+    import redis
+
+SCHEMES = ("redis", "rediss", "unix")
+DEFAULT_PREFIX = "mapwire"
+
+
+def is_redis_url(url: str) -> bool:
+    """Whether ``url`` names a Redis server (``redis://``, ``rediss://`` or ``unix://``)."""
+    return url.split(":", 1)[0].lower() in SCHEMES and "://" in url
+
+
+def split_prefix(url: str, options: dict[str, Any]) -> tuple[str, str]:
+    """The URL without its ``prefix`` query parameter, and the key prefix: the URL's
+    ``?prefix=``, else the ``prefix`` option, else ``mapwire``. The prefix can thus be set
+    on the config's one ``store:`` line."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    found = [value for name, value in query if name == "prefix"]
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    prefix = found[-1] if found else str(options.get("prefix", DEFAULT_PREFIX))
+    return urlunsplit(parts._replace(query=rest)), prefix
+
+
+def require_client() -> None:
+    """Fail with an install hint unless the Redis client library is importable.
+
+    Raises:
+        PluginError: the optional dependency is missing.
+    """
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        raise PluginError(
+            "redis:// URLs need the Redis client: pip install 'mapwire[redis]'"
+        ) from exc
+
+
+def open_client(url: str, options: dict[str, Any]) -> redis.Redis:
+    """A synchronous client for ``url``; it is thread-safe and reconnects after ``fork()``.
+
+    Known options: ``timeout_seconds`` (socket connect and read timeout, default 5);
+    other options are ignored.
+    """
+    import redis
+
+    timeout = float(options.get("timeout_seconds", 5.0))
+    return redis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=True,
+    )
+
+
+def server_identity(url: str, prefix: str) -> str:
+    """Which server, database and prefix ``url`` names, without its credentials: two
+    objects with equal identities see the same keys."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}:{parts.port or ''}{parts.path}?{parts.query}#{prefix}"
+
+
+def consumer_name() -> str:
+    """A consumer-group member name unique to this process (host, pid and a random part)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _part(text: str) -> str:
+    return f"{len(text)}:{text}"
+
+
+class Keys:
+    """Every key name mapwire uses under one prefix."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        self.prefix = prefix
+
+    # -- the state store ----------------------------------------------------------------
+    def seen(self, namespace: str, key: str) -> str:
+        """A dedup key: its value is its expiry on the writer's clock (or ``inf``)."""
+        return f"{self.prefix}:seen:{_part(namespace)}:{key}"
+
+    def members(self, namespace: str, key: str) -> str:
+        """A membership hash: member -> ``present:version`` (tombstones kept)."""
+        return f"{self.prefix}:members:{_part(namespace)}:{key}"
+
+    # -- the queue ------------------------------------------------------------------------
+    def stream(self, connection: str) -> str:
+        """A connection's stream: every entry not yet settled, oldest first."""
+        return f"{self.prefix}:queue:{connection}"
+
+    def due(self, connection: str) -> str:
+        """A sorted set: each pending (claimed, unsettled) entry -> when it is claimable."""
+        return f"{self.prefix}:due:{connection}"
+
+    def tries(self, connection: str) -> str:
+        """A hash: entry id -> ``attempts`` and the last error, for entries tried before."""
+        return f"{self.prefix}:tries:{connection}"
+
+    @property
+    def connections(self) -> str:
+        """A set of the connections that ever had an entry."""
+        return f"{self.prefix}:connections"
+
+    @property
+    def progress(self) -> str:
+        """A hash: progress key -> value recorded by ``enqueue``."""
+        return f"{self.prefix}:progress"
+
+    # -- dead letters -----------------------------------------------------------------------
+    @property
+    def dead_sequence(self) -> str:
+        return f"{self.prefix}:dead:seq"
+
+    @property
+    def dead_all(self) -> str:
+        """A sorted set of every dead letter id (scored by id)."""
+        return f"{self.prefix}:dead:all"
+
+    def dead_of(self, connection: str) -> str:
+        """A sorted set of one connection's dead letter ids (scored by id)."""
+        return f"{self.prefix}:dead:by:{connection}"
+
+    def dead(self, id: int) -> str:
+        """One dead letter, as a hash of its fields."""
+        return f"{self.prefix}:dead:item:{id}"
+
+    # -- the shared rate limit ----------------------------------------------------------------
+    def rate(self, key: str) -> str:
+        return f"{self.prefix}:rate:{key}"

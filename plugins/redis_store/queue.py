@@ -1,0 +1,378 @@
+"""``RedisQueue``: a durable delivery ``Queue`` in Redis Streams, shared by every process.
+
+Design (the scripts and the keys they keep are described in ``queue_scripts``):
+
+* Each connection is one stream read by one consumer group; each ``RedisQueue`` object
+  is a consumer with a name unique to its process. ``claim`` is one script: it first
+  takes over, with ``XCLAIM``, pending entries whose lease ran out or whose retry time
+  came (a worker that died leaves its entries pending, and they come back to the others
+  after the lease), then reads new entries with ``XREADGROUP``. Pending entries are older
+  than any new one, so a claim is oldest first, and a retried entry keeps its place.
+* Leases and retry times are kept in a sorted set per connection, on the caller's clock,
+  rather than left to ``XAUTOCLAIM``'s idle time: a retried entry must stay hidden until
+  its ``not_before`` however long it has been idle, a lease is chosen per claim, and an
+  injected clock makes both testable. Hosts are expected to keep their clocks in sync.
+* ``enqueue`` is one script: when the dedup store is a ``RedisStore`` on the same server
+  and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
+  are recorded together, atomically. Any other store records its keys first, as with
+  ``SqliteQueue``. An action is a duplicate if any of its keys was seen before.
+* ``ack`` (after delivery) is ``XACK`` + ``XDEL`` in one ``MULTI``; ``retry`` counts an
+  attempt and reschedules; ``release`` reschedules only; ``dead_letter`` moves the entry
+  to a hash of its own, indexed per connection, all in one script. Settling an entry
+  another worker has claimed since (after this worker's lease ran out) is allowed:
+  delivery is at least once, as with ``SqliteQueue``.
+
+Entry ids are ``EntryId(connection, ms, seq)``: the stream id with its connection, so
+``ack`` and ``retry`` need nothing else. Dead letter ids are integers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Any
+
+import redis
+
+from mapwire.engine.actions import Action
+from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
+from mapwire.engine.store import StateStore
+from mapwire.plugins.redis_store import queue_scripts as scripts
+from mapwire.plugins.redis_store.connection import (
+    DEFAULT_PREFIX,
+    Keys,
+    consumer_name,
+    is_redis_url,
+    open_client,
+    server_identity,
+    split_prefix,
+)
+from mapwire.plugins.redis_store.entries import (
+    EntryId,
+    by_connection,
+    dead_letter_from,
+    encode,
+    entry_from,
+    lenient,
+    stream_id_of,
+)
+from mapwire.plugins.redis_store.store import RedisStore, expiry_args
+
+GROUP = "mapwire"
+#: At most this many ready pending entries are considered per claim (the oldest of them
+#: are taken), so no claim runs long after a mass lease expiry.
+SCAN_CAP = 10_000
+
+
+def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
+    """A ``RedisQueue`` for a Redis URL (None for other schemes).
+
+    Known options: ``prefix`` (of every key, default ``mapwire``; a ``?prefix=`` in the
+    URL wins) and ``timeout_seconds``.
+    """
+    if not is_redis_url(url):
+        return None
+    url, prefix = split_prefix(url, options)
+    return RedisQueue(url, prefix=prefix, options=options)
+
+
+class RedisQueue:
+    """A durable ``Queue`` in Redis; safe across processes, threads and ``fork()``.
+
+    Args:
+        url: ``redis://[:password@]host:port/db`` (or ``rediss://``, ``unix://``).
+        prefix: the first part of every key name.
+        clock: the time source for leases, delays and timestamps, in seconds.
+        options: client settings (``timeout_seconds``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], float] = time.time,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.keys = Keys(prefix)
+        self.identity = server_identity(url, prefix)
+        self.consumer = consumer_name()
+        self._clock = clock
+        self._client: redis.Redis | None = open_client(url, options or {})
+        c = self._client
+        self._enqueue = c.register_script(scripts.ENQUEUE)
+        self._claim = c.register_script(scripts.CLAIM)
+        self._retry = c.register_script(scripts.RETRY)
+        self._bury = c.register_script(scripts.DEAD_LETTER)
+        self._requeue = c.register_script(scripts.REQUEUE)
+        self._next_ready = c.register_script(scripts.NEXT_READY)
+
+    # -- intake ---------------------------------------------------------------------------
+    def enqueue(
+        self,
+        connection: str,
+        actions: Sequence[Action],
+        *,
+        dedup: StateStore | None = None,
+        dedup_ttl: float | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> EnqueueResult:
+        """Queue ``actions`` for ``connection``, skipping duplicates, in one script.
+
+        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
+        if any of its keys was seen before (all its keys are recorded regardless). When
+        ``progress`` = (key, value) is given it is recorded in the same script.
+
+        Raises:
+            TypeError: an action cannot be serialised as JSON; nothing is recorded.
+        """
+        client = self._open()
+        encoded = [encode(a) for a in actions]
+        counts = [0] * len(encoded)
+        keys: list[str] = []
+        dedup_now = self._clock()
+        if isinstance(dedup, RedisStore) and dedup.identity == self.identity:
+            counts = [len(a.dedup_keys) for a in actions]
+            keys = [self.keys.seen(connection, k) for a in actions for k in a.dedup_keys]
+            dedup_now = dedup.clock()
+        elif dedup is not None:
+            flat = [k for a in actions for k in a.dedup_keys]
+            flags = iter(_first_seen(dedup, connection, flat, dedup_ttl))
+            keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+            encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
+            counts = [0] * len(encoded)
+        if not encoded and progress is None:
+            return EnqueueResult(0, len(actions))
+        has_progress, pkey, pvalue = ("1", *progress) if progress else ("0", "", "")
+        args: list[Any] = [GROUP, connection, repr(self._clock()), has_progress, pkey, pvalue]
+        args += expiry_args(dedup_now, dedup_ttl)
+        for n, action in zip(counts, encoded, strict=True):
+            args += [n, action]
+        stream = self.keys.stream(connection)
+        all_keys = [stream, self.keys.connections, self.keys.progress, *keys]
+        queued = int(self._enqueue(keys=all_keys, args=args, client=client))
+        return EnqueueResult(queued, len(actions) - queued)
+
+    # -- delivery -------------------------------------------------------------------------
+    def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
+        """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
+
+        Ready: new to the group, or pending past their lease or retry time.
+        """
+        if limit <= 0:
+            return []
+        now = self._clock()
+        keys = [
+            self.keys.stream(connection),
+            self.keys.due(connection),
+            self.keys.tries(connection),
+        ]
+        lease_until = repr(now + lease_seconds)
+        args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, SCAN_CAP]
+        rows = self._claim(keys=keys, args=args, client=self._open())
+        return [entry_from(connection, *row) for row in rows]
+
+    def ack(self, ids: Sequence[Any]) -> None:
+        """Delivered: acknowledge and delete the entries."""
+        for connection, sids in by_connection(ids).items():
+            with self._open().pipeline(transaction=True) as pipe:
+                pipe.xack(self.keys.stream(connection), GROUP, *sids)
+                pipe.xdel(self.keys.stream(connection), *sids)
+                pipe.zrem(self.keys.due(connection), *sids)
+                pipe.hdel(self.keys.tries(connection), *sids)
+                pipe.execute()
+
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
+        """Release with one more attempt counted; not claimable before ``not_before``."""
+        for connection, sids in by_connection(ids).items():
+            keys = [self.keys.due(connection), self.keys.tries(connection)]
+            self._retry(keys=keys, args=[repr(not_before), reason, *sids], client=self._open())
+
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
+        """Give entries back without counting an attempt (they were not sent)."""
+        for connection, sids in by_connection(ids).items():
+            self._open().zadd(self.keys.due(connection), dict.fromkeys(sids, not_before), xx=True)
+
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+        """Move entries to the dead letters, with the failure, one script per connection.
+
+        The dead letter's ``attempts`` counts this last, failed try. Entries no longer
+        pending (settled elsewhere after their lease ran out) are skipped. Request and
+        response are stored as JSON; what JSON cannot hold is stored as its ``str``.
+        """
+        if not failed:
+            return
+        client = self._open()
+        last = int(client.incrby(self.keys.dead_sequence, len(failed)))
+        dead_ids = iter(range(last - len(failed) + 1, last + 1))
+        groups: dict[str, list[tuple[QueueEntry, Failure, int]]] = defaultdict(list)
+        for entry, failure in failed:
+            groups[entry.connection].append((entry, failure, next(dead_ids)))
+        now = repr(self._clock())
+        for connection, items in groups.items():
+            keys = [
+                self.keys.stream(connection),
+                self.keys.due(connection),
+                self.keys.tries(connection),
+                self.keys.dead_all,
+                self.keys.dead_of(connection),
+                *(self.keys.dead(dead) for _, _, dead in items),
+            ]
+            args: list[Any] = [GROUP, connection, now]
+            for entry, f, dead in items:
+                sid = EntryId.parse(connection, stream_id_of(entry.id)).stream_id
+                args += [sid, dead, f.reason, lenient(f.request), lenient(f.response)]
+            self._bury(keys=keys, args=args, client=client)
+
+    # -- inspection -----------------------------------------------------------------------
+    def depth(self, connection: str | None = None) -> int:
+        """Entries not yet settled (leased ones included): the streams' lengths."""
+        client = self._open()
+        if connection is not None:
+            return int(client.xlen(self.keys.stream(connection)))
+        names = sorted(str(name) for name in client.smembers(self.keys.connections))
+        with client.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xlen(self.keys.stream(name))
+            return sum(int(n) for n in pipe.execute())
+
+    def next_ready_at(self, connection: str) -> float | None:
+        """When the next entry of ``connection`` becomes claimable (may be in the past);
+        None if it has none."""
+        keys = [self.keys.stream(connection), self.keys.due(connection)]
+        at = self._next_ready(keys=keys, args=[], client=self._open())
+        return None if at is None else float(at)
+
+    def progress(self, key: str) -> str | None:
+        """The value last recorded for ``key`` by ``enqueue``, or None."""
+        value = self._open().hget(self.keys.progress, key)
+        return None if value is None else str(value)
+
+    # -- dead letters ---------------------------------------------------------------------
+    def dead_letters(
+        self, connection: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[DeadLetter]:
+        """Dead letters, newest first, optionally of one connection only."""
+        if limit <= 0:
+            return []
+        index = self.keys.dead_all if connection is None else self.keys.dead_of(connection)
+        ids = self._open().zrevrange(index, offset, offset + limit - 1)
+        return self._load([int(str(i)) for i in ids])
+
+    def get_dead_letter(self, id: Any) -> DeadLetter | None:
+        """One dead letter by id, or None."""
+        try:
+            number = int(id)
+        except (TypeError, ValueError):
+            return None
+        found = self._load([number])
+        return found[0] if found else None
+
+    def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
+        """Move dead letters back to the queue, oldest first, as new entries (no attempts,
+        enqueued now); ``ids=None``: all of them (of ``connection`` if given). Returns how
+        many moved."""
+        moved = 0
+        now = repr(self._clock())
+        for name, numbers in self._select(ids, connection).items():
+            keys = [
+                self.keys.stream(name),
+                self.keys.connections,
+                self.keys.dead_all,
+                self.keys.dead_of(name),
+                *(self.keys.dead(n) for n in numbers),
+            ]
+            args: list[str | int] = [GROUP, name, now, *numbers]
+            moved += int(self._requeue(keys=keys, args=args, client=self._open()))
+        return moved
+
+    def purge_dead_letters(
+        self, ids: Sequence[Any] | None, connection: str | None, older_than: float | None
+    ) -> int:
+        """Delete dead letters; ``ids=None``: all of them (of ``connection`` if given).
+        ``older_than`` (seconds) keeps those that failed less than that long ago. Returns
+        how many were deleted."""
+        before = None if older_than is None else self._clock() - older_than
+        selected = self._select(ids, connection, failed_before=before)
+        with self._open().pipeline(transaction=True) as pipe:
+            for name, numbers in selected.items():
+                pipe.delete(*(self.keys.dead(n) for n in numbers))
+                pipe.zrem(self.keys.dead_all, *numbers)
+                pipe.zrem(self.keys.dead_of(name), *numbers)
+            results = pipe.execute()
+        return sum(int(n) for n in results[0::3])
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the client's connections; closing twice is harmless. Entries this
+        consumer still holds stay pending, and come back to others after their lease."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> RedisQueue:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisQueue({self.identity!r})"
+
+    # -- internals ------------------------------------------------------------------------
+    def _open(self) -> redis.Redis:
+        if self._client is None:
+            raise RuntimeError(f"{self!r} is closed")
+        return self._client
+
+    def _load(self, numbers: Iterable[int]) -> list[DeadLetter]:
+        numbers = list(numbers)
+        with self._open().pipeline(transaction=False) as pipe:
+            for n in numbers:
+                pipe.hgetall(self.keys.dead(n))
+            rows = pipe.execute()
+        return [dead_letter_from(n, row) for n, row in zip(numbers, rows, strict=True) if row]
+
+    def _select(
+        self,
+        ids: Sequence[Any] | None,
+        connection: str | None,
+        failed_before: float | None = None,
+    ) -> dict[str, list[int]]:
+        """The dead letters named by ``ids`` (or all), filtered, by connection, oldest first."""
+        client = self._open()
+        if ids is None:
+            index = self.keys.dead_all if connection is None else self.keys.dead_of(connection)
+            numbers = [int(str(i)) for i in client.zrange(index, 0, -1)]
+        else:
+            numbers = sorted({int(i) for i in ids if str(i).lstrip("-").isdigit()})
+        with client.pipeline(transaction=False) as pipe:
+            for n in numbers:
+                pipe.hmget(self.keys.dead(n), ["c", "f"])
+            rows = pipe.execute()
+        selected: dict[str, list[int]] = defaultdict(list)
+        for n, (name, failed_at) in zip(numbers, rows, strict=True):
+            if name is None or (connection is not None and name != connection):
+                continue
+            if failed_before is not None and not float(failed_at) < failed_before:
+                continue
+            selected[name].append(n)
+        return selected
+
+
+def _first_seen(
+    store: StateStore, namespace: str, keys: list[str], ttl: float | None
+) -> list[bool]:
+    """Record ``keys`` through another store: in one call if it offers ``first_seen_many``."""
+    many = getattr(store, "first_seen_many", None)
+    if many is not None:
+        return list(many(namespace, keys, ttl))
+    return [store.first_seen(namespace, key, ttl) for key in keys]

@@ -1,0 +1,181 @@
+"""``RedisStore``: a ``StateStore`` in Redis, shared by every process of a deployment.
+
+* ``first_seen`` is one server-side script: the key is new if it is absent or its expiry
+  has passed. The key's value is that expiry, on the caller's clock (``inf`` without a
+  TTL), and Redis also expires the key after ``ttl`` seconds of its own time, so memory is
+  reclaimed without a purge. Reading the expiry from the value rather than trusting Redis
+  alone keeps the store's notion of time the caller's: the same as ``SqliteStore``, and
+  testable with an injected clock. Hosts are expected to keep their clocks in sync (NTP).
+* ``update_membership`` is one script over a hash ``member -> "present:version"``: each
+  change is applied last-writer-wins (an equal version applied later wins), tombstones
+  are kept, and the present members come back in the same round trip. Versions are
+  compared as Lua numbers: exact up to 2**53.
+
+Both are atomic: Redis runs a script without interleaving any other command.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Any
+
+import redis
+
+from mapwire.plugins.redis_store.connection import (
+    DEFAULT_PREFIX,
+    Keys,
+    is_redis_url,
+    open_client,
+    server_identity,
+    split_prefix,
+)
+
+#: Shared by the store's and the queue's scripts: record one dedup key; 1 if it was new.
+#: ``expires`` is the expiry on the caller's clock (``inf``: never); ``px`` the lifetime in
+#: Redis (milliseconds; empty: none; ``0``: the key expired at once, so nothing is kept).
+SEEN_LUA = """
+local function seen(key, now, expires, px)
+  local v = redis.call('GET', key)
+  if v and (v == 'inf' or tonumber(v) > now) then return 0 end
+  if px == '' then
+    redis.call('SET', key, expires)
+  elseif px ~= '0' then
+    redis.call('SET', key, expires, 'PX', px)
+  end
+  return 1
+end
+"""
+
+_FIRST_SEEN = (
+    SEEN_LUA
+    + """
+local now, expires, px = tonumber(ARGV[1]), ARGV[2], ARGV[3]
+local out = {}
+for i = 1, #KEYS do out[i] = seen(KEYS[i], now, expires, px) end
+return out
+"""
+)
+
+_UPDATE_MEMBERSHIP = """
+local h = KEYS[1]
+for i = 1, #ARGV, 3 do
+  local member, present, version = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local old = redis.call('HGET', h, member)
+  if not old or tonumber(version) >= tonumber(string.match(old, ':(.*)$')) then
+    redis.call('HSET', h, member, present .. ':' .. version)
+  end
+end
+local all = redis.call('HGETALL', h)
+local out = {}
+for i = 1, #all, 2 do
+  if string.sub(all[i + 1], 1, 1) == '1' then out[#out + 1] = all[i] end
+end
+return out
+"""
+
+
+def expiry_args(now: float, ttl: float | None) -> tuple[str, str, str]:
+    """``(now, expires, px)`` for the ``seen`` script function."""
+    if ttl is None:
+        return repr(now), "inf", ""
+    if ttl <= 0:
+        return repr(now), repr(now), "0"
+    return repr(now), repr(now + ttl), str(max(1, int(ttl * 1000 + 0.999)))
+
+
+def open_store(url: str, options: dict[str, Any]) -> RedisStore | None:
+    """A ``RedisStore`` for a Redis URL (None for other schemes).
+
+    Known options: ``prefix`` (of every key, default ``mapwire``; a ``?prefix=`` in the
+    URL wins) and ``timeout_seconds``.
+    """
+    if not is_redis_url(url):
+        return None
+    url, prefix = split_prefix(url, options)
+    return RedisStore(url, prefix=prefix, options=options)
+
+
+class RedisStore:
+    """A ``StateStore`` in Redis; safe across processes, threads and ``fork()``.
+
+    Args:
+        url: ``redis://[:password@]host:port/db`` (or ``rediss://``, ``unix://``).
+        prefix: the first part of every key name.
+        clock: the time source for TTLs, in seconds (``time.time``; inject one in tests).
+        options: client settings (``timeout_seconds``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        clock: Callable[[], float] = time.time,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.clock = clock
+        self.keys = Keys(prefix)
+        #: Which keys this store sees; a ``RedisQueue`` with the same identity records
+        #: dedup keys inside its own enqueue script.
+        self.identity = server_identity(url, prefix)
+        self._client: redis.Redis | None = open_client(url, options or {})
+        self._first_seen = self._client.register_script(_FIRST_SEEN)
+        self._update = self._client.register_script(_UPDATE_MEMBERSHIP)
+
+    # -- the StateStore protocol --------------------------------------------------------
+    def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
+        """Record ``key`` in ``namespace``; True if it was not there (or had expired)."""
+        return self.first_seen_many(namespace, [key], ttl)[0]
+
+    def first_seen_many(
+        self, namespace: str, keys: Sequence[str], ttl: float | None = None
+    ) -> list[bool]:
+        """``first_seen`` for each key, in order, in one script (one round trip).
+
+        A key repeated within ``keys`` sees its earlier occurrence (so it is not new
+        again unless ``ttl`` is zero or less).
+        """
+        if not keys:
+            return []
+        self._check_open()
+        names = [self.keys.seen(namespace, k) for k in keys]
+        flags = self._first_seen(keys=names, args=expiry_args(self.clock(), ttl))
+        return [bool(flag) for flag in flags]
+
+    def update_membership(
+        self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]
+    ) -> list[str]:
+        """Apply ``(member, present, version)`` changes; return the sorted present members."""
+        self._check_open()
+        args: list[str] = []
+        for member, present, version in changes:
+            args += [member, "1" if present else "0", str(int(version))]
+        members = self._update(keys=[self.keys.members(namespace, key)], args=args)
+        return sorted(str(m) for m in members)
+
+    def close(self) -> None:
+        """Close the client's connections; closing twice is harmless."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> RedisStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.identity!r})"
+
+    def _check_open(self) -> None:
+        if self._client is None:
+            raise RuntimeError(f"{self!r} is closed")
