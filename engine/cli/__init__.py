@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import click
 
+from mapwire.engine.errors import PluginError
 from mapwire.engine.registry import build_registry, reset_registry
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Group(click.Group):
+    """Plugin problems (a broken plugin in strict mode, two plugins claiming one name)
+    end any command with one clear line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except PluginError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--strict-plugins",
     is_flag=True,
@@ -29,9 +44,14 @@ def main(strict_plugins: bool) -> None:
       mapwire config check mapwire.yaml   check a config file
       mapwire send --config mapwire.yaml --connection NAME batches.ndjson
       mapwire dlq list --config mapwire.yaml
+      mapwire serve [--config FILE]       receive webhooks over HTTP and deliver them
+      mapwire demo post                   post the bundled samples to a running server
     """
     if strict_plugins:
-        reset_registry(build_registry(strict=True))
+        try:
+            reset_registry(build_registry(strict=True))
+        except PluginError as exc:
+            raise click.ClickException(str(exc)) from exc
 
 
 def _register_commands() -> None:
@@ -45,6 +65,8 @@ def _register_commands() -> None:
         test_cmd,
         validate_cmd,
     )
+    from mapwire.engine.server import command as server_cmd
+    from mapwire.engine.server import demo as demo_cmd
 
     main.add_command(validate_cmd.validate)
     main.add_command(mapping_cmds.map_command)
@@ -55,6 +77,8 @@ def _register_commands() -> None:
     main.add_command(send_cmd.send)
     main.add_command(dlq_cmd.dlq)
     main.add_command(connect_cmd.connect)
+    main.add_command(server_cmd.serve)
+    main.add_command(demo_cmd.demo)
 
 
 _register_commands()

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from mapwire import InputError, Source
 
+from .firehose import firehose_response
 from .validation import json_type
 
 #: Source name -> what it is, in the order they are registered.
@@ -62,6 +63,7 @@ def all_sources() -> list[Source]:
             description=description,
             schema=load_schema(name),
             split=split_webhook_output if name == "mparticle.webhook_output" else None,
+            respond=firehose_response if name.startswith("mparticle.firehose_") else None,
         )
         for name, description in DESCRIPTIONS.items()
     ]

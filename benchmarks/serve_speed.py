@@ -1,0 +1,315 @@
+"""Receiver speed: ``mapwire serve`` end to end, from HTTP requests to the vendor.
+
+    python benchmarks/serve_speed.py [--requests 4000] [--events 25] [--concurrency 64]
+
+Three processes: the Customer.io contract server (``tests/contract``, validation off, so it
+accepts bodies without decoding them), ``mapwire serve`` with a real SQLite file delivering
+to it, and this one, which posts Events API batches (one user, ``--events`` custom events
+each) with httpx async clients (``--clients`` processes, ``--concurrency`` connections in
+all). It reports:
+
+* acknowledgement: requests/s and events/s until every request was answered 202, with the
+  p50/p99 latency of one acknowledgement;
+* end to end: events/s until the contract server received every action;
+* HTTP requests to the vendor per 1,000 events.
+
+The connection's rate limit is raised to 1,000 requests/s (Customer.io's documented
+ceiling) so that the default fair-use limit of 100/s does not cap the result.
+``--profile FILE`` runs the server under cProfile (main thread only) and writes FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT = REPO / "tests" / "contract"
+
+
+# -- the contract server (its own process) ------------------------------------------------
+def run_contract_server(pipe: Connection) -> None:
+    sys.path.insert(0, str(CONTRACT))
+    from contract_servers import CustomerIOServer
+
+    with CustomerIOServer() as server:
+        server.set_validate(False)
+        pipe.send((server.origin, server.site_id, server.api_key))
+        pipe.recv()  # told to stop
+        items = server.accepted_items("POST /api/v2/batch")
+        pipe.send((server.request_count, len(items)))
+
+
+# -- load generation (one or more processes) ------------------------------------------------
+def make_bodies(first: int, count: int, events: int) -> list[bytes]:
+    bodies = []
+    for u in range(first, first + count):
+        batch = {
+            "environment": "production",
+            "mpid": 7_346_244_611_012_968_789 + u,
+            "user_identities": {"customer_id": f"user-{u}", "email": f"user{u}@example.com"},
+            "user_attributes": {"$FirstName": "Ann", "$LastName": "Lee", "plan": "pro"},
+            "device_info": {"platform": "iOS", "os_version": "17.4"},
+            "events": [
+                {
+                    "event_type": "custom_event",
+                    "data": {
+                        "event_name": f"Viewed Product {e % 5}",
+                        "custom_event_type": "navigation",
+                        "source_message_id": f"{u:08x}-{e:04x}-4bde-9b7e-7c0b2f6d2a11",
+                        "timestamp_unixtime_ms": 1_713_484_800_000 + u * 1000 + e,
+                        "custom_attributes": {"sku": f"SKU-{e}", "price": "9.99"},
+                    },
+                }
+                for e in range(events)
+            ],
+        }
+        bodies.append(orjson.dumps(batch))
+    return bodies
+
+
+async def drive_raw(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
+    """Keep-alive HTTP/1.1 over asyncio streams: pre-encoded requests, minimal parsing."""
+    host, port = url.split("://", 1)[1].split(":")
+    latencies: list[float] = []
+    todo = iter(bodies)
+    head = (
+        "POST /mparticle/events HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        "Authorization: Bearer bench-token\r\nContent-Length: {length}\r\n\r\n"
+    )
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for body in todo:
+            started = time.perf_counter()
+            writer.write(head.format(host=host, length=len(body)).encode() + body)
+            response = await reader.readuntil(b"\r\n\r\n")
+            status = int(response[9:12])
+            at = response.lower().find(b"content-length:") + len(b"content-length:")
+            length = int(response[at : response.find(b"\r\n", at)])
+            answer = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            if status != 202:
+                raise SystemExit(f"unexpected {status}: {answer[:200]!r}")
+        writer.close()
+        await writer.wait_closed()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def drive_httpx(url: str, bodies: list[bytes], concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    todo = iter(bodies)
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench-token"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            for body in todo:
+                started = time.perf_counter()
+                response = await client.post("/mparticle/events", content=body, headers=headers)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 202:
+                    raise SystemExit(f"unexpected {response.status_code}: {response.text}")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def run_client(
+    kind: str, url: str, first: int, count: int, events: int, concurrency: int, pipe: Connection
+) -> None:
+    bodies = make_bodies(first, count, events)
+    pipe.send("ready")
+    pipe.recv()  # go
+    drive = drive_raw if kind == "raw" else drive_httpx
+    latencies = asyncio.run(drive(url, bodies, concurrency))
+    pipe.send(latencies)
+
+
+def receive(pipe: Connection, process: Any, timeout: float = 600) -> Any:
+    """The next message from a child process; fail if it died instead."""
+    deadline = time.monotonic() + timeout
+    while not pipe.poll(0.1):
+        if not process.is_alive() or time.monotonic() > deadline:
+            raise SystemExit(f"{process.name} stopped without answering (exit {process.exitcode})")
+    return pipe.recv()
+
+
+# -- the server under test ------------------------------------------------------------------
+def write_config(folder: Path, origin: str, site_id: str) -> Path:
+    config = {
+        "mapwire": 1,
+        "store": "sqlite:///state.db",
+        "server": {"auth": {"bearer_token": "bench-token"}},
+        "connections": [
+            {
+                "name": "cio",
+                "flow": "mparticle-events-to-customerio",
+                "destination": {
+                    "site_id": site_id,
+                    "api_key": {"env": "BENCH_CIO_API_KEY"},
+                    "base_url": origin,
+                },
+                "delivery": {"rate_limit": 1000},
+            }
+        ],
+    }
+    path = folder / "mapwire.yaml"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def metric_total(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("the server did not become ready")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--events", type=int, default=25)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--clients", type=int, default=1, help="load-generating processes")
+    parser.add_argument(
+        "--client",
+        choices=["raw", "httpx"],
+        default="raw",
+        help="raw asyncio HTTP/1.1 (default) or httpx.AsyncClient",
+    )
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the server here")
+    args = parser.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    contract_pipe, child_pipe = ctx.Pipe()
+    contract = ctx.Process(target=run_contract_server, args=(child_pipe,), daemon=True)
+    contract.start()
+    origin, site_id, api_key = receive(contract_pipe, contract)
+
+    folder = Path(tempfile.mkdtemp(prefix="mapwire-bench-"))
+    config = write_config(folder, origin, site_id)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    exe = Path(sys.executable).parent / "mapwire"
+    command = [str(exe), "serve", "--config", str(config), "--port", str(port)]
+    if args.profile:
+        command = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), *command]
+    log = (folder / "serve.log").open("w")
+    server = subprocess.Popen(
+        command, cwd=folder, env={**os.environ, "BENCH_CIO_API_KEY": api_key}, stderr=log
+    )
+    try:
+        wait_ready(url)
+        per_client = -(-args.requests // args.clients)
+        clients = []
+        for i in range(args.clients):
+            count = min(per_client, args.requests - i * per_client)
+            mine, theirs = ctx.Pipe()
+            process = ctx.Process(
+                target=run_client,
+                args=(
+                    args.client,
+                    url,
+                    i * per_client,
+                    count,
+                    args.events,
+                    args.concurrency // args.clients,
+                    theirs,
+                ),
+            )
+            process.start()
+            clients.append((process, mine))
+        for process, pipe in clients:
+            receive(pipe, process)
+        started = time.perf_counter()
+        for _, pipe in clients:
+            pipe.send("go")
+        latencies: list[float] = []
+        for process, pipe in clients:
+            latencies.extend(receive(pipe, process))
+            process.join()
+        acked = time.perf_counter() - started
+        while True:
+            text = httpx.get(url + "/metrics", timeout=10).text
+            mapped = metric_total(text, "mapwire_mapped_actions_total")
+            delivered = metric_total(text, "mapwire_delivered_actions_total")
+            dead = metric_total(text, "mapwire_dead_lettered_actions_total")
+            if delivered + dead >= mapped:
+                break
+            time.sleep(0.02)
+        finished = time.perf_counter() - started
+        vendor_requests = metric_total(text, "mapwire_destination_requests_total")
+    finally:
+        server.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
+        server.wait(60)
+        log.close()
+        contract_pipe.send("stop")
+    vendor_seen, items = receive(contract_pipe, contract)
+    contract.join(10)
+
+    events = args.requests * args.events
+    latencies.sort()
+    print(
+        f"{args.requests} requests x {args.events} events = {events} events; "
+        f"concurrency {args.concurrency}, {args.clients} client process(es)"
+    )
+    print(
+        f"acknowledged in {acked:.2f}s: {args.requests / acked:,.0f} requests/s, "
+        f"{events / acked:,.0f} events/s"
+    )
+    print(
+        f"ack latency: p50 {statistics.median(latencies) * 1000:.1f} ms, "
+        f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms"
+    )
+    print(
+        f"delivered end to end in {finished:.2f}s: {events / finished:,.0f} events/s "
+        f"({int(mapped)} actions mapped, {int(delivered)} delivered, {int(dead)} dead-lettered)"
+    )
+    print(
+        f"vendor requests: {int(vendor_requests)} ({vendor_requests * 1000 / events:.1f} "
+        f"per 1,000 events); the contract server recorded {vendor_seen} request(s), {items} item(s)"
+    )
+    print(f"server log: {folder / 'serve.log'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""``mapwire serve``: the HTTP receiver for mParticle and Customer.io traffic.
+
+Every request is read within size and nesting limits, authenticated, parsed, mapped and
+durably queued before it is acknowledged; delivery runs in the same process. The modules,
+from the bottom up:
+
+* ``logs``: structured JSON log lines (no headers, bodies or secrets, ever).
+* ``intake``: reading a body within limits, the nesting-depth check, JSON parsing.
+* ``auth``: inbound credentials for the mParticle endpoints.
+* ``committer``: group commit, many requests mapped and queued per SQLite transaction.
+* ``mparticle_routes``, ``customerio_routes``: the vendor endpoints.
+* ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
+* ``command``: the ``serve`` command; ``demo``: ``mapwire demo post``.
+
+Importing this package loads neither Starlette nor uvicorn; ``app`` and ``command`` do,
+when the server is started.
+"""

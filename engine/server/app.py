@@ -1,0 +1,225 @@
+"""The ASGI application: routes, health and metrics, error answers, and the lifespan that
+opens the runtime, starts the group committer and delivery, and stops them in order.
+
+=======================================  ==============================================
+``POST /mparticle/events``               Events API batches, Webhook output (202)
+``POST /mparticle/firehose``             Firehose requests (200, the Firehose reply)
+``POST /customerio/webhook[/{name}]``    Customer.io reporting webhooks (202)
+``GET /healthz``                         the process is alive
+``GET /readyz``                          store and queue reachable, backlog under limit
+``GET /metrics``                         Prometheus text
+=======================================  ==============================================
+
+Every error is a JSON body ``{"error": {"code", "message"}}``: bad input is a 4xx that
+changes nothing; 503 (with ``Retry-After``) means "not now, send it again".
+
+Shutdown (uvicorn stops accepting and lets in-flight requests finish first): the committer
+commits what is waiting and stops, delivery finishes the request it is sending and stops,
+then the runtime closes its clients, queue and store. An item claimed but not settled when
+delivery is stopped comes back when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mapwire.engine.config import Config
+from mapwire.engine.errors import InputError
+from mapwire.engine.pipeline import BacklogFull
+from mapwire.engine.runtime import Runtime
+from mapwire.engine.server import customerio_routes, mparticle_routes
+from mapwire.engine.server.auth import InboundAuth
+from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable
+from mapwire.engine.server.handling import JSONBody, ServerState, error_body, server_state
+from mapwire.engine.server.logs import log_event
+from mapwire.engine.server.request_log import HttpMetrics, RequestLog
+
+DELIVERY_STOP_SECONDS = 15.0
+BACKLOG_RETRY_AFTER = 5
+_PROBE_NAMESPACE = "mapwire:readyz"
+
+
+# -- health -----------------------------------------------------------------------------
+async def healthz(request: Request) -> Response:
+    return JSONBody({"status": "ok"})
+
+
+def _readiness(state: ServerState) -> tuple[int, dict[str, Any]]:
+    if not state.accepting or state.runtime is None or state.committer is None:
+        return 503, {"status": "not_ready", "reason": "starting or stopping"}
+    if not state.committer.alive:
+        return 503, {"status": "not_ready", "reason": "the committer stopped"}
+    if state.delivery is not None and state.delivery.done():
+        return 503, {"status": "not_ready", "reason": "delivery stopped"}
+    runtime = state.runtime
+    try:
+        runtime.store.first_seen(_PROBE_NAMESPACE, "probe", 60.0)
+        runtime.pipeline.check_backlog([c for c in state.config.connections if c.enabled])
+    except BacklogFull as exc:
+        return 503, {"status": "backlog_full", "connection": exc.connection}
+    except Exception as exc:
+        log_event(logging.WARNING, "not_ready", error_type=type(exc).__name__)
+        return 503, {"status": "not_ready", "reason": "the store or the queue is unavailable"}
+    return 200, {"status": "ready"}
+
+
+async def readyz(request: Request) -> Response:
+    status, body = await asyncio.to_thread(_readiness, server_state(request))
+    return JSONBody(body, status)
+
+
+def _render_metrics(runtime: Runtime) -> bytes:
+    for conn in runtime.config.connections:
+        runtime.metrics.queue_depth.labels(conn.name).set(runtime.queue.depth(conn.name))
+    return runtime.metrics.render()
+
+
+async def metrics(request: Request) -> Response:
+    runtime = server_state(request).running
+    text = await asyncio.to_thread(_render_metrics, runtime)
+    return Response(text, media_type=CONTENT_TYPE_PLAIN_0_0_4)
+
+
+# -- errors -----------------------------------------------------------------------------
+def _note(request: Request, code: str) -> None:
+    request.state.error_code = code
+
+
+async def input_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InputError)
+    _note(request, exc.code)
+    headers = None
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": server_state(request).auth.challenge}
+    return error_body(exc.status, exc.code, str(exc), headers)
+
+
+async def backlog_full(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BacklogFull)
+    _note(request, "backlog_full")
+    message = f"connection {exc.connection!r} has too much waiting; try again later"
+    headers = {"Retry-After": str(BACKLOG_RETRY_AFTER)}
+    return error_body(503, "backlog_full", message, headers)
+
+
+async def unavailable(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, IntakeUnavailable)
+    _note(request, exc.code)
+    return error_body(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    _note(request, code)
+    return error_body(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+
+
+# -- lifespan ---------------------------------------------------------------------------
+def _delivery_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log_event(logging.ERROR, "delivery_failed", exc=task.exception())
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    state: ServerState = app.state.mapwire
+    runtime = Runtime(state.config)
+    state.http_metrics = HttpMetrics(runtime.metrics.registry)
+    committer = GroupCommitter(runtime.pipeline)
+    committer.start()
+    stop = asyncio.Event()
+    delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
+    delivery.add_done_callback(_delivery_ended)
+    state.runtime, state.committer, state.delivery = runtime, committer, delivery
+    state.accepting = True
+    _announce(state)
+    try:
+        yield
+    finally:
+        state.accepting = False
+        await asyncio.to_thread(committer.close)
+        stop.set()
+        if runtime.pipeline.on_queued is not None:  # wake idle deliverers so they see the stop
+            for conn in runtime.delivering():
+                runtime.pipeline.on_queued(conn.name)
+        try:
+            await asyncio.wait_for(asyncio.shield(delivery), DELIVERY_STOP_SECONDS)
+        except TimeoutError:
+            delivery.cancel()
+            log_event(logging.WARNING, "delivery_cancelled", after_seconds=DELIVERY_STOP_SECONDS)
+        except Exception:
+            pass  # logged by _delivery_ended
+        await runtime.aclose()
+        runtime.close()
+        state.runtime = state.committer = state.delivery = state.http_metrics = None
+        log_event(
+            logging.INFO,
+            "server_stopped",
+            commit_groups=committer.groups,
+            submissions=committer.submissions,
+        )
+
+
+def _announce(state: ServerState) -> None:
+    config = state.config
+    mparticle = [
+        c.name
+        for c in config.connections
+        if any(s.startswith("mparticle.") for s in c.plan.sources)
+    ]
+    if mparticle and state.auth.scheme == "unconfigured":
+        log_event(
+            logging.WARNING,
+            "auth_not_configured",
+            message="server.auth is not set: the mParticle endpoints refuse every request",
+        )
+    log_event(
+        logging.INFO,
+        "server_ready",
+        config=config.path,
+        connections=[c.name for c in config.connections],
+        auth=state.auth.scheme,
+        max_body_bytes=config.server.max_body_bytes,
+        max_json_depth=config.server.max_json_depth,
+    )
+
+
+# -- the application --------------------------------------------------------------------
+def create_app(config: Config) -> Starlette:
+    """The server for ``config``; the runtime is opened when the app starts up."""
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/mparticle/events", mparticle_routes.events, methods=["POST"]),
+        Route("/mparticle/firehose", mparticle_routes.firehose, methods=["POST"]),
+        Route("/customerio/webhook", customerio_routes.webhook, methods=["POST"]),
+        Route("/customerio/webhook/{connection}", customerio_routes.webhook, methods=["POST"]),
+    ]
+    state = ServerState(config=config, auth=InboundAuth(config.server.auth))
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestLog, metrics=lambda: state.http_metrics)],
+        lifespan=lifespan,
+        exception_handlers={
+            InputError: input_error,
+            BacklogFull: backlog_full,
+            IntakeUnavailable: unavailable,
+            HTTPException: http_error,
+        },
+    )
+    app.state.mapwire = state
+    return app

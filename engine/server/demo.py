@@ -1,0 +1,169 @@
+"""``mapwire demo post``: send the bundled sample payloads to a running ``mapwire serve``.
+
+Each sample (package data of ``mapwire.mappings``, ``samples/*.json``) goes to the endpoint
+its content belongs to: a Firehose request (``type`` ending in ``_request``) to
+``/mparticle/firehose``, a reporting webhook (``event_id`` and ``metric``) to
+``/customerio/webhook``, signed with the demo config's webhook key, anything else to
+``/mparticle/events``. The command then waits until the server has delivered what it
+queued (read from ``/metrics``) and prints what the local sink recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import click
+
+DEMO_SIGNING_KEY = "demo-signing-key"
+DEFAULT_URL = "http://127.0.0.1:8080"
+DEFAULT_SINK = Path("mapwire-data") / "delivered"
+
+
+def samples() -> list[tuple[str, bytes]]:
+    """(file name, raw bytes) of every bundled sample, sorted by name."""
+    folder = files("mapwire.mappings") / "samples"
+    found = [(p.name, p.read_bytes()) for p in folder.iterdir() if p.name.endswith(".json")]
+    return sorted(found)
+
+
+def endpoint_for(document: Any) -> str:
+    if isinstance(document, dict):
+        kind = document.get("type")
+        if isinstance(kind, str) and kind.endswith("_request"):
+            return "/mparticle/firehose"
+        if "event_id" in document and "metric" in document:
+            return "/customerio/webhook"
+    return "/mparticle/events"
+
+
+def signed_headers(body: bytes, key: str, now: int | None = None) -> dict[str, str]:
+    """Customer.io's webhook signature headers for ``body``."""
+    stamp = str(int(time.time()) if now is None else now)
+    digest = hmac.new(key.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
+    return {"X-CIO-Timestamp": stamp, "X-CIO-Signature": digest.hexdigest()}
+
+
+def metric_total(text: str, name: str) -> float:
+    """The sum of every sample of one Prometheus metric in an exposition text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def wait_delivered(client: Any, timeout: float) -> bool:
+    """Poll ``/metrics`` until everything queued is delivered or dead-lettered."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = client.get("/metrics").text
+        mapped = metric_total(text, "mapwire_mapped_actions_total")
+        settled = metric_total(text, "mapwire_delivered_actions_total") + metric_total(
+            text, "mapwire_dead_lettered_actions_total"
+        )
+        if settled >= mapped:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def describe(record: dict[str, Any]) -> str:
+    """One short line for a request the sink recorded."""
+    body = record.get("body")
+    url = str(record.get("url", "")).split("://", 1)[-1]
+    if isinstance(body, dict) and isinstance(body.get("batch"), list):
+        kinds = [
+            str(i.get("action", i.get("type", "?"))) for i in body["batch"] if isinstance(i, dict)
+        ]
+        what = f"{len(kinds)} item(s): " + ", ".join(sorted(set(kinds)))
+    elif isinstance(body, list):
+        events = sum(len(b.get("events") or []) for b in body if isinstance(b, dict))
+        what = f"{len(body)} batch(es), {events} event(s)"
+    else:
+        what = "1 item"
+    return f"  {record.get('method', '?')} {url}  {what}"
+
+
+def sink_summary(folder: Path, since: float) -> list[str]:
+    lines = []
+    files_found = sorted(folder.glob("*.ndjson")) if folder.is_dir() else []
+    if not files_found:
+        return [f"nothing recorded under {folder} (is the server using the demo config?)"]
+    total = 0
+    recent: list[str] = []
+    for path in files_found:
+        records = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
+        total += len(records)
+        lines.append(f"  {path}: {len(records)} request(s)")
+        recent.extend(describe(r) for r in records if float(r.get("time", 0)) >= since)
+    head = f"the sink recorded {total} request(s) in {len(files_found)} file(s):"
+    return [head, *lines, f"requests recorded by this run: {len(recent)}", *recent]
+
+
+@click.group()
+def demo() -> None:
+    """Try mapwire end to end on this machine, with no vendor account."""
+
+
+@demo.command("post")
+@click.option("--url", default=DEFAULT_URL, show_default=True, help="The server's base URL.")
+@click.option(
+    "--sink",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_SINK,
+    show_default=True,
+    help="The folder the demo config delivers into (relative to where the server runs).",
+)
+@click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for delivery.")
+def post(url: str, sink: Path, wait: float) -> None:
+    """Post the bundled samples to a running ``mapwire serve`` and show what was delivered.
+
+    \b
+    In one terminal:   mapwire serve
+    In another:        mapwire demo post
+    """
+    import httpx
+
+    started = time.time() - 1
+    failed = False
+    with httpx.Client(base_url=url, timeout=10.0) as client:
+        for name, body in samples():
+            path = endpoint_for(json.loads(body))
+            headers = {"Content-Type": "application/json"}
+            if path == "/customerio/webhook":
+                headers.update(signed_headers(body, DEMO_SIGNING_KEY))
+            try:
+                response = client.post(path, content=body, headers=headers)
+            except httpx.TransportError as exc:
+                raise click.ClickException(
+                    f"cannot reach {url} ({type(exc).__name__}); start it with: mapwire serve"
+                ) from exc
+            failed |= response.status_code >= 300
+            click.echo(f"{name} -> POST {path}: {response.status_code} {_short(response)}")
+        if not wait_delivered(client, wait):
+            click.echo(f"still delivering after {wait:g}s; the sink may be incomplete", err=True)
+    for line in sink_summary(sink, started):
+        click.echo(line)
+    if failed:
+        raise SystemExit(1)
+
+
+def _short(response: Any) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if isinstance(body, dict) and "queued" in body:
+        skipped = ", ".join(f"{k}: {v}" for k, v in body.get("skipped", {}).items())
+        return f"queued {body['queued']}" + (f" (skipped {skipped})" if skipped else "")
+    if isinstance(body, dict) and "error" in body:
+        return str(body["error"].get("message", ""))
+    if isinstance(body, dict) and "type" in body:
+        return f"replied {body['type']}"
+    return ""

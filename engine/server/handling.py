@@ -1,0 +1,148 @@
+"""What every POST endpoint shares: the server's state, reading the JSON body within the
+configured limits, handing documents to the group committer, and the JSON answers.
+
+Errors are raised, not returned: ``InputError`` (a 4xx with its code), ``BacklogFull`` and
+``IntakeUnavailable`` (503 with ``Retry-After``); ``app`` turns them into responses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from mapwire.engine.config import Config
+from mapwire.engine.errors import InputError
+from mapwire.engine.pipeline import IntakeReport, Pipeline
+from mapwire.engine.runtime import Runtime
+from mapwire.engine.server.auth import InboundAuth
+from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable, Part
+from mapwire.engine.server.intake import check_content_type, parse_json, read_body
+from mapwire.engine.server.request_log import HttpMetrics
+
+#: How long a request waits for its group to commit before it is answered 503.
+SUBMIT_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class ServerState:
+    """What the running server holds; the lifespan fills it in and empties it."""
+
+    config: Config
+    auth: InboundAuth
+    runtime: Runtime | None = None
+    committer: GroupCommitter | None = None
+    delivery: asyncio.Task[None] | None = None
+    http_metrics: HttpMetrics | None = None
+    accepting: bool = False
+
+    @property
+    def running(self) -> Runtime:
+        if self.runtime is None:
+            raise IntakeUnavailable("the server is not running", code="not_ready", retry_after=5)
+        return self.runtime
+
+    @property
+    def pipeline(self) -> Pipeline:
+        return self.running.pipeline
+
+
+def server_state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.mapwire
+    return state
+
+
+class JSONBody(Response):
+    """A JSON response encoded with orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def error_body(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONBody:
+    return JSONBody({"error": {"code": code, "message": message}}, status, headers)
+
+
+async def read_raw(request: Request, state: ServerState, *, limit: int | None = None) -> bytes:
+    """Check the content type and read the body within the limit."""
+    check_content_type(request.headers.get("content-type"))
+    limit = limit or state.config.server.max_body_bytes
+    try:
+        return await read_body(request.headers, request.stream(), limit)
+    except ClientDisconnect:
+        raise InputError(
+            "the client closed the connection before sending the whole body",
+            code="client_disconnected",
+        ) from None
+
+
+async def read_json(request: Request, state: ServerState, *, limit: int | None = None) -> Any:
+    """Check the content type, read the body within the limit, check its depth, parse it."""
+    body = await read_raw(request, state, limit=limit)
+    return parse_json(body, state.config.server.max_json_depth)
+
+
+def require_connections(state: ServerState, source: str, only: str | None = None) -> None:
+    """Refuse (404) input that no enabled connection reads."""
+    if not state.pipeline.connections_for(source, only):
+        what = f"connection {only!r}" if only else "enabled connection"
+        raise InputError(f"no {what} reads {source}", status=404, code="no_connection")
+
+
+async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> IntakeReport:
+    """Queue the parts durably; return only once they are committed."""
+    committer = state.committer
+    if committer is None or not state.accepting:
+        raise IntakeUnavailable(
+            "the server is not accepting input", code="not_ready", retry_after=5
+        )
+    future = committer.submit(parts)
+    try:
+        async with asyncio.timeout(SUBMIT_TIMEOUT_SECONDS):
+            report = await future
+    except TimeoutError:
+        raise IntakeUnavailable(
+            "queueing took too long; the input may or may not be queued",
+            code="queue_timeout",
+            retry_after=5,
+        ) from None
+    record_counts(request, report)
+    return report
+
+
+def record_counts(request: Request, report: IntakeReport) -> None:
+    """Counts for the request's log line."""
+    request.state.counts = {
+        "documents": report.documents,
+        "queued": report.queued,
+        "skipped": sum(n for c in report.connections.values() for n in c.skipped.values()),
+        "errors": len(report.errors),
+    }
+
+
+def summary(report: IntakeReport) -> dict[str, Any]:
+    """The small JSON answer to an accepted request."""
+    skipped: dict[str, int] = {}
+    for part in report.connections.values():
+        for reason, n in part.skipped.items():
+            skipped[reason] = skipped.get(reason, 0) + n
+    return {
+        "status": "accepted",
+        "documents": report.documents,
+        "queued": report.queued,
+        "skipped": skipped,
+        "errors": len(report.errors),
+    }
+
+
+def accepted(report: IntakeReport) -> JSONBody:
+    return JSONBody(summary(report), 202)

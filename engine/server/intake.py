@@ -1,0 +1,146 @@
+"""Reading a request body safely: content type, size, nesting depth, then JSON.
+
+Each check fails with an ``InputError`` whose status and code the app turns into a JSON
+4xx, and whose message names the limit or the position, never the content:
+
+* ``check_content_type``: JSON media types only (415 ``unsupported_media_type``).
+* ``read_body``: the body is read as a stream and refused as soon as it passes the limit
+  (413 ``body_too_large``); a declared ``Content-Length`` over the limit is refused before
+  anything is read. A body that trickles in slower than ``BODY_TIMEOUT_SECONDS`` is 408.
+* ``nesting_exceeds``: the depth of ``[``/``{`` outside strings, found with a few passes of
+  byte operations (no recursion, no per-character Python loop), so a hostile body cannot
+  exhaust the stack of any later step (400 ``too_deep``).
+* ``parse_json``: orjson, after the depth check (400 ``malformed_json``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import orjson
+
+from mapwire.engine.errors import InputError
+
+BODY_TIMEOUT_SECONDS = 30.0
+_BRACKETS_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a parsed value's type, for messages that must not quote it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def check_content_type(value: str | None) -> None:
+    """Accept ``application/json`` and ``application/*+json``, in UTF-8 if a charset is given."""
+    if value is None:
+        raise InputError(
+            "Content-Type is missing; send application/json",
+            status=415,
+            code="unsupported_media_type",
+        )
+    media, _, params = value.partition(";")
+    media = media.strip().lower()
+    if not (
+        media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+    ):
+        raise InputError(
+            "Content-Type must be application/json", status=415, code="unsupported_media_type"
+        )
+    for param in params.split(";"):
+        name, _, charset = param.partition("=")
+        if name.strip().lower() == "charset" and charset.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise InputError("JSON bodies must be UTF-8", status=415, code="unsupported_media_type")
+
+
+def _too_large(limit: int) -> InputError:
+    return InputError(
+        f"request body is larger than {limit} bytes", status=413, code="body_too_large"
+    )
+
+
+async def read_body(
+    headers: Mapping[str, str],
+    chunks: AsyncIterator[bytes],
+    limit: int,
+    *,
+    timeout: float = BODY_TIMEOUT_SECONDS,
+) -> bytes:
+    """The whole body, never holding more than ``limit`` bytes of it."""
+    declared = headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in chunks:
+                if len(body) + len(chunk) > limit:
+                    raise _too_large(limit)
+                body += chunk
+    except TimeoutError:
+        raise InputError(
+            f"the request body was not received within {timeout:g} seconds",
+            status=408,
+            code="body_timeout",
+        ) from None
+    return bytes(body)
+
+
+def nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether arrays/objects in ``body`` nest deeper than ``limit`` (outside strings).
+
+    Escaped backslashes and escaped quotes are removed first; then only brackets (as
+    parentheses) and quotes are kept. Two adjacent quotes can go without changing which
+    brackets sit inside a string, which leaves only the strings that contain brackets to
+    cut out. Each pass then deletes the innermost ``()`` pairs, so the number of passes
+    that empty the shape is the depth. Unbalanced brackets answer False: the parser
+    reports those as malformed.
+    """
+    if b"\\" in body:
+        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    shape = body.translate(_BRACKETS_AS_PARENS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in shape:
+        shape = b"".join(shape.split(b'"')[::2])
+    if shape.count(b"(") <= limit:
+        return False
+    if b"(" * (limit + 1) in shape:  # a run of openers nests, whatever follows
+        return True
+    for _ in range(limit):
+        shorter = shape.replace(b"()", b"")
+        if not shorter or len(shorter) == len(shape):
+            return False
+        shape = shorter
+    return b"()" in shape
+
+
+def parse_json(body: bytes, max_depth: int) -> Any:
+    """The parsed body, after the depth check."""
+    if not body.strip():
+        raise InputError("the request body is empty", code="malformed_json")
+    if nesting_exceeds(body, max_depth):
+        raise InputError(f"JSON nests deeper than {max_depth} levels", status=400, code="too_deep")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "depth" in exc.msg or "recursion" in exc.msg:
+            raise InputError("JSON nests too deep", code="too_deep") from None
+        raise InputError(
+            f"the body is not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})",
+            code="malformed_json",
+        ) from None

@@ -1,0 +1,97 @@
+"""Structured logs: one JSON object per line on stderr.
+
+Every line has ``time`` (UTC, ISO 8601), ``level`` and ``event``; request lines add
+``request_id``, ``method``, ``path``, ``status``, ``duration_ms`` and ``counts``. Fields are
+only ever what the server passes explicitly (``log_event``): never headers, bodies, query
+strings or configuration values. Records from other libraries (the HTTP server) keep their
+message text, and an exception is written as its type and stack frames, without its message,
+because a message may quote the input that caused it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import IO, Any
+
+import orjson
+
+LOGGER_NAME = "mapwire.server"
+#: Loggers whose records are written as JSON lines by ``configure_logging``.
+CAPTURED = (LOGGER_NAME, "uvicorn", "uvicorn.error", "uvicorn.access")
+LEVELS = ("debug", "info", "warning", "error")
+
+logger = logging.getLogger(LOGGER_NAME)
+
+
+def log_event(
+    level: int, event: str, /, *, exc: BaseException | None = None, **fields: Any
+) -> None:
+    """Log one structured event; ``fields`` become keys of the JSON line.
+
+    ``exc`` adds the exception's type and stack frames (never its message).
+    """
+    if logger.isEnabledFor(level):
+        logger.log(level, event, exc_info=exc, extra={"mapwire_fields": fields})
+
+
+def _frames(exc: BaseException) -> list[str]:
+    """``file:line in function`` for each frame, innermost last; no message, no locals."""
+    summary = traceback.extract_tb(exc.__traceback__)
+    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in summary]
+
+
+class JsonLineFormatter(logging.Formatter):
+    """Formats a record as one JSON object (see the module docstring)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC)
+        line: dict[str, Any] = {
+            "time": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
+            "level": record.levelname.lower(),
+        }
+        fields = getattr(record, "mapwire_fields", None)
+        if fields is not None:
+            line["event"] = record.msg
+            line.update(fields)
+        else:
+            line["event"] = "http_server" if record.name.startswith("uvicorn") else record.name
+            line["message"] = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            line["error_type"] = type(exc).__name__
+            line["traceback"] = _frames(exc)
+        return orjson.dumps(line, default=str).decode()
+
+
+class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler with the JSON formatter."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        super().__init__(stream if stream is not None else sys.stderr)
+        self.setFormatter(JsonLineFormatter())
+
+
+def configure_logging(level: str = "info", stream: IO[str] | None = None) -> JsonLineHandler:
+    """Send the server's and the HTTP server's records to ``stream`` as JSON lines.
+
+    Replaces any handler an earlier call installed; returns the new handler.
+    """
+    handler = JsonLineHandler(stream)
+    numeric = getattr(logging, level.upper())
+    for name in CAPTURED:
+        target = logging.getLogger(name)
+        for old in [h for h in target.handlers if isinstance(h, JsonLineHandler)]:
+            target.removeHandler(old)
+        target.addHandler(handler)
+        target.setLevel(numeric)
+        target.propagate = False
+    return handler
+
+
+def reset_logging(handler: logging.Handler) -> None:
+    """Remove a handler ``configure_logging`` installed (for tests and embedding)."""
+    for name in CAPTURED:
+        logging.getLogger(name).removeHandler(handler)

@@ -1,0 +1,155 @@
+"""The group committer on its own: many submissions in one group, each answered exactly,
+and a failure in one submission never touching the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
+
+from mapwire.engine.config import load_config
+from mapwire.engine.errors import InputError
+from mapwire.engine.pipeline import BacklogFull, IntakeReport
+from mapwire.engine.runtime import Runtime
+from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable, Part
+
+EVENTS = "mparticle.events_api_batch"
+WEBHOOK = "customerio.reporting_webhook"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    monkeypatch.chdir(tmp_path)
+    flows = sink_flows()
+    flows[0]["delivery"] = {"max_backlog": 1000}
+    running = Runtime(load_config(write_config(tmp_path, flows)))
+    yield running
+    running.close()
+
+
+async def _commit_together(committer: GroupCommitter, parts: list[list[Part]]) -> list[Any]:
+    """Submit everything before the thread starts, so it all lands in one group."""
+    futures = [committer.submit(p) for p in parts]
+    committer.start()
+    try:
+        return await asyncio.gather(*futures, return_exceptions=True)
+    finally:
+        await asyncio.to_thread(committer.close)
+
+
+def test_one_group_answers_each_submission_exactly(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+    parts = [[Part(EVENTS, [events_batch(f"u{i}", i + 1)])] for i in range(5)]
+    reports = asyncio.run(_commit_together(committer, parts))
+    assert [r.queued for r in reports] == [2, 3, 4, 5, 6]
+    assert committer.groups == 1 and committer.submissions == 5
+    assert runtime.queue.depth("events") == 20
+    assert runtime.metrics.snapshot("events")["mapped"] == 20
+
+
+def test_duplicates_are_counted_for_the_submission_that_repeats(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+    hook = reporting_webhook("01HXDUP0000000000000000000")
+    parts = [
+        [Part(WEBHOOK, [hook], only="activity")],
+        [Part(EVENTS, [events_batch("a", 1)])],
+        [Part(WEBHOOK, [hook], only="activity")],
+    ]
+    first, plain, again = asyncio.run(_commit_together(committer, parts))
+    assert (first.queued, plain.queued, again.queued) == (1, 2, 0)
+    assert again.connections["activity"].skipped == {"duplicate": 1}
+    assert first.connections["activity"].skipped == {}
+
+
+def test_a_mapping_that_raises_fails_only_its_own_submission(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+    real = committer._runners["events"]
+
+    def flaky(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        if doc.get("boom"):
+            raise TypeError("a bug the input exposed")
+        return real(doc, *args, **kwargs)
+
+    committer._runners["events"] = flaky
+    parts = [
+        [Part(EVENTS, [events_batch("a", 1)])],
+        [Part(EVENTS, [events_batch("b", 1), {**events_batch("c", 1), "boom": True}])],
+        [Part(EVENTS, [events_batch("d", 1)])],
+    ]
+    ok1, failed, ok2 = asyncio.run(_commit_together(committer, parts))
+    assert isinstance(failed, InputError) and failed.status == 422
+    assert isinstance(ok1, IntakeReport) and isinstance(ok2, IntakeReport)
+    assert runtime.queue.depth("events") == 4  # nothing of the failed submission
+
+
+def test_a_full_backlog_refuses_only_the_connections_over_it(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+    asyncio.run(_commit_together(committer, [[Part(EVENTS, [events_batch("big", 999)])]]))
+    committer = GroupCommitter(runtime.pipeline)
+    hook = reporting_webhook("01HXBACKLOG000000000000000")
+    parts = [[Part(EVENTS, [events_batch("x", 1)])], [Part(WEBHOOK, [hook], only="activity")]]
+    refused, fine = asyncio.run(_commit_together(committer, parts))
+    assert isinstance(refused, BacklogFull) and refused.connection == "events"
+    assert fine.queued == 1
+
+
+def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+    real = committer._runners["events"]
+
+    def unstorable(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(doc, *args, **kwargs)
+        if doc.get("poison"):
+            result.actions[0].payload["bad"] = {1j}  # not JSON
+        return result
+
+    committer._runners["events"] = unstorable
+    parts = [
+        [Part(EVENTS, [events_batch("a", 1)])],
+        [Part(EVENTS, [{**events_batch("p", 1), "poison": True}])],
+        [Part(EVENTS, [events_batch("b", 1)])],
+    ]
+    first, poisoned, last = asyncio.run(_commit_together(committer, parts))
+    assert isinstance(poisoned, InputError) and poisoned.status == 422
+    assert (first.queued, last.queued) == (2, 2)
+    assert runtime.queue.depth("events") == 4
+
+
+def test_closing_commits_what_is_waiting_then_refuses(runtime: Runtime) -> None:
+    async def scenario() -> tuple[list[Any], Exception | None]:
+        committer = GroupCommitter(runtime.pipeline)
+        futures = [committer.submit([Part(EVENTS, [events_batch(f"c{i}", 1)])]) for i in range(3)]
+        committer.start()
+        await asyncio.to_thread(committer.close)
+        reports = await asyncio.gather(*futures)
+        try:
+            committer.submit([Part(EVENTS, [events_batch("late", 1)])])
+        except IntakeUnavailable as exc:
+            return reports, exc
+        return reports, None
+
+    reports, refused = asyncio.run(scenario())
+    assert [r.queued for r in reports] == [2, 2, 2]
+    assert isinstance(refused, IntakeUnavailable) and refused.code == "shutting_down"
+
+
+def test_a_full_inbox_is_busy(runtime: Runtime) -> None:
+    async def scenario() -> Exception | None:
+        committer = GroupCommitter(runtime.pipeline, max_pending=2)
+        committer.submit([Part(EVENTS, [])])
+        committer.submit([Part(EVENTS, [])])
+        try:
+            committer.submit([Part(EVENTS, [])])
+        except IntakeUnavailable as exc:
+            return exc
+        finally:
+            committer.start()
+            await asyncio.to_thread(committer.close)
+        return None
+
+    busy = asyncio.run(scenario())
+    assert isinstance(busy, IntakeUnavailable) and busy.code == "busy" and busy.retry_after == 1
