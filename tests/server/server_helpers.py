@@ -44,8 +44,15 @@ def write_config(
     config = {
         "mapwire": 1,
         "store": "sqlite:///state.db",
-        "server": server if server is not None else {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}},
-        "delivery": {"retry_window_hours": 1, "max_backoff_seconds": 2, "batch_wait_ms": 10, **(delivery or {})},
+        "server": server
+        if server is not None
+        else {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}},
+        "delivery": {
+            "retry_window_hours": 1,
+            "max_backoff_seconds": 2,
+            "batch_wait_ms": 10,
+            **(delivery or {}),
+        },
         "connections": connections,
     }
     path = folder / "mapwire.yaml"
@@ -72,8 +79,16 @@ def mp_destination(server: Any) -> dict[str, Any]:
 def all_flows(cio: Any, mp: Any) -> list[dict[str, Any]]:
     """The four shipped flows, each into its contract server."""
     return [
-        {"name": "events", "flow": "mparticle-events-to-customerio", "destination": cio_destination(cio)},
-        {"name": "firehose", "flow": "mparticle-firehose-to-customerio", "destination": cio_destination(cio)},
+        {
+            "name": "events",
+            "flow": "mparticle-events-to-customerio",
+            "destination": cio_destination(cio),
+        },
+        {
+            "name": "firehose",
+            "flow": "mparticle-firehose-to-customerio",
+            "destination": cio_destination(cio),
+        },
         {
             "name": "audiences",
             "flow": "mparticle-audiences-to-customerio",
@@ -93,9 +108,24 @@ def sink_flows() -> list[dict[str, Any]]:
     """The four shipped flows, each into a local sink folder."""
     cio = {"site_id": "s", "api_key": "k"}
     return [
-        {"name": "events", "flow": "mparticle-events-to-customerio", "destination": cio, "transport": "sink:out"},
-        {"name": "firehose", "flow": "mparticle-firehose-to-customerio", "destination": cio, "transport": "sink:out"},
-        {"name": "audiences", "flow": "mparticle-audiences-to-customerio", "destination": cio, "transport": "sink:out"},
+        {
+            "name": "events",
+            "flow": "mparticle-events-to-customerio",
+            "destination": cio,
+            "transport": "sink:out",
+        },
+        {
+            "name": "firehose",
+            "flow": "mparticle-firehose-to-customerio",
+            "destination": cio,
+            "transport": "sink:out",
+        },
+        {
+            "name": "audiences",
+            "flow": "mparticle-audiences-to-customerio",
+            "destination": cio,
+            "transport": "sink:out",
+        },
         {
             "name": "activity",
             "flow": "customerio-activity-to-mparticle",

@@ -39,18 +39,30 @@ def firehose_schema(name: str) -> jsonschema.Draft3Validator:
 
 @pytest.fixture
 def vendors(
-    vendor_secrets: None, customerio_server: Any, mparticle_server: Any, serve: Serve, tmp_path: Path
+    vendor_secrets: None,
+    customerio_server: Any,
+    mparticle_server: Any,
+    serve: Serve,
+    tmp_path: Path,
 ) -> tuple[RunningServer, Any, Any]:
     config = write_config(tmp_path, all_flows(customerio_server, mparticle_server))
     return serve(config), customerio_server, mparticle_server
 
 
-def test_events_api_and_webhook_output_reach_customerio(vendors: tuple[RunningServer, Any, Any]) -> None:
+def test_events_api_and_webhook_output_reach_customerio(
+    vendors: tuple[RunningServer, Any, Any],
+) -> None:
     server, cio, _ = vendors
     with server.client(headers=bearer()) as client:
         one = client.post("/mparticle/events", content=json.dumps(events_batch("u1", 3)))
         assert one.status_code == 202
-        assert one.json() == {"status": "accepted", "documents": 1, "queued": 4, "skipped": {}, "errors": 0}
+        assert one.json() == {
+            "status": "accepted",
+            "documents": 1,
+            "queued": 4,
+            "skipped": {},
+            "errors": 0,
+        }
         # The Webhook output with "Send as Batch": an array, identities as a list.
         many = [webhook_output_batch("u2", 2), webhook_output_batch("u3", 1)]
         two = client.post("/mparticle/events", content=json.dumps(many))
@@ -63,7 +75,9 @@ def test_events_api_and_webhook_output_reach_customerio(vendors: tuple[RunningSe
     assert sorted(event_ids(cio)) == sorted(set(event_ids(cio))) and len(event_ids(cio)) == 6
 
 
-def test_firehose_event_processing_reaches_customerio(vendors: tuple[RunningServer, Any, Any]) -> None:
+def test_firehose_event_processing_reaches_customerio(
+    vendors: tuple[RunningServer, Any, Any],
+) -> None:
     server, cio, _ = vendors
     request = sample("mparticle_firehose_event_processing.json")
     with server.client(headers=bearer()) as client:
@@ -102,7 +116,9 @@ def test_audience_membership_reaches_customerio_with_the_membership_attribute(
     assert list(firehose_schema("AudienceMembershipChangeResponse").iter_errors(reply)) == []
     assert subscribed.status_code == 200
     assert subscribed.json()["type"] == "audience_subscription_response"
-    assert list(firehose_schema("AudienceSubscriptionResponse").iter_errors(subscribed.json())) == []
+    assert (
+        list(firehose_schema("AudienceSubscriptionResponse").iter_errors(subscribed.json())) == []
+    )
     server.wait_delivered()
     [identify] = cio.accepted_items("POST /api/v2/batch")
     assert identify["identifiers"] == {"id": "cust-1001"}
@@ -144,7 +160,9 @@ def test_firehose_registration_and_dsr_are_answered_without_queuing(
         )
         erased = client.post("/mparticle/firehose", content=json.dumps(dsr), headers=bearer())
         unauthenticated_dsr = client.post(
-            "/mparticle/firehose", content=json.dumps(dsr), headers={"Content-Type": "application/json"}
+            "/mparticle/firehose",
+            content=json.dumps(dsr),
+            headers={"Content-Type": "application/json"},
         )
     assert answer.status_code == 200
     reply = answer.json()
@@ -158,8 +176,10 @@ def test_firehose_registration_and_dsr_are_answered_without_queuing(
     assert server.queue.depth() == 0
 
 
-def test_verification_requests_are_answered_normally(vendors: tuple[RunningServer, Any, Any]) -> None:
-    server, cio, _ = vendors
+def test_verification_requests_are_answered_normally(
+    vendors: tuple[RunningServer, Any, Any],
+) -> None:
+    server, _cio, _ = vendors
     empty_events = {"type": "event_processing_request", "id": "v-1", "events": []}
     no_profiles = {"type": "audience_membership_change_request", "id": "v-2"}
     with server.client(headers=bearer()) as client:
@@ -182,7 +202,9 @@ def test_health_readiness_and_metrics(vendors: tuple[RunningServer, Any, Any]) -
         client.post("/mparticle/events", content=json.dumps(events_batch("m1", 2)))
         server.wait_delivered()
         metrics = client.get("/metrics")
-        request_id = client.get("/healthz", headers={"X-Request-Id": "trace-123"}).headers["x-request-id"]
+        request_id = client.get("/healthz", headers={"X-Request-Id": "trace-123"}).headers[
+            "x-request-id"
+        ]
         generated = client.get("/healthz").headers["x-request-id"]
     assert metrics.status_code == 200
     assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -209,9 +231,18 @@ def test_every_flow_into_the_local_sink(serve: Serve, tmp_path: Path) -> None:
     cio_body = (SAMPLES / "customerio_reporting_webhook.json").read_bytes()
     with server.client(headers=headers) as client:
         posted = [
-            client.post("/mparticle/events", content=(SAMPLES / "mparticle_events_api_batch.json").read_bytes()),
-            client.post("/mparticle/firehose", content=(SAMPLES / "mparticle_firehose_event_processing.json").read_bytes()),
-            client.post("/mparticle/firehose", content=(SAMPLES / "mparticle_audience_membership.json").read_bytes()),
+            client.post(
+                "/mparticle/events",
+                content=(SAMPLES / "mparticle_events_api_batch.json").read_bytes(),
+            ),
+            client.post(
+                "/mparticle/firehose",
+                content=(SAMPLES / "mparticle_firehose_event_processing.json").read_bytes(),
+            ),
+            client.post(
+                "/mparticle/firehose",
+                content=(SAMPLES / "mparticle_audience_membership.json").read_bytes(),
+            ),
             client.post("/customerio/webhook", content=cio_body, headers=signed(cio_body)),
         ]
     assert [r.status_code for r in posted] == [202, 200, 200, 202]

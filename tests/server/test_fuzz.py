@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,10 +35,18 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=20)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+)
 json_values = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=25,
 )
 
@@ -87,7 +94,9 @@ bodies = (
     | json_values.map(lambda v: json.dumps(v).encode())
     | st.binary(max_size=300)
     | st.integers(min_value=1, max_value=5000).map(lambda n: b"[" * n + b"]" * (n % 7))
-    | st.sampled_from([p.read_bytes() for p in sorted(SAMPLES.glob("*.json"))]).map(lambda b: b[: len(b) // 2])
+    | st.sampled_from([p.read_bytes() for p in sorted(SAMPLES.glob("*.json"))]).map(
+        lambda b: b[: len(b) // 2]
+    )
 )
 
 
@@ -99,11 +108,17 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)
         set_secrets(patch)
-        server = serve_config(write_config(folder, sink_flows(), server={
-            "auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}},
-            "max_body_bytes": 100_000,
-            "max_json_depth": 32,
-        }))
+        server = serve_config(
+            write_config(
+                folder,
+                sink_flows(),
+                server={
+                    "auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}},
+                    "max_body_bytes": 100_000,
+                    "max_json_depth": 32,
+                },
+            )
+        )
         yield server, stream
         server.stop()
     reset_logging(handler)

@@ -25,7 +25,11 @@ from server_helpers import (
 )
 
 Serve = Callable[[Path], RunningServer]
-LIMITS = {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}, "max_body_bytes": 4096, "max_json_depth": 8}
+LIMITS = {
+    "auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}},
+    "max_body_bytes": 4096,
+    "max_json_depth": 8,
+}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +51,9 @@ def drained(request: pytest.FixtureRequest) -> Iterator[None]:
         request.getfixturevalue("server").wait_delivered()
 
 
-def _error(server: RunningServer, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, str]:
+def _error(
+    server: RunningServer, path: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, str]:
     with server.client() as client:
         response = client.post(path, content=body, headers=headers or bearer())
     assert response.headers["content-type"] == "application/json"
@@ -64,7 +70,9 @@ def _nested(depth: int) -> bytes:
     return b'{"events": [], "x": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
 
 
-@pytest.mark.parametrize("path", ["/mparticle/events", "/mparticle/firehose", "/customerio/webhook"])
+@pytest.mark.parametrize(
+    "path", ["/mparticle/events", "/mparticle/firehose", "/customerio/webhook"]
+)
 def test_oversize_bodies_are_413(server: RunningServer, path: str) -> None:
     body = json.dumps({"type": "event_processing_request", "id": "x", "pad": "x" * 5000}).encode()
     headers = {**bearer(), **signed(body)}
@@ -99,7 +107,11 @@ def test_a_streamed_body_is_cut_off_at_the_limit(server: RunningServer) -> None:
     ("path", "body", "expected"),
     [
         ("/mparticle/events", _nested(9), (400, "too_deep")),
-        ("/mparticle/firehose", b'{"type": "event_processing_request", "id": "x", "a": ' + b"[" * 9 + b"]" * 9 + b"}", (400, "too_deep")),
+        (
+            "/mparticle/firehose",
+            b'{"type": "event_processing_request", "id": "x", "a": ' + b"[" * 9 + b"]" * 9 + b"}",
+            (400, "too_deep"),
+        ),
         ("/mparticle/events", b"[" * 3000, (400, "too_deep")),
         ("/mparticle/events", b'{"events": [', (400, "malformed_json")),
         ("/mparticle/events", b"", (400, "malformed_json")),
@@ -113,11 +125,21 @@ def test_a_streamed_body_is_cut_off_at_the_limit(server: RunningServer) -> None:
         ("/mparticle/firehose", b"[]", (400, "invalid_shape")),
         ("/mparticle/firehose", b'{"type": "event_processing_request"}', (400, "invalid_shape")),
         ("/mparticle/firehose", b'{"type": "nonsense", "id": "x"}', (400, "unsupported_type")),
-        ("/mparticle/firehose", b'{"type": "event_processing_request", "id": "x", "events": {}}', (400, "invalid_shape")),
-        ("/mparticle/firehose", b'{"type": "audience_membership_change_request", "id": "x", "user_profiles": [3]}', (400, "invalid_shape")),
+        (
+            "/mparticle/firehose",
+            b'{"type": "event_processing_request", "id": "x", "events": {}}',
+            (400, "invalid_shape"),
+        ),
+        (
+            "/mparticle/firehose",
+            b'{"type": "audience_membership_change_request", "id": "x", "user_profiles": [3]}',
+            (400, "invalid_shape"),
+        ),
     ],
 )
-def test_bad_bodies_are_400(server: RunningServer, path: str, body: bytes, expected: tuple[int, str]) -> None:
+def test_bad_bodies_are_400(
+    server: RunningServer, path: str, body: bytes, expected: tuple[int, str]
+) -> None:
     assert _error(server, path, body) == expected
     assert server.queue.depth() == 0
     _still_serving(server)
@@ -129,7 +151,8 @@ def test_depth_at_the_limit_is_fine(server: RunningServer) -> None:
 
 
 @pytest.mark.parametrize(
-    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"]
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"],
 )
 def test_wrong_content_types_are_415(server: RunningServer, content_type: str | None) -> None:
     headers = {"Authorization": f"Bearer {INBOUND_TOKEN}"}
@@ -145,12 +168,18 @@ def test_wrong_content_types_are_415(server: RunningServer, content_type: str | 
     )
     if content_type is None:
         return
-    with server.client(headers={**headers, "Content-Type": "application/json; charset=UTF-8"}) as client:
+    with server.client(
+        headers={**headers, "Content-Type": "application/json; charset=UTF-8"}
+    ) as client:
         assert client.post("/mparticle/events", content=body).status_code == 202
 
 
 def test_webhook_envelope_is_checked(server: RunningServer) -> None:
-    for broken in ({"event_id": 5}, {**reporting_webhook("x"), "data": []}, {**reporting_webhook("x"), "timestamp": "1"}):
+    for broken in (
+        {"event_id": 5},
+        {**reporting_webhook("x"), "data": []},
+        {**reporting_webhook("x"), "timestamp": "1"},
+    ):
         body = json.dumps(broken).encode()
         assert _error(server, "/customerio/webhook", body, signed(body)) == (400, "invalid_shape")
 
@@ -173,11 +202,17 @@ def stalled(
 
 def test_a_full_backlog_is_503_with_retry_after(stalled: RunningServer) -> None:
     with stalled.client(headers=bearer()) as client:
-        assert client.post("/mparticle/events", content=json.dumps(events_batch("b1", 4))).status_code == 202
+        assert (
+            client.post("/mparticle/events", content=json.dumps(events_batch("b1", 4))).status_code
+            == 202
+        )
         refused = client.post("/mparticle/events", content=json.dumps(events_batch("b2", 1)))
         ready = client.get("/readyz")
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
     assert refused.json()["error"]["code"] == "backlog_full"
-    assert ready.status_code == 503 and ready.json() == {"status": "backlog_full", "connection": "events"}
+    assert ready.status_code == 503 and ready.json() == {
+        "status": "backlog_full",
+        "connection": "events",
+    }
     assert stalled.queue.depth("events") == 5  # the refused batch queued nothing

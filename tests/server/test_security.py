@@ -30,7 +30,9 @@ def sink_server(serve: Serve, tmp_path: Path) -> RunningServer:
     return serve(write_config(tmp_path, sink_flows()))
 
 
-def _post_webhook(server: RunningServer, body: bytes, headers: dict[str, str], path: str = "/customerio/webhook") -> tuple[int, dict[str, object]]:
+def _post_webhook(
+    server: RunningServer, body: bytes, headers: dict[str, str], path: str = "/customerio/webhook"
+) -> tuple[int, dict[str, object]]:
     with server.client() as client:
         response = client.post(path, content=body, headers=headers)
     return response.status_code, response.json()
@@ -162,7 +164,10 @@ def test_secrets_never_appear_in_logs_or_responses(
             ({"Authorization": f"Bearer {INBOUND_TOKEN}"}, '{"events": "' + body_secret + '"}'),
             ({"Authorization": f"Bearer {INBOUND_TOKEN}"}, '{"x": "' + body_secret + '",'),
             ({"Authorization": f"Bearer {INBOUND_TOKEN}"}, json.dumps(events_batch("s2", 1))),
-            ({"Authorization": f"Token {INBOUND_TOKEN}"}, json.dumps({"type": body_secret, "id": "x"})),
+            (
+                {"Authorization": f"Token {INBOUND_TOKEN}"},
+                json.dumps({"type": body_secret, "id": "x"}),
+            ),
         ]:
             for path in ("/mparticle/events", "/mparticle/firehose"):
                 response = client.post(

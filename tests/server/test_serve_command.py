@@ -41,7 +41,7 @@ def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if httpx.get(url + "/readyz", timeout=1).status_code == 200:
                 return process, url
@@ -65,8 +65,13 @@ def test_the_bundled_demo_and_demo_post(tmp_path: Path, monkeypatch: pytest.Monk
     finally:
         stderr = _stop(process)
     assert result.exit_code == 0, result.output
-    assert "customerio_reporting_webhook.json -> POST /customerio/webhook: 202 queued 1" in result.output
-    assert "mparticle_firehose_event_processing.json -> POST /mparticle/firehose: 200" in result.output
+    assert (
+        "customerio_reporting_webhook.json -> POST /customerio/webhook: 202 queued 1"
+        in result.output
+    )
+    assert (
+        "mparticle_firehose_event_processing.json -> POST /mparticle/firehose: 200" in result.output
+    )
     assert "requests recorded by this run: 4" in result.output
     assert "track.customer.io/api/v2/batch" in result.output
     assert "s2s.us1.mparticle.com/v2/bulkevents" in result.output
