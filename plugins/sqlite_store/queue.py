@@ -26,24 +26,15 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapwire.engine.actions import Action
 from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
 from mapwire.engine.store import StateStore
-from mapwire.plugins.sqlite_store.store import (
-    SqliteStore,
-    _enable_wal,
-    _immediate,
-    database_file,
-    sqlite_path,
-)
+from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
+from mapwire.plugins.sqlite_store.store import SqliteStore, database_file, sqlite_path
 
 
 def _dumps_std(obj: Any) -> str:
@@ -158,7 +149,7 @@ def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
     return SqliteQueue(path, busy_timeout=float(options.get("busy_timeout", 5.0)))
 
 
-class SqliteQueue:
+class SqliteQueue(SqliteFile):
     """A durable ``Queue`` in one SQLite file; safe across processes and threads.
 
     Args:
@@ -174,21 +165,9 @@ class SqliteQueue:
         busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.path = str(path)
         self._clock = clock
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.file = database_file(self.path)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            self._setup(self._conn, busy_timeout)
-        except BaseException:
-            self._conn.close()
-            raise
+        self.file = database_file(str(path))
+        super().__init__(path, busy_timeout)
 
     # -- intake ---------------------------------------------------------------------------
     def enqueue(
@@ -219,7 +198,7 @@ class SqliteQueue:
             rows = _survivors(rows, actions, _first_seen(dedup, connection, keys, dedup_ttl))
         if not rows and progress is None:
             return EnqueueResult(0, len(actions))
-        with self._connection() as conn, _immediate(conn):
+        with self._connection() as conn, immediate(conn):
             if keys and paired is not None:
                 new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
                 rows = _survivors(rows, actions, new)
@@ -278,7 +257,7 @@ class SqliteQueue:
             (f.reason, now, _dumps_lenient(f.request), _dumps_lenient(f.response), entry.id)
             for entry, f in failed
         ]
-        with self._connection() as conn, _immediate(conn):
+        with self._connection() as conn, immediate(conn):
             conn.executemany(_BURY, rows)
             conn.executemany(_DELETE_ONE, [(entry.id,) for entry, _ in failed])
 
@@ -333,7 +312,7 @@ class SqliteQueue:
             INSERT INTO queue (connection, action, enqueued_at)
             SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
         """
-        with self._connection() as conn, _immediate(conn):
+        with self._connection() as conn, immediate(conn):
             moved = conn.execute(move, (self._clock(), *args)).rowcount
             conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)
         return int(moved)
@@ -349,44 +328,9 @@ class SqliteQueue:
         with self._connection() as conn:
             return int(conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount)
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the connection; closing twice is harmless."""
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> SqliteQueue:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"SqliteQueue({self.path!r})"
-
     # -- internals ------------------------------------------------------------------------
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._pid != os.getpid():
-                raise RuntimeError("a SqliteQueue cannot be used across fork(); open a new one")
-            if self._conn is None:
-                raise RuntimeError(f"{self!r} is closed")
-            yield self._conn
-
-    @staticmethod
-    def _setup(conn: sqlite3.Connection, busy_timeout: float) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        _enable_wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        with _immediate(conn):
+    def _setup_schema(self, conn: sqlite3.Connection) -> None:
+        with immediate(conn):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)

@@ -19,15 +19,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
-from types import TracebackType
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapwire import MapwireError
+from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
 
 SCHEMA_VERSION = 1
 
@@ -133,7 +130,7 @@ def open_store(url: str, options: dict[str, Any]) -> SqliteStore | None:
     )
 
 
-class SqliteStore:
+class SqliteStore(SqliteFile):
     """A ``StateStore`` in one SQLite file; safe across processes and threads.
 
     Args:
@@ -157,24 +154,12 @@ class SqliteStore:
         purge_every: int = 100,
         purge_batch: int = 500,
     ) -> None:
-        self.path = str(path)
         self._clock = clock
         self._purge_every = max(1, purge_every)
         self._purge_batch = max(1, purge_batch)
         self._until_purge = 0
-        self._lock = threading.Lock()
-        self._pid = os.getpid()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.file = database_file(self.path)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            self._setup(self._conn, busy_timeout)
-        except BaseException:
-            self._conn.close()
-            raise
+        self.file = database_file(str(path))
+        super().__init__(path, busy_timeout)
 
     # -- the StateStore protocol --------------------------------------------------------
     def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
@@ -196,7 +181,7 @@ class SqliteStore:
         """
         if not keys:
             return []
-        with self._connection() as conn, _immediate(conn):
+        with self._connection() as conn, immediate(conn):
             return self.first_seen_on(conn, namespace, keys, ttl)
 
     def first_seen_on(
@@ -238,7 +223,7 @@ class SqliteStore:
         with self._connection() as conn:
             if not changes:
                 return [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
-            with _immediate(conn):
+            with immediate(conn):
                 conn.executemany(
                     _APPLY_CHANGE,
                     [
@@ -248,49 +233,15 @@ class SqliteStore:
                 )
                 return [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
 
-    def close(self) -> None:
-        """Close the connection; closing twice is harmless."""
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> SqliteStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"SqliteStore({self.path!r})"
-
     # -- internals ----------------------------------------------------------------------
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            if self._pid != os.getpid():
-                raise RuntimeError("a SqliteStore cannot be used across fork(); open a new one")
-            if self._conn is None:
-                raise RuntimeError(f"{self!r} is closed")
-            yield self._conn
-
     def _maybe_purge(self, conn: sqlite3.Connection, now: float, recorded: int) -> None:
         self._until_purge -= recorded
         if self._until_purge <= 0:
             self._until_purge = self._purge_every
             conn.execute(_PURGE, (now, self._purge_batch))
 
-    @staticmethod
-    def _setup(conn: sqlite3.Connection, busy_timeout: float) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-        _enable_wal(conn, busy_timeout)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        with _immediate(conn):
+    def _setup_schema(self, conn: sqlite3.Connection) -> None:
+        with immediate(conn):
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             if version > SCHEMA_VERSION:
                 raise StoreSchemaError(
@@ -302,33 +253,3 @@ class SqliteStore:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-
-def _enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
-    """Switch a new file to WAL, retrying while other processes race to do the same.
-
-    The switch needs an exclusive lock and may fail at once with ``SQLITE_BUSY`` instead of
-    waiting for the busy timeout, so we wait here.
-    """
-    deadline = time.monotonic() + busy_timeout
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
-                raise
-        time.sleep(0.005)
-
-
-@contextmanager
-def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
-    """A ``BEGIN IMMEDIATE`` transaction: the write lock is taken up front, or we wait."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        if conn.in_transaction:  # some errors (e.g. a full disk) have rolled back already
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")

@@ -1,0 +1,106 @@
+"""What the SQLite store and the SQLite queue share: one file, one connection.
+
+``SqliteFile`` opens the file (creating its folders), sets the busy timeout, switches it to
+WAL (retrying while other processes race to do the same) with ``synchronous=NORMAL``, and
+hands the connection out under a lock, so an object may be shared by threads. An object
+must not cross ``fork()``: using it in a forked child raises ``RuntimeError``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+
+class SqliteFile:
+    """Base of ``SqliteStore`` and ``SqliteQueue``: ``_setup_schema`` is theirs to write."""
+
+    def __init__(self, path: str | os.PathLike[str], busy_timeout: float) -> None:
+        self.path = str(path)
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._conn: sqlite3.Connection | None = sqlite3.connect(
+            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            enable_wal(self._conn, busy_timeout)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._setup_schema(self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _setup_schema(self, conn: sqlite3.Connection) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Close the connection; closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.path!r})"
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._pid != os.getpid():
+                raise RuntimeError(
+                    f"a {type(self).__name__} cannot be used across fork(); open a new one"
+                )
+            if self._conn is None:
+                raise RuntimeError(f"{self!r} is closed")
+            yield self._conn
+
+
+def enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
+    """Switch a new file to WAL, retrying while other processes race to do the same.
+
+    The switch needs an exclusive lock and may fail at once with ``SQLITE_BUSY`` instead of
+    waiting for the busy timeout, so we wait here.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.005)
+
+
+@contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """A ``BEGIN IMMEDIATE`` transaction: the write lock is taken up front, or we wait."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:  # some errors (e.g. a full disk) have rolled back already
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
