@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mapwire.engine.actions import Action
+from mapwire.engine.codegen import compile_plan
 from mapwire.engine.config import Config, Connection
 from mapwire.engine.errors import MapwireError
-from mapwire.engine.evaluate import Evaluator
 from mapwire.engine.metrics import Metrics
 from mapwire.engine.queue import Queue
 from mapwire.engine.store import StateStore
@@ -59,11 +59,7 @@ class IntakeReport:
 
 
 def make_runner(plan: Any) -> Callable[..., Any]:
-    """The fastest evaluator available for a plan (generated code, else the interpreter)."""
-    try:
-        from mapwire.engine.codegen import compile_plan
-    except ImportError:
-        return Evaluator(plan).run
+    """How a flow runs on the hot path: its generated code (the interpreter is for explain)."""
     return compile_plan(plan).run
 
 
