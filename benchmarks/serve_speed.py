@@ -15,6 +15,7 @@ all). It reports:
 
 The connection's rate limit is raised to 1,000 requests/s (Customer.io's documented
 ceiling) so that the default fair-use limit of 100/s does not cap the result.
+``--intake-only`` points delivery at a closed port, to measure acknowledgement alone.
 ``--profile FILE`` runs the server under cProfile (main thread only) and writes FILE.
 """
 
@@ -22,9 +23,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -40,6 +43,7 @@ import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT = REPO / "tests" / "contract"
+CLOSED_PORT = "http://127.0.0.1:9"
 
 
 # -- the contract server (its own process) ------------------------------------------------
@@ -217,6 +221,12 @@ def main() -> None:
         help="raw asyncio HTTP/1.1 (default) or httpx.AsyncClient",
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the server here")
+    parser.add_argument(
+        "--intake-only",
+        action="store_true",
+        help="point delivery at a closed port (it backs off) to measure acknowledgement alone",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the server's folder and log")
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
@@ -226,7 +236,7 @@ def main() -> None:
     origin, site_id, api_key = receive(contract_pipe, contract)
 
     folder = Path(tempfile.mkdtemp(prefix="mapwire-bench-"))
-    config = write_config(folder, origin, site_id)
+    config = write_config(folder, CLOSED_PORT if args.intake_only else origin, site_id)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     exe = Path(sys.executable).parent / "mapwire"
@@ -268,16 +278,12 @@ def main() -> None:
             latencies.extend(receive(pipe, process))
             process.join()
         acked = time.perf_counter() - started
-        while True:
-            text = httpx.get(url + "/metrics", timeout=10).text
-            mapped = metric_total(text, "mapwire_mapped_actions_total")
-            delivered = metric_total(text, "mapwire_delivered_actions_total")
-            dead = metric_total(text, "mapwire_dead_lettered_actions_total")
-            if delivered + dead >= mapped:
-                break
+        text = httpx.get(url + "/metrics", timeout=10).text
+        at_ack = metric_total(text, DELIVERED)
+        while not args.intake_only and not settled(text):
             time.sleep(0.02)
+            text = httpx.get(url + "/metrics", timeout=10).text
         finished = time.perf_counter() - started
-        vendor_requests = metric_total(text, "mapwire_destination_requests_total")
     finally:
         server.send_signal(signal.SIGINT if args.profile else signal.SIGTERM)
         server.wait(60)
@@ -285,12 +291,40 @@ def main() -> None:
         contract_pipe.send("stop")
     vendor_seen, items = receive(contract_pipe, contract)
     contract.join(10)
+    report(args, latencies, acked, finished, at_ack, text, (vendor_seen, items))
+    if args.keep:
+        print(f"server folder (config, SQLite file, log): {folder}")
+    else:
+        shutil.rmtree(folder, ignore_errors=True)
 
+
+DELIVERED = "mapwire_delivered_actions_total"
+
+
+def settled(metrics: str) -> bool:
+    """Everything mapped has been delivered or dead-lettered."""
+    done = metric_total(metrics, DELIVERED) + metric_total(
+        metrics, "mapwire_dead_lettered_actions_total"
+    )
+    return done >= metric_total(metrics, "mapwire_mapped_actions_total")
+
+
+def report(
+    args: argparse.Namespace,
+    latencies: list[float],
+    acked: float,
+    finished: float,
+    at_ack: float,
+    metrics: str,
+    vendor: tuple[int, int],
+) -> None:
     events = args.requests * args.events
     latencies.sort()
+    mapped = metric_total(metrics, "mapwire_mapped_actions_total")
+    delivered = metric_total(metrics, DELIVERED)
     print(
-        f"{args.requests} requests x {args.events} events = {events} events; "
-        f"concurrency {args.concurrency}, {args.clients} client process(es)"
+        f"{args.requests} requests x {args.events} events = {events:,} events; "
+        f"concurrency {args.concurrency}, {args.clients} {args.client} client process(es)"
     )
     print(
         f"acknowledged in {acked:.2f}s: {args.requests / acked:,.0f} requests/s, "
@@ -300,15 +334,25 @@ def main() -> None:
         f"ack latency: p50 {statistics.median(latencies) * 1000:.1f} ms, "
         f"p99 {latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms"
     )
-    print(
-        f"delivered end to end in {finished:.2f}s: {events / finished:,.0f} events/s "
-        f"({int(mapped)} actions mapped, {int(delivered)} delivered, {int(dead)} dead-lettered)"
-    )
-    print(
-        f"vendor requests: {int(vendor_requests)} ({vendor_requests * 1000 / events:.1f} "
-        f"per 1,000 events); the contract server recorded {vendor_seen} request(s), {items} item(s)"
-    )
-    print(f"server log: {folder / 'serve.log'}")
+    if args.intake_only:
+        print(f"intake only: {int(mapped):,} actions queued, delivery pointed at a closed port")
+    else:
+        print(
+            f"delivered end to end in {finished:.2f}s: {events / finished:,.0f} events/s "
+            f"({int(mapped):,} actions mapped, {int(delivered):,} delivered)"
+        )
+        if finished > acked:
+            print(
+                f"  {int(at_ack):,} action(s) delivered while acknowledging; the rest alone at "
+                f"{(delivered - at_ack) / (finished - acked):,.0f} actions/s"
+            )
+        requests = metric_total(metrics, "mapwire_destination_requests_total")
+        print(
+            f"vendor requests: {int(requests)} ({requests * 1000 / events:.1f} per 1,000 "
+            f"events); the contract server recorded {vendor[0]} request(s), {vendor[1]:,} item(s)"
+        )
+    fast = all(importlib.util.find_spec(m) for m in ("httptools", "uvloop"))
+    print(f"HTTP server: uvicorn with {'httptools + uvloop' if fast else 'h11 + asyncio'}")
 
 
 if __name__ == "__main__":

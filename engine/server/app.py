@@ -61,9 +61,9 @@ def _readiness(state: ServerState) -> tuple[int, dict[str, Any]]:
         return 503, {"status": "not_ready", "reason": "starting or stopping"}
     if not state.committer.alive:
         return 503, {"status": "not_ready", "reason": "the committer stopped"}
-    if state.delivery is not None and state.delivery.done():
-        return 503, {"status": "not_ready", "reason": "delivery stopped"}
     runtime = state.runtime
+    if state.delivery is not None and state.delivery.done() and runtime.delivering():
+        return 503, {"status": "not_ready", "reason": "delivery stopped"}
     try:
         runtime.store.first_seen(_PROBE_NAMESPACE, "probe", 60.0)
         runtime.pipeline.check_backlog([c for c in state.config.connections if c.enabled])
@@ -136,7 +136,15 @@ def _delivery_ended(task: asyncio.Task[None]) -> None:
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state: ServerState = app.state.mapwire
-    runtime = Runtime(state.config)
+    try:
+        runtime = Runtime(state.config)
+    except Exception as exc:
+        # The message may quote a store URL with its password: log the kind only.
+        reason = type(exc).__name__
+        if isinstance(exc, OSError) and exc.strerror:
+            reason += f": {exc.strerror}"
+        log_event(logging.ERROR, "startup_failed", exc=exc, reason=reason)
+        raise RuntimeError(f"cannot open the store or the queue ({reason})") from None
     state.http_metrics = HttpMetrics(runtime.metrics.registry)
     committer = GroupCommitter(runtime.pipeline)
     committer.start()
@@ -175,12 +183,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def _announce(state: ServerState) -> None:
     config = state.config
-    mparticle = [
-        c.name
-        for c in config.connections
-        if any(s.startswith("mparticle.") for s in c.plan.sources)
-    ]
-    if mparticle and state.auth.scheme == "unconfigured":
+    guarded = [c.name for c in config.connections if mparticle_routes.SOURCES & set(c.plan.sources)]
+    if guarded and state.auth.scheme == "unconfigured":
         log_event(
             logging.WARNING,
             "auth_not_configured",

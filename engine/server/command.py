@@ -14,6 +14,7 @@ import click
 from mapwire.engine.server.logs import LEVELS, configure_logging
 
 GRACEFUL_SECONDS = 30
+SERVER_DEPENDENCIES = ("starlette", "uvicorn")
 EXIT_STARTUP_FAILED = 3
 
 
@@ -56,6 +57,8 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
 
         from mapwire.engine.server.app import create_app
     except ImportError as exc:
+        if (exc.name or "").partition(".")[0] not in SERVER_DEPENDENCIES:
+            raise
         raise click.ClickException(
             f"mapwire serve needs the server dependencies ({exc.name} is missing): "
             "pip install 'mapwire[server]'"

@@ -161,12 +161,28 @@ class GroupCommitter:
             try:
                 self._commit(group)
             except Exception as exc:  # a bug: fail the group, keep serving
-                log_event(logging.ERROR, "commit_failed", error_type=type(exc).__name__)
+                log_event(logging.ERROR, "commit_failed", exc=exc)
                 for pending in group:
                     pending.error = pending.error or IntakeUnavailable(
                         "the request could not be queued", code="queue_unavailable", retry_after=5
                     )
             self._resolve(group)
+        self._refuse_leftovers()
+
+    def _refuse_leftovers(self) -> None:
+        """Answer anything that slipped in after the stop (a submit racing ``close``)."""
+        leftovers = []
+        while True:
+            try:
+                pending = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if pending is not _STOP:
+                pending.error = IntakeUnavailable(
+                    "the server is shutting down", code="shutting_down", retry_after=5
+                )
+                leftovers.append(pending)
+        self._resolve(leftovers)
 
     def _commit(self, group: list[_Pending]) -> None:
         self.groups += 1
@@ -198,7 +214,7 @@ class GroupCommitter:
             for part, conn in targets:
                 self._map(part, conn, pending)
         except Exception as exc:
-            log_event(logging.ERROR, "mapping_failed", error_type=type(exc).__name__)
+            log_event(logging.ERROR, "mapping_failed", exc=exc)
             pending.actions.clear()
             pending.error = InputError(
                 "the mapping could not process this input", status=422, code="unprocessable"
@@ -247,13 +263,13 @@ class GroupCommitter:
         except (TypeError, ValueError) as exc:
             if len(run) > 1:  # find the submission whose actions cannot be stored
                 return any([self._enqueue_run(connection, [p]) for p in run])
-            log_event(logging.ERROR, "enqueue_refused", error_type=type(exc).__name__)
+            log_event(logging.ERROR, "enqueue_refused", exc=exc)
             run[0].error = InputError(
                 "the mapped actions could not be stored", status=422, code="unprocessable"
             )
             return False
         except (sqlite3.Error, OSError, MapwireError) as exc:
-            log_event(logging.ERROR, "queue_unavailable", error_type=type(exc).__name__)
+            log_event(logging.ERROR, "queue_unavailable", exc=exc)
             for pending in run:
                 pending.error = IntakeUnavailable(
                     "the queue is not available", code="queue_unavailable", retry_after=5

@@ -122,7 +122,7 @@ def demo() -> None:
 )
 @click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for delivery.")
 def post(url: str, sink: Path, wait: float) -> None:
-    """Post the bundled samples to a running ``mapwire serve`` and show what was delivered.
+    """Post the bundled samples to a running mapwire serve and show what was delivered.
 
     \b
     In one terminal:   mapwire serve

@@ -66,7 +66,7 @@ class JsonLineFormatter(logging.Formatter):
         return orjson.dumps(line, default=str).decode()
 
 
-class JsonLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class JsonLineHandler(logging.StreamHandler[IO[str]]):
     """A stream handler with the JSON formatter."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:

@@ -46,6 +46,8 @@ FIREHOSE_SOURCES: Final = {
     "audience_membership_change_request": "mparticle.firehose_audience_membership",
     "audience_subscription_request": "mparticle.firehose_audience_subscription",
 }
+#: Every source these endpoints feed (all of them behind ``server.auth``).
+SOURCES: Final = frozenset({EVENTS_API_BATCH, WEBHOOK_OUTPUT, *FIREHOSE_SOURCES.values()})
 #: Request type -> the list field that carries its documents' items.
 FIREHOSE_ITEMS: Final = {
     "event_processing_request": "events",
@@ -184,7 +186,8 @@ async def _unauthenticated_firehose(
 ) -> Response:
     """Only a module registration request is answered without credentials."""
     try:
-        message = await read_json(request, state, limit=UNAUTHENTICATED_BODY_BYTES)
+        limit = min(UNAUTHENTICATED_BODY_BYTES, state.config.server.max_body_bytes)
+        message = await read_json(request, state, limit=limit)
         kind = check_firehose(message)
     except InputError:
         raise refused from None

@@ -41,14 +41,23 @@ def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
+    last = "no answer"
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return process, url
-        except httpx.TransportError:
+            answer = httpx.get(url + "/readyz", timeout=1)
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
             time.sleep(0.05)
+            continue
+        if answer.status_code == 200:
+            return process, url
+        last = answer.text
+        time.sleep(0.05)
     process.kill()
-    raise AssertionError("serve did not become ready: " + process.communicate()[1])
+    stderr = process.communicate()[1]
+    raise AssertionError(
+        f"serve did not become ready ({last}; exit {process.returncode}):\n{stderr}"
+    )
 
 
 def _stop(process: subprocess.Popen[str]) -> str:
@@ -92,16 +101,22 @@ def test_sigterm_during_traffic_loses_nothing_acknowledged(
 
     client = httpx.Client(base_url=url, headers=bearer(), timeout=30)
 
+    answered: list[int] = []
+
     def post(body: bytes) -> int:
         try:
-            return client.post("/mparticle/events", content=body).status_code
+            status = client.post("/mparticle/events", content=body).status_code
         except httpx.TransportError:
-            return 0  # refused or cut: not acknowledged
+            status = 0  # refused or cut: not acknowledged
+        answered.append(status)
+        return status
 
     with client, ThreadPoolExecutor(8) as pool:
         futures = [pool.submit(post, body) for body in bodies]
-        time.sleep(0.3)
-        stderr = _stop(process)
+        deadline = time.monotonic() + 15
+        while len(answered) < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stderr = _stop(process)  # mid-traffic: some requests in flight, most not yet sent
         statuses = [f.result() for f in futures]
     assert process.returncode in (0, -signal.SIGTERM), stderr
     assert '"event":"server_stopped"' in stderr
@@ -123,3 +138,22 @@ def test_sigterm_during_traffic_loses_nothing_acknowledged(
             break
     _stop(process)
     assert all(len(events.get(user, ())) == 6 for user in accepted)  # identify + 5 events
+
+
+def test_a_store_that_cannot_open_fails_startup_without_quoting_it(tmp_path: Path) -> None:
+    secret_path = "/proc/no-such-dir-SENTINEL/state.db"
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        f"mapwire: 1\nstore: sqlite:///{secret_path}\nconnections:\n"
+        "  - name: a\n    flow: mparticle-events-to-customerio\n"
+        "    destination: {site_id: s, api_key: k}\n"
+    )
+    done = subprocess.run(
+        [str(MAPWIRE), "serve", "--config", str(config), "--port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 3
+    assert '"event":"startup_failed"' in done.stderr
+    assert "SENTINEL" not in done.stderr
