@@ -15,7 +15,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mapwire import PluginError
@@ -152,3 +153,41 @@ class Keys:
     # -- the shared rate limit ----------------------------------------------------------------
     def rate(self, key: str) -> str:
         return f"{self.prefix}:rate:{key}"
+
+
+class RedisClient:
+    """Base of ``RedisStore`` and ``RedisQueue``: one client, its key names and identity."""
+
+    def __init__(self, url: str, prefix: str, options: dict[str, Any] | None) -> None:
+        self.url = url
+        self.keys = Keys(prefix)
+        #: Which keys this object sees; a store and a queue with the same identity share
+        #: them (the queue then records dedup keys inside its own enqueue script).
+        self.identity = server_identity(url, prefix)
+        self._client: redis.Redis | None = open_client(url, options or {})
+
+    def close(self) -> None:
+        """Close the client's connections; closing twice is harmless."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.identity!r})"
+
+    def _open(self) -> redis.Redis:
+        """The client, or ``RuntimeError`` once closed."""
+        if self._client is None:
+            raise RuntimeError(f"{self!r} is closed")
+        return self._client

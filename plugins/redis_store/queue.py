@@ -31,10 +31,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from types import TracebackType
 from typing import Any
-
-import redis
 
 from mapwire.engine.actions import Action
 from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
@@ -42,11 +39,9 @@ from mapwire.engine.store import StateStore
 from mapwire.plugins.redis_store import queue_scripts as scripts
 from mapwire.plugins.redis_store.connection import (
     DEFAULT_PREFIX,
-    Keys,
+    RedisClient,
     consumer_name,
     is_redis_url,
-    open_client,
-    server_identity,
     split_prefix,
 )
 from mapwire.plugins.redis_store.entries import (
@@ -78,7 +73,7 @@ def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
     return RedisQueue(url, prefix=prefix, options=options)
 
 
-class RedisQueue:
+class RedisQueue(RedisClient):
     """A durable ``Queue`` in Redis; safe across processes, threads and ``fork()``.
 
     Args:
@@ -96,13 +91,10 @@ class RedisQueue:
         clock: Callable[[], float] = time.time,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.url = url
-        self.keys = Keys(prefix)
-        self.identity = server_identity(url, prefix)
+        super().__init__(url, prefix, options)
         self.consumer = consumer_name()
         self._clock = clock
-        self._client: redis.Redis | None = open_client(url, options or {})
-        c = self._client
+        c = self._open()
         self._enqueue = c.register_script(scripts.ENQUEUE)
         self._claim = c.register_script(scripts.CLAIM)
         self._retry = c.register_script(scripts.RETRY)
@@ -305,34 +297,10 @@ class RedisQueue:
             results = pipe.execute()
         return sum(int(n) for n in results[0::3])
 
-    # -- lifecycle ------------------------------------------------------------------------
-    def close(self) -> None:
-        """Close the client's connections; closing twice is harmless. Entries this
-        consumer still holds stay pending, and come back to others after their lease."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> RedisQueue:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"RedisQueue({self.identity!r})"
+    # Entries this consumer still holds when it closes stay pending, and come back to
+    # other consumers after their lease.
 
     # -- internals ------------------------------------------------------------------------
-    def _open(self) -> redis.Redis:
-        if self._client is None:
-            raise RuntimeError(f"{self!r} is closed")
-        return self._client
-
     def _load(self, numbers: Iterable[int]) -> list[DeadLetter]:
         numbers = list(numbers)
         with self._open().pipeline(transaction=False) as pipe:

@@ -18,17 +18,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from types import TracebackType
 from typing import Any
-
-import redis
 
 from mapwire.plugins.redis_store.connection import (
     DEFAULT_PREFIX,
-    Keys,
+    RedisClient,
     is_redis_url,
-    open_client,
-    server_identity,
     split_prefix,
 )
 
@@ -97,7 +92,7 @@ def open_store(url: str, options: dict[str, Any]) -> RedisStore | None:
     return RedisStore(url, prefix=prefix, options=options)
 
 
-class RedisStore:
+class RedisStore(RedisClient):
     """A ``StateStore`` in Redis; safe across processes, threads and ``fork()``.
 
     Args:
@@ -115,15 +110,11 @@ class RedisStore:
         clock: Callable[[], float] = time.time,
         options: dict[str, Any] | None = None,
     ) -> None:
-        self.url = url
+        super().__init__(url, prefix, options)
         self.clock = clock
-        self.keys = Keys(prefix)
-        #: Which keys this store sees; a ``RedisQueue`` with the same identity records
-        #: dedup keys inside its own enqueue script.
-        self.identity = server_identity(url, prefix)
-        self._client: redis.Redis | None = open_client(url, options or {})
-        self._first_seen = self._client.register_script(_FIRST_SEEN)
-        self._update = self._client.register_script(_UPDATE_MEMBERSHIP)
+        client = self._open()
+        self._first_seen = client.register_script(_FIRST_SEEN)
+        self._update = client.register_script(_UPDATE_MEMBERSHIP)
 
     # -- the StateStore protocol --------------------------------------------------------
     def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
@@ -156,26 +147,5 @@ class RedisStore:
         members = self._update(keys=[self.keys.members(namespace, key)], args=args)
         return sorted(str(m) for m in members)
 
-    def close(self) -> None:
-        """Close the client's connections; closing twice is harmless."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-    def __enter__(self) -> RedisStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"RedisStore({self.identity!r})"
-
     def _check_open(self) -> None:
-        if self._client is None:
-            raise RuntimeError(f"{self!r} is closed")
+        self._open()
