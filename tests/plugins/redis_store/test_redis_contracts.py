@@ -22,6 +22,21 @@ class TestRedisStoreContract(StateStoreContract):
     def process_opener(self, location: Path) -> StoreOpener:
         return functools.partial(RedisStore, REDIS_URL, prefix=prefix_for(location))
 
+    def kept_dedup_keys(self, store: StateStore, namespace: str) -> int:
+        """Keys Redis keeps for good: those without an expiry. Every key recorded with a
+        TTL must carry one no longer than the TTL (Redis then removes it on its own)."""
+        assert isinstance(store, RedisStore)
+        client = store._open()
+        kept = 0
+        for name in client.scan_iter(match=store.keys.seen(namespace, "*"), count=1000):
+            pttl = client.pttl(name)
+            assert pttl != -2
+            if pttl == -1:
+                kept += 1
+            else:
+                assert pttl <= 86400 * 1000
+        return kept
+
 
 class TestRedisQueueContract(QueueContract):
     def make_queue(self, location: Path, clock: FakeClock) -> Queue:

@@ -79,6 +79,11 @@ class StateStoreContract:
         """A picklable callable opening the store at ``location`` in another process."""
         raise NotImplementedError
 
+    def kept_dedup_keys(self, store: StateStore, namespace: str) -> int:
+        """How many dedup keys of ``namespace`` the back end holds and will not remove by
+        itself (rows not yet purged; keys without an expiry). Needed for ``supports_ttl``."""
+        raise NotImplementedError
+
     # -- fixtures -----------------------------------------------------------------------
     @pytest.fixture
     def clock(self) -> FakeClock:
@@ -154,6 +159,25 @@ class StateStoreContract:
         assert store.first_seen("ns", "k") is True
         clock.advance(1e6)
         assert store.first_seen("ns", "k") is False
+
+    @needs("supports_ttl")
+    def test_expired_keys_are_removed_so_storage_stays_bounded(
+        self, store: StateStore, clock: FakeClock
+    ) -> None:
+        per_day, days = 40, 60
+        held = []
+        for day in range(days):
+            for i in range(per_day):
+                assert store.first_seen("ns", f"d{day}-k{i}", ttl=86400) is True
+            clock.advance(86400)
+            held.append(self.kept_dedup_keys(store, "ns"))
+        # Keys live one day: what is kept stays a few days' worth, not all 2400 recorded.
+        assert max(held) <= 5 * per_day, held
+        for i in range(per_day):
+            store.first_seen("forever", f"k{i}")
+        clock.advance(365 * 86400)
+        store.first_seen("ns", "one more", ttl=86400)
+        assert self.kept_dedup_keys(store, "forever") == per_day, "keys without a TTL stay"
 
     # -- update_membership --------------------------------------------------------------
     def test_membership_add_and_delete(self, store: StateStore) -> None:
