@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from mapwire import MemoryStore, StateStore
+from mapwire.engine.store import ChangeOutcome, membership_update
 
 StoreOpener = Callable[[], StateStore]
 Change = tuple[str, bool, int]
@@ -180,6 +181,28 @@ class StateStoreContract:
         assert self.kept_dedup_keys(store, "forever") == per_day, "keys without a TTL stay"
 
     # -- update_membership --------------------------------------------------------------
+    def test_membership_outcomes_say_applied_or_stale(self, store: StateStore) -> None:
+        update = membership_update(store, "seg", "u1", [("a", True, 10), ("b", False, 10)])
+        assert update.members == ["a"]
+        assert update.outcomes == [
+            ChangeOutcome("a", True, True, None),
+            ChangeOutcome("b", False, True, None),
+        ]
+        update = membership_update(
+            store,
+            "seg",
+            "u1",
+            [("a", False, 5), ("b", True, 10), ("a", False, 11), ("a", True, 11)],
+        )
+        assert update.members == ["a", "b"]
+        assert update.outcomes == [
+            ChangeOutcome("a", False, False, True),  # older than the stored add: stale
+            ChangeOutcome("b", True, True, False),  # equal version, applied later: wins
+            ChangeOutcome("a", False, True, True),
+            ChangeOutcome("a", True, True, False),  # sees the change before it in the call
+        ]
+        assert membership_update(store, "seg", "u1", []).members == ["a", "b"]
+
     def test_membership_add_and_delete(self, store: StateStore) -> None:
         assert store.update_membership("seg", "u1", [("b", True, 1), ("a", True, 2)]) == [
             "a",
