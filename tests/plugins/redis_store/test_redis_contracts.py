@@ -27,15 +27,13 @@ class TestRedisStoreContract(StateStoreContract):
         TTL must carry one no longer than the TTL (Redis then removes it on its own)."""
         assert isinstance(store, RedisStore)
         client = store._open()
-        kept = 0
-        for name in client.scan_iter(match=store.keys.seen(namespace, "*"), count=1000):
-            pttl = client.pttl(name)
-            assert pttl != -2
-            if pttl == -1:
-                kept += 1
-            else:
-                assert pttl <= 86400 * 1000
-        return kept
+        names = list(client.scan_iter(match=store.keys.seen(namespace, "*"), count=1000))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.pttl(name)
+        lifetimes = pipe.execute()
+        assert all(pttl == -1 or 0 < pttl <= 86400 * 1000 for pttl in lifetimes)
+        return sum(1 for pttl in lifetimes if pttl == -1)
 
 
 class TestRedisQueueContract(QueueContract):
