@@ -28,6 +28,7 @@ from mapwire.engine.evaluate import (
     TraceEntry,
     is_empty,
     membership_version,
+    outcome_values,
     post_process,
     record_failure,
     render_template_value,
@@ -36,7 +37,7 @@ from mapwire.engine.expressions import analyse
 from mapwire.engine.jmespath_codegen import PyGen, truth_test
 from mapwire.engine.jmespath_runtime import is_false
 from mapwire.engine.plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
-from mapwire.engine.store import MemoryStore, StateStore
+from mapwire.engine.store import MemoryStore, StateStore, membership_update
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
 
@@ -54,13 +55,18 @@ def _membership(
     version: Any,
     add: Any,
     rm: Any,
-) -> list[str] | None:
+) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
+    """The members after the update, and (if the state binds ``changes``) what each did."""
     if key is None:
-        return None
+        return None, None
     v = membership_version(version, rule)
     changes = [(str(x), True, v) for x in (add or []) if x is not None]
     changes += [(str(x), False, v) for x in (rm or []) if x is not None]
-    return store.update_membership(f"{namespace}{m.set}", render_template_value(key), changes)
+    ns = f"{namespace}{m.set}"
+    if m.changes is None:
+        return store.update_membership(ns, render_template_value(key), changes), None
+    update = membership_update(store, ns, render_template_value(key), changes)
+    return update.members, outcome_values(update)
 
 
 def _dedup_key(value: Any) -> str:
@@ -260,9 +266,10 @@ class _PlanGen:
             scope = scope.bind(var.name, self._as_local(v, var.name, indent))
         for m in rule.state:
             local = self.tmp(f"v_{m.name}_")
+            outcomes = self.tmp(f"v_{m.changes or 'changes'}_")
             key = self.expr(m.key, scope, indent, cse)
             self.emit(indent, f"if {key} is None:")
-            self.emit(indent, f"    {local} = None")
+            self.emit(indent, f"    {local}, {outcomes} = None, None")
             self.emit(indent, "else:")
             inner, inner_cse = indent + "    ", dict(cse)
             parts = [
@@ -270,8 +277,10 @@ class _PlanGen:
                 for x in (m.version, m.add, m.remove)
             ]
             args = ", ".join([self.const(m, "_m"), repr(rule.name), key, *parts])
-            self.emit(inner, f"{local} = _membership(store, namespace, {args})")
+            self.emit(inner, f"{local}, {outcomes} = _membership(store, namespace, {args})")
             scope = scope.bind(m.name, local)
+            if m.changes is not None:
+                scope = scope.bind(m.changes, outcomes)
         if rule.skip is not None:
             reason = self.tmp("_reason")
             fp = FieldPlan("skip", "template", template=rule.skip)

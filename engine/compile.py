@@ -273,9 +273,17 @@ class _Compiler:
                 k: self.expr(sspec[k], (*spath, k), scope) if k in sspec else None
                 for k in ("add", "remove", "version")
             }
+            changes = sspec.get("changes")
+            if changes in RESERVED_NAMES:
+                self.problem((*spath, "changes"), "E207", f"{changes!r} is reserved")
+                changes = None
             if key is not None:
-                state.append(MembershipPlan(sname, sspec.get("set", sname), key, **parts))
+                state.append(
+                    MembershipPlan(sname, sspec.get("set", sname), key, **parts, changes=changes)
+                )
             scope.append(sname)
+            if changes is not None:
+                scope.append(changes)
         dedup_spec = spec.get("dedup_key", [])
         dedup_list = [dedup_spec] if isinstance(dedup_spec, str) else dedup_spec
         dedup = [

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 
 from mapwire.engine.compile import setting_type_error
+from mapwire.engine.durations import parse_duration
 from mapwire.engine.errors import ConfigError, Problem, SpecError
 from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
 from mapwire.engine.plan import Plan
@@ -31,6 +32,10 @@ from mapwire.engine.schema_errors import did_you_mean, schema_problems
 from mapwire.engine.yaml_source import Path, Positions, load
 
 DEFAULT_STORE = "sqlite:///mapwire.db"
+#: How long a dedup key is remembered unless a connection says otherwise: 30 days, well
+#: past Customer.io's 7-day webhook retry window (and mParticle's retries), so a
+#: redelivery is always still recognised, while old keys are removed instead of piling up.
+DEFAULT_DEDUP_TTL = "30d"
 #: Stands in for a secret whose environment variable is missing (already reported), so
 #: the same value does not draw a second, confusing error from the settings schema.
 UNSET = "<unset>"
@@ -62,6 +67,8 @@ class Connection:
     when_disabled: str = "hold"
     transport: str | None = None
     delivery: DeliveryOptions = DeliveryOptions()
+    dedup_ttl: float = parse_duration(DEFAULT_DEDUP_TTL)
+    """Seconds a dedup key is remembered (``dedup_ttl`` in the config; default 30 days)."""
 
     @property
     def delivers(self) -> bool:
@@ -275,6 +282,7 @@ def load_config(
                 when_disabled=raw.get("when_disabled", "hold"),
                 transport=transport,
                 delivery=_delivery(raw.get("delivery", {}), defaults),
+                dedup_ttl=parse_duration(raw.get("dedup_ttl", DEFAULT_DEDUP_TTL)),
             )
         )
     server_raw = dict(value.get("server", {}))

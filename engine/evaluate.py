@@ -35,7 +35,7 @@ from mapwire.engine.actions import Action, MapResult
 from mapwire.engine.errors import ItemError, SkipItem
 from mapwire.engine.jmespath_runtime import make_functions_class
 from mapwire.engine.plan import Expr, FieldPlan, Plan, RulePlan
-from mapwire.engine.store import MemoryStore, StateStore
+from mapwire.engine.store import MembershipUpdate, MemoryStore, StateStore, membership_update
 
 OMIT: Any = object()
 
@@ -133,6 +133,19 @@ def post_process(fp: FieldPlan, value: Any) -> Any:
     if value is None and fp.has_default:
         value = fp.default
     return value
+
+
+def outcome_values(update: MembershipUpdate) -> list[dict[str, Any]]:
+    """A state's ``changes`` binding: one object per change, in order."""
+    return [
+        {
+            "member": o.member,
+            "present": o.present,
+            "applied": o.applied,
+            "was_present": o.was_present,
+        }
+        for o in update.outcomes
+    ]
 
 
 def membership_version(value: Any, rule: str) -> int:
@@ -270,6 +283,8 @@ class _Run:
             key = self.ev.search(m.key, ctx)
             if key is None:
                 ctx[m.name] = None
+                if m.changes is not None:
+                    ctx[m.changes] = None
                 continue
             version = membership_version(
                 self.ev.search(m.version, ctx) if m.version else None, rule.name
@@ -281,9 +296,12 @@ class _Run:
                 for x in (self.ev.search(expr, ctx) or [])
                 if x is not None
             ]
-            ctx[m.name] = self.store.update_membership(
-                f"{self.namespace}{m.set}", render_template_value(key), changes
+            update = membership_update(
+                self.store, f"{self.namespace}{m.set}", render_template_value(key), changes
             )
+            ctx[m.name] = update.members
+            if m.changes is not None:
+                ctx[m.changes] = outcome_values(update)
         if rule.skip is not None:
             reason = self.render(rule.skip, ctx) or "skipped"
             self.result.skip(reason)

@@ -90,6 +90,10 @@ class Pipeline:
             if c.enabled and source in c.plan.sources and (only is None or c.name == only)
         ]
 
+    def dedup_ttl(self, name: str) -> float:
+        """Seconds the dedup keys of connection ``name`` are remembered."""
+        return next(c.dedup_ttl for c in self.config.connections if c.name == name)
+
     def sources(self) -> set[str]:
         return {s for c in self.config.connections if c.enabled for s in c.plan.sources}
 
@@ -128,7 +132,13 @@ class Pipeline:
                 for reason, n in result.skipped.items():
                     part.skipped[reason] = part.skipped.get(reason, 0) + n
                 part.errors.extend(str(e) for e in result.errors)
-            queued = self.queue.enqueue(conn.name, actions, dedup=self.store, progress=progress)
+            queued = self.queue.enqueue(
+                conn.name,
+                actions,
+                dedup=self.store,
+                dedup_ttl=conn.dedup_ttl,
+                progress=progress,
+            )
             part.queued = queued.queued
             part.duplicates = queued.duplicates
             if queued.duplicates:

@@ -64,7 +64,8 @@ class FieldPlan:
 
 @dataclass(frozen=True)
 class MembershipPlan:
-    """A stored membership set updated, then read back, for each item."""
+    """A stored membership set updated, then read back, for each item. ``changes`` names
+    the binding of what each change did (see ``engine.store.ChangeOutcome``), if asked."""
 
     name: str
     set: str
@@ -72,6 +73,7 @@ class MembershipPlan:
     add: Expr | None
     remove: Expr | None
     version: Expr | None
+    changes: str | None = None
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,11 @@ def _message(error: ValidationError) -> tuple[str, str, bool]:
     if v in ("oneOf", "anyOf"):
         return "E105", _alternatives(error), False
     if v == "pattern":
-        return "E106", f"{instance!r} does not match {cast(Any, error.validator_value)!r}", False
+        message = f"{instance!r} does not match {cast(Any, error.validator_value)!r}"
+        examples = error.schema.get("examples") if isinstance(error.schema, dict) else None
+        if examples:
+            message += " (e.g. " + ", ".join(str(e) for e in examples) + ")"
+        return "E106", message, False
     return "E100", error.message, False
 
 

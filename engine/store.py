@@ -9,12 +9,74 @@ Two operations are all the mappings and the pipeline need:
   returns the members afterwards, atomically. Each change is ``(member, present, version)``;
   a change older than the last one applied to the same member is ignored, so changes that
   arrive out of order still converge (a last-writer-wins set with tombstones).
+* ``apply_membership(namespace, key, changes)`` does the same and also says, per change,
+  whether it was applied or was stale (older than the member's stored version), and what
+  the store knew of the member before (``was_present``: None if nothing). Optional: for a
+  store without it, ``membership_update`` reports every change applied and nothing known.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
+
+Change = tuple[str, bool, int]
+"""``(member, present, version)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What one membership change did: ``applied`` is False for a stale change (older than
+    the version stored for the member); ``was_present`` is the member's stored state before
+    it (None: the store knew nothing of the member)."""
+
+    member: str
+    present: bool
+    applied: bool
+    was_present: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipUpdate:
+    members: list[str]
+    outcomes: list[ChangeOutcome]
+
+
+class MembershipOutcomes(Protocol):
+    """A state store that reports what each membership change did."""
+
+    def apply_membership(
+        self, namespace: str, key: str, changes: Sequence[Change]
+    ) -> MembershipUpdate: ...
+
+
+def apply_in_order(
+    stored: dict[str, tuple[bool, int]], changes: Sequence[Change]
+) -> list[ChangeOutcome]:
+    """Apply ``changes`` to ``stored`` (member -> (present, version)) last-writer-wins, in
+    order (an equal version applied later wins), and say what each did."""
+    outcomes = []
+    for member, present, version in changes:
+        old = stored.get(member)
+        applied = old is None or version >= old[1]
+        if applied:
+            stored[member] = (present, version)
+        outcomes.append(ChangeOutcome(member, present, applied, None if old is None else old[0]))
+    return outcomes
+
+
+def membership_update(
+    store: StateStore, namespace: str, key: str, changes: Sequence[Change]
+) -> MembershipUpdate:
+    """``store.apply_membership`` if the store has it; else ``update_membership``, with every
+    change reported applied and nothing known of the members before."""
+    apply = getattr(store, "apply_membership", None)
+    if apply is not None:
+        update: MembershipUpdate = apply(namespace, key, changes)
+        return update
+    members = store.update_membership(namespace, key, changes)
+    return MembershipUpdate(members, [ChangeOutcome(m, p, True, None) for m, p, _ in changes])
 
 
 class StateStore(Protocol):
@@ -44,12 +106,16 @@ class MemoryStore:
     def update_membership(
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]
     ) -> list[str]:
+        return self.apply_membership(namespace, key, changes).members
+
+    def apply_membership(
+        self, namespace: str, key: str, changes: Sequence[Change]
+    ) -> MembershipUpdate:
         members = self._sets.setdefault((namespace, key), {})
-        for member, present, version in changes:
-            old = members.get(member)
-            if old is None or version >= old[1]:
-                members[member] = (present, version)
-        return sorted(m for m, (present, _) in members.items() if present)
+        outcomes = apply_in_order(members, changes)
+        return MembershipUpdate(
+            sorted(m for m, (present, _) in members.items() if present), outcomes
+        )
 
     def close(self) -> None:
         pass

@@ -259,7 +259,12 @@ class GroupCommitter:
     def _enqueue_run(self, connection: str, run: list[_Pending]) -> bool:
         actions = [a for p in run for a in p.actions[connection]]
         try:
-            result = self.pipeline.queue.enqueue(connection, actions, dedup=self.pipeline.store)
+            result = self.pipeline.queue.enqueue(
+                connection,
+                actions,
+                dedup=self.pipeline.store,
+                dedup_ttl=self.pipeline.dedup_ttl(connection),
+            )
         except (TypeError, ValueError) as exc:
             if len(run) > 1:  # find the submission whose actions cannot be stored
                 return any([self._enqueue_run(connection, [p]) for p in run])

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mapwire.engine.store import Change, ChangeOutcome, MembershipUpdate
 from mapwire.plugins.redis_store.connection import (
     DEFAULT_PREFIX,
     RedisClient,
@@ -53,13 +54,19 @@ return out
 """
 )
 
+#: Returns ``{members, outcomes}``; each outcome is ``<applied 1|0><before 1|0|->``.
 _UPDATE_MEMBERSHIP = """
 local h = KEYS[1]
+local outcomes = {}
 for i = 1, #ARGV, 3 do
   local member, present, version = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', h, member)
+  local before = old and string.sub(old, 1, 1) or '-'
   if not old or tonumber(version) >= tonumber(string.match(old, ':(.*)$')) then
     redis.call('HSET', h, member, present .. ':' .. version)
+    outcomes[#outcomes + 1] = '1' .. before
+  else
+    outcomes[#outcomes + 1] = '0' .. before
   end
 end
 local all = redis.call('HGETALL', h)
@@ -67,8 +74,9 @@ local out = {}
 for i = 1, #all, 2 do
   if string.sub(all[i + 1], 1, 1) == '1' then out[#out + 1] = all[i] end
 end
-return out
+return {out, outcomes}
 """
+_BEFORE = {"1": True, "0": False, "-": None}
 
 
 def expiry_args(now: float, ttl: float | None) -> tuple[str, str, str]:
@@ -140,12 +148,27 @@ class RedisStore(RedisClient):
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]
     ) -> list[str]:
         """Apply ``(member, present, version)`` changes; return the sorted present members."""
+        return self.apply_membership(namespace, key, changes).members
+
+    def apply_membership(
+        self, namespace: str, key: str, changes: Sequence[Change]
+    ) -> MembershipUpdate:
+        """``update_membership``, saying what each change did (applied or stale, and the
+        member's stored state before it), in the same script."""
         self._check_open()
         args: list[str] = []
         for member, present, version in changes:
             args += [member, "1" if present else "0", str(int(version))]
-        members = self._update(keys=[self.keys.members(namespace, key)], args=args)
-        return sorted(str(m) for m in members)
+        members, flags = self._update(keys=[self.keys.members(namespace, key)], args=args)
+        outcomes = [
+            ChangeOutcome(member, present, _text(flag)[0] == "1", _BEFORE[_text(flag)[1]])
+            for (member, present, _), flag in zip(changes, flags, strict=True)
+        ]
+        return MembershipUpdate(sorted(_text(m) for m in members), outcomes)
 
     def _check_open(self) -> None:
         self._open()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapwire import MapwireError
+from mapwire.engine.store import Change, MembershipUpdate, apply_in_order
 from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
 
 SCHEMA_VERSION = 1
@@ -75,6 +76,7 @@ WHERE excluded.version >= members.version
 """
 
 _MEMBERS = "SELECT member FROM members WHERE ns = ? AND key = ? AND present = 1 ORDER BY member"
+_STORED = "SELECT member, present, version FROM members WHERE ns = ? AND key = ? AND member IN ({})"
 
 _URL_PREFIX = "sqlite://"
 
@@ -232,6 +234,31 @@ class SqliteStore(SqliteFile):
                     ],
                 )
                 return [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
+
+    def apply_membership(
+        self, namespace: str, key: str, changes: Sequence[Change]
+    ) -> MembershipUpdate:
+        """``update_membership``, saying what each change did (applied or stale, and the
+        member's stored state before it). The write lock is held from the read of the
+        stored versions to the commit, so the outcomes are exactly what was applied."""
+        with self._connection() as conn, immediate(conn):
+            distinct = list(dict.fromkeys(member for member, _, _ in changes))
+            stored: dict[str, tuple[bool, int]] = {}
+            for start in range(0, len(distinct), _LIVE_CHUNK):
+                chunk = distinct[start : start + _LIVE_CHUNK]
+                query = _STORED.format(", ".join("?" * len(chunk)))
+                for member, present, version in conn.execute(query, (namespace, key, *chunk)):
+                    stored[member] = (bool(present), version)
+            outcomes = apply_in_order(stored, changes)
+            conn.executemany(
+                _APPLY_CHANGE,
+                [
+                    (namespace, key, member, int(present), version)
+                    for member, present, version in changes
+                ],
+            )
+            members = [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
+            return MembershipUpdate(members, outcomes)
 
     # -- internals ----------------------------------------------------------------------
     def _maybe_purge(self, conn: sqlite3.Connection, now: float, recorded: int) -> None:

@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
+from mapwire.plugins.standard.identifiers import ulid_to_uuid, uuid_to_ulid
+
 Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
 JsonObject: TypeAlias = "dict[str, Json]"
 Signature: TypeAlias = tuple[list[str] | dict[str, bool], ...]
@@ -493,6 +495,8 @@ FUNCTIONS: Mapping[str, tuple[Callable[..., Json], Signature]] = {
     "to_int": (to_int, (["any"],)),
     "truncate_bytes": (truncate_bytes, (_NULLABLE_STRING, ["number"])),
     "quote_join": (quote_join, (_NULLABLE_ARRAY,)),
+    "ulid_to_uuid": (ulid_to_uuid, (_NULLABLE_STRING,)),
+    "uuid_to_ulid": (uuid_to_ulid, (_NULLABLE_STRING,)),
     # objects
     "rename_keys": (rename_keys, (_NULLABLE_OBJECT, ["object"])),
     "rename_keys_ci": (rename_keys_ci, (_NULLABLE_OBJECT, ["object"])),

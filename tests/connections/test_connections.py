@@ -98,3 +98,23 @@ def test_disabled_connection_takes_no_new_work_and_holds_or_drains(
         assert len(drained_server.accepted_items("POST /api/v2/batch")) == 2
         snap = rt.metrics.snapshot("live")
         assert snap["mapped"] == 2 and snap["delivered"] == 4  # both runs' items
+
+
+def test_dedup_ttl_is_a_duration_with_a_thirty_day_default(tmp_path: Path) -> None:
+    import pytest
+
+    from mapwire.engine.errors import ConfigError
+
+    def load(**extra: Any) -> Any:
+        conn = {"name": "a", "flow": "customerio-activity-to-mparticle", **extra}
+        conn["destination"] = {"api_key": "k", "api_secret": "s"}
+        path = tmp_path / "mapwire.yaml"
+        path.write_text(json.dumps({"mapwire": 1, "connections": [conn]}, indent=1))
+        return load_config(path)
+
+    assert load().connections[0].dedup_ttl == 30 * 86400
+    assert load(dedup_ttl="12h").connections[0].dedup_ttl == 12 * 3600
+    assert load(dedup_ttl="1.5d").connections[0].dedup_ttl == 1.5 * 86400
+    with pytest.raises(ConfigError) as caught:
+        load(dedup_ttl="30 days")
+    assert "mapwire.yaml:" in str(caught.value) and "(e.g. 30d, 12h, 90m)" in str(caught.value)

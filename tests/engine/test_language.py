@@ -365,6 +365,64 @@ rules:
     assert send(30, [{"audience_id": 1, "action": "delete"}]) == []
 
 
+CHANGES_BODY = """
+rules:
+  - for_each: {p: doc.profiles}
+    state:
+      member_of:
+        key: p.id
+        add: "p.add"
+        remove: "p.remove"
+        version: doc.ts
+        changes: changed
+    action: a
+    fields:
+      ids: member_of
+      changed: changed
+"""
+
+
+@pytest.mark.parametrize("kind", ["interpreted", "compiled"])
+def test_state_changes_binding_says_what_each_change_did(
+    make_plan: Callable[..., Any], kind: str
+) -> None:
+    from mapwire.engine.codegen import compile_plan
+    from mapwire.engine.evaluate import Evaluator
+    from mapwire.engine.store import MemoryStore
+
+    plan = make_plan(CHANGES_BODY)
+    runner = Evaluator(plan) if kind == "interpreted" else compile_plan(plan)
+    store = MemoryStore()
+
+    def send(ts: int, add: list[str], remove: list[str]) -> Any:
+        doc = {"ts": ts, "profiles": [{"id": "p1", "add": add, "remove": remove}]}
+        return runner.run(doc, {}, store).actions[0].payload
+
+    def change(member: str, present: bool, applied: bool, was: bool | None) -> dict[str, Any]:
+        return {"member": member, "present": present, "applied": applied, "was_present": was}
+
+    assert send(10, ["a"], ["b"]) == {
+        "ids": ["a"],
+        "changed": [change("a", True, True, None), change("b", False, True, None)],
+    }
+    # Older than what is stored for "a": stale, not applied; "c" is new.
+    assert send(5, ["c"], ["a"]) == {
+        "ids": ["a", "c"],
+        "changed": [change("c", True, True, None), change("a", False, False, True)],
+    }
+    assert send(20, [], ["a"]) == {"ids": ["c"], "changed": [change("a", False, True, True)]}
+    assert send(30, [], []) == {"ids": ["c"], "changed": []}
+
+
+def test_state_changes_name_is_in_scope_and_checked(make_plan: Callable[..., Any]) -> None:
+    from mapwire.engine.errors import SpecError
+
+    with pytest.raises(SpecError, match="is reserved"):
+        make_plan(CHANGES_BODY.replace("changes: changed", "changes: doc"))
+    with pytest.raises(SpecError, match="unknown name 'changd'"):
+        make_plan(CHANGES_BODY.replace("changed: changed", "changed: changd"))
+
+
 def test_input_is_not_mutated(run: Run) -> None:
     import copy
 

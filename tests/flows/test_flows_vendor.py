@@ -146,8 +146,8 @@ def test_mparticle_audience_sample_is_skipped_for_hashed_identities_then_maps() 
         profile["user_identities"] = [{"type": "customer", "encoding": "raw", "value": "c-9"}]
     actions, _, errors = _run("mparticle-audiences-to-customerio", [request])
     assert errors == []
-    assert actions[0].payload["attributes"]["In Example Audience Name"] is True
-    assert actions[0].payload["attributes"]["In Example Audience Name 4"] is False
+    assert actions[0].payload["attributes"]["In Example Audience Name"] == "true"
+    assert actions[0].payload["attributes"]["In Example Audience Name 4"] == "false"
     for method, path, body in _bodies(actions):
         assert track_spec().body(method, _track_template(path)).is_valid(body)  # type: ignore[union-attr]
 

@@ -255,3 +255,36 @@ def test_every_flow_into_the_local_sink(serve: Serve, tmp_path: Path) -> None:
     hosts = {r["url"].split("/")[2] for r in recorded}
     assert hosts == {"track.customer.io", "s2s.us1.mparticle.com"}
     assert all(r["headers"]["authorization"] == "[redacted]" for r in recorded)
+
+
+def test_served_webhooks_keep_dedup_keys_for_the_connection_ttl(
+    vendor_secrets: None,
+    customerio_server: Any,
+    mparticle_server: Any,
+    serve: Serve,
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+    import time
+
+    flows = all_flows(customerio_server, mparticle_server)
+    for flow in flows:
+        if flow["flow"] == "customerio-activity-to-mparticle":
+            flow["dedup_ttl"] = "8d"
+    server = serve(write_config(tmp_path, flows))
+    body = json.dumps(reporting_webhook("01HXBBBBBBBBBBBBBBBBBBBBBB", "opened")).encode()
+    before = time.time()
+    with server.client() as client:
+        assert client.post("/customerio/webhook", content=body, headers=signed(body)).json()[
+            "queued"
+        ]
+    server.wait_delivered()
+    [batch] = mparticle_server.accepted_items("POST /v2/bulkevents")
+    data = batch["events"][0]["data"]
+    assert data["custom_attributes"]["event_id"] == "01HXBBBBBBBBBBBBBBBBBBBBBB"
+    assert data["source_message_id"] == "018f56b5-ad6b-5ad6-b5ad-6b5ad6b5ad6b"
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        expiries = [row[0] for row in db.execute("SELECT expires_at FROM seen")]
+    assert expiries and all(before + 8 * 86400 <= e <= time.time() + 8 * 86400 for e in expiries), (
+        expiries
+    )

@@ -22,6 +22,19 @@ class TestRedisStoreContract(StateStoreContract):
     def process_opener(self, location: Path) -> StoreOpener:
         return functools.partial(RedisStore, REDIS_URL, prefix=prefix_for(location))
 
+    def kept_dedup_keys(self, store: StateStore, namespace: str) -> int:
+        """Keys Redis keeps for good: those without an expiry. Every key recorded with a
+        TTL must carry one no longer than the TTL (Redis then removes it on its own)."""
+        assert isinstance(store, RedisStore)
+        client = store._open()
+        names = list(client.scan_iter(match=store.keys.seen(namespace, "*"), count=1000))
+        pipe = client.pipeline(transaction=False)
+        for name in names:
+            pipe.pttl(name)
+        lifetimes = pipe.execute()
+        assert all(pttl == -1 or 0 < pttl <= 86400 * 1000 for pttl in lifetimes)
+        return sum(1 for pttl in lifetimes if pttl == -1)
+
 
 class TestRedisQueueContract(QueueContract):
     def make_queue(self, location: Path, clock: FakeClock) -> Queue:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from mapwire import MemoryStore, StateStore
+from mapwire.engine.store import ChangeOutcome, membership_update
 
 StoreOpener = Callable[[], StateStore]
 Change = tuple[str, bool, int]
@@ -77,6 +78,11 @@ class StateStoreContract:
 
     def process_opener(self, location: Path) -> StoreOpener:
         """A picklable callable opening the store at ``location`` in another process."""
+        raise NotImplementedError
+
+    def kept_dedup_keys(self, store: StateStore, namespace: str) -> int:
+        """How many dedup keys of ``namespace`` the back end holds and will not remove by
+        itself (rows not yet purged; keys without an expiry). Needed for ``supports_ttl``."""
         raise NotImplementedError
 
     # -- fixtures -----------------------------------------------------------------------
@@ -155,7 +161,48 @@ class StateStoreContract:
         clock.advance(1e6)
         assert store.first_seen("ns", "k") is False
 
+    @needs("supports_ttl")
+    def test_expired_keys_are_removed_so_storage_stays_bounded(
+        self, store: StateStore, clock: FakeClock
+    ) -> None:
+        per_day, days = 20, 40
+        held = []
+        for day in range(days):
+            for i in range(per_day):
+                assert store.first_seen("ns", f"d{day}-k{i}", ttl=86400) is True
+            clock.advance(86400)
+            held.append(self.kept_dedup_keys(store, "ns"))
+        # Keys live one day: what is kept stays a few days' worth, not all 800 recorded.
+        assert max(held) <= 8 * per_day, held
+        for i in range(per_day):
+            store.first_seen("forever", f"k{i}")
+        clock.advance(365 * 86400)
+        store.first_seen("ns", "one more", ttl=86400)
+        assert self.kept_dedup_keys(store, "forever") == per_day, "keys without a TTL stay"
+
     # -- update_membership --------------------------------------------------------------
+    def test_membership_outcomes_say_applied_or_stale(self, store: StateStore) -> None:
+        update = membership_update(store, "seg", "u1", [("a", True, 10), ("b", False, 10)])
+        assert update.members == ["a"]
+        assert update.outcomes == [
+            ChangeOutcome("a", True, True, None),
+            ChangeOutcome("b", False, True, None),
+        ]
+        update = membership_update(
+            store,
+            "seg",
+            "u1",
+            [("a", False, 5), ("b", True, 10), ("a", False, 11), ("a", True, 11)],
+        )
+        assert update.members == ["a", "b"]
+        assert update.outcomes == [
+            ChangeOutcome("a", False, False, True),  # older than the stored add: stale
+            ChangeOutcome("b", True, True, False),  # equal version, applied later: wins
+            ChangeOutcome("a", False, True, True),
+            ChangeOutcome("a", True, True, False),  # sees the change before it in the call
+        ]
+        assert membership_update(store, "seg", "u1", []).members == ["a", "b"]
+
     def test_membership_add_and_delete(self, store: StateStore) -> None:
         assert store.update_membership("seg", "u1", [("b", True, 1), ("a", True, 2)]) == [
             "a",

@@ -26,3 +26,11 @@ class TestSqliteStoreContract(StateStoreContract):
 
     def process_opener(self, location: Path) -> StoreOpener:
         return functools.partial(SqliteStore, str(location / "state.db"))
+
+    def kept_dedup_keys(self, store: StateStore, namespace: str) -> int:
+        assert isinstance(store, SqliteStore)
+        with store._connection() as conn:
+            (rows,) = conn.execute(
+                "SELECT COUNT(*) FROM seen WHERE ns = ?", (namespace,)
+            ).fetchone()
+        return int(rows)

@@ -191,6 +191,25 @@ CASES: dict[str, list[tuple[tuple[Any, ...], Any]]] = {
         (([],), ""),
         ((NULL,), NULL),
     ],
+    "ulid_to_uuid": [
+        (("01ARZ3NDEKTSV4RRFFQ69G5FAV",), "01563e3a-b5d3-d676-4c61-efb99302bd5b"),
+        (("01arz3ndektsv4rrffq69g5fav",), "01563e3a-b5d3-d676-4c61-efb99302bd5b"),
+        (("00000000000000000000000000",), "00000000-0000-0000-0000-000000000000"),
+        (("7ZZZZZZZZZZZZZZZZZZZZZZZZZ",), "ffffffff-ffff-ffff-ffff-ffffffffffff"),
+        (("8ZZZZZZZZZZZZZZZZZZZZZZZZZ",), NULL),  # more than 128 bits
+        (("01ARZ3NDEKTSV4RRFFQ69G5FAU",), NULL),  # U is not Crockford base32
+        (("01ARZ3NDEKTSV4RRFFQ69G5FA",), NULL),
+        (("e1",), NULL),
+        ((NULL,), NULL),
+    ],
+    "uuid_to_ulid": [
+        (("01563e3a-b5d3-d676-4c61-efb99302bd5b",), "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        (("01563E3A-B5D3-D676-4C61-EFB99302BD5B",), "01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        (("ffffffff-ffff-ffff-ffff-ffffffffffff",), "7ZZZZZZZZZZZZZZZZZZZZZZZZZ"),
+        (("01563e3ab5d3d6764c61efb99302bd5b",), NULL),
+        (("not a uuid",), NULL),
+        ((NULL,), NULL),
+    ],
     "rename_keys": [
         (({"a": 1, "b": 2}, {"a": "x"}), {"x": 1, "b": 2}),
         (({"a": 1, "b": 2}, {"a": "b", "b": "a"}), {"b": 1, "a": 2}),

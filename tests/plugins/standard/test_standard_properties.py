@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -102,6 +103,16 @@ def test_quote_join_round_trips(values: list[str | int]) -> None:
     assert joined is not None
     parsed = joined[1:-1].split("','") if joined else []
     assert parsed == [str(v) for v in values]
+
+
+@given(st.integers(min_value=0, max_value=2**128 - 1))
+def test_ulid_and_uuid_round_trip_all_128_bits(number: int) -> None:
+    as_uuid = str(uuid.UUID(int=number))
+    ulid = fn.uuid_to_ulid(as_uuid)
+    assert ulid is not None and len(ulid) == 26
+    assert fn.ulid_to_uuid(ulid) == as_uuid
+    assert fn.ulid_to_uuid(ulid.lower()) == as_uuid
+    assert fn.uuid_to_ulid(fn.ulid_to_uuid(ulid)) == ulid
 
 
 @given(st.text(), st.integers(min_value=0, max_value=200))
