@@ -11,28 +11,12 @@ from typing import IO, Any
 import click
 
 from mapwire.engine.backfill import fingerprint, progress_key, read_chunks, resume_point
-from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC, report_spec_error
-from mapwire.engine.config import DEMO_CONFIG, Config, Connection, load_config
-from mapwire.engine.errors import ConfigError
+from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.cli.config_discovery import load_config_or_exit as load_config_or_exit
+from mapwire.engine.config import Config, Connection
 from mapwire.engine.pipeline import BacklogFull
 from mapwire.engine.registry import get_registry
 from mapwire.engine.runtime import Runtime
-
-
-def load_config_or_exit(path: Path | None) -> Config:
-    """The given config, or the bundled demo (every flow into ./mapwire-data/delivered)."""
-    try:
-        if path is None:
-            click.echo(
-                "using the bundled demo config: state in ./mapwire-data, deliveries recorded "
-                "in ./mapwire-data/delivered (pass --config for your own)",
-                err=True,
-            )
-            return load_config(DEMO_CONFIG, base=Path.cwd())
-        return load_config(path)
-    except ConfigError as exc:
-        report_spec_error(exc)
-        raise SystemExit(EXIT_SPEC) from exc
 
 
 def pick_connection(config: Config, name: str | None, flow: str | None) -> Connection:
@@ -90,7 +74,7 @@ class Progress:
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Config file (default: the bundled demo, which needs no account).",
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml).",
 )
 @click.option("--connection", "connection_name", help="The connection to send through.")
 @click.option("--flow", "flow", help="Pick the one connection that runs this flow.")
@@ -121,11 +105,11 @@ def send(
 
     \b
     Examples:
-      mapwire send --connection mparticle-events batch.json    (bundled demo config)
+      mapwire send --connection cio-events batch.json         (./mapwire.yaml)
       mapwire send --config mapwire.yaml --connection cio-events batches.ndjson
       mapwire send --config mapwire.yaml --flow customerio-activity-to-mparticle - < hooks.ndjson
     """
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, "send")
     conn = pick_connection(config, connection_name, flow)
     if not conn.enabled:
         raise click.BadParameter(f"connection {conn.name!r} is disabled", param_hint="--connection")
