@@ -85,3 +85,42 @@ def events_batch(user: str, events: int) -> dict[str, Any]:
             for e in range(events)
         ],
     }
+
+
+def cio_config(folder: Path, server: Any, **delivery: Any) -> Path:
+    """A config with one connection, ``cio``, to the Customer.io contract server."""
+    config = {
+        "mapwire": 1,
+        "store": "sqlite:///state.db",
+        "delivery": {
+            "retry_window_hours": 1,
+            "max_backoff_seconds": 1,
+            "timeout_seconds": 2,
+            "lease_seconds": 4,
+            **delivery,
+        },
+        "connections": [
+            {
+                "name": "cio",
+                "flow": "mparticle-events-to-customerio",
+                "destination": {
+                    "site_id": server.site_id,
+                    "api_key": server.api_key,
+                    "base_url": server.origin,
+                },
+            }
+        ],
+    }
+    path = folder / "mapwire.yaml"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def write_ndjson(path: Path, docs: list[Any]) -> Path:
+    path.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    return path
+
+
+def progress_lines(stderr: str) -> list[str]:
+    """The progress lines of ``mapwire send`` (not on a terminal: one per line)."""
+    return [line for line in stderr.splitlines() if line.strip()[:1].isdigit() and "docs" in line]
