@@ -183,7 +183,8 @@ class Registry:
                 return
             first = found.get(name) or staged.get(name)
             if first is not None:
-                clashes.append(DuplicateNameError(kind, name, first[1], owner))
+                hint = self.clash_hint(first[1], owner)
+                clashes.append(DuplicateNameError(kind, name, first[1], owner, hint))
                 raise clashes[-1]
             staged[name] = (value, owner)
 
@@ -197,6 +198,17 @@ class Registry:
         if clashes:
             raise clashes[0]
         return staged
+
+    def clash_hint(self, first: str, second: str) -> str:
+        """How to resolve two plugins claiming one name: which distributions to choose
+        between, and the allow-list that loads every plugin but the later claimant."""
+        dists = {p.name: p.distribution for p in self.plugins}
+        keep = ",".join(sorted(p.name for p in self.plugins if p.name != second))
+        return (
+            f"uninstall one of the two distributions ({dists.get(first, '?')}, "
+            f"{dists.get(second, '?')}), or set MAPWIRE_LOAD_PLUGINS to choose which plugins "
+            f"load (e.g. MAPWIRE_LOAD_PLUGINS={keep})"
+        )
 
     def _hook_failed(self, owner: str, hook: str, exc: Exception) -> None:
         if self.strict:
