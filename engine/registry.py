@@ -53,6 +53,7 @@ class FailedPlugin:
     name: str
     distribution: str
     error: str
+    error_type: str = field(default="", compare=False)  # e.g. "ImportError"
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,9 @@ class Registry:
                 f"plugin {owner!r} failed in {hook}: {type(exc).__name__}: {exc}"
             ) from exc
         dist = next((p.distribution for p in self.plugins if p.name == owner), "?")
-        record = FailedPlugin(owner, dist, f"{hook} raised {type(exc).__name__}: {exc}")
+        record = FailedPlugin(
+            owner, dist, f"{hook} raised {type(exc).__name__}: {exc}", type(exc).__name__
+        )
         if record not in self.failed:
             self.failed.append(record)
 
@@ -289,7 +292,9 @@ def build_registry(
                 pm.unregister(name=ep.name)
             if strict:
                 raise PluginError(f"plugin {ep.name!r} ({dist}) failed to load: {exc!r}") from exc
-            registry.failed.append(FailedPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+            registry.failed.append(
+                FailedPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            )
             continue
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or []))
         registry.plugins.append(PluginInfo(ep.name, dist, version, hooks))
@@ -302,7 +307,7 @@ def build_registry(
     except pluggy.PluginValidationError as exc:
         if strict:
             raise PluginError(str(exc)) from exc
-        registry.failed.append(FailedPlugin("?", "?", str(exc)))
+        registry.failed.append(FailedPlugin("?", "?", str(exc), type(exc).__name__))
     return registry
 
 

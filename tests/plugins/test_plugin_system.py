@@ -319,6 +319,23 @@ def test_the_allow_list_loads_only_the_named_plugins(installed: Path) -> None:
     assert listing["failed"] == []
 
 
+def test_an_unknown_function_names_the_plugin_that_failed_to_load(
+    installed: Path, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "uses_missing.yaml"
+    text = EXAMPLE_MAPPING.read_text("utf-8")
+    assert "shout(" in text
+    mapping.write_text(text.replace("shout(", "whisper("), "utf-8")
+    done = run("validate", str(mapping))
+    assert done.returncode == 1
+    assert re.search(
+        r":\d+:\d+: E202 unknown function whisper\(\).* — plugin 'broken' failed to load: "
+        r"RuntimeError; run `mapwire plugins`$",
+        done.stdout,
+        re.M,
+    ), done.stdout
+
+
 # -- name clashes --------------------------------------------------------------------------
 def test_a_clashing_name_is_an_error_naming_both_plugins_and_the_fix(
     clash_installed: None,
