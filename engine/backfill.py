@@ -51,6 +51,23 @@ def resume_point(recorded: str | None, fp: str) -> str | None:
     return position if owner == fp else None
 
 
+def describe_resume(position: str, name: str) -> str:
+    """Where a resumed read starts, in the input's own unit (1-based)."""
+    if position.startswith("n"):
+        _, _, line = position[1:].partition(":")
+        return f"resuming at line {int(line or 1):,} of {name}"
+    if position.startswith("d"):
+        return f"resuming at element {int(position[1:]) + 1:,} of the JSON array in {name}"
+    return f"resuming {name}"
+
+
+def resumed_bytes(position: str | None) -> int:
+    """Bytes of the input already sent before ``position`` (NDJSON; 0 if unknown)."""
+    if position and position.startswith("n"):
+        return int(position[1:].partition(":")[0])
+    return 0
+
+
 def read_chunks(
     stream: IO[bytes],
     *,
@@ -93,7 +110,8 @@ def _document_chunks(
         if split is not None:
             part = [d for doc in part for d in split(doc)]
         end = min(i + size, len(documents))
-        share = total * (end - i) // count  # progress: bytes in proportion to documents
+        # progress: bytes in proportion to documents, so the shares add up to ``total``
+        share = total * end // count - total * i // count
         yield Chunk(part, [], DONE if end == len(documents) else f"d{end}", share)
 
 

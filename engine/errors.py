@@ -80,11 +80,13 @@ class PluginError(MapwireError):
 class DuplicateNameError(PluginError):
     """Two plugins registered the same name for the same kind of thing."""
 
-    def __init__(self, kind: str, name: str, first: str, second: str) -> None:
+    def __init__(self, kind: str, name: str, first: str, second: str, hint: str = "") -> None:
         self.kind = kind
         self.name = name
         self.plugins = (first, second)
-        super().__init__(f"{kind} {name!r} is registered by both {first!r} and {second!r}")
+        self.hint = hint
+        message = f"{kind} {name!r} is registered by both {first!r} and {second!r}"
+        super().__init__(f"{message}: {hint}" if hint else message)
 
 
 class ItemError(MapwireError):

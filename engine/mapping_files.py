@@ -4,14 +4,17 @@ with everything the loaded plugins provide."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from mapwire.engine.compile import load_plan
+from mapwire.engine.errors import SpecError
 from mapwire.engine.plan import Plan
 from mapwire.engine.registry import Registry, get_registry
 
 MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
 CASES_SUFFIXES = (".test.yaml", ".test.yml")
+UNKNOWN_FUNCTION = "E202"
 
 
 def is_cases_file(path: Path) -> bool:
@@ -43,11 +46,31 @@ def shipped_paths(registry: Registry | None = None) -> list[Path]:
 
 
 def compile_with_plugins(path: Path, registry: Registry | None = None) -> Plan:
-    """Compile a mapping, checking functions, destination, actions, fields and source."""
+    """Compile a mapping, checking functions, destination, actions, fields and source.
+
+    An unknown function while a plugin failed to load names that plugin: the function
+    may be one it would have provided.
+    """
     reg = registry or get_registry()
-    return load_plan(
-        path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
-    )
+    try:
+        return load_plan(
+            path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
+        )
+    except SpecError as exc:
+        if not reg.failed:
+            raise
+        note = failed_plugins_note(reg)
+        problems = [
+            replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
+            for p in exc.problems
+        ]
+        raise SpecError(problems) from exc
+
+
+def failed_plugins_note(registry: Registry) -> str:
+    """``plugin 'x' failed to load: ImportError; run `mapwire plugins``` (all of them)."""
+    failed = [f"{f.name!r} failed to load: {f.error_type or f.error}" for f in registry.failed]
+    return f"plugin {'; plugin '.join(failed)}; run `mapwire plugins`"
 
 
 def resolve_mapping(ref: str, registry: Registry | None = None) -> Path:

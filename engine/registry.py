@@ -53,6 +53,7 @@ class FailedPlugin:
     name: str
     distribution: str
     error: str
+    error_type: str = field(default="", compare=False)  # e.g. "ImportError"
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,8 @@ class Registry:
                 return
             first = found.get(name) or staged.get(name)
             if first is not None:
-                clashes.append(DuplicateNameError(kind, name, first[1], owner))
+                hint = self.clash_hint(first[1], owner)
+                clashes.append(DuplicateNameError(kind, name, first[1], owner, hint))
                 raise clashes[-1]
             staged[name] = (value, owner)
 
@@ -198,13 +200,26 @@ class Registry:
             raise clashes[0]
         return staged
 
+    def clash_hint(self, first: str, second: str) -> str:
+        """How to resolve two plugins claiming one name: which distributions to choose
+        between, and the allow-list that loads every plugin but the later claimant."""
+        dists = {p.name: p.distribution for p in self.plugins}
+        keep = ",".join(sorted(p.name for p in self.plugins if p.name != second))
+        return (
+            f"uninstall one of the two distributions ({dists.get(first, '?')}, "
+            f"{dists.get(second, '?')}), or set MAPWIRE_LOAD_PLUGINS to choose which plugins "
+            f"load (e.g. MAPWIRE_LOAD_PLUGINS={keep})"
+        )
+
     def _hook_failed(self, owner: str, hook: str, exc: Exception) -> None:
         if self.strict:
             raise PluginError(
                 f"plugin {owner!r} failed in {hook}: {type(exc).__name__}: {exc}"
             ) from exc
         dist = next((p.distribution for p in self.plugins if p.name == owner), "?")
-        record = FailedPlugin(owner, dist, f"{hook} raised {type(exc).__name__}: {exc}")
+        record = FailedPlugin(
+            owner, dist, f"{hook} raised {type(exc).__name__}: {exc}", type(exc).__name__
+        )
         if record not in self.failed:
             self.failed.append(record)
 
@@ -277,7 +292,9 @@ def build_registry(
                 pm.unregister(name=ep.name)
             if strict:
                 raise PluginError(f"plugin {ep.name!r} ({dist}) failed to load: {exc!r}") from exc
-            registry.failed.append(FailedPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}"))
+            registry.failed.append(
+                FailedPlugin(ep.name, dist, f"{type(exc).__name__}: {exc}", type(exc).__name__)
+            )
             continue
         hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or []))
         registry.plugins.append(PluginInfo(ep.name, dist, version, hooks))
@@ -290,7 +307,7 @@ def build_registry(
     except pluggy.PluginValidationError as exc:
         if strict:
             raise PluginError(str(exc)) from exc
-        registry.failed.append(FailedPlugin("?", "?", str(exc)))
+        registry.failed.append(FailedPlugin("?", "?", str(exc), type(exc).__name__))
     return registry
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC
+from mapwire.engine.cli.config_discovery import find_config, no_config_message
 from mapwire.engine.config import load_config
 from mapwire.engine.errors import ConfigError
 
@@ -17,16 +18,28 @@ def config_group() -> None:
 
 
 @config_group.command()
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-def check(path: Path) -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (same as FILE).",
+)
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+def check(config_path: Path | None, file: Path | None) -> None:
     """Validate a config file: schema, flows, flow settings, destination settings and
     environment variables. Prints path:line:col: CODE message per problem; exit 1 if any.
-    Secret values are never printed.
+    Secret values are never printed. Without FILE: $MAPWIRE_CONFIG, else ./mapwire.yaml.
 
     \b
-    Example:
+    Examples:
       mapwire config check mapwire.yaml
+      MAPWIRE_CONFIG=prod.yaml mapwire config check
     """
+    found = find_config(file or config_path)
+    if found is None:
+        click.echo(no_config_message("config check"), err=True)
+        raise SystemExit(EXIT_SPEC)
+    path = found.path
     try:
         config = load_config(path)
     except ConfigError as exc:

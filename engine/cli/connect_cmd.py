@@ -9,11 +9,18 @@ from pathlib import Path
 import click
 import httpx
 
-from mapwire.engine.cli.send_cmd import load_config_or_exit
+from mapwire.engine.cli.config_discovery import load_config_or_exit
 from mapwire.engine.config import Connection
 from mapwire.engine.delivery import describe_transport_error
 from mapwire.engine.destination import Check
 from mapwire.engine.registry import get_registry
+
+SINK_PREFIX = "sink:"
+
+
+def is_local_sink(conn: Connection) -> bool:
+    """Whether ``conn`` records its requests in a folder instead of sending them."""
+    return (conn.transport or "").startswith(SINK_PREFIX)
 
 
 async def check_connection(conn: Connection, timeout: float = 10.0) -> Check:
@@ -40,7 +47,12 @@ def connect() -> None:
 
 
 @connect.command("test")
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Config file.")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml).",
+)
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds per check.")
 @click.argument("names", nargs=-1)
 def test_command(config_path: Path | None, timeout: float, names: tuple[str, ...]) -> None:
@@ -48,18 +60,28 @@ def test_command(config_path: Path | None, timeout: float, names: tuple[str, ...
 
     Customer.io: the Track API's region endpoint, which also reveals a US/EU mismatch.
     mParticle: an Events API request that authenticates but is rejected as invalid
-    before anything is stored. Prints one line per connection; exits 0 only if all pass.
+    before anything is stored. Connections delivering into a local sink
+    (transport: sink:DIR) are skipped: they call no vendor. Prints one line per
+    connection; exits 0 only if all the checked ones pass.
 
     \b
     Examples:
       mapwire connect test --config mapwire.yaml
       mapwire connect test --config mapwire.yaml cio-events
     """
-    config = load_config_or_exit(config_path)
-    selected = [c for c in config.connections if not names or c.name in names]
+    config = load_config_or_exit(config_path, "connect test")
+    chosen = [c for c in config.connections if not names or c.name in names]
     unknown = set(names) - {c.name for c in config.connections}
     if unknown:
         raise click.BadParameter(f"no connection named {', '.join(sorted(unknown))}")
+    selected = [c for c in chosen if not is_local_sink(c)]
+    for conn in chosen:
+        if is_local_sink(conn):
+            where = (conn.transport or "")[len(SINK_PREFIX) :]
+            click.echo(
+                f"{conn.name}: SKIPPED - transport is the local sink {where}: nothing is sent "
+                "to the vendor, so there are no credentials to check"
+            )
 
     async def run_all() -> list[Check]:
         return list(await asyncio.gather(*(check_connection(c, timeout) for c in selected)))

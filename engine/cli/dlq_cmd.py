@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from mapwire.engine.cli.send_cmd import load_config_or_exit
+from mapwire.engine.cli.config_discovery import load_config_or_exit
 from mapwire.engine.queue import DeadLetter, Queue
 from mapwire.engine.registry import get_registry
 
@@ -18,13 +18,14 @@ config_option = click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Config file (default: the bundled demo).",
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml).",
 )
 connection_option = click.option("--connection", help="Only this connection's dead letters.")
 
 
 def _open(config_path: Path | None) -> Queue:
-    config = load_config_or_exit(config_path)
+    command = click.get_current_context().command_path.partition(" ")[2]
+    config = load_config_or_exit(config_path, command)
     return get_registry().make_queue(config.queue)
 
 

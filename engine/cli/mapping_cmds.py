@@ -16,6 +16,7 @@ from mapwire.engine.cli.common import (
     read_documents,
     report_spec_error,
 )
+from mapwire.engine.cli.flow_outline import outline
 from mapwire.engine.codegen import compile_plan
 from mapwire.engine.dedup import apply_dedup
 from mapwire.engine.errors import ConfigError, SpecError
@@ -106,19 +107,27 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
 @click.option(
     "--compiled", is_flag=True, help="Print the Python the mapping compiles to, and exit."
 )
-@click.argument("input_path", metavar="[INPUT]", default="-")
-def explain(mapping_ref: str, sets: tuple[str, ...], compiled: bool, input_path: str) -> None:
+@click.argument("input_path", metavar="[INPUT]", required=False)
+def explain(
+    mapping_ref: str, sets: tuple[str, ...], compiled: bool, input_path: str | None
+) -> None:
     """For each output field: which rule, expression and fallback produced its value,
-    or why it was dropped.
+    or why it was dropped. Without INPUT: the flow's settings and rules (INPUT - reads
+    standard input).
 
     \b
     Examples:
       mapwire explain --mapping mparticle-events-to-customerio batch.json
+      mapwire explain --mapping mparticle-events-to-customerio
       mapwire explain --mapping mappings/my_flow.yaml --compiled
     """
     plan, settings = _load(mapping_ref, sets)
     if compiled:
         click.echo(compile_plan(plan).source)
+        return
+    if input_path is None:
+        click.echo("\n".join(outline(plan)))
+        click.echo("give an INPUT (a file, or - for standard input) to trace a document")
         return
     evaluator = Evaluator(plan)
     store = MemoryStore()

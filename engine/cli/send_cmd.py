@@ -3,36 +3,36 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import sys
-import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 import click
 
-from mapwire.engine.backfill import fingerprint, progress_key, read_chunks, resume_point
-from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC, report_spec_error
-from mapwire.engine.config import DEMO_CONFIG, Config, Connection, load_config
-from mapwire.engine.errors import ConfigError
+from mapwire.engine.backfill import (
+    DONE,
+    describe_resume,
+    fingerprint,
+    progress_key,
+    read_chunks,
+    resume_point,
+    resumed_bytes,
+)
+from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.cli.config_discovery import load_config_or_exit as load_config_or_exit
+from mapwire.engine.cli.send_report import Progress, Tally, print_summary
+from mapwire.engine.config import Config, Connection
 from mapwire.engine.pipeline import BacklogFull
 from mapwire.engine.registry import get_registry
 from mapwire.engine.runtime import Runtime
 
-
-def load_config_or_exit(path: Path | None) -> Config:
-    """The given config, or the bundled demo (every flow into ./mapwire-data/delivered)."""
-    try:
-        if path is None:
-            click.echo(
-                "using the bundled demo config: state in ./mapwire-data, deliveries recorded "
-                "in ./mapwire-data/delivered (pass --config for your own)",
-                err=True,
-            )
-            return load_config(DEMO_CONFIG, base=Path.cwd())
-        return load_config(path)
-    except ConfigError as exc:
-        report_spec_error(exc)
-        raise SystemExit(EXIT_SPEC) from exc
+#: The conventional exit status of a process stopped by SIGINT (128 + 2).
+EXIT_INTERRUPTED = 130
 
 
 def pick_connection(config: Config, name: str | None, flow: str | None) -> Connection:
@@ -50,47 +50,12 @@ def pick_connection(config: Config, name: str | None, flow: str | None) -> Conne
     )
 
 
-class Progress:
-    """A live status line on a terminal; a plain line every few seconds otherwise."""
-
-    def __init__(self, total_bytes: int, stream: IO[str] = sys.stderr) -> None:
-        self.total = total_bytes
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.started = time.monotonic()
-        self.last = 0.0
-        self.bytes = 0
-        self.documents = 0
-
-    def update(self, snapshot: dict[str, Any], queued_now: int, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if not final and now - self.last < (0.2 if self.tty else 5.0):
-            return
-        self.last = now
-        elapsed = max(now - self.started, 1e-6)
-        rate = self.documents / elapsed
-        pct = f"{100 * self.bytes / self.total:5.1f}%" if self.total else "  -  "
-        eta = ""
-        if self.total and self.bytes and self.bytes < self.total:
-            eta = f" ETA {(self.total - self.bytes) / (self.bytes / elapsed):.0f}s"
-        line = (
-            f"{pct} {self.documents} docs {rate:,.0f}/s{eta} | queued {snapshot['mapped']} "
-            f"delivered {snapshot['delivered']} waiting {queued_now} "
-            f"dead-lettered {snapshot['dead_lettered']}"
-        )
-        if self.tty:
-            self.stream.write("\r" + line.ljust(100) + ("\n" if final else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 @click.command()
 @click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Config file (default: the bundled demo, which needs no account).",
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml).",
 )
 @click.option("--connection", "connection_name", help="The connection to send through.")
 @click.option("--flow", "flow", help="Pick the one connection that runs this flow.")
@@ -102,6 +67,12 @@ class Progress:
     help="Wait until everything queued is delivered or dead-lettered.",
 )
 @click.option("--chunk-size", default=500, show_default=True, help="Documents per commit.")
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Forget where these files were stopped and read them from the start (dedup keys, "
+    "audience state and the queue are kept).",
+)
 @click.argument("inputs", nargs=-1, required=True)
 def send(
     config_path: Path | None,
@@ -110,22 +81,26 @@ def send(
     source: str | None,
     wait: bool,
     chunk_size: int,
+    restart: bool,
     inputs: tuple[str, ...],
 ) -> None:
     """Backfill: map JSON or NDJSON files (or - for stdin) through a connection and deliver.
 
     Every chunk is committed to the durable queue together with the file position, so
     rerunning the same command after Ctrl-C or a crash resumes where it stopped:
-    nothing is skipped and nothing is queued twice. Malformed lines are reported and
-    the rest is delivered. Exits 1 if any line, item or delivery failed.
+    nothing is skipped and nothing is queued twice; it says where it resumes. --restart
+    reads the files from the start again (dedup keys still apply). Malformed lines are
+    reported and the rest is delivered. Exits 1 if any line, item or delivery failed,
+    130 after Ctrl-C (with a partial summary; rerun to resume).
 
     \b
     Examples:
-      mapwire send --connection mparticle-events batch.json    (bundled demo config)
+      mapwire send --connection cio-events batch.json         (./mapwire.yaml)
       mapwire send --config mapwire.yaml --connection cio-events batches.ndjson
       mapwire send --config mapwire.yaml --flow customerio-activity-to-mparticle - < hooks.ndjson
+      mapwire send --config mapwire.yaml --connection cio-events --restart batches.ndjson
     """
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, "send")
     conn = pick_connection(config, connection_name, flow)
     if not conn.enabled:
         raise click.BadParameter(f"connection {conn.name!r} is disabled", param_hint="--connection")
@@ -136,120 +111,173 @@ def send(
         )
     split = get_registry().sources()[shape].split
     runtime = Runtime(config)
-    failed = False
+    job = Job(runtime, conn, shape, split, chunk_size, restart)
     try:
-        failed = asyncio.run(_run(runtime, conn, shape, split, inputs, chunk_size, wait))
-    except KeyboardInterrupt:
+        failed = asyncio.run(_run(job, inputs, wait))
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now
         click.echo("\ninterrupted: what was committed is queued; rerun to resume", err=True)
-        failed = True
+        raise SystemExit(EXIT_INTERRUPTED) from None
     finally:
         runtime.close()
+    if job.interrupted:
+        raise SystemExit(EXIT_INTERRUPTED)
     if failed:
         raise SystemExit(EXIT_PROBLEMS)
 
 
-async def _run(
-    runtime: Runtime,
-    conn: Connection,
-    shape: str,
-    split: Any,
-    inputs: tuple[str, ...],
-    chunk_size: int,
-    wait: bool,
-) -> bool:
-    stop = asyncio.Event()
-    delivery = asyncio.create_task(runtime.deliver(stop, only=[conn.name]))
-    paths = [Path(p) for p in inputs if p != "-"]
-    progress = Progress(sum(p.stat().st_size for p in paths if p.exists()))
-    bad = errors = 0
-    summary: dict[str, int] = {}
-    try:
-        for name in inputs:
-            b, e = await _send_one(runtime, conn, shape, split, name, chunk_size, progress, summary)
-            bad, errors = bad + b, errors + e
-            if delivery.done():
-                delivery.result()  # delivery stopped: surface its error
-        while wait and runtime.queue.depth(conn.name) > 0:
-            if delivery.done():
-                delivery.result()
-            progress.update(runtime.metrics.snapshot(conn.name), runtime.queue.depth(conn.name))
-            await asyncio.sleep(0.1)
-    finally:
-        stop.set()
-        await delivery
-        await runtime.aclose()
+@dataclass
+class Job:
+    """One ``send`` run: what it sends through, and how far it got."""
+
+    runtime: Runtime
+    conn: Connection
+    shape: str
+    split: Any
+    chunk_size: int
+    restart: bool
+    tally: Tally = field(default_factory=Tally)
+    interrupted: bool = False
+
+    def interrupt(self) -> None:
+        """The first Ctrl-C: finish the chunk being committed, then stop and summarise."""
+        if not self.interrupted:
+            click.echo(
+                "\ninterrupted: stopping after the current chunk (Ctrl-C again to quit now)",
+                err=True,
+            )
+        self.interrupted = True
+
+
+def state_location(url: str) -> str:
+    """Where the queue and file positions are kept, without any credentials."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix):
+        return url[len(prefix) :]
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
+
+
+async def _run(job: Job, inputs: tuple[str, ...], wait: bool) -> bool:
+    runtime, conn = job.runtime, job.conn
+    loop = asyncio.get_running_loop()
+    with _sigint_handler(loop, job):
+        stop = asyncio.Event()
+        job.tally.carried_over = runtime.queue.depth(conn.name)
+        delivery = asyncio.create_task(runtime.deliver(stop, only=[conn.name]))
+        paths = [Path(p) for p in inputs if p != "-"]
+        progress = Progress(sum(p.stat().st_size for p in paths if p.exists()))
+        try:
+            for name in inputs:
+                if job.interrupted:
+                    break
+                await _send_one(job, name, progress)
+                if delivery.done():
+                    delivery.result()  # delivery stopped: surface its error
+            while wait and not job.interrupted and runtime.queue.depth(conn.name) > 0:
+                if delivery.done():
+                    delivery.result()
+                progress.update(runtime.metrics.snapshot(conn.name), runtime.queue.depth(conn.name))
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await delivery
+            await runtime.aclose()
     snap = runtime.metrics.snapshot(conn.name)
-    progress.update(snap, runtime.queue.depth(conn.name), final=True)
-    _print_summary(snap, summary, bad, errors, runtime.queue.depth(conn.name))
-    return bool(bad or errors or snap["dead_lettered"])
+    waiting = runtime.queue.depth(conn.name)
+    progress.update(snap, waiting, final=True)
+    print_summary(snap, job.tally, waiting, interrupted=job.interrupted)
+    if job.interrupted:
+        click.echo("rerun the same command to resume where this run stopped", err=True)
+    tally = job.tally
+    return bool(tally.bad_lines or tally.errors or snap["dead_lettered"])
 
 
-async def _send_one(
-    runtime: Runtime,
-    conn: Connection,
-    shape: str,
-    split: Any,
-    name: str,
-    chunk_size: int,
-    progress: Progress,
-    summary: dict[str, int],
-) -> tuple[int, int]:
-    bad = errors = 0
+@contextlib.contextmanager
+def _sigint_handler(loop: asyncio.AbstractEventLoop, job: Job) -> Iterator[None]:
+    """While a run is going, the first Ctrl-C asks it to stop cleanly; the handler is
+    then removed, so a second Ctrl-C interrupts at once."""
+
+    def first() -> None:
+        job.interrupt()
+        loop.remove_signal_handler(signal.SIGINT)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
+        loop.add_signal_handler(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _send_one(job: Job, name: str, progress: Progress) -> None:
+    runtime, conn, tally = job.runtime, job.conn, job.tally
     if name == "-":
         stream: IO[bytes] = sys.stdin.buffer
         key, fp, resume = None, "", None
+        progress.start_file(0)
     else:
         path = Path(name)
         try:
             stream = path.open("rb")
         except OSError as exc:
             click.echo(f"{name}: cannot read: {exc.strerror}", err=True)
-            return 1, 0
+            tally.bad_lines += 1
+            return
         key, fp = progress_key(conn.name, path), fingerprint(path)
+        if job.restart:
+            await asyncio.to_thread(runtime.queue.enqueue, conn.name, [], progress=(key, ""))
+            click.echo(f"{name}: --restart: reading from the start", err=True)
         resume = resume_point(runtime.queue.progress(key), fp)
-        if resume == "done":
-            click.echo(f"{name}: already sent (delete the state file to send it again)", err=True)
+        progress.start_file(path.stat().st_size, resumed_bytes(resume))
+        if resume == DONE:
+            click.echo(
+                f"{name}: already sent (its position is recorded in "
+                f"{state_location(runtime.config.queue)}); to send it again from the start, "
+                "rerun with --restart",
+                err=True,
+            )
+        elif resume:
+            click.echo(describe_resume(resume, name), err=True)
     with stream:
-        for chunk in read_chunks(stream, resume=resume, size=chunk_size, split=split):
+        for chunk in read_chunks(stream, resume=resume, size=job.chunk_size, split=job.split):
             for line, message in chunk.bad_lines:
                 click.echo(f"{name}:{line}: {message}", err=True)
-            bad += len(chunk.bad_lines)
+            tally.bad_lines += len(chunk.bad_lines)
             mark = (key, f"{chunk.position}@{fp}") if key else None
-            while True:
-                try:
-                    report = await asyncio.to_thread(
-                        runtime.pipeline.submit,
-                        shape,
-                        chunk.documents,
-                        only=conn.name,
-                        progress=mark,
-                    )
-                    break
-                except BacklogFull:
-                    await asyncio.sleep(0.5)
+            report = await _submit(job, chunk.documents, mark)
+            if report is None:
+                return
             part = report.connections.get(conn.name)
             if part is not None:
                 for err in part.errors[:20]:
                     click.echo(f"{name}: {err}", err=True)
-                errors += len(part.errors)
+                tally.errors += len(part.errors)
                 for reason, n in part.skipped.items():
-                    summary[reason] = summary.get(reason, 0) + n
+                    tally.skip(reason, n)
+            tally.documents += len(chunk.documents)
             progress.documents += len(chunk.documents)
             progress.bytes += chunk.bytes_read
             progress.update(runtime.metrics.snapshot(conn.name), runtime.queue.depth(conn.name))
-    return bad, errors
+            if job.interrupted:
+                return
+    progress.end_file()
 
 
-def _print_summary(
-    snap: dict[str, Any], skipped: dict[str, int], bad: int, errors: int, waiting: int
-) -> None:
-    click.echo("summary:", err=True)
-    click.echo(f"  actions mapped and queued: {snap['mapped']}", err=True)
-    for reason, n in sorted(skipped.items()):
-        click.echo(f"  skipped ({reason}): {n}", err=True)
-    click.echo(f"  malformed input lines: {bad}", err=True)
-    click.echo(f"  items that failed to map: {errors}", err=True)
-    click.echo(f"  delivered: {snap['delivered']} in {snap['requests']} request(s)", err=True)
-    click.echo(f"  retried: {snap['retried']}", err=True)
-    click.echo(f"  dead-lettered: {snap['dead_lettered']}", err=True)
-    click.echo(f"  still queued: {waiting}", err=True)
+async def _submit(job: Job, documents: list[Any], mark: tuple[str, str] | None) -> Any:
+    """Map and queue one chunk, waiting while the backlog is full; None if Ctrl-C came
+    while waiting (the chunk is not committed, so the next run reads it again)."""
+    while True:
+        try:
+            return await asyncio.to_thread(
+                job.runtime.pipeline.submit,
+                job.shape,
+                documents,
+                only=job.conn.name,
+                progress=mark,
+            )
+        except BacklogFull:
+            if job.interrupted:
+                return None
+            await asyncio.sleep(0.5)

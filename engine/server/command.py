@@ -23,7 +23,8 @@ EXIT_STARTUP_FAILED = 3
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Config file (default: the bundled demo, delivering into ./mapwire-data/delivered).",
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml, else the bundled "
+    "demo, delivering into ./mapwire-data/delivered).",
 )
 @click.option("--host", help="Address to listen on (default: server.host, else 127.0.0.1).")
 @click.option(
@@ -47,10 +48,10 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
 
     \b
     Examples:
-      mapwire serve                                  (bundled demo config, port 8080)
+      mapwire serve          (./mapwire.yaml, else the bundled demo config, port 8080)
       mapwire serve --config mapwire.yaml --host 0.0.0.0 --port 9000
     """
-    from mapwire.engine.cli.send_cmd import load_config_or_exit
+    from mapwire.engine.cli.config_discovery import load_config_or_exit
 
     try:
         import uvicorn
@@ -63,7 +64,7 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
             f"mapwire serve needs the server dependencies ({exc.name} is missing): "
             "pip install 'mapwire[server]'"
         ) from exc
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, "serve", demo=True)
     configure_logging(log_level)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -10,6 +10,7 @@ queued (read from ``/metrics``) and prints what the local sink recorded.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -121,23 +122,49 @@ def demo() -> None:
     help="The folder the demo config delivers into (relative to where the server runs).",
 )
 @click.option("--wait", default=10.0, show_default=True, help="Seconds to wait for delivery.")
-def post(url: str, sink: Path, wait: float) -> None:
+@click.option(
+    "--token",
+    metavar="TOKEN",
+    help="The server's inbound bearer token (server.auth.bearer_token).",
+)
+@click.option(
+    "--basic",
+    metavar="USER:PASS",
+    help="The server's inbound Basic credentials (server.auth.username / password).",
+)
+@click.option(
+    "--signing-key",
+    default=DEMO_SIGNING_KEY,
+    show_default=True,
+    help="The Customer.io webhook signing key the server checks.",
+)
+def post(
+    url: str, sink: Path, wait: float, token: str | None, basic: str | None, signing_key: str
+) -> None:
     """Post the bundled samples to a running mapwire serve and show what was delivered.
+
+    The bundled demo needs no credentials; a server whose config sets server.auth
+    needs --token or --basic for the mParticle endpoints.
 
     \b
     In one terminal:   mapwire serve
     In another:        mapwire demo post
+    Against a server with inbound auth:
+                       mapwire demo post --url http://127.0.0.1:8080 --token "$TOKEN"
     """
     import httpx
 
+    inbound = inbound_auth_headers(token, basic)
     started = time.time() - 1
-    failed = False
+    failed = refused = False
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for name, body in samples():
             path = endpoint_for(json.loads(body))
             headers = {"Content-Type": "application/json"}
             if path == "/customerio/webhook":
-                headers.update(signed_headers(body, DEMO_SIGNING_KEY))
+                headers.update(signed_headers(body, signing_key))
+            else:
+                headers.update(inbound)
             try:
                 response = client.post(path, content=body, headers=headers)
             except httpx.TransportError as exc:
@@ -145,13 +172,34 @@ def post(url: str, sink: Path, wait: float) -> None:
                     f"cannot reach {url} ({type(exc).__name__}); start it with: mapwire serve"
                 ) from exc
             failed |= response.status_code >= 300
+            refused |= response.status_code == 401
             click.echo(f"{name} -> POST {path}: {response.status_code} {_short(response)}")
+        if refused:
+            click.echo(
+                "the server refused the credentials (401): pass its server.auth with "
+                "--token TOKEN or --basic USER:PASS (and --signing-key for webhooks)",
+                err=True,
+            )
         if not wait_delivered(client, wait):
             click.echo(f"still delivering after {wait:g}s; the sink may be incomplete", err=True)
     for line in sink_summary(sink, started):
         click.echo(line)
     if failed:
         raise SystemExit(1)
+
+
+def inbound_auth_headers(token: str | None, basic: str | None) -> dict[str, str]:
+    """The ``Authorization`` header for the mParticle endpoints, if any was given."""
+    if token and basic:
+        raise click.UsageError("give --token or --basic, not both")
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    if basic:
+        if ":" not in basic:
+            raise click.BadParameter("expected USER:PASS", param_hint="--basic")
+        encoded = base64.b64encode(basic.encode("utf-8")).decode("ascii")
+        return {"Authorization": f"Basic {encoded}"}
+    return {}
 
 
 def _short(response: Any) -> str:

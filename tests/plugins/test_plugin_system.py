@@ -2,7 +2,8 @@
 
 Third-party plugins are installed for real (``third_party/``): ``mapwire-example-plugin``
 (the plugin the author's guide shows, file for file), ``mapwire-broken-plugin`` (fails on
-import) and ``mapwire-clash-plugin`` (claims the ``customerio`` destination name). Each
+import) and ``mapwire-clash-plugin`` (claims the ``customerio`` destination name and the
+``snake_case`` function name). Each
 check runs the installed ``mapwire`` script in a subprocess, so it gets a fresh plugin
 manager, exactly as a user would. The registry's isolation rules are then checked in
 process, and the docs are held to the code: the hook reference to ``hookspecs``, the
@@ -318,14 +319,40 @@ def test_the_allow_list_loads_only_the_named_plugins(installed: Path) -> None:
     assert listing["failed"] == []
 
 
+def test_an_unknown_function_names_the_plugin_that_failed_to_load(
+    installed: Path, tmp_path: Path
+) -> None:
+    mapping = tmp_path / "uses_missing.yaml"
+    text = EXAMPLE_MAPPING.read_text("utf-8")
+    assert "shout(" in text
+    mapping.write_text(text.replace("shout(", "whisper("), "utf-8")
+    done = run("validate", str(mapping))
+    assert done.returncode == 1
+    assert re.search(
+        r":\d+:\d+: E202 unknown function whisper\(\).* — plugin 'broken' failed to load: "
+        r"RuntimeError; run `mapwire plugins`$",
+        done.stdout,
+        re.M,
+    ), done.stdout
+
+
 # -- name clashes --------------------------------------------------------------------------
-def test_a_clashing_destination_name_is_an_error_naming_both_plugins(
+def test_a_clashing_name_is_an_error_naming_both_plugins_and_the_fix(
     clash_installed: None,
 ) -> None:
     done = run("plugins")
     assert done.returncode != 0
     assert "destination 'customerio' is registered by both 'customerio' and 'clash'" in (
         done.stderr
+    )
+    assert "uninstall one of the two distributions (mapwire, mapwire-clash-plugin)" in done.stderr
+    # Without the built-in customerio plugin, the function name is the clash left.
+    functions = run("validate", env={"MAPWIRE_LOAD_PLUGINS": "standard,clash"})
+    assert functions.returncode != 0
+    assert functions.stderr.strip() == (
+        "Error: function 'snake_case' is registered by both 'standard' and 'clash': "
+        "uninstall one of the two distributions (mapwire, mapwire-clash-plugin), or set "
+        "MAPWIRE_LOAD_PLUGINS to choose which plugins load (e.g. MAPWIRE_LOAD_PLUGINS=standard)"
     )
     without = plugins_json({"MAPWIRE_LOAD_PLUGINS": ",".join(sorted(BUILTINS))})
     assert "clash" not in {row["name"] for row in without["plugins"]}
@@ -454,8 +481,10 @@ def test_a_duplicate_name_always_raises_naming_both_plugins(
     with pytest.raises(DuplicateNameError) as caught:
         reg.functions()
     assert caught.value.plugins == ("standard", "copycat")
-    assert (
-        str(caught.value) == "function 'snake_case' is registered by both 'standard' and 'copycat'"
+    assert str(caught.value) == (
+        "function 'snake_case' is registered by both 'standard' and 'copycat': uninstall one "
+        "of the two distributions (mapwire, (in process)), or set MAPWIRE_LOAD_PLUGINS to "
+        "choose which plugins load (e.g. MAPWIRE_LOAD_PLUGINS=customerio,standard)"
     )
 
 

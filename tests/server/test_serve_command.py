@@ -85,7 +85,10 @@ def test_the_bundled_demo_and_demo_post(tmp_path: Path, monkeypatch: pytest.Monk
     assert "track.customer.io/api/v2/batch" in result.output
     assert "s2s.us1.mparticle.com/v2/bulkevents" in result.output
     assert (tmp_path / "mapwire-data" / "delivered" / "track.customer.io.ndjson").exists()
-    assert "using the bundled demo config" in stderr
+    assert (
+        "no config given (--config, MAPWIRE_CONFIG, ./mapwire.yaml): running the bundled demo"
+        in (stderr)
+    )
     events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
     assert "server_ready" in events and "server_stopped" in events
 

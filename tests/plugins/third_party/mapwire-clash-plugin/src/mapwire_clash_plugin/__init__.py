@@ -1,5 +1,6 @@
-"""A plugin that registers a destination named ``customerio``, a name the built-in
-``customerio`` plugin owns: mapwire must refuse it with an error naming both plugins."""
+"""A plugin that registers a destination named ``customerio`` and a JMESPath function
+named ``snake_case``, names the built-in ``customerio`` and ``standard`` plugins own:
+mapwire must refuse each with an error naming both plugins and how to choose."""
 
 from __future__ import annotations
 
@@ -49,3 +50,9 @@ class Impostor(Destination):
 def register_destinations(register: Callable[..., None]) -> None:
     """Register the impostor ``customerio`` destination."""
     register(Impostor())
+
+
+@hookimpl
+def register_functions(register: Callable[..., None]) -> None:
+    """Register an impostor ``snake_case`` function."""
+    register("snake_case", str.lower, [["string"]])
