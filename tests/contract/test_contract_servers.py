@@ -620,20 +620,24 @@ def test_stop_interrupts_delays_and_leaves_no_threads() -> None:
     server.stop()
     waiting.join(5)
     idle.close()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 10  # far below the 30 s delay: stop does not wait
     assert len(outcome) == 1
     assert set(threading.enumerate()) <= before
 
 
-def test_throughput_with_validation_off(customerio_server: CustomerIOServer) -> None:
+def test_validation_off_accepts_large_bodies_undecoded(customerio_server: CustomerIOServer) -> None:
+    """With validation off (what the benchmarks use) the server takes the fast path: large
+    bodies are accepted without being checked, and still recorded (decoded on reading).
+    How fast that is, is the benchmarks' business, not a test's."""
     item = event("u", attributes={"note": "n" * 300})
     body = json.dumps({"batch": [item] * 1200}, separators=(",", ":")).encode()
     assert 450_000 < len(body) < CustomerIOServer.MAX_BATCH_BYTES
-    customerio_server.set_validate(False)
+    invalid = json.dumps({"batch": [{"type": "person", "action": "event"}]}).encode()
     with httpx.Client(base_url=customerio_server.base_url, auth=customerio_server.auth) as c:
-        started = time.monotonic()
-        for _ in range(200):
+        assert c.post("/api/v2/batch", content=invalid).status_code == 207  # item refused
+        customerio_server.set_validate(False)
+        assert customerio_server.fast_path()
+        for _ in range(20):
             assert c.post("/api/v2/batch", content=body).status_code == 200
-        elapsed = time.monotonic() - started
-    assert elapsed < 2.5, f"200 requests of {len(body)} bytes took {elapsed:.2f}s"
-    assert customerio_server.request_count == 200
+        assert c.post("/api/v2/batch", content=invalid).status_code == 200
+    assert customerio_server.request_count == 22
