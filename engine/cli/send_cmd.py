@@ -250,6 +250,8 @@ def _print_summary(
     click.echo(f"  malformed input lines: {bad}", err=True)
     click.echo(f"  items that failed to map: {errors}", err=True)
     click.echo(f"  delivered: {snap['delivered']} in {snap['requests']} request(s)", err=True)
+    for reason, n in sorted(snap.get("repaired", {}).items()):
+        click.echo(f"  repaired fields ({reason}): {n}", err=True)
     click.echo(f"  retried: {snap['retried']}", err=True)
     click.echo(f"  dead-lettered: {snap['dead_lettered']}", err=True)
     click.echo(f"  still queued: {waiting}", err=True)
