@@ -96,7 +96,7 @@ MANY = {f"a{n:03}": n for n in range(650)}
 OVERSIZED = {"bio": "€" * 400, "n" * 151: "x", "plan": "pro", "list": ["x" * 1000]}
 
 PEOPLE = [
-    person("names", {"$firstname": "Ann", "$ZIP": "0150"}, change("$FirstName", "Anna")),
+    person("names", {"$FIRSTNAME": "Ann", "$ZIP": "0150"}, change("$firstname", "Anna")),
     person("names2", {}, change("$mobile", "+4712")),
     person("tags", {"vip": None, "plan": "pro"}, change("beta", None), change("plan", 1, True)),
     person("opt", {}, OPT_IN, OPT_OUT),
