@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from contract_servers import CustomerIOServer
-from delivery_helpers import cio_connection, write_config, write_ndjson
+from delivery_helpers import cio_connection, mp_connection, write_config, write_ndjson
 
 MS = 1_713_484_800_000
 
@@ -224,3 +224,40 @@ def test_message_override_keys_are_left_out_of_event_data(
     )
     allowed = settings_run.of("override")[1]["attributes"]
     assert allowed == {"recipient": "x@example.com", "reply_to": "y@x.com", "sku": "A"}
+
+
+def test_a_long_mparticle_attribute_value_is_cut_not_dead_lettered(
+    mparticle_server: Any, tmp_path: Path
+) -> None:
+    """Customer.io -> mParticle: a bounce's long ``failure_message`` (over mParticle's 4096
+    characters) is cut to the limit; the event arrives."""
+    hook = {
+        "event_id": "01HX0000000000000000000001",
+        "object_type": "email",
+        "metric": "bounced",
+        "timestamp": 1_713_484_800,
+        "data": {
+            "delivery_id": "d-1",
+            "identifiers": {"id": "p1"},
+            "recipient": "a@b.co",
+            "subject": "s",
+            "failure_message": "ü" * 5000,
+        },
+    }
+    config = write_config(tmp_path, [mp_connection(mparticle_server)])
+    path = write_ndjson(tmp_path / "hooks.ndjson", [hook])
+    exe = Path(sys.executable).parent / "mapwire"
+    done = subprocess.run(
+        [str(exe), "send", "--config", str(config), "--connection", "mp", str(path)],
+        cwd=tmp_path,
+        env={**os.environ, "TEST_MP_API_SECRET": mparticle_server.api_secret},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    batches = mparticle_server.accepted_items("POST /v2/bulkevents")
+    (event,) = [e for b in batches for e in b["events"]]
+    assert event["data"]["custom_attributes"]["failure_message"] == "ü" * 4096
+    assert "repaired fields (attribute value over 4096 characters: truncated): 1" in done.stderr
