@@ -9,7 +9,7 @@ one table decides the name whichever path the value took. Names match case-insen
 A user attribute whose value is null is a *tag* (mParticle's "set without a value"). A
 null person attribute means "remove this attribute" to Customer.io, so a tag is handled by
 an explicit policy: ``skip`` (leave it out), ``true`` (send ``true``) or ``remove`` (send
-null, which removes it).
+``""``, which removes it like null does and which Track v1 accepts too).
 """
 
 from __future__ import annotations
@@ -57,8 +57,8 @@ def mparticle_attributes(obj: JsonObject | None, tags: str) -> JsonObject | None
 
     Names go through ``mparticle_attribute_name``; a reserved attribute wins over a plain
     one that has the same readable name. A null value (a tag) is left out for ``skip``,
-    sent as ``true`` for ``true`` and kept null (remove) for ``remove``; any other policy
-    is taken as ``skip``.
+    sent as ``true`` for ``true`` and as ``""`` (Customer.io removes the attribute) for
+    ``remove``; any other policy is taken as ``skip``.
     """
     if not isinstance(obj, dict):
         return None
@@ -68,7 +68,9 @@ def mparticle_attributes(obj: JsonObject | None, tags: str) -> JsonObject | None
         if value is None:
             if tags == "true":
                 value = True
-            elif tags != "remove":
+            elif tags == "remove":
+                value = ""
+            else:
                 continue
         if key.startswith("$"):
             reserved[mparticle_attribute_name(key) or key] = value

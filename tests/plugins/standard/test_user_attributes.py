@@ -63,7 +63,7 @@ def test_the_table_covers_mparticles_reserved_attributes() -> None:
     [
         ("skip", {"plan": "pro", "first_name": "Ann"}),
         ("true", {"plan": "pro", "vip": True, "first_name": "Ann", "city": True}),
-        ("remove", {"plan": "pro", "vip": None, "first_name": "Ann", "city": None}),
+        ("remove", {"plan": "pro", "vip": "", "first_name": "Ann", "city": ""}),
         ("anything else", {"plan": "pro", "first_name": "Ann"}),
     ],
 )
