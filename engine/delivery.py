@@ -186,10 +186,13 @@ class Deliverer:
         failed: list[tuple[QueueEntry, Failure]] = []
         retry_at: float | None = None
         retries: dict[float, list[Any]] = {}
+        repaired: dict[str, int] = {}
         for item, outcome in zip(sent.items, outcomes, strict=True):
             entry: QueueEntry = item.key
             if outcome.status == "delivered":
                 delivered.append(entry.id)
+                for note in item.repairs:
+                    repaired[note] = repaired.get(note, 0) + 1
                 self._latency.observe(max(0.0, now - entry.enqueued_at))
             elif outcome.status == "failed":
                 failed.append((entry, self._failure(outcome.reason, sent, item, response)))
@@ -207,6 +210,8 @@ class Deliverer:
             self.queue.ack(delivered)
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
+        if repaired:
+            self.metrics.repair(self.connection, repaired)
         for at, ids in retries.items():
             self.queue.retry(ids, at, reason)
             done.retried += len(ids)

@@ -5,8 +5,9 @@ contract a mapping must meet), its settings schema (credentials, region, base UR
 its capabilities as data. Delivery then runs in three pure steps driven by a thin sender:
 
 1. ``prepare(action, settings)`` checks one action against the vendor's client-side limits
-   and renders the item as the vendor wants it; a problem raises ``PermanentDeliveryError``
-   for that item only.
+   and renders the item as the vendor wants it; a field it repairs to fit is noted in the
+   item's ``repairs``; a problem it cannot repair raises ``PermanentDeliveryError`` for that
+   item only.
 2. ``build_requests(items, settings)`` packs prepared items into as few HTTP requests as the
    vendor's batching limits allow, each remembering which items it carries.
 3. ``classify(request, response)`` turns the vendor's answer into one ``Outcome`` per item.
@@ -51,6 +52,11 @@ class PreparedItem:
 
     ``encoded`` may hold the body's wire bytes when ``prepare`` already produced them (to
     measure the item), so ``build_requests`` does not encode it a second time.
+
+    ``repairs`` notes each field ``prepare`` changed so the item could go instead of being
+    dead-lettered (cut to a limit, left out, a unit corrected): one short reason per
+    repaired field, such as ``"event name over 100 bytes: truncated"``, never a value. The
+    delivery loop counts the notes of every delivered item by reason.
     """
 
     key: Any
@@ -58,6 +64,7 @@ class PreparedItem:
     size: int
     route: str = ""
     encoded: bytes | None = None
+    repairs: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

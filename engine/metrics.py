@@ -51,6 +51,12 @@ class Metrics:
             ["connection"],
             registry=r,
         )
+        self.repaired = Counter(
+            "mapwire_repaired_fields",
+            "Fields a destination repaired (cut, left out, unit corrected) in delivered items.",
+            ["connection", "reason"],
+            registry=r,
+        )
         self.requests = Counter(
             "mapwire_destination_requests",
             "HTTP requests sent.",
@@ -69,6 +75,7 @@ class Metrics:
         )
         self._counts: dict[str, float] = defaultdict(float)
         self._skips: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._repairs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def count(self, what: str, connection: str, n: float = 1) -> None:
         """Increment one of the per-connection counters by ``n``."""
@@ -80,6 +87,12 @@ class Metrics:
         self.skipped.labels(connection, reason).inc(n)
         self._skips[connection][reason] += n
 
+    def repair(self, connection: str, reasons: dict[str, int]) -> None:
+        """Count repaired fields by reason."""
+        for reason, n in reasons.items():
+            self.repaired.labels(connection, reason).inc(n)
+            self._repairs[connection][reason] += n
+
     def request(self, connection: str, status: str) -> None:
         self.requests.labels(connection, status).inc()
         self._counts[f"requests:{connection}"] += 1
@@ -88,6 +101,7 @@ class Metrics:
         keys = ("mapped", "item_errors", "delivered", "retried", "dead_lettered", "requests")
         out: dict[str, Any] = {k: int(self._counts[f"{k}:{connection}"]) for k in keys}
         out["skipped"] = dict(self._skips[connection])
+        out["repaired"] = dict(self._repairs[connection])
         return out
 
     def render(self) -> bytes:

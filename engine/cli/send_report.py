@@ -97,6 +97,8 @@ def print_summary(
     if earlier:
         line += f" (including {earlier:,} carried over from earlier runs / retried)"
     say(line)
+    for reason, n in sorted(snap.get("repaired", {}).items()):
+        say(f"  repaired fields ({reason}): {n:,}")
     say(f"  retried: {int(snap['retried']):,}")
     say(f"  dead-lettered: {int(snap['dead_lettered']):,}")
     say(

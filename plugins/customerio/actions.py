@@ -54,6 +54,16 @@ def _seconds(description: str) -> dict[str, Any]:
     return {"type": "integer", "minimum": 0, "maximum": 10**11, "description": description}
 
 
+def _milliseconds(what: str) -> dict[str, Any]:
+    return {
+        "type": "number",
+        "minimum": 0,
+        "description": f"{what}, unix milliseconds, sent as `timestamp` in seconds; a value "
+        "below 1e11 is clearly seconds already and is taken as such (counted as repaired). "
+        "Ignored when `timestamp` is given.",
+    }
+
+
 def _identifiers(description: str) -> dict[str, Any]:
     return {
         "type": "object",
@@ -96,6 +106,7 @@ _EVENT_FIELDS: dict[str, Any] = {
         "Sent as a deterministic ULID so Customer.io drops replays; a ULID is sent as is.",
     },
     "timestamp": _seconds("When the event happened, unix seconds (not milliseconds)."),
+    "timestamp_ms": _milliseconds("When the event happened"),
     "data": {
         "type": "object",
         "description": "Event properties, usable in messages; at most 100,000 bytes as JSON.",
@@ -146,6 +157,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
                     "description": "Global email unsubscribe; overrides attributes.unsubscribed.",
                 },
                 "timestamp": _seconds("When the change happened, unix seconds; orders updates."),
+                "timestamp_ms": _milliseconds("When the change happened"),
             },
         ),
     ),
@@ -258,10 +270,14 @@ ACTIONS: Mapping[str, ActionSpec] = {
 Payload = Mapping[str, Any]
 
 
+FOLDED_ATTRIBUTES = ("created_at", "unsubscribed")
+"""Identify fields that are person attributes on the wire."""
+
+
 def identify_attributes(p: Payload) -> dict[str, Any]:
     """The person attributes an identify sets, with ``created_at``/``unsubscribed`` folded in."""
     attributes = dict(p.get("attributes") or {})
-    for key in ("created_at", "unsubscribed"):
+    for key in FOLDED_ATTRIBUTES:
         if key in p:
             attributes[key] = p[key]
     return attributes

@@ -1,8 +1,9 @@
 """The ``customerio`` destination: wires the pure steps of this package into a ``Destination``.
 
 ``prepare`` checks one action in this order, so the first problem found is the reason given:
-timestamps (integer unix seconds) → the action's payload schema → Customer.io's size limits
-→ the v1 restrictions (with ``api: v1``) → the size of the rendered item.
+timestamps (integer unix seconds) → the action's payload schema → Customer.io's size limits,
+repaired as the ``oversize`` setting allows (see ``repairs``) → the v1 restrictions (with
+``api: v1``) → the size of the rendered item.
 """
 
 from __future__ import annotations
@@ -12,8 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from mapwire import Action, Capabilities, Check, Destination, PreparedItem
 
-from . import errors, limits, requests
-from .actions import ACTIONS, ROUTE_V1, Call, identify_attributes, render
+from . import errors, limits, repairs, requests
+from .actions import (
+    ACTIONS,
+    FOLDED_ATTRIBUTES,
+    ROUTE_BATCH,
+    ROUTE_V1,
+    Call,
+    identify_attributes,
+    render,
+)
 from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, read_settings
 from .validation import validate
 
@@ -49,16 +58,45 @@ class CustomerIO(Destination):
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
     ) -> PreparedItem:
-        """Check one action and render it for the wire; ``key`` is stored as given."""
+        """Check one action, repair what the ``oversize`` policy allows, and render it for
+        the wire; ``key`` is stored as given. Each repair is a note on the item."""
         cfg = self._settings(settings)
-        payload = limits.normalize_timestamps(action.payload)
+        notes: list[str] = []
+        payload = repairs.resolve_timestamp_ms(action.payload, notes)
+        payload = limits.normalize_timestamps(payload)
         validate(action.action, payload)
         for field in ("identifiers", "primary", "secondary"):
             if field in payload:
                 limits.check_identifier(field, payload[field])
+        if "name" in payload:
+            payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
+        if "data" in payload:
+            payload["data"] = repairs.event_data(
+                payload["data"], cfg.allow_message_overrides, notes
+            )
+        splits = action.action == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
         if action.action == "identify":
-            limits.check_attributes("attributes", identify_attributes(payload))
+            found = repairs.attributes(identify_attributes(payload), cfg.oversize, notes)
+            if not splits:
+                limits.check_attributes("attributes", found)
+            payload = {k: v for k, v in payload.items() if k not in FOLDED_ATTRIBUTES}
+            payload["attributes"] = found
         route, body = render(action.action, payload, cfg.api)
+        if splits and route == ROUTE_BATCH:
+            parts = repairs.split_identify(body, notes)
+            if len(parts) > 1:
+                encoded_parts = [limits.compact_json(part) for part in parts]
+                for part in encoded_parts:
+                    limits.check_v2_item(len(part))
+                joined = b",".join(encoded_parts)
+                return PreparedItem(
+                    key=key,
+                    body=parts,
+                    size=len(joined),
+                    route=route,
+                    encoded=joined,
+                    repairs=notes,
+                )
         entity = body.body if isinstance(body, Call) else body
         encoded = None if entity is None else limits.compact_json(entity)
         size = 0 if encoded is None else len(encoded)
@@ -66,7 +104,9 @@ class CustomerIO(Destination):
             limits.check_event(payload["name"], payload.get("data"), size)
         if route != ROUTE_V1:
             limits.check_v2_item(size)
-        return PreparedItem(key=key, body=body, size=size, route=route, encoded=encoded)
+        return PreparedItem(
+            key=key, body=body, size=size, route=route, encoded=encoded, repairs=notes
+        )
 
     def _settings(self, settings: Mapping[str, Any]) -> Any:
         """``read_settings``, remembered for the settings object a deliverer keeps passing."""

@@ -121,13 +121,24 @@ def _redact(outcomes: list[Outcome], request: httpx.Request) -> list[Outcome]:
     return outcomes
 
 
+def _positions(sent: OutboundRequest) -> list[int]:
+    """The item each batch entry belongs to: an identify split in parts (its body a list of
+    entities) takes one entry per part."""
+    return [
+        i
+        for i, item in enumerate(sent.items)
+        for _ in range(len(item.body) if isinstance(item.body, list) else 1)
+    ]
+
+
 def _partial(sent: OutboundRequest, body: Any) -> list[Outcome]:
     failed: dict[int, list[str]] = {}
     errors = body.get("errors") if isinstance(body, dict) else None
+    owners = _positions(sent)
     for entry in errors if isinstance(errors, list) else []:
         index = entry.get("batch_index") if isinstance(entry, dict) else None
-        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(sent.items):
-            failed.setdefault(index, []).append(_error_text(entry))
+        if isinstance(index, int) and not isinstance(index, bool) and 0 <= index < len(owners):
+            failed.setdefault(owners[index], []).append(_error_text(entry))
     return [
         Outcome("failed", "; ".join(failed[i]) or "rejected in batch", http_status=207)
         if i in failed

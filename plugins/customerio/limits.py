@@ -52,7 +52,7 @@ def value_bytes(value: Any) -> int:
     return len(compact_json(value))
 
 
-def _too_big(field: str, size: int, limit: int, what: str = "") -> PermanentDeliveryError:
+def too_big(field: str, size: int, limit: int, what: str = "") -> PermanentDeliveryError:
     return PermanentDeliveryError(f"{field}: {what}{size} bytes; the limit is {limit}")
 
 
@@ -88,7 +88,7 @@ def check_identifier(field: str, identifiers: Mapping[str, Any]) -> None:
     for kind, value in identifiers.items():
         size = value_bytes(value)
         if size > MAX_ID_BYTES:
-            raise _too_big(f"{field}.{kind}", size, MAX_ID_BYTES)
+            raise too_big(f"{field}.{kind}", size, MAX_ID_BYTES)
 
 
 def check_attributes(field: str, attributes: Mapping[str, Any]) -> None:
@@ -100,10 +100,10 @@ def check_attributes(field: str, attributes: Mapping[str, Any]) -> None:
     for name, value in attributes.items():
         name_size = len(name.encode("utf-8"))
         if name_size > MAX_ATTRIBUTE_NAME_BYTES:
-            raise _too_big(field, name_size, MAX_ATTRIBUTE_NAME_BYTES, "an attribute name is ")
+            raise too_big(field, name_size, MAX_ATTRIBUTE_NAME_BYTES, "an attribute name is ")
         size = value_bytes(value)
         if size > MAX_ATTRIBUTE_VALUE_BYTES:
-            raise _too_big(f"{field}.{name}", size, MAX_ATTRIBUTE_VALUE_BYTES, "the value is ")
+            raise too_big(f"{field}.{name}", size, MAX_ATTRIBUTE_VALUE_BYTES, "the value is ")
 
 
 def check_event(name: str, data: Mapping[str, Any] | None, item_bytes: int | None = None) -> None:
@@ -114,14 +114,14 @@ def check_event(name: str, data: Mapping[str, Any] | None, item_bytes: int | Non
     """
     size = len(name.encode("utf-8"))
     if size > MAX_EVENT_NAME_BYTES:
-        raise _too_big("name", size, MAX_EVENT_NAME_BYTES)
+        raise too_big("name", size, MAX_EVENT_NAME_BYTES)
     if data is not None and (item_bytes is None or item_bytes > MAX_EVENT_DATA_BYTES):
         size = len(compact_json(data))
         if size > MAX_EVENT_DATA_BYTES:
-            raise _too_big("data", size, MAX_EVENT_DATA_BYTES)
+            raise too_big("data", size, MAX_EVENT_DATA_BYTES)
 
 
 def check_v2_item(size: int) -> None:
     """One v2 entity, alone or in a batch."""
     if size > MAX_V2_ITEM_BYTES:
-        raise _too_big("item", size, MAX_V2_ITEM_BYTES, "the v2 entity is ")
+        raise too_big("item", size, MAX_V2_ITEM_BYTES, "the v2 entity is ")

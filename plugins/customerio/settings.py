@@ -22,6 +22,7 @@ REGIONS: Mapping[str, str] = {
 """Track API host per region; only the subdomain differs."""
 
 API_VERSIONS = ("v2", "v1")
+OVERSIZE_POLICIES = ("truncate", "drop_field", "dead_letter")
 SECRET_SETTINGS = ("api_key", "webhook_signing_key")
 _BASE_URL_PATTERN = "^https?://[^/?#@]+(/[^?#]*)?$"
 _BASE_URL = re.compile(_BASE_URL_PATTERN)
@@ -64,6 +65,22 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "`v2` (default): batched `/api/v2/batch`. `v1`: one request per "
             "action to the per-action v1 endpoints.",
         },
+        "oversize": {
+            "type": "string",
+            "enum": list(OVERSIZE_POLICIES),
+            "default": "truncate",
+            "description": "A field over a Customer.io limit: `truncate` (default) cuts a "
+            "string to the limit at a UTF-8 character boundary and leaves out any other "
+            "value; `drop_field` leaves the field out; `dead_letter` dead-letters the item. "
+            "An event name is always cut, never left out. Every repair is counted.",
+        },
+        "allow_message_overrides": {
+            "type": "boolean",
+            "default": False,
+            "description": "Pass event data keys that redirect the messages an event "
+            "triggers (`recipient`, `from_address`, `reply_to`). Off: they are left out "
+            "and counted.",
+        },
         "webhook_signing_key": {
             "type": "string",
             "minLength": 1,
@@ -91,6 +108,8 @@ class CioSettings:
     region: str = "us"
     base_url: str = REGIONS["us"]
     api: Literal["v2", "v1"] = "v2"
+    oversize: str = "truncate"
+    allow_message_overrides: bool = False
 
 
 def _problem(message: str) -> ConfigError:
@@ -132,6 +151,10 @@ def read_settings(settings: Mapping[str, Any]) -> CioSettings:
             raise _problem("base_url: expected http(s)://host[:port][/path] without credentials")
     if "webhook_signing_key" in settings:
         _string(settings, "webhook_signing_key")
+    oversize = _choice(settings, "oversize", OVERSIZE_POLICIES)
+    overrides = settings.get("allow_message_overrides", False)
+    if not isinstance(overrides, bool):
+        raise _problem("allow_message_overrides: expected true or false")
     tolerance = settings.get("signature_tolerance_seconds", 300)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 1:
         raise _problem("signature_tolerance_seconds: expected a positive integer")
@@ -141,4 +164,6 @@ def read_settings(settings: Mapping[str, Any]) -> CioSettings:
         region=region,
         base_url=base_url.rstrip("/"),
         api="v1" if api == "v1" else "v2",
+        oversize=oversize,
+        allow_message_overrides=overrides,
     )

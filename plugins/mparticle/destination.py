@@ -1,8 +1,9 @@
 """The mParticle destination: the Events API v2, server to server.
 
-``prepare`` checks one action against its payload schema and mParticle's limits and
-renders it; ``build_requests`` batches rendered items per user into ``/bulkevents``
-requests; ``classify`` reads the answer. All three are pure; a sender does the I/O.
+``prepare`` repairs fields over mParticle's limits as the ``oversize`` setting allows
+(``repairs``), checks the action against its payload schema and the limits, and renders
+it; ``build_requests`` batches rendered items per user into ``/bulkevents`` requests;
+``classify`` reads the answer. All three are pure; a sender does the I/O.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from mapwire import (
     PreparedItem,
 )
 
-from . import errors, limits, requests
+from . import errors, limits, repairs, requests
 from .actions import ACTIONS, check, render
 from .settings import ENVIRONMENTS, PODS, SECRET_SETTINGS, SETTINGS_SCHEMA, resolve
 from .wire import encode, size
@@ -64,12 +65,15 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         if action.action not in ACTIONS:
             known = ", ".join(ACTIONS)
             raise PermanentDeliveryError(f"{where}: no such action; expected one of {known}")
-        found = check(action.action, action.payload)
+        notes: list[str] = []
+        policy = settings.get("oversize", "truncate")
+        payload = repairs.repair(action.action, action.payload, policy, notes)
+        found = check(action.action, payload)
         if found:
             raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
-        body = render(action.action, action.payload)
+        body = render(action.action, payload)
         content = body.get("event", body.get("user_attributes"))
-        item = PreparedItem(key=key, body=body, size=size(content))
+        item = PreparedItem(key=key, body=body, size=size(content), repairs=notes)
         alone = requests.Batch.open(item, _LONGEST_ENVIRONMENT).estimate()
         if alone > limits.BATCH_BYTES:
             raise PermanentDeliveryError(

@@ -32,6 +32,8 @@ ENVIRONMENTS: Final = ("production", "development")
 DEFAULT_ENVIRONMENT: Final = "production"
 SECRET_SETTINGS: Final = ("api_secret",)
 
+OVERSIZE_POLICIES = ("truncate", "drop_field", "dead_letter")
+
 SETTINGS_SCHEMA: Final[Mapping[str, Any]] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "mParticle destination settings",
@@ -66,6 +68,15 @@ SETTINGS_SCHEMA: Final[Mapping[str, Any]] = {
             "enum": list(ENVIRONMENTS),
             "default": DEFAULT_ENVIRONMENT,
             "description": "Environment every batch is sent to.",
+        },
+        "oversize": {
+            "type": "string",
+            "enum": list(OVERSIZE_POLICIES),
+            "default": "truncate",
+            "description": "A field over an mParticle limit: `truncate` (default) cuts a "
+            "string to the limit and leaves out any other value; `drop_field` leaves the "
+            "field out; `dead_letter` dead-letters the item. An event name is always cut, "
+            "never left out. Every repair is counted.",
         },
     },
     "required": ["api_key", "api_secret"],

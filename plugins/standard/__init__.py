@@ -8,12 +8,13 @@ from pathlib import Path
 
 from mapwire import hookimpl
 from mapwire.plugins.standard.functions import FUNCTIONS
+from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
 
 
 @hookimpl
 def register_functions(register: Callable[..., None]) -> None:
-    """Register every function of ``functions.FUNCTIONS`` under its name."""
-    for name, (function, signature) in FUNCTIONS.items():
+    """Register every function of ``functions`` and ``user_attributes`` under its name."""
+    for name, (function, signature) in {**FUNCTIONS, **ATTRIBUTE_FUNCTIONS}.items():
         register(name, function, signature)
 
 

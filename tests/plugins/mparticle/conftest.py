@@ -120,12 +120,15 @@ def settings() -> dict[str, Any]:
 def prepare(destination: MParticle) -> Callable[..., PreparedItem]:
     """``prepare("custom_event", user="u1", event_name=...)``: one prepared item.
 
-    ``user`` fills ``user_identities.customer_id`` unless ``user_identities`` is given.
+    ``user`` fills ``user_identities.customer_id`` unless ``user_identities`` is given;
+    ``oversize`` is the destination's policy for fields over a limit.
     """
 
-    def build(action: str, *, user: str = "u1", **payload: Any) -> PreparedItem:
+    def build(
+        action: str, *, user: str = "u1", oversize: str = "truncate", **payload: Any
+    ) -> PreparedItem:
         payload.setdefault("user_identities", {"customer_id": user})
-        return destination.prepare(Action("mparticle", action, payload), {})
+        return destination.prepare(Action("mparticle", action, payload), {"oversize": oversize})
 
     return build
 

@@ -254,11 +254,12 @@ LIMITS = [
 def test_limits_at_the_boundary_and_one_over(
     prepare: Prepare, action: str, fields: dict[str, Any], expected: str | None
 ) -> None:
+    """With ``oversize: dead_letter`` every limit dead-letters the item, as mParticle would."""
     if expected is None:
-        assert prepare(action, **fields).size > 0
+        assert prepare(action, oversize="dead_letter", **fields).size > 0
         return
     with pytest.raises(PermanentDeliveryError) as caught:
-        prepare(action, **fields)
+        prepare(action, oversize="dead_letter", **fields)
     assert expected in str(caught.value)
     assert str(caught.value).startswith(f"mparticle.{action}: ")
 
@@ -344,7 +345,9 @@ def test_error_messages_never_quote_payload_values(destination: MParticle) -> No
         "mpid": "VALUE-SENTINEL",
     }
     with pytest.raises(PermanentDeliveryError) as caught:
-        destination.prepare(Action("mparticle", "custom_event", payload), {})
+        destination.prepare(
+            Action("mparticle", "custom_event", payload), {"oversize": "dead_letter"}
+        )
     message = str(caught.value)
     assert "VALUE-SENTINEL" not in message
     assert "12345" not in message

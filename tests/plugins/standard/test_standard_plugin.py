@@ -14,7 +14,8 @@ import pytest
 
 import mapwire.mappings
 from mapwire.engine.registry import build_registry
-from mapwire.plugins.standard.functions import FUNCTIONS
+from mapwire.plugins.standard.functions import FUNCTIONS as BASE_FUNCTIONS
+from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
 
 Call = Callable[..., Any]
 JMESPATH_TYPES = {
@@ -29,6 +30,8 @@ JMESPATH_TYPES = {
     "array-number",
     "expref",
 }
+
+FUNCTIONS = {**BASE_FUNCTIONS, **ATTRIBUTE_FUNCTIONS}
 
 
 @pytest.fixture

@@ -1,0 +1,147 @@
+"""Repairs ``prepare`` makes so that one bad field never drops a whole item.
+
+Each repair appends a note (the kind of repair, never a value) to the list it is given; the
+delivery loop counts the notes of every delivered item. What a field over a limit becomes
+is the connection's ``oversize`` policy:
+
+* ``truncate`` (default): a string is cut to the limit at a UTF-8 character boundary; any
+  other value is left out;
+* ``drop_field``: the field is left out;
+* ``dead_letter``: the item is dead-lettered (``PermanentDeliveryError``), as before.
+
+An event name cannot be left out, so it is cut under either repairing policy. An identify
+with more attributes, or more bytes, than one v2 entity may carry is split into several
+identify entities sent in order (``split_identify``). Identifier values are never repaired:
+a shortened id would be another person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from . import limits
+
+MESSAGE_OVERRIDE_KEYS = ("recipient", "from_address", "reply_to")
+"""Event data keys that redirect the messages the event triggers (the Track API's
+``eventsRequest`` and ``person_event`` data properties)."""
+
+Notes = list[str]
+
+_NAME = f"attribute name over {limits.MAX_ATTRIBUTE_NAME_BYTES} bytes"
+_VALUE = f"attribute value over {limits.MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+
+
+def truncate_utf8(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` whose UTF-8 form is at most ``limit`` bytes."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    end = limit
+    while end > 0 and data[end] & 0xC0 == 0x80:  # a continuation byte: back to its start
+        end -= 1
+    return data[:end].decode("utf-8", "surrogatepass")
+
+
+def resolve_timestamp_ms(payload: Mapping[str, Any], notes: Notes) -> dict[str, Any]:
+    """``timestamp_ms`` (milliseconds) as ``timestamp`` (seconds).
+
+    A value below ``limits.MAX_TIMESTAMP`` (1e11: March 1973 in milliseconds, the year 5138
+    in seconds) is clearly seconds already: it is taken as seconds and noted. A value that
+    is not a finite number is left for the schema check to reject. An explicit
+    ``timestamp`` wins.
+    """
+    out = dict(payload)
+    value = out.pop("timestamp_ms", None)
+    number = value is not None and not isinstance(value, bool) and isinstance(value, int | float)
+    if not number or not math.isfinite(value) or value < 0:
+        if value is not None:
+            out["timestamp_ms"] = value
+        return out
+    if "timestamp" in out:
+        return out
+    if value < limits.MAX_TIMESTAMP:
+        out["timestamp"] = int(value)
+        notes.append("timestamp in seconds, not milliseconds")
+    else:
+        out["timestamp"] = int(value // 1000)
+    return out
+
+
+def event_name(name: str, policy: str, notes: Notes) -> str:
+    """The event name within ``MAX_EVENT_NAME_BYTES``."""
+    size = len(name.encode("utf-8"))
+    if size <= limits.MAX_EVENT_NAME_BYTES:
+        return name
+    if policy == "dead_letter":
+        raise limits.too_big("name", size, limits.MAX_EVENT_NAME_BYTES)
+    notes.append(f"event name over {limits.MAX_EVENT_NAME_BYTES} bytes: truncated")
+    return truncate_utf8(name, limits.MAX_EVENT_NAME_BYTES)
+
+
+def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> dict[str, Any]:
+    """Event data without the message-override keys, unless they are allowed."""
+    out = dict(data)
+    if allow_overrides:
+        return out
+    for key in MESSAGE_OVERRIDE_KEYS:
+        if key in out:
+            del out[key]
+            notes.append("message override key left out of event data")
+    return out
+
+
+def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str, Any]:
+    """Person attributes whose names and values are within Customer.io's limits."""
+    out: dict[str, Any] = {}
+    for name, value in found.items():
+        name_size = len(name.encode("utf-8"))
+        if name_size > limits.MAX_ATTRIBUTE_NAME_BYTES:
+            if policy == "dead_letter":
+                limit = limits.MAX_ATTRIBUTE_NAME_BYTES
+                raise limits.too_big("attributes", name_size, limit, "an attribute name is ")
+            notes.append(f"{_NAME}: left out")
+            continue
+        size = limits.value_bytes(value)
+        if size <= limits.MAX_ATTRIBUTE_VALUE_BYTES:
+            out[name] = value
+        elif policy == "dead_letter":
+            raise limits.too_big(
+                f"attributes.{name}", size, limits.MAX_ATTRIBUTE_VALUE_BYTES, "the value is "
+            )
+        elif policy == "truncate" and isinstance(value, str):
+            out[name] = truncate_utf8(value, limits.MAX_ATTRIBUTE_VALUE_BYTES)
+            notes.append(f"{_VALUE}: truncated")
+        else:
+            notes.append(f"{_VALUE}: left out")
+    return out
+
+
+def split_identify(entity: Mapping[str, Any], notes: Notes) -> list[dict[str, Any]]:
+    """One identify entity, or several in order when its attributes are more than
+    ``MAX_ATTRIBUTES`` or the entity is over ``MAX_V2_ITEM_BYTES``.
+
+    Each part carries the same identifiers (and timestamp) and as many of the attributes,
+    in their order, as fit both limits.
+    """
+    found = entity.get("attributes") or {}
+    base = {k: v for k, v in entity.items() if k != "attributes"}
+    whole = len(limits.compact_json(entity))
+    if len(found) <= limits.MAX_ATTRIBUTES and whole <= limits.MAX_V2_ITEM_BYTES:
+        return [dict(entity)]
+    room = limits.MAX_V2_ITEM_BYTES - len(limits.compact_json({**base, "attributes": {}}))
+    parts: list[dict[str, Any]] = []
+    current: dict[str, Any] = {}
+    used = 0
+    for name, value in found.items():
+        size = len(limits.compact_json({name: value})) - 1  # one "k":v plus a comma
+        if current and (len(current) >= limits.MAX_ATTRIBUTES or used + size > room):
+            parts.append({**base, "attributes": current})
+            current, used = {}, 0
+        current[name] = value
+        used += size
+    if current:
+        parts.append({**base, "attributes": current})
+    notes.append("identify split: over the attribute count or entity size limit")
+    return parts

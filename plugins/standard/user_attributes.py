@@ -1,0 +1,125 @@
+"""JMESPath functions for person attributes: mParticle's reserved names, tags, dates and
+null members.
+
+mParticle reserves ``$``-prefixed user attributes (``$FirstName``, ``$Age`` …). Every path
+that forwards a user attribute (a batch's ``user_attributes``, a ``user_attribute_change``,
+the Firehose ``added``/``removed`` maps) names it through ``mparticle_attribute_name``, so
+one table decides the name whichever path the value took. Names match case-insensitively.
+
+A user attribute whose value is null is a *tag* (mParticle's "set without a value"). A
+null person attribute means "remove this attribute" to Customer.io, so a tag is handled by
+an explicit policy: ``skip`` (leave it out), ``true`` (send ``true``) or ``remove`` (send
+``""``, which removes it like null does and which Track v1 accepts too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeAlias
+
+from .functions import Json, JsonObject, Signature, iso_to_unix, snake_case
+
+RESERVED_ATTRIBUTE_NAMES: Mapping[str, str] = {
+    "$firstname": "first_name",
+    "$lastname": "last_name",
+    "$gender": "gender",
+    "$age": "age",
+    "$city": "city",
+    "$state": "state",
+    "$zip": "zip",
+    "$country": "country",
+    "$mobile": "mobile",
+    "$address": "address",
+}
+"""mParticle's reserved user attributes (keys case-folded) and their readable names."""
+
+TAG_POLICIES = ("skip", "true", "remove")
+
+_Function: TypeAlias = Callable[..., Json]
+
+
+def mparticle_attribute_name(name: str | None) -> str | None:
+    """The readable name of one mParticle user attribute.
+
+    A reserved name in any casing gets its table name (``"$firstname"`` -> ``"first_name"``),
+    another ``$`` name its snake_case form (``"$LoyaltyTier"`` -> ``"loyalty_tier"``); every
+    other name is kept as it is.
+    """
+    if not isinstance(name, str):
+        return None
+    if not name.startswith("$"):
+        return name
+    return RESERVED_ATTRIBUTE_NAMES.get(name.casefold()) or snake_case(name)
+
+
+def mparticle_attributes(obj: JsonObject | None, tags: str) -> JsonObject | None:
+    """User attributes with readable names and tags handled by ``tags``.
+
+    Names go through ``mparticle_attribute_name``; a reserved attribute wins over a plain
+    one that has the same readable name. A null value (a tag) is left out for ``skip``,
+    sent as ``true`` for ``true`` and as ``""`` (Customer.io removes the attribute) for
+    ``remove``; any other policy is taken as ``skip``.
+    """
+    if not isinstance(obj, dict):
+        return None
+    plain: JsonObject = {}
+    reserved: JsonObject = {}
+    for key, value in obj.items():
+        if value is None:
+            if tags == "true":
+                value = True
+            elif tags == "remove":
+                value = ""
+            else:
+                continue
+        if key.startswith("$"):
+            reserved[mparticle_attribute_name(key) or key] = value
+        else:
+            plain[key] = value
+    for key in reserved:
+        plain.pop(key, None)
+    return {**plain, **reserved}
+
+
+def unix_seconds_attributes(obj: JsonObject | None, names: list[Json] | None) -> JsonObject | None:
+    """``obj`` with each attribute named in ``names`` turned into whole Unix seconds.
+
+    A string is read as an ISO-8601 date or date-time (``"2020-01-01"``, midnight UTC); a
+    value that does not parse, and a value that is not a string, is kept as it is.
+    """
+    if not isinstance(obj, dict):
+        return None
+    wanted = {n for n in names or () if isinstance(n, str)}
+    out = dict(obj)
+    for key in wanted.intersection(out):
+        value = out[key]
+        if isinstance(value, str) and (seconds := iso_to_unix(value)) is not None:
+            out[key] = seconds
+    return out
+
+
+def omit_nulls(value: Json) -> Json:
+    """An object without its null members, or each object of an array so; others as is.
+
+    One level deep, like a mapping's own fields: ``{"brand": null, "id": "a"}`` ->
+    ``{"id": "a"}``.
+    """
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [
+            {k: v for k, v in item.items() if v is not None} if isinstance(item, dict) else item
+            for item in value
+        ]
+    return value
+
+
+FUNCTIONS: Mapping[str, tuple[_Function, Signature]] = {
+    "mparticle_attribute_name": (mparticle_attribute_name, (["string", "null"],)),
+    "mparticle_attributes": (mparticle_attributes, (["object", "null"], ["string"])),
+    "unix_seconds_attributes": (
+        unix_seconds_attributes,
+        (["object", "null"], ["array", "null"]),
+    ),
+    "omit_nulls": (omit_nulls, (["any"],)),
+}

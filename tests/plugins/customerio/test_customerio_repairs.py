@@ -1,0 +1,167 @@
+"""``prepare`` repairs: one field over a Customer.io limit never drops the whole item.
+
+Every repair is a note on the prepared item (a reason, never a value); ``oversize`` picks
+truncate (default), drop_field or dead_letter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from mapwire import OutboundRequest, PermanentDeliveryError
+from mapwire.plugins.customerio import errors, limits
+from mapwire.plugins.customerio.repairs import truncate_utf8
+
+PERSON = {"identifiers": {"id": "42"}}
+SECRET = "VALUE-SENTINEL"
+
+
+def body(item: Any) -> Any:
+    return json.loads(b"[" + item.encoded + b"]")
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [("abc", 3, "abc"), ("abcd", 3, "abc"), ("aé", 2, "a"), ("aé", 3, "aé"), ("😀😀", 7, "😀")],
+)
+def test_truncate_utf8_keeps_whole_characters(text: str, limit: int, expected: str) -> None:
+    assert truncate_utf8(text, limit) == expected
+
+
+def test_event_name_is_cut_at_a_character_boundary(prepare: Any) -> None:
+    item = prepare("event", {**PERSON, "name": "a" + "€" * 40})  # 121 bytes
+    (entity,) = body(item)
+    assert entity["name"] == "a" + "€" * 33  # 100 bytes
+    assert item.repairs == ["event name over 100 bytes: truncated"]
+
+
+def test_event_name_is_cut_under_drop_field_too(prepare: Any) -> None:
+    item = prepare("screen", {**PERSON, "name": "n" * 101}, oversize="drop_field")
+    assert body(item)[0]["name"] == "n" * 100
+
+
+@pytest.mark.parametrize(
+    ("oversize", "expected", "notes"),
+    [
+        (
+            "truncate",
+            {"bio": "b" * 1000, "ok": 1},
+            [
+                "attribute value over 1000 bytes: truncated",
+                "attribute value over 1000 bytes: left out",
+            ],
+        ),
+        (
+            "drop_field",
+            {"ok": 1},
+            [
+                "attribute value over 1000 bytes: left out",
+                "attribute value over 1000 bytes: left out",
+            ],
+        ),
+    ],
+)
+def test_attribute_values(prepare: Any, oversize: str, expected: Any, notes: list[str]) -> None:
+    found = {"bio": "b" * 1001, "list": [SECRET * 100], "ok": 1}
+    item = prepare("identify", {**PERSON, "attributes": found}, oversize=oversize)
+    assert body(item)[0]["attributes"] == expected
+    assert item.repairs == notes
+    assert all(SECRET not in note for note in item.repairs)
+
+
+def test_a_long_attribute_name_is_left_out(prepare: Any) -> None:
+    item = prepare("identify", {**PERSON, "attributes": {"n" * 151: 1, "ok": 1}})
+    assert body(item)[0]["attributes"] == {"ok": 1}
+    assert item.repairs == ["attribute name over 150 bytes: left out"]
+
+
+def test_an_identify_over_the_entity_size_is_split_in_order(prepare: Any) -> None:
+    found = {f"k{i:02}": "v" * 990 for i in range(70)}  # about 70 KB: three entities
+    item = prepare("identify", {**PERSON, "attributes": found, "created_at": 5, "timestamp": 9})
+    parts = body(item)
+    assert len(parts) == 3 and item.body == parts
+    assert all(len(limits.compact_json(p)) <= limits.MAX_V2_ITEM_BYTES for p in parts)
+    assert [k for p in parts for k in p["attributes"]] == [*found, "created_at"]
+    assert {json.dumps(p["identifiers"]) for p in parts} == {'{"id": "42"}'}
+    assert {p["timestamp"] for p in parts} == {9}
+    assert item.repairs == ["identify split: over the attribute count or entity size limit"]
+
+
+def test_with_api_v1_more_than_300_attributes_still_dead_letter(prepare: Any) -> None:
+    found = {f"a{i}": 1 for i in range(301)}
+    with pytest.raises(PermanentDeliveryError, match=r"^attributes: 301 attributes"):
+        prepare("identify", {**PERSON, "attributes": found}, api="v1")
+
+
+def test_a_207_naming_one_part_of_a_split_identify_fails_that_item(
+    cio: Any, prepare: Any, settings: Any
+) -> None:
+    split = prepare("identify", {**PERSON, "attributes": {f"a{i}": i for i in range(301)}})
+    items = [
+        prepare("event", {**PERSON, "name": "a"}),
+        split,
+        prepare("event", {**PERSON, "name": "b"}),
+    ]
+    (sent,) = cio.build_requests(items, settings)
+    assert len(json.loads(sent.request.content)["batch"]) == 4
+    answer = {"errors": [{"batch_index": 3, "reason": "invalid"}]}
+    response = httpx.Response(207, json=answer, request=sent.request)
+    outcomes = errors.classify(sent, response)
+    assert [o.status for o in outcomes] == ["delivered", "delivered", "failed"]
+    answer = {"errors": [{"batch_index": 2, "reason": "invalid"}]}
+    outcomes = errors.classify(sent, httpx.Response(207, json=answer, request=sent.request))
+    assert [o.status for o in outcomes] == ["delivered", "failed", "delivered"]
+
+
+@pytest.mark.parametrize("action", ["event", "screen", "anonymous_event"])
+def test_message_override_keys_are_left_out_unless_allowed(prepare: Any, action: Any) -> None:
+    who = {"anonymous_id": "a"} if action == "anonymous_event" else PERSON
+    data = {"recipient": "x@y.co", "from_address": "f@y.co", "reply_to": "r@y.co", "sku": 1}
+    item = prepare(action, {**who, "name": "n", "data": data})
+    sent = item.body.body if hasattr(item.body, "body") else item.body
+    assert sent.get("data", sent.get("attributes")) == {"sku": 1}
+    assert item.repairs == ["message override key left out of event data"] * 3
+    allowed = prepare(action, {**who, "name": "n", "data": data}, allow_message_overrides=True)
+    assert allowed.repairs == []
+
+
+@pytest.mark.parametrize(
+    ("value", "timestamp", "notes"),
+    [
+        (1_713_484_800_123, 1_713_484_800, []),
+        (1_713_484_800, 1_713_484_800, ["timestamp in seconds, not milliseconds"]),
+        (1_713_484_800.9, 1_713_484_800, ["timestamp in seconds, not milliseconds"]),
+    ],
+)
+def test_timestamp_ms(prepare: Any, value: float, timestamp: int, notes: list[str]) -> None:
+    item = prepare("event", {**PERSON, "name": "n", "timestamp_ms": value})
+    assert body(item)[0]["timestamp"] == timestamp
+    assert item.repairs == notes
+
+
+def test_an_explicit_timestamp_wins_and_a_bad_timestamp_ms_is_refused(prepare: Any) -> None:
+    item = prepare("identify", {**PERSON, "timestamp": 7, "timestamp_ms": 9_000_000_000_000})
+    assert body(item)[0]["timestamp"] == 7
+    with pytest.raises(PermanentDeliveryError, match="timestamp_ms"):
+        prepare("event", {**PERSON, "name": "n", "timestamp_ms": "soon"})
+
+
+def test_identifiers_are_never_repaired(prepare: Any) -> None:
+    with pytest.raises(PermanentDeliveryError, match=r"^identifiers.id: 151 bytes"):
+        prepare("identify", {"identifiers": {"id": "i" * 151}})
+
+
+def test_the_oversize_setting_is_checked(prepare: Any) -> None:
+    with pytest.raises(Exception, match="oversize: expected one of truncate, drop_field"):
+        prepare("identify", PERSON, oversize="shrink")
+
+
+def test_unrepaired_items_carry_no_notes(cio: Any, prepare: Any, settings: Any) -> None:
+    item = prepare("event", {**PERSON, "name": "n", "data": {"k": "v"}})
+    assert item.repairs == []
+    requests: list[OutboundRequest] = cio.build_requests([item], settings)
+    assert len(requests) == 1

@@ -1,0 +1,96 @@
+"""The person-attribute functions: mParticle's reserved names, tags, dates, null members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mapwire.plugins.standard.user_attributes import (
+    RESERVED_ATTRIBUTE_NAMES,
+    mparticle_attribute_name,
+    mparticle_attributes,
+    omit_nulls,
+    unix_seconds_attributes,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("$FirstName", "first_name"),
+        ("$firstname", "first_name"),
+        ("$FIRSTNAME", "first_name"),
+        ("$LastName", "last_name"),
+        ("$lastname", "last_name"),
+        ("$Gender", "gender"),
+        ("$Age", "age"),
+        ("$City", "city"),
+        ("$State", "state"),
+        ("$Zip", "zip"),
+        ("$Country", "country"),
+        ("$Mobile", "mobile"),
+        ("$mobile", "mobile"),
+        ("$Address", "address"),
+        ("$LoyaltyTier", "loyalty_tier"),  # another reserved-looking name: snake_case
+        ("FirstName", "FirstName"),  # not reserved: kept as it is
+        ("plan", "plan"),
+        (None, None),
+    ],
+)
+def test_one_name_per_attribute(name: str | None, expected: str | None) -> None:
+    assert mparticle_attribute_name(name) == expected
+
+
+def test_the_table_covers_mparticles_reserved_attributes() -> None:
+    assert set(RESERVED_ATTRIBUTE_NAMES.values()) == {
+        "first_name",
+        "last_name",
+        "gender",
+        "age",
+        "city",
+        "state",
+        "zip",
+        "country",
+        "mobile",
+        "address",
+    }
+    assert all(key == key.casefold() for key in RESERVED_ATTRIBUTE_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ("skip", {"plan": "pro", "first_name": "Ann"}),
+        ("true", {"plan": "pro", "vip": True, "first_name": "Ann", "city": True}),
+        ("remove", {"plan": "pro", "vip": "", "first_name": "Ann", "city": ""}),
+        ("anything else", {"plan": "pro", "first_name": "Ann"}),
+    ],
+)
+def test_tags_follow_the_policy(tags: str, expected: dict[str, Any]) -> None:
+    found = {"plan": "pro", "vip": None, "$firstname": "Ann", "$City": None}
+    assert mparticle_attributes(found, tags) == expected
+
+
+def test_a_reserved_attribute_wins_over_a_plain_one_with_its_name() -> None:
+    found = {"$FirstName": "Ann", "first_name": "stale"}
+    assert mparticle_attributes(found, "skip") == {"first_name": "Ann"}
+    assert mparticle_attributes(None, "skip") is None
+
+
+def test_dates_become_unix_seconds_only_when_named() -> None:
+    found = {"created_at": "2020-01-01", "seen": "2020-01-01T00:00:01Z", "n": 5, "bad": "x"}
+    assert unix_seconds_attributes(found, ["created_at", "seen", "n", "bad", "missing"]) == {
+        "created_at": 1_577_836_800,
+        "seen": 1_577_836_801,
+        "n": 5,
+        "bad": "x",
+    }
+    assert unix_seconds_attributes(found, None) == found
+    assert unix_seconds_attributes(None, ["a"]) is None
+
+
+def test_omit_nulls_one_level() -> None:
+    assert omit_nulls({"a": None, "b": {"c": None}}) == {"b": {"c": None}}
+    assert omit_nulls([{"a": None, "b": 1}, 2, None]) == [{"b": 1}, 2, None]
+    assert omit_nulls("x") == "x"
