@@ -3,7 +3,9 @@ settings, every problem with ``file:line:col``.
 
 The shape is ``schemas/test.schema.json`` (unknown keys, a case without input, wrong
 types); then the mapping the file names must exist (``E405``), and every setting a case
-gives must be one the mapping declares (``E406``), of the declared type (``E407``).
+gives must be one the mapping declares (``E406``), of the declared type (``E407``). A
+setting given its default value is a warning (``W408``): the case does not test what it
+seems to.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from mapwire.engine.yaml_source import Positions, load
 MISSING_MAPPING = "E405"
 UNKNOWN_SETTING = "E406"
 BAD_SETTING = "E407"
+DEFAULT_SETTING = "W408"
 
 
 @lru_cache(maxsize=1)
@@ -99,4 +102,17 @@ def _settings_problems(
         err = setting_type_error(decl, setting)
         if err:
             out.append(positions.problem((*where, name), BAD_SETTING, err))
+        elif setting == decl.default and type(setting) is type(decl.default):
+            line, col = positions.of((*where, name), key=True)
+            out.append(
+                Problem(
+                    positions.file,
+                    line,
+                    col,
+                    DEFAULT_SETTING,
+                    f"setting {name!r} is given its default value",
+                    severity="warning",
+                    suggestion=f"leave {name!r} out, or give it a value other than the default",
+                )
+            )
     return out
