@@ -3,7 +3,8 @@
 The search path is whatever the caller looks through: the folders plugins register
 (the shipped mappings among them), a config's ``mappings:`` folders, the paths given to
 ``validate``. A name is never resolved by "first found wins": the second file claiming a
-name gets ``E110 mapping name 'x' is also defined in OTHER_FILE:line``.
+name gets ``E110 mapping name 'x' is also defined in OTHER_FILE:line``. Identical copies
+(a plugin's source folder and its installed package) are one mapping, not a clash.
 """
 
 from __future__ import annotations
@@ -52,10 +53,17 @@ def read_name(path: Path) -> NamedMapping | None:
     return NamedMapping(value["name"], path, line, col)
 
 
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return a.read_bytes() == b.read_bytes()
+    except OSError:
+        return False
+
+
 def index_mappings(files: Iterable[Path]) -> MappingIndex:
     """Index ``files`` (in search order) by name; later files claiming a taken name are
     reported, naming the file that claimed it first. The same file reached twice (through
-    two spellings of its path) is one file."""
+    two spellings of its path), or an identical copy of it, is one mapping."""
     by_name: dict[str, NamedMapping] = {}
     problems: list[Problem] = []
     seen: set[Path] = set()
@@ -71,6 +79,8 @@ def index_mappings(files: Iterable[Path]) -> MappingIndex:
         if first is None:
             by_name[found.name] = found
             continue
+        if _same_bytes(first.path, found.path):
+            continue  # a copy (e.g. a plugin's source next to its installed package)
         problems.append(
             Problem(
                 str(found.path),

@@ -64,6 +64,7 @@ def _register_commands() -> None:
         dlq_cmd,
         mapping_cmds,
         plugins_cmd,
+        schema_cmd,
         send_cmd,
         test_cmd,
         validate_cmd,
@@ -81,6 +82,7 @@ def _register_commands() -> None:
     main.add_command(dlq_cmd.dlq)
     main.add_command(connect_cmd.connect)
     main.add_command(describe_cmd.describe)
+    main.add_command(schema_cmd.schema)
     main.add_command(server_cmd.serve)
     main.add_command(demo_cmd.demo)
 

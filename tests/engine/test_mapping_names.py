@@ -31,7 +31,7 @@ def _two_folders(tmp_path: Path, source: Path = DATA / "notes.yaml") -> tuple[Pa
     a, b = tmp_path / "flows_a", tmp_path / "flows_b"
     a.mkdir()
     b.mkdir()
-    shutil.copy(source, a / "first.yaml")
+    (a / "first.yaml").write_text(source.read_text("utf-8") + "# our copy\n")
     # the same name, written further down in the second file
     (b / "second.yaml").write_text("# another team's copy\n\n" + source.read_text("utf-8"))
     return a, b
@@ -73,9 +73,15 @@ def test_validate_reports_duplicate_names_across_given_folders(
     assert result.stdout.splitlines()[1].startswith("  suggestion: give one of the two")
 
 
+def test_an_identical_copy_is_the_same_mapping(tmp_path: Path) -> None:
+    shutil.copy(SHIPPED / "mparticle_events_to_customerio.yaml", tmp_path / "same.yaml")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+
+
 def test_validate_reports_a_clash_with_a_shipped_mapping(tmp_path: Path) -> None:
     mine = tmp_path / "mine.yaml"
-    shutil.copy(SHIPPED / "mparticle_events_to_customerio.yaml", mine)
+    mine.write_text((SHIPPED / "mparticle_events_to_customerio.yaml").read_text() + "# mine\n")
     result = CliRunner().invoke(main, ["validate", str(mine)])
     assert result.exit_code == 1
     assert f"{mine}:3:7: E110 mapping name 'mparticle-events-to-customerio'" in result.stdout
@@ -112,7 +118,8 @@ class _ShipsACopy:
 def test_map_by_name_refuses_duplicates_on_the_plugin_search_path(tmp_path: Path) -> None:
     folder = tmp_path / "plugin_mappings"
     folder.mkdir()
-    shutil.copy(SHIPPED / "mparticle_audiences_to_customerio.yaml", folder / "copy.yaml")
+    text = (SHIPPED / "mparticle_audiences_to_customerio.yaml").read_text("utf-8")
+    (folder / "copy.yaml").write_text(text + "# a plugin's own copy\n")
     registry = build_registry(extra_plugins=[("copycat", _ShipsACopy(folder))])
     with pytest.raises(SpecError) as info:
         resolve_mapping("mparticle-audiences-to-customerio", registry)
