@@ -11,8 +11,6 @@ import click
 
 from mapwire.engine.errors import Problem
 
-_STOP = set(" \t,]}#")
-
 
 def print_text(problems: Iterable[Problem]) -> None:
     """One line per problem; a suggestion, when there is one, on an indented line."""
@@ -23,8 +21,9 @@ def print_text(problems: Iterable[Problem]) -> None:
 
 
 def token_end(text: str, col: int) -> int:
-    """The column just after the token starting at 1-based ``col`` of a line: a quoted
-    string to its closing quote, else up to a space, a flow delimiter or ``: ``."""
+    """The column just after the token at 1-based ``col`` of a line: a quoted string to
+    its closing quote, a name (letters, digits, ``_ $ - .``) to its end, else one
+    character."""
     i = col - 1
     if i >= len(text):
         return col + 1
@@ -32,9 +31,9 @@ def token_end(text: str, col: int) -> int:
         close = text.find(text[i], i + 1)
         return (close if close >= 0 else len(text) - 1) + 2
     j = i
-    while j < len(text) and text[j] not in _STOP and not text.startswith(": ", j):
+    while j < len(text) and (text[j].isalnum() or text[j] in "_$-."):
         j += 1
-    if j > i + 1 and text[j - 1] == ":":  # a key at the end of its line
+    while j > i + 1 and text[j - 1] in ".-":
         j -= 1
     return max(j, i + 1) + 1
 
