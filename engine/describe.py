@@ -142,6 +142,14 @@ def _signature(signature: tuple[Any, ...]) -> list[str]:
     return out
 
 
+def _returns(fdef: object) -> str:
+    """The declared return type (a type name or a list of them), else ``any``."""
+    declared = getattr(fdef, "returns", None) or getattr(fdef, "return_type", None)
+    if isinstance(declared, list | tuple):
+        return "|".join(str(t) for t in declared) or "any"
+    return str(declared) if declared else "any"
+
+
 def describe_functions(registry: Registry) -> list[dict[str, Any]]:
     """Every function an expression may call: plugins' and JMESPath's builtins."""
     import jmespath.functions
@@ -150,7 +158,7 @@ def describe_functions(registry: Registry) -> list[dict[str, Any]]:
         {
             "name": fdef.name,
             "arguments": _signature(fdef.signature),
-            "returns": str(getattr(fdef, "returns", None) or "any"),
+            "returns": _returns(fdef),
             "plugin": fdef.plugin,
         }
         for fdef in registry.functions().values()

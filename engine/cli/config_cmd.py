@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.cli.diagnostics import print_text
 from mapwire.engine.config import load_config
 from mapwire.engine.errors import ConfigError
 
@@ -30,8 +31,7 @@ def check(path: Path) -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
+        print_text(exc.problems)
         click.echo(f"{len(exc.problems)} problem(s)", err=True)
         raise SystemExit(EXIT_PROBLEMS) from exc
     for c in config.connections:

@@ -167,3 +167,13 @@ def test_functions_name_their_plugin_and_return_type(fake_registry: Registry) ->
         CliRunner().invoke(main, ["describe", "functions", "--format", "json"]).stdout
     )
     assert {"name": "shout", "arguments": ["string"], "returns": "any", "plugin": "fake"} in rows
+
+
+def test_a_declared_return_type_is_shown() -> None:
+    from types import SimpleNamespace
+
+    from mapwire.engine.describe import _returns
+
+    assert _returns(SimpleNamespace(returns=["string", "null"])) == "string|null"
+    assert _returns(SimpleNamespace(returns="number")) == "number"
+    assert _returns(SimpleNamespace()) == "any"

@@ -138,3 +138,13 @@ def test_config_check_reports_every_invalid_file_of_a_mapping_folder(
         ("bad_two.yaml", "E203"),
         ("bad_two.yaml", "E302"),
     ]
+
+
+def test_map_prints_the_suggestion_of_a_mapping_problem(
+    tmp_path: Path, fake_registry: Registry
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((HERE / "data" / "notes.yaml").read_text("utf-8").replace("rules:", "\trules:"))
+    result = CliRunner().invoke(main, ["map", "--mapping", str(bad), "-"], input="{}")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[1] == "  suggestion: indent with spaces, not tabs"
