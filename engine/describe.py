@@ -13,7 +13,7 @@ from mapwire.engine.expressions import BUILTIN_FUNCTIONS
 from mapwire.engine.plan import Plan, RulePlan
 from mapwire.engine.registry import Registry
 from mapwire.engine.schema_errors import did_you_mean
-from mapwire.engine.schema_tree import field_rows
+from mapwire.engine.schema_tree import field_rows, type_of
 
 
 class UnknownName(LookupError):
@@ -77,9 +77,7 @@ def describe_source(registry: Registry, name: str) -> dict[str, Any]:
         "name": source.name,
         "description": source.description,
         "plugin": registry.source_owners()[name],
-        "type": "array or object"
-        if source.schema.get("type") == ["array", "object"]
-        else str(source.schema.get("type", "any")),
+        "type": type_of(source.schema, source.schema),
         "fields": [row.as_dict() for row in field_rows(source.schema)],
     }
 
