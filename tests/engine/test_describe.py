@@ -177,3 +177,17 @@ def test_a_declared_return_type_is_shown() -> None:
     assert _returns(SimpleNamespace(returns=["string", "null"])) == "string|null"
     assert _returns(SimpleNamespace(returns="number")) == "number"
     assert _returns(SimpleNamespace()) == "any"
+
+
+def test_new_commands_have_help_with_examples() -> None:
+    for args in (
+        ["describe"],
+        ["describe", "destination"],
+        ["describe", "source"],
+        ["describe", "flow"],
+        ["describe", "functions"],
+        ["schema"],
+    ):
+        result = CliRunner().invoke(main, [*args, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "Examples:" in result.output
