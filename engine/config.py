@@ -25,7 +25,7 @@ import jsonschema
 from mapwire.engine.compile import setting_type_error
 from mapwire.engine.durations import parse_duration
 from mapwire.engine.errors import ConfigError, Problem, SpecError
-from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
+from mapwire.engine.mapping_files import compile_with_plugins, find_files, search_path_index
 from mapwire.engine.plan import Plan
 from mapwire.engine.registry import Registry, get_registry
 from mapwire.engine.schema_errors import did_you_mean, schema_problems
@@ -116,6 +116,8 @@ class _Checker:
         self.problems: list[Problem] = []
         self._flows: dict[str, FsPath] | None = None
         self.extra_mappings: list[FsPath] = []
+        self._plans: dict[FsPath, Plan | SpecError] = {}
+        self.reported: set[FsPath] = set()
 
     def problem(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
         self.problems.append(self.positions.problem(path, code, message, key=key))
@@ -133,13 +135,30 @@ class _Checker:
 
     def flows(self) -> dict[str, FsPath]:
         if self._flows is None:
-            found: dict[str, FsPath] = {}
-            for path in find_files([*self.extra_mappings, *shipped_paths(self.registry)]):
-                value, _, problems = load(path.read_text("utf-8"), str(path))
-                if not problems and isinstance(value, dict) and isinstance(value.get("name"), str):
-                    found.setdefault(value["name"], path)
-            self._flows = found
+            index = search_path_index(self.extra_mappings, self.registry)
+            self.problems.extend(index.problems)
+            self._flows = index.paths()
         return self._flows
+
+    def compiled(self, file: FsPath) -> Plan | SpecError:
+        """The mapping at ``file`` compiled (once), or the error listing its problems."""
+        key = file.resolve()
+        if key not in self._plans:
+            try:
+                self._plans[key] = compile_with_plugins(file, self.registry)
+            except SpecError as exc:
+                self._plans[key] = exc
+        return self._plans[key]
+
+    def check_mapping_folders(self) -> None:
+        """Names on the whole search path, then every file of the ``mappings:`` folders
+        in full: all their problems at once, not the first of the first bad file."""
+        self.flows()
+        for file in find_files(self.extra_mappings):
+            result = self.compiled(file)
+            if isinstance(result, SpecError):
+                self.problems.extend(result.problems)
+                self.reported.add(file.resolve())
 
     def plan_for(self, flow: str, path: Path) -> Plan | None:
         candidate = (self.base / flow) if flow.endswith((".yaml", ".yml", ".json")) else None
@@ -148,11 +167,12 @@ class _Checker:
             hint = did_you_mean(flow, self.flows())
             self.problem(path, "C101", f"unknown flow {flow!r}{hint}")
             return None
-        try:
-            return compile_with_plugins(file, self.registry)
-        except SpecError as exc:
-            self.problem(path, "C102", f"flow {flow!r} is invalid: {exc.problems[0]}")
+        result = self.compiled(file)
+        if isinstance(result, SpecError):
+            if file.resolve() not in self.reported:
+                self.problem(path, "C102", f"flow {flow!r} is invalid: {result.problems[0]}")
             return None
+        return result
 
     def settings(self, plan: Plan, given: Mapping[str, Any], path: Path) -> dict[str, Any]:
         resolved = {n: d.default for n, d in plan.settings.items()}
@@ -246,6 +266,7 @@ def load_config(
     reg = registry or get_registry()
     checker = _Checker(positions, base, reg)
     checker.extra_mappings = [base / m for m in value.get("mappings", [])]
+    checker.check_mapping_folders()
     defaults = _delivery(value.get("delivery", {}), DeliveryOptions())
     connections = []
     seen: dict[str, int] = {}
@@ -290,7 +311,9 @@ def load_config(
         k: checker.resolve(v, ("server", "auth", k)) for k, v in server_raw.pop("auth", {}).items()
     }
     if checker.problems:
-        raise ConfigError(sorted(checker.problems, key=lambda p: (p.line, p.col)))
+        raise ConfigError(
+            sorted(checker.problems, key=lambda p: (p.path != str(file), p.path, p.line, p.col))
+        )
     store = _relative_url(value.get("store", DEFAULT_STORE), base)
     return Config(
         path=str(file),

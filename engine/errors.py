@@ -31,16 +31,23 @@ class MapwireError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem found in a file: where it is and what is wrong."""
+    """One problem found in a file: where it is and what is wrong.
+
+    ``severity`` is ``"error"`` (the default) or ``"warning"``; warnings print with the
+    word ``warning`` before the code. ``suggestion`` is an optional fix to show.
+    """
 
     path: str
     line: int
     col: int
     code: str
     message: str
+    severity: str = "error"
+    suggestion: str | None = None
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        word = "warning " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {word}{self.code} {self.message}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +56,8 @@ class Problem:
             "col": self.col,
             "code": self.code,
             "message": self.message,
+            "severity": self.severity,
+            "suggestion": self.suggestion,
         }
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mapwire.engine.compile import load_plan
 from mapwire.engine.errors import SpecError
+from mapwire.engine.mapping_names import MappingIndex, index_mappings
 from mapwire.engine.plan import Plan
 from mapwire.engine.registry import Registry, get_registry
 
@@ -73,15 +74,22 @@ def failed_plugins_note(registry: Registry) -> str:
     return f"plugin {'; plugin '.join(failed)}; run `mapwire plugins`"
 
 
+def search_path_index(extra: Iterable[Path] = (), registry: Registry | None = None) -> MappingIndex:
+    """The mappings in ``extra`` (files or folders) and in the folders plugins register,
+    by name, with a problem for every name defined twice."""
+    return index_mappings(find_files([*extra, *shipped_paths(registry)]))
+
+
 def resolve_mapping(ref: str, registry: Registry | None = None) -> Path:
-    """A mapping given as a path, or as the ``name:`` of a shipped mapping."""
+    """A mapping given as a path, or as the ``name:`` of a shipped mapping.
+
+    Raises ``SpecError`` when two mappings on the search path share a name."""
     p = Path(ref)
     if p.exists():
         return p
-    from mapwire.engine.yaml_source import load
-
-    for candidate in find_files(shipped_paths(registry)):
-        value, _, problems = load(candidate.read_text("utf-8"), str(candidate))
-        if not problems and isinstance(value, dict) and value.get("name") == ref:
-            return candidate
+    index = search_path_index(registry=registry)
+    if index.problems:
+        raise SpecError(index.problems)
+    if ref in index.by_name:
+        return index.by_name[ref].path
     raise FileNotFoundError(f"no mapping file or shipped mapping named {ref!r}")

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from mapwire.engine.errors import Problem
+from mapwire.engine.yaml_errors import syntax_problem
 
 Path = tuple[str | int, ...]
 
@@ -125,9 +126,7 @@ def load(text: str, file: str) -> tuple[Any, Positions, list[Problem]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problems.append(Problem(file, line, col, "E001", f"YAML syntax: {exc.problem or exc}"))
+        problems.append(syntax_problem(exc, text, file))
         return None, positions, problems
     except yaml.YAMLError as exc:
         problems.append(Problem(file, 1, 1, "E001", f"YAML syntax: {exc}"))

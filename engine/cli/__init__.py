@@ -41,6 +41,8 @@ def main(strict_plugins: bool) -> None:
       mapwire map --mapping FILE in.json  dry run: print the actions
       mapwire explain --mapping FILE in.json
       mapwire plugins                     what the loaded plugins provide
+      mapwire describe destination NAME   actions, fields, types and limits
+      mapwire schema mapping              JSON Schema for editors
       mapwire config check mapwire.yaml   check a config file
       mapwire send --config mapwire.yaml --connection NAME batches.ndjson
       mapwire dlq list --config mapwire.yaml
@@ -58,9 +60,11 @@ def _register_commands() -> None:
     from mapwire.engine.cli import (
         config_cmd,
         connect_cmd,
+        describe_cmd,
         dlq_cmd,
         mapping_cmds,
         plugins_cmd,
+        schema_cmd,
         send_cmd,
         test_cmd,
         validate_cmd,
@@ -77,6 +81,8 @@ def _register_commands() -> None:
     main.add_command(send_cmd.send)
     main.add_command(dlq_cmd.dlq)
     main.add_command(connect_cmd.connect)
+    main.add_command(describe_cmd.describe)
+    main.add_command(schema_cmd.schema)
     main.add_command(server_cmd.serve)
     main.add_command(demo_cmd.demo)
 

@@ -18,6 +18,8 @@ EXIT_SPEC = 2
 def report_spec_error(exc: SpecError) -> None:
     for problem in exc.problems:
         click.echo(str(problem), err=True)
+        if problem.suggestion:
+            click.echo(f"  suggestion: {problem.suggestion}", err=True)
 
 
 def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:

@@ -8,6 +8,7 @@ import click
 
 from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC
 from mapwire.engine.cli.config_discovery import find_config, no_config_message
+from mapwire.engine.cli.diagnostics import print_text
 from mapwire.engine.config import load_config
 from mapwire.engine.errors import ConfigError
 
@@ -43,8 +44,7 @@ def check(config_path: Path | None, file: Path | None) -> None:
     try:
         config = load_config(path)
     except ConfigError as exc:
-        for problem in exc.problems:
-            click.echo(str(problem))
+        print_text(exc.problems)
         click.echo(f"{len(exc.problems)} problem(s)", err=True)
         raise SystemExit(EXIT_PROBLEMS) from exc
     for c in config.connections:

@@ -1,54 +1,99 @@
-"""``mapwire validate``: every problem in every mapping file, at once."""
+"""``mapwire validate``: every problem in every mapping and test-case file, at once."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from mapwire.engine.cases_check import check_cases_file
 from mapwire.engine.cli.common import EXIT_PROBLEMS
+from mapwire.engine.cli.diagnostics import as_json, print_text
 from mapwire.engine.errors import Problem, SpecError
 from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
+from mapwire.engine.mapping_names import index_mappings
+from mapwire.engine.plan import Plan
+
+
+class _Compiled:
+    """Each mapping compiled once, whether reached as a file or through a test file."""
+
+    def __init__(self) -> None:
+        self.results: dict[Path, Plan | SpecError] = {}
+
+    def __call__(self, path: Path) -> Plan:
+        key = path.resolve()
+        if key not in self.results:
+            try:
+                self.results[key] = compile_with_plugins(path)
+            except SpecError as exc:
+                self.results[key] = exc
+        result = self.results[key]
+        if isinstance(result, SpecError):
+            raise result
+        return result
+
+
+def check_paths(paths: list[Path]) -> tuple[list[Problem], int]:
+    """(every problem, how many files were checked) for mapping and test-case files under
+    ``paths``; names are checked against the whole search path (shipped mappings and the
+    folders plugins register, then ``paths``)."""
+    roots = paths or shipped_paths()
+    mappings = find_files(roots)
+    cases = find_files(roots, cases=True)
+    problems = list(index_mappings([*find_files(shipped_paths()), *mappings]).problems)
+    compiled = _Compiled()
+    for path in mappings:
+        try:
+            compiled(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    for path in cases:
+        problems.extend(check_cases_file(path, compiled))
+    return problems, len(mappings) + len(cases)
 
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: an array of {file, line, column, end_line, end_column, code, severity, "
+    "message, suggestion} for editors and CI annotations.",
 )
-def validate(paths: tuple[Path, ...], fmt: str) -> None:
-    """Check mapping files (or folders of them) and print every problem as
-    path:line:col: CODE message.
+@click.option("--strict", is_flag=True, help="Treat warnings as errors (exit 1 on any).")
+def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
+    """Check mapping files and their test cases (*.test.yaml), or folders of them, and
+    print every problem as path:line:col: CODE message (warnings as
+    path:line:col: warning CODE message).
 
-    With no PATH, checks the mappings the installed plugins ship. Exits 1 if any
-    problem is found.
+    With no PATH, checks the mappings the installed plugins ship. Two mappings with the
+    same name on the search path are an error. Exits 1 if any error is found (or, with
+    --strict, any warning).
 
     \b
     Examples:
       mapwire validate mappings/
-      mapwire validate my_flow.yaml --format json
+      mapwire validate my_flow.yaml my_flow.test.yaml --format json
+      mapwire validate --strict my_flows/
     """
-    files = find_files(list(paths) or shipped_paths())
-    problems: list[Problem] = []
-    for path in files:
-        try:
-            compile_with_plugins(path)
-        except SpecError as exc:
-            problems.extend(exc.problems)
+    problems, checked = check_paths(list(paths))
+    errors = [p for p in problems if p.severity != "warning" or strict]
     if fmt == "json":
-        click.echo(
-            json.dumps({"files": len(files), "problems": [p.as_dict() for p in problems]}, indent=2)
-        )
+        click.echo(as_json(problems))
     else:
-        for p in problems:
-            click.echo(str(p))
+        print_text(problems)
         bad = len({p.path for p in problems})
+        warnings = len(problems) - len([p for p in problems if p.severity != "warning"])
+        counted = f" ({warnings} warning(s))" if warnings else ""
         summary = (
-            f"{len(problems)} problem(s) in {bad} of {len(files)} file(s)"
+            f"{len(problems)} problem(s){counted} in {bad} of {checked} file(s)"
             if problems
-            else f"{len(files)} file(s) OK"
+            else f"{checked} file(s) OK"
         )
         click.echo(summary, err=True)
-    if problems:
+    if errors:
         raise SystemExit(EXIT_PROBLEMS)

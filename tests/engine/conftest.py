@@ -56,7 +56,7 @@ def run(request: pytest.FixtureRequest) -> Callable[..., MapResult]:
     return _run
 
 
-collect_ignore_glob = ["data/*"]
+collect_ignore_glob = ["data/*", "invalid_cases/*"]
 
 
 @pytest.fixture

@@ -243,6 +243,26 @@ def test_map_uses_the_example_destination_and_shout(installed: Path) -> None:
     ]
 
 
+def test_an_installed_plugins_destination_is_in_the_editor_schema_and_describe(
+    installed: Path,
+) -> None:
+    done = run("schema", "mapping")
+    assert done.returncode == 0, done.stderr
+    schema = json.loads(done.stdout)
+    assert "example" in schema["properties"]["destination"]["enum"]
+    assert schema["$defs"]["rule_for_example"]["properties"]["action"]["enum"] == ["note"]
+    described = run("describe", "destination", "example", "note", "--format", "json")
+    assert described.returncode == 0, described.stderr
+    data = json.loads(described.stdout)
+    assert data["plugin"] == "example"
+    assert {f["path"] for f in data["actions"][0]["fields"]} >= {"text", "author"}
+    functions = run("describe", "functions")
+    assert any(
+        line.startswith("shout(") and line.endswith("[example]")
+        for line in functions.stdout.splitlines()
+    ), functions.stdout
+
+
 def test_send_delivers_through_the_example_destination(installed: Path, tmp_path: Path) -> None:
     config = tmp_path / "mapwire.yaml"
     config.write_text(

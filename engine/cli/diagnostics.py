@@ -1,0 +1,66 @@
+"""Printing problems for people (``file:line:col: [warning] CODE message``) and for
+editors and CI (a JSON array with start and end positions)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+
+from mapwire.engine.errors import Problem
+
+
+def print_text(problems: Iterable[Problem]) -> None:
+    """One line per problem; a suggestion, when there is one, on an indented line."""
+    for p in problems:
+        click.echo(str(p))
+        if p.suggestion:
+            click.echo(f"  suggestion: {p.suggestion}")
+
+
+def token_end(text: str, col: int) -> int:
+    """The column just after the token at 1-based ``col`` of a line: a quoted string to
+    its closing quote, a name (letters, digits, ``_ $ - .``) to its end, else one
+    character."""
+    i = col - 1
+    if i >= len(text):
+        return col + 1
+    if text[i] in "'\"":
+        close = text.find(text[i], i + 1)
+        return (close if close >= 0 else len(text) - 1) + 2
+    j = i
+    while j < len(text) and (text[j].isalnum() or text[j] in "_$-."):
+        j += 1
+    while j > i + 1 and text[j - 1] in ".-":
+        j -= 1
+    return max(j, i + 1) + 1
+
+
+def as_json(problems: Iterable[Problem]) -> str:
+    """``[{file, line, column, end_line, end_column, code, severity, message,
+    suggestion}]``; positions are 1-based and ``end_column`` is exclusive."""
+    lines: dict[str, list[str]] = {}
+    rows = []
+    for p in problems:
+        if p.path not in lines:
+            try:
+                lines[p.path] = Path(p.path).read_text("utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                lines[p.path] = []
+        text = lines[p.path][p.line - 1] if 0 < p.line <= len(lines[p.path]) else ""
+        rows.append(
+            {
+                "file": p.path,
+                "line": p.line,
+                "column": p.col,
+                "end_line": p.line,
+                "end_column": token_end(text, p.col),
+                "code": p.code,
+                "severity": p.severity,
+                "message": p.message,
+                "suggestion": p.suggestion,
+            }
+        )
+    return json.dumps(rows, indent=2)
