@@ -16,6 +16,12 @@ across ``fork()``.
 * ``claim`` is one ``UPDATE ... RETURNING`` statement: concurrent claimers, threads or
   processes, never get the same entry. A lease that runs out (a crashed worker) makes its
   entries claimable again, with their attempts unchanged.
+* Dead letters of both kinds (``delivery``, ``mapping``) share the ``dead_letters`` table:
+  ``kind`` tells them apart and ``detail`` (JSON) holds what a mapping failure adds (the
+  mapping, field, code and source document). A dead letter's history travels in its
+  action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
+  before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
+  defaults that describe the old rows); older mapwire versions still read such files.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
   can never touch a newer entry. Entries are settled by id alone: a worker whose lease ran
   out may settle an entry another worker has claimed since (delivery is at least once).
@@ -31,7 +37,16 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapwire.engine.actions import Action
-from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
+from mapwire.engine.queue import (
+    DELIVERY,
+    DeadLetter,
+    EnqueueResult,
+    FailedAttempt,
+    Failure,
+    MappingFailure,
+    QueueEntry,
+    history_from,
+)
 from mapwire.engine.store import StateStore
 from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
 from mapwire.plugins.sqlite_store.store import SqliteStore, database_file, sqlite_path
@@ -83,7 +98,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     enqueued_at REAL NOT NULL,
     failed_at REAL NOT NULL,
     request TEXT NOT NULL,
-    response TEXT NOT NULL
+    response TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'delivery',
+    detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS dead_letters_connection ON dead_letters (connection, id);
 CREATE TABLE IF NOT EXISTS progress (
@@ -122,18 +139,31 @@ WHERE {_IDS}
 """
 _RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {_IDS}"
 
-# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try.
+#: Columns added after the first release, with what old rows get.
+_ADDED_COLUMNS = {
+    "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
+    "detail": "detail TEXT NOT NULL DEFAULT '{}'",
+}
+
+# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try,
+# over its whole history (computed by the caller from the entry's history).
 _BURY = """
 INSERT INTO dead_letters
     (connection, action, reason, attempts, enqueued_at, failed_at, request, response)
-SELECT connection, action, ?, attempts + 1, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+SELECT connection, ?, ?, ?, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+"""
+_RECORD = """
+INSERT INTO dead_letters (connection, action, reason, attempts, enqueued_at, failed_at,
+    request, response, kind, detail)
+VALUES (?, ?, ?, ?, ?, ?, '{}', '{}', 'mapping', ?)
 """
 _DELETE_ONE = "DELETE FROM queue WHERE id = ?"
 
 _NEXT_READY = "SELECT min(max(not_before, lease_until)) FROM queue WHERE connection = ?"
 
 _DEAD_COLUMNS = (
-    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response"
+    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response, "
+    "kind, detail"
 )
 
 
@@ -220,10 +250,13 @@ class SqliteQueue(SqliteFile):
             args = (now + lease_seconds, connection, now, now, limit)
             rows = conn.execute(_CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
-        return [
-            QueueEntry(id_, connection, _action(action), attempts, enqueued_at, last_error)
-            for id_, action, attempts, enqueued_at, last_error in rows
-        ]
+        entries = []
+        for id_, text, attempts, enqueued_at, last_error in rows:
+            action, history = _action_and_history(text)
+            entries.append(
+                QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
+            )
+        return entries
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries."""
@@ -253,13 +286,35 @@ class SqliteQueue(SqliteFile):
         if not failed:
             return
         now = self._clock()
-        rows = [
-            (f.reason, now, _dumps_lenient(f.request), _dumps_lenient(f.response), entry.id)
-            for entry, f in failed
-        ]
+        rows = []
+        for entry, f in failed:
+            history = entry.failed_for_good(now, f.reason)
+            total = sum(h.attempts for h in history)
+            request, response = _dumps_lenient(f.request), _dumps_lenient(f.response)
+            action = _encode(entry.action, history)
+            rows.append((action, f.reason, total, now, request, response, entry.id))
         with self._connection() as conn, immediate(conn):
             conn.executemany(_BURY, rows)
             conn.executemany(_DELETE_ONE, [(entry.id,) for entry, _ in failed])
+
+    def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
+        """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
+
+        Raises:
+            TypeError, ValueError: a source document cannot be stored as JSON.
+        """
+        if not failures:
+            return
+        now = self._clock()
+        rows = []
+        for f in failures:
+            history = f.total_history(now)
+            action = _encode(Action("", "", {}, rule=f.rule), history)
+            detail = _dumps({"m": f.mapping, "f": f.field, "c": f.code, "s": f.source})
+            total = sum(h.attempts for h in history)
+            rows.append((f.connection, action, f.message, total, now, now, detail))
+        with self._connection() as conn, immediate(conn):
+            conn.executemany(_RECORD, rows)
 
     # -- inspection -----------------------------------------------------------------------
     def depth(self, connection: str | None = None) -> int:
@@ -287,10 +342,15 @@ class SqliteQueue(SqliteFile):
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letters(
-        self, connection: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        connection: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        kind: str | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first, optionally of one connection only."""
-        where, args = _dead_filter(None, connection, None)
+        """Dead letters, newest first, optionally of one connection and/or kind only."""
+        where, args = _dead_filter(None, connection, None, kind)
         query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
         with self._connection() as conn:
             rows = conn.execute(f"{query} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
@@ -304,10 +364,11 @@ class SqliteQueue(SqliteFile):
         return None if row is None else _dead_letter(row)
 
     def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
-        """Move dead letters back to the queue, oldest first, as new entries (no attempts,
-        enqueued now); ``ids=None``: all of them (of ``connection`` if given). Returns how
-        many moved."""
-        where, args = _dead_filter(ids, connection, None)
+        """Move ``delivery`` dead letters back to the queue, oldest first, as new entries
+        (no attempts, enqueued now, their history in their action); ``ids=None``: all of
+        them (of ``connection`` if given). ``mapping`` dead letters stay. Returns how many
+        moved."""
+        where, args = _dead_filter(ids, connection, None, DELIVERY)
         move = f"""
             INSERT INTO queue (connection, action, enqueued_at)
             SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
@@ -318,13 +379,18 @@ class SqliteQueue(SqliteFile):
         return int(moved)
 
     def purge_dead_letters(
-        self, ids: Sequence[Any] | None, connection: str | None, older_than: float | None
+        self,
+        ids: Sequence[Any] | None,
+        connection: str | None,
+        older_than: float | None,
+        *,
+        kind: str | None = None,
     ) -> int:
-        """Delete dead letters; ``ids=None``: all of them (of ``connection`` if given).
-        ``older_than`` (seconds) keeps those that failed less than that long ago. Returns
-        how many were deleted."""
+        """Delete dead letters; ``ids=None``: all of them (of ``connection`` and ``kind``
+        if given). ``older_than`` (seconds) keeps those that failed less than that long
+        ago. Returns how many were deleted."""
         before = None if older_than is None else self._clock() - older_than
-        where, args = _dead_filter(ids, connection, before)
+        where, args = _dead_filter(ids, connection, before, kind)
         with self._connection() as conn:
             return int(conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount)
 
@@ -334,6 +400,10 @@ class SqliteQueue(SqliteFile):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {definition}")
 
 
 def _first_seen(
@@ -355,19 +425,41 @@ def _survivors(
     return [row for row, kept in zip(rows, keep, strict=True) if kept]
 
 
-def _encode(a: Action) -> str:
-    return _dumps({"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule})
+def _encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
+    d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
+    if history:
+        d["h"] = [h.as_list() for h in history]
+    return _dumps(d)
 
 
-def _action(text: str) -> Action:
+def _action_and_history(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = _loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", ""))
+    return Action(d["d"], d["a"], d["p"], rule=d.get("r", "")), history_from(d.get("h"))
 
 
 def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
     """``row``: the ``_DEAD_COLUMNS``."""
-    i, conn, act, why, tries, queued, failed, req, resp = row
-    return DeadLetter(i, conn, _action(act), why, tries, queued, failed, _loads(req), _loads(resp))
+    i, conn, act, why, tries, queued, failed, req, resp, kind, detail = row
+    action, history = _action_and_history(act)
+    extra = _loads(detail)
+    return DeadLetter(
+        i,
+        conn,
+        action,
+        why,
+        tries,
+        queued,
+        failed,
+        _loads(req),
+        _loads(resp),
+        kind=kind,
+        history=history,
+        source=extra.get("s"),
+        mapping=extra.get("m", ""),
+        rule=action.rule,
+        field=extra.get("f", ""),
+        code=extra.get("c", ""),
+    )
 
 
 def _id_list(ids: Sequence[Any]) -> str:
@@ -375,13 +467,17 @@ def _id_list(ids: Sequence[Any]) -> str:
 
 
 def _dead_filter(
-    ids: Sequence[Any] | None, connection: str | None, failed_before: float | None
+    ids: Sequence[Any] | None,
+    connection: str | None,
+    failed_before: float | None,
+    kind: str | None = None,
 ) -> tuple[str, tuple[Any, ...]]:
     """A WHERE clause (built from fixed fragments only) and its arguments."""
     parts = [
         (_IDS, None if ids is None else _id_list(ids)),
         ("connection = ?", connection),
         ("failed_at < ?", failed_before),
+        ("kind = ?", kind),
     ]
     used = [(clause, arg) for clause, arg in parts if arg is not None]
     return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)
