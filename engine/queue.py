@@ -108,6 +108,7 @@ class DeadLetter:
     rule: str = ""
     field: str = ""
     code: str = ""
+    item: str = ""
 
     @property
     def first_failed_at(self) -> float:

@@ -71,7 +71,7 @@ def _action(text: str) -> tuple[Action, list[FailedAttempt]]:
 def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
     """The hash of a ``mapping`` dead letter (fields as ``dead_letter_from`` reads them)."""
     history = f.total_history(now)
-    detail = {"m": f.mapping, "f": f.field, "c": f.code, "s": f.source}
+    detail = {"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source}
     return {
         "c": f.connection,
         "a": encode(Action("", "", {}, rule=f.rule), history),
@@ -121,4 +121,5 @@ def dead_letter_from(number: int, row: dict[str, str]) -> DeadLetter:
         rule=action.rule,
         field=detail.get("f", ""),
         code=detail.get("c", ""),
+        item=detail.get("i", ""),
     )

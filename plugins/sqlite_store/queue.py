@@ -310,7 +310,7 @@ class SqliteQueue(SqliteFile):
         for f in failures:
             history = f.total_history(now)
             action = _encode(Action("", "", {}, rule=f.rule), history)
-            detail = _dumps({"m": f.mapping, "f": f.field, "c": f.code, "s": f.source})
+            detail = _dumps({"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source})
             total = sum(h.attempts for h in history)
             rows.append((f.connection, action, f.message, total, now, now, detail))
         with self._connection() as conn, immediate(conn):
@@ -459,6 +459,7 @@ def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
         rule=action.rule,
         field=extra.get("f", ""),
         code=extra.get("c", ""),
+        item=extra.get("i", ""),
     )
 
 

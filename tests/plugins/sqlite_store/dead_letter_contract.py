@@ -44,10 +44,11 @@ class DeadLetterContract:
         assert queue.depth() == 0, "a mapping failure is never queued"
         d, c, delivery = queue.dead_letters()
         assert [x.kind for x in (d, c, delivery)] == ["mapping", "mapping", "delivery"]
-        assert (c.connection, c.mapping, c.rule, c.field, c.code) == (
+        assert (c.connection, c.mapping, c.rule, c.item, c.field, c.code) == (
             "c",
             "shop-to-cio",
             "orders",
+            "event[1]",
             "data.total",
             "wrong_type",
         )
