@@ -29,7 +29,6 @@ across ``fork()``.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -41,41 +40,23 @@ from mapwire.engine.queue import (
     DELIVERY,
     DeadLetter,
     EnqueueResult,
-    FailedAttempt,
     Failure,
     MappingFailure,
     QueueEntry,
-    history_from,
 )
 from mapwire.engine.store import StateStore
 from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
+from mapwire.plugins.sqlite_store.queue_rows import (
+    IDS,
+    action_and_history,
+    dead_filter,
+    dead_letter_row,
+    dumps,
+    dumps_lenient,
+    encode,
+    id_list,
+)
 from mapwire.plugins.sqlite_store.store import SqliteStore, database_file, sqlite_path
-
-
-def _dumps_std(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _dumps_lenient_std(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - the standard library is the fallback
-    _dumps = _dumps_std
-    _dumps_lenient = _dumps_lenient_std
-    _loads: Callable[[str], Any] = json.loads
-else:
-
-    def _dumps(obj: Any) -> str:
-        return orjson.dumps(obj).decode()
-
-    def _dumps_lenient(obj: Any) -> str:
-        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-
-    _loads = orjson.loads
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -131,13 +112,12 @@ RETURNING id, action, attempts, enqueued_at, last_error
 """
 
 # Every statement on a list of ids takes them as one JSON array: one statement, any count.
-_IDS = "id IN (SELECT value FROM json_each(?))"
-_ACK = f"DELETE FROM queue WHERE {_IDS}"
+_ACK = f"DELETE FROM queue WHERE {IDS}"
 _RETRY = f"""
 UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0
-WHERE {_IDS}
+WHERE {IDS}
 """
-_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {_IDS}"
+_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {IDS}"
 
 #: Columns added after the first release, with what old rows get.
 _ADDED_COLUMNS = {
@@ -220,7 +200,7 @@ class SqliteQueue(SqliteFile):
                 recorded.
         """
         now = self._clock()
-        rows = [(connection, _encode(a), now) for a in actions]
+        rows = [(connection, encode(a), now) for a in actions]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
@@ -252,7 +232,7 @@ class SqliteQueue(SqliteFile):
         rows.sort()  # by id: the order of RETURNING rows is unspecified
         entries = []
         for id_, text, attempts, enqueued_at, last_error in rows:
-            action, history = _action_and_history(text)
+            action, history = action_and_history(text)
             entries.append(
                 QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
             )
@@ -262,19 +242,19 @@ class SqliteQueue(SqliteFile):
         """Delivered: delete the entries."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_ACK, (_id_list(ids),))
+                conn.execute(_ACK, (id_list(ids),))
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RETRY, (not_before, reason, _id_list(ids)))
+                conn.execute(_RETRY, (not_before, reason, id_list(ids)))
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RELEASE, (not_before, _id_list(ids)))
+                conn.execute(_RELEASE, (not_before, id_list(ids)))
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, in one transaction.
@@ -290,8 +270,8 @@ class SqliteQueue(SqliteFile):
         for entry, f in failed:
             history = entry.failed_for_good(now, f.reason)
             total = sum(h.attempts for h in history)
-            request, response = _dumps_lenient(f.request), _dumps_lenient(f.response)
-            action = _encode(entry.action, history)
+            request, response = dumps_lenient(f.request), dumps_lenient(f.response)
+            action = encode(entry.action, history)
             rows.append((action, f.reason, total, now, request, response, entry.id))
         with self._connection() as conn, immediate(conn):
             conn.executemany(_BURY, rows)
@@ -309,8 +289,8 @@ class SqliteQueue(SqliteFile):
         rows = []
         for f in failures:
             history = f.total_history(now)
-            action = _encode(Action("", "", {}, rule=f.rule), history)
-            detail = _dumps({"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source})
+            action = encode(Action("", "", {}, rule=f.rule), history)
+            detail = dumps({"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source})
             total = sum(h.attempts for h in history)
             rows.append((f.connection, action, f.message, total, now, now, detail))
         with self._connection() as conn, immediate(conn):
@@ -350,25 +330,25 @@ class SqliteQueue(SqliteFile):
         kind: str | None = None,
     ) -> list[DeadLetter]:
         """Dead letters, newest first, optionally of one connection and/or kind only."""
-        where, args = _dead_filter(None, connection, None, kind)
+        where, args = dead_filter(None, connection, None, kind)
         query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
         with self._connection() as conn:
             rows = conn.execute(f"{query} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
-        return [_dead_letter(row) for row in rows]
+        return [dead_letter_row(row) for row in rows]
 
     def get_dead_letter(self, id: Any) -> DeadLetter | None:
         """One dead letter by id, or None."""
         with self._connection() as conn:
             query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?"
             row = conn.execute(query, (id,)).fetchone()
-        return None if row is None else _dead_letter(row)
+        return None if row is None else dead_letter_row(row)
 
     def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
         """Move ``delivery`` dead letters back to the queue, oldest first, as new entries
         (no attempts, enqueued now, their history in their action); ``ids=None``: all of
         them (of ``connection`` if given). ``mapping`` dead letters stay. Returns how many
         moved."""
-        where, args = _dead_filter(ids, connection, None, DELIVERY)
+        where, args = dead_filter(ids, connection, None, DELIVERY)
         move = f"""
             INSERT INTO queue (connection, action, enqueued_at)
             SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
@@ -390,7 +370,7 @@ class SqliteQueue(SqliteFile):
         if given). ``older_than`` (seconds) keeps those that failed less than that long
         ago. Returns how many were deleted."""
         before = None if older_than is None else self._clock() - older_than
-        where, args = _dead_filter(ids, connection, before, kind)
+        where, args = dead_filter(ids, connection, before, kind)
         with self._connection() as conn:
             return int(conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount)
 
@@ -423,62 +403,3 @@ def _survivors(
     flags = iter(new)
     keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
     return [row for row, kept in zip(rows, keep, strict=True) if kept]
-
-
-def _encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
-    d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
-    if history:
-        d["h"] = [h.as_list() for h in history]
-    return _dumps(d)
-
-
-def _action_and_history(text: str) -> tuple[Action, list[FailedAttempt]]:
-    d = _loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", "")), history_from(d.get("h"))
-
-
-def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
-    """``row``: the ``_DEAD_COLUMNS``."""
-    i, conn, act, why, tries, queued, failed, req, resp, kind, detail = row
-    action, history = _action_and_history(act)
-    extra = _loads(detail)
-    return DeadLetter(
-        i,
-        conn,
-        action,
-        why,
-        tries,
-        queued,
-        failed,
-        _loads(req),
-        _loads(resp),
-        kind=kind,
-        history=history,
-        source=extra.get("s"),
-        mapping=extra.get("m", ""),
-        rule=action.rule,
-        field=extra.get("f", ""),
-        code=extra.get("c", ""),
-        item=extra.get("i", ""),
-    )
-
-
-def _id_list(ids: Sequence[Any]) -> str:
-    return _dumps([int(i) for i in ids])
-
-
-def _dead_filter(
-    ids: Sequence[Any] | None,
-    connection: str | None,
-    failed_before: float | None,
-    kind: str | None = None,
-) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause (built from fixed fragments only) and its arguments."""
-    parts = [
-        (_IDS, None if ids is None else _id_list(ids)),
-        ("connection = ?", connection),
-        ("failed_at < ?", failed_before),
-        ("kind = ?", kind),
-    ]
-    used = [(clause, arg) for clause, arg in parts if arg is not None]
-    return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)
