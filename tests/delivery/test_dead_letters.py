@@ -241,3 +241,15 @@ def test_no_input_value_reaches_errors_logs_or_reasons(
     assert SECRET not in replayed.stderr + reasons
     mapping = [s for s in shown if s["kind"] == "mapping"]
     assert all(s["source"] == docs[0] for s in mapping), "the kept document, for replay"
+
+
+def test_deliver_gives_up_waiting_after_its_timeout(tmp_path: Path, customerio_server: Any) -> None:
+    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    path = write_ndjson(tmp_path / "in.ndjson", batches(1, 1))
+    customerio_server.fail_next(100, 503, retry_after=30)
+    args = ["send", "--config", str(config), "--connection", "cio", "--no-wait", str(path)]
+    CliRunner().invoke(main, args, catch_exceptions=False)
+    waited = mapwire(tmp_path, "deliver", "--config", str(config), "--timeout", "1")
+    assert waited.returncode == 1, waited.stderr
+    assert "dead-lettered 0, still queued 2" in waited.stderr
+    assert "gave up waiting after 1s" in waited.stderr
