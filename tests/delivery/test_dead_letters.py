@@ -136,9 +136,8 @@ def test_delivery_dead_letters_keep_their_history_across_retry(
 ) -> None:
     customerio_server.fail_items(lambda item: item.get("identifiers", {}).get("id") == "u-1")
     config = write_config(tmp_path, [cio_connection(customerio_server)])
-    path = write_ndjson(tmp_path / "in.ndjson", batches(2, 2))
-    sent = mapwire(tmp_path, "send", "--config", str(config), "--connection", "cio", str(path))
-    assert sent.returncode == 1 and "dead-lettered: 3" in sent.stderr
+    send_in_process(config, write_ndjson(tmp_path / "in.ndjson", batches(2, 2)))
+    assert len(dead_letters(config)) == 3
 
     assert (
         "requeued 3" in mapwire(tmp_path, "dlq", "retry", "--config", str(config), "--all").stdout
@@ -232,8 +231,8 @@ def test_no_input_value_reaches_errors_logs_or_reasons(
     replayed = mapwire(tmp_path, "dlq", "replay", "--config", str(config), "--all")
     assert replayed.returncode == 1
     shown = [
-        json.loads(mapwire(tmp_path, "dlq", "show", "--config", str(config), str(r["id"])).stdout)
-        for r in dead_letters(config)
+        json.loads(CliRunner().invoke(main, ["dlq", "show", "--config", str(config), r]).stdout)
+        for r in (str(row["id"]) for row in dead_letters(config))
     ]
     reasons = json.dumps([(s["reason"], s["history"]) for s in shown])
     for output in (sent.stdout, sent.stderr, text, json.dumps(rows), replayed.stdout):
