@@ -38,12 +38,15 @@ from mapwire.engine.jmespath_codegen import PyGen, truth_test
 from mapwire.engine.jmespath_runtime import is_false
 from mapwire.engine.plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
 from mapwire.engine.store import MemoryStore, StateStore, membership_update
+from mapwire.engine.value_types import json_type
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
 
 
 def _loop_error(name: str, value: Any, rule: str) -> ItemError:
-    return ItemError(f"for_each {name!r} expected a list, got {type(value).__name__}", rule=rule)
+    return ItemError(
+        f"for_each {name!r} expected an array, got {json_type(value)}", rule=rule, code="wrong_type"
+    )
 
 
 def _membership(
@@ -193,7 +196,8 @@ class _PlanGen:
         if fp.if_null == "error":
             msg = f"required field {path!r} is null"
             self.emit(indent, f"if {v} is None:")
-            self.emit(indent, f"    raise _ItemError({msg!r}, rule={rule!r}, field={path!r})")
+            args = f"{msg!r}, rule={rule!r}, field={path!r}, code='required_null'"
+            self.emit(indent, f"    raise _ItemError({args})")
         elif fp.if_null == "skip":
             self.emit(indent, f"if {v} is None:")
             self.emit(indent, f"    raise _SkipItem({fp.skip_reason!r})")

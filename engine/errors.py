@@ -99,10 +99,23 @@ class DuplicateNameError(PluginError):
 
 
 class ItemError(MapwireError):
-    """One item of the input could not become an action (e.g. a required field is null)."""
+    """One item of the input could not become an action (e.g. a required field is null).
 
-    def __init__(self, message: str, *, rule: str = "", field: str = "", index: str = "") -> None:
+    ``code`` names the kind of failure (``required_null``, ``wrong_type``,
+    ``expression_error``, ``item_error``); the message never quotes an input value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str = "",
+        field: str = "",
+        index: str = "",
+        code: str = "item_error",
+    ) -> None:
         self.detail = message
+        self.code = code
         self.rule = rule
         self.field = field
         self.index = index

@@ -36,6 +36,7 @@ from mapwire.engine.errors import ItemError, SkipItem
 from mapwire.engine.jmespath_runtime import make_functions_class
 from mapwire.engine.plan import Expr, FieldPlan, Plan, RulePlan
 from mapwire.engine.store import MembershipUpdate, MemoryStore, StateStore, membership_update
+from mapwire.engine.value_types import describe_expression_error, json_type
 
 OMIT: Any = object()
 
@@ -154,7 +155,11 @@ def membership_version(value: Any, rule: str) -> int:
         return 0
     version = cast_value(value, "integer")
     if version is None:
-        raise ItemError(f"state version must be an integer, got {type(value).__name__}", rule=rule)
+        raise ItemError(
+            f"state version must be an integer, got {json_type(value)}",
+            rule=rule,
+            code="wrong_type",
+        )
     return int(version)
 
 
@@ -169,7 +174,9 @@ def loop_items(name: str, value: Any, where: str) -> list[Any]:
         return []
     if not isinstance(value, list):
         raise ItemError(
-            f"for_each {name!r} expected a list, got {type(value).__name__}", rule=where
+            f"for_each {name!r} expected an array, got {json_type(value)}",
+            rule=where,
+            code="wrong_type",
         )
     return value
 
@@ -215,9 +222,10 @@ def record_failure(result: MapResult, exc: BaseException, rule: str, item: str) 
         result.skip(exc.reason)
         return None
     if isinstance(exc, ItemError):
-        err = ItemError(exc.detail, rule=rule, field=exc.field, index=item)
+        err = ItemError(exc.detail, rule=rule, field=exc.field, index=item, code=exc.code)
     else:
-        err = ItemError(f"expression failed: {exc}", rule=rule, index=item)
+        code, message = describe_expression_error(exc)
+        err = ItemError(message, rule=rule, index=item, code=code)
     result.errors.append(err)
     return err
 
@@ -393,7 +401,9 @@ class _Run:
                 self._trace(rule, item, path, fp, None, f"null: action skipped ({fp.skip_reason})")
                 raise SkipItem(fp.skip_reason)
             elif fp.if_null == "error":
-                raise ItemError(f"required field {path!r} is null", rule=rule, field=path)
+                raise ItemError(
+                    f"required field {path!r} is null", rule=rule, field=path, code="required_null"
+                )
             else:
                 self._trace(rule, item, path, fp, None, "null: field omitted")
                 return OMIT

@@ -33,6 +33,12 @@ class Metrics:
         self.item_errors = Counter(
             "mapwire_item_errors", "Items that failed to map.", ["connection"], registry=r
         )
+        self.mapping_failures = Counter(
+            "mapwire_mapping_failures",
+            "Items that failed to map, kept for mapwire dlq replay.",
+            ["connection", "rule"],
+            registry=r,
+        )
         self.delivered = Counter(
             "mapwire_delivered_actions",
             "Actions the destination accepted.",
@@ -92,6 +98,9 @@ class Metrics:
         for reason, n in reasons.items():
             self.repaired.labels(connection, reason).inc(n)
             self._repairs[connection][reason] += n
+
+    def mapping_failure(self, connection: str, rule: str, n: int = 1) -> None:
+        self.mapping_failures.labels(connection, rule).inc(n)
 
     def request(self, connection: str, status: str) -> None:
         self.requests.labels(connection, status).inc()

@@ -6,11 +6,19 @@ authenticated their input. It returns only after the actions are committed to th
 so the caller may acknowledge the input then; if the queue is past its backlog limit it
 raises ``BacklogFull`` (the caller slows down or answers with a retryable status) before
 mapping anything.
+
+An item that fails to map (a required field is null, a function got the wrong type ...)
+does not stop the others. ``map_documents`` turns each such error into a
+``MappingFailure`` (where it failed and why, never a value, plus the source document) and
+``keep_failures`` records them as ``mapping`` dead letters, counts them per connection and
+rule, and tells ``on_mapping_failure`` (``serve`` logs them). ``send``, ``serve``'s group
+committer and ``mapwire dlq replay`` all map through these two methods.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,9 +26,9 @@ from typing import Any
 from mapwire.engine.actions import Action
 from mapwire.engine.codegen import compile_plan
 from mapwire.engine.config import Config, Connection
-from mapwire.engine.errors import MapwireError
+from mapwire.engine.errors import ItemError, MapwireError
 from mapwire.engine.metrics import Metrics
-from mapwire.engine.queue import Queue
+from mapwire.engine.queue import MappingFailure, Queue
 from mapwire.engine.store import StateStore
 
 DEPTH_CACHE_SECONDS = 1.0
@@ -58,6 +66,22 @@ class IntakeReport:
         return [e for c in self.connections.values() for e in c.errors]
 
 
+def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:
+    """A document's per-item errors as failures to keep (messages carry no values)."""
+    out = []
+    for e in errors:
+        if isinstance(e, ItemError):
+            failure = MappingFailure(
+                conn.name, conn.plan.name, e.rule, e.field, e.code, e.detail, doc, item=e.index
+            )
+        else:  # not raised by the engine today; named by its class, never its text
+            failure = MappingFailure(
+                conn.name, conn.plan.name, "", "", "item_error", type(e).__name__, doc
+            )
+        out.append(failure)
+    return out
+
+
 def make_runner(plan: Any) -> Callable[..., Any]:
     """How a flow runs on the hot path: its generated code (the interpreter is for explain)."""
     return compile_plan(plan).run
@@ -81,6 +105,7 @@ class Pipeline:
         self._runners = {c.name: make_runner(c.plan) for c in config.connections}
         self._depth: dict[str, tuple[float, int]] = {}
         self.on_queued: Callable[[str], None] | None = None
+        self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
 
     def connections_for(self, source: str, only: str | None = None) -> list[Connection]:
         """Enabled connections whose flow reads ``source`` (or just ``only``)."""
@@ -122,16 +147,9 @@ class Pipeline:
         report = IntakeReport(documents=len(documents))
         self.metrics.received.labels(source).inc(len(documents))
         for conn in connections:
-            run = self._runners[conn.name]
             part = ConnectionReport()
-            actions: list[Action] = []
-            namespace = f"{conn.name}:"
-            for doc in documents:
-                result = run(doc, conn.settings, self.store, namespace=namespace)
-                actions.extend(result.actions)
-                for reason, n in result.skipped.items():
-                    part.skipped[reason] = part.skipped.get(reason, 0) + n
-                part.errors.extend(str(e) for e in result.errors)
+            actions, failures = self.map_documents(conn, documents, part)
+            self.keep_failures(failures)
             queued = self.queue.enqueue(
                 conn.name,
                 actions,
@@ -148,6 +166,39 @@ class Pipeline:
             if queued.queued and self.on_queued is not None:
                 self.on_queued(conn.name)
         return report
+
+    def map_documents(
+        self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
+    ) -> tuple[list[Action], list[MappingFailure]]:
+        """Map ``documents`` through ``conn``: the actions, and the items that failed
+        (also described in ``part.errors``; skips are counted in ``part.skipped``)."""
+        run = self._runners[conn.name]
+        namespace = f"{conn.name}:"
+        actions: list[Action] = []
+        failures: list[MappingFailure] = []
+        for doc in documents:
+            result = run(doc, conn.settings, self.store, namespace=namespace)
+            actions.extend(result.actions)
+            for reason, n in result.skipped.items():
+                part.skipped[reason] = part.skipped.get(reason, 0) + n
+            if result.errors:
+                found = failures_of(conn, doc, result.errors)
+                failures.extend(found)
+                part.errors.extend(f.describe() for f in found)
+        return actions, failures
+
+    def keep_failures(self, failures: Sequence[MappingFailure]) -> None:
+        """Record items that failed to map as ``mapping`` dead letters (for ``dlq
+        replay``), count them per connection and rule, and report each one."""
+        if not failures:
+            return
+        self.queue.record_mapping_failures(failures)
+        counts = Counter((f.connection, f.rule) for f in failures)
+        for (connection, rule), n in counts.items():
+            self.metrics.mapping_failure(connection, rule, n)
+        if self.on_mapping_failure is not None:
+            for failure in failures:
+                self.on_mapping_failure(failure)
 
     def _account(self, connection: str, part: ConnectionReport) -> None:
         self.metrics.count("mapped", connection, part.queued)

@@ -60,6 +60,7 @@ def _register_commands() -> None:
     from mapwire.engine.cli import (
         config_cmd,
         connect_cmd,
+        deliver_cmd,
         describe_cmd,
         dlq_cmd,
         mapping_cmds,
@@ -79,6 +80,7 @@ def _register_commands() -> None:
     main.add_command(plugins_cmd.plugins)
     main.add_command(config_cmd.config_group)
     main.add_command(send_cmd.send)
+    main.add_command(deliver_cmd.deliver)
     main.add_command(dlq_cmd.dlq)
     main.add_command(connect_cmd.connect)
     main.add_command(describe_cmd.describe)

@@ -7,9 +7,10 @@ waiting, up to ``max_group_documents``, and commits them as a group:
 
 1. per submission, the connections that read each part's source, and the backlog check
    (``BacklogFull`` fails that submission only);
-2. per submission and connection, the mapping, with counts kept per submission; a mapping
-   that raises (a bug the input exposed) fails that submission only, before anything of it
-   is queued;
+2. per submission and connection, the mapping (``Pipeline.map_documents``), with counts
+   kept per submission; a mapping that raises (a bug the input exposed) fails that
+   submission only, before anything of it is queued; items that failed to map are kept
+   as ``mapping`` dead letters (``Pipeline.keep_failures``) before the actions are queued;
 3. per connection, one ``enqueue`` (one transaction) for the actions of consecutive
    submissions that carry no dedup keys, whose report is therefore exact per submission;
    a submission whose actions carry dedup keys is enqueued on its own, so its duplicates
@@ -28,7 +29,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,8 +41,8 @@ from mapwire.engine.pipeline import (
     ConnectionReport,
     IntakeReport,
     Pipeline,
-    make_runner,
 )
+from mapwire.engine.queue import MappingFailure
 from mapwire.engine.server.logs import log_event
 
 DEFAULT_MAX_PENDING = 2048
@@ -74,6 +75,7 @@ class _Pending:
     loop: asyncio.AbstractEventLoop
     report: IntakeReport = field(default_factory=IntakeReport)
     actions: dict[str, list[Action]] = field(default_factory=dict)
+    failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
     error: BaseException | None = None
 
     def keyed(self, connection: str) -> bool:
@@ -97,9 +99,8 @@ class GroupCommitter:
         self.pipeline = pipeline
         self.max_group_documents = max_group_documents
         self.max_group_requests = max_group_requests
-        self._runners: dict[str, Callable[..., Any]] = {
-            c.name: make_runner(c.plan) for c in pipeline.config.connections
-        }
+        if pipeline.on_mapping_failure is None:
+            pipeline.on_mapping_failure = log_mapping_failure
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
         self._thread = threading.Thread(target=self._run, name="mapwire-committer", daemon=True)
         self._closed = False
@@ -192,6 +193,7 @@ class GroupCommitter:
             for conn in self._prepare(pending):
                 order.setdefault(conn.name, conn)
         for name in order:
+            self._keep_failures(name, [p for p in group if p.error is None])
             self._enqueue(name, [p for p in group if p.error is None and name in p.actions])
 
     def _prepare(self, pending: _Pending) -> list[Connection]:
@@ -223,19 +225,26 @@ class GroupCommitter:
         return connections
 
     def _map(self, part: Part, conn: Connection, pending: _Pending) -> None:
-        run = self._runners[conn.name]
-        namespace = f"{conn.name}:"
-        store = self.pipeline.store
         part_report = pending.report.connections.setdefault(conn.name, ConnectionReport())
-        actions = pending.actions.setdefault(conn.name, [])
-        skipped = part_report.skipped
-        for doc in part.documents:
-            result = run(doc, conn.settings, store, namespace=namespace)
-            actions.extend(result.actions)
-            for reason, n in result.skipped.items():
-                skipped[reason] = skipped.get(reason, 0) + n
-            if result.errors:
-                part_report.errors.extend(str(e) for e in result.errors)
+        actions, failures = self.pipeline.map_documents(conn, part.documents, part_report)
+        pending.actions.setdefault(conn.name, []).extend(actions)
+        if failures:
+            pending.failures.setdefault(conn.name, []).extend(failures)
+
+    def _keep_failures(self, connection: str, pendings: list[_Pending]) -> None:
+        """Record the submissions' mapping failures before their actions are queued; a
+        submission whose failures cannot be recorded is not acknowledged either."""
+        for pending in pendings:
+            failures = pending.failures.get(connection)
+            if not failures or pending.error is not None:
+                continue
+            try:
+                self.pipeline.keep_failures(failures)
+            except (sqlite3.Error, OSError, MapwireError, TypeError, ValueError) as exc:
+                log_event(logging.ERROR, "queue_unavailable", exc=exc)
+                pending.error = IntakeUnavailable(
+                    "the queue is not available", code="queue_unavailable", retry_after=5
+                )
 
     def _enqueue(self, connection: str, pendings: list[_Pending]) -> None:
         """Queue the connection's actions: runs of keyless submissions together."""
@@ -294,10 +303,26 @@ class GroupCommitter:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for pending in group:
             pending.actions.clear()
+            pending.failures.clear()
             by_loop.setdefault(pending.loop, []).append(pending)
         for loop, pendings in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
                 loop.call_soon_threadsafe(_settle, pendings)
+
+
+def log_mapping_failure(failure: MappingFailure) -> None:
+    """One JSON log line per item that failed to map: where and why, never a value."""
+    log_event(
+        logging.WARNING,
+        "item_failed_to_map",
+        connection=failure.connection,
+        mapping=failure.mapping,
+        rule=failure.rule,
+        item=failure.item,
+        field=failure.field,
+        code=failure.code,
+        error=failure.message,
+    )
 
 
 def _settle(pendings: list[_Pending]) -> None:

@@ -9,7 +9,15 @@ from typing import Any, NamedTuple
 import orjson
 
 from mapwire.engine.actions import Action
-from mapwire.engine.queue import DeadLetter, QueueEntry
+from mapwire.engine.queue import (
+    DELIVERY,
+    MAPPING,
+    DeadLetter,
+    FailedAttempt,
+    MappingFailure,
+    QueueEntry,
+    history_from,
+)
 
 
 class EntryId(NamedTuple):
@@ -42,42 +50,76 @@ def stream_id_of(id_: Any) -> str:
     return EntryId(*id_).stream_id
 
 
-def encode(a: Action) -> str:
-    """An action as JSON. Raises ``TypeError`` for what JSON cannot hold."""
-    return orjson.dumps({"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}).decode()
+def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
+    """An action (and its dead-letter history, if any) as JSON. Raises ``TypeError`` for
+    what JSON cannot hold."""
+    d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
+    if history:
+        d["h"] = [h.as_list() for h in history]
+    return orjson.dumps(d).decode()
 
 
 def lenient(obj: Any) -> str:
     return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _action(text: str) -> Action:
+def _action(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = orjson.loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", ""))
+    return Action(d["d"], d["a"], d["p"], rule=d.get("r", "")), history_from(d.get("h"))
+
+
+def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
+    """The hash of a ``mapping`` dead letter (fields as ``dead_letter_from`` reads them)."""
+    history = f.total_history(now)
+    detail = {"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source}
+    return {
+        "c": f.connection,
+        "a": encode(Action("", "", {}, rule=f.rule), history),
+        "t": repr(now),
+        "n": str(sum(h.attempts for h in history)),
+        "r": f.message,
+        "f": repr(now),
+        "q": "{}",
+        "s": "{}",
+        "k": MAPPING,
+        "x": orjson.dumps(detail).decode(),
+    }
 
 
 def entry_from(connection: str, stream_id: str, fields: list[str], tries: str) -> QueueEntry:
     values = dict(zip(fields[0::2], fields[1::2], strict=True))
     attempts, _, error = tries.partition("|") if tries else ("0", "", "")
+    action, history = _action(values["a"])
     return QueueEntry(
         EntryId.parse(connection, stream_id),
         connection,
-        _action(values["a"]),
+        action,
         int(attempts),
         float(values["t"]),
         error,
+        history,
     )
 
 
 def dead_letter_from(number: int, row: dict[str, str]) -> DeadLetter:
+    action, history = _action(row["a"])
+    detail = orjson.loads(row.get("x", "{}"))
     return DeadLetter(
         number,
         row["c"],
-        _action(row["a"]),
+        action,
         row["r"],
         int(row["n"]),
         float(row["t"]),
         float(row["f"]),
         orjson.loads(row["q"]),
         orjson.loads(row["s"]),
+        kind=row.get("k", DELIVERY),
+        history=history,
+        source=detail.get("s"),
+        mapping=detail.get("m", ""),
+        rule=action.rule,
+        field=detail.get("f", ""),
+        code=detail.get("c", ""),
+        item=detail.get("i", ""),
     )

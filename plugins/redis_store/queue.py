@@ -30,11 +30,18 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from mapwire.engine.actions import Action
-from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
+from mapwire.engine.queue import (
+    DELIVERY,
+    DeadLetter,
+    EnqueueResult,
+    Failure,
+    MappingFailure,
+    QueueEntry,
+)
 from mapwire.engine.store import StateStore
 from mapwire.plugins.redis_store import queue_scripts as scripts
 from mapwire.plugins.redis_store.connection import (
@@ -51,6 +58,7 @@ from mapwire.plugins.redis_store.entries import (
     encode,
     entry_from,
     lenient,
+    mapping_failure_fields,
     stream_id_of,
 )
 from mapwire.plugins.redis_store.store import RedisStore, expiry_args
@@ -216,8 +224,31 @@ class RedisQueue(RedisClient):
             args: list[Any] = [GROUP, connection, now]
             for entry, f, dead in items:
                 sid = EntryId.parse(connection, stream_id_of(entry.id)).stream_id
+                history = entry.failed_for_good(float(now), f.reason)
+                total = sum(h.attempts for h in history)
+                action = encode(entry.action, history)
                 args += [sid, dead, f.reason, lenient(f.request), lenient(f.response)]
+                args += [action, total]
             self._bury(keys=keys, args=args, client=client)
+
+    def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
+        """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
+
+        Raises:
+            TypeError: a source document cannot be stored as JSON; nothing is recorded.
+        """
+        if not failures:
+            return
+        now = self._clock()
+        rows: list[Mapping[Any, Any]] = [mapping_failure_fields(f, now) for f in failures]
+        client = self._open()
+        first = int(client.incrby(self.keys.dead_sequence, len(rows))) - len(rows) + 1
+        with client.pipeline(transaction=True) as pipe:
+            for number, (f, row) in enumerate(zip(failures, rows, strict=True), first):
+                pipe.hset(self.keys.dead(number), mapping=row)
+                pipe.zadd(self.keys.dead_all, {str(number): number})
+                pipe.zadd(self.keys.dead_of(f.connection), {str(number): number})
+            pipe.execute()
 
     # -- inspection -----------------------------------------------------------------------
     def depth(self, connection: str | None = None) -> int:
@@ -245,14 +276,33 @@ class RedisQueue(RedisClient):
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letters(
-        self, connection: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        connection: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        kind: str | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first, optionally of one connection only."""
+        """Dead letters, newest first, optionally of one connection and/or kind only.
+
+        A ``kind`` filter reads the index a page at a time and keeps the matching ones.
+        """
         if limit <= 0:
             return []
         index = self.keys.dead_all if connection is None else self.keys.dead_of(connection)
-        ids = self._open().zrevrange(index, offset, offset + limit - 1)
-        return self._load([int(str(i)) for i in ids])
+        client = self._open()
+        if kind is None:
+            ids = client.zrevrange(index, offset, offset + limit - 1)
+            return self._load([int(str(i)) for i in ids])
+        found: list[DeadLetter] = []
+        start, page = 0, max(100, limit)
+        while len(found) < offset + limit:
+            ids = client.zrevrange(index, start, start + page - 1)
+            if not ids:
+                break
+            found += [d for d in self._load([int(str(i)) for i in ids]) if d.kind == kind]
+            start += page
+        return found[offset : offset + limit]
 
     def get_dead_letter(self, id: Any) -> DeadLetter | None:
         """One dead letter by id, or None."""
@@ -269,7 +319,7 @@ class RedisQueue(RedisClient):
         many moved."""
         moved = 0
         now = repr(self._clock())
-        for name, numbers in self._select(ids, connection).items():
+        for name, numbers in self._select(ids, connection, kind=DELIVERY).items():
             keys = [
                 self.keys.stream(name),
                 self.keys.connections,
@@ -282,13 +332,20 @@ class RedisQueue(RedisClient):
         return moved
 
     def purge_dead_letters(
-        self, ids: Sequence[Any] | None, connection: str | None, older_than: float | None
+        self,
+        ids: Sequence[Any] | None,
+        connection: str | None,
+        older_than: float | None,
+        *,
+        kind: str | None = None,
     ) -> int:
-        """Delete dead letters; ``ids=None``: all of them (of ``connection`` if given).
-        ``older_than`` (seconds) keeps those that failed less than that long ago. Returns
-        how many were deleted."""
+        """Delete dead letters; ``ids=None``: all of them (of ``connection`` and ``kind``
+        if given). ``older_than`` (seconds) keeps those that failed less than that long
+        ago. Returns how many were deleted."""
         before = None if older_than is None else self._clock() - older_than
-        selected = self._select(ids, connection, failed_before=before)
+        selected = self._select(ids, connection, failed_before=before, kind=kind)
+        if not selected:
+            return 0
         with self._open().pipeline(transaction=True) as pipe:
             for name, numbers in selected.items():
                 pipe.delete(*(self.keys.dead(n) for n in numbers))
@@ -314,6 +371,7 @@ class RedisQueue(RedisClient):
         ids: Sequence[Any] | None,
         connection: str | None,
         failed_before: float | None = None,
+        kind: str | None = None,
     ) -> dict[str, list[int]]:
         """The dead letters named by ``ids`` (or all), filtered, by connection, oldest first."""
         client = self._open()
@@ -324,11 +382,13 @@ class RedisQueue(RedisClient):
             numbers = sorted({int(i) for i in ids if str(i).lstrip("-").isdigit()})
         with client.pipeline(transaction=False) as pipe:
             for n in numbers:
-                pipe.hmget(self.keys.dead(n), ["c", "f"])
+                pipe.hmget(self.keys.dead(n), ["c", "f", "k"])
             rows = pipe.execute()
         selected: dict[str, list[int]] = defaultdict(list)
-        for n, (name, failed_at) in zip(numbers, rows, strict=True):
+        for n, (name, failed_at, its_kind) in zip(numbers, rows, strict=True):
             if name is None or (connection is not None and name != connection):
+                continue
+            if kind is not None and (its_kind or DELIVERY) != kind:
                 continue
             if failed_before is not None and not float(failed_at) < failed_before:
                 continue

@@ -116,21 +116,19 @@ return 0
 
 #: KEYS: stream, due, tries, dead_all, dead_of, then one item key per entry.
 #: ARGV: group, connection, failed_at, then per entry: stream id, dead id, reason,
-#:   request JSON, response JSON. Entries no longer pending are skipped.
+#:   request JSON, response JSON, the action JSON (with its history), total attempts.
+#:   Entries no longer pending are skipped.
 DEAD_LETTER = """
 local stream, due, tries, all, of = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local moved, k = 0, 6
-for i = 4, #ARGV, 5 do
+for i = 4, #ARGV, 7 do
   local id, dead = ARGV[i], ARGV[i + 1]
   local found = redis.call('XRANGE', stream, id, id)
   if redis.call('ZSCORE', due, id) and found[1] then
     local fields, entry = found[1][2], {}
     for j = 1, #fields, 2 do entry[fields[j]] = fields[j + 1] end
-    local old = redis.call('HGET', tries, id)
-    local n = 0
-    if old then n = tonumber(string.match(old, '^(%d+)')) end
-    redis.call('HSET', KEYS[k], 'c', ARGV[2], 'a', entry['a'], 't', entry['t'],
-      'n', n + 1, 'r', ARGV[i + 2], 'f', ARGV[3], 'q', ARGV[i + 3], 's', ARGV[i + 4])
+    redis.call('HSET', KEYS[k], 'c', ARGV[2], 'a', ARGV[i + 5], 't', entry['t'],
+      'n', ARGV[i + 6], 'r', ARGV[i + 2], 'f', ARGV[3], 'q', ARGV[i + 3], 's', ARGV[i + 4])
     redis.call('ZADD', all, dead, dead)
     redis.call('ZADD', of, dead, dead)
     redis.call('XACK', stream, ARGV[1], id)
@@ -146,6 +144,7 @@ return moved
 
 #: KEYS: stream, connections, dead_all, dead_of, then one item key per dead letter.
 #: ARGV: group, connection, enqueued_at, then the dead letter ids (oldest first).
+#: Only ``delivery`` dead letters move (a ``mapping`` one has no action to queue).
 REQUEUE = (
     _ENSURE_GROUP
     + """
@@ -154,7 +153,8 @@ local moved = 0
 for i = 4, #ARGV do
   local item = KEYS[i + 1]
   local action = redis.call('HGET', item, 'a')
-  if action and redis.call('HGET', item, 'c') == ARGV[2] then
+  local kind = redis.call('HGET', item, 'k') or 'delivery'
+  if action and kind == 'delivery' and redis.call('HGET', item, 'c') == ARGV[2] then
     ensure_group(stream, ARGV[1])
     redis.call('XADD', stream, '*', 'a', action, 't', ARGV[3])
     redis.call('SADD', KEYS[2], ARGV[2])

@@ -16,6 +16,12 @@ across ``fork()``.
 * ``claim`` is one ``UPDATE ... RETURNING`` statement: concurrent claimers, threads or
   processes, never get the same entry. A lease that runs out (a crashed worker) makes its
   entries claimable again, with their attempts unchanged.
+* Dead letters of both kinds (``delivery``, ``mapping``) share the ``dead_letters`` table:
+  ``kind`` tells them apart and ``detail`` (JSON) holds what a mapping failure adds (the
+  mapping, field, code and source document). A dead letter's history travels in its
+  action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
+  before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
+  defaults that describe the old rows); older mapwire versions still read such files.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
   can never touch a newer entry. Entries are settled by id alone: a worker whose lease ran
   out may settle an entry another worker has claimed since (delivery is at least once).
@@ -23,7 +29,6 @@ across ``fork()``.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -31,36 +36,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mapwire.engine.actions import Action
-from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, QueueEntry
+from mapwire.engine.queue import (
+    DELIVERY,
+    DeadLetter,
+    EnqueueResult,
+    Failure,
+    MappingFailure,
+    QueueEntry,
+)
 from mapwire.engine.store import StateStore
 from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
+from mapwire.plugins.sqlite_store.queue_rows import (
+    IDS,
+    action_and_history,
+    dead_filter,
+    dead_letter_row,
+    dumps,
+    dumps_lenient,
+    encode,
+    id_list,
+)
 from mapwire.plugins.sqlite_store.store import SqliteStore, database_file, sqlite_path
-
-
-def _dumps_std(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _dumps_lenient_std(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-try:
-    import orjson
-except ImportError:  # pragma: no cover - the standard library is the fallback
-    _dumps = _dumps_std
-    _dumps_lenient = _dumps_lenient_std
-    _loads: Callable[[str], Any] = json.loads
-else:
-
-    def _dumps(obj: Any) -> str:
-        return orjson.dumps(obj).decode()
-
-    def _dumps_lenient(obj: Any) -> str:
-        return orjson.dumps(obj, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
-
-    _loads = orjson.loads
-
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -83,7 +79,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     enqueued_at REAL NOT NULL,
     failed_at REAL NOT NULL,
     request TEXT NOT NULL,
-    response TEXT NOT NULL
+    response TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'delivery',
+    detail TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS dead_letters_connection ON dead_letters (connection, id);
 CREATE TABLE IF NOT EXISTS progress (
@@ -114,26 +112,38 @@ RETURNING id, action, attempts, enqueued_at, last_error
 """
 
 # Every statement on a list of ids takes them as one JSON array: one statement, any count.
-_IDS = "id IN (SELECT value FROM json_each(?))"
-_ACK = f"DELETE FROM queue WHERE {_IDS}"
+_ACK = f"DELETE FROM queue WHERE {IDS}"
 _RETRY = f"""
 UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0
-WHERE {_IDS}
+WHERE {IDS}
 """
-_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {_IDS}"
+_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {IDS}"
 
-# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try.
+#: Columns added after the first release, with what old rows get.
+_ADDED_COLUMNS = {
+    "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
+    "detail": "detail TEXT NOT NULL DEFAULT '{}'",
+}
+
+# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try,
+# over its whole history (computed by the caller from the entry's history).
 _BURY = """
 INSERT INTO dead_letters
     (connection, action, reason, attempts, enqueued_at, failed_at, request, response)
-SELECT connection, action, ?, attempts + 1, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+SELECT connection, ?, ?, ?, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+"""
+_RECORD = """
+INSERT INTO dead_letters (connection, action, reason, attempts, enqueued_at, failed_at,
+    request, response, kind, detail)
+VALUES (?, ?, ?, ?, ?, ?, '{}', '{}', 'mapping', ?)
 """
 _DELETE_ONE = "DELETE FROM queue WHERE id = ?"
 
 _NEXT_READY = "SELECT min(max(not_before, lease_until)) FROM queue WHERE connection = ?"
 
 _DEAD_COLUMNS = (
-    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response"
+    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response, "
+    "kind, detail"
 )
 
 
@@ -190,7 +200,7 @@ class SqliteQueue(SqliteFile):
                 recorded.
         """
         now = self._clock()
-        rows = [(connection, _encode(a), now) for a in actions]
+        rows = [(connection, encode(a), now) for a in actions]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
@@ -220,28 +230,31 @@ class SqliteQueue(SqliteFile):
             args = (now + lease_seconds, connection, now, now, limit)
             rows = conn.execute(_CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
-        return [
-            QueueEntry(id_, connection, _action(action), attempts, enqueued_at, last_error)
-            for id_, action, attempts, enqueued_at, last_error in rows
-        ]
+        entries = []
+        for id_, text, attempts, enqueued_at, last_error in rows:
+            action, history = action_and_history(text)
+            entries.append(
+                QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
+            )
+        return entries
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_ACK, (_id_list(ids),))
+                conn.execute(_ACK, (id_list(ids),))
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RETRY, (not_before, reason, _id_list(ids)))
+                conn.execute(_RETRY, (not_before, reason, id_list(ids)))
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RELEASE, (not_before, _id_list(ids)))
+                conn.execute(_RELEASE, (not_before, id_list(ids)))
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, in one transaction.
@@ -253,13 +266,35 @@ class SqliteQueue(SqliteFile):
         if not failed:
             return
         now = self._clock()
-        rows = [
-            (f.reason, now, _dumps_lenient(f.request), _dumps_lenient(f.response), entry.id)
-            for entry, f in failed
-        ]
+        rows = []
+        for entry, f in failed:
+            history = entry.failed_for_good(now, f.reason)
+            total = sum(h.attempts for h in history)
+            request, response = dumps_lenient(f.request), dumps_lenient(f.response)
+            action = encode(entry.action, history)
+            rows.append((action, f.reason, total, now, request, response, entry.id))
         with self._connection() as conn, immediate(conn):
             conn.executemany(_BURY, rows)
             conn.executemany(_DELETE_ONE, [(entry.id,) for entry, _ in failed])
+
+    def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
+        """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
+
+        Raises:
+            TypeError, ValueError: a source document cannot be stored as JSON.
+        """
+        if not failures:
+            return
+        now = self._clock()
+        rows = []
+        for f in failures:
+            history = f.total_history(now)
+            action = encode(Action("", "", {}, rule=f.rule), history)
+            detail = dumps({"m": f.mapping, "f": f.field, "c": f.code, "i": f.item, "s": f.source})
+            total = sum(h.attempts for h in history)
+            rows.append((f.connection, action, f.message, total, now, now, detail))
+        with self._connection() as conn, immediate(conn):
+            conn.executemany(_RECORD, rows)
 
     # -- inspection -----------------------------------------------------------------------
     def depth(self, connection: str | None = None) -> int:
@@ -287,27 +322,33 @@ class SqliteQueue(SqliteFile):
 
     # -- dead letters ---------------------------------------------------------------------
     def dead_letters(
-        self, connection: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        connection: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        kind: str | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first, optionally of one connection only."""
-        where, args = _dead_filter(None, connection, None)
+        """Dead letters, newest first, optionally of one connection and/or kind only."""
+        where, args = dead_filter(None, connection, None, kind)
         query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
         with self._connection() as conn:
             rows = conn.execute(f"{query} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
-        return [_dead_letter(row) for row in rows]
+        return [dead_letter_row(row) for row in rows]
 
     def get_dead_letter(self, id: Any) -> DeadLetter | None:
         """One dead letter by id, or None."""
         with self._connection() as conn:
             query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?"
             row = conn.execute(query, (id,)).fetchone()
-        return None if row is None else _dead_letter(row)
+        return None if row is None else dead_letter_row(row)
 
     def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
-        """Move dead letters back to the queue, oldest first, as new entries (no attempts,
-        enqueued now); ``ids=None``: all of them (of ``connection`` if given). Returns how
-        many moved."""
-        where, args = _dead_filter(ids, connection, None)
+        """Move ``delivery`` dead letters back to the queue, oldest first, as new entries
+        (no attempts, enqueued now, their history in their action); ``ids=None``: all of
+        them (of ``connection`` if given). ``mapping`` dead letters stay. Returns how many
+        moved."""
+        where, args = dead_filter(ids, connection, None, DELIVERY)
         move = f"""
             INSERT INTO queue (connection, action, enqueued_at)
             SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
@@ -318,13 +359,18 @@ class SqliteQueue(SqliteFile):
         return int(moved)
 
     def purge_dead_letters(
-        self, ids: Sequence[Any] | None, connection: str | None, older_than: float | None
+        self,
+        ids: Sequence[Any] | None,
+        connection: str | None,
+        older_than: float | None,
+        *,
+        kind: str | None = None,
     ) -> int:
-        """Delete dead letters; ``ids=None``: all of them (of ``connection`` if given).
-        ``older_than`` (seconds) keeps those that failed less than that long ago. Returns
-        how many were deleted."""
+        """Delete dead letters; ``ids=None``: all of them (of ``connection`` and ``kind``
+        if given). ``older_than`` (seconds) keeps those that failed less than that long
+        ago. Returns how many were deleted."""
         before = None if older_than is None else self._clock() - older_than
-        where, args = _dead_filter(ids, connection, before)
+        where, args = dead_filter(ids, connection, before, kind)
         with self._connection() as conn:
             return int(conn.execute(f"DELETE FROM dead_letters WHERE {where}", args).rowcount)
 
@@ -334,6 +380,10 @@ class SqliteQueue(SqliteFile):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
+            have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+            for name, definition in _ADDED_COLUMNS.items():
+                if name not in have:
+                    conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {definition}")
 
 
 def _first_seen(
@@ -353,35 +403,3 @@ def _survivors(
     flags = iter(new)
     keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
     return [row for row, kept in zip(rows, keep, strict=True) if kept]
-
-
-def _encode(a: Action) -> str:
-    return _dumps({"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule})
-
-
-def _action(text: str) -> Action:
-    d = _loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", ""))
-
-
-def _dead_letter(row: tuple[Any, ...]) -> DeadLetter:
-    """``row``: the ``_DEAD_COLUMNS``."""
-    i, conn, act, why, tries, queued, failed, req, resp = row
-    return DeadLetter(i, conn, _action(act), why, tries, queued, failed, _loads(req), _loads(resp))
-
-
-def _id_list(ids: Sequence[Any]) -> str:
-    return _dumps([int(i) for i in ids])
-
-
-def _dead_filter(
-    ids: Sequence[Any] | None, connection: str | None, failed_before: float | None
-) -> tuple[str, tuple[Any, ...]]:
-    """A WHERE clause (built from fixed fragments only) and its arguments."""
-    parts = [
-        (_IDS, None if ids is None else _id_list(ids)),
-        ("connection = ?", connection),
-        ("failed_at < ?", failed_before),
-    ]
-    used = [(clause, arg) for clause, arg in parts if arg is not None]
-    return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)

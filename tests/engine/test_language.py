@@ -195,7 +195,7 @@ rules:
 """
     result = run(body, {"items": {"not": "a list"}})
     assert result.actions == []
-    assert "expected a list" in str(result.errors[0])
+    assert "expected an array, got" in str(result.errors[0])
 
 
 def test_when_routes_and_children_inherit_scope(run: Run) -> None:

@@ -67,14 +67,14 @@ def test_duplicates_are_counted_for_the_submission_that_repeats(runtime: Runtime
 
 def test_a_mapping_that_raises_fails_only_its_own_submission(runtime: Runtime) -> None:
     committer = GroupCommitter(runtime.pipeline)
-    real = committer._runners["events"]
+    real = runtime.pipeline._runners["events"]
 
     def flaky(doc: Any, *args: Any, **kwargs: Any) -> Any:
         if doc.get("boom"):
             raise TypeError("a bug the input exposed")
         return real(doc, *args, **kwargs)
 
-    committer._runners["events"] = flaky
+    runtime.pipeline._runners["events"] = flaky
     parts = [
         [Part(EVENTS, [events_batch("a", 1)])],
         [Part(EVENTS, [events_batch("b", 1), {**events_batch("c", 1), "boom": True}])],
@@ -99,7 +99,7 @@ def test_a_full_backlog_refuses_only_the_connections_over_it(runtime: Runtime) -
 
 def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runtime) -> None:
     committer = GroupCommitter(runtime.pipeline)
-    real = committer._runners["events"]
+    real = runtime.pipeline._runners["events"]
 
     def unstorable(doc: Any, *args: Any, **kwargs: Any) -> Any:
         result = real(doc, *args, **kwargs)
@@ -107,7 +107,7 @@ def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runti
             result.actions[0].payload["bad"] = {1j}  # not JSON
         return result
 
-    committer._runners["events"] = unstorable
+    runtime.pipeline._runners["events"] = unstorable
     parts = [
         [Part(EVENTS, [events_batch("a", 1)])],
         [Part(EVENTS, [{**events_batch("p", 1), "poison": True}])],

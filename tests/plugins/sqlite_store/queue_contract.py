@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import pytest
+from dead_letter_contract import DeadLetterContract
 from store_contract import MP_TIMEOUT, FakeClock, run_workers
 
 from mapwire import Action, MemoryStore, StateStore
@@ -70,8 +71,9 @@ def needs(flag: str) -> Callable[[F], F]:
     return mark
 
 
-class QueueContract:
-    """Checks every ``Queue`` must pass; see the module docstring."""
+class QueueContract(DeadLetterContract):
+    """Checks every ``Queue`` must pass; see the module docstring (and, for the dead
+    letters' kinds and history, ``dead_letter_contract``)."""
 
     persistent: ClassVar[bool] = True
     shared_across_processes: ClassVar[bool] = True

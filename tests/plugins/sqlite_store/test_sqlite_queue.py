@@ -332,3 +332,42 @@ def test_registry_opens_queues_by_url(tmp_path: Path, monkeypatch: pytest.Monkey
         queue.close()
     with pytest.raises(PluginError, match="'redis'"):
         registry.make_queue("redis://localhost")
+
+
+_FIRST_RELEASE_DEAD_LETTERS = """
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    enqueued_at REAL NOT NULL,
+    failed_at REAL NOT NULL,
+    request TEXT NOT NULL,
+    response TEXT NOT NULL
+)
+"""
+
+
+def test_a_file_from_before_dead_letter_kinds_opens_and_keeps_its_dead_letters(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(_FIRST_RELEASE_DEAD_LETTERS)
+        conn.execute(
+            "INSERT INTO dead_letters (connection, action, reason, attempts, enqueued_at, "
+            "failed_at, request, response) VALUES ('c', ?, 'HTTP 400', 3, 1.0, 2.0, '{}', '{}')",
+            ('{"d":"customerio","a":"track","p":{"n":1},"r":"orders"}',),
+        )
+    conn.close()
+    queue = SqliteQueue(path)
+    try:
+        (old,) = queue.dead_letters()
+        assert (old.kind, old.attempts, old.history) == ("delivery", 3, [])
+        assert old.first_failed_at == old.failed_at == 2.0
+        assert old.action.payload == {"n": 1}
+        assert queue.requeue_dead_letters(None, None) == 1
+        assert queue.claim("c", 1, 60)[0].action.payload == {"n": 1}
+    finally:
+        queue.close()

@@ -1,0 +1,84 @@
+"""Mapping failures through the shared intake path (``Pipeline.map_documents`` and
+``keep_failures``, used by ``send`` and by serve's group committer) and their replay."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from server_helpers import events_batch, sink_flows, write_config
+
+from mapwire.engine.config import load_config
+from mapwire.engine.queue import MAPPING
+from mapwire.engine.replay import replay
+from mapwire.engine.runtime import Runtime
+from mapwire.engine.server.committer import GroupCommitter, Part
+
+EVENTS = "mparticle.events_api_batch"
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
+    monkeypatch.chdir(tmp_path)
+    running = Runtime(load_config(write_config(tmp_path, sink_flows()[:1])))
+    yield running
+    running.close()
+
+
+def two_nameless_events() -> dict[str, Any]:
+    batch = events_batch("p1", 4)
+    for i in (1, 3):
+        del batch["events"][i]["data"]["event_name"]
+    return batch
+
+
+def test_the_committer_keeps_and_counts_what_fails_to_map(runtime: Runtime) -> None:
+    committer = GroupCommitter(runtime.pipeline)
+
+    async def commit() -> Any:
+        future = committer.submit([Part(EVENTS, [two_nameless_events()])])
+        committer.start()
+        try:
+            return await future
+        finally:
+            await asyncio.to_thread(committer.close)
+
+    report = asyncio.run(commit())
+    assert report.queued == 3  # the identify and two events
+    assert len(report.errors) == 2
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert sorted(d.item for d in letters) == ["event[1]", "event[3]"]
+    assert {(d.rule, d.field, d.code) for d in letters} == {
+        ("custom event", "name", "required_null")
+    }
+    text = runtime.metrics.render().decode()
+    assert 'mapwire_mapping_failures_total{connection="events",rule="custom event"} 2.0' in text
+
+
+def test_replay_maps_a_document_once_and_appends_to_the_history(runtime: Runtime) -> None:
+    report = runtime.pipeline.submit(EVENTS, [two_nameless_events()])
+    assert report.queued == 3
+    first = runtime.queue.dead_letters(kind=MAPPING)
+    again = replay(runtime.pipeline, first)
+    assert (again.replayed, again.queued, len(again.failed_again)) == (2, 0, 2)
+    second = runtime.queue.dead_letters(kind=MAPPING)
+    assert len(second) == 2 and {d.attempts for d in second} == {2}
+    assert runtime.queue.depth("events") == 3, "nothing queued while every item still fails"
+
+    real = runtime.pipeline._runners["events"]
+
+    def fixed(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        doc = copy.deepcopy(doc)
+        for event in doc["events"]:
+            event["data"].setdefault("event_name", "unnamed")
+        return real(doc, *args, **kwargs)
+
+    runtime.pipeline._runners["events"] = fixed
+    done = replay(runtime.pipeline, second)
+    assert (done.replayed, done.queued, done.failed_again, done.refused) == (2, 4, [], [])
+    assert runtime.queue.dead_letters() == []
+    assert runtime.queue.depth("events") == 7, "the rule's four events, once"
