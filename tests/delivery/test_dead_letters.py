@@ -22,6 +22,9 @@ pytestmark = pytest.mark.usefixtures("secrets")
 MAPWIRE = Path(sys.executable).parent / "mapwire"
 SECRET = "sentinel-4f1c@example.com"
 CUSTOM_EVENT_NAME = '{expr: "event_name(data.event_name)", required: true}'
+# The shipped flow skips blank names before they reach the field; the copy under test
+# lets them through, so a missing name is a mapping failure (the mistake to fix later).
+NAMED_EVENTS_ONLY = "when: \"type == 'custom_event' && event_name(data.event_name)\""
 
 
 def mapwire(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +44,8 @@ def own_flow_config(tmp_path: Path, server: Any) -> Path:
     flows = tmp_path / "my_flows"
     flows.mkdir()
     text = (MAPPINGS / "mparticle_events_to_customerio.yaml").read_text()
-    assert CUSTOM_EVENT_NAME in text
+    assert CUSTOM_EVENT_NAME in text and NAMED_EVENTS_ONLY in text
+    text = text.replace(NAMED_EVENTS_ONLY, "when: \"type == 'custom_event'\"", 1)
     text = text.replace("name: mparticle-events-to-customerio", "name: my-events", 1)
     (flows / "my_events.yaml").write_text(text)
     config = write_config(tmp_path, [cio_connection(server, flow="my-events")])
