@@ -1,37 +1,48 @@
 """The official JMESPath compliance suite, run against the compiled expressions.
 
-The case files are shared with the repository, not copied into it: they sit in
-``<repo>/../shared/vendor/jmespath-compliance`` (see the README there for provenance).
+The case files are kept in the repository, under ``tests/vendor/jmespath-compliance``: the
+JMESPath 1.x suite plus the historical ``ormatch.json`` (``tests/vendor/SOURCES.md`` says
+where they come from; upstream's extension proposals are not kept).
 """
 
 from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from typing import Any
 
 import jmespath
 import pytest
+from contract_specs import VENDOR_DIR
 
 from mapwire.engine.jmespath_codegen import compile_expression
 
-COMPLIANCE_DIR = Path(__file__).resolve().parents[2] / "shared" / "vendor" / "jmespath-compliance"
+COMPLIANCE_DIR = VENDOR_DIR / "jmespath-compliance"
 
-# Extension or proposal files that the jmespath package itself does not pass (per the
-# folder's README): let expressions, `$` variables, arithmetic, group_by(), extra string
-# functions, `$` as the root node, and `["foo"]` as a field (which conflicts with 1.x).
-NOT_IMPLEMENTED_BY_JMESPATH = frozenset(
-    {
-        "letexpr.json",
-        "lexical_scoping.json",
-        "arithmetic.json",
-        "group_by_function.json",
-        "string_functions.json",
-        "rootnode.json",
-        "bracketfield.json",
-    }
+SUITE = frozenset(
+    f"{name}.json"
+    for name in [
+        "basic",
+        "benchmarks",
+        "boolean",
+        "current",
+        "escape",
+        "filters",
+        "functions",
+        "identifiers",
+        "indices",
+        "literal",
+        "multiselect",
+        "pipe",
+        "slice",
+        "syntax",
+        "unicode",
+        "wildcard",
+        "ormatch",
+    ]
 )
+"""The JMESPath 1.x compliance files, plus the historical ``ormatch.json``. Upstream's
+extension proposals (let expressions, arithmetic, ...) are not kept: 1.x does not have them."""
 
 
 def _cases() -> list[Any]:
@@ -39,8 +50,6 @@ def _cases() -> list[Any]:
         return [pytest.param(None, id="compliance-files-missing")]
     params = []
     for path in sorted(COMPLIANCE_DIR.glob("*.json")):
-        if path.name in NOT_IMPLEMENTED_BY_JMESPATH:
-            continue
         for g, group in enumerate(json.loads(path.read_text(encoding="utf-8"))):
             for c, case in enumerate(group["cases"]):
                 if "result" not in case and "error" not in case:
@@ -62,11 +71,10 @@ def _quietly(fn: Any, *args: Any) -> Any:
 
 def test_compliance_files_present() -> None:
     assert COMPLIANCE_DIR.is_dir(), (
-        f"JMESPath compliance cases not found at {COMPLIANCE_DIR}; the shared folder "
-        "must sit beside the repository checkout"
+        f"JMESPath compliance cases not found at {COMPLIANCE_DIR}; they are part of the "
+        "repository (tests/vendor/jmespath-compliance)"
     )
-    present = {p.name for p in COMPLIANCE_DIR.glob("*.json")}
-    assert {"basic.json", "functions.json", "syntax.json"} <= present
+    assert {p.name for p in COMPLIANCE_DIR.glob("*.json")} == SUITE
 
 
 @pytest.mark.parametrize("data", _cases())

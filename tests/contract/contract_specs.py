@@ -9,8 +9,9 @@
   checking is on: without it the schema's ``ip`` (``oneOf`` IPv4/IPv6, told apart only by
   ``format``) rejects every address.
 
-The files are read from ``<repo root>/../shared/vendor``: the shared folder sits beside the
-repository. A missing file raises :class:`VendorFilesMissing` naming the path it looked for.
+The files are copies kept in the repository, under ``tests/vendor`` (``SOURCES.md`` there says
+where each comes from). :data:`VENDOR_DIR` is the one place every test finds them; a missing
+file raises :class:`VendorFilesMissing` naming the path it looked for.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
-VENDOR_DIR: Final = REPO_ROOT.parent / "shared" / "vendor"
+VENDOR_DIR: Final = REPO_ROOT / "tests" / "vendor"
+"""The vendors' own files (``customerio/``, ``mparticle/``, ``jmespath-compliance/``)."""
 
 TRACK_URN: Final = "urn:contract:customerio:track-api"
 """The base URI under which the Track API document is registered (it has no ``$id``)."""
@@ -58,12 +60,12 @@ class Problem(NamedTuple):
 
 
 def vendor_file(*parts: str) -> Path:
-    """The path of a vendor file under ``shared/vendor``; raise if it is missing."""
+    """The path of a vendor file under :data:`VENDOR_DIR`; raise if it is missing."""
     path = VENDOR_DIR.joinpath(*parts)
     if not path.is_file():
         raise VendorFilesMissing(
-            f"vendor file not found: {path}. The shared folder must sit beside the "
-            f"repository root, at {REPO_ROOT.parent / 'shared'}."
+            f"vendor file not found: {path}. The vendor files are part of the repository, "
+            "under tests/vendor (listed in its SOURCES.md)."
         )
     return path
 

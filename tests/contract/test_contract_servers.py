@@ -152,14 +152,14 @@ def test_v1_identify_example_from_the_track_spec(
     assert customerio_server.accepted == [("PUT /api/v1/customers/5", example)]
 
 
-def test_vendor_files_sit_beside_the_repository(
+def test_vendor_files_are_inside_the_repository(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     assert (contract_specs.REPO_ROOT / "pyproject.toml").is_file()
-    expected = contract_specs.REPO_ROOT.parent / "shared" / "vendor"
-    assert expected == contract_specs.VENDOR_DIR
-    monkeypatch.setattr(contract_specs, "VENDOR_DIR", tmp_path / "shared" / "vendor")
-    with pytest.raises(contract_specs.VendorFilesMissing, match="beside the repository root"):
+    assert contract_specs.REPO_ROOT / "tests" / "vendor" == contract_specs.VENDOR_DIR
+    assert contract_specs.vendor_file("customerio", "track-api.openapi.json").is_file()
+    monkeypatch.setattr(contract_specs, "VENDOR_DIR", tmp_path / "vendor")
+    with pytest.raises(contract_specs.VendorFilesMissing, match="under tests/vendor"):
         contract_specs.vendor_file("customerio", "track-api.openapi.json")
 
 

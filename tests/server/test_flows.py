@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from contract_specs import VENDOR_DIR
 from server_helpers import (
     SAMPLES,
     RunningServer,
@@ -28,7 +29,7 @@ from server_helpers import (
 )
 
 Serve = Callable[[Path], RunningServer]
-FIREHOSE = Path(__file__).resolve().parents[3] / "shared" / "vendor" / "mparticle" / "firehose"
+FIREHOSE = VENDOR_DIR / "mparticle" / "firehose"
 
 
 def firehose_schema(name: str) -> jsonschema.Draft3Validator:

@@ -144,7 +144,7 @@ def test_sigterm_during_traffic_loses_nothing_acknowledged(
 
 
 def test_a_store_that_cannot_open_fails_startup_without_quoting_it(tmp_path: Path) -> None:
-    secret_path = "/proc/no-such-dir-SENTINEL/state.db"
+    secret_path = "/proc/no-such-dir-SENTINEL/state.db"  # self-contained: must fail to open
     config = tmp_path / "bad.yaml"
     config.write_text(
         f"mapwire: 1\nstore: sqlite:///{secret_path}\nconnections:\n"

@@ -1,8 +1,9 @@
 """Fixtures for the Customer.io plugin tests: the vendor's own OpenAPI documents and a checker
 that holds every request we build to Customer.io's Track API description.
 
-The vendor files live in the shared folder beside the repository (``<repo>/../shared``). A
-missing file fails the test that needs it, with the path it looked for; it never skips.
+The vendor files are kept in the repository, under ``tests/vendor/customerio`` (see
+``contract_specs.VENDOR_DIR``). A missing file fails the test that needs it, with the path it
+looked for; it never skips.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from contract_specs import VENDOR_DIR
 from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
@@ -23,8 +24,7 @@ from mapwire import Action, PreparedItem
 from mapwire.plugins.customerio.destination import CustomerIO
 from mapwire.plugins.customerio.ulid import is_ulid
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-VENDOR_DIR = REPO_ROOT.parent / "shared" / "vendor" / "customerio"
+CUSTOMERIO_DIR = VENDOR_DIR / "customerio"
 TRACK_URN = "urn:customerio:track-api"
 
 API_KEY = "sk_SENTINEL_2f9c1d"
@@ -32,12 +32,12 @@ BASE_SETTINGS: dict[str, Any] = {"site_id": "site-123", "api_key": API_KEY}
 
 
 def vendor_document(name: str) -> Any:
-    """Load ``shared/vendor/customerio/<name>``; fail with the expected path if absent."""
-    path = VENDOR_DIR / name
+    """Load ``tests/vendor/customerio/<name>``; fail with the expected path if absent."""
+    path = CUSTOMERIO_DIR / name
     if not path.is_file():
         pytest.fail(
-            f"vendor file not found: {path}. The shared folder must sit beside the "
-            f"repository root ({REPO_ROOT.parent / 'shared'}).",
+            f"vendor file not found: {path}. The vendor files are part of the repository "
+            "(tests/vendor/customerio, listed in tests/vendor/SOURCES.md).",
             pytrace=False,
         )
     return json.loads(path.read_text("utf-8"))

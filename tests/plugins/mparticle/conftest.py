@@ -1,8 +1,8 @@
 """Fixtures for the mParticle plugin tests: the vendor's files as validators, and builders.
 
-The vendor files live in the ``shared`` folder checked out beside the repository
-(``<repo>/../shared/vendor/mparticle``). Without them these tests cannot say anything, so
-a missing folder fails the run with a message rather than skipping it.
+The vendor files are kept in the repository, under ``tests/vendor/mparticle`` (see
+``contract_specs.VENDOR_DIR``). Without them these tests cannot say anything, so a missing
+folder fails the run with a message rather than skipping it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from contract_specs import VENDOR_DIR
 from jsonschema import Draft3Validator, Draft7Validator, Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT3, DRAFT7
@@ -21,8 +22,7 @@ from mapwire import Action, PreparedItem
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.sources import load_schema
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-VENDOR = REPO_ROOT.parent / "shared" / "vendor" / "mparticle"
+VENDOR = VENDOR_DIR / "mparticle"
 
 #: Credentials no message, repr or log may ever contain.
 API_KEY = "key-SENTINEL-41c9"
@@ -32,8 +32,8 @@ API_SECRET = "secret-SENTINEL-9d27e"
 def _vendor_dir() -> Path:
     if not (VENDOR / "eventsapi.schema.json").is_file():
         pytest.fail(
-            f"mParticle vendor files not found in {VENDOR}; the shared folder must be "
-            "checked out beside the repository (repo/../shared/vendor/mparticle)",
+            f"mParticle vendor files not found in {VENDOR}; they are part of the "
+            "repository (tests/vendor/mparticle, listed in tests/vendor/SOURCES.md)",
             pytrace=False,
         )
     return VENDOR

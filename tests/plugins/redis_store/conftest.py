@@ -2,7 +2,8 @@
 
 The server is ``MAPWIRE_TEST_REDIS_URL`` (default ``redis://127.0.0.1:6390/0``). If it
 cannot be reached, this folder's tests fail with that reason when ``CI`` is set, and are
-deselected (not skipped) otherwise, so a laptop without Redis still runs everything else.
+deselected (not skipped) otherwise, so a laptop without Redis still runs everything else;
+the run's summary then says so in one line (how many, which server, why, what to do).
 
 The store and queue contracts live beside the SQLite plugin's tests; both folders go on
 ``sys.path`` (tests run with ``--import-mode=importlib``), and spawned worker processes
@@ -23,9 +24,11 @@ for _folder in (_HERE.parent / "sqlite_store", _HERE):
     if str(_folder) not in sys.path:
         sys.path.append(str(_folder))
 
-from redis_helpers import REDIS_URL, SESSION, delete_prefix, unreachable  # noqa: E402
+from redis_helpers import SESSION, delete_prefix, shown_url, unreachable  # noqa: E402
 
 _PROBLEM: list[str | None] = []
+_NO_REDIS: list[pytest.Item] = []
+"""The tests deselected because Redis is unreachable (not those a contract flag turns off)."""
 
 
 def _problem() -> str | None:
@@ -49,14 +52,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in mine:
         flag = getattr(getattr(item, "function", None), "_needs", None)
         cls = getattr(item, "cls", None)
-        if (flag and cls is not None and not getattr(cls, flag, True)) or (
-            problem is not None and not os.environ.get("CI")
-        ):
+        if flag and cls is not None and not getattr(cls, flag, True):
             dropped.append(item)
+        elif problem is not None and not os.environ.get("CI"):
+            dropped.append(item)
+            _NO_REDIS.append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         gone = {id(item) for item in dropped}
         items[:] = [item for item in items if id(item) not in gone]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line saying why the Redis tests did not run, and how to run them."""
+    if _NO_REDIS:
+        count = len(_NO_REDIS)
+        terminalreporter.write_line(
+            f"mapwire: {count} Redis test{'s' if count != 1 else ''} deselected: no Redis at "
+            f"{shown_url()} ({_problem()}); start one or set MAPWIRE_TEST_REDIS_URL to run them",
+            yellow=True,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +79,7 @@ def _redis_available() -> None:
     """In CI, an unreachable Redis fails every test here with the reason."""
     problem = _problem()
     if problem is not None:
-        pytest.fail(f"Redis at MAPWIRE_TEST_REDIS_URL={REDIS_URL} is unreachable: {problem}")
+        pytest.fail(f"Redis at MAPWIRE_TEST_REDIS_URL={shown_url()} is unreachable: {problem}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -5,12 +5,24 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
 REDIS_URL = os.environ.get("MAPWIRE_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
 #: Distinguishes this test session's keys from any other's on the same server.
 SESSION = uuid.uuid4().hex[:12]
+
+
+def shown_url(url: str = REDIS_URL) -> str:
+    """The server's URL for messages: any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port is not None else ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
 
 
 def prefix_for(location: Path | str) -> str:

@@ -54,7 +54,10 @@ def row_count(db: Path, table: str = "seen") -> int:
     [
         ("sqlite:///state.db", "state.db"),
         ("sqlite:///var/lib/mapwire/state.db", "var/lib/mapwire/state.db"),
-        ("sqlite:////var/lib/mapwire/state.db", "/var/lib/mapwire/state.db"),
+        (
+            "sqlite:////var/lib/mapwire/state.db",
+            "/var/lib/mapwire/state.db",  # self-contained: parsed, never opened
+        ),
         ("sqlite://:memory:", ":memory:"),
         ("sqlite:///:memory:", ":memory:"),
         ("SQLITE:///state.db", "state.db"),
