@@ -38,18 +38,27 @@ class Problem:
     col: int
     code: str
     message: str
+    #: "error" (the file is wrong) or "warning" (it may go wrong at run time).
+    severity: str = "error"
+    #: How to fix it, when there is more to say than the message's did-you-mean.
+    suggestion: str = ""
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{self.path}:{self.line}:{self.col}: {label}{self.code} {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": self.path,
             "line": self.line,
             "col": self.col,
             "code": self.code,
             "message": self.message,
+            "severity": self.severity,
         }
+        if self.suggestion:
+            out["suggestion"] = self.suggestion
+        return out
 
 
 class SpecError(MapwireError):

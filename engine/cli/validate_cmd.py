@@ -33,7 +33,7 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
     problems: list[Problem] = []
     for path in files:
         try:
-            compile_with_plugins(path)
+            problems.extend(compile_with_plugins(path).warnings)
         except SpecError as exc:
             problems.extend(exc.problems)
     if fmt == "json":
@@ -50,5 +50,5 @@ def validate(paths: tuple[Path, ...], fmt: str) -> None:
             else f"{len(files)} file(s) OK"
         )
         click.echo(summary, err=True)
-    if problems:
+    if any(p.severity == "error" for p in problems):
         raise SystemExit(EXIT_PROBLEMS)

@@ -7,14 +7,15 @@ from importlib.resources import files
 from pathlib import Path
 
 from mapwire import hookimpl
-from mapwire.plugins.standard.functions import FUNCTIONS
+from mapwire.plugins.standard.functions import FUNCTIONS, RETURNS
 
 
 @hookimpl
 def register_functions(register: Callable[..., None]) -> None:
-    """Register every function of ``functions.FUNCTIONS`` under its name."""
+    """Register every function of ``functions.FUNCTIONS`` under its name, with the type it
+    returns (``functions.RETURNS``)."""
     for name, (function, signature) in FUNCTIONS.items():
-        register(name, function, signature)
+        register(name, function, signature, returns=RETURNS.get(name, "any"))
 
 
 @hookimpl
