@@ -31,6 +31,7 @@ from mapwire.engine.type_infer import (
     ONLY_NULL,
     UNKNOWN_KEY,
     Inferer,
+    is_falsy,
     returns_type,
 )
 from mapwire.engine.typing_schema import (
@@ -69,6 +70,9 @@ class _Walk:
         self.positions = positions
         self.returns = returns
         self.problems: list[Problem] = []
+        self.origin: dict[Problem, tuple[str | int, ...]] = {}  # the spec path it is about
+        self.unsure: set[tuple[int, int]] = set()  # positions this source could not check
+        self.dead: list[tuple[str | int, ...]] = []  # rules whose `when` never holds here
         self.contract = Contract(self, destination)
         self.env: dict[str, Ty] = {"doc": doc, "settings": _settings_type(plan)}
 
@@ -76,9 +80,11 @@ class _Walk:
     def expr(self, expr: Expr, env: Mapping[str, Ty]) -> Ty:
         inferer = Inferer(env, self.returns)
         ty = inferer.infer(expr.text, expr.ast)
+        for offset in inferer.unsure:
+            self.unsure.add(self.positions.inside(expr.path, expr.base + offset))
         for finding in inferer.findings:
             line, col = self.positions.inside(expr.path, expr.base + finding.offset)
-            self.problems.append(
+            self.add(
                 Problem(
                     self.positions.file,
                     line,
@@ -86,23 +92,36 @@ class _Walk:
                     finding.code,
                     finding.message,
                     suggestion=_SUGGEST.get(finding.code, ""),
-                )
+                ),
+                expr.path,
             )
         return ty
+
+    def add(self, problem: Problem, origin: tuple[str | int, ...]) -> None:
+        self.problems.append(problem)
+        self.origin[problem] = origin
+
+    def covers(self, problem: Problem, origin: tuple[str | int, ...]) -> bool:
+        """Whether this source checked what ``problem`` is about (so its silence counts)."""
+        if (problem.line, problem.col) in self.unsure:
+            return False
+        for dead in self.dead:
+            inside = origin[: len(dead)] == dead
+            if inside and origin[len(dead) : len(dead) + 1] not in (("when",), ("for_each",)):
+                return False
+        return True
 
     def report(
         self, path: tuple[str | int, ...], code: str, message: str, severity: str, fix: str
     ) -> None:
         line, col = self.positions.of(path)
-        self.problems.append(Problem(self.positions.file, line, col, code, message, severity, fix))
+        self.add(Problem(self.positions.file, line, col, code, message, severity, fix), path)
 
     def report_expr(self, fp: FieldPlan, code: str, message: str, severity: str, fix: str) -> None:
         """A problem about a field's value: at its expression when it has one."""
         if fp.source == "expr" and fp.expr is not None and fp.expr.path:
             line, col = self.positions.inside(fp.expr.path, fp.expr.base)
-            self.problems.append(
-                Problem(self.positions.file, line, col, code, message, severity, fix)
-            )
+            self.add(Problem(self.positions.file, line, col, code, message, severity, fix), fp.path)
         else:
             self.report(fp.path, code, message, severity, fix)
 
@@ -159,8 +178,9 @@ class _Walk:
         env = dict(outer)
         for name, expr in rule.loops:
             env[name] = element(self.expr(expr, env)).without_null()
-        if rule.when is not None:
-            self.expr(rule.when, env)
+        if rule.when is not None and is_falsy(self.expr(rule.when, env)):
+            self.dead.append(rule.path)  # never runs for this source: nothing to check
+            return
         for var in rule.variables:
             env[var.name] = self.value(var, env)
         for state in rule.state:
@@ -194,19 +214,30 @@ def _family(code: str) -> str:
     return "path" if code in (UNKNOWN_KEY, ONLY_NULL) else code
 
 
-def _combine(runs: list[list[Problem]]) -> list[Problem]:
-    """What every run found (keyed by position and kind), at the mildest severity."""
+def _combine(runs: list[_Walk]) -> list[Problem]:
+    """What every source that could check it found (by position and kind), at the
+    mildest severity any of them gave."""
     if len(runs) == 1:
-        return list(dict.fromkeys(runs[0]))
-    keyed = [{(p.line, p.col, _family(p.code)): p for p in run} for run in runs]
+        return list(dict.fromkeys(runs[0].problems))
+    found: dict[tuple[int, int, str], list[tuple[Problem, tuple[str | int, ...]]]] = {}
+    for run in runs:
+        for p in run.problems:
+            found.setdefault((p.line, p.col, _family(p.code)), []).append((p, run.origin[p]))
     out: list[Problem] = []
-    for key, first in keyed[0].items():
-        found = [k[key] for k in keyed if key in k]
-        if len(found) != len(runs):
+    for key, hits in found.items():
+        problem, origin = hits[0]
+        having = {
+            id(run)
+            for run in runs
+            if any(key == (p.line, p.col, _family(p.code)) for p in run.problems)
+        }
+        silent = [run for run in runs if id(run) not in having]
+        if any(run.covers(problem, origin) for run in silent):
             continue
-        warnings = [p for p in found if p.severity == "warning"]
-        unknown = [p for p in found if p.code == UNKNOWN_KEY]
-        out.append(warnings[0] if warnings else unknown[0] if unknown else first)
+        problems = [p for p, _ in hits]
+        warnings = [p for p in problems if p.severity == "warning"]
+        unknown = [p for p in problems if p.code == UNKNOWN_KEY]
+        out.append(warnings[0] if warnings else unknown[0] if unknown else problem)
     return out
 
 
@@ -224,6 +255,8 @@ def type_problems(
         sources[name].schema for name in plan.sources if sources is not None and name in sources
     ]
     docs = [from_schema(schema) for schema in schemas] or [ANY]
-    runs = [_Walk(plan, positions, doc, destination, returns).run() for doc in docs]
+    runs = [_Walk(plan, positions, doc, destination, returns) for doc in docs]
+    for run in runs:
+        run.run()
     found = _combine(runs)
     return sorted(found, key=lambda p: (p.line, p.col, p.code))

@@ -133,7 +133,8 @@ class Contract:
                     fp,
                     NEVER_MATCHES if severity == "error" else MAY_NOT_MATCH,
                     f"{where} expects one of {', '.join(map(repr, sorted(allowed)))}"
-                    f", and this may be {', '.join(map(repr, wrong))}",
+                    f", and this {'is' if severity == 'error' else 'may be'} "
+                    f"{', '.join(map(repr, wrong))}",
                     severity,
                     "map the value (`map:`) to one the destination accepts",
                 )

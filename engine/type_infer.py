@@ -139,11 +139,17 @@ class Inferer:
         self.env = env
         self.returns = returns
         self.findings: list[Finding] = []
+        self.unsure: list[int] = []  # offsets this source could not check (upstream error)
         self._offsets: dict[int, int] = {}
 
     def infer(self, text: str, ast: dict[str, Any]) -> Ty:
         self._offsets = token_offsets(text, ast)
         return self.walk(ast, None)
+
+    def _unsure(self, node: dict[str, Any]) -> None:
+        offset = self._offsets.get(id(node))
+        if offset is not None:
+            self.unsure.append(offset)
 
     def _at(self, node: dict[str, Any], code: str, message: str) -> None:
         offset = self._offsets.get(id(node))
@@ -166,10 +172,16 @@ class Inferer:
         key = node["value"]
         if current is None:
             return self.env.get(key, UNCHECKED)
+        if not current.checked:
+            self._unsure(node)
         result, declared = lookup(current, key)
         if declared is False:
             hint = did_you_mean(key, declared_keys(current))
-            self._at(node, UNKNOWN_KEY, f"no key {key!r} in the input here{hint}")
+            self._at(
+                node,
+                UNKNOWN_KEY,
+                f"unknown input key {key!r}: no source schema declares it here{hint}",
+            )
             return UNCHECKED
         if result.only_null and current.checked and not current.only_null:
             self._at(
@@ -260,11 +272,15 @@ class Inferer:
     def _or_expression(self, node: dict[str, Any], current: Ty | None) -> Ty:
         left = self.walk(node["children"][0], current)
         right = self.walk(node["children"][1], current)
+        if left.checked and not _falsy_part(left).kinds:
+            return left
         return union(_truthy_part(left), right)
 
     def _and_expression(self, node: dict[str, Any], current: Ty | None) -> Ty:
         left = self.walk(node["children"][0], current)
         right = self.walk(node["children"][1], current)
+        if left.checked and not _truthy_part(left).kinds:
+            return _falsy_part(left)
         return union(_falsy_part(left), right)
 
     def _not_expression(self, node: dict[str, Any], current: Ty | None) -> Ty:
@@ -278,6 +294,9 @@ class Inferer:
         if node["value"] in ("eq", "ne"):
             self._check_equal(left, right_node)
             self._check_equal(right, left_node)
+            a, b = _single_string(left), _single_string(right)
+            if a is not None and b is not None:  # both known: fold (e.g. a `const` type)
+                return of_value((a == b) == (node["value"] == "eq"))
             return BOOLEAN
         return BOOLEAN.with_null()
 
@@ -285,6 +304,8 @@ class Inferer:
         """``side == 'x'`` can never hold when ``side`` is an enum without ``'x'`` (or is
         never of the literal's kind)."""
         if literal["type"] != "literal" or not side.checked or side.is_any or not side.kinds:
+            if not side.checked and literal["type"] == "literal":
+                self._unsure(literal)
             return
         value = literal["value"]
         kind = kind_of(value)
@@ -292,7 +313,10 @@ class Inferer:
             return
         numeric = {"integer", "number"}
         fits = kind in side.kinds or (kind in numeric and bool(side.kinds & numeric))
-        if fits and (kind not in side.known or value in side.values):
+        if fits and kind not in side.known:
+            self._check_hint(side, literal)
+            return
+        if fits and value in side.values:
             return
         choices = sorted(str(v) for v in side.values if v is not None)
         if fits and choices:
@@ -300,7 +324,20 @@ class Inferer:
             what = f"one of {', '.join(map(repr, choices))}{hint}"
         else:
             what = side.describe()
-        self._at(literal, NEVER_EQUAL, f"never true: the value compared here is {what}")
+        self._at(literal, NEVER_EQUAL, f"never true: {value!r} is compared with {what}")
+
+    def _check_hint(self, side: Ty, literal: dict[str, Any]) -> None:
+        """Against an open enum, a literal close to a known value (but not one) is a typo."""
+        value = literal["value"]
+        if not isinstance(value, str) or not side.hints or value in side.hints:
+            return
+        hint = did_you_mean(value, [str(v) for v in side.hints])
+        if hint:
+            self._at(
+                literal,
+                NEVER_EQUAL,
+                f"never true: {value!r} is not a value the source documents here{hint}",
+            )
 
     def _multi_select_list(self, node: dict[str, Any], current: Ty | None) -> Ty:
         here = _here(current)
@@ -332,6 +369,19 @@ class Inferer:
 def _here(current: Ty | None) -> Ty:
     """What ``@`` is: the current value, or at the root the scope object (anything)."""
     return ANY if current is None else current
+
+
+def _single_string(ty: Ty) -> str | None:
+    """The one string ``ty`` can be, if that is all it can be."""
+    if ty.checked and ty.kinds == {"string"} and "string" in ty.known and len(ty.values) == 1:
+        (value,) = ty.values
+        return str(value)
+    return None
+
+
+def is_falsy(ty: Ty) -> bool:
+    """``ty`` can never be truthy (a ``when`` that never holds)."""
+    return ty.checked and not _truthy_part(ty).kinds
 
 
 def _truthy_part(ty: Ty) -> Ty:

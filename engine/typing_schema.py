@@ -7,7 +7,8 @@ destinations care), the finite set of scalar values it can take when the schema 
 
 ``from_schema`` turns a JSON Schema node into a ``Ty``, following ``$ref`` (local ones),
 ``allOf``/``anyOf``/``oneOf``, ``type`` lists, ``nullable``, ``enum``/``const``,
-``properties``, ``patternProperties``, ``additionalProperties`` and ``items``. Object shapes
+``properties``, ``patternProperties``, ``additionalProperties`` and ``items``; an open
+enum (``x-extensible-enum``: the values known today, others allowed) is kept as hints. Object shapes
 read their properties lazily, so recursive schemas cost nothing until a path goes there.
 
 ``lookup(ty, key)`` is one path step: the type of ``ty.key`` and whether some object shape
@@ -79,6 +80,7 @@ class Ty:
     shapes: tuple[Shape, ...] = ()  # object shapes (none: any object)
     checked: bool = True  # False: an error was reported upstream; say nothing more
     valued: frozenset[str] | None = None  # scalar kinds whose values are all known
+    hints: frozenset[Any] = frozenset()  # values an open enum (x-extensible-enum) names
 
     def __post_init__(self) -> None:
         valued = self.valued
@@ -110,7 +112,7 @@ class Ty:
     def replace(self, kinds: frozenset[str], values: frozenset[Any], known: frozenset[str]) -> Ty:
         known = known & kinds
         values = frozenset(v for v in values if kind_of(v) in known)
-        return Ty(kinds, values, self.items, self.shapes, self.checked, known)
+        return Ty(kinds, values, self.items, self.shapes, self.checked, known, self.hints)
 
     def with_null(self) -> Ty:
         return self.replace(self.kinds | {"null"}, self.values | {None}, self.known | {"null"})
@@ -204,7 +206,8 @@ def union(*types: Ty) -> Ty:
     shapes: tuple[Shape, ...] = ()
     if objects and all(t.shapes for t in objects):
         shapes = tuple(s for t in objects for s in t.shapes)
-    return Ty(kinds, values, items, shapes, all(t.checked for t in types), known)
+    hints = frozenset(v for t in types for v in t.hints)
+    return Ty(kinds, values, items, shapes, all(t.checked for t in types), known, hints)
 
 
 def lookup(ty: Ty, key: str) -> tuple[Ty, bool | None]:
@@ -311,7 +314,9 @@ def from_schema(node: Any, root: Mapping[str, Any] | None = None, depth: int = 0
             items = union(*parts, *([items] if items is not None else [ANY]))
     if "object" in ty.kinds:
         shapes = (_shape(node, root, depth),)
-    return Ty(ty.kinds, ty.values, items, shapes, True, ty.known)
+    hints = node.get("x-extensible-enum")
+    known_values = frozenset(hints) if isinstance(hints, list) else frozenset()
+    return Ty(ty.kinds, ty.values, items, shapes, True, ty.known, known_values)
 
 
 def _implied(node: Mapping[str, Any]) -> Ty:
