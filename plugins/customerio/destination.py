@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mapwire import Action, Capabilities, Check, Destination, PreparedItem
+from mapwire import Action, Capabilities, Check, Destination, PermanentDeliveryError, PreparedItem
 
 from . import errors, limits, requests
 from .actions import ACTIONS, ROUTE_V1, Call, identify_attributes, render
@@ -51,13 +51,7 @@ class CustomerIO(Destination):
     ) -> PreparedItem:
         """Check one action and render it for the wire; ``key`` is stored as given."""
         cfg = self._settings(settings)
-        payload = limits.normalize_timestamps(action.payload)
-        validate(action.action, payload)
-        for field in ("identifiers", "primary", "secondary"):
-            if field in payload:
-                limits.check_identifier(field, payload[field])
-        if action.action == "identify":
-            limits.check_attributes("attributes", identify_attributes(payload))
+        payload = self._checked(action.action, action.payload)
         route, body = render(action.action, payload, cfg.api)
         entity = body.body if isinstance(body, Call) else body
         encoded = None if entity is None else limits.compact_json(entity)
@@ -67,6 +61,27 @@ class CustomerIO(Destination):
         if route != ROUTE_V1:
             limits.check_v2_item(size)
         return PreparedItem(key=key, body=body, size=size, route=route, encoded=encoded)
+
+    @staticmethod
+    def _checked(name: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The payload with timestamps normalized, once every check that needs no settings
+        passed; ``PermanentDeliveryError`` otherwise."""
+        out = limits.normalize_timestamps(payload)
+        validate(name, out)
+        for field in ("identifiers", "primary", "secondary"):
+            if field in out:
+                limits.check_identifier(field, out[field])
+        if name == "identify":
+            limits.check_attributes("attributes", identify_attributes(out))
+        return out
+
+    def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
+        """The checks ``prepare`` makes before rendering, as messages (empty: it would go)."""
+        try:
+            self._checked(action, payload)
+        except PermanentDeliveryError as exc:
+            return [exc.reason]
+        return []
 
     def _settings(self, settings: Mapping[str, Any]) -> Any:
         """``read_settings``, remembered for the settings object a deliverer keeps passing."""
