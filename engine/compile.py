@@ -8,6 +8,8 @@ Static checks beyond the schema: JMESPath syntax (pointing inside the expression
 functions, unknown names (every name an expression reads at its root must be ``doc``,
 ``settings``, a loop name, a variable or a state name in scope), unknown settings, and, when
 destinations are known, unknown destination / action / payload field (with did-you-mean).
+Then the type checks (``type_checks``): input paths against the sources' JSON Schemas and
+fields against the destination's payload schemas; their warnings ride on ``Plan.warnings``.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ from mapwire.engine.typing_schema import (
 from mapwire.engine.yaml_source import Positions
 
 _SUGGEST = {
-    UNKNOWN_KEY: "check the spelling against the source's schema (`mapwire describe source`)",
+    UNKNOWN_KEY: "check the spelling; if the key exists, declare it in the source's schema",
     ONLY_NULL: "an array needs a projection (`list[*].key`) or an index (`list[0].key`)",
     NEVER_EQUAL: "compare with one of the values the source's schema allows",
 }
