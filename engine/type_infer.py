@@ -343,7 +343,7 @@ class Inferer:
         here = _here(current)
         items = [self.walk(child, current) for child in node["children"]]
         result = array_of(union(*items) if items else NOTHING)
-        return result.with_null() if here.may_be_null else result
+        return result.with_null() if current is not None and here.may_be_null else result
 
     def _multi_select_dict(self, node: dict[str, Any], current: Ty | None) -> Ty:
         here = _here(current)
@@ -351,7 +351,7 @@ class Inferer:
             pair["value"]: self.walk(pair["children"][0], current) for pair in node["children"]
         }
         result = object_of(props, exact=True)
-        return result.with_null() if here.may_be_null else result
+        return result.with_null() if current is not None and here.may_be_null else result
 
     def _function_expression(self, node: dict[str, Any], current: Ty | None) -> Ty:
         args = [self.walk(child, current) for child in node["children"]]
