@@ -117,13 +117,18 @@ class _Walk:
         line, col = self.positions.of(path)
         self.add(Problem(self.positions.file, line, col, code, message, severity, fix), path)
 
+    def _where(self, fp: FieldPlan) -> tuple[int, int]:
+        if fp.source == "expr" and fp.expr is not None and fp.expr.path:
+            return self.positions.inside(fp.expr.path, fp.expr.base)
+        return self.positions.of(fp.path)
+
+    def unsure_about(self, fp: FieldPlan) -> None:
+        self.unsure.add(self._where(fp))
+
     def report_expr(self, fp: FieldPlan, code: str, message: str, severity: str, fix: str) -> None:
         """A problem about a field's value: at its expression when it has one."""
-        if fp.source == "expr" and fp.expr is not None and fp.expr.path:
-            line, col = self.positions.inside(fp.expr.path, fp.expr.base)
-            self.add(Problem(self.positions.file, line, col, code, message, severity, fix), fp.path)
-        else:
-            self.report(fp.path, code, message, severity, fix)
+        line, col = self._where(fp)
+        self.add(Problem(self.positions.file, line, col, code, message, severity, fix), fp.path)
 
     # -- field values -------------------------------------------------------------------
     def value(self, fp: FieldPlan, env: Mapping[str, Ty]) -> Ty:

@@ -75,6 +75,7 @@ class Contract:
                 self.check_object(sub, root, inner, f"{where} field {name!r}", (*fp.path, "object"))
                 continue
             self.check_type(fp, ty, from_schema(sub, root), f"{where} field {name!r}")
+            self.check_built(fp, ty, sub, root, f"{where} field {name!r}")
         for name in schema.get("required") or []:
             if name not in fields:
                 self.walk.report(
@@ -97,9 +98,27 @@ class Contract:
                     "add `required: true` (a per-item error), `if_null: skip` or a `default`",
                 )
 
+    def check_built(
+        self, fp: FieldPlan, ty: Ty, sub: Mapping[str, Any], root: Mapping[str, Any], where: str
+    ) -> None:
+        """An object the mapping built elsewhere (a variable ``object:``, a multiselect),
+        key by key against the destination's nested properties."""
+        props = sub.get("properties") or {}
+        shapes = ty.without_null().shapes
+        if not props or not shapes or not all(shape.exact for shape in shapes):
+            return
+        for shape in shapes:
+            for key, key_ty in (shape.declared() or {}).items():
+                if key in props:
+                    dest = from_schema(_resolve(props[key], root), root)
+                    self.check_type(fp, key_ty, dest, f"{where} key {key!r}")
+
     def check_type(self, fp: FieldPlan, ty: Ty, dest: Ty, where: str) -> None:
         got = ty.without_null()
-        if not got.checked or got.is_any or not got.kinds or dest.is_any:
+        if not got.checked:
+            self.walk.unsure_about(fp)  # an error upstream: this source cannot say
+            return
+        if got.is_any or not got.kinds or dest.is_any:
             return
         fits = {k for k in got.kinds if _accepts(dest, k)}
         cast = f"`cast: {_cast_for(dest)}`" if _cast_for(dest) else "a conversion"

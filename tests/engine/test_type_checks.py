@@ -187,3 +187,17 @@ def test_a_required_field_that_may_be_null_is_a_warning(tmp_path: Path) -> None:
     assert (problems[0].line, problems[0].col) == _line_col(text, "event_name(", new)
     assert "may be dead-lettered at delivery" in problems[0].message
     assert problems[0].suggestion
+
+
+def test_an_object_built_in_a_variable_is_checked_key_by_key(tmp_path: Path) -> None:
+    # The Events API allows a numeric customer_id; Customer.io's identifiers.id is a string.
+    old = "id: {expr: person_id, cast: string}"
+    path, text = _plant(tmp_path, EVENTS, old, "id: person_id")
+    problems = _compile(path)
+    assert problems, "a numeric id would be dead-lettered: expected warnings"
+    assert {(p.code, p.severity) for p in problems} == {("E511", "warning")}
+    assert all("field 'identifiers' key 'id' expects string" in p.message for p in problems)
+    first = text.index("identifiers: identifiers")
+    assert (problems[0].line, problems[0].col) == _line_col(
+        text, "identifiers\n", "identifiers: identifiers", first
+    )
