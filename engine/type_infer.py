@@ -292,15 +292,16 @@ class Inferer:
         left = self.walk(left_node, current)
         right = self.walk(right_node, current)
         if node["value"] in ("eq", "ne"):
-            self._check_equal(left, right_node)
-            self._check_equal(right, left_node)
+            verdict = "never true" if node["value"] == "eq" else "always true"
+            self._check_equal(left, right_node, verdict)
+            self._check_equal(right, left_node, verdict)
             a, b = _single_string(left), _single_string(right)
             if a is not None and b is not None:  # both known: fold (e.g. a `const` type)
                 return of_value((a == b) == (node["value"] == "eq"))
             return BOOLEAN
         return BOOLEAN.with_null()
 
-    def _check_equal(self, side: Ty, literal: dict[str, Any]) -> None:
+    def _check_equal(self, side: Ty, literal: dict[str, Any], verdict: str) -> None:
         """``side == 'x'`` can never hold when ``side`` is an enum without ``'x'`` (or is
         never of the literal's kind)."""
         if literal["type"] != "literal" or not side.checked or side.is_any or not side.kinds:
@@ -314,7 +315,7 @@ class Inferer:
         numeric = {"integer", "number"}
         fits = kind in side.kinds or (kind in numeric and bool(side.kinds & numeric))
         if fits and kind not in side.known:
-            self._check_hint(side, literal)
+            self._check_hint(side, literal, verdict)
             return
         if fits and value in side.values:
             return
@@ -324,9 +325,9 @@ class Inferer:
             what = f"one of {', '.join(map(repr, choices))}{hint}"
         else:
             what = side.describe()
-        self._at(literal, NEVER_EQUAL, f"never true: {value!r} is compared with {what}")
+        self._at(literal, NEVER_EQUAL, f"{verdict}: {value!r} is compared with {what}")
 
-    def _check_hint(self, side: Ty, literal: dict[str, Any]) -> None:
+    def _check_hint(self, side: Ty, literal: dict[str, Any], verdict: str) -> None:
         """Against an open enum, a literal close to a known value (but not one) is a typo."""
         value = literal["value"]
         if not isinstance(value, str) or not side.hints or value in side.hints:
@@ -336,7 +337,7 @@ class Inferer:
             self._at(
                 literal,
                 NEVER_EQUAL,
-                f"never true: {value!r} is not a value the source documents here{hint}",
+                f"{verdict}: {value!r} is not a value the source documents here{hint}",
             )
 
     def _multi_select_list(self, node: dict[str, Any], current: Ty | None) -> Ty:

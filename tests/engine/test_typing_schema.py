@@ -111,3 +111,11 @@ def test_plugin_functions_declare_their_result_type() -> None:
     assert new.returns == ("integer", "null")
     with pytest.raises(PluginError, match="returns 'text'"):
         _function_def("p", "h", len, [], returns="text")
+
+
+def test_an_impossible_inequality_is_always_true() -> None:
+    inferer = Inferer({"doc": from_schema(SCHEMA)}, {})
+    inferer.infer("doc.status != 'paied'", parse("doc.status != 'paied'"))
+    (finding,) = inferer.findings
+    assert finding.code == "E503"
+    assert finding.message.startswith("always true: 'paied' is compared with one of 'open', 'paid'")
