@@ -26,6 +26,7 @@ from mapwire.engine.actions import MapResult
 from mapwire.engine.codegen import compile_plan
 from mapwire.engine.dedup import apply_dedup
 from mapwire.engine.errors import Problem, SpecError
+from mapwire.engine.payload_check import describe, undeliverable
 from mapwire.engine.plan import Plan
 from mapwire.engine.settings import resolve_settings
 from mapwire.engine.store import MemoryStore
@@ -140,6 +141,8 @@ def check_case(plan: Plan, case: Case) -> list[str]:
     ]
     if actual != expected:
         failures.append("actions differ:\n" + json_diff(expected, actual))
+    for index, action, problems in undeliverable(result.actions, _destinations()):
+        failures.append(describe(index, action, problems))
     want_errors = list(case.expect.get("errors", []))
     got_errors = [str(e) for e in result.errors]
     if len(want_errors) != len(got_errors) or any(
@@ -159,6 +162,12 @@ def check_case(plan: Plan, case: Case) -> list[str]:
             + json.dumps(result.skipped, sort_keys=True)
         )
     return failures
+
+
+def _destinations() -> dict[str, Any]:
+    from mapwire.engine.registry import get_registry
+
+    return get_registry().destinations()
 
 
 def json_diff(expected: Any, actual: Any) -> str:

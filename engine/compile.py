@@ -8,6 +8,8 @@ Static checks beyond the schema: JMESPath syntax (pointing inside the expression
 functions, unknown names (every name an expression reads at its root must be ``doc``,
 ``settings``, a loop name, a variable or a state name in scope), unknown settings, and, when
 destinations are known, unknown destination / action / payload field (with did-you-mean).
+Then the type checks (``type_checks``): input paths against the sources' JSON Schemas and
+fields against the destination's payload schemas; their warnings ride on ``Plan.warnings``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
@@ -32,6 +35,7 @@ from mapwire.engine.expressions import (
 )
 from mapwire.engine.plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan, SettingDecl
 from mapwire.engine.schema_errors import did_you_mean, schema_problems
+from mapwire.engine.type_checks import type_problems
 from mapwire.engine.yaml_source import Path, Positions, load
 
 RESERVED_NAMES = frozenset({"doc", "settings"})
@@ -88,7 +92,7 @@ class _Compiler:
         self.problems.append(self.positions.problem(path, code, message, key=key))
 
     # -- expressions ----------------------------------------------------------------------
-    def expr(self, text: str, path: Path, scope: list[str]) -> Expr | None:
+    def expr(self, text: str, path: Path, scope: list[str], base: int = 0) -> Expr | None:
         try:
             ast = parse(text)
         except ExpressionSyntaxError as exc:
@@ -125,17 +129,17 @@ class _Compiler:
                 hint = did_you_mean(name, self.settings)
                 offset = offset_of(text, "settings") + len("settings.")
                 at(offset, "E204", f"unknown setting {name!r}{hint}")
-        return Expr(text, ast, _dotted(path))
+        return Expr(text, ast, _dotted(path), tuple(path), base)
 
     # -- fields ---------------------------------------------------------------------------
     def field(self, name: str, spec: Any, path: Path, scope: list[str]) -> FieldPlan | None:
         at = _dotted(path)
         if isinstance(spec, str):
             e = self.expr(spec, path, scope)
-            return FieldPlan(name, "expr", expr=e, at=at) if e else None
+            return FieldPlan(name, "expr", expr=e, at=at, path=tuple(path)) if e else None
         if not isinstance(spec, dict):
-            return FieldPlan(name, "value", value=spec, at=at)
-        opts: dict[str, Any] = {"at": at}
+            return FieldPlan(name, "value", value=spec, at=at, path=tuple(path))
+        opts: dict[str, Any] = {"at": at, "path": tuple(path)}
         if "expr" in spec:
             e = self.expr(spec["expr"], (*path, "expr"), scope)
             if e is None:
@@ -208,7 +212,8 @@ class _Compiler:
                     self.problem(path, "E206", "empty placeholder {} in template")
                     ok = False
                 else:
-                    e = self.expr(inner, path, scope)
+                    base = m.start(1) + len(m.group(1)) - len(m.group(1).lstrip())
+                    e = self.expr(inner, path, scope, base)
                     ok = ok and e is not None
                     if e is not None:
                         parts.append(e)
@@ -312,6 +317,7 @@ class _Compiler:
         return RulePlan(
             name=name,
             at=_dotted(path),
+            path=tuple(path),
             loops=tuple(loops),
             when=when,
             variables=tuple(variables),
@@ -464,7 +470,16 @@ def compile_text(
     found = {(p.line, p.col, p.message): p for p in [*problems, *compiler.problems]}
     if found or plan is None:
         raise SpecError(sorted(found.values(), key=lambda p: (p.line, p.col)))
-    return plan
+    typed = type_problems(
+        plan,
+        positions,
+        sources=sources,
+        destination=compiler.destination,
+        functions=compiler.functions,
+    )
+    if any(p.severity == "error" for p in typed):
+        raise SpecError(typed)
+    return replace(plan, warnings=tuple(typed)) if typed else plan
 
 
 def load_plan(

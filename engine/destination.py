@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mapwire.engine.payload_check import schema_problems
+
 if TYPE_CHECKING:
     import httpx
 
@@ -116,6 +118,16 @@ class Destination(ABC):
     @abstractmethod
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``, in the same order."""
+
+    def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
+        """What delivery would refuse in one action's payload, found without settings or
+        credentials (``map``, ``test`` and ``explain`` ask): safe messages naming the field,
+        never a value; empty if it would go. By default the action's payload schema;
+        destinations override it with the very checks their ``prepare`` makes."""
+        spec = self.actions.get(action)
+        if spec is None:
+            return [f"no such action {action!r}"]
+        return schema_problems(spec.payload_schema, payload)
 
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
         """A request that proves the credentials without changing data (``connect test``)."""

@@ -50,7 +50,7 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {word}{self.code} {self.message}"
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "path": self.path,
             "line": self.line,
             "col": self.col,
@@ -59,6 +59,7 @@ class Problem:
             "severity": self.severity,
             "suggestion": self.suggestion,
         }
+        return out
 
 
 class SpecError(MapwireError):

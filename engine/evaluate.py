@@ -34,6 +34,7 @@ from jmespath.visitor import TreeInterpreter
 from mapwire.engine.actions import Action, MapResult
 from mapwire.engine.errors import ItemError, SkipItem
 from mapwire.engine.jmespath_runtime import make_functions_class
+from mapwire.engine.null_origin import why_null
 from mapwire.engine.plan import Expr, FieldPlan, Plan, RulePlan
 from mapwire.engine.store import MembershipUpdate, MemoryStore, StateStore, membership_update
 from mapwire.engine.value_types import describe_expression_error, json_type
@@ -395,22 +396,34 @@ class _Run:
         path = path or fp.name
         v = post_process(fp, self.raw(fp, ctx, rule, item, path))
         if v is None:
+            why = self._why_null(fp, ctx)
             if fp.if_null == "keep":
-                note = "null kept (if_null: keep)"
+                note = "null kept (if_null: keep)" + why
             elif fp.if_null == "skip":
-                self._trace(rule, item, path, fp, None, f"null: action skipped ({fp.skip_reason})")
+                note = f"null: action skipped ({fp.skip_reason})" + why
+                self._trace(rule, item, path, fp, None, note)
                 raise SkipItem(fp.skip_reason)
             elif fp.if_null == "error":
                 raise ItemError(
-                    f"required field {path!r} is null", rule=rule, field=path, code="required_null"
+                    f"required field {path!r} is null{why}",
+                    rule=rule,
+                    field=path,
+                    code="required_null",
                 )
             else:
-                self._trace(rule, item, path, fp, None, "null: field omitted")
+                self._trace(rule, item, path, fp, None, "null: field omitted" + why)
                 return OMIT
             self._trace(rule, item, path, fp, v, note)
             return v
         self._trace(rule, item, path, fp, v, "")
         return v
+
+    def _why_null(self, fp: FieldPlan, ctx: Mapping[str, Any]) -> str:
+        """For ``explain`` only: "; no such key in the input (...)" or "; null in the input"."""
+        if self.trace is None or fp.source != "expr" or fp.expr is None:
+            return ""
+        why = why_null(fp.expr, ctx)
+        return f"; {why}" if why else ""
 
     def _trace(self, rule: str, item: str, path: str, fp: FieldPlan, value: Any, note: str) -> None:
         if self.trace is not None and fp.source != "object":

@@ -61,7 +61,10 @@ def register_functions(register: Callable[..., None]) -> None:
         list of argument type lists, e.g. ``[["string"], ["number", "null"]]``, using the
         JMESPath type names (``string number boolean array object null any``
         ``array-string array-number expref``); ``{"variadic": True}`` as the last entry makes
-        the last argument repeatable.
+        the last argument repeatable. ``returns=`` (optional) names the JSON type of the
+        result, or a list of them: ``register("to_int", fn, sig, returns=["integer",
+        "null"])``, from ``any null boolean integer number string array object``; the
+        static type checks of ``mapwire validate`` use it. Without it the result is ``any``.
 
     All results are collected.
 

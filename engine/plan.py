@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from mapwire.engine.errors import Problem
+
 Source = Literal["expr", "first", "value", "template", "object", "merge"]
 IfNull = Literal["omit", "keep", "skip", "error"]
 
@@ -22,6 +24,9 @@ class Expr:
     text: str
     ast: dict[str, Any]
     at: str
+    #: Where the expression is written (the spec path) and its offset inside that scalar.
+    path: tuple[str | int, ...] = field(default=(), compare=False)
+    base: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,7 @@ class FieldPlan:
     if_null: IfNull = "omit"
     skip_reason: str = ""
     at: str = ""
+    path: tuple[str | int, ...] = field(default=(), compare=False)
 
     @property
     def is_plain(self) -> bool:
@@ -89,6 +95,7 @@ class RulePlan:
     fields: tuple[FieldPlan, ...] = ()
     skip: tuple[str | Expr, ...] | None = None
     children: tuple[RulePlan, ...] = ()
+    path: tuple[str | int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -114,3 +121,6 @@ class Plan:
     variables: tuple[FieldPlan, ...]
     rules: tuple[RulePlan, ...]
     functions: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: What the type checks found that may (not must) go wrong; ``Problem.severity`` is
+    #: "warning" for each. Errors never reach a Plan: they raise ``SpecError``.
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)

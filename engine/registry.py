@@ -58,12 +58,17 @@ class FailedPlugin:
 
 @dataclass(frozen=True)
 class FunctionDef:
-    """A JMESPath function contributed by a plugin."""
+    """A JMESPath function contributed by a plugin.
+
+    ``returns`` is the JSON type name (or list of names) of its result, read by the static
+    type checks; ``"any"`` when the plugin did not say.
+    """
 
     name: str
     function: Callable[..., Any]
     signature: tuple[Any, ...]
     plugin: str
+    returns: str | tuple[str, ...] = "any"
 
 
 @dataclass
@@ -242,12 +247,29 @@ def _instance_of(kind: str, cls: type[Any]) -> _Entry:
 
 
 def _function_def(
-    owner: str, name: str, function: Callable[..., Any], signature: Iterable[Any] = ()
+    owner: str,
+    name: str,
+    function: Callable[..., Any],
+    signature: Iterable[Any] = (),
+    returns: str | Iterable[str] = "any",
 ) -> tuple[str, FunctionDef]:
-    """``register(name, function, signature)`` for JMESPath functions."""
+    """``register(name, function, signature, returns=...)`` for JMESPath functions."""
     if not callable(function):
         raise PluginError(f"plugin {owner!r}: function {name!r} is not callable")
-    return name, FunctionDef(name, function, tuple(signature), owner)
+    kinds = (returns,) if isinstance(returns, str) else tuple(returns)
+    unknown = [k for k in kinds if k not in _RETURN_TYPES]
+    if unknown or not kinds:
+        raise PluginError(
+            f"plugin {owner!r}: function {name!r} returns {returns!r}; expected one or a list "
+            f"of: {', '.join(sorted(_RETURN_TYPES))}"
+        )
+    result = kinds[0] if len(kinds) == 1 else kinds
+    return name, FunctionDef(name, function, tuple(signature), owner, result)
+
+
+_RETURN_TYPES = frozenset(
+    {"any", "null", "boolean", "integer", "number", "string", "array", "object"}
+)
 
 
 def _mapping_path(owner: str, path: Any) -> tuple[str, Path]:

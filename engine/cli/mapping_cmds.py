@@ -22,7 +22,9 @@ from mapwire.engine.dedup import apply_dedup
 from mapwire.engine.errors import ConfigError, SpecError
 from mapwire.engine.evaluate import Evaluator, TraceEntry
 from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
+from mapwire.engine.payload_check import describe, undeliverable
 from mapwire.engine.plan import Plan
+from mapwire.engine.registry import get_registry
 from mapwire.engine.settings import resolve_settings
 from mapwire.engine.store import MemoryStore
 
@@ -74,6 +76,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     plan, settings = _load(mapping_ref, sets)
     evaluator = compile_plan(plan)
     store = MemoryStore()
+    destinations = get_registry().destinations()
     failed = False
     skipped: dict[str, int] = {}
     with open_input(input_path) as stream:
@@ -91,6 +94,9 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 click.echo(orjson.dumps(out).decode("utf-8"))
             for error in result.errors:
                 click.echo(f"input line {line}: {error}", err=True)
+                failed = True
+            for index, action, problems in undeliverable(result.actions, destinations):
+                click.echo(f"input line {line}: {describe(index, action, problems)}", err=True)
                 failed = True
             for reason, n in result.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
@@ -131,6 +137,7 @@ def explain(
         return
     evaluator = Evaluator(plan)
     store = MemoryStore()
+    destinations = get_registry().destinations()
     with open_input(input_path) as stream:
         for line, doc in read_documents(stream):
             if isinstance(doc, ValueError):
@@ -140,6 +147,8 @@ def explain(
             result = evaluator.run(doc, settings, store, trace=trace)
             click.echo(f"== input line {line}: {len(result.actions)} action(s)")
             _print_trace(trace)
+            for index, action, problems in undeliverable(result.actions, destinations):
+                click.echo(f"!! {describe(index, action, problems)}")
 
 
 def _print_trace(trace: list[TraceEntry]) -> None:

@@ -45,7 +45,7 @@ def check_paths(paths: list[Path]) -> tuple[list[Problem], int]:
     compiled = _Compiled()
     for path in mappings:
         try:
-            compiled(path)
+            problems.extend(compiled(path).warnings)
         except SpecError as exc:
             problems.extend(exc.problems)
     for path in cases:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mapwire import Action, Capabilities, Check, Destination, PreparedItem
+from mapwire import Action, Capabilities, Check, Destination, PermanentDeliveryError, PreparedItem
 
 from . import errors, limits, repairs, requests
 from .actions import (
@@ -62,12 +62,7 @@ class CustomerIO(Destination):
         the wire; ``key`` is stored as given. Each repair is a note on the item."""
         cfg = self._settings(settings)
         notes: list[str] = []
-        payload = repairs.resolve_timestamp_ms(action.payload, notes)
-        payload = limits.normalize_timestamps(payload)
-        validate(action.action, payload)
-        for field in ("identifiers", "primary", "secondary"):
-            if field in payload:
-                limits.check_identifier(field, payload[field])
+        payload = self._checked(action.action, action.payload, notes)
         if "name" in payload:
             payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
         if "data" in payload:
@@ -107,6 +102,27 @@ class CustomerIO(Destination):
         return PreparedItem(
             key=key, body=body, size=size, route=route, encoded=encoded, repairs=notes
         )
+
+    @staticmethod
+    def _checked(name: str, payload: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+        """The payload with timestamps resolved and normalized, once every check that needs
+        no settings and that no repair can fix passed; ``PermanentDeliveryError`` otherwise.
+        (Sizes are repaired or refused later, by the connection's ``oversize`` policy.)"""
+        out = repairs.resolve_timestamp_ms(payload, notes)
+        out = limits.normalize_timestamps(out)
+        validate(name, out)
+        for field in ("identifiers", "primary", "secondary"):
+            if field in out:
+                limits.check_identifier(field, out[field])
+        return out
+
+    def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
+        """The checks ``prepare`` makes before rendering, as messages (empty: it would go)."""
+        try:
+            self._checked(action, payload, [])
+        except PermanentDeliveryError as exc:
+            return [exc.reason]
+        return []
 
     def _settings(self, settings: Mapping[str, Any]) -> Any:
         """``read_settings``, remembered for the settings object a deliverer keeps passing."""

@@ -82,6 +82,12 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
             )
         return item
 
+    def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
+        """The checks ``prepare`` makes before rendering, as messages (empty: it would go)."""
+        if action not in ACTIONS:
+            return [f"mparticle.{action}: no such action; expected one of {', '.join(ACTIONS)}"]
+        return [f"mparticle.{action}: {found}" for found in check(action, payload)]
+
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
     ) -> list[OutboundRequest]:

@@ -7,15 +7,18 @@ from importlib.resources import files
 from pathlib import Path
 
 from mapwire import hookimpl
-from mapwire.plugins.standard.functions import FUNCTIONS
+from mapwire.plugins.standard.functions import FUNCTIONS, RETURNS
 from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
+from mapwire.plugins.standard.user_attributes import RETURNS as ATTRIBUTE_RETURNS
 
 
 @hookimpl
 def register_functions(register: Callable[..., None]) -> None:
-    """Register every function of ``functions`` and ``user_attributes`` under its name."""
+    """Register every function of ``functions`` and ``user_attributes`` under its name,
+    with the type it returns (their ``RETURNS``; "any" when not declared)."""
+    returns = {**RETURNS, **ATTRIBUTE_RETURNS}
     for name, (function, signature) in {**FUNCTIONS, **ATTRIBUTE_FUNCTIONS}.items():
-        register(name, function, signature)
+        register(name, function, signature, returns=returns.get(name, "any"))
 
 
 @hookimpl

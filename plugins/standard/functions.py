@@ -516,3 +516,46 @@ FUNCTIONS: Mapping[str, tuple[Callable[..., Json], Signature]] = {
     "unique": (unique, (_NULLABLE_ARRAY,)),
     "sort_numeric": (sort_numeric, (_NULLABLE_ARRAY,)),
 }
+
+_S = ("string", "null")
+_I = ("integer", "null")
+_O = ("object", "null")
+_A = ("array", "null")
+
+#: The JSON type(s) each function returns, for the static type checks (``any`` if absent).
+RETURNS: Mapping[str, str | tuple[str, ...]] = {
+    "ms_to_s": _I,
+    "s_to_ms": _I,
+    "iso_to_unix": _I,
+    "unix_to_iso": _S,
+    "lower": _S,
+    "upper": _S,
+    "trim": _S,
+    "replace": _S,
+    "split": _A,
+    "concat": _S,
+    "snake_case": _S,
+    "event_name": _S,
+    "sha256": _S,
+    "to_int": _I,
+    "truncate_bytes": _S,
+    "quote_join": _S,
+    "rename_keys": _O,
+    "rename_keys_ci": _O,
+    "omit": _O,
+    "pick": _O,
+    "omit_prefixed": _O,
+    "pick_prefixed": _O,
+    "get_ci": "any",
+    "snake_keys": _O,
+    "merge_deep": _O,
+    "entries": _A,
+    "from_entries": _O,
+    "map_value": "any",
+    "if_else": "any",
+    "compact": _A,
+    "unique": _A,
+    "sort_numeric": _A,
+    "ulid_to_uuid": _S,
+    "uuid_to_ulid": _S,
+}

@@ -123,3 +123,11 @@ FUNCTIONS: Mapping[str, tuple[_Function, Signature]] = {
     ),
     "omit_nulls": (omit_nulls, (["any"],)),
 }
+
+#: The JSON type(s) each function returns, for the static type checks.
+RETURNS: Mapping[str, str | tuple[str, ...]] = {
+    "mparticle_attribute_name": ("string", "null"),
+    "mparticle_attributes": ("object", "null"),
+    "unix_seconds_attributes": ("object", "null"),
+    "omit_nulls": "any",
+}
