@@ -148,6 +148,26 @@ def _returns(fdef: object) -> str:
     return str(declared) if declared else "any"
 
 
+def _builtin_returns(name: str) -> str:
+    """What the type checks know a JMESPath builtin returns (``any`` when it depends on
+    the arguments)."""
+    from mapwire.engine.type_infer import BUILTIN_RETURNS
+
+    known = BUILTIN_RETURNS.get(name)
+    if known is None or name in _ARGUMENT_DEPENDENT:
+        return "any"
+    kinds = set(known([]).kinds)
+    if {"integer", "number"} <= kinds:
+        kinds.discard("integer")
+    return "|".join(sorted(kinds, key=lambda k: (k == "null", k))) or "any"
+
+
+#: Builtins whose result type is their argument's (or its elements').
+_ARGUMENT_DEPENDENT = frozenset(
+    {"max", "min", "max_by", "min_by", "not_null", "reverse", "sort", "sort_by"}
+)
+
+
 def describe_functions(registry: Registry) -> list[dict[str, Any]]:
     """Every function an expression may call: plugins' and JMESPath's builtins."""
     import jmespath.functions
@@ -166,7 +186,7 @@ def describe_functions(registry: Registry) -> list[dict[str, Any]]:
         {
             "name": name,
             "arguments": _signature(tuple(table[name]["signature"])),
-            "returns": "any",
+            "returns": _builtin_returns(name),
             "plugin": "jmespath (builtin)",
         }
         for name in BUILTIN_FUNCTIONS

@@ -49,10 +49,19 @@ CLIMB = re.compile(r"(?<![\w.])\.\.(?:[\\/]|$)")
 WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
+CLIMBS = "climbs out with '..'"
+
+
+def stays_inside(data_file: Path, relative: str) -> bool:
+    """Whether ``relative``, read from ``data_file``'s folder, stays in the repository."""
+    target = (data_file.parent / relative).resolve()
+    return target.is_relative_to(REPO_ROOT)
+
+
 def string_problem(text: str) -> str | None:
     """Why a string names a path outside the repository, or None."""
     if CLIMB.search(text):
-        return "climbs out with '..'"
+        return CLIMBS
     if text.startswith(("~/", "~\\")):  # self-contained: a pattern, not a path
         return "names the home folder"
     if text.lower().startswith("file:"):  # self-contained: a pattern, not a path
@@ -233,6 +242,8 @@ def data_problems(path: Path) -> list[tuple[int, str]]:
     found = []
     for text in strings_in(document):
         problem = string_problem(text)
+        if problem == CLIMBS and stays_inside(path, text):
+            continue  # a data file's relative path is read from its own folder
         if problem:
             found.append((0, f"{shorten(text)} {problem}"))
     return found

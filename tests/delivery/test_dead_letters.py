@@ -222,15 +222,19 @@ def test_no_input_value_reaches_errors_logs_or_reasons(
     docs[0]["events"][0]["data"]["event_name"] = {"secret": SECRET}  # wrong type
     docs[0]["events"][1]["data"]["timestamp_unixtime_ms"] = {"secret": SECRET}
     docs[0]["user_attributes"]["plan"] = SECRET * 50  # over the vendor's limit: refused
-    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    connection = cio_connection(customerio_server)
+    connection["destination"]["oversize"] = "dead_letter"  # refuse, rather than truncate
+    config = write_config(tmp_path, [connection])
     path = write_ndjson(tmp_path / "in.ndjson", docs)
     assert SECRET in path.read_text()
     sent = mapwire(tmp_path, "send", "--config", str(config), "--connection", "cio", str(path))
     assert sent.returncode == 1
     assert "function event_name(): expected string or null, got object" in sent.stderr
     rows = dead_letters(config)
-    assert sorted(r["kind"] for r in rows) == ["delivery", "mapping", "mapping"]
-    assert "dead-lettered: 1" in sent.stderr
+    # The name is a mapping failure; the timestamp is refused by the destination's check
+    # (the item is built, then refused at delivery), and so is the oversized attribute.
+    assert sorted(r["kind"] for r in rows) == ["delivery", "delivery", "mapping"]
+    assert "dead-lettered: 2" in sent.stderr
     text = mapwire(tmp_path, "dlq", "list", "--config", str(config)).stdout
     replayed = mapwire(tmp_path, "dlq", "replay", "--config", str(config), "--all")
     assert replayed.returncode == 1

@@ -161,8 +161,10 @@ def test_functions_name_their_plugin_and_return_type(fake_registry: Registry) ->
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert "shout(string) -> any  [fake]" in lines
-    assert "concat(any...) -> any  [standard]" in lines
-    assert "join(string, array-string) -> any  [jmespath (builtin)]" in lines
+    assert "concat(any...) -> string|null  [standard]" in lines
+    assert "join(string, array-string) -> string  [jmespath (builtin)]" in lines
+    assert "avg(array-number) -> number|null  [jmespath (builtin)]" in lines
+    assert "sort(array-string|array-number) -> any  [jmespath (builtin)]" in lines
     rows = json.loads(
         CliRunner().invoke(main, ["describe", "functions", "--format", "json"]).stdout
     )

@@ -153,8 +153,9 @@ def test_shipped_test_cases_validate_against_the_test_schema(path: Path) -> None
 def test_shipped_mappings_schema_comment_points_inside_the_installed_package() -> None:
     for path in MAPPINGS:
         first = path.read_text("utf-8").splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../schemas/mapping.schema.json"
-        target = (path.parent / "../schemas/mapping.schema.json").resolve()
+        relative = "../schemas/mapping.schema.json"  # self-contained: mappings/ -> schemas/
+        assert first == f"# yaml-language-server: $schema={relative}"
+        target = (path.parent / relative).resolve()
         # mapwire.mappings and mapwire.schemas are sibling packages, in a wheel too
         assert target == (Path(str(files("mapwire.schemas"))) / "mapping.schema.json").resolve()
         assert target.is_file()

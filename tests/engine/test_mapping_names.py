@@ -52,7 +52,8 @@ def _script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_index_reports_the_second_file_naming_the_first(tmp_path: Path) -> None:
     a, b = _two_folders(tmp_path)
-    index = index_mappings([a / "first.yaml", b / "second.yaml", a / ".." / "flows_a/first.yaml"])
+    same_file = a / ".." / "flows_a/first.yaml"  # self-contained: inside tmp_path
+    index = index_mappings([a / "first.yaml", b / "second.yaml", same_file])
     assert [str(p) for p in index.problems] == [
         f"{b / 'second.yaml'}:5:7: E110 mapping name 'notes' is also defined in "
         f"{a / 'first.yaml'}:3"

@@ -48,16 +48,16 @@ PLANTED = [
     ),
     (
         EVENTS,
-        "ms_to_s(event.data.timestamp_unixtime_ms)",
-        "ms_to_s(event.data.timestamp_unixtim_ms)",
+        "timestamp_ms: event.data.timestamp_unixtime_ms",
+        "timestamp_ms: event.data.timestamp_unixtim_ms",
         "timestamp_unixtim_ms",
         "E501",
         "(did you mean 'timestamp_unixtime_ms'?)",
     ),
     (
         EVENTS,
-        "when: \"type == 'screen_view'\"",
-        "when: \"type == 'scren_view'\"",
+        "when: \"type == 'screen_view' && trim(data.screen_name)\"",
+        "when: \"type == 'scren_view' && trim(data.screen_name)\"",
         "'scren_view'",
         "E503",
         "(did you mean 'screen_view'?)",
@@ -104,8 +104,8 @@ PLANTED = [
     ),
     (
         ACTIVITY,
-        'recipient: "data.recipient || data.recipients[0].device_id"',
-        'recipient: "data.recipient || data.recipients.device_id"',
+        "join(',', data.recipients[].device_id",
+        "join(',', data.recipients.device_id",
         "device_id",
         "E502",
         "always null",
@@ -191,8 +191,8 @@ def test_a_required_field_that_may_be_null_is_a_warning(tmp_path: Path) -> None:
 
 def test_an_object_built_in_a_variable_is_checked_key_by_key(tmp_path: Path) -> None:
     # The Events API allows a numeric customer_id; Customer.io's identifiers.id is a string.
-    old = "id: {expr: person_id, cast: string}"
-    path, text = _plant(tmp_path, EVENTS, old, "id: person_id")
+    old = "      id: person_id\n"
+    path, text = _plant(tmp_path, EVENTS, old, "      id: customer_id_value\n")
     problems = _compile(path)
     assert problems, "a numeric id would be dead-lettered: expected warnings"
     assert {(p.code, p.severity) for p in problems} == {("E511", "warning")}

@@ -54,9 +54,7 @@ def test_the_committer_keeps_and_counts_what_fails_to_map(runtime: Runtime) -> N
     assert len(report.errors) == 2
     letters = runtime.queue.dead_letters(kind=MAPPING)
     assert sorted(d.item for d in letters) == ["event[1]", "event[3]"]
-    assert {(d.rule, d.field, d.code) for d in letters} == {
-        ("custom event", "", "wrong_type")
-    }
+    assert {(d.rule, d.field, d.code) for d in letters} == {("custom event", "", "wrong_type")}
     text = runtime.metrics.render().decode()
     assert 'mapwire_mapping_failures_total{connection="events",rule="custom event"} 2.0' in text
 
