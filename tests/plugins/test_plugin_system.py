@@ -57,7 +57,6 @@ EXAMPLE_MAPPINGS = EXAMPLE / "src" / "mapwire_example_plugin" / "mappings"
 EXAMPLE_MAPPING = EXAMPLE_MAPPINGS / "mparticle_events_to_notes.yaml"
 SCRIPT = Path(sys.executable).parent / "mapwire"
 BUILTINS = {"customerio", "mparticle", "sqlite_store", "sink", "standard"}
-FIXTURE_DISTRIBUTIONS = ("mapwire-example-plugin", "mapwire-broken-plugin", "mapwire-clash-plugin")
 BUILD_LEFTOVERS = ("build", "dist", "*.egg-info", "__pycache__")
 
 BATCH = {
@@ -93,59 +92,56 @@ def builds_in_place() -> bool:
     return bundled.exists() or importlib.util.find_spec("wheel") is not None
 
 
-def install(workdir: Path, *names: str) -> None:
-    """Build and install copies of fixture packages into the running environment; the
-    copies take the build's leftovers, so the fixture folders stay clean."""
+#: Folders of fixture packages the ``mapwire`` script sees now (``PYTHONPATH``). The
+#: packages are installed into their own folders, never into the running environment, so
+#: that other tests (in this process or in parallel workers) never see them.
+PLUGIN_PATHS: list[str] = []
+
+
+def install(workdir: Path, *names: str) -> Path:
+    """Build copies of fixture packages and install them into ``workdir/site`` (a folder of
+    their own, made visible through ``PYTHONPATH``); the copies take the build's
+    leftovers, so the fixture folders stay clean."""
     copies = []
     for name in names:
         copy = workdir / name
         shutil.copytree(THIRD_PARTY / name, copy, ignore=shutil.ignore_patterns(*BUILD_LEFTOVERS))
         copies.append(str(copy))
     isolation = ["--no-build-isolation"] if builds_in_place() else []
-    pip("install", "--no-deps", *isolation, *copies)
-    importlib.invalidate_caches()
+    site = workdir / "site"
+    pip("install", "--no-deps", "--target", str(site), *isolation, *copies)
+    return site
 
 
-def uninstall(*distributions: str) -> None:
-    present = [d for d in distributions if is_installed(d)]
-    if present:
-        pip("uninstall", "--yes", *present)
-    importlib.invalidate_caches()
-
-
-def is_installed(distribution: str) -> bool:
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
+def with_plugins(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` with the installed fixture packages on ``PYTHONPATH``."""
+    paths = [*PLUGIN_PATHS, *filter(None, [env.get("PYTHONPATH")])]
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)} if paths else dict(env)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The example and broken plugins, installed once for this module.
-
-    Module scope, not session scope: the broken plugin would fail every later test that
-    builds a strict registry from all entry points, so it is gone when this module ends.
-    """
-    uninstall(*FIXTURE_DISTRIBUTIONS)  # leftovers of an interrupted run
+    """The example and broken plugins, installed once for this module (the broken one
+    would fail every strict registry, so it is seen only by this module's scripts)."""
     workdir = tmp_path_factory.mktemp("third_party")
+    site = str(install(workdir, "mapwire-example-plugin", "mapwire-broken-plugin"))
+    PLUGIN_PATHS.append(site)
     try:
-        install(workdir, "mapwire-example-plugin", "mapwire-broken-plugin")
         yield workdir
     finally:
-        uninstall("mapwire-example-plugin", "mapwire-broken-plugin")
+        PLUGIN_PATHS.remove(site)
 
 
 @pytest.fixture
 def clash_installed(tmp_path: Path) -> Iterator[None]:
     """The clash plugin, installed for one test only: while it is installed, every command
     that needs destinations fails, by design."""
+    site = str(install(tmp_path, "mapwire-clash-plugin"))
+    PLUGIN_PATHS.append(site)
     try:
-        install(tmp_path, "mapwire-clash-plugin")
         yield
     finally:
-        uninstall("mapwire-clash-plugin")
+        PLUGIN_PATHS.remove(site)
 
 
 def run(
@@ -158,7 +154,7 @@ def run(
         input=stdin,
         capture_output=True,
         text=True,
-        env={**clean, **(env or {})},
+        env=with_plugins({**clean, **(env or {})}),
         timeout=120,
         check=False,
     )
@@ -307,7 +303,7 @@ def test_the_example_plugins_own_tests_pass(installed: Path) -> None:
         cwd=installed / "mapwire-example-plugin",
         capture_output=True,
         text=True,
-        env=clean,
+        env=with_plugins(clean),
         timeout=120,
         check=False,
     )
