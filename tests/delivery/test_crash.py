@@ -36,7 +36,9 @@ def test_kill_9_mid_delivery_then_rerun_delivers_everything_once(
 ) -> None:
     users, per_user = 1500, 9
     path = write_ndjson(tmp_path / "in.ndjson", batches(users, per_user))
-    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    # A short lease: the rerun takes over the killed process's claim once it runs out.
+    short_lease = {"timeout_seconds": 1, "lease_seconds": 2}
+    config = write_config(tmp_path, [cio_connection(customerio_server)], delivery=short_lease)
     env = {"TEST_CIO_API_KEY": customerio_server.api_key}
     args = [
         "send",
