@@ -40,7 +40,8 @@ from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
 from mapwire.engine.plan import Expr
 from mapwire.engine.settings import resolve_settings
 from mapwire.engine.store import MemoryStore
-from mapwire.plugins.standard.functions import event_name, ms_to_s, snake_case
+from mapwire.plugins.standard.functions import event_name
+from mapwire.plugins.standard.user_attributes import mparticle_attribute_name
 
 MAPPING = "mparticle-events-to-customerio"
 NAMES = ["Added To Cart", "Viewed Product", "Search", "Checkout Started", "Level Up "]
@@ -104,9 +105,12 @@ def make_batches(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
-    """The same mapping, written by hand for the event types the corpus contains."""
+    """The same mapping, written by hand for the event types the corpus contains (with
+    the shipped defaults: tags skipped, no date attributes)."""
     ids = doc.get("user_identities") or {}
     customer_id, email = ids.get("customer_id"), ids.get("email")
+    customer_id = None if customer_id is None else str(customer_id)
+    email = None if email is None else str(email)
     if not customer_id and not email:
         return []
     identifiers = {"id": customer_id} if customer_id else {"email": email}
@@ -115,16 +119,10 @@ def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
     if settings["include_user_attributes"]:
         reserved = {}
         for k, v in attrs.items():
+            if v is None:  # a tag: skipped by default
+                continue
             if k.startswith("$"):
-                low = k.lower()
-                name = (
-                    "first_name"
-                    if low == "$firstname"
-                    else "last_name"
-                    if low == "$lastname"
-                    else k
-                )
-                reserved[snake_case(name)] = v
+                reserved[mparticle_attribute_name(k) or k] = v
             else:
                 attributes[k] = v
         attributes.update(reserved)
@@ -150,19 +148,23 @@ def hand_written(doc: dict[str, Any], settings: dict[str, Any]) -> list[Action]:
         data = event.get("data") or {}
         ts = data.get("timestamp_unixtime_ms")
         if kind == "custom_event":
-            payload = {"identifiers": identifiers, "name": event_name(data.get("event_name"))}
+            name = event_name(data.get("event_name"))
+            payload = {"identifiers": identifiers, "name": name}
             rule = "custom event"
             action = "event"
         elif kind == "screen_view":
-            payload = {"identifiers": identifiers, "name": data["screen_name"].strip()}
+            name = data["screen_name"].strip()
+            payload = {"identifiers": identifiers, "name": name}
             rule = "screen view"
             action = "screen"
         else:
             continue
+        if not name:  # blank names are skipped and counted
+            continue
         if data.get("source_message_id") is not None:
             payload["event_id"] = data["source_message_id"]
         if ts is not None:
-            payload["timestamp"] = ms_to_s(ts)
+            payload["timestamp_ms"] = ts  # the destination turns it into seconds
         if data.get("custom_attributes") is not None:
             payload["data"] = data["custom_attributes"]
         actions.append(Action("customerio", action, payload, (), rule))
