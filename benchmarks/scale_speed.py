@@ -31,14 +31,13 @@ sys.path.insert(0, str(HERE.parent / "tests" / "delivery"))
 from contract_servers import CustomerIOServer  # noqa: E402
 from delivery_helpers import batches, cio_connection, write_config  # noqa: E402
 
-import mapwire.plugins.redis_store as redis_store  # noqa: E402
 from mapwire.engine.config import load_config  # noqa: E402
 from mapwire.engine.registry import build_registry  # noqa: E402
 from mapwire.engine.runtime import Runtime  # noqa: E402
 
 
 def runtime_for(config: Path) -> Runtime:
-    registry = build_registry(extra_plugins=[("redis_store", redis_store)])
+    registry = build_registry()  # the Redis store is a built-in plugin (an entry point)
     return Runtime(load_config(config), registry)
 
 
