@@ -4,8 +4,9 @@ Each repair appends a note (the kind of repair, never a value) to the list it is
 delivery loop counts the notes of every delivered item. What a field over a limit becomes
 is the connection's ``oversize`` policy:
 
-* ``truncate`` (default): a string is cut to the limit at a UTF-8 character boundary; any
-  other value is left out;
+* ``truncate`` (default): a string is cut to the limit at a UTF-8 character boundary (a
+  list of quoted ids, like the audience flow's membership attribute, after its last whole
+  id); any other value is left out;
 * ``drop_field``: the field is left out;
 * ``dead_letter``: the item is dead-lettered (``PermanentDeliveryError``), as before.
 
@@ -18,6 +19,7 @@ a shortened id would be another person.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +44,20 @@ def truncate_utf8(text: str, limit: int) -> str:
     while end > 0 and data[end] & 0xC0 == 0x80:  # a continuation byte: back to its start
         end -= 1
     return data[:end].decode("utf-8", "surrogatepass")
+
+
+_QUOTED_LIST = re.compile(r"'[^',]*'(?:,'[^',]*')*")
+"""A list of single-quoted ids, as the audience flow's membership attribute carries them."""
+
+
+def truncate_value(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes; a list of quoted ids (``'1','22'``) is cut
+    after its last whole id, so that no id is ever cut in two."""
+    cut = truncate_utf8(text, limit)
+    if cut == text or not _QUOTED_LIST.fullmatch(text):
+        return cut
+    end = cut.rfind("',")
+    return cut[: end + 1] if end >= 0 else ""
 
 
 def resolve_timestamp_ms(payload: Mapping[str, Any], notes: Notes) -> dict[str, Any]:
@@ -111,7 +127,7 @@ def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str,
                 f"attributes.{name}", size, limits.MAX_ATTRIBUTE_VALUE_BYTES, "the value is "
             )
         elif policy == "truncate" and isinstance(value, str):
-            out[name] = truncate_utf8(value, limits.MAX_ATTRIBUTE_VALUE_BYTES)
+            out[name] = truncate_value(value, limits.MAX_ATTRIBUTE_VALUE_BYTES)
             notes.append(f"{_VALUE}: truncated")
         else:
             notes.append(f"{_VALUE}: left out")

@@ -137,3 +137,14 @@ def test_a_lost_state_store_is_rebuilt_from_an_export_without_sending(tmp_path: 
         {"Segment Membership": "'2'"},
         {"Segment Membership": "'2','3'"},
     ]
+
+
+def test_a_membership_list_over_the_limit_keeps_whole_ids(tmp_path: Path) -> None:
+    config = _config(tmp_path, "c.yaml", "out", {"one_attribute_per_segment": False})
+    audiences = [(10_000 + n, f"A{n}", "add") for n in range(200)]  # 1,599 bytes as a list
+    err = _send(tmp_path, config, [_change(1000, "c1", *audiences)])
+    (attributes,) = _attributes(tmp_path / "out")
+    kept = attributes["Segment Membership"]
+    full = ",".join(f"'{10_000 + n}'" for n in range(200))
+    assert len(kept.encode()) <= 1000 and full.startswith(kept) and full[len(kept)] == ","
+    assert "repaired fields (attribute value over 1000 bytes: truncated): 1" in err

@@ -14,7 +14,7 @@ import pytest
 
 from mapwire import OutboundRequest, PermanentDeliveryError
 from mapwire.plugins.customerio import errors, limits
-from mapwire.plugins.customerio.repairs import truncate_utf8
+from mapwire.plugins.customerio.repairs import truncate_utf8, truncate_value
 
 PERSON = {"identifiers": {"id": "42"}}
 SECRET = "VALUE-SENTINEL"
@@ -30,6 +30,28 @@ def body(item: Any) -> Any:
 )
 def test_truncate_utf8_keeps_whole_characters(text: str, limit: int, expected: str) -> None:
     assert truncate_utf8(text, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("'11034','11036'", 15, "'11034','11036'"),
+        ("'11034','11036'", 14, "'11034'"),
+        ("'11034','11036'", 8, "'11034'"),
+        ("'11034','11036'", 6, ""),
+        ("not, a 'list'", 6, "not, a"),
+    ],
+)
+def test_a_quoted_id_list_is_cut_after_a_whole_id(text: str, limit: int, expected: str) -> None:
+    assert truncate_value(text, limit) == expected
+
+
+def test_a_long_membership_list_keeps_whole_ids(prepare: Any) -> None:
+    ids = ",".join(f"'{n}'" for n in range(10_000, 10_200))  # 1,599 bytes
+    item = prepare("identify", {**PERSON, "attributes": {"Segment Membership": ids}})
+    kept = body(item)[0]["attributes"]["Segment Membership"]
+    assert len(kept.encode()) <= 1000 and ids.startswith(kept) and ids[len(kept)] == ","
+    assert kept.endswith("'") and item.repairs == ["attribute value over 1000 bytes: truncated"]
 
 
 def test_event_name_is_cut_at_a_character_boundary(prepare: Any) -> None:
