@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mapwire.engine.plan import Expr
+from mapwire.engine.value_types import a_json_type
 
 NO_SUCH_KEY = "no such key in the input"
 NULL_IN_INPUT = "null in the input"
@@ -50,23 +51,13 @@ def _walk(names: list[str], ctx: Mapping[str, Any]) -> str | None:
         if value is None:
             return f"{NULL_IN_INPUT} ({where} is null)"
         if not isinstance(value, dict):
-            return f"{where} is {_kind(value)}, not an object"
+            return f"{where} is {a_json_type(value)}, not an object"
         if key not in value:
             return f"{NO_SUCH_KEY} ({where} has no {key!r})"
         value = value[key]
     if value is None:
         return f"{NULL_IN_INPUT} ({'.'.join(names)})" if len(names) > 1 else f"{names[0]} is null"
     return None
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "a value"
 
 
 def why_null(expr: Expr, ctx: Mapping[str, Any]) -> str:

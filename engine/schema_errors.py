@@ -9,6 +9,7 @@ from typing import Any, cast
 from jsonschema.exceptions import ValidationError
 
 from mapwire.engine.errors import Problem
+from mapwire.engine.value_types import json_type
 from mapwire.engine.yaml_source import Positions
 
 
@@ -58,7 +59,7 @@ def _message(error: ValidationError) -> tuple[str, str, bool]:
     if v == "type":
         return (
             "E103",
-            f"expected {_types(cast(Any, error.validator_value))}, got {_kind(instance)}",
+            f"expected {_types(cast(Any, error.validator_value))}, got {json_type(instance)}",
             False,
         )
     if v in ("enum", "const"):
@@ -86,25 +87,11 @@ def _alternatives(error: ValidationError) -> str:
             keysets.append("/".join(req))
     if keysets and isinstance(cast(Any, error.instance), dict):
         return "needs exactly one of: " + ", ".join(keysets)
-    return f"{_kind(cast(Any, error.instance))} is not valid here"
+    return f"{json_type(cast(Any, error.instance))} is not valid here"
 
 
 def _types(value: Any) -> str:
     return " or ".join(value) if isinstance(value, list) else str(value)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def schema_problems(errors: Iterable[ValidationError], positions: Positions) -> list[Problem]:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from mapwire.engine.value_types import json_kind
+
 LIMIT_KEYWORDS = (
     "minLength",
     "maxLength",
@@ -67,7 +69,7 @@ def type_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     elif "const" in schema:
         return type(schema["const"]).__name__.replace("str", "string")
     elif "enum" in schema:
-        names = sorted({_json_type(v) for v in schema["enum"]})
+        names = sorted({json_kind(v) for v in schema["enum"]})
     else:
         branches = [*schema.get("oneOf", []), *schema.get("anyOf", [])]
         names = list(dict.fromkeys(type_of(b, root) for b in branches)) if branches else []
@@ -76,20 +78,6 @@ def type_of(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     if names == ["array"] and isinstance(schema.get("items"), Mapping):
         return f"array of {type_of(schema['items'], root)}"
     return "|".join(names) or "any"
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def _enum(schema: Mapping[str, Any]) -> list[Any] | None:

@@ -25,6 +25,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mapwire.engine.value_types import json_kind
+
 KINDS = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 _SCALARS = frozenset({"null", "boolean", "integer", "number", "string"})
 _MAX_DEPTH = 64
@@ -132,20 +134,8 @@ class Ty:
 _ORDER = ("object", "array", "string", "integer", "number", "boolean", "null")
 
 
-def kind_of(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
+kind_of = json_kind
+"""A value's JSON Schema type name (``integer`` told from ``number``)."""
 
 
 ANY = Ty(KINDS)

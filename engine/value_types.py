@@ -25,13 +25,16 @@ _TYPE_NAMES = {
 }
 
 
-def json_type(value: Any) -> str:
-    """``object``, ``array``, ``string``, ``number``, ``boolean`` or ``null``."""
+def json_kind(value: Any) -> str:
+    """``object``, ``array``, ``string``, ``integer``, ``number``, ``boolean`` or ``null``
+    (JSON Schema's names: an integer is told from other numbers)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -40,6 +43,20 @@ def json_type(value: Any) -> str:
     if isinstance(value, dict):
         return "object"
     return _TYPE_NAMES.get(type(value).__name__, "a non-JSON value")
+
+
+def json_type(value: Any) -> str:
+    """``object``, ``array``, ``string``, ``number``, ``boolean`` or ``null``."""
+    kind = json_kind(value)
+    return "number" if kind == "integer" else kind
+
+
+def a_json_type(value: Any) -> str:
+    """The JSON type with its article, for prose: ``a string``, ``an object``, ``null``."""
+    kind = json_type(value)
+    if kind == "null" or " " in kind:
+        return kind
+    return f"an {kind}" if kind[0] in "aeiou" else f"a {kind}"
 
 
 def _type_name(name: str) -> str:
