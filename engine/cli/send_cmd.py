@@ -16,6 +16,7 @@ import click
 
 from mapwire.engine.backfill import (
     DONE,
+    Limits,
     describe_resume,
     fingerprint,
     progress_key,
@@ -241,7 +242,11 @@ async def _send_one(job: Job, name: str, progress: Progress) -> None:
         elif resume:
             click.echo(describe_resume(resume, name), err=True)
     with stream:
-        for chunk in read_chunks(stream, resume=resume, size=job.chunk_size, split=job.split):
+        limits = Limits(runtime.config.server.max_body_bytes, runtime.config.server.max_json_depth)
+        chunks = read_chunks(
+            stream, resume=resume, size=job.chunk_size, split=job.split, limits=limits
+        )
+        for chunk in chunks:
             for line, message in chunk.bad_lines:
                 click.echo(f"{name}:{line}: {message}", err=True)
             tally.bad_lines += len(chunk.bad_lines)
@@ -256,6 +261,10 @@ async def _send_one(job: Job, name: str, progress: Progress) -> None:
                 tally.errors += len(part.errors)
                 for reason, n in part.skipped.items():
                     tally.skip(reason, n)
+                for index in part.refused:
+                    where = chunk.where[index]
+                    click.echo(f"{name}:{where}: its mapped actions cannot be stored", err=True)
+                tally.bad_lines += len(part.refused)
             tally.documents += len(chunk.documents)
             progress.documents += len(chunk.documents)
             progress.bytes += chunk.bytes_read
