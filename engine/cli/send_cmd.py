@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from mapwire.engine.backfill import (
 )
 from mapwire.engine.cli.common import EXIT_PROBLEMS
 from mapwire.engine.cli.config_discovery import load_config_or_exit as load_config_or_exit
-from mapwire.engine.cli.send_report import Progress, Tally, print_summary
+from mapwire.engine.cli.send_report import DeliveryNotices, Progress, Tally, print_summary
 from mapwire.engine.config import Config, Connection
 from mapwire.engine.pipeline import BacklogFull
 from mapwire.engine.registry import get_registry
@@ -162,7 +163,7 @@ def state_location(url: str) -> str:
 async def _run(job: Job, inputs: tuple[str, ...], wait: bool) -> bool:
     runtime, conn = job.runtime, job.conn
     loop = asyncio.get_running_loop()
-    with _sigint_handler(loop, job):
+    with _sigint_handler(loop, job), delivery_notices():
         stop = asyncio.Event()
         job.tally.carried_over = runtime.queue.depth(conn.name)
         delivery = asyncio.create_task(runtime.deliver(stop, only=[conn.name]))
@@ -192,6 +193,18 @@ async def _run(job: Job, inputs: tuple[str, ...], wait: bool) -> bool:
         click.echo("rerun the same command to resume where this run stopped", err=True)
     tally = job.tally
     return bool(tally.bad_lines or tally.errors or snap["dead_lettered"])
+
+
+@contextlib.contextmanager
+def delivery_notices() -> Iterator[None]:
+    """While a run is going, delivery's pause/resume notices are stderr lines."""
+    delivery_logger = logging.getLogger("mapwire.delivery")
+    handler = DeliveryNotices()
+    delivery_logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        delivery_logger.removeHandler(handler)
 
 
 @contextlib.contextmanager

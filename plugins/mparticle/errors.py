@@ -43,9 +43,11 @@ def outcome_of(response: httpx.Response, request: httpx.Request | None = None) -
         reason = f"rejected by mParticle (400): {vendor_errors(response)}"
         return Outcome("failed", mask(reason, request), http_status=status)
     if status == 401:
-        return Outcome("failed", "authentication header missing (401)", http_status=status)
+        return Outcome(
+            "credentials_refused", "authentication header missing (401)", http_status=status
+        )
     if status == 403:
-        return Outcome("failed", "credentials rejected (403)", http_status=status)
+        return Outcome("credentials_refused", "credentials rejected (403)", http_status=status)
     if status == 429:
         limit = response.headers.get("x-mp-rate-limit-exceeded", "").strip().lower()
         which = f", {limit} limit" if limit in _RATE_LIMITS else ""
