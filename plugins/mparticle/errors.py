@@ -3,7 +3,8 @@
 The items of one request share its fate: ``/bulkevents`` answers once for all of its
 batches (202 even when mParticle later drops one of them). Reasons quote mParticle's own
 error codes and messages, never a header, and a credential echoed in a message is
-masked. 429 and 503 may carry ``Retry-After`` in whole seconds.
+masked. 429 and 503 may carry ``Retry-After`` in whole seconds. 401 and 403 are
+``credentials_refused``: delivery pauses the connection and keeps the items queued.
 """
 
 from __future__ import annotations
