@@ -113,9 +113,10 @@ def read_chunks(
 
 
 def _documents_of(
-    doc: Any, split: Callable[[Any], list[Any]] | None, limits: Limits
+    doc: Any, split: Callable[[Any], list[Any]] | None, limits: Limits | None
 ) -> list[Any] | str:
-    """The documents one parsed line (or element) holds, or why it is refused."""
+    """The documents one parsed line (or element) holds, or why it is refused; ``limits``
+    when its depth is still to check (an NDJSON line's was checked before parsing)."""
     if split is not None:
         try:
             parts = split(doc)
@@ -127,7 +128,7 @@ def _documents_of(
         parts = [doc]
     if not parts or not all(isinstance(p, dict) for p in parts):
         return "not a JSON object"
-    if value_nests_deeper(doc, limits.max_depth):
+    if limits is not None and value_nests_deeper(doc, limits.max_depth):
         return f"JSON nests deeper than {limits.max_depth} levels"
     return parts if split is not None else [doc]
 
@@ -198,7 +199,7 @@ def _ndjson_chunks(
             problem = _check_line(text, limits)
             if problem is None:
                 try:
-                    found = _documents_of(orjson.loads(text), split, limits)
+                    found = _documents_of(orjson.loads(text), split, None)
                 except json.JSONDecodeError as exc:
                     problem = f"not JSON: {exc.msg} at column {exc.colno}"
                 except ValueError as exc:  # e.g. invalid UTF-8
