@@ -96,3 +96,20 @@ def test_a_line_over_the_body_size_limit_is_refused(tmp_path: Path, customerio_s
     assert status == 1, stderr
     assert f"{path}:1: line is larger than 2048 bytes" in stderr
     assert _delivered_users(customerio_server) == {"u-0"}
+
+
+def test_odd_elements_of_a_json_array_are_reported(tmp_path: Path, customerio_server: Any) -> None:
+    good = batches(2, 2)
+    deep = batches(1, 2, prefix="deep")[0]
+    value: Any = "x"
+    for _ in range(70):
+        value = {"a": value}
+    deep["user_attributes"]["nested"] = value
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps([good[0], "just a string", deep, good[1]]))
+    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    status, stderr = _send(tmp_path, config, path)
+    assert status == 1, stderr
+    assert f"{path}:element 2: not a JSON object" in stderr
+    assert f"{path}:element 3: JSON nests deeper than 64 levels" in stderr
+    assert _delivered_users(customerio_server) == {"u-0", "u-1"}
