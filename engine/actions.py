@@ -30,10 +30,13 @@ class Outcome:
     """What happened to one item of a request.
 
     ``status`` is ``delivered``, ``retry`` (try again after ``retry_after`` seconds, or the
-    sender's backoff if None) or ``failed`` (permanent: dead-lettered with ``reason``).
+    sender's backoff if None), ``failed`` (permanent: dead-lettered with ``reason``) or
+    ``credentials_refused`` (the vendor refused the connection's credentials, 401/403: the
+    items are not at fault, so delivery pauses the connection and keeps them queued until
+    the credentials work again or ``delivery.credentials_hold_minutes`` have passed).
     """
 
-    status: Literal["delivered", "retry", "failed"]
+    status: Literal["delivered", "retry", "failed", "credentials_refused"]
     reason: str = ""
     retry_after: float | None = None
     http_status: int | None = None

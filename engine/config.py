@@ -51,6 +51,7 @@ class DeliveryOptions:
     batch_wait_ms: int = 50
     timeout_seconds: float = 10.0
     lease_seconds: float = 30.0
+    credentials_hold_minutes: float = 60.0
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from mapwire.engine.actions import Outcome
+from mapwire.engine.credentials_pause import CredentialsPause
 from mapwire.engine.destination import Destination, OutboundRequest, PreparedItem
 from mapwire.engine.errors import MapwireError, PermanentDeliveryError
 from mapwire.engine.metrics import Metrics
@@ -100,6 +101,7 @@ class Deliverer:
         max_backoff_seconds: float = 300.0,
         lease_seconds: float = 30.0,
         claim_requests: int = 1,
+        credentials_hold_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.connection = connection
@@ -119,6 +121,12 @@ class Deliverer:
         #: While the destination asked us to wait, nothing newer is sent either, so a
         #: person's later actions never overtake the ones being retried.
         self.paused_until = 0.0
+        self.credentials = CredentialsPause(
+            connection,
+            metrics,
+            hold_seconds=credentials_hold_seconds,
+            max_backoff=max_backoff_seconds,
+        )
         self._latency = metrics.latency.labels(connection)
 
     async def step(self) -> Settled:
@@ -187,9 +195,14 @@ class Deliverer:
         retry_at: float | None = None
         retries: dict[float, list[Any]] = {}
         repaired: dict[str, int] = {}
+        refused: list[PreparedItem] = []
+        refused_reason = ""
         for item, outcome in zip(sent.items, outcomes, strict=True):
             entry: QueueEntry = item.key
-            if outcome.status == "delivered":
+            if outcome.status == "credentials_refused":
+                refused.append(item)
+                refused_reason = outcome.reason
+            elif outcome.status == "delivered":
                 delivered.append(entry.id)
                 for note in item.repairs:
                     repaired[note] = repaired.get(note, 0) + 1
@@ -206,6 +219,12 @@ class Deliverer:
                 retries.setdefault(at, []).append(entry.id)
                 retry_at = at if retry_at is None else max(retry_at, at)
                 reason = self.redact(outcome.reason)
+        if refused:
+            again = self._credentials_refused(sent, refused, refused_reason, response, failed)
+            if again is not None:
+                retry_at = again if retry_at is None else max(retry_at, again)
+        elif any(o.status in ("delivered", "failed") for o in outcomes):
+            self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
             self.queue.ack(delivered)
             done.delivered += len(delivered)
@@ -219,6 +238,24 @@ class Deliverer:
         if failed:
             self._dead_letter(failed, done)
         return retry_at
+
+    def _credentials_refused(
+        self,
+        sent: OutboundRequest,
+        refused: list[PreparedItem],
+        reason: str,
+        response: httpx.Response | None,
+        failed: list[tuple[QueueEntry, Failure]],
+    ) -> float | None:
+        """Give the refused items back untouched and pause, or once the hold has run out
+        add them to ``failed``; the time to try again, if any."""
+        at = self.credentials.refused(self.clock(), self.redact(reason))
+        if at is None:
+            why = self.credentials.dead_letter_reason()
+            failed.extend((i.key, self._failure(why, sent, i, response)) for i in refused)
+            return None
+        self.queue.release([i.key.id for i in refused], not_before=at)
+        return at
 
     def _failure(
         self,

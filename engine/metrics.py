@@ -72,6 +72,12 @@ class Metrics:
         self.queue_depth = Gauge(
             "mapwire_queue_depth", "Actions waiting in the queue.", ["connection"], registry=r
         )
+        self.connection_paused = Gauge(
+            "mapwire_connection_paused",
+            "1 while delivery for a connection is paused (reason: credentials_refused).",
+            ["connection", "reason"],
+            registry=r,
+        )
         self.latency = Histogram(
             "mapwire_delivery_latency_seconds",
             "Time from queueing to delivery.",

@@ -2,7 +2,9 @@
 mapped, deduplicated and durably queued.
 
 ``Pipeline.submit`` is what ``send`` and ``serve`` call once they have parsed and
-authenticated their input. It returns only after the actions are committed to the queue,
+authenticated their input. It returns only after the actions are committed to the queue
+(a document whose actions the queue cannot store is left out and named in
+``ConnectionReport.refused``, see ``engine.safe_enqueue``),
 so the caller may acknowledge the input then; if the queue is past its backlog limit it
 raises ``BacklogFull`` (the caller slows down or answers with a retryable status) before
 mapping anything.
@@ -29,6 +31,7 @@ from mapwire.engine.config import Config, Connection
 from mapwire.engine.errors import ItemError, MapwireError
 from mapwire.engine.metrics import Metrics
 from mapwire.engine.queue import MappingFailure, Queue
+from mapwire.engine.safe_enqueue import enqueue_storable
 from mapwire.engine.store import StateStore
 
 DEPTH_CACHE_SECONDS = 1.0
@@ -50,6 +53,8 @@ class ConnectionReport:
     duplicates: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: indexes of the submitted documents whose actions the queue could not store
+    refused: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -148,11 +153,12 @@ class Pipeline:
         self.metrics.received.labels(source).inc(len(documents))
         for conn in connections:
             part = ConnectionReport()
-            actions, failures = self.map_documents(conn, documents, part)
+            groups, failures = self.map_each(conn, documents, part)
             self.keep_failures(failures)
-            queued = self.queue.enqueue(
+            queued, part.refused = enqueue_storable(
+                self.queue,
                 conn.name,
-                actions,
+                groups,
                 dedup=self.store,
                 dedup_ttl=conn.dedup_ttl,
                 progress=progress,
@@ -172,20 +178,27 @@ class Pipeline:
     ) -> tuple[list[Action], list[MappingFailure]]:
         """Map ``documents`` through ``conn``: the actions, and the items that failed
         (also described in ``part.errors``; skips are counted in ``part.skipped``)."""
+        groups, failures = self.map_each(conn, documents, part)
+        return [a for g in groups for a in g], failures
+
+    def map_each(
+        self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
+    ) -> tuple[list[list[Action]], list[MappingFailure]]:
+        """``map_documents`` with the actions of each document apart."""
         run = self._runners[conn.name]
         namespace = f"{conn.name}:"
-        actions: list[Action] = []
+        groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
         for doc in documents:
             result = run(doc, conn.settings, self.store, namespace=namespace)
-            actions.extend(result.actions)
+            groups.append(list(result.actions))
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n
             if result.errors:
                 found = failures_of(conn, doc, result.errors)
                 failures.extend(found)
                 part.errors.extend(f.describe() for f in found)
-        return actions, failures
+        return groups, failures
 
     def keep_failures(self, failures: Sequence[MappingFailure]) -> None:
         """Record items that failed to map as ``mapping`` dead letters (for ``dlq

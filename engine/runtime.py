@@ -36,6 +36,8 @@ class Runtime:
         self._clients: list[httpx.AsyncClient] = []
         self._limiters: list[Any] = []
         self._wake: dict[str, asyncio.Event] = {}
+        #: the running deliverers by connection (while ``deliver`` runs)
+        self.deliverers: dict[str, Deliverer] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self.pipeline.on_queued = self._notify
 
@@ -68,6 +70,7 @@ class Runtime:
             retry_window_seconds=conn.delivery.retry_window_hours * 3600,
             max_backoff_seconds=conn.delivery.max_backoff_seconds,
             lease_seconds=max(conn.delivery.lease_seconds, conn.delivery.timeout_seconds * 2),
+            credentials_hold_seconds=conn.delivery.credentials_hold_minutes * 60,
         )
 
     def delivering(self, only: Iterable[str] | None = None) -> list[Connection]:
@@ -82,10 +85,11 @@ class Runtime:
         tasks = []
         for conn in self.delivering(only):
             wake = self._wake.setdefault(conn.name, asyncio.Event())
+            deliverer = self.deliverers[conn.name] = self.deliverer(conn)
             tasks.append(
                 asyncio.create_task(
                     run_until(
-                        self.deliverer(conn),
+                        deliverer,
                         stop,
                         wake=wake,
                         batch_wait=conn.delivery.batch_wait_ms / 1000,
@@ -98,6 +102,14 @@ class Runtime:
         finally:
             for task in tasks:
                 task.cancel()
+
+    def paused(self) -> dict[str, str]:
+        """Connections whose delivery is paused, and why (no secrets)."""
+        return {
+            name: d.credentials.describe()
+            for name, d in self.deliverers.items()
+            if d.credentials.paused
+        }
 
     def _notify(self, connection: str) -> None:
         """Intake queued work for ``connection``: wake its deliverer (thread-safe)."""

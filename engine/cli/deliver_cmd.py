@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.cli.send_cmd import load_config_or_exit
+from mapwire.engine.cli.send_cmd import delivery_notices, load_config_or_exit
 from mapwire.engine.runtime import Runtime
 
 POLL_SECONDS = 0.1
@@ -59,7 +59,8 @@ def deliver(config_path: Path | None, connections: tuple[str, ...], timeout: flo
     chosen = list(connections) or names
     runtime = Runtime(config)
     try:
-        left = asyncio.run(_drain(runtime, chosen, timeout))
+        with delivery_notices():
+            left = asyncio.run(_drain(runtime, chosen, timeout))
         failed = False
         click.echo("summary:", err=True)
         for name in chosen:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import click
 
 from mapwire.engine.backfill import (
     DONE,
+    Limits,
     describe_resume,
     fingerprint,
     progress_key,
@@ -25,7 +27,7 @@ from mapwire.engine.backfill import (
 )
 from mapwire.engine.cli.common import EXIT_PROBLEMS
 from mapwire.engine.cli.config_discovery import load_config_or_exit as load_config_or_exit
-from mapwire.engine.cli.send_report import Progress, Tally, print_summary
+from mapwire.engine.cli.send_report import DeliveryNotices, Progress, Tally, print_summary
 from mapwire.engine.config import Config, Connection
 from mapwire.engine.pipeline import BacklogFull
 from mapwire.engine.registry import get_registry
@@ -161,7 +163,7 @@ def state_location(url: str) -> str:
 async def _run(job: Job, inputs: tuple[str, ...], wait: bool) -> bool:
     runtime, conn = job.runtime, job.conn
     loop = asyncio.get_running_loop()
-    with _sigint_handler(loop, job):
+    with _sigint_handler(loop, job), delivery_notices():
         stop = asyncio.Event()
         job.tally.carried_over = runtime.queue.depth(conn.name)
         delivery = asyncio.create_task(runtime.deliver(stop, only=[conn.name]))
@@ -191,6 +193,18 @@ async def _run(job: Job, inputs: tuple[str, ...], wait: bool) -> bool:
         click.echo("rerun the same command to resume where this run stopped", err=True)
     tally = job.tally
     return bool(tally.bad_lines or tally.errors or snap["dead_lettered"])
+
+
+@contextlib.contextmanager
+def delivery_notices() -> Iterator[None]:
+    """While a run is going, delivery's pause/resume notices are stderr lines."""
+    delivery_logger = logging.getLogger("mapwire.delivery")
+    handler = DeliveryNotices()
+    delivery_logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        delivery_logger.removeHandler(handler)
 
 
 @contextlib.contextmanager
@@ -241,7 +255,11 @@ async def _send_one(job: Job, name: str, progress: Progress) -> None:
         elif resume:
             click.echo(describe_resume(resume, name), err=True)
     with stream:
-        for chunk in read_chunks(stream, resume=resume, size=job.chunk_size, split=job.split):
+        limits = Limits(runtime.config.server.max_body_bytes, runtime.config.server.max_json_depth)
+        chunks = read_chunks(
+            stream, resume=resume, size=job.chunk_size, split=job.split, limits=limits
+        )
+        for chunk in chunks:
             for line, message in chunk.bad_lines:
                 click.echo(f"{name}:{line}: {message}", err=True)
             tally.bad_lines += len(chunk.bad_lines)
@@ -256,6 +274,10 @@ async def _send_one(job: Job, name: str, progress: Progress) -> None:
                 tally.errors += len(part.errors)
                 for reason, n in part.skipped.items():
                     tally.skip(reason, n)
+                for index in part.refused:
+                    where = chunk.where[index]
+                    click.echo(f"{name}:{where}: its mapped actions cannot be stored", err=True)
+                tally.bad_lines += len(part.refused)
             tally.documents += len(chunk.documents)
             progress.documents += len(chunk.documents)
             progress.bytes += chunk.bytes_read

@@ -3,6 +3,7 @@ at the end (also after Ctrl-C, as a partial summary)."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import dataclass, field
@@ -105,3 +106,22 @@ def print_summary(
         f"  still queued: {waiting:,}"
         + (" (delivered by the next run, or by mapwire serve)" if waiting else "")
     )
+
+
+class DeliveryNotices(logging.Handler):
+    """Delivery's pause/resume log records as plain stderr lines (``serve`` logs JSON)."""
+
+    TEXTS = {
+        "connection_paused": "delivery paused: the vendor refused the credentials ({detail}); "
+        "items stay queued and the credentials are tried again with backoff",
+        "connection_resumed": "delivery resumed: the credentials are accepted again",
+    }
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = getattr(record, "mapwire_fields", None) or {}
+        text = self.TEXTS.get(str(record.msg))
+        if text is not None and "connection" in fields:
+            detail = fields.get("detail", "")
+            click.echo(
+                f"connection {fields['connection']!r}: {text.format(detail=detail)}", err=True
+            )

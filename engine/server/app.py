@@ -6,7 +6,8 @@ opens the runtime, starts the group committer and delivery, and stops them in or
 ``POST /mparticle/firehose``             Firehose requests (200, the Firehose reply)
 ``POST /customerio/webhook[/{name}]``    Customer.io reporting webhooks (202)
 ``GET /healthz``                         the process is alive
-``GET /readyz``                          store and queue reachable, backlog under limit
+``GET /readyz``                          store and queue reachable, backlog under limit,
+                                         some connection delivering (paused ones named)
 ``GET /metrics``                         Prometheus text
 =======================================  ==============================================
 
@@ -72,7 +73,10 @@ def _readiness(state: ServerState) -> tuple[int, dict[str, Any]]:
     except Exception as exc:
         log_event(logging.WARNING, "not_ready", error_type=type(exc).__name__)
         return 503, {"status": "not_ready", "reason": "the store or the queue is unavailable"}
-    return 200, {"status": "ready"}
+    paused = runtime.paused()  # 503 only when no connection is delivering at all
+    if paused and len(paused) >= len(runtime.delivering()):
+        return 503, {"status": "paused", "paused": paused}
+    return 200, {"status": "ready", **({"paused": paused} if paused else {})}
 
 
 async def readyz(request: Request) -> Response:

@@ -43,6 +43,7 @@ from mapwire.engine.pipeline import (
     Pipeline,
 )
 from mapwire.engine.queue import MappingFailure
+from mapwire.engine.safe_enqueue import enqueue_storable
 from mapwire.engine.server.logs import log_event
 
 DEFAULT_MAX_PENDING = 2048
@@ -266,22 +267,14 @@ class GroupCommitter:
             self.pipeline.on_queued(connection)
 
     def _enqueue_run(self, connection: str, run: list[_Pending]) -> bool:
-        actions = [a for p in run for a in p.actions[connection]]
-        try:
-            result = self.pipeline.queue.enqueue(
+        try:  # a submission whose actions cannot be stored is found and refused alone
+            result, refused = enqueue_storable(
+                self.pipeline.queue,
                 connection,
-                actions,
+                [p.actions[connection] for p in run],
                 dedup=self.pipeline.store,
                 dedup_ttl=self.pipeline.dedup_ttl(connection),
             )
-        except (TypeError, ValueError) as exc:
-            if len(run) > 1:  # find the submission whose actions cannot be stored
-                return any([self._enqueue_run(connection, [p]) for p in run])
-            log_event(logging.ERROR, "enqueue_refused", exc=exc)
-            run[0].error = InputError(
-                "the mapped actions could not be stored", status=422, code="unprocessable"
-            )
-            return False
         except (sqlite3.Error, OSError, MapwireError) as exc:
             log_event(logging.ERROR, "queue_unavailable", exc=exc)
             for pending in run:
@@ -289,14 +282,20 @@ class GroupCommitter:
                     "the queue is not available", code="queue_unavailable", retry_after=5
                 )
             return False
-        if len(run) == 1:
+        for index in refused:
+            log_event(logging.ERROR, "enqueue_refused", connection=connection)
+            run[index].error = InputError(
+                "the mapped actions could not be stored", status=422, code="unprocessable"
+            )
+        if len(run) == 1 and not refused:
             part = run[0].report.connections[connection]
             part.queued, part.duplicates = result.queued, result.duplicates
             if result.duplicates:
                 part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + result.duplicates
-        else:  # no dedup keys in the run: every action was queued
-            for pending in run:
-                pending.report.connections[connection].queued = len(pending.actions[connection])
+        else:  # no dedup keys in a run of several: every storable action was queued
+            for i, pending in enumerate(run):
+                if i not in refused:
+                    pending.report.connections[connection].queued = len(pending.actions[connection])
         return result.queued > 0
 
     def _resolve(self, group: list[_Pending]) -> None:

@@ -7,9 +7,9 @@ Each check fails with an ``InputError`` whose status and code the app turns into
 * ``read_body``: the body is read as a stream and refused as soon as it passes the limit
   (413 ``body_too_large``); a declared ``Content-Length`` over the limit is refused before
   anything is read. A body that trickles in slower than ``BODY_TIMEOUT_SECONDS`` is 408.
-* ``nesting_exceeds``: the depth of ``[``/``{`` outside strings, found with a few passes of
-  byte operations (no recursion, no per-character Python loop), so a hostile body cannot
-  exhaust the stack of any later step (400 ``too_deep``).
+* ``nesting_exceeds`` (``engine.json_limits``, shared with ``send``): the depth of
+  ``[``/``{`` outside strings, so a hostile body cannot exhaust the stack of any later
+  step (400 ``too_deep``).
 * ``parse_json``: orjson, after the depth check (400 ``malformed_json``).
 """
 
@@ -22,10 +22,9 @@ from typing import Any
 import orjson
 
 from mapwire.engine.errors import InputError
+from mapwire.engine.json_limits import nesting_exceeds as nesting_exceeds  # moved; kept here
 
 BODY_TIMEOUT_SECONDS = 30.0
-_BRACKETS_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
-_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 
 
 def json_type(value: Any) -> str:
@@ -100,33 +99,6 @@ async def read_body(
             code="body_timeout",
         ) from None
     return bytes(body)
-
-
-def nesting_exceeds(body: bytes, limit: int) -> bool:
-    """Whether arrays/objects in ``body`` nest deeper than ``limit`` (outside strings).
-
-    Escaped backslashes and escaped quotes are removed first; then only brackets (as
-    parentheses) and quotes are kept. Two adjacent quotes can go without changing which
-    brackets sit inside a string, which leaves only the strings that contain brackets to
-    cut out. Each pass then deletes the innermost ``()`` pairs, so the number of passes
-    that empty the shape is the depth. Unbalanced brackets answer False: the parser
-    reports those as malformed.
-    """
-    if b"\\" in body:
-        body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
-    shape = body.translate(_BRACKETS_AS_PARENS, _NOT_STRUCTURE).replace(b'""', b"")
-    if b'"' in shape:
-        shape = b"".join(shape.split(b'"')[::2])
-    if shape.count(b"(") <= limit:
-        return False
-    if b"(" * (limit + 1) in shape:  # a run of openers nests, whatever follows
-        return True
-    for _ in range(limit):
-        shorter = shape.replace(b"()", b"")
-        if not shorter or len(shorter) == len(shape):
-            return False
-        shape = shorter
-    return b"()" in shape
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:

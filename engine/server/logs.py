@@ -20,7 +20,7 @@ import orjson
 
 LOGGER_NAME = "mapwire.server"
 #: Loggers whose records are written as JSON lines by ``configure_logging``.
-CAPTURED = (LOGGER_NAME, "uvicorn", "uvicorn.error", "uvicorn.access")
+CAPTURED = (LOGGER_NAME, "mapwire.delivery", "uvicorn", "uvicorn.error", "uvicorn.access")
 LEVELS = ("debug", "info", "warning", "error")
 
 logger = logging.getLogger(LOGGER_NAME)

@@ -6,7 +6,7 @@ status                      outcome
 2xx (not 207)               every item delivered
 207 (batch)                 items named by ``errors[].batch_index`` failed, the rest delivered
 400                         every item failed, with the vendor's reason
-401, 403                    every item failed: credentials rejected
+401, 403                    credentials refused: delivery pauses the connection, items wait
 408, 429, 5xx               every item retried, after ``Retry-After`` (capped at one hour)
 anything else               every item failed
 ==========================  ==================================================================
@@ -150,7 +150,9 @@ def _partial(sent: OutboundRequest, body: Any) -> list[Outcome]:
 def _one(response: httpx.Response) -> Outcome:
     status = response.status_code
     if status == 401 or status == 403:
-        return Outcome("failed", f"credentials rejected ({status})", http_status=status)
+        return Outcome(
+            "credentials_refused", f"credentials rejected ({status})", http_status=status
+        )
     if status in RETRY_STATUSES or 500 <= status <= 599:
         retry_after = parse_retry_after(response.headers.get("retry-after"), _now(response))
         return Outcome("retry", f"Customer.io answered {status}", retry_after, status)

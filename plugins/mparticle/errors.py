@@ -3,7 +3,8 @@
 The items of one request share its fate: ``/bulkevents`` answers once for all of its
 batches (202 even when mParticle later drops one of them). Reasons quote mParticle's own
 error codes and messages, never a header, and a credential echoed in a message is
-masked. 429 and 503 may carry ``Retry-After`` in whole seconds.
+masked. 429 and 503 may carry ``Retry-After`` in whole seconds. 401 and 403 are
+``credentials_refused``: delivery pauses the connection and keeps the items queued.
 """
 
 from __future__ import annotations
@@ -43,9 +44,11 @@ def outcome_of(response: httpx.Response, request: httpx.Request | None = None) -
         reason = f"rejected by mParticle (400): {vendor_errors(response)}"
         return Outcome("failed", mask(reason, request), http_status=status)
     if status == 401:
-        return Outcome("failed", "authentication header missing (401)", http_status=status)
+        return Outcome(
+            "credentials_refused", "authentication header missing (401)", http_status=status
+        )
     if status == 403:
-        return Outcome("failed", "credentials rejected (403)", http_status=status)
+        return Outcome("credentials_refused", "credentials rejected (403)", http_status=status)
     if status == 429:
         limit = response.headers.get("x-mp-rate-limit-exceeded", "").strip().lower()
         which = f", {limit} limit" if limit in _RATE_LIMITS else ""

@@ -104,7 +104,7 @@ def test_long_vendor_reasons_are_cut(sent: OutboundRequest) -> None:
 def test_rejected_credentials(sent: OutboundRequest, settings: Any, status: int) -> None:
     outcomes = respond(sent, status, {"meta": {"error": settings["api_key"]}})
     assert {(o.status, o.reason) for o in outcomes} == {
-        ("failed", f"credentials rejected ({status})")
+        ("credentials_refused", f"credentials rejected ({status})")
     }
 
 

@@ -121,7 +121,9 @@ def test_a_real_request_round_trip(
             "rejected by mParticle (400): BAD_REQUEST: No.",
             id="400",
         ),
-        pytest.param((403, {}, b""), "failed", None, "credentials rejected (403)", id="403"),
+        pytest.param(
+            (403, {}, b""), "credentials_refused", None, "credentials rejected (403)", id="403"
+        ),
         pytest.param((503, {}, b"busy"), "retry", None, "mParticle unavailable (503)", id="503"),
     ],
 )

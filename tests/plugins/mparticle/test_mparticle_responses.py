@@ -27,8 +27,16 @@ RESPONSES: list[tuple[str, int, dict[str, str], Any, str, str, float | None]] = 
     ("ok", 200, {}, None, "delivered", "", None),
     ("bad-request", 400, {}, BAD_REQUEST, "failed", 'BAD_REQUEST: Required event field "', None),
     ("bad-request-no-body", 400, {}, None, "failed", "(400): no error details", None),
-    ("unauthorized", 401, {}, None, "failed", "authentication header missing (401)", None),
-    ("forbidden", 403, {}, None, "failed", "credentials rejected (403)", None),
+    (
+        "unauthorized",
+        401,
+        {},
+        None,
+        "credentials_refused",
+        "authentication header missing (401)",
+        None,
+    ),
+    ("forbidden", 403, {}, None, "credentials_refused", "credentials rejected (403)", None),
     ("rate-limited", 429, {}, None, "retry", "rate limited (429)", None),
     ("rate-limited-after", 429, {"Retry-After": "7"}, None, "retry", "rate limited", 7.0),
     (
