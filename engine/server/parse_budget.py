@@ -7,11 +7,19 @@ answering other requests while it is read; and the bodies being parsed at once t
 most the configured ``server.max_parse_bytes``: past it a request waits for its turn (it
 is never refused for it). A body larger than the whole budget waits until nothing else is
 being parsed.
+
+While a large body is parsed the cyclic garbage collector is paused: the parser creates
+every container of the body at once, and the collections this would trigger (each holding
+the interpreter lock, so the event loop too, for its whole run) cost several times the
+parse itself on a body of millions of small arrays. JSON values cannot form cycles; the
+collector runs again as soon as the parse is over.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -22,6 +30,27 @@ INLINE_PARSE_BYTES = 65_536
 #: Threads parsing large bodies: parsing holds the interpreter lock, so more threads would
 #: only take it from the event loop more often.
 PARSE_THREADS = 1
+
+
+_collector_paused = 0
+_collector_lock = threading.Lock()
+
+
+def parse_large(body: bytes, max_depth: int) -> Any:
+    """``parse_json`` with the cyclic garbage collector paused (see the module's notes)."""
+    global _collector_paused
+    with _collector_lock:
+        if _collector_paused == 0 and not gc.isenabled():
+            return parse_json(body, max_depth)  # someone else turned it off: leave it so
+        _collector_paused += 1
+        gc.disable()
+    try:
+        return parse_json(body, max_depth)
+    finally:
+        with _collector_lock:
+            _collector_paused -= 1
+            if _collector_paused == 0:
+                gc.enable()
 
 
 class ParseBudget:
@@ -45,7 +74,7 @@ class ParseBudget:
             self.in_flight += weight
         try:
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor(), parse_json, body, max_depth)
+            return await loop.run_in_executor(self._executor(), parse_large, body, max_depth)
         finally:
             async with changed:
                 self.in_flight -= weight
