@@ -83,6 +83,10 @@ class ServerOptions:
     port: int = 8080
     max_body_bytes: int = 5_000_000
     max_json_depth: int = 64
+    max_parse_bytes: int = 32_000_000
+    header_timeout_seconds: float = 10.0
+    keepalive_timeout_seconds: int = 5
+    max_connections: int = 1000
     auth: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

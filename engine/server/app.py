@@ -45,6 +45,7 @@ from mapwire.engine.server.auth import InboundAuth
 from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable
 from mapwire.engine.server.handling import JSONBody, ServerState, error_body, server_state
 from mapwire.engine.server.logs import log_event
+from mapwire.engine.server.parse_budget import ParseBudget
 from mapwire.engine.server.request_log import HttpMetrics, RequestLog
 
 DELIVERY_STOP_SECONDS = 15.0
@@ -174,6 +175,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             log_event(logging.WARNING, "delivery_cancelled", after_seconds=DELIVERY_STOP_SECONDS)
         except Exception:
             pass  # logged by _delivery_ended
+        state.parsing.close()
         await runtime.aclose()
         runtime.close()
         state.runtime = state.committer = state.delivery = state.http_metrics = None
@@ -217,7 +219,11 @@ def create_app(config: Config) -> Starlette:
         Route("/customerio/webhook", customerio_routes.webhook, methods=["POST"]),
         Route("/customerio/webhook/{connection}", customerio_routes.webhook, methods=["POST"]),
     ]
-    state = ServerState(config=config, auth=InboundAuth(config.server.auth))
+    state = ServerState(
+        config=config,
+        auth=InboundAuth(config.server.auth),
+        parsing=ParseBudget(config.server.max_parse_bytes),
+    )
     app = Starlette(
         routes=routes,
         middleware=[Middleware(RequestLog, metrics=lambda: state.http_metrics)],

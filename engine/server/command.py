@@ -7,15 +7,19 @@ is waiting, stops delivery and closes the queue. A second Ctrl-C forces the exit
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from pathlib import Path
 
 import click
 
-from mapwire.engine.server.logs import LEVELS, configure_logging
+from mapwire.engine.server.logs import LEVELS, configure_logging, log_event
 
 GRACEFUL_SECONDS = 30
 SERVER_DEPENDENCIES = ("starlette", "uvicorn")
 EXIT_STARTUP_FAILED = 3
+#: Descriptors the server needs besides its connections: the store, the queue, logs, clients.
+FILES_BESIDE_CONNECTIONS = 64
 
 
 @click.command()
@@ -64,8 +68,12 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
             f"mapwire serve needs the server dependencies ({exc.name} is missing): "
             "pip install 'mapwire[server]'"
         ) from exc
+    from mapwire.engine.server.connection_limits import guarded_protocol
+
     config = load_config_or_exit(config_path, "serve", demo=True)
     configure_logging(log_level)
+    options = config.server
+    raise_open_file_limit(options.max_connections)
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(config),
@@ -76,8 +84,35 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
             server_header=False,
             lifespan="on",
             timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            http=guarded_protocol(options.header_timeout_seconds),
+            timeout_keep_alive=options.keepalive_timeout_seconds,
+            # uvicorn counts the connection being answered: one more serves max_connections.
+            limit_concurrency=options.max_connections + 1,
         )
     )
     server.run()
     if not server.started:
         raise SystemExit(EXIT_STARTUP_FAILED)
+
+
+def raise_open_file_limit(connections: int) -> None:
+    """Raise the soft open-file limit to the hard one, and warn if it is still too low for
+    ``connections`` connections (each is a file descriptor) and the files the server opens."""
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (hard == resource.RLIM_INFINITY or soft < hard):
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    if soft != resource.RLIM_INFINITY and soft < connections + FILES_BESIDE_CONNECTIONS:
+        log_event(
+            logging.WARNING,
+            "open_file_limit_low",
+            open_file_limit=soft,
+            max_connections=connections,
+            message="raise the open-file limit (ulimit -n, LimitNOFILE=, docker --ulimit "
+            "nofile=) or lower server.max_connections",
+        )

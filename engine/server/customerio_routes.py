@@ -19,8 +19,8 @@ from starlette.responses import Response
 
 from mapwire.engine.errors import InputError
 from mapwire.engine.server.committer import Part
-from mapwire.engine.server.handling import accepted, read_raw, server_state, submit
-from mapwire.engine.server.intake import json_type, parse_json
+from mapwire.engine.server.handling import accepted, parse_body, read_raw, server_state, submit
+from mapwire.engine.server.intake import json_type
 
 SOURCE: Final = "customerio.reporting_webhook"
 #: Envelope field -> (check, what it must be).
@@ -78,7 +78,7 @@ async def webhook(request: Request) -> Response:
                 matched.append(conn)
     if not matched and refusal is not None:
         raise refusal
-    doc = parse_json(body, state.config.server.max_json_depth)
+    doc = await parse_body(state, body)
     check_envelope(doc)
     report = await submit(request, state, [Part(SOURCE, [doc], only=c.name) for c in matched])
     return accepted(report)

@@ -22,7 +22,8 @@ from mapwire.engine.pipeline import IntakeReport, Pipeline
 from mapwire.engine.runtime import Runtime
 from mapwire.engine.server.auth import InboundAuth
 from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable, Part
-from mapwire.engine.server.intake import check_content_type, parse_json, read_body
+from mapwire.engine.server.intake import check_content_type, read_body
+from mapwire.engine.server.parse_budget import ParseBudget
 from mapwire.engine.server.request_log import HttpMetrics
 
 #: How long a request waits for its group to commit before it is answered 503.
@@ -35,6 +36,7 @@ class ServerState:
 
     config: Config
     auth: InboundAuth
+    parsing: ParseBudget
     runtime: Runtime | None = None
     committer: GroupCommitter | None = None
     delivery: asyncio.Task[None] | None = None
@@ -88,7 +90,12 @@ async def read_raw(request: Request, state: ServerState, *, limit: int | None = 
 async def read_json(request: Request, state: ServerState, *, limit: int | None = None) -> Any:
     """Check the content type, read the body within the limit, check its depth, parse it."""
     body = await read_raw(request, state, limit=limit)
-    return parse_json(body, state.config.server.max_json_depth)
+    return await parse_body(state, body)
+
+
+async def parse_body(state: ServerState, body: bytes) -> Any:
+    """Check the depth and parse; a large body off the event loop, within the parse budget."""
+    return await state.parsing.parse(body, state.config.server.max_json_depth)
 
 
 def require_connections(state: ServerState, source: str, only: str | None = None) -> None:

@@ -1,0 +1,87 @@
+"""Connections that never finish their request headers are closed after a deadline.
+
+uvicorn closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 past
+``limit_concurrency``, but waits without limit for the headers of a request that has
+started to arrive (or for the first byte of a new connection). ``guarded_protocol`` wraps
+uvicorn's HTTP protocol (httptools when installed, else h11) so that every request must
+have sent all its headers within ``header_timeout`` seconds of its first byte (of the
+connection being opened, for the first request); otherwise the server answers 408 and
+closes the connection. Slow bodies are bounded separately, where the body is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+TIMEOUT_ANSWER = (
+    b"HTTP/1.1 408 Request Timeout\r\n"
+    b"Content-Type: application/json\r\n"
+    b"Connection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s"
+)
+TIMEOUT_BODY = (
+    b'{"error":{"code":"header_timeout","message":"the request headers were not received in time"}}'
+)
+
+
+class HeaderDeadline(asyncio.Protocol):
+    """Mixed in before uvicorn's protocol: the deadline on each request's headers."""
+
+    header_timeout: float = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+    _guarded: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._guarded = transport
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._waiting_for_headers():
+            if self._deadline is None:
+                self._arm()
+        else:
+            self._disarm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        self._guarded = None
+        super().connection_lost(exc)
+
+    def _waiting_for_headers(self) -> bool:
+        """No request in progress: none yet, or the last one was answered."""
+        cycle: Any = getattr(self, "cycle", None)
+        return cycle is None or bool(cycle.response_complete)
+
+    def _arm(self) -> None:
+        self._disarm()
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.call_later(self.header_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        transport = self._guarded
+        if transport is None or transport.is_closing() or not self._waiting_for_headers():
+            return
+        if isinstance(transport, asyncio.WriteTransport):
+            transport.write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+        transport.close()
+
+
+def guarded_protocol(header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol with a ``header_timeout`` deadline on request headers."""
+    protocol: type[asyncio.Protocol] = type(
+        "GuardedHTTPProtocol",
+        (HeaderDeadline, AutoHTTPProtocol),
+        {"header_timeout": header_timeout},
+    )
+    return protocol
