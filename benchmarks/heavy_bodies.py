@@ -15,12 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +26,12 @@ import time
 from pathlib import Path
 
 import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "server"))
+
+from serve_speed import free_port, wait_ready  # noqa: E402
+from server_helpers import signed as signed_with  # noqa: E402
 
 SIGNING_KEY = "benchmark-signing-key"
 TOKEN = "benchmark-inbound-token"
@@ -52,16 +55,6 @@ def small_body(n: int) -> bytes:
         "data": {"delivery_id": f"d-{n}", "identifiers": {"id": f"p{n}"}, "recipient": "a@b.c"},
     }
     return json.dumps(event).encode()
-
-
-def signed(body: bytes) -> dict[str, str]:
-    stamp = str(int(time.time()))
-    digest = hmac.new(SIGNING_KEY.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
-    return {
-        "X-CIO-Timestamp": stamp,
-        "X-CIO-Signature": digest.hexdigest(),
-        "Content-Type": "application/json",
-    }
 
 
 def write_config(folder: Path) -> Path:
@@ -91,24 +84,6 @@ def write_config(folder: Path) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise SystemExit("mapwire serve did not become ready")
-
-
 async def small_stream(url: str, count: int, interval: float, first: int) -> list[float]:
     """Latencies of the small requests answered 202 (others are reported and not counted)."""
     latencies = []
@@ -119,7 +94,7 @@ async def small_stream(url: str, count: int, interval: float, first: int) -> lis
             started = time.perf_counter()
             try:
                 answer = await client.post(
-                    "/customerio/webhook", content=body, headers=signed(body)
+                    "/customerio/webhook", content=body, headers=signed_with(body, SIGNING_KEY)
                 )
             except httpx.TransportError as exc:
                 failures[type(exc).__name__] = failures.get(type(exc).__name__, 0) + 1

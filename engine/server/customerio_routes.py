@@ -20,7 +20,7 @@ from starlette.responses import Response
 from mapwire.engine.errors import InputError
 from mapwire.engine.server.committer import Part
 from mapwire.engine.server.handling import accepted, parse_body, read_raw, server_state, submit
-from mapwire.engine.server.intake import json_type
+from mapwire.engine.value_types import a_json_type
 
 SOURCE: Final = "customerio.reporting_webhook"
 #: Envelope field -> (check, what it must be).
@@ -36,13 +36,13 @@ ENVELOPE: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
 def check_envelope(doc: Any) -> None:
     """The five envelope fields every reporting webhook has, with their types."""
     if not isinstance(doc, dict):
-        raise InputError(f"body: expected an object, got {json_type(doc)}", code="invalid_shape")
+        raise InputError(f"body: expected an object, got {a_json_type(doc)}", code="invalid_shape")
     for name, (ok, expected) in ENVELOPE.items():
         if name not in doc:
             raise InputError(f"body.{name} is required", code="invalid_shape")
         if not ok(doc[name]):
             raise InputError(
-                f"body.{name}: expected {expected}, got {json_type(doc[name])}",
+                f"body.{name}: expected {expected}, got {a_json_type(doc[name])}",
                 code="invalid_shape",
             )
 

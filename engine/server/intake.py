@@ -27,21 +27,6 @@ from mapwire.engine.json_limits import nesting_exceeds as nesting_exceeds  # mov
 BODY_TIMEOUT_SECONDS = 30.0
 
 
-def json_type(value: Any) -> str:
-    """The JSON name of a parsed value's type, for messages that must not quote it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
 def check_content_type(value: str | None) -> None:
     """Accept ``application/json`` and ``application/*+json``, in UTF-8 if a charset is given."""
     if value is None:

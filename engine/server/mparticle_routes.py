@@ -36,8 +36,8 @@ from mapwire.engine.server.handling import (
     server_state,
     submit,
 )
-from mapwire.engine.server.intake import json_type
 from mapwire.engine.server.logs import log_event
+from mapwire.engine.value_types import a_json_type
 
 EVENTS_API_BATCH: Final = "mparticle.events_api_batch"
 WEBHOOK_OUTPUT: Final = "mparticle.webhook_output"
@@ -70,7 +70,9 @@ FIREHOSE_EVENT_TYPES: Final = (
 
 
 def _shape_error(where: str, expected: str, value: Any) -> InputError:
-    return InputError(f"{where}: expected {expected}, got {json_type(value)}", code="invalid_shape")
+    return InputError(
+        f"{where}: expected {expected}, got {a_json_type(value)}", code="invalid_shape"
+    )
 
 
 def _check_list_of_objects(doc: dict[str, Any], key: str, where: str) -> None:
