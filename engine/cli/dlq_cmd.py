@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ import click
 
 from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC
 from mapwire.engine.cli.config_discovery import load_config_or_exit
+from mapwire.engine.durations import parse_duration
 from mapwire.engine.queue import DELIVERY, MAPPING, DeadLetter, Queue
 from mapwire.engine.registry import get_registry
 from mapwire.engine.replay import replay as replay_letters
@@ -86,13 +86,13 @@ def _as_dict(d: DeadLetter, *, full: bool) -> dict[str, Any]:
 
 
 def parse_age(text: str) -> float:
-    """``30m``, ``12h``, ``7d`` -> seconds."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd])", text.strip())
-    if not m:
+    """``30m``, ``12h``, ``7d`` -> seconds (the config files' duration form)."""
+    try:
+        return parse_duration(text)
+    except ValueError:
         raise click.BadParameter(
             "use a number and s, m, h or d, e.g. 7d", param_hint="--older-than"
-        )
-    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[m.group(2)]
+        ) from None
 
 
 @click.group()
