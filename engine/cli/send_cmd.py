@@ -26,7 +26,7 @@ from mapwire.engine.backfill import (
     resumed_bytes,
 )
 from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.cli.config_discovery import load_config_or_exit as load_config_or_exit
+from mapwire.engine.cli.config_discovery import load_config_or_exit
 from mapwire.engine.cli.send_report import DeliveryNotices, Progress, Tally, print_summary
 from mapwire.engine.config import Config, Connection
 from mapwire.engine.pipeline import BacklogFull
