@@ -32,16 +32,16 @@ from typing import Any
 import jmespath
 import orjson
 
-from mapwire.engine.actions import Action, MapResult
-from mapwire.engine.codegen import compile_plan
-from mapwire.engine.evaluate import Evaluator
-from mapwire.engine.jmespath_runtime import make_functions_class
-from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
-from mapwire.engine.plan import Expr
-from mapwire.engine.settings import resolve_settings
-from mapwire.engine.store import MemoryStore
+from mapwire.contracts.actions import Action, MapResult
+from mapwire.contracts.store import MemoryStore
+from mapwire.language.compiler import compile_plan
+from mapwire.language.interpreter import Evaluator
+from mapwire.language.jmespath_support import make_functions_class
+from mapwire.language.mapping_settings import resolve_settings
+from mapwire.language.plan import Expr
 from mapwire.plugins.standard.functions import event_name
 from mapwire.plugins.standard.user_attributes import mparticle_attribute_name
+from mapwire.runtime.mapping_files import compile_with_plugins, resolve_mapping
 
 MAPPING = "mparticle-events-to-customerio"
 NAMES = ["Added To Cart", "Viewed Product", "Search", "Checkout Started", "Level Up "]

@@ -31,9 +31,9 @@ sys.path.insert(0, str(HERE.parent / "tests" / "delivery"))
 from contract_servers import CustomerIOServer  # noqa: E402
 from delivery_helpers import batches, cio_connection, write_config  # noqa: E402
 
-from mapwire.engine.config import load_config  # noqa: E402
-from mapwire.engine.registry import build_registry  # noqa: E402
-from mapwire.engine.runtime import Runtime  # noqa: E402
+from mapwire.runtime.config import load_config  # noqa: E402
+from mapwire.runtime.process import Runtime  # noqa: E402
+from mapwire.runtime.registry import build_registry  # noqa: E402
 
 
 def runtime_for(config: Path) -> Runtime:

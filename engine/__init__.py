@@ -1,1 +1,105 @@
-"""The core: spec loading, compilation, evaluation, hook specs, registry, CLI."""
+"""mapwire: a declarative mapping engine with plugins, for mParticle <-> Customer.io.
+
+This module is the public API for plugin authors and integrators: plugins import from
+``mapwire`` alone. Everything else is internal and may change. The engine's rooms, in the
+order they may import each other: ``contracts`` (the plugin contract: hooks, destination,
+source, queue, store, actions, errors) <- ``language`` (mapping files -> compiled plans) <-
+``runtime`` (config, registry, pipeline, delivery) <- ``server`` and ``cli``.
+"""
+
+from __future__ import annotations
+
+from .contracts.actions import DELIVERED, Action, MapResult, Outcome
+from .contracts.destination import (
+    ActionSpec,
+    Capabilities,
+    Check,
+    Destination,
+    OutboundRequest,
+    PreparedItem,
+)
+from .contracts.errors import (
+    ConfigError,
+    DeliveryError,
+    DuplicateNameError,
+    InputError,
+    ItemError,
+    MapwireError,
+    PermanentDeliveryError,
+    PluginError,
+    Problem,
+    RetryableDeliveryError,
+    SkipItem,
+    SpecError,
+)
+from .contracts.hookspecs import hookimpl, hookspec
+from .contracts.queue import (
+    DELIVERY,
+    MAPPING,
+    DeadLetter,
+    EnqueueResult,
+    FailedAttempt,
+    Failure,
+    MappingFailure,
+    Queue,
+    QueueEntry,
+    history_from,
+)
+from .contracts.schema_validator import SchemaValidator
+from .contracts.source import Source
+from .contracts.store import (
+    Change,
+    ChangeOutcome,
+    MembershipUpdate,
+    MemoryStore,
+    StateStore,
+    apply_in_order,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DELIVERED",
+    "DELIVERY",
+    "MAPPING",
+    "Action",
+    "ActionSpec",
+    "Capabilities",
+    "Change",
+    "ChangeOutcome",
+    "Check",
+    "ConfigError",
+    "DeadLetter",
+    "DeliveryError",
+    "Destination",
+    "DuplicateNameError",
+    "EnqueueResult",
+    "FailedAttempt",
+    "Failure",
+    "InputError",
+    "ItemError",
+    "MapResult",
+    "MappingFailure",
+    "MapwireError",
+    "MembershipUpdate",
+    "MemoryStore",
+    "OutboundRequest",
+    "Outcome",
+    "PermanentDeliveryError",
+    "PluginError",
+    "PreparedItem",
+    "Problem",
+    "Queue",
+    "QueueEntry",
+    "RetryableDeliveryError",
+    "SchemaValidator",
+    "SkipItem",
+    "Source",
+    "SpecError",
+    "StateStore",
+    "__version__",
+    "apply_in_order",
+    "history_from",
+    "hookimpl",
+    "hookspec",
+]

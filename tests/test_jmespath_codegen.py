@@ -18,14 +18,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jmespath import exceptions as jexc
 
-from mapwire.engine.jmespath_codegen import (
+from mapwire.contracts.functions import FunctionDef
+from mapwire.language.jmespath_codegen import (
     PyGen,
     _compile,
     compile_expression,
     make_functions_class,
 )
-from mapwire.engine.jmespath_runtime import jmespath_signature
-from mapwire.engine.registry import FunctionDef
+from mapwire.language.jmespath_support import jmespath_signature
 
 SETTINGS = settings(
     max_examples=200,

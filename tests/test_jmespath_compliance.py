@@ -15,7 +15,7 @@ import jmespath
 import pytest
 from contract_specs import VENDOR_DIR
 
-from mapwire.engine.jmespath_codegen import compile_expression
+from mapwire.language.jmespath_codegen import compile_expression
 
 COMPLIANCE_DIR = VENDOR_DIR / "jmespath-compliance"
 

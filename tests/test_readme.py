@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mapwire.engine.cli import main
+from mapwire.cli import main
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
 YAML_BLOCKS = re.findall(r"```yaml\n(.*?)```", README, re.S)

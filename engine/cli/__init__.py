@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from mapwire.engine.errors import PluginError
-from mapwire.engine.registry import build_registry, reset_registry
+from ..contracts.errors import PluginError
+from ..runtime.registry import build_registry, reset_registry
 
 
 class _Group(click.Group):
@@ -57,21 +57,21 @@ def main(strict_plugins: bool) -> None:
 
 
 def _register_commands() -> None:
-    from mapwire.engine.cli import (
+    from . import (
         config_cmd,
         connect_cmd,
         deliver_cmd,
+        demo_cmd,
         describe_cmd,
         dlq_cmd,
         mapping_cmds,
         plugins_cmd,
         schema_cmd,
         send_cmd,
+        serve_cmd,
         test_cmd,
         validate_cmd,
     )
-    from mapwire.engine.server import command as server_cmd
-    from mapwire.engine.server import demo as demo_cmd
 
     main.add_command(validate_cmd.validate)
     main.add_command(mapping_cmds.map_command)
@@ -85,7 +85,7 @@ def _register_commands() -> None:
     main.add_command(connect_cmd.connect)
     main.add_command(describe_cmd.describe)
     main.add_command(schema_cmd.schema)
-    main.add_command(server_cmd.serve)
+    main.add_command(serve_cmd.serve)
     main.add_command(demo_cmd.demo)
 
 

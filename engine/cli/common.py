@@ -9,7 +9,7 @@ from typing import IO, Any
 import click
 import orjson
 
-from mapwire.engine.errors import SpecError
+from ..contracts.errors import SpecError
 
 EXIT_PROBLEMS = 1
 EXIT_SPEC = 2
@@ -47,7 +47,7 @@ def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
-    from mapwire.engine.settings import parse_setting_text
+    from ..language.mapping_settings import parse_setting_text
 
     out: dict[str, Any] = {}
     for item in values:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC
-from mapwire.engine.cli.config_discovery import find_config, no_config_message
-from mapwire.engine.cli.diagnostics import print_text
-from mapwire.engine.config import load_config
-from mapwire.engine.errors import ConfigError
+from ..contracts.errors import ConfigError
+from ..runtime.config import load_config
+from .common import EXIT_PROBLEMS, EXIT_SPEC
+from .config_discovery import find_config, no_config_message
+from .diagnostics import print_text
 
 
 @click.group("config")

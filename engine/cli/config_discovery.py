@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cli.common import EXIT_SPEC, report_spec_error
-from mapwire.engine.config import DEMO_CONFIG, Config, load_config
-from mapwire.engine.errors import ConfigError
+from ..contracts.errors import ConfigError
+from ..runtime.config import DEMO_CONFIG, Config, load_config
+from .common import EXIT_SPEC, report_spec_error
 
 ENV_VAR = "MAPWIRE_CONFIG"
 LOCAL_NAME = "mapwire.yaml"

@@ -9,11 +9,11 @@ from pathlib import Path
 import click
 import httpx
 
-from mapwire.engine.cli.config_discovery import load_config_or_exit
-from mapwire.engine.config import Connection
-from mapwire.engine.delivery import describe_transport_error
-from mapwire.engine.destination import Check
-from mapwire.engine.registry import get_registry
+from ..contracts.destination import Check
+from ..runtime.config import Connection
+from ..runtime.delivery import describe_transport_error
+from ..runtime.registry import get_registry
+from .config_discovery import load_config_or_exit
 
 SINK_PREFIX = "sink:"
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.cli.config_discovery import load_config_or_exit
-from mapwire.engine.cli.send_cmd import delivery_notices
-from mapwire.engine.runtime import Runtime
+from ..runtime.process import Runtime
+from .common import EXIT_PROBLEMS
+from .config_discovery import load_config_or_exit
+from .send_cmd import delivery_notices
 
 POLL_SECONDS = 0.1
 

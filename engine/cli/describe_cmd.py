@@ -9,17 +9,17 @@ from typing import Any
 
 import click
 
-from mapwire.engine.cli.common import EXIT_SPEC, report_spec_error
-from mapwire.engine.describe import (
+from ..contracts.errors import SpecError
+from ..runtime.describe import (
     UnknownName,
     describe_destination,
     describe_flow,
     describe_functions,
     describe_source,
 )
-from mapwire.engine.errors import SpecError
-from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
-from mapwire.engine.registry import get_registry
+from ..runtime.mapping_files import compile_with_plugins, resolve_mapping
+from ..runtime.registry import get_registry
+from .common import EXIT_SPEC, report_spec_error
 
 format_option = click.option(
     "--format",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.errors import Problem
+from ..contracts.errors import Problem
 
 
 def print_text(problems: Iterable[Problem]) -> None:

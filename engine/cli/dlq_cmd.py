@@ -11,14 +11,14 @@ from typing import Any
 
 import click
 
-from mapwire.engine.cli.common import EXIT_PROBLEMS, EXIT_SPEC
-from mapwire.engine.cli.config_discovery import load_config_or_exit
-from mapwire.engine.durations import parse_duration
-from mapwire.engine.queue import DELIVERY, MAPPING, DeadLetter, Queue
-from mapwire.engine.registry import get_registry
-from mapwire.engine.replay import replay as replay_letters
-from mapwire.engine.replay import why_not_replayable
-from mapwire.engine.runtime import Runtime
+from ..contracts.queue import DELIVERY, MAPPING, DeadLetter, Queue
+from ..runtime.durations import parse_duration
+from ..runtime.process import Runtime
+from ..runtime.registry import get_registry
+from ..runtime.replay import replay as replay_letters
+from ..runtime.replay import why_not_replayable
+from .common import EXIT_PROBLEMS, EXIT_SPEC
+from .config_discovery import load_config_or_exit
 
 PAGE = 500
 

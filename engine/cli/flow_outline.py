@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mapwire.engine.plan import Expr, Plan, RulePlan, SettingDecl
+from ..language.plan import Expr, Plan, RulePlan, SettingDecl
 
 INDENT = "  "
 

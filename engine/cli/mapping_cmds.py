@@ -8,7 +8,17 @@ from typing import Any
 import click
 import orjson
 
-from mapwire.engine.cli.common import (
+from ..contracts.dedup import apply_dedup
+from ..contracts.errors import ConfigError, SpecError
+from ..contracts.payload_check import describe, undeliverable
+from ..contracts.store import MemoryStore
+from ..language.compiler import compile_plan
+from ..language.interpreter import Evaluator, TraceEntry
+from ..language.mapping_settings import resolve_settings
+from ..language.plan import Plan
+from ..runtime.mapping_files import compile_with_plugins, resolve_mapping
+from ..runtime.registry import get_registry
+from .common import (
     EXIT_PROBLEMS,
     EXIT_SPEC,
     open_input,
@@ -16,17 +26,7 @@ from mapwire.engine.cli.common import (
     read_documents,
     report_spec_error,
 )
-from mapwire.engine.cli.flow_outline import outline
-from mapwire.engine.codegen import compile_plan
-from mapwire.engine.dedup import apply_dedup
-from mapwire.engine.errors import ConfigError, SpecError
-from mapwire.engine.evaluate import Evaluator, TraceEntry
-from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
-from mapwire.engine.payload_check import describe, undeliverable
-from mapwire.engine.plan import Plan
-from mapwire.engine.registry import get_registry
-from mapwire.engine.settings import resolve_settings
-from mapwire.engine.store import MemoryStore
+from .flow_outline import outline
 
 mapping_option = click.option(
     "--mapping",

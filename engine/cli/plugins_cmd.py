@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from mapwire.engine.errors import MapwireError
-from mapwire.engine.registry import get_registry
+from ..contracts.errors import MapwireError
+from ..runtime.registry import get_registry
 
 
 @click.command()

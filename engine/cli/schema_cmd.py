@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
-from mapwire.engine.editor_schema import cases_schema_for, config_schema_for, mapping_schema_for
-from mapwire.engine.errors import SpecError
-from mapwire.engine.mapping_files import compile_with_plugins, search_path_index
-from mapwire.engine.plan import Plan
-from mapwire.engine.registry import get_registry
+from ..contracts.errors import SpecError
+from ..language.plan import Plan
+from ..runtime.editor_schema import cases_schema_for, config_schema_for, mapping_schema_for
+from ..runtime.mapping_files import compile_with_plugins, search_path_index
+from ..runtime.registry import get_registry
 
 
 def _flows(extra: tuple[Path, ...]) -> dict[str, Plan]:

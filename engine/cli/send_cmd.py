@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from mapwire.engine.backfill import (
+from ..runtime.backfill import (
     DONE,
     Limits,
     describe_resume,
@@ -25,13 +25,13 @@ from mapwire.engine.backfill import (
     resume_point,
     resumed_bytes,
 )
-from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.cli.config_discovery import load_config_or_exit
-from mapwire.engine.cli.send_report import DeliveryNotices, Progress, Tally, print_summary
-from mapwire.engine.config import Config, Connection
-from mapwire.engine.pipeline import BacklogFull
-from mapwire.engine.registry import get_registry
-from mapwire.engine.runtime import Runtime
+from ..runtime.config import Config, Connection
+from ..runtime.pipeline import BacklogFull
+from ..runtime.process import Runtime
+from ..runtime.registry import get_registry
+from .common import EXIT_PROBLEMS
+from .config_discovery import load_config_or_exit
+from .send_report import DeliveryNotices, Progress, Tally, print_summary
 
 #: The conventional exit status of a process stopped by SIGINT (128 + 2).
 EXIT_INTERRUPTED = 130

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cases import check_case, load_cases
-from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.errors import MapwireError, SpecError
-from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
+from ..contracts.errors import MapwireError, SpecError
+from ..language.cases import check_case, load_cases
+from ..runtime.mapping_files import compile_with_plugins, find_files, shipped_paths
+from ..runtime.registry import get_registry
+from .common import EXIT_PROBLEMS
 
 
 @click.command()
@@ -38,7 +39,7 @@ def test(paths: tuple[Path, ...], quiet: bool) -> None:
             continue
         for case in cases_file.cases:
             try:
-                failures = check_case(plan, case)
+                failures = check_case(plan, case, get_registry().destinations())
             except MapwireError as exc:
                 failures = [f"error: {exc}"]
             if failures:

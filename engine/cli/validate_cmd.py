@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cases_check import check_cases_file
-from mapwire.engine.cli.common import EXIT_PROBLEMS
-from mapwire.engine.cli.diagnostics import as_json, print_text
-from mapwire.engine.errors import Problem, SpecError
-from mapwire.engine.mapping_files import compile_with_plugins, find_files, shipped_paths
-from mapwire.engine.mapping_names import index_mappings
-from mapwire.engine.plan import Plan
+from ..contracts.errors import Problem, SpecError
+from ..language.cases_check import check_cases_file
+from ..language.mapping_names import index_mappings
+from ..language.plan import Plan
+from ..runtime.mapping_files import compile_with_plugins, find_files, shipped_paths
+from .common import EXIT_PROBLEMS
+from .diagnostics import as_json, print_text
 
 
 class _Compiled:

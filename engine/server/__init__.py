@@ -10,8 +10,9 @@ from the bottom up:
 * ``committer``: group commit, many requests mapped and queued per SQLite transaction.
 * ``mparticle_routes``, ``customerio_routes``: the vendor endpoints.
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
-* ``command``: the ``serve`` command; ``demo``: ``mapwire demo post``.
+* ``runner``: uvicorn around the application, until SIGTERM or Ctrl-C (the ``serve`` command
+  in ``mapwire.cli`` calls it).
 
-Importing this package loads neither Starlette nor uvicorn; ``app`` and ``command`` do,
+Importing this package loads neither Starlette nor uvicorn; ``app`` and ``runner`` do,
 when the server is started.
 """

@@ -36,17 +36,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mapwire.engine.config import Config
-from mapwire.engine.errors import InputError
-from mapwire.engine.pipeline import BacklogFull
-from mapwire.engine.runtime import Runtime
-from mapwire.engine.server import customerio_routes, mparticle_routes
-from mapwire.engine.server.auth import InboundAuth
-from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable
-from mapwire.engine.server.handling import JSONBody, ServerState, error_body, server_state
-from mapwire.engine.server.logs import log_event
-from mapwire.engine.server.parse_budget import ParseBudget
-from mapwire.engine.server.request_log import HttpMetrics, RequestLog
+from ..contracts.errors import InputError
+from ..runtime.config import Config
+from ..runtime.pipeline import BacklogFull
+from ..runtime.process import Runtime
+from . import customerio_routes, mparticle_routes
+from .auth import InboundAuth
+from .committer import GroupCommitter, IntakeUnavailable
+from .handling import JSONBody, ServerState, error_body, server_state
+from .logs import log_event
+from .parse_budget import ParseBudget
+from .request_log import HttpMetrics, RequestLog
 
 DELIVERY_STOP_SECONDS = 15.0
 BACKLOG_RETRY_AFTER = 5

@@ -19,7 +19,7 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
-from mapwire.engine.errors import InputError
+from ..contracts.errors import InputError
 
 
 def _refuse(message: str, code: str = "unauthorized") -> InputError:

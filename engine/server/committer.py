@@ -33,18 +33,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mapwire.engine.actions import Action
-from mapwire.engine.config import Connection
-from mapwire.engine.errors import InputError, MapwireError
-from mapwire.engine.pipeline import (
+from ..contracts.actions import Action
+from ..contracts.errors import InputError, MapwireError
+from ..contracts.queue import MappingFailure
+from ..runtime.config import Connection
+from ..runtime.pipeline import (
     BacklogFull,
     ConnectionReport,
     IntakeReport,
     Pipeline,
 )
-from mapwire.engine.queue import MappingFailure
-from mapwire.engine.safe_enqueue import enqueue_storable
-from mapwire.engine.server.logs import log_event
+from ..runtime.safe_enqueue import enqueue_storable
+from .logs import log_event
 
 DEFAULT_MAX_PENDING = 2048
 DEFAULT_MAX_GROUP_DOCUMENTS = 512

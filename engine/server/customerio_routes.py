@@ -17,10 +17,10 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mapwire.engine.errors import InputError
-from mapwire.engine.server.committer import Part
-from mapwire.engine.server.handling import accepted, parse_body, read_raw, server_state, submit
-from mapwire.engine.value_types import a_json_type
+from ..contracts.errors import InputError
+from ..language.value_types import a_json_type
+from .committer import Part
+from .handling import accepted, parse_body, read_raw, server_state, submit
 
 SOURCE: Final = "customerio.reporting_webhook"
 #: Envelope field -> (check, what it must be).

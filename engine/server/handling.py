@@ -16,15 +16,15 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from mapwire.engine.config import Config
-from mapwire.engine.errors import InputError
-from mapwire.engine.pipeline import IntakeReport, Pipeline
-from mapwire.engine.runtime import Runtime
-from mapwire.engine.server.auth import InboundAuth
-from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable, Part
-from mapwire.engine.server.intake import check_content_type, read_body
-from mapwire.engine.server.parse_budget import ParseBudget
-from mapwire.engine.server.request_log import HttpMetrics
+from ..contracts.errors import InputError
+from ..runtime.config import Config
+from ..runtime.pipeline import IntakeReport, Pipeline
+from ..runtime.process import Runtime
+from .auth import InboundAuth
+from .committer import GroupCommitter, IntakeUnavailable, Part
+from .intake import check_content_type, read_body
+from .parse_budget import ParseBudget
+from .request_log import HttpMetrics
 
 #: How long a request waits for its group to commit before it is answered 503.
 SUBMIT_TIMEOUT_SECONDS = 30.0

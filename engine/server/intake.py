@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from mapwire.engine.errors import InputError
-from mapwire.engine.json_limits import nesting_exceeds as nesting_exceeds  # moved; kept here
+from ..contracts.errors import InputError
+from ..runtime.json_limits import nesting_exceeds as nesting_exceeds  # moved; kept here
 
 BODY_TIMEOUT_SECONDS = 30.0
 

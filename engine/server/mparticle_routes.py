@@ -24,10 +24,11 @@ from typing import Any, Final
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mapwire.engine.errors import InputError
-from mapwire.engine.registry import get_registry
-from mapwire.engine.server.committer import Part
-from mapwire.engine.server.handling import (
+from ..contracts.errors import InputError
+from ..language.value_types import a_json_type
+from ..runtime.registry import get_registry
+from .committer import Part
+from .handling import (
     JSONBody,
     ServerState,
     accepted,
@@ -36,8 +37,7 @@ from mapwire.engine.server.handling import (
     server_state,
     submit,
 )
-from mapwire.engine.server.logs import log_event
-from mapwire.engine.value_types import a_json_type
+from .logs import log_event
 
 EVENTS_API_BATCH: Final = "mparticle.events_api_batch"
 WEBHOOK_OUTPUT: Final = "mparticle.webhook_output"
@@ -200,7 +200,7 @@ async def _unauthenticated_firehose(
 
 def registration_response(message: dict[str, Any], state: ServerState) -> dict[str, Any]:
     """This server's module registration: what it reads, by the connections configured."""
-    from mapwire import __version__
+    from .. import __version__
 
     reply: dict[str, Any] = {
         "type": "module_registration_response",

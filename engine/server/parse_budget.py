@@ -23,7 +23,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from mapwire.engine.server.intake import parse_json
+from .intake import parse_json
 
 #: Bodies up to this size are parsed inline, on the event loop.
 INLINE_PARSE_BYTES = 65_536

@@ -21,7 +21,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mapwire.engine.server.logs import log_event
+from .logs import log_event
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _INTERNAL = orjson.dumps(

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from mapwire import Queue, StateStore, hookimpl
-from mapwire.plugins.redis_store.connection import is_redis_url, require_client
+
+from .connection import is_redis_url, require_client
 
 
 @hookimpl
@@ -21,7 +22,7 @@ def make_state_store(url: str, options: dict[str, Any]) -> StateStore | None:
     if not is_redis_url(url):
         return None
     require_client()
-    from mapwire.plugins.redis_store.store import open_store
+    from .store import open_store
 
     return open_store(url, options)
 
@@ -32,7 +33,7 @@ def make_queue(url: str, options: dict[str, Any]) -> Queue | None:
     if not is_redis_url(url):
         return None
     require_client()
-    from mapwire.plugins.redis_store.queue import open_queue
+    from .queue import open_queue
 
     return open_queue(url, options)
 
@@ -43,6 +44,6 @@ def make_rate_limiter(url: str, key: str, rate: float, options: dict[str, Any]) 
     if not is_redis_url(url):
         return None
     require_client()
-    from mapwire.plugins.redis_store.ratelimit import open_rate_limiter
+    from .ratelimit import open_rate_limiter
 
     return open_rate_limiter(url, key, rate, options)

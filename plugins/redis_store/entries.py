@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from mapwire.engine.actions import Action
-from mapwire.engine.queue import (
+from mapwire import (
     DELIVERY,
     MAPPING,
+    Action,
     DeadLetter,
     FailedAttempt,
     MappingFailure,

@@ -33,25 +33,26 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from mapwire.engine.actions import Action
-from mapwire.engine.queue import (
+from mapwire import (
     DELIVERY,
+    Action,
     DeadLetter,
     EnqueueResult,
     Failure,
     MappingFailure,
     QueueEntry,
+    StateStore,
 )
-from mapwire.engine.store import StateStore
-from mapwire.plugins.redis_store import queue_scripts as scripts
-from mapwire.plugins.redis_store.connection import (
+
+from . import queue_scripts as scripts
+from .connection import (
     DEFAULT_PREFIX,
     RedisClient,
     consumer_name,
     is_redis_url,
     split_prefix,
 )
-from mapwire.plugins.redis_store.entries import (
+from .entries import (
     EntryId,
     by_connection,
     dead_letter_from,
@@ -61,7 +62,7 @@ from mapwire.plugins.redis_store.entries import (
     mapping_failure_fields,
     stream_id_of,
 )
-from mapwire.plugins.redis_store.store import RedisStore, expiry_args
+from .store import RedisStore, expiry_args
 
 GROUP = "mapwire"
 #: At most this many ready pending entries are considered per claim (the oldest of them

@@ -13,7 +13,7 @@ The data they keep, per connection (key names in ``connection.Keys``):
 
 from __future__ import annotations
 
-from mapwire.plugins.redis_store.store import SEEN_LUA
+from .store import SEEN_LUA
 
 #: Create the consumer group (and the stream) the first time a connection gets an entry.
 _ENSURE_GROUP = """

@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from mapwire.plugins.redis_store.connection import (
+from .connection import (
     DEFAULT_PREFIX,
     Keys,
     is_redis_url,
@@ -69,7 +69,7 @@ def open_rate_limiter(
 class RedisRateLimiter:
     """A cluster-wide limit of ``rate`` requests per second for one credential ``key``.
 
-    The interface is that of ``mapwire.engine.ratelimit.RateLimiter``: ``await
+    The interface is that of ``mapwire.contracts.ratelimit.RateLimiter``: ``await
     acquire()`` before each request.
 
     Args:

@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire.engine.store import Change, ChangeOutcome, MembershipUpdate
-from mapwire.plugins.redis_store.connection import (
+from mapwire import Change, ChangeOutcome, MembershipUpdate
+
+from .connection import (
     DEFAULT_PREFIX,
     RedisClient,
     is_redis_url,

@@ -18,6 +18,6 @@ def make_transport(url: str, options: dict[str, Any]) -> Any:
     """An ``httpx.AsyncBaseTransport`` for ``sink:DIR`` URLs; None for others."""
     if not url.startswith("sink:"):
         return None
-    from mapwire.plugins.sink.transport import SinkTransport
+    from .transport import SinkTransport
 
     return SinkTransport(url[len("sink:") :] or ".", options)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mapwire import StateStore, hookimpl
-from mapwire.engine.queue import Queue
-from mapwire.plugins.sqlite_store.queue import open_queue
-from mapwire.plugins.sqlite_store.store import open_store
+from mapwire import Queue, StateStore, hookimpl
+
+from .queue import open_queue
+from .store import open_store
 
 
 @hookimpl(trylast=True)

@@ -35,18 +35,19 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire.engine.actions import Action
-from mapwire.engine.queue import (
+from mapwire import (
     DELIVERY,
+    Action,
     DeadLetter,
     EnqueueResult,
     Failure,
     MappingFailure,
     QueueEntry,
+    StateStore,
 )
-from mapwire.engine.store import StateStore
-from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
-from mapwire.plugins.sqlite_store.queue_rows import (
+
+from .database import SqliteFile, immediate
+from .queue_rows import (
     IDS,
     action_and_history,
     dead_filter,
@@ -56,7 +57,7 @@ from mapwire.plugins.sqlite_store.queue_rows import (
     encode,
     id_list,
 )
-from mapwire.plugins.sqlite_store.store import SqliteStore, database_file, sqlite_path
+from .store import SqliteStore, database_file, sqlite_path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (

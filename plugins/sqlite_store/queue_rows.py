@@ -12,8 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire.engine.actions import Action
-from mapwire.engine.queue import DeadLetter, FailedAttempt, history_from
+from mapwire import Action, DeadLetter, FailedAttempt, history_from
 
 #: A list of ids as one JSON array argument: one statement, any count.
 IDS = "id IN (SELECT value FROM json_each(?))"

@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire import MapwireError
-from mapwire.engine.store import Change, MembershipUpdate, apply_in_order
-from mapwire.plugins.sqlite_store.database import SqliteFile, immediate
+from mapwire import Change, MapwireError, MembershipUpdate, apply_in_order
+
+from .database import SqliteFile, immediate
 
 SCHEMA_VERSION = 1
 

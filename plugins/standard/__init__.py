@@ -7,9 +7,10 @@ from importlib.resources import files
 from pathlib import Path
 
 from mapwire import hookimpl
-from mapwire.plugins.standard.functions import FUNCTIONS, RETURNS
-from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
-from mapwire.plugins.standard.user_attributes import RETURNS as ATTRIBUTE_RETURNS
+
+from .functions import FUNCTIONS, RETURNS
+from .user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
+from .user_attributes import RETURNS as ATTRIBUTE_RETURNS
 
 
 @hookimpl

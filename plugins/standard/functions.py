@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeAlias
 
-from mapwire.plugins.standard.identifiers import ulid_to_uuid, uuid_to_ulid
+from .identifiers import ulid_to_uuid, uuid_to_ulid
 
 Json: TypeAlias = "bool | int | float | str | list[Json] | dict[str, Json] | None"
 JsonObject: TypeAlias = "dict[str, Json]"

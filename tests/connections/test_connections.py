@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mapwire.engine.config import load_config
-from mapwire.engine.runtime import Runtime
+from mapwire.runtime.config import load_config
+from mapwire.runtime.process import Runtime
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 from contract_servers import CustomerIOServer
@@ -103,7 +103,7 @@ def test_disabled_connection_takes_no_new_work_and_holds_or_drains(
 def test_dedup_ttl_is_a_duration_with_a_thirty_day_default(tmp_path: Path) -> None:
     import pytest
 
-    from mapwire.engine.errors import ConfigError
+    from mapwire.contracts.errors import ConfigError
 
     def load(**extra: Any) -> Any:
         conn = {"name": "a", "flow": "customerio-activity-to-mparticle", **extra}

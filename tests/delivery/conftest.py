@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from mapwire.engine.cli import main
+from mapwire.cli import main
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from delivery_helpers import MAPPINGS, batches, cio_connection, write_config, write_ndjson
 
-from mapwire.engine.cli import main
+from mapwire.cli import main
 
 pytestmark = pytest.mark.usefixtures("secrets")
 MAPWIRE = Path(sys.executable).parent / "mapwire"

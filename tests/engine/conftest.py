@@ -17,14 +17,14 @@ from mapwire import (
     Source,
     hookimpl,
 )
-from mapwire.engine.actions import MapResult
-from mapwire.engine.codegen import compile_plan
-from mapwire.engine.compile import compile_text
-from mapwire.engine.evaluate import Evaluator
-from mapwire.engine.plan import Plan
-from mapwire.engine.registry import Registry, build_registry, reset_registry
-from mapwire.engine.settings import resolve_settings
-from mapwire.engine.store import MemoryStore
+from mapwire.contracts.actions import MapResult
+from mapwire.contracts.store import MemoryStore
+from mapwire.language.compiler import compile_plan
+from mapwire.language.interpreter import Evaluator
+from mapwire.language.mapping_settings import resolve_settings
+from mapwire.language.plan import Plan
+from mapwire.language.planner import compile_text
+from mapwire.runtime.registry import Registry, build_registry, reset_registry
 
 HEADER = """\
 mapwire: 1

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mapwire.engine.cli import main
-from mapwire.engine.registry import Registry
+from mapwire.cli import main
+from mapwire.runtime.registry import Registry
 
 DATA = Path(__file__).parent / "data"
 INVALID = Path(__file__).parent / "invalid"

@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mapwire.engine.cases import load_cases
-from mapwire.engine.codegen import compile_plan
-from mapwire.engine.evaluate import Evaluator
-from mapwire.engine.jmespath_codegen import compile_expression
-from mapwire.engine.jmespath_runtime import make_functions_class
-from mapwire.engine.mapping_files import compile_with_plugins
-from mapwire.engine.plan import Expr, FieldPlan, Plan, RulePlan
-from mapwire.engine.settings import resolve_settings
-from mapwire.engine.store import MemoryStore
+from mapwire.contracts.store import MemoryStore
+from mapwire.language.cases import load_cases
+from mapwire.language.compiler import compile_plan
+from mapwire.language.interpreter import Evaluator
+from mapwire.language.jmespath_codegen import compile_expression
+from mapwire.language.jmespath_support import make_functions_class
+from mapwire.language.mapping_settings import resolve_settings
+from mapwire.language.plan import Expr, FieldPlan, Plan, RulePlan
+from mapwire.runtime.mapping_files import compile_with_plugins
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 CASE_FILES = sorted(MAPPINGS.glob("*.test.yaml"))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mapwire.engine.cli import main
-from mapwire.engine.registry import Registry
-from mapwire.engine.schema_tree import field_rows
+from mapwire.cli import main
+from mapwire.language.schema_tree import field_rows
+from mapwire.runtime.registry import Registry
 
 MAPWIRE = Path(sys.executable).parent / "mapwire"
 NOTES = str(Path(__file__).parent / "data" / "notes.yaml")
@@ -174,7 +174,7 @@ def test_functions_name_their_plugin_and_return_type(fake_registry: Registry) ->
 def test_a_declared_return_type_is_shown() -> None:
     from types import SimpleNamespace
 
-    from mapwire.engine.describe import _returns
+    from mapwire.runtime.describe import _returns
 
     assert _returns(SimpleNamespace(returns=["string", "null"])) == "string|null"
     assert _returns(SimpleNamespace(returns="number")) == "number"

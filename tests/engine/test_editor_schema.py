@@ -16,15 +16,15 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from mapwire.engine.cli import main
-from mapwire.engine.registry import Registry
-from mapwire.engine.yaml_source import load
+from mapwire.cli import main
+from mapwire.language.yaml_loader import load
+from mapwire.runtime.registry import Registry
 
 MAPWIRE = Path(sys.executable).parent / "mapwire"
 SHIPPED = sorted(Path(str(files("mapwire.mappings"))).glob("*.yaml"))
 MAPPINGS = [p for p in SHIPPED if not p.name.endswith(".test.yaml")]
 CASES = [p for p in SHIPPED if p.name.endswith(".test.yaml")]
-DEMO = Path(str(files("mapwire.engine"))) / "defaults" / "demo.yaml"
+DEMO = Path(str(files("mapwire"))) / "defaults" / "demo.yaml"
 NOTES = Path(__file__).parent / "data" / "notes.yaml"
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mapwire.engine.actions import MapResult
-from mapwire.engine.errors import ItemError
+from mapwire.contracts.actions import MapResult
+from mapwire.contracts.errors import ItemError
 
 Run = Callable[..., MapResult]
 SECRET = "ann@example.com"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from mapwire.engine.compile import load_plan
-from mapwire.engine.destination import ActionSpec, Capabilities, Destination
-from mapwire.engine.errors import Problem, SpecError
-from mapwire.engine.registry import get_registry
+from mapwire.contracts.destination import ActionSpec, Capabilities, Destination
+from mapwire.contracts.errors import Problem, SpecError
+from mapwire.language.planner import load_plan
+from mapwire.runtime.registry import get_registry
 
 FIXTURES = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
 EXPECT = re.compile(r"^# expect: (\d+):(\d+) (warning: )?(E\d+) (.*)$")

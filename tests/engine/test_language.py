@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from mapwire.engine.actions import MapResult
+from mapwire.contracts.actions import MapResult
 
 Run = Callable[..., MapResult]
 
@@ -298,7 +298,7 @@ def test_settings_defaults_and_overrides(run: Run) -> None:
     ],
 )
 def test_bad_settings_are_reported(run: Run, overrides: dict[str, Any], message: str) -> None:
-    from mapwire.engine.errors import ConfigError
+    from mapwire.contracts.errors import ConfigError
 
     with pytest.raises(ConfigError, match=re.escape(message)):
         run(SETTINGS_BODY, {}, overrides)
@@ -331,8 +331,8 @@ rules:
 def test_membership_state_accumulates_and_ignores_stale_changes(
     make_plan: Callable[..., Any],
 ) -> None:
-    from mapwire.engine.evaluate import Evaluator
-    from mapwire.engine.store import MemoryStore
+    from mapwire.contracts.store import MemoryStore
+    from mapwire.language.interpreter import Evaluator
 
     plan = make_plan(
         """
@@ -386,9 +386,9 @@ rules:
 def test_state_changes_binding_says_what_each_change_did(
     make_plan: Callable[..., Any], kind: str
 ) -> None:
-    from mapwire.engine.codegen import compile_plan
-    from mapwire.engine.evaluate import Evaluator
-    from mapwire.engine.store import MemoryStore
+    from mapwire.contracts.store import MemoryStore
+    from mapwire.language.compiler import compile_plan
+    from mapwire.language.interpreter import Evaluator
 
     plan = make_plan(CHANGES_BODY)
     runner = Evaluator(plan) if kind == "interpreted" else compile_plan(plan)
@@ -415,7 +415,7 @@ def test_state_changes_binding_says_what_each_change_did(
 
 
 def test_state_changes_name_is_in_scope_and_checked(make_plan: Callable[..., Any]) -> None:
-    from mapwire.engine.errors import SpecError
+    from mapwire.contracts.errors import SpecError
 
     with pytest.raises(SpecError, match="is reserved"):
         make_plan(CHANGES_BODY.replace("changes: changed", "changes: doc"))
@@ -459,7 +459,7 @@ rules:
 
 
 def test_source_may_list_several_shapes(make_plan: Callable[..., Any]) -> None:
-    from mapwire.engine.compile import compile_text
+    from mapwire.language.planner import compile_text
 
     text = "mapwire: 1\nname: t\nsource: [a.one, a.two]\ndestination: d\nrules:\n  - skip: x\n"
     assert compile_text(text, "t.yaml").sources == ("a.one", "a.two")

@@ -15,12 +15,12 @@ import pytest
 from click.testing import CliRunner
 
 from mapwire import hookimpl
-from mapwire.engine.cli import main
-from mapwire.engine.config import load_config
-from mapwire.engine.errors import ConfigError, SpecError
-from mapwire.engine.mapping_files import resolve_mapping
-from mapwire.engine.mapping_names import index_mappings
-from mapwire.engine.registry import Registry, build_registry, reset_registry
+from mapwire.cli import main
+from mapwire.contracts.errors import ConfigError, SpecError
+from mapwire.language.mapping_names import index_mappings
+from mapwire.runtime.config import load_config
+from mapwire.runtime.mapping_files import resolve_mapping
+from mapwire.runtime.registry import Registry, build_registry, reset_registry
 
 DATA = Path(__file__).parent / "data"
 SHIPPED = Path(__file__).resolve().parents[2] / "mappings"

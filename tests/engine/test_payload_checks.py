@@ -8,10 +8,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from mapwire.engine.cases import Case, check_case
-from mapwire.engine.cli import main
-from mapwire.engine.mapping_files import compile_with_plugins
-from mapwire.engine.registry import get_registry
+from mapwire.cli import main
+from mapwire.language.cases import Case, check_case
+from mapwire.runtime.mapping_files import compile_with_plugins
+from mapwire.runtime.registry import get_registry
 
 EVENTS = Path(__file__).parents[2] / "mappings" / "mparticle_events_to_customerio.yaml"
 ACTIVITY = Path(__file__).parents[2] / "mappings" / "customerio_activity_to_mparticle.yaml"
@@ -38,7 +38,7 @@ def test_a_case_fails_when_delivery_would_dead_letter_an_action() -> None:
         },
     ]
     case = Case("wordy time", [WORDY_TIME], {}, {"actions": produced}, 1)
-    failures = check_case(plan, case)
+    failures = check_case(plan, case, get_registry().destinations())
     assert len(failures) == 1, failures
     assert "action 2 (event, rule 'custom event') would be dead-lettered" in failures[0]
     assert "payload.timestamp_ms: expected number, got string" in failures[0]
@@ -51,7 +51,8 @@ def test_a_case_whose_actions_would_be_delivered_passes() -> None:
         {"action": "identify", "payload": {"identifiers": {"id": "c1"}, "attributes": {}}},
         {"action": "event", "payload": {"identifiers": {"id": "c1"}, "name": "x"}},
     ]
-    assert check_case(plan, Case("ok", [doc], {}, {"actions": produced}, 1)) == []
+    ok = Case("ok", [doc], {}, {"actions": produced}, 1)
+    assert check_case(plan, ok, get_registry().destinations()) == []
 
 
 def test_the_mparticle_destination_checks_like_its_prepare() -> None:

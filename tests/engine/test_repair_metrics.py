@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mapwire.engine.destination import PreparedItem
-from mapwire.engine.metrics import Metrics
+from mapwire.contracts.destination import PreparedItem
+from mapwire.runtime.metrics import Metrics
 
 
 def test_repaired_fields_are_counted_by_connection_and_reason() -> None:

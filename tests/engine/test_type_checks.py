@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mapwire.engine.errors import Problem, SpecError
-from mapwire.engine.mapping_files import compile_with_plugins
+from mapwire.contracts.errors import Problem, SpecError
+from mapwire.runtime.mapping_files import compile_with_plugins
 
 SHIPPED = Path(__file__).parents[2] / "mappings"
 EVENTS = "mparticle_events_to_customerio.yaml"

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from mapwire.engine.errors import PluginError
-from mapwire.engine.expressions import parse
-from mapwire.engine.registry import _function_def
-from mapwire.engine.type_infer import Inferer, returns_type
-from mapwire.engine.typing_schema import Ty, from_schema, lookup, of_value
+from mapwire.contracts.errors import PluginError
+from mapwire.language.expressions import parse
+from mapwire.language.type_infer import Inferer, returns_type
+from mapwire.language.typing_schema import Ty, from_schema, lookup, of_value
+from mapwire.runtime.registry import _function_def
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from mapwire.engine.cases_check import check_cases_file
-from mapwire.engine.cli import main
-from mapwire.engine.mapping_files import compile_with_plugins
-from mapwire.engine.registry import Registry
+from mapwire.cli import main
+from mapwire.language.cases_check import check_cases_file
+from mapwire.runtime.mapping_files import compile_with_plugins
+from mapwire.runtime.registry import Registry
 
 HERE = Path(__file__).parent
 CASES = sorted((HERE / "invalid_cases").glob("*.test.yaml"))

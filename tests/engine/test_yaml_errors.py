@@ -9,8 +9,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from mapwire.engine.cli import main
-from mapwire.engine.yaml_errors import syntax_problem
+from mapwire.cli import main
+from mapwire.language.yaml_errors import syntax_problem
 
 LOADERS = [yaml.SafeLoader, *([yaml.CSafeLoader] if hasattr(yaml, "CSafeLoader") else [])]
 

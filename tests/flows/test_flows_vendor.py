@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from contract_specs import events_spec, load_vendor_json, track_spec
 
-from mapwire.engine.actions import Action
-from mapwire.engine.cases import load_cases
-from mapwire.engine.codegen import compile_plan
-from mapwire.engine.mapping_files import compile_with_plugins, resolve_mapping
-from mapwire.engine.registry import get_registry
-from mapwire.engine.settings import resolve_settings
-from mapwire.engine.store import MemoryStore
+from mapwire.contracts.actions import Action
+from mapwire.contracts.store import MemoryStore
+from mapwire.language.cases import load_cases
+from mapwire.language.compiler import compile_plan
+from mapwire.language.mapping_settings import resolve_settings
+from mapwire.runtime.mapping_files import compile_with_plugins, resolve_mapping
+from mapwire.runtime.registry import get_registry
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 SETTINGS = {

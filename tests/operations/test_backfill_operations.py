@@ -175,7 +175,7 @@ def test_the_progress_line_ends_at_100_percent(tmp_path: Path) -> None:
 
 
 def test_resume_points_are_told_in_the_inputs_own_unit() -> None:
-    from mapwire.engine.backfill import describe_resume
+    from mapwire.runtime.backfill import describe_resume
 
     assert describe_resume("n5120:41", "in.ndjson") == "resuming at line 41 of in.ndjson"
     assert describe_resume("d500", "all.json") == (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from mapwire.engine.cli import main
+from mapwire.cli import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 WORD = re.compile(r"[a-z][a-z0-9-]*")

@@ -45,8 +45,9 @@ from mapwire import (
     Source,
     hookimpl,
 )
-from mapwire.engine import hookspecs, registry
-from mapwire.engine.registry import FailedPlugin, Registry, build_registry
+from mapwire.contracts import hookspecs
+from mapwire.runtime import registry
+from mapwire.runtime.registry import FailedPlugin, Registry, build_registry
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -691,11 +692,9 @@ def called_name(call: ast.Call) -> str:
 
 
 def package_of(path: Path) -> str:
-    """The import package of a module under ``engine/`` (``engine/facade`` is ``mapwire``)."""
+    """The import package of a module under ``engine/`` (``engine/`` is ``mapwire``)."""
     parts = path.parent.relative_to(ROOT / "engine").parts
-    if parts[:1] == ("facade",):
-        return ".".join(("mapwire", *parts[1:]))
-    return ".".join(("mapwire", "engine", *parts))
+    return ".".join(("mapwire", *parts))
 
 
 def test_the_engine_never_imports_the_plugins() -> None:

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from server_helpers import RunningServer, serve_config, set_secrets
 
-from mapwire.engine.server.logs import configure_logging, reset_logging
+from mapwire.server.logs import configure_logging, reset_logging
 
 
 @pytest.fixture

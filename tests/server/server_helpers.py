@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import uvicorn
 
-from mapwire.engine.config import Config, load_config
-from mapwire.engine.queue import Queue
-from mapwire.engine.server.app import create_app
-from mapwire.engine.server.handling import ServerState
+from mapwire.contracts.queue import Queue
+from mapwire.runtime.config import Config, load_config
+from mapwire.server.app import create_app
+from mapwire.server.handling import ServerState
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 SAMPLES = MAPPINGS / "samples"

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
 
-from mapwire.engine.config import load_config
-from mapwire.engine.errors import InputError
-from mapwire.engine.pipeline import BacklogFull, IntakeReport
-from mapwire.engine.runtime import Runtime
-from mapwire.engine.server.committer import GroupCommitter, IntakeUnavailable, Part
+from mapwire.contracts.errors import InputError
+from mapwire.runtime.config import load_config
+from mapwire.runtime.pipeline import BacklogFull, IntakeReport
+from mapwire.runtime.process import Runtime
+from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part
 
 EVENTS = "mparticle.events_api_batch"
 WEBHOOK = "customerio.reporting_webhook"

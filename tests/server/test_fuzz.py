@@ -24,8 +24,8 @@ from server_helpers import (
     write_config,
 )
 
-from mapwire.engine.server.intake import nesting_exceeds
-from mapwire.engine.server.logs import configure_logging, reset_logging
+from mapwire.server.intake import nesting_exceeds
+from mapwire.server.logs import configure_logging, reset_logging
 
 ENDPOINTS = ("/mparticle/events", "/mparticle/firehose", "/customerio/webhook")
 FUZZ = settings(

@@ -15,7 +15,7 @@ import pytest
 from server_helpers import INBOUND_TOKEN, reporting_webhook, signed, sink_flows, write_config
 from test_serve_command import _start, _stop
 
-from mapwire.engine.server.parse_budget import ParseBudget
+from mapwire.server.parse_budget import ParseBudget
 
 HEAVY_SENDERS = 2
 #: Bodies of 20 MB (the body limit is raised for them): the depth check of one takes long

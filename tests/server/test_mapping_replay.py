@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from server_helpers import events_batch, sink_flows, write_config
 
-from mapwire.engine.config import load_config
-from mapwire.engine.queue import MAPPING
-from mapwire.engine.replay import replay
-from mapwire.engine.runtime import Runtime
-from mapwire.engine.server.committer import GroupCommitter, Part
+from mapwire.contracts.queue import MAPPING
+from mapwire.runtime.config import load_config
+from mapwire.runtime.process import Runtime
+from mapwire.runtime.replay import replay
+from mapwire.server.committer import GroupCommitter, Part
 
 EVENTS = "mparticle.events_api_batch"
 

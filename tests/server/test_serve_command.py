@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 from server_helpers import INBOUND_TOKEN, bearer, events_batch, sink_flows, write_config
 
-from mapwire.engine.cli import main
+from mapwire.cli import main
 
 MAPWIRE = Path(sys.executable).parent / "mapwire"
 

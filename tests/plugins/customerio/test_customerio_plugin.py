@@ -12,10 +12,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from mapwire import ConfigError, Destination, PermanentDeliveryError, Source
-from mapwire.engine.registry import build_registry
 from mapwire.plugins import customerio
 from mapwire.plugins.customerio.actions import ACTIONS
 from mapwire.plugins.customerio.settings import SETTINGS_SCHEMA, read_settings
+from mapwire.runtime.registry import build_registry
 
 
 def test_hooks_register_one_destination_and_one_source() -> None:

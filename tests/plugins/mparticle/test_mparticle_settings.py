@@ -10,10 +10,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from mapwire import ConfigError, PreparedItem
-from mapwire.engine.registry import build_registry
 from mapwire.plugins.mparticle import limits
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.settings import PODS, resolve
+from mapwire.runtime.registry import build_registry
 
 Prepare = Callable[..., PreparedItem]
 

@@ -10,7 +10,7 @@ from redis_helpers import REDIS_URL, prefix_for
 from store_contract import FakeClock, StateStoreContract, StoreOpener
 
 from mapwire import StateStore
-from mapwire.engine.queue import Queue
+from mapwire.contracts.queue import Queue
 from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.store import RedisStore
 

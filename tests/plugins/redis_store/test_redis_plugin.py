@@ -15,14 +15,14 @@ import pytest
 from redis_helpers import REDIS_URL, prefix_for
 
 import mapwire.plugins.redis_store as redis_store
-from mapwire.engine.config import load_config
-from mapwire.engine.ratelimit import RateLimiter
-from mapwire.engine.registry import Registry, build_registry, reset_registry
-from mapwire.engine.runtime import Runtime
+from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.plugins.redis_store.connection import server_identity
 from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.ratelimit import RedisRateLimiter
 from mapwire.plugins.redis_store.store import RedisStore
+from mapwire.runtime.config import load_config
+from mapwire.runtime.process import Runtime
+from mapwire.runtime.registry import Registry, build_registry, reset_registry
 
 DELIVERY = Path(__file__).resolve().parents[2] / "delivery"
 

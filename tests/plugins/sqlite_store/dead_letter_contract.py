@@ -8,7 +8,7 @@ import dataclasses
 from store_contract import FakeClock
 
 from mapwire import Action
-from mapwire.engine.queue import FailedAttempt, Failure, MappingFailure, Queue
+from mapwire.contracts.queue import FailedAttempt, Failure, MappingFailure, Queue
 
 SOURCE = {"user": {"email": "ann@example.com"}, "events": [{"n": 1}, {"n": "x"}]}
 

@@ -37,7 +37,7 @@ from dead_letter_contract import DeadLetterContract
 from store_contract import MP_TIMEOUT, FakeClock, run_workers
 
 from mapwire import Action, MemoryStore, StateStore
-from mapwire.engine.queue import DeadLetter, EnqueueResult, Failure, Queue, QueueEntry
+from mapwire.contracts.queue import DeadLetter, EnqueueResult, Failure, Queue, QueueEntry
 
 QueueOpener = Callable[[], Queue]
 

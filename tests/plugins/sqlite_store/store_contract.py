@@ -29,7 +29,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 
 from mapwire import MemoryStore, StateStore
-from mapwire.engine.store import ChangeOutcome, membership_update
+from mapwire.contracts.store import ChangeOutcome, membership_update
 
 StoreOpener = Callable[[], StateStore]
 Change = tuple[str, bool, int]

@@ -19,12 +19,12 @@ from queue_contract import QueueContract, QueueOpener, act
 from store_contract import FakeClock
 
 from mapwire import MemoryStore, PluginError, StateStore
-from mapwire.engine import hookspecs
-from mapwire.engine.queue import Failure, Queue
-from mapwire.engine.registry import Registry, build_registry
+from mapwire.contracts import hookspecs
+from mapwire.contracts.queue import Failure, Queue
 from mapwire.plugins import sqlite_store
 from mapwire.plugins.sqlite_store.queue import _CLAIM, SqliteQueue
 from mapwire.plugins.sqlite_store.store import SqliteStore
+from mapwire.runtime.registry import Registry, build_registry
 
 
 class TestSqliteQueueContract(QueueContract):

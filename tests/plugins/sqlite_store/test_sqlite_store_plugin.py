@@ -14,8 +14,7 @@ import pytest
 from store_contract import FakeClock
 
 from mapwire import MapwireError, MemoryStore, StateStore, hookimpl
-from mapwire.engine import hookspecs
-from mapwire.engine.registry import build_registry
+from mapwire.contracts import hookspecs
 from mapwire.plugins import sqlite_store
 from mapwire.plugins.sqlite_store.store import (
     SCHEMA_VERSION,
@@ -23,6 +22,7 @@ from mapwire.plugins.sqlite_store.store import (
     StoreSchemaError,
     sqlite_path,
 )
+from mapwire.runtime.registry import build_registry
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import jmespath.functions
 import pytest
 
 import mapwire.mappings
-from mapwire.engine.registry import build_registry
 from mapwire.plugins.standard.functions import FUNCTIONS as BASE_FUNCTIONS
 from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
+from mapwire.runtime.registry import build_registry
 
 Call = Callable[..., Any]
 JMESPATH_TYPES = {
@@ -95,8 +95,8 @@ def test_variadic_functions_need_their_first_argument(call: Call) -> None:
 
 
 def test_engine_adapter_calls_every_function() -> None:
-    from mapwire.engine.jmespath_runtime import make_functions_class
-    from mapwire.engine.registry import FunctionDef
+    from mapwire.contracts.functions import FunctionDef
+    from mapwire.language.jmespath_support import make_functions_class
 
     definitions = {n: FunctionDef(n, f, s, "standard") for n, (f, s) in FUNCTIONS.items()}
     options = jmespath.Options(custom_functions=make_functions_class(definitions)())

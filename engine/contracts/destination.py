@@ -1,0 +1,144 @@
+"""The contract a destination plugin fulfils. Protocol logic only: no I/O here.
+
+A destination declares its actions (each with a payload JSON Schema: the fields are the
+contract a mapping must meet), its settings schema (credentials, region, base URL), and
+its capabilities as data. Delivery then runs in three pure steps driven by a thin sender:
+
+1. ``prepare(action, settings)`` checks one action against the vendor's client-side limits
+   and renders the item as the vendor wants it; a field it repairs to fit is noted in the
+   item's ``repairs``; a problem it cannot repair raises ``PermanentDeliveryError`` for that
+   item only.
+2. ``build_requests(items, settings)`` packs prepared items into as few HTTP requests as the
+   vendor's batching limits allow, each remembering which items it carries.
+3. ``classify(request, response)`` turns the vendor's answer into one ``Outcome`` per item.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .payload_check import schema_problems
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .actions import Action, Outcome
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """One action a destination offers; ``payload_schema`` is a JSON Schema (an object)."""
+
+    name: str
+    description: str
+    payload_schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Vendor limits as data, read by the sender and the docs."""
+
+    max_items_per_request: int
+    max_request_bytes: int
+    max_item_bytes: int
+    requests_per_second: float
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class PreparedItem:
+    """An action rendered for the wire; ``key`` identifies it to the queue.
+
+    ``encoded`` may hold the body's wire bytes when ``prepare`` already produced them (to
+    measure the item), so ``build_requests`` does not encode it a second time.
+
+    ``repairs`` notes each field ``prepare`` changed so the item could go instead of being
+    dead-lettered (cut to a limit, left out, a unit corrected): one short reason per
+    repaired field, such as ``"event name over 100 bytes: truncated"``, never a value. The
+    delivery loop counts the notes of every delivered item by reason.
+    """
+
+    key: Any
+    body: Any
+    size: int
+    route: str = ""
+    encoded: bytes | None = None
+    repairs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class OutboundRequest:
+    """One HTTP request and the prepared items it carries, in body order."""
+
+    request: httpx.Request
+    items: list[PreparedItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Check:
+    """The verdict of a credentials check: ``ok``, ``bad_credentials``, ``wrong_region``,
+    ``unreachable`` or ``unexpected``, and a message fit to show (never a secret)."""
+
+    status: str
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class Destination(ABC):
+    """Base class for destination plugins."""
+
+    name: str
+    description: str = ""
+    actions: Mapping[str, ActionSpec]
+    settings_schema: Mapping[str, Any]
+    capabilities: Capabilities
+    secret_settings: tuple[str, ...] = ()
+
+    @abstractmethod
+    def prepare(
+        self, action: Action, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem:
+        """Check one action and render it; raise ``PermanentDeliveryError`` if it cannot go.
+
+        ``key`` (the queue's id for the item) is stored on the ``PreparedItem`` as given.
+        """
+
+    @abstractmethod
+    def build_requests(
+        self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
+    ) -> list[OutboundRequest]:
+        """Pack prepared items into HTTP requests within the vendor's batching limits."""
+
+    @abstractmethod
+    def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
+        """One outcome per item of ``sent``, in the same order."""
+
+    def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
+        """What delivery would refuse in one action's payload, found without settings or
+        credentials (``map``, ``test`` and ``explain`` ask): safe messages naming the field,
+        never a value; empty if it would go. By default the action's payload schema;
+        destinations override it with the very checks their ``prepare`` makes."""
+        spec = self.actions.get(action)
+        if spec is None:
+            return [f"no such action {action!r}"]
+        return schema_problems(spec.payload_schema, payload)
+
+    def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
+        """A request that proves the credentials without changing data (``connect test``)."""
+        return None
+
+    def check_response(self, response: httpx.Response, settings: Mapping[str, Any]) -> Check:
+        """What the answer to ``check_request`` says: by default 2xx passes, 401/403 are
+        bad credentials, anything else is unexpected."""
+        status = response.status_code
+        if 200 <= status < 300:
+            return Check("ok", f"credentials accepted ({status})")
+        if status in (401, 403):
+            return Check("bad_credentials", f"credentials rejected ({status})")
+        return Check("unexpected", f"unexpected answer ({status})")

@@ -1,0 +1,160 @@
+"""Every error mapwire raises on purpose, cut by who must act on it.
+
+::
+
+    MapwireError
+    ├── SpecError                  the integrator: a mapping file is wrong (file:line:col)
+    ├── ConfigError                the operator: a config file is wrong (file:line:col)
+    ├── InputError                 the sender: a bad inbound payload or signature (a 4xx)
+    ├── PluginError                the plugin author: a plugin is broken or clashes
+    │   └── DuplicateNameError     two plugins claim the same destination/source/function
+    ├── MissingDependency          the operator: an optional package a command needs
+    ├── ItemError                  one mapped item cannot become an action (counted, reported)
+    └── DeliveryError              a destination did not take an item
+        ├── RetryableDeliveryError 429, 5xx, timeouts; carries ``retry_after``
+        └── PermanentDeliveryError 4xx, client-side limit, invalid payload; dead-lettered
+
+``SkipItem`` is not an error: it is the signal that an item was left out on purpose
+(duplicate, no usable identity, an event type the flow ignores) and is counted by reason.
+
+Messages quote the offender and never contain credentials, headers or payload values.
+Bugs stay ``TypeError``/``RuntimeError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MapwireError(Exception):
+    """Root of every error mapwire raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in a file: where it is and what is wrong.
+
+    ``severity`` is ``"error"`` (the default) or ``"warning"``; warnings print with the
+    word ``warning`` before the code. ``suggestion`` is an optional fix to show.
+    """
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    severity: str = "error"
+    suggestion: str | None = None
+
+    def __str__(self) -> str:
+        word = "warning " if self.severity == "warning" else ""
+        return f"{self.path}:{self.line}:{self.col}: {word}{self.code} {self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "path": self.path,
+            "line": self.line,
+            "col": self.col,
+            "code": self.code,
+            "message": self.message,
+            "severity": self.severity,
+            "suggestion": self.suggestion,
+        }
+        return out
+
+
+class SpecError(MapwireError):
+    """A mapping file has problems; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class ConfigError(SpecError):
+    """A config file has problems; ``problems`` lists every one of them."""
+
+
+class InputError(MapwireError):
+    """An inbound payload is malformed, unauthenticated or wrongly signed."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "bad_request") -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
+class PluginError(MapwireError):
+    """A plugin failed to load or registered something invalid."""
+
+
+class MissingDependency(MapwireError):
+    """An optional package a command needs is not installed; the message says how to add it."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same name for the same kind of thing."""
+
+    def __init__(self, kind: str, name: str, first: str, second: str, hint: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.plugins = (first, second)
+        self.hint = hint
+        message = f"{kind} {name!r} is registered by both {first!r} and {second!r}"
+        super().__init__(f"{message}: {hint}" if hint else message)
+
+
+class ItemError(MapwireError):
+    """One item of the input could not become an action (e.g. a required field is null).
+
+    ``code`` names the kind of failure (``required_null``, ``wrong_type``,
+    ``expression_error``, ``item_error``); the message never quotes an input value.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rule: str = "",
+        field: str = "",
+        index: str = "",
+        code: str = "item_error",
+    ) -> None:
+        self.detail = message
+        self.code = code
+        self.rule = rule
+        self.field = field
+        self.index = index
+        where = ":".join(x for x in (rule, index, field) if x)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class SkipItem(Exception):
+    """An item was left out on purpose; ``reason`` is the counter's label."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+class DeliveryError(MapwireError):
+    """A destination did not take an item."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        self.reason = reason
+        self.status = status
+        super().__init__(reason)
+
+
+class RetryableDeliveryError(DeliveryError):
+    """Try again later (429, 5xx, timeouts); ``retry_after`` seconds if the vendor said."""
+
+    def __init__(
+        self, reason: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason, status=status)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Will never succeed as sent; the item goes to the dead-letter table with the reason."""

@@ -1,0 +1,231 @@
+"""The durable delivery queue: the contract, whatever stores it (SQLite, Redis, ...).
+
+Intake writes actions with ``enqueue`` *before* it acknowledges its input; delivery
+``claim``s a batch (leased, so a crashed worker's items come back after the lease), and
+settles every claimed item exactly once: ``ack`` (delivered), ``retry`` (try again later),
+or ``dead_letter`` (never going to work; kept with the request, the response and the
+reason for ``mapwire dlq``).
+
+Dead letters are of two kinds. ``delivery``: a queued action a destination refused (or
+that never reached it within the retry window). ``mapping``: an input item that failed to
+map, kept with its source document (``record_mapping_failures``) so that ``mapwire dlq
+replay`` can map it again once the mapping is fixed. Every dead letter keeps its history:
+one ``FailedAttempt`` per time it failed for good. A delivery dead letter put back in the
+queue (``requeue_dead_letters``) carries its history in the queue entry, so if it fails
+again its new dead letter appends to that history and counts every attempt.
+
+``enqueue`` also records the actions' dedup keys through the given state store; when the
+store and the queue share one SQLite file this happens in the same transaction, so an
+input is either fully accepted (keys recorded and actions queued) or not at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .actions import Action
+from .store import StateStore
+
+
+@dataclass(slots=True)
+class FailedAttempt:
+    """One time an item failed for good: when, why, and after how many tries."""
+
+    at: float
+    reason: str
+    attempts: int = 1
+
+    def as_list(self) -> list[Any]:
+        return [self.at, self.reason, self.attempts]
+
+    @classmethod
+    def from_list(cls, row: Sequence[Any]) -> FailedAttempt:
+        return cls(float(row[0]), str(row[1]), int(row[2]))
+
+
+def history_from(rows: Any) -> list[FailedAttempt]:
+    """A history stored as JSON (a list of ``[at, reason, attempts]``) -> attempts."""
+    return [FailedAttempt.from_list(row) for row in rows or ()]
+
+
+@dataclass(slots=True)
+class QueueEntry:
+    """A claimed item: the action and its delivery history.
+
+    ``attempts`` counts the tries since it was (re)queued; ``history`` lists the times it
+    was dead-lettered before and then put back in the queue (``mapwire dlq retry``).
+    """
+
+    id: Any
+    connection: str
+    action: Action
+    attempts: int
+    enqueued_at: float
+    last_error: str = ""
+    history: list[FailedAttempt] = dataclasses.field(default_factory=list)
+
+    def failed_for_good(self, at: float, reason: str) -> list[FailedAttempt]:
+        """The history once this attempt failed for good: the old one plus this failure."""
+        return [*self.history, FailedAttempt(at, reason, self.attempts + 1)]
+
+
+@dataclass(slots=True)
+class EnqueueResult:
+    queued: int = 0
+    duplicates: int = 0
+
+
+DELIVERY = "delivery"
+MAPPING = "mapping"
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A permanently failed item and everything needed to understand or replay it.
+
+    ``kind`` is ``delivery`` (``action`` is what was refused) or ``mapping`` (``action``
+    is empty; ``source`` is the input document, ``mapping``/``rule``/``field``/``code``
+    say what failed). ``attempts`` counts every try over the whole ``history``;
+    ``source`` is None when the document was not kept (delivery dead letters).
+    """
+
+    id: Any
+    connection: str
+    action: Action
+    reason: str
+    attempts: int
+    enqueued_at: float
+    failed_at: float
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)
+    response: dict[str, Any] = dataclasses.field(default_factory=dict)
+    kind: str = DELIVERY
+    history: list[FailedAttempt] = dataclasses.field(default_factory=list)
+    source: Any = None
+    mapping: str = ""
+    rule: str = ""
+    field: str = ""
+    code: str = ""
+    item: str = ""
+
+    @property
+    def first_failed_at(self) -> float:
+        return self.history[0].at if self.history else self.failed_at
+
+
+@dataclass(slots=True)
+class MappingFailure:
+    """An input item that failed to map, to keep as a ``mapping`` dead letter.
+
+    ``message`` and ``code`` describe the failure without any input value; ``source`` is
+    the whole input document, for ``mapwire dlq replay``; ``history`` holds the earlier
+    failures of the same item (when a replay failed again).
+    """
+
+    connection: str
+    mapping: str
+    rule: str
+    field: str
+    code: str
+    message: str
+    source: Any
+    item: str = ""
+    history: list[FailedAttempt] = dataclasses.field(default_factory=list)
+
+    def describe(self) -> str:
+        """One line for people: where it failed and why, never a value."""
+        where = [f"connection {self.connection!r}", f"mapping {self.mapping!r}"]
+        where.append(f"rule {self.rule!r}")
+        if self.item:
+            where.append(f"item {self.item}")
+        if self.field:
+            where.append(f"field {self.field!r}")
+        return f"{', '.join(where)}: {self.code}: {self.message}"
+
+    def total_history(self, at: float) -> list[FailedAttempt]:
+        """The history with this failure appended."""
+        return [*self.history, FailedAttempt(at, self.message, 1)]
+
+
+@dataclass(slots=True)
+class Failure:
+    """Why an entry is dead-lettered, with the (redacted) request and response."""
+
+    reason: str
+    request: dict[str, Any] = dataclasses.field(default_factory=dict)
+    response: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class Queue(Protocol):
+    def enqueue(
+        self,
+        connection: str,
+        actions: Sequence[Action],
+        *,
+        dedup: StateStore | None = None,
+        dedup_ttl: float | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> EnqueueResult:
+        """Atomically queue ``actions`` (skipping those whose dedup keys were seen) and,
+        when ``progress`` = (key, value) is given, record it in the same transaction."""
+        ...
+
+    def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
+        """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``."""
+        ...
+
+    def ack(self, ids: Sequence[Any]) -> None: ...
+
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
+        """Release with one more attempt counted; not claimable before ``not_before``."""
+        ...
+
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
+        """Give entries back without counting an attempt (they were not sent)."""
+        ...
+
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+        """Move entries to the dead letters; each dead letter's history is the entry's
+        history plus this failure, and its ``attempts`` the sum over that history."""
+        ...
+
+    def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
+        """Keep items that failed to map as ``mapping`` dead letters, in one write."""
+        ...
+
+    def depth(self, connection: str | None = None) -> int: ...
+
+    def next_ready_at(self, connection: str) -> float | None: ...
+
+    def progress(self, key: str) -> str | None: ...
+
+    def dead_letters(
+        self,
+        connection: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        *,
+        kind: str | None = None,
+    ) -> list[DeadLetter]:
+        """Newest first; of one connection and/or one kind if given."""
+        ...
+
+    def get_dead_letter(self, id: Any) -> DeadLetter | None: ...
+
+    def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
+        """Put ``delivery`` dead letters back in the queue with their history (``mapping``
+        ones are left: they have no action; replay them instead). Returns how many."""
+        ...
+
+    def purge_dead_letters(
+        self,
+        ids: Sequence[Any] | None,
+        connection: str | None,
+        older_than: float | None,
+        *,
+        kind: str | None = None,
+    ) -> int: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,118 @@
+"""``validate`` for test-case files (``*.test.yaml``): their shape, their mapping, their
+settings, every problem with ``file:line:col``.
+
+The shape is ``schemas/test.schema.json`` (unknown keys, a case without input, wrong
+types); then the mapping the file names must exist (``E405``), and every setting a case
+gives must be one the mapping declares (``E406``), of the declared type (``E407``). A
+setting given its default value is a warning (``W408``): the case does not test what it
+seems to.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from ..contracts.errors import Problem, SpecError
+from .plan import Plan
+from .planner import setting_type_error
+from .schema_errors import did_you_mean, schema_problems
+from .yaml_loader import Positions, load
+
+MISSING_MAPPING = "E405"
+UNKNOWN_SETTING = "E406"
+BAD_SETTING = "E407"
+DEFAULT_SETTING = "W408"
+
+
+@lru_cache(maxsize=1)
+def cases_schema() -> dict[str, Any]:
+    text = resources.files("mapwire.schemas").joinpath("test.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def mapping_of(path: Path, value: dict[str, Any]) -> Path:
+    """The mapping file a cases file is about (``mapping:``, else its own name)."""
+    ref = value.get("mapping")
+    name = ref if isinstance(ref, str) else path.name.replace(".test.", ".")
+    return path.parent / name
+
+
+def check_cases_file(path: Path, compile_mapping: Callable[[Path], Plan]) -> list[Problem]:
+    """Every problem in one cases file (its mapping's own problems are not repeated)."""
+    try:
+        text = path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [Problem(str(path), 1, 1, "E000", f"cannot read file: {exc}")]
+    value, positions, problems = load(text, str(path))
+    if problems:
+        return problems
+    if not isinstance(value, dict):
+        return [Problem(str(path), 1, 1, "E401", "expected `mapping:` and `cases: [...]`")]
+    validator = jsonschema.Draft202012Validator(cases_schema())
+    problems = schema_problems(validator.iter_errors(value), positions)
+    mapping = mapping_of(path, value)
+    if not mapping.is_file():
+        where = ("mapping",) if "mapping" in value else ()
+        problems.append(
+            positions.problem(
+                where,
+                MISSING_MAPPING,
+                f"the mapping {mapping.name!r} does not exist (looked for {mapping})",
+            )
+        )
+        return problems
+    try:
+        plan = compile_mapping(mapping)
+    except SpecError:
+        return problems  # the mapping's problems are the mapping file's to report
+    cases = value.get("cases")
+    for i, case in enumerate(cases if isinstance(cases, list) else []):
+        settings = case.get("settings") if isinstance(case, dict) else None
+        if isinstance(settings, dict):
+            problems.extend(_settings_problems(plan, settings, ("cases", i, "settings"), positions))
+    return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _settings_problems(
+    plan: Plan, given: dict[str, Any], where: tuple[str | int, ...], positions: Positions
+) -> list[Problem]:
+    out = []
+    for name, setting in given.items():
+        decl = plan.settings.get(name)
+        if decl is None:
+            hint = did_you_mean(name, plan.settings)
+            declared = ", ".join(sorted(plan.settings)) or "none"
+            out.append(
+                positions.problem(
+                    (*where, name),
+                    UNKNOWN_SETTING,
+                    f"mapping {plan.name!r} has no setting {name!r}{hint}; declared: {declared}",
+                    key=True,
+                )
+            )
+            continue
+        err = setting_type_error(decl, setting)
+        if err:
+            out.append(positions.problem((*where, name), BAD_SETTING, err))
+        elif setting == decl.default and type(setting) is type(decl.default):
+            line, col = positions.of((*where, name), key=True)
+            out.append(
+                Problem(
+                    positions.file,
+                    line,
+                    col,
+                    DEFAULT_SETTING,
+                    f"setting {name!r} is given its default value",
+                    severity="warning",
+                    suggestion=f"leave {name!r} out, or give it a value other than the default",
+                )
+            )
+    return out

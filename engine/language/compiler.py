@@ -1,0 +1,382 @@
+"""Plan -> one specialised Python function, with exactly the interpreter's results.
+
+``compile_plan(plan)`` turns a whole mapping into the source of one function
+``_run(doc, settings, store, namespace)`` and ``exec``s it once. Every JMESPath
+expression is emitted inline by ``PyGen`` (``jmespath_codegen``): the names an expression
+starts from (``doc``, ``settings``, loop names, variables, state names) are Python locals,
+so ``event.data.event_name`` is two dict lookups; sub-expressions shared by the fields of
+one rule are computed once (``cse``); rules, loops, ``when`` tests, fields and their null
+handling become straight-line code. Only the rarely used post-processing (``map``,
+``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the
+interpreter's own helper, so there is one definition of each rule.
+
+The interpreter (``interpreter.Evaluator``) stays the reference: ``explain`` traces with it,
+and the tests hold the two against each other on every shipped mapping case.
+``mapwire explain --compiled`` prints the generated source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contracts.actions import Action, MapResult
+from ..contracts.errors import ItemError, SkipItem
+from ..contracts.store import MemoryStore, StateStore, membership_update
+from .expressions import analyse
+from .interpreter import (
+    Evaluator,
+    TraceEntry,
+    is_empty,
+    membership_version,
+    outcome_values,
+    post_process,
+    record_failure,
+    render_template_value,
+)
+from .jmespath_codegen import PyGen, truth_test
+from .jmespath_support import is_false
+from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
+from .value_types import json_type
+
+_CAUGHT = "(_ItemError, _SkipItem, ValueError)"
+
+
+def _loop_error(name: str, value: Any, rule: str) -> ItemError:
+    return ItemError(
+        f"for_each {name!r} expected an array, got {json_type(value)}", rule=rule, code="wrong_type"
+    )
+
+
+def _membership(
+    store: StateStore,
+    namespace: str,
+    m: MembershipPlan,
+    rule: str,
+    key: Any,
+    version: Any,
+    add: Any,
+    rm: Any,
+) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
+    """The members after the update, and (if the state binds ``changes``) what each did."""
+    if key is None:
+        return None, None
+    v = membership_version(version, rule)
+    changes = [(str(x), True, v) for x in (add or []) if x is not None]
+    changes += [(str(x), False, v) for x in (rm or []) if x is not None]
+    ns = f"{namespace}{m.set}"
+    if m.changes is None:
+        return store.update_membership(ns, render_template_value(key), changes), None
+    update = membership_update(store, ns, render_template_value(key), changes)
+    return update.members, outcome_values(update)
+
+
+def _dedup_key(value: Any) -> str:
+    return render_template_value(value)
+
+
+@dataclass
+class _Scope:
+    """Names an expression may start from, and the Python local bound to each."""
+
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def bind(self, name: str, local: str) -> _Scope:
+        return _Scope({**self.bindings, name: local})
+
+
+class _PlanGen:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.py = PyGen(plan.functions)
+        self.ns = self.py.namespace
+        self.ns.update(
+            {
+                "_Action": Action,
+                "_MapResult": MapResult,
+                "_ItemError": ItemError,
+                "_SkipItem": SkipItem,
+                "_fail": record_failure,
+                "_post": post_process,
+                "_isf": is_false,
+                "_empty": is_empty,
+                "_render": render_template_value,
+                "_loop_error": _loop_error,
+                "_membership": _membership,
+                "_dkey": _dedup_key,
+                "_ROOT": {},
+            }
+        )
+        self.lines: list[str] = []
+        self.n = 0
+
+    # -- helpers ------------------------------------------------------------------------------
+    def tmp(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}{self.n}"
+
+    def const(self, value: Any, prefix: str = "_k") -> str:
+        name = self.tmp(prefix)
+        self.ns[name] = value
+        return name
+
+    def emit(self, indent: str, line: str) -> None:
+        self.lines.append(indent + line)
+
+    def expr(self, e: Expr, scope: _Scope, indent: str, cse: dict[Any, Any]) -> str:
+        src = "_scope"
+        if analyse(e.ast).reads_whole_root:
+            items = ", ".join(f"{n!r}: {v}" for n, v in scope.bindings.items())
+            src = self.tmp("_scope")
+            self.emit(indent, f"{src} = {{{items}}}")
+        return self.py.gen(e.ast, src, self.lines, indent, root_bindings=scope.bindings, cse=cse)
+
+    # -- fields -------------------------------------------------------------------------------
+    def raw(
+        self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
+    ) -> str:
+        """Emit code computing the field's source value; return a local holding it."""
+        if fp.source == "expr":
+            assert fp.expr is not None
+            result = self.expr(fp.expr, scope, indent, cse)
+            if fp.is_plain and result.isidentifier():
+                return result  # no copy: the expression's own temporary is the value
+            out = self.tmp("_f")
+            self.emit(indent, f"{out} = {result}")
+            if not fp.is_plain:
+                self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+            return out
+        out = self.tmp("_f")
+        if fp.source == "value":
+            self.emit(indent, f"{out} = {fp.value!r}")
+        elif fp.source == "first":
+            self.emit(indent, f"{out} = None")
+            inner = indent
+            for i, sub in enumerate(fp.first):
+                v = self.value(sub, scope, inner, dict(cse), rule, f"{path}[{i}]")
+                self.emit(inner, f"if {v} is not None:")
+                self.emit(inner, f"    {out} = {v}")
+                self.emit(inner, "else:")
+                inner += "    "
+            self.emit(inner, "pass")
+        elif fp.source == "template":
+            self.emit(indent, f"{out} = None")
+            inner, parts = indent, []
+            for part in fp.template:
+                if isinstance(part, str):
+                    parts.append(repr(part))
+                    continue
+                v = self.expr(part, scope, inner, dict(cse))
+                self.emit(inner, f"if {v} is not None:")
+                inner += "    "
+                parts.append(f"_render({v})")
+            self.emit(inner, f"{out} = {' + '.join(parts) or repr('')}")
+        elif fp.source == "object":
+            self.emit(indent, f"{out} = {{}}")
+            for sub in fp.object:
+                self.field_into(out, sub, scope, indent, cse, rule, f"{path}.{sub.name}")
+        else:  # merge
+            self.emit(indent, f"{out} = {{}}")
+            for i, sub in enumerate(fp.merge):
+                v = self.value(sub, scope, indent, cse, rule, f"{path}[{i}]")
+                self.emit(indent, f"if type({v}) is dict:")
+                self.emit(indent, f"    {out}.update({v})")
+        if not fp.is_plain:
+            self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+        return out
+
+    def value(
+        self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
+    ) -> str:
+        """A local holding the field's value, None when it is null (omitted or kept)."""
+        v = self.raw(fp, scope, indent, cse, rule, path)
+        if fp.source == "object":
+            return v
+        if fp.if_null == "error":
+            msg = f"required field {path!r} is null"
+            self.emit(indent, f"if {v} is None:")
+            args = f"{msg!r}, rule={rule!r}, field={path!r}, code='required_null'"
+            self.emit(indent, f"    raise _ItemError({args})")
+        elif fp.if_null == "skip":
+            self.emit(indent, f"if {v} is None:")
+            self.emit(indent, f"    raise _SkipItem({fp.skip_reason!r})")
+        return v
+
+    def field_into(
+        self,
+        target: str,
+        fp: FieldPlan,
+        scope: _Scope,
+        indent: str,
+        cse: dict[Any, Any],
+        rule: str,
+        path: str,
+    ) -> None:
+        v = self.value(fp, scope, indent, cse, rule, path)
+        if fp.if_null == "keep" or fp.source == "object":
+            self.emit(indent, f"{target}[{fp.name!r}] = {v}")
+        else:
+            self.emit(indent, f"if {v} is not None:")
+            self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
+
+    def _as_local(self, value: str, name: str, indent: str) -> str:
+        """A local to bind a variable to: the value's own temporary when it is one."""
+        if value.isidentifier() and value not in ("None", "True", "False"):
+            return value
+        local = self.tmp(f"v_{name}_")
+        self.emit(indent, f"{local} = {value}")
+        return local
+
+    # -- rules --------------------------------------------------------------------------------
+    def rule(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
+        """Emit ``rule``: its loops, each item in its own try, errors recorded per item."""
+        self.emit(indent, f"# rule {rule.name!r} ({rule.at})")
+        self._level(rule, scope, indent, label, 0)
+
+    def _level(self, rule: RulePlan, scope: _Scope, indent: str, label: str, level: int) -> None:
+        if level == len(rule.loops):
+            self.emit(indent, "try:")
+            self._apply(rule, scope, indent + "    ", label)
+            self.emit(indent, f"except {_CAUGHT} as _e:")
+            self.emit(indent, f"    _fail(result, _e, {rule.name!r}, {label})")
+            return
+        name, e = rule.loops[level]
+        seq, idx, var = self.tmp("_seq"), self.tmp("_i"), self.tmp(f"v_{name}_")
+        self.emit(indent, "try:")
+        self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', {})}")
+        self.emit(indent, f"    if {seq} is None:")
+        self.emit(indent, f"        {seq} = ()")
+        self.emit(indent, f"    elif type({seq}) is not list:")
+        self.emit(indent, f"        raise _loop_error({name!r}, {seq}, {rule.name!r})")
+        self.emit(indent, f"except {_CAUGHT} as _e:")
+        self.emit(indent, f"    _fail(result, _e, {rule.name!r}, {label})")
+        self.emit(indent, f"    {seq} = ()")
+        self.emit(indent, f"for {idx}, {var} in enumerate({seq}):")
+        item_label = _label_concat(label, name, idx)
+        self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1)
+
+    def _apply(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
+        cse: dict[Any, Any] = {}
+        if rule.when is not None:
+            w = self.expr(rule.when, scope, indent, cse)
+            # A comparison or a negation is already true/false/null: test it directly.
+            direct = rule.when.ast["type"] in ("comparator", "not_expression")
+            self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
+            indent += "    "
+            cse = dict(cse)
+        for var in rule.variables:
+            v = self.value(var, scope, indent, cse, rule.name, var.name)
+            scope = scope.bind(var.name, self._as_local(v, var.name, indent))
+        for m in rule.state:
+            local = self.tmp(f"v_{m.name}_")
+            outcomes = self.tmp(f"v_{m.changes or 'changes'}_")
+            key = self.expr(m.key, scope, indent, cse)
+            self.emit(indent, f"if {key} is None:")
+            self.emit(indent, f"    {local}, {outcomes} = None, None")
+            self.emit(indent, "else:")
+            inner, inner_cse = indent + "    ", dict(cse)
+            parts = [
+                self.expr(x, scope, inner, inner_cse) if x is not None else "None"
+                for x in (m.version, m.add, m.remove)
+            ]
+            args = ", ".join([self.const(m, "_m"), repr(rule.name), key, *parts])
+            self.emit(inner, f"{local}, {outcomes} = _membership(store, namespace, {args})")
+            scope = scope.bind(m.name, local)
+            if m.changes is not None:
+                scope = scope.bind(m.changes, outcomes)
+        if rule.skip is not None:
+            reason = self.tmp("_reason")
+            fp = FieldPlan("skip", "template", template=rule.skip)
+            value = self.raw(fp, scope, indent, cse, rule.name, "skip")
+            self.emit(indent, f"{reason} = {value} or 'skipped'")
+            self.emit(indent, f"result.skip({reason})")
+            return
+        if rule.children:
+            for child in rule.children:
+                self.rule(child, scope, indent, label)
+            return
+        payload = self.tmp("_payload")
+        self.emit(indent, f"{payload} = {{}}")
+        for fp in rule.fields:
+            self.field_into(payload, fp, scope, indent, cse, rule.name, fp.name)
+        keys = [self.expr(e, scope, indent, cse) for e in rule.dedup]
+        key_list = self.tmp("_keys")
+        if keys:
+            listed = ", ".join(keys)
+            self.emit(indent, f"{key_list} = tuple(_dkey(k) for k in ({listed},) if k is not None)")
+        else:
+            self.emit(indent, f"{key_list} = ()")
+        self.emit(
+            indent,
+            f"actions.append(_Action({self.plan.destination!r}, {rule.action!r}, {payload}, "
+            f"{key_list}, {rule.name!r}))",
+        )
+
+    # -- whole plan ---------------------------------------------------------------------------
+    def compile(self) -> str:
+        self.lines = [
+            "def _run(doc, settings, store, namespace):",
+            "    result = _MapResult()",
+            "    actions = result.actions",
+            # The evaluation context is never null; expressions that read it whole
+            # (`@` at the root) get a real dict of the names in scope instead.
+            "    _scope = _ROOT",
+        ]
+        scope = _Scope({"doc": "doc", "settings": "settings"})
+        indent = "    "
+        self.emit(indent, "try:")
+        for var in self.plan.variables:
+            v = self.value(var, scope, indent + "    ", {}, "variables", var.name)
+            scope = scope.bind(var.name, self._as_local(v, var.name, indent + "    "))
+        self.emit(indent, "    pass")
+        self.emit(indent, f"except {_CAUGHT} as _e:")
+        self.emit(indent, "    _fail(result, _e, 'variables', '')")
+        self.emit(indent, "    return result")
+        for rule in self.plan.rules:
+            self.rule(rule, scope, indent, "''")
+        self.emit(indent, "return result")
+        return "\n".join(self.lines) + "\n"
+
+
+def _label_concat(outer: str, name: str, idx: str) -> str:
+    """A Python expression for the item label: outer label + ``name[idx]``."""
+    if outer == "''":
+        return f"f'{name}[{{{idx}}}]'"
+    return f"{outer} + f'{name}[{{{idx}}}]'"
+
+
+class CompiledPlan:
+    """A plan compiled to Python; ``run`` has the same contract as ``Evaluator.run``."""
+
+    def __init__(self, plan: Plan, function: Any, source: str) -> None:
+        self.plan = plan
+        self._run = function
+        self.source = source
+        self._evaluator: Evaluator | None = None
+
+    def run(
+        self,
+        doc: Any,
+        settings: Mapping[str, Any],
+        store: StateStore | None = None,
+        *,
+        namespace: str = "",
+        trace: list[TraceEntry] | None = None,
+    ) -> MapResult:
+        if trace is not None:
+            if self._evaluator is None:
+                self._evaluator = Evaluator(self.plan)
+            return self._evaluator.run(doc, settings, store, namespace=namespace, trace=trace)
+        result: MapResult = self._run(doc, settings, store or MemoryStore(), namespace)
+        return result
+
+
+def compile_plan(plan: Plan) -> CompiledPlan:
+    """Generate, compile and load the Python for ``plan``."""
+    gen = _PlanGen(plan)
+    source = gen.compile()
+    code = compile(source, f"<mapping {plan.name}>", "exec")
+    exec(code, gen.ns)
+    helpers = "\n\n".join(gen.py.helper_source)
+    return CompiledPlan(plan, gen.ns["_run"], (helpers + "\n\n" if helpers else "") + source)

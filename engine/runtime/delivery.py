@@ -1,0 +1,310 @@
+"""Delivery: queued actions -> the destination's HTTP requests -> delivered, retried later,
+or dead-lettered with the reason.
+
+One ``Deliverer`` per connection runs ``claim -> prepare -> build_requests -> send ->
+classify -> settle``. The protocol steps are the destination plugin's pure functions; this
+module owns the I/O (an ``httpx.AsyncClient``), the rate limit, backoff and the retry
+window, and it is the only place that turns outcomes into queue operations.
+
+Order: requests of one claim are sent one after another; when one must be retried, the
+rest of the claim is given back untouched, so a person's actions are never overtaken by
+later ones (an identify always reaches the vendor before that input's events).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ..contracts.actions import Outcome
+from ..contracts.destination import Destination, OutboundRequest, PreparedItem
+from ..contracts.errors import MapwireError, PermanentDeliveryError
+from ..contracts.queue import Failure, Queue, QueueEntry
+from ..contracts.ratelimit import RateLimiter
+from .credentials_pause import CredentialsPause
+from .metrics import Metrics
+
+MAX_BODY_IN_DEAD_LETTER = 4000
+BASE_BACKOFF_SECONDS = 1.0
+
+
+def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
+    """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
+    ceiling = min(max_backoff, BASE_BACKOFF_SECONDS * (2 ** min(attempts, 20)))
+    delay = random.uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(retry_after, min(delay, retry_after + 1.0))
+    return delay
+
+
+def describe_transport_error(exc: httpx.TransportError) -> str:
+    """A reason for a failed send that names the kind of failure, never the URL or headers."""
+    kinds = (
+        (httpx.ConnectTimeout, "connect timeout"),
+        (httpx.ReadTimeout, "read timeout"),
+        (httpx.WriteTimeout, "write timeout"),
+        (httpx.PoolTimeout, "connection pool timeout"),
+        (httpx.ConnectError, "connection failed"),
+        (httpx.RemoteProtocolError, "connection closed by the destination"),
+        (httpx.ReadError, "read error"),
+        (httpx.WriteError, "write error"),
+        (httpx.ProxyError, "proxy error"),
+        (httpx.UnsupportedProtocol, "unsupported protocol"),
+    )
+    for cls, text in kinds:
+        if isinstance(exc, cls):
+            return text
+    return f"transport error ({type(exc).__name__})"
+
+
+class Redactor:
+    """Replaces every secret setting's value in text bound for logs or dead letters."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+
+@dataclass
+class Settled:
+    delivered: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    requests: int = 0
+
+
+class Deliverer:
+    """Delivers one connection's queue through its destination plugin."""
+
+    def __init__(
+        self,
+        connection: str,
+        destination: Destination,
+        settings: Mapping[str, Any],
+        queue: Queue,
+        client: httpx.AsyncClient,
+        *,
+        limiter: RateLimiter,
+        metrics: Metrics,
+        retry_window_seconds: float = 24 * 3600,
+        max_backoff_seconds: float = 300.0,
+        lease_seconds: float = 30.0,
+        claim_requests: int = 1,
+        credentials_hold_seconds: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connection = connection
+        self.destination = destination
+        self.settings = settings
+        self.queue = queue
+        self.client = client
+        self.limiter = limiter
+        self.metrics = metrics
+        self.retry_window = retry_window_seconds
+        self.max_backoff = max_backoff_seconds
+        self.lease_seconds = lease_seconds
+        self.claim_limit = destination.capabilities.max_items_per_request * claim_requests
+        self.clock = clock
+        secrets = [str(settings.get(k, "")) for k in destination.secret_settings]
+        self.redact = Redactor(secrets)
+        #: While the destination asked us to wait, nothing newer is sent either, so a
+        #: person's later actions never overtake the ones being retried.
+        self.paused_until = 0.0
+        self.credentials = CredentialsPause(
+            connection,
+            metrics,
+            hold_seconds=credentials_hold_seconds,
+            max_backoff=max_backoff_seconds,
+        )
+        self._latency = metrics.latency.labels(connection)
+
+    async def step(self) -> Settled:
+        """Claim one batch of ready items and settle every one of them."""
+        done = Settled()
+        if self.clock() < self.paused_until:
+            return done
+        entries = self.queue.claim(self.connection, self.claim_limit, self.lease_seconds)
+        if not entries:
+            return done
+        prepared: list[PreparedItem] = []
+        rejected: list[tuple[QueueEntry, Failure]] = []
+        for entry in entries:
+            try:
+                prepared.append(self.destination.prepare(entry.action, self.settings, key=entry))
+            except PermanentDeliveryError as exc:
+                rejected.append((entry, Failure(self.redact(exc.reason), {"item": "not built"})))
+            except MapwireError as exc:
+                rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
+        if rejected:
+            self._dead_letter(rejected, done)
+        if not prepared:
+            return done
+        requests = self.destination.build_requests(prepared, self.settings)
+        for i, sent in enumerate(requests):
+            await self.limiter.acquire()
+            outcomes, response = await self._send(sent)
+            done.requests += 1
+            stop_at = self._settle(sent, outcomes, response, done)
+            if stop_at is not None:
+                self.paused_until = max(self.paused_until, stop_at)
+                rest = [item.key.id for later in requests[i + 1 :] for item in later.items]
+                if rest:
+                    self.queue.release(rest, not_before=stop_at)
+                break
+        return done
+
+    async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
+        try:
+            response = await self.client.send(sent.request)
+        except httpx.TransportError as exc:
+            reason = describe_transport_error(exc)
+            self.metrics.request(self.connection, "error")
+            return [Outcome("retry", reason=reason) for _ in sent.items], None
+        await response.aread()
+        self.metrics.request(self.connection, str(response.status_code))
+        outcomes = self.destination.classify(sent, response)
+        if len(outcomes) != len(sent.items):
+            raise RuntimeError(
+                f"destination {self.destination.name!r} classified {len(outcomes)} outcomes "
+                f"for {len(sent.items)} items"
+            )
+        return outcomes, response
+
+    def _settle(
+        self,
+        sent: OutboundRequest,
+        outcomes: list[Outcome],
+        response: httpx.Response | None,
+        done: Settled,
+    ) -> float | None:
+        """Apply each item's outcome; return the retry time if any item must wait."""
+        now = self.clock()
+        delivered: list[Any] = []
+        failed: list[tuple[QueueEntry, Failure]] = []
+        retry_at: float | None = None
+        retries: dict[float, list[Any]] = {}
+        repaired: dict[str, int] = {}
+        refused: list[PreparedItem] = []
+        refused_reason = ""
+        for item, outcome in zip(sent.items, outcomes, strict=True):
+            entry: QueueEntry = item.key
+            if outcome.status == "credentials_refused":
+                refused.append(item)
+                refused_reason = outcome.reason
+            elif outcome.status == "delivered":
+                delivered.append(entry.id)
+                for note in item.repairs:
+                    repaired[note] = repaired.get(note, 0) + 1
+                self._latency.observe(max(0.0, now - entry.enqueued_at))
+            elif outcome.status == "failed":
+                failed.append((entry, self._failure(outcome.reason, sent, item, response)))
+            else:
+                delay = backoff(entry.attempts, outcome.retry_after, self.max_backoff)
+                if now + delay - entry.enqueued_at > self.retry_window:
+                    reason = f"retry window exceeded; last error: {outcome.reason}"
+                    failed.append((entry, self._failure(reason, sent, item, response)))
+                    continue
+                at = now + delay
+                retries.setdefault(at, []).append(entry.id)
+                retry_at = at if retry_at is None else max(retry_at, at)
+                reason = self.redact(outcome.reason)
+        if refused:
+            again = self._credentials_refused(sent, refused, refused_reason, response, failed)
+            if again is not None:
+                retry_at = again if retry_at is None else max(retry_at, again)
+        elif any(o.status in ("delivered", "failed") for o in outcomes):
+            self.credentials.accepted()  # the vendor judged the items: the key works
+        if delivered:
+            self.queue.ack(delivered)
+            done.delivered += len(delivered)
+            self.metrics.count("delivered", self.connection, len(delivered))
+        if repaired:
+            self.metrics.repair(self.connection, repaired)
+        for at, ids in retries.items():
+            self.queue.retry(ids, at, reason)
+            done.retried += len(ids)
+            self.metrics.count("retried", self.connection, len(ids))
+        if failed:
+            self._dead_letter(failed, done)
+        return retry_at
+
+    def _credentials_refused(
+        self,
+        sent: OutboundRequest,
+        refused: list[PreparedItem],
+        reason: str,
+        response: httpx.Response | None,
+        failed: list[tuple[QueueEntry, Failure]],
+    ) -> float | None:
+        """Give the refused items back untouched and pause, or once the hold has run out
+        add them to ``failed``; the time to try again, if any."""
+        at = self.credentials.refused(self.clock(), self.redact(reason))
+        if at is None:
+            why = self.credentials.dead_letter_reason()
+            failed.extend((i.key, self._failure(why, sent, i, response)) for i in refused)
+            return None
+        self.queue.release([i.key.id for i in refused], not_before=at)
+        return at
+
+    def _failure(
+        self,
+        reason: str,
+        sent: OutboundRequest,
+        item: PreparedItem,
+        response: httpx.Response | None,
+    ) -> Failure:
+        url = sent.request.url.copy_with(username=None, password=None)
+        request = {"method": sent.request.method, "url": str(url), "item": item.body}
+        answer: dict[str, Any] = {}
+        if response is not None:
+            answer = {
+                "status": response.status_code,
+                "body": self.redact(response.text[:MAX_BODY_IN_DEAD_LETTER]),
+            }
+        return Failure(self.redact(reason), request, answer)
+
+    def _dead_letter(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
+        self.queue.dead_letter(failed)
+        done.dead_lettered += len(failed)
+        self.metrics.count("dead_lettered", self.connection, len(failed))
+
+
+async def run_until(
+    deliverer: Deliverer,
+    stop: asyncio.Event,
+    *,
+    wake: asyncio.Event | None = None,
+    batch_wait: float = 0.05,
+    idle_poll: float = 1.0,
+) -> None:
+    """Deliver until ``stop`` is set; sleep while nothing is ready.
+
+    ``wake`` (set by in-process intake) cuts the sleep short; delivery then waits
+    ``batch_wait`` so a batch can fill instead of sending one request per event.
+    """
+    while not stop.is_set():
+        done = await deliverer.step()
+        if done.requests or done.dead_lettered:
+            continue
+        ready_at = deliverer.queue.next_ready_at(deliverer.connection)
+        now = deliverer.clock()
+        if ready_at is not None:
+            ready_at = max(ready_at, deliverer.paused_until)
+        timeout = idle_poll if ready_at is None else max(0.005, min(idle_poll, ready_at - now))
+        waiter = wake or stop
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter.wait(), timeout=timeout)
+        if wake is not None and wake.is_set():
+            wake.clear()
+            await asyncio.sleep(batch_wait)

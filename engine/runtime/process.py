@@ -1,0 +1,142 @@
+"""Everything a running mapwire process holds, built from a config: the state store, the
+queue, metrics, the intake pipeline, and one deliverer per delivering connection.
+
+``send`` and ``serve`` both build a ``Runtime``; it is the only place that opens stores,
+queues and HTTP clients, and it closes them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from ..contracts.destination import Destination
+from .config import Config, Connection
+from .delivery import Deliverer, run_until
+from .metrics import Metrics
+from .pipeline import Pipeline
+from .registry import Registry, get_registry
+
+USER_AGENT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
+
+class Runtime:
+    def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        self.config = config
+        self.registry = registry or get_registry()
+        self.store = self.registry.make_state_store(config.store)
+        self.queue = self.registry.make_queue(config.queue)
+        self.metrics = Metrics()
+        self.pipeline = Pipeline(config, self.store, self.queue, self.metrics)
+        self._clients: list[httpx.AsyncClient] = []
+        self._limiters: list[Any] = []
+        self._wake: dict[str, asyncio.Event] = {}
+        #: the running deliverers by connection (while ``deliver`` runs)
+        self.deliverers: dict[str, Deliverer] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.pipeline.on_queued = self._notify
+
+    # -- delivery ---------------------------------------------------------------------------
+    def _client(self, conn: Connection) -> httpx.AsyncClient:
+        transport: Any = None
+        if conn.transport:
+            transport = self.registry.make_transport(conn.transport)
+        client = httpx.AsyncClient(
+            transport=transport or httpx.AsyncHTTPTransport(limits=USER_AGENT_LIMITS),
+            timeout=conn.delivery.timeout_seconds,
+        )
+        self._clients.append(client)
+        return client
+
+    def deliverer(self, conn: Connection) -> Deliverer:
+        destination = self.registry.destinations()[conn.plan.destination]
+        rate = conn.delivery.rate_limit or destination.capabilities.requests_per_second
+        key = limiter_key(destination, conn.destination)
+        limiter = self.registry.make_rate_limiter(self.config.store, key, rate)
+        self._limiters.append(limiter)
+        return Deliverer(
+            conn.name,
+            destination,
+            conn.destination,
+            self.queue,
+            self._client(conn),
+            limiter=limiter,
+            metrics=self.metrics,
+            retry_window_seconds=conn.delivery.retry_window_hours * 3600,
+            max_backoff_seconds=conn.delivery.max_backoff_seconds,
+            lease_seconds=max(conn.delivery.lease_seconds, conn.delivery.timeout_seconds * 2),
+            credentials_hold_seconds=conn.delivery.credentials_hold_minutes * 60,
+        )
+
+    def delivering(self, only: Iterable[str] | None = None) -> list[Connection]:
+        names = set(only) if only is not None else None
+        return [
+            c for c in self.config.connections if c.delivers and (names is None or c.name in names)
+        ]
+
+    async def deliver(self, stop: asyncio.Event, only: Iterable[str] | None = None) -> None:
+        """Run every delivering connection's loop until ``stop`` is set."""
+        self._loop = asyncio.get_running_loop()
+        tasks = []
+        for conn in self.delivering(only):
+            wake = self._wake.setdefault(conn.name, asyncio.Event())
+            deliverer = self.deliverers[conn.name] = self.deliverer(conn)
+            tasks.append(
+                asyncio.create_task(
+                    run_until(
+                        deliverer,
+                        stop,
+                        wake=wake,
+                        batch_wait=conn.delivery.batch_wait_ms / 1000,
+                    ),
+                    name=f"deliver:{conn.name}",
+                )
+            )
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    def paused(self) -> dict[str, str]:
+        """Connections whose delivery is paused, and why (no secrets)."""
+        return {
+            name: d.credentials.describe()
+            for name, d in self.deliverers.items()
+            if d.credentials.paused
+        }
+
+    def _notify(self, connection: str) -> None:
+        """Intake queued work for ``connection``: wake its deliverer (thread-safe)."""
+        event = self._wake.get(connection)
+        if event is None or self._loop is None:
+            return
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(event.set)
+
+    async def aclose(self) -> None:
+        for client in self._clients:
+            await client.aclose()
+        self._clients.clear()
+
+    def close(self) -> None:
+        for limiter in self._limiters:
+            close = getattr(limiter, "close", None)  # a plugin's limiter may hold a client
+            if close is not None:
+                close()
+        self._limiters.clear()
+        self.queue.close()
+        self.store.close()
+
+
+def limiter_key(destination: Destination, settings: Mapping[str, Any]) -> str:
+    """Names one destination credential for a shared rate limit: a hash of the
+    destination's name and its secret settings, so the secrets never leave the process."""
+    secrets = {name: str(settings.get(name, "")) for name in sorted(destination.secret_settings)}
+    text = json.dumps([destination.name, secrets], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]

@@ -1,0 +1,96 @@
+"""``mapwire dlq replay``: map kept source documents again, with the current mapping.
+
+Only ``mapping`` dead letters keep their source document, so only they can be replayed;
+a ``delivery`` dead letter keeps the payload that was sent (``mapwire dlq retry`` sends it
+again as it was). A replay maps the document through the connection as it is configured
+now and queues the actions of the rule that failed (all of the document's actions when
+the mapping's top-level ``variables`` failed, since then nothing was queued), but only if
+at least one of the failed items now maps. The other rules' actions were queued the first
+time; dedup keys (and the vendors' own dedup by event id) absorb an action queued before.
+Items that fail again are kept as new mapping dead letters whose history continues the
+old one; the replayed dead letters are then removed. Dead letters of one document and
+rule are replayed together, so the document is mapped once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..contracts.queue import MAPPING, DeadLetter
+from .config import Config, Connection
+from .pipeline import ConnectionReport, Pipeline
+
+#: The rule name of a failure in the mapping's top-level ``variables``.
+PLAN_VARIABLES = "variables"
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    queued: int = 0
+    duplicates: int = 0
+    failed_again: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+
+
+def why_not_replayable(letter: DeadLetter, config: Config) -> str | None:
+    """Why ``letter`` cannot be replayed with ``config``, or None if it can."""
+    if letter.kind != MAPPING:
+        return (
+            "a delivery dead letter keeps the payload that was sent, not the source "
+            "document, so it cannot be mapped again; send the payload again with "
+            "`mapwire dlq retry`"
+        )
+    if letter.source is None:
+        return "its source document was not kept"
+    conn = _connection(config, letter.connection)
+    if conn is None:
+        return f"connection {letter.connection!r} is not in the config"
+    if not conn.enabled:
+        return f"connection {letter.connection!r} is disabled"
+    return None
+
+
+def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
+    """Replay ``letters`` (see the module docstring); the others are listed as refused."""
+    report = ReplayReport()
+    groups: dict[tuple[str, str, str], list[DeadLetter]] = {}
+    for letter in letters:
+        why = why_not_replayable(letter, pipeline.config)
+        if why is not None:
+            report.refused.append(f"dead letter {letter.id}: {why}")
+            continue
+        key = (letter.connection, letter.rule, json.dumps(letter.source, sort_keys=True))
+        groups.setdefault(key, []).append(letter)
+    for (name, rule, _), group in groups.items():
+        conn = _connection(pipeline.config, name)
+        assert conn is not None  # checked above
+        actions, failures = pipeline.map_documents(conn, [group[0].source], ConnectionReport())
+        whole = rule == PLAN_VARIABLES
+        by_item = {letter.item: letter for letter in group}
+        again = []
+        for failure in failures:
+            earlier = by_item.get(failure.item) if failure.rule == rule else None
+            if earlier is not None:
+                failure.history = list(earlier.history)
+            if earlier is not None or whole:
+                again.append(failure)
+        if not whole:
+            fixed = len({f.item for f in again}) < len(by_item)
+            # Nothing that was missing got through: the rule's other actions were queued
+            # the first time, so queue nothing rather than send them again.
+            actions = [a for a in actions if a.rule == rule] if fixed else []
+        pipeline.keep_failures(again)
+        queued = pipeline.queue.enqueue(name, actions, dedup=pipeline.store)
+        pipeline.queue.purge_dead_letters([letter.id for letter in group], None, None)
+        report.replayed += len(group)
+        report.queued += queued.queued
+        report.duplicates += queued.duplicates
+        report.failed_again += [f.describe() for f in again]
+    return report
+
+
+def _connection(config: Config, name: str) -> Connection | None:
+    return next((c for c in config.connections if c.name == name), None)
