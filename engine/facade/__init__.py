@@ -14,6 +14,7 @@ from mapwire.engine.destination import (
     Destination,
     OutboundRequest,
     PreparedItem,
+    person_key,
 )
 from mapwire.engine.errors import (
     ConfigError,
@@ -72,4 +73,5 @@ __all__ = [
     "__version__",
     "hookimpl",
     "hookspec",
+    "person_key",
 ]

@@ -208,9 +208,10 @@ def test_queue_and_store_tables_share_one_file(db: Path) -> None:
 
 def test_claim_reads_the_ready_index(queue: SqliteQueue) -> None:
     assert queue._conn is not None
-    args = (1.0, "c", 0.0, 0.0, 10)
+    args = {"lease": 1.0, "owner": "o", "connection": "c", "now": 0.0, "limit": 10}
     plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {_CLAIM}", args))
-    assert "COVERING INDEX queue_ready" in plan
+    assert "COVERING INDEX queue_claim" in plan
+    assert "INDEX queue_order" in plan, "a person's earlier entries, by index"
     assert "SCAN queue" not in plan and "TEMP B-TREE" not in plan
 
 
