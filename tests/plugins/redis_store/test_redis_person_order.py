@@ -25,8 +25,12 @@ def serving(monkeypatch: pytest.MonkeyPatch, customerio_server: Any) -> Any:
     server_helpers.set_secrets(monkeypatch)
     monkeypatch.setenv("TEST_CIO_API_KEY", customerio_server.api_key)
     yield test_person_order
-    for name in ("test_person_order", "test_serve_command", "server_helpers"):
+    for name in ("test_order_soak", "test_person_order", "test_serve_command", "server_helpers"):
         sys.modules.pop(name, None)
+
+
+def redis_store(folder: Path) -> str:
+    return f"{REDIS_URL}?prefix={quote(prefix_for(folder), safe='')}"
 
 
 def test_a_second_worker_waits_for_the_persons_update_in_flight_elsewhere(
@@ -34,10 +38,10 @@ def test_a_second_worker_waits_for_the_persons_update_in_flight_elsewhere(
 ) -> None:
     path = serving.cio_config(tmp_path, customerio_server, timeout_seconds=10)
     config = json.loads(path.read_text())
-    config["store"] = f"{REDIS_URL}?prefix={quote(prefix_for(tmp_path), safe='')}"
+    config["store"] = redis_store(tmp_path)
     path.write_text(json.dumps(config))
     customerio_server.set_validate(False)
-    customerio_server.set_delay(3.0)  # slow on the first request only
+    customerio_server.set_delay(2.0)  # slow on the first request only
     first, url_a = serving._start(["--config", str(path)], tmp_path)
     try:
         second, _url_b = serving._start(["--config", str(path)], tmp_path)
@@ -54,3 +58,10 @@ def test_a_second_worker_waits_for_the_persons_update_in_flight_elsewhere(
     finally:
         serving._stop(first)
     assert serving.plans(customerio_server, "u1") == ["pro", "free"]
+
+
+def test_ordering_soak_on_redis(tmp_path: Path, customerio_server: Any, serving: Any) -> None:
+    """The soak of ``test_order_soak`` with the workers sharing a Redis queue."""
+    from test_order_soak import soak  # on the path once ``serving`` put it there
+
+    soak(tmp_path, customerio_server, redis_store(tmp_path))
