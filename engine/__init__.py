@@ -10,6 +10,7 @@ source, queue, store, actions, errors) <- ``language`` (mapping files -> compile
 from __future__ import annotations
 
 from .contracts.actions import DELIVERED, Action, MapResult, Outcome
+from .contracts.claim_owner import claim_owner_id, claim_owner_is_dead
 from .contracts.destination import (
     ActionSpec,
     Capabilities,
@@ -17,6 +18,7 @@ from .contracts.destination import (
     Destination,
     OutboundRequest,
     PreparedItem,
+    person_key,
 )
 from .contracts.errors import (
     ConfigError,
@@ -99,7 +101,10 @@ __all__ = [
     "StateStore",
     "__version__",
     "apply_in_order",
+    "claim_owner_id",
+    "claim_owner_is_dead",
     "history_from",
     "hookimpl",
     "hookspec",
+    "person_key",
 ]

@@ -12,7 +12,10 @@ class Action:
 
     ``dedup_keys`` are recorded through the dedup plugin point before the action is queued;
     if any of them was seen before, the action is skipped as a duplicate. ``rule`` names the
-    mapping rule that produced it (for ``explain`` and error messages).
+    mapping rule that produced it (for ``explain`` and error messages). ``order_key``
+    names the person the action is about (``Destination.ordering_key``): the queue hands out
+    the actions of one key in the order they were queued, one claim at a time; empty: the
+    action is ordered with no other.
     """
 
     destination: str
@@ -20,6 +23,7 @@ class Action:
     payload: dict[str, Any]
     dedup_keys: tuple[str, ...] = ()
     rule: str = ""
+    order_key: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "action": self.action, "payload": self.payload}

@@ -6,9 +6,10 @@ classify -> settle``. The protocol steps are the destination plugin's pure funct
 module owns the I/O (an ``httpx.AsyncClient``), the rate limit, backoff and the retry
 window, and it is the only place that turns outcomes into queue operations.
 
-Order: requests of one claim are sent one after another; when one must be retried, the
-rest of the claim is given back untouched, so a person's actions are never overtaken by
-later ones (an identify always reaches the vendor before that input's events).
+Order: the queue hands out a person's actions (one ``order_key``) oldest first and never
+to two claims at once; requests of one claim are sent one after another; when one must be
+retried, the rest of the claim is given back untouched, so a person's actions are never
+overtaken by later ones (an identify always reaches the vendor before that input's events).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from .metrics import Metrics
 
 MAX_BODY_IN_DEAD_LETTER = 4000
 BASE_BACKOFF_SECONDS = 1.0
+BLOCKED_POLL_SECONDS = 0.05
 
 
 def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
@@ -301,7 +303,10 @@ async def run_until(
         now = deliverer.clock()
         if ready_at is not None:
             ready_at = max(ready_at, deliverer.paused_until)
-        timeout = idle_poll if ready_at is None else max(0.005, min(idle_poll, ready_at - now))
+        # Ready but nothing claimed: the entries wait behind earlier ones of their person,
+        # claimed elsewhere; look again soon rather than at once.
+        floor = BLOCKED_POLL_SECONDS if ready_at is not None and ready_at <= now else 0.005
+        timeout = idle_poll if ready_at is None else max(floor, min(idle_poll, ready_at - now))
         waiter = wake or stop
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(waiter.wait(), timeout=timeout)

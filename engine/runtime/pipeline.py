@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action
+from ..contracts.destination import Destination
 from ..contracts.errors import ItemError, MapwireError
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
@@ -101,8 +102,11 @@ class Pipeline:
         metrics: Metrics | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        destinations: Mapping[str, Destination] | None = None,
     ) -> None:
         self.config = config
+        #: By name: each action gets its destination's ``ordering_key`` before it is queued.
+        self.destinations = destinations or {}
         self.store = store
         self.queue = queue
         self.metrics = metrics or Metrics()
@@ -187,10 +191,14 @@ class Pipeline:
         """``map_documents`` with the actions of each document apart."""
         run = self._runners[conn.name]
         namespace = f"{conn.name}:"
+        destination = self.destinations.get(conn.plan.destination)
         groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
         for doc in documents:
             result = run(doc, conn.settings, self.store, namespace=namespace)
+            if destination is not None:
+                for action in result.actions:
+                    action.order_key = destination.ordering_key(action.action, action.payload)
             groups.append(list(result.actions))
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n

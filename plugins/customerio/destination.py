@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from mapwire import Action, Capabilities, Check, Destination, PermanentDeliveryError, PreparedItem
+from mapwire import (
+    Action,
+    Capabilities,
+    Check,
+    Destination,
+    PermanentDeliveryError,
+    PreparedItem,
+    person_key,
+)
 
 from . import errors, limits, repairs, requests
 from .actions import (
@@ -102,6 +110,21 @@ class CustomerIO(Destination):
         return PreparedItem(
             key=key, body=body, size=size, route=route, encoded=encoded, repairs=notes
         )
+
+    def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
+        """The person: the one identifier of ``identifiers`` (an email compared without
+        case, as Customer.io does), the ``primary`` person of a merge, or the visitor's
+        ``anonymous_id``; ``""`` when the payload names no one (it will be refused)."""
+        if action == "anonymous_event":
+            anonymous = payload.get("anonymous_id")
+            return person_key("anonymous", anonymous) if isinstance(anonymous, str) else ""
+        who = payload.get("primary" if action == "merge" else "identifiers")
+        if not isinstance(who, Mapping) or len(who) != 1:
+            return ""
+        ((kind, value),) = who.items()
+        if kind == "email" and isinstance(value, str):
+            value = value.lower()
+        return person_key("person", kind, value)
 
     @staticmethod
     def _checked(name: str, payload: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from mapwire import (
     Outcome,
     PermanentDeliveryError,
     PreparedItem,
+    person_key,
 )
 
 from . import errors, limits, repairs, requests
@@ -103,6 +104,18 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         if response.status_code in (401, 403):
             return Check("bad_credentials", reason)
         return Check("unexpected", reason)
+
+    def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
+        """The user: ``customer_id`` when the payload has one (the identity mParticle
+        resolves a profile by first), else the identities and mpid together, as batches
+        group them; ``""`` when the payload names no one (it will be refused)."""
+        identities = payload.get("user_identities")
+        if not isinstance(identities, Mapping) or not identities:
+            return ""
+        customer = identities.get("customer_id")
+        if customer is not None:
+            return person_key("customer_id", customer)
+        return person_key("user", sorted(identities.items()), payload.get("mpid"))
 
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``; the items of a request share its fate."""

@@ -12,9 +12,6 @@ they hashed to one slot.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -85,11 +82,6 @@ def server_identity(url: str, prefix: str) -> str:
     return f"{parts.scheme}://{host}:{parts.port or ''}{parts.path}?{parts.query}#{prefix}"
 
 
-def consumer_name() -> str:
-    """A consumer-group member name unique to this process (host, pid and a random part)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def _part(text: str) -> str:
     return f"{len(text)}:{text}"
 
@@ -121,6 +113,14 @@ class Keys:
     def tries(self, connection: str) -> str:
         """A hash: entry id -> ``attempts`` and the last error, for entries tried before."""
         return f"{self.prefix}:tries:{connection}"
+
+    def keyof(self, connection: str) -> str:
+        """A hash: pending entry id -> its ordering key."""
+        return f"{self.prefix}:keyof:{connection}"
+
+    def pending(self, connection: str) -> str:
+        """A hash: ordering key -> how many of its entries are pending."""
+        return f"{self.prefix}:pending:{connection}"
 
     @property
     def connections(self) -> str:

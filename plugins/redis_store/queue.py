@@ -2,8 +2,8 @@
 
 Design (the scripts and the keys they keep are described in ``queue_scripts``):
 
-* Each connection is one stream read by one consumer group; each ``RedisQueue`` object
-  is a consumer with a name unique to its process. ``claim`` is one script: it first
+* Each connection is one stream read by one consumer group; each process is one
+  consumer, named by its ``claim_owner`` id. ``claim`` is one script: it first
   takes over, with ``XCLAIM``, pending entries whose lease ran out or whose retry time
   came (a worker that died leaves its entries pending, and they come back to the others
   after the lease), then reads new entries with ``XREADGROUP``. Pending entries are older
@@ -12,6 +12,12 @@ Design (the scripts and the keys they keep are described in ``queue_scripts``):
   rather than left to ``XAUTOCLAIM``'s idle time: a retried entry must stay hidden until
   its ``not_before`` however long it has been idle, a lease is chosen per claim, and an
   injected clock makes both testable. Hosts are expected to keep their clocks in sync.
+* Per-person order: an entry carries its action's ordering key (field ``k``), and a claim
+  takes it only when no other entry of its key is pending unready (leased, or waiting for
+  a retry); see ``queue_scripts``. A dead-lettered entry leaves the queue and so unblocks
+  its key. The first claim of a connection by a ``RedisQueue`` makes the leases of
+  consumers that are provably dead (``claim_owner_is_dead``: a killed process on this
+  host) claimable at once, instead of after their lease.
 * ``enqueue`` is one script: when the dedup store is a ``RedisStore`` on the same server
   and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
   are recorded together, atomically. Any other store records its keys first, as with
@@ -42,13 +48,14 @@ from mapwire import (
     MappingFailure,
     QueueEntry,
     StateStore,
+    claim_owner_id,
+    claim_owner_is_dead,
 )
 
 from . import queue_scripts as scripts
 from .connection import (
     DEFAULT_PREFIX,
     RedisClient,
-    consumer_name,
     is_redis_url,
     split_prefix,
 )
@@ -68,6 +75,8 @@ GROUP = "mapwire"
 #: At most this many ready pending entries are considered per claim (the oldest of them
 #: are taken), so no claim runs long after a mass lease expiry.
 SCAN_CAP = 10_000
+#: At most this many new entries whose person is busy are parked by one claim.
+PARK_CAP = 1_000
 
 
 def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
@@ -101,14 +110,18 @@ class RedisQueue(RedisClient):
         options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(url, prefix, options)
-        self.consumer = consumer_name()
+        self.consumer = claim_owner_id()
         self._clock = clock
+        self._reclaimed: set[str] = set()
         c = self._open()
         self._enqueue = c.register_script(scripts.ENQUEUE)
         self._claim = c.register_script(scripts.CLAIM)
         self._retry = c.register_script(scripts.RETRY)
         self._bury = c.register_script(scripts.DEAD_LETTER)
         self._requeue = c.register_script(scripts.REQUEUE)
+        self._release = c.register_script(scripts.RELEASE)
+        self._ack = c.register_script(scripts.ACK)
+        self._reclaim = c.register_script(scripts.RECLAIM)
         self._next_ready = c.register_script(scripts.NEXT_READY)
 
     # -- intake ---------------------------------------------------------------------------
@@ -131,7 +144,7 @@ class RedisQueue(RedisClient):
             TypeError: an action cannot be serialised as JSON; nothing is recorded.
         """
         client = self._open()
-        encoded = [encode(a) for a in actions]
+        encoded = [(encode(a), a.order_key) for a in actions]
         counts = [0] * len(encoded)
         keys: list[str] = []
         dedup_now = self._clock()
@@ -150,8 +163,8 @@ class RedisQueue(RedisClient):
         has_progress, pkey, pvalue = ("1", *progress) if progress else ("0", "", "")
         args: list[Any] = [GROUP, connection, repr(self._clock()), has_progress, pkey, pvalue]
         args += expiry_args(dedup_now, dedup_ttl)
-        for n, action in zip(counts, encoded, strict=True):
-            args += [n, action]
+        for n, (action, order_key) in zip(counts, encoded, strict=True):
+            args += [n, action, order_key]
         stream = self.keys.stream(connection)
         all_keys = [stream, self.keys.connections, self.keys.progress, *keys]
         queued = int(self._enqueue(keys=all_keys, args=args, client=client))
@@ -161,41 +174,56 @@ class RedisQueue(RedisClient):
     def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
         """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
 
-        Ready: new to the group, or pending past their lease or retry time.
+        Ready: new to the group, or pending past their lease or retry time; and no entry
+        of its ordering key pending unready. The first claim of a connection releases the
+        leases of consumers that are provably dead.
         """
         if limit <= 0:
             return []
+        if connection not in self._reclaimed:
+            self._reclaimed.add(connection)
+            self.reclaim_dead(connection)
         now = self._clock()
-        keys = [
-            self.keys.stream(connection),
-            self.keys.due(connection),
-            self.keys.tries(connection),
-        ]
+        keys = self._pending_keys(connection)
         lease_until = repr(now + lease_seconds)
         args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, SCAN_CAP]
+        args.append(PARK_CAP)
         rows = self._claim(keys=keys, args=args, client=self._open())
         return [entry_from(connection, *row) for row in rows]
+
+    def reclaim_dead(self, connection: str) -> int:
+        """Make the leases of dead consumers (``claim_owner_is_dead``) claimable now;
+        returns how many entries."""
+        stream = self.keys.stream(connection)
+        client = self._open()
+        if not client.exists(stream):
+            return 0
+        consumers = client.xinfo_consumers(stream, GROUP)
+        dead = [str(c["name"]) for c in consumers if claim_owner_is_dead(str(c["name"]))]
+        if not dead:
+            return 0
+        keys = [stream, self.keys.due(connection)]
+        args = [GROUP, repr(self._clock()), *dead]
+        return int(self._reclaim(keys=keys, args=args, client=client))
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: acknowledge and delete the entries."""
         for connection, sids in by_connection(ids).items():
-            with self._open().pipeline(transaction=True) as pipe:
-                pipe.xack(self.keys.stream(connection), GROUP, *sids)
-                pipe.xdel(self.keys.stream(connection), *sids)
-                pipe.zrem(self.keys.due(connection), *sids)
-                pipe.hdel(self.keys.tries(connection), *sids)
-                pipe.execute()
+            keys = self._pending_keys(connection)
+            self._ack(keys=keys, args=[GROUP, *sids], client=self._open())
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         for connection, sids in by_connection(ids).items():
-            keys = [self.keys.due(connection), self.keys.tries(connection)]
-            self._retry(keys=keys, args=[repr(not_before), reason, *sids], client=self._open())
+            keys = self._pending_keys(connection)[:3]
+            args = [GROUP, repr(not_before), reason, *sids]
+            self._retry(keys=keys, args=args, client=self._open())
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         for connection, sids in by_connection(ids).items():
-            self._open().zadd(self.keys.due(connection), dict.fromkeys(sids, not_before), xx=True)
+            keys = [self.keys.stream(connection), self.keys.due(connection)]
+            self._release(keys=keys, args=[GROUP, repr(not_before), *sids], client=self._open())
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, one script per connection.
@@ -220,6 +248,8 @@ class RedisQueue(RedisClient):
                 self.keys.tries(connection),
                 self.keys.dead_all,
                 self.keys.dead_of(connection),
+                self.keys.keyof(connection),
+                self.keys.pending(connection),
                 *(self.keys.dead(dead) for _, _, dead in items),
             ]
             args: list[Any] = [GROUP, connection, now]
@@ -359,6 +389,16 @@ class RedisQueue(RedisClient):
     # other consumers after their lease.
 
     # -- internals ------------------------------------------------------------------------
+    def _pending_keys(self, connection: str) -> list[str]:
+        """stream, due, tries, keyof and pending of ``connection``."""
+        return [
+            self.keys.stream(connection),
+            self.keys.due(connection),
+            self.keys.tries(connection),
+            self.keys.keyof(connection),
+            self.keys.pending(connection),
+        ]
+
     def _load(self, numbers: Iterable[int]) -> list[DeadLetter]:
         numbers = list(numbers)
         with self._open().pipeline(transaction=False) as pipe:

@@ -16,12 +16,19 @@ across ``fork()``.
 * ``claim`` is one ``UPDATE ... RETURNING`` statement: concurrent claimers, threads or
   processes, never get the same entry. A lease that runs out (a crashed worker) makes its
   entries claimable again, with their attempts unchanged.
+* Per-person order: every entry carries its action's ``order_key``; an entry is not
+  claimable while an earlier entry of the same key and connection is pending (leased, or
+  waiting for a retry). A dead-lettered entry leaves the queue and so unblocks its key.
+  Each claim records its owner (``claim_owner``); the first claim of a connection by a
+  new ``SqliteQueue`` releases the leases of owners that are provably dead, so a process
+  restarted after ``kill -9`` resumes with the killed one's entries, in order, at once.
 * Dead letters of both kinds (``delivery``, ``mapping``) share the ``dead_letters`` table:
   ``kind`` tells them apart and ``detail`` (JSON) holds what a mapping failure adds (the
   mapping, field, code and source document). A dead letter's history travels in its
   action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
   before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
-  defaults that describe the old rows); older mapwire versions still read such files.
+  defaults that describe the old rows); older mapwire versions still read such files. The
+  queue's ``order_key`` and ``owner`` columns are added the same way.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
   can never touch a newer entry. Entries are settled by id alone: a worker whose lease ran
   out may settle an entry another worker has claimed since (delivery is at least once).
@@ -44,6 +51,8 @@ from mapwire import (
     MappingFailure,
     QueueEntry,
     StateStore,
+    claim_owner_id,
+    claim_owner_is_dead,
 )
 
 from .database import SqliteFile, immediate
@@ -68,9 +77,10 @@ CREATE TABLE IF NOT EXISTS queue (
     not_before REAL NOT NULL DEFAULT 0,
     lease_until REAL NOT NULL DEFAULT 0,
     enqueued_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT ''
+    last_error TEXT NOT NULL DEFAULT '',
+    order_key TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS queue_ready ON queue (connection, id, not_before, lease_until);
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     connection TEXT NOT NULL,
@@ -82,7 +92,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     request TEXT NOT NULL,
     response TEXT NOT NULL,
     kind TEXT NOT NULL DEFAULT 'delivery',
-    detail TEXT NOT NULL DEFAULT '{}'
+    detail TEXT NOT NULL DEFAULT '{}',
+    order_key TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS dead_letters_connection ON dead_letters (connection, id);
 CREATE TABLE IF NOT EXISTS progress (
@@ -91,47 +102,82 @@ CREATE TABLE IF NOT EXISTS progress (
 ) WITHOUT ROWID;
 """
 
-_INSERT = "INSERT INTO queue (connection, action, enqueued_at) VALUES (?, ?, ?)"
+_INSERT = "INSERT INTO queue (connection, action, enqueued_at, order_key) VALUES (?, ?, ?, ?)"
+
+#: Created once the columns they cover exist (files from before ``order_key`` get them
+#: added, and lose ``queue_ready``, the claim index without it).
+_INDEXES = (
+    "DROP INDEX IF EXISTS queue_ready",
+    "CREATE INDEX IF NOT EXISTS queue_claim"
+    " ON queue (connection, id, not_before, lease_until, order_key)",
+    "CREATE INDEX IF NOT EXISTS queue_order ON queue (connection, order_key, id)",
+)
 
 _SET_PROGRESS = """
 INSERT INTO progress (key, value) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 """
 
-# ``queue_ready`` serves claim, depth and next_ready_at from the index alone. Claim reads the
+# ``queue_claim`` serves claim, depth and next_ready_at from the index alone. Claim reads the
 # connection's entries in id order until it has ``limit`` ready ones, stepping over the
 # leased or delayed entries before them; depth and next_ready_at read all the connection's
-# entries (a fraction of a microsecond each). A single index keeps enqueue fast.
+# entries (a fraction of a microsecond each). An entry with an ``order_key`` is ready only
+# while no earlier entry of its key is pending (leased, or waiting for a retry):
+# ``queue_order`` finds those earlier entries (one person's: a few). Several entries of one
+# key may go in one claim (oldest first, to one worker), never in two at once.
 _CLAIM = """
-UPDATE queue SET lease_until = ?
+UPDATE queue SET lease_until = :lease, owner = :owner
 WHERE id IN (
-    SELECT id FROM queue
-    WHERE connection = ? AND not_before <= ? AND lease_until <= ?
-    ORDER BY id LIMIT ?
+    SELECT q.id FROM queue AS q
+    WHERE q.connection = :connection AND q.not_before <= :now AND q.lease_until <= :now
+        AND (q.order_key = '' OR NOT EXISTS (
+            SELECT 1 FROM queue AS p INDEXED BY queue_order
+            WHERE p.connection = :connection AND p.order_key = q.order_key AND p.id < q.id
+                AND (p.not_before > :now OR p.lease_until > :now)
+        ))
+    ORDER BY q.id LIMIT :limit
 )
 RETURNING id, action, attempts, enqueued_at, last_error
+"""
+
+# Leased entries of owners that are provably dead (``claim_owner``) are claimable at once.
+_OWNERS = """
+SELECT DISTINCT owner FROM queue WHERE connection = ? AND owner != '' AND lease_until > ?
+"""
+_RECLAIM = """
+UPDATE queue SET lease_until = 0, owner = ''
+WHERE connection = ? AND lease_until > ? AND owner IN (SELECT value FROM json_each(?))
 """
 
 # Every statement on a list of ids takes them as one JSON array: one statement, any count.
 _ACK = f"DELETE FROM queue WHERE {IDS}"
 _RETRY = f"""
-UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0
+UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0,
+    owner = ''
 WHERE {IDS}
 """
-_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0 WHERE {IDS}"
+_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0, owner = '' WHERE {IDS}"
 
-#: Columns added after the first release, with what old rows get.
+#: Columns added after the first release, by table, with what old rows get (old entries
+#: have no ordering key: each is ordered with no other, as before).
 _ADDED_COLUMNS = {
-    "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
-    "detail": "detail TEXT NOT NULL DEFAULT '{}'",
+    "dead_letters": {
+        "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
+        "detail": "detail TEXT NOT NULL DEFAULT '{}'",
+        "order_key": "order_key TEXT NOT NULL DEFAULT ''",
+    },
+    "queue": {
+        "order_key": "order_key TEXT NOT NULL DEFAULT ''",
+        "owner": "owner TEXT NOT NULL DEFAULT ''",
+    },
 }
 
 # The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try,
 # over its whole history (computed by the caller from the entry's history).
 _BURY = """
 INSERT INTO dead_letters
-    (connection, action, reason, attempts, enqueued_at, failed_at, request, response)
-SELECT connection, ?, ?, ?, enqueued_at, ?, ?, ? FROM queue WHERE id = ?
+    (connection, action, reason, attempts, enqueued_at, failed_at, request, response, order_key)
+SELECT connection, ?, ?, ?, enqueued_at, ?, ?, ?, order_key FROM queue WHERE id = ?
 """
 _RECORD = """
 INSERT INTO dead_letters (connection, action, reason, attempts, enqueued_at, failed_at,
@@ -178,6 +224,9 @@ class SqliteQueue(SqliteFile):
     ) -> None:
         self._clock = clock
         self.file = database_file(str(path))
+        #: recorded with every claim, so a restart can release a dead owner's claims
+        self.owner = claim_owner_id()
+        self._reclaimed: set[str] = set()
         super().__init__(path, busy_timeout)
 
     # -- intake ---------------------------------------------------------------------------
@@ -201,7 +250,7 @@ class SqliteQueue(SqliteFile):
                 recorded.
         """
         now = self._clock()
-        rows = [(connection, encode(a), now) for a in actions]
+        rows = [(connection, encode(a), now, a.order_key) for a in actions]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
@@ -222,13 +271,24 @@ class SqliteQueue(SqliteFile):
     def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
         """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
 
-        Ready: past ``not_before`` and not leased (or the lease ran out).
+        Ready: past ``not_before``, not leased (or the lease ran out), and no earlier
+        entry of its ordering key pending. The first claim of a connection releases the
+        leases of owners that are provably dead (a killed process on this host).
         """
         if limit <= 0:
             return []
+        if connection not in self._reclaimed:
+            self._reclaimed.add(connection)
+            self.reclaim_dead(connection)
         with self._connection() as conn:
             now = self._clock()
-            args = (now + lease_seconds, connection, now, now, limit)
+            args = {
+                "lease": now + lease_seconds,
+                "owner": self.owner,
+                "connection": connection,
+                "now": now,
+                "limit": limit,
+            }
             rows = conn.execute(_CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
         entries = []
@@ -238,6 +298,17 @@ class SqliteQueue(SqliteFile):
                 QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
             )
         return entries
+
+    def reclaim_dead(self, connection: str) -> int:
+        """Make the leased entries of dead owners (``claim_owner_is_dead``) claimable now;
+        returns how many. Reads the connection's entries once."""
+        now = self._clock()
+        with self._connection() as conn:
+            owners = [str(row[0]) for row in conn.execute(_OWNERS, (connection, now))]
+            dead = [owner for owner in owners if claim_owner_is_dead(owner)]
+            if not dead:
+                return 0
+            return int(conn.execute(_RECLAIM, (connection, now, dumps(dead))).rowcount)
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries."""
@@ -351,8 +422,8 @@ class SqliteQueue(SqliteFile):
         moved."""
         where, args = dead_filter(ids, connection, None, DELIVERY)
         move = f"""
-            INSERT INTO queue (connection, action, enqueued_at)
-            SELECT connection, action, ? FROM dead_letters WHERE {where} ORDER BY id
+            INSERT INTO queue (connection, action, enqueued_at, order_key)
+            SELECT connection, action, ?, order_key FROM dead_letters WHERE {where} ORDER BY id
         """
         with self._connection() as conn, immediate(conn):
             moved = conn.execute(move, (self._clock(), *args)).rowcount
@@ -381,10 +452,13 @@ class SqliteQueue(SqliteFile):
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            have = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
-            for name, definition in _ADDED_COLUMNS.items():
-                if name not in have:
-                    conn.execute(f"ALTER TABLE dead_letters ADD COLUMN {definition}")
+            for table, columns in _ADDED_COLUMNS.items():
+                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+                for name, definition in columns.items():
+                    if name not in have:
+                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+            for statement in _INDEXES:
+                conn.execute(statement)
 
 
 def _first_seen(
@@ -398,8 +472,8 @@ def _first_seen(
 
 
 def _survivors(
-    rows: list[tuple[str, str, float]], actions: Sequence[Action], new: list[bool]
-) -> list[tuple[str, str, float]]:
+    rows: list[tuple[str, str, float, str]], actions: Sequence[Action], new: list[bool]
+) -> list[tuple[str, str, float, str]]:
     """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
     flags = iter(new)
     keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]

@@ -98,6 +98,7 @@ class VendorServer:
 
     def _clear(self) -> None:
         self._requests: list[RequestRecord] = []
+        self._arrived = 0
         self._accepted: list[Accepted] = []
         self._rejected: list[Rejected] = []
         self._pending: list[tuple[str, str, bytes | list[Any]]] = []
@@ -283,6 +284,12 @@ class VendorServer:
             return len(self._requests)
 
     @property
+    def arrived(self) -> int:
+        """How many requests have arrived, answered or not (a delayed one counts at once)."""
+        with self._lock:
+            return self._arrived
+
+    @property
     def accepted(self) -> list[Accepted]:
         """Every item accepted and not absorbed as a repeat, in arrival order (a copy)."""
         with self._lock:
@@ -392,6 +399,7 @@ class VendorServer:
     def respond(self, request: Request) -> Reply | None:
         """The answer to one request after faults and delay; None to drop the connection."""
         with self._lock:
+            self._arrived += 1
             fault = self._faults.popleft() if self._faults else None
             delay = self._delay
         if (delay > 0 and self._stopping.wait(delay)) or self._stopping.is_set():

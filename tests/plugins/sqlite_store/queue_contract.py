@@ -34,6 +34,7 @@ from typing import Any, ClassVar, TypeVar
 
 import pytest
 from dead_letter_contract import DeadLetterContract
+from ordering_contract import OrderingContract, of
 from store_contract import MP_TIMEOUT, FakeClock, run_workers
 
 from mapwire import Action, MemoryStore, StateStore
@@ -71,9 +72,10 @@ def needs(flag: str) -> Callable[[F], F]:
     return mark
 
 
-class QueueContract(DeadLetterContract):
+class QueueContract(DeadLetterContract, OrderingContract):
     """Checks every ``Queue`` must pass; see the module docstring (and, for the dead
-    letters' kinds and history, ``dead_letter_contract``)."""
+    letters' kinds and history, ``dead_letter_contract``; for per-person order,
+    ``ordering_contract``)."""
 
     persistent: ClassVar[bool] = True
     shared_across_processes: ClassVar[bool] = True
@@ -449,30 +451,59 @@ class QueueContract(DeadLetterContract):
         assert all(results), "every process got a share"
 
     @needs("shared_across_processes")
-    def test_lease_of_a_killed_process_runs_out(self, tmp_path: Path) -> None:
+    def test_lease_of_a_stuck_process_runs_out(self, tmp_path: Path) -> None:
         opener = self.process_opener(tmp_path)
         queue = opener()
         lease = 1.5
         try:
             queue.enqueue("mp", [act(n) for n in range(20)])
-            ctx = multiprocessing.get_context("spawn")
-            report = ctx.Queue()
-            proc = ctx.Process(target=claim_and_hang, args=(opener, "mp", 10, lease, report))
-            proc.start()
+            proc, report = start_claimer(opener, lease)
             try:
                 claimed_at, held = report.get(timeout=MP_TIMEOUT)
+                assert proc.pid is not None
+                os.kill(proc.pid, signal.SIGSTOP)  # alive but stuck: its lease must run out
+                assert held == list(range(10))
+                assert numbers(queue.claim("mp", 100, 60)) == list(range(10, 20))
+                time.sleep(max(0.0, claimed_at + lease - time.time()) + 0.05)
+                (taken,) = run_workers([(claim_once, (opener, "mp"))])
             finally:
                 assert proc.pid is not None
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.join(MP_TIMEOUT)
-            assert proc.exitcode == -signal.SIGKILL
+        finally:
+            queue.close()
+        assert taken == [(n, 0) for n in range(10)], "claimable again, no attempt counted"
+
+    @needs("shared_across_processes")
+    def test_claims_of_a_killed_process_come_back_at_once_in_order(self, tmp_path: Path) -> None:
+        opener = self.process_opener(tmp_path)
+        queue = opener()
+        try:
+            assert queue.claim("mp", 100, 60) == []  # this object has claimed: it will wait
+            queue.enqueue("mp", [of(f"p{n % 5}", n) for n in range(10)])
+            proc, report = start_claimer(opener, 600)
+            try:
+                _claimed_at, held = report.get(timeout=MP_TIMEOUT)
+            finally:
+                assert proc.pid is not None
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.join(MP_TIMEOUT)
             assert held == list(range(10))
-            assert numbers(queue.claim("mp", 100, 60)) == list(range(10, 20)), "still leased"
-            time.sleep(max(0.0, claimed_at + lease - time.time()) + 0.05)
+            queue.enqueue("mp", [of(f"p{n % 5}", n) for n in range(10, 15)])
+            assert queue.claim("mp", 100, 60) == [], "behind the dead process's leases"
         finally:
             queue.close()
         (taken,) = run_workers([(claim_once, (opener, "mp"))])
-        assert taken == [(n, 0) for n in range(10)], "claimable again, no attempt counted"
+        assert [n for n, _ in taken] == list(range(15)), "a new process takes them over now"
+
+
+def start_claimer(opener: QueueOpener, lease: float) -> tuple[Any, Any]:
+    """A spawned process that claims 10 entries of ``mp`` and reports them."""
+    ctx = multiprocessing.get_context("spawn")
+    report = ctx.Queue()
+    proc = ctx.Process(target=claim_and_hang, args=(opener, "mp", 10, lease, report))
+    proc.start()
+    return proc, report
 
 
 # -- workers (module-level, for spawn) -------------------------------------------------------

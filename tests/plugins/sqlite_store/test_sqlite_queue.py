@@ -15,6 +15,7 @@ from typing import Any
 
 import pluggy
 import pytest
+from ordering_contract import numbers, of
 from queue_contract import QueueContract, QueueOpener, act
 from store_contract import FakeClock
 
@@ -208,9 +209,10 @@ def test_queue_and_store_tables_share_one_file(db: Path) -> None:
 
 def test_claim_reads_the_ready_index(queue: SqliteQueue) -> None:
     assert queue._conn is not None
-    args = (1.0, "c", 0.0, 0.0, 10)
+    args = {"lease": 1.0, "owner": "o", "connection": "c", "now": 0.0, "limit": 10}
     plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {_CLAIM}", args))
-    assert "COVERING INDEX queue_ready" in plan
+    assert "COVERING INDEX queue_claim" in plan
+    assert "INDEX queue_order" in plan, "a person's earlier entries, by index"
     assert "SCAN queue" not in plan and "TEMP B-TREE" not in plan
 
 
@@ -369,5 +371,43 @@ def test_a_file_from_before_dead_letter_kinds_opens_and_keeps_its_dead_letters(
         assert old.action.payload == {"n": 1}
         assert queue.requeue_dead_letters(None, None) == 1
         assert queue.claim("c", 1, 60)[0].action.payload == {"n": 1}
+    finally:
+        queue.close()
+
+
+_QUEUE_BEFORE_ORDERING = """
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX queue_ready ON queue (connection, id, not_before, lease_until);
+"""
+
+
+def test_a_queue_from_before_ordering_keys_opens_and_orders_what_comes_next(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_QUEUE_BEFORE_ORDERING)
+        conn.execute(
+            "INSERT INTO queue (connection, action, enqueued_at) VALUES ('c', ?, 1.0)",
+            ('{"d":"customerio","a":"identify","p":{"id":"p","n":0},"r":"people"}',),
+        )
+    conn.close()
+    queue = SqliteQueue(path)
+    try:
+        queue.enqueue("c", [of("p", 1), of("p", 2)])
+        assert numbers(queue.claim("c", 2, 60)) == [0, 1], "the old entry has no key"
+        assert queue.claim("c", 10, 60) == [], "the new ones are ordered"
+        assert queue._conn is not None
+        indexes = {row[1] for row in queue._conn.execute("PRAGMA index_list(queue)")}
+        assert {"queue_claim", "queue_order"} <= indexes and "queue_ready" not in indexes
     finally:
         queue.close()
