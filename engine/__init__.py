@@ -28,9 +28,11 @@ from .contracts.errors import (
     PermanentDeliveryError,
     PluginError,
     Problem,
-    RetryableDeliveryError,
+    QueueUnavailable,
     SkipItem,
     SpecError,
+    StoreSchemaError,
+    StoreUnavailable,
 )
 from .contracts.hookspecs import hookimpl, hookspec
 from .contracts.queue import (
@@ -91,12 +93,14 @@ __all__ = [
     "Problem",
     "Queue",
     "QueueEntry",
-    "RetryableDeliveryError",
+    "QueueUnavailable",
     "SchemaValidator",
     "SkipItem",
     "Source",
     "SpecError",
     "StateStore",
+    "StoreSchemaError",
+    "StoreUnavailable",
     "__version__",
     "apply_in_order",
     "history_from",

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
 
-from mapwire.contracts.errors import InputError
+from mapwire.contracts.errors import BacklogFull, InputError
 from mapwire.runtime.config import load_config
-from mapwire.runtime.pipeline import BacklogFull, IntakeReport
+from mapwire.runtime.pipeline import IntakeReport
 from mapwire.runtime.process import Runtime
 from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part
 
