@@ -37,16 +37,18 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action
+from ..contracts.destination import Destination
 from ..contracts.errors import BacklogFull, InputError, ItemError, MapwireError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
+from .intake_check import held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 
@@ -64,6 +66,10 @@ class ConnectionReport:
     #: indexes of the submitted documents whose actions the queue could not store
     #: (counted over the documents of the request's parts this connection reads)
     refused: list[int] = field(default_factory=list)
+    #: per document index (counted likewise), why each of its items will not be
+    #: delivered: it failed to map, or its destination would refuse it; kept as
+    #: ``mapping`` dead letters with the document
+    held: dict[int, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,8 +170,11 @@ class Pipeline:
         metrics: Metrics | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
+        destinations: Mapping[str, Destination] | None = None,
     ) -> None:
         self.config = config
+        #: whose ``check_payload`` holds back, at intake, actions delivery would refuse
+        self.destinations: Mapping[str, Destination] = destinations or {}
         self.store = store
         self.queue = queue
         self.metrics = metrics or Metrics()
@@ -250,8 +259,9 @@ class Pipeline:
         try:
             for part, conn in targets:
                 counts = report.connections.setdefault(conn.name, ConnectionReport())
-                groups, failures = self.map_each(conn, part.documents, counts)
-                work.groups.setdefault(conn.name, []).extend(groups)
+                so_far = work.groups.setdefault(conn.name, [])
+                groups, failures = self.map_each(conn, part.documents, counts, first=len(so_far))
+                so_far.extend(groups)
                 if failures:
                     work.failures.setdefault(conn.name, []).extend(failures)
         except Exception as exc:  # a bug the input exposed: refuse this request alone
@@ -352,22 +362,37 @@ class Pipeline:
         return [a for g in groups for a in g], failures
 
     def map_each(
-        self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
+        self,
+        conn: Connection,
+        documents: Sequence[Any],
+        part: ConnectionReport,
+        *,
+        first: int = 0,
     ) -> tuple[list[list[Action]], list[MappingFailure]]:
-        """``map_documents`` with the actions of each document apart."""
+        """``map_documents`` with the actions of each document apart. An action its
+        destination would refuse is held back as a failure (``intake_check``); the
+        failures of each document are also listed in ``part.held`` by its index (counted
+        from ``first``)."""
         run = self._runners[conn.name]
         namespace = f"{conn.name}:"
+        destinations = self.destinations
         groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
-        for doc in documents:
+        for index, doc in enumerate(documents, first):
             result = run(doc, conn.settings, self.store, namespace=namespace)
-            groups.append(list(result.actions))
+            actions = list(result.actions)
+            found = failures_of(conn, doc, result.errors) if result.errors else []
+            if destinations:
+                actions, held = held_back(conn, doc, actions, destinations)
+                found.extend(held)
+            groups.append(actions)
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n
-            if result.errors:
-                found = failures_of(conn, doc, result.errors)
+            if found:
                 failures.extend(found)
-                part.errors.extend(f.describe() for f in found)
+                reasons = [f.describe() for f in found]
+                part.errors.extend(reasons)
+                part.held[index] = reasons
         return groups, failures
 
     def keep_failures(self, failures: Sequence[MappingFailure]) -> None:

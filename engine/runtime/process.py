@@ -32,7 +32,13 @@ class Runtime:
         self.store = self.registry.make_state_store(config.store)
         self.queue = self.registry.make_queue(config.queue)
         self.metrics = Metrics()
-        self.pipeline = Pipeline(config, self.store, self.queue, self.metrics)
+        self.pipeline = Pipeline(
+            config,
+            self.store,
+            self.queue,
+            self.metrics,
+            destinations=self.registry.destinations(),
+        )
         self._clients: list[httpx.AsyncClient] = []
         self._limiters: list[Any] = []
         self._wake: dict[str, asyncio.Event] = {}
