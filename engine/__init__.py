@@ -30,9 +30,11 @@ from .contracts.errors import (
     PermanentDeliveryError,
     PluginError,
     Problem,
-    RetryableDeliveryError,
+    QueueUnavailable,
     SkipItem,
     SpecError,
+    StoreSchemaError,
+    StoreUnavailable,
 )
 from .contracts.hookspecs import hookimpl, hookspec
 from .contracts.queue import (
@@ -93,12 +95,14 @@ __all__ = [
     "Problem",
     "Queue",
     "QueueEntry",
-    "RetryableDeliveryError",
+    "QueueUnavailable",
     "SchemaValidator",
     "SkipItem",
     "Source",
     "SpecError",
     "StateStore",
+    "StoreSchemaError",
+    "StoreUnavailable",
     "__version__",
     "apply_in_order",
     "claim_owner_id",

@@ -9,9 +9,8 @@ from typing import Any
 
 import click
 
-from ..contracts.errors import SpecError
+from ..contracts.errors import SpecError, UnknownName
 from ..runtime.describe import (
-    UnknownName,
     describe_destination,
     describe_flow,
     describe_functions,

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import click
 
+from ..contracts.errors import BacklogFull
 from ..runtime.backfill import (
     DONE,
     Limits,
@@ -26,7 +27,6 @@ from ..runtime.backfill import (
     resumed_bytes,
 )
 from ..runtime.config import Config, Connection
-from ..runtime.pipeline import BacklogFull
 from ..runtime.process import Runtime
 from ..runtime.registry import get_registry
 from .common import EXIT_PROBLEMS

@@ -4,21 +4,38 @@
 
     MapwireError
     ├── SpecError                  the integrator: a mapping file is wrong (file:line:col)
-    ├── ConfigError                the operator: a config file is wrong (file:line:col)
+    │   └── ConfigError            the operator: a config file is wrong (file:line:col)
+    ├── ExpressionSyntaxError      the integrator: a JMESPath expression does not parse (the
+    │                              planner reports it as a SpecError problem at its place)
+    ├── UnknownName                the user: a destination, source or function name that no
+    │                              plugin registers (``describe``); lists the known ones
     ├── InputError                 the sender: a bad inbound payload or signature (a 4xx)
     ├── PluginError                the plugin author: a plugin is broken or clashes
     │   └── DuplicateNameError     two plugins claim the same destination/source/function
     ├── MissingDependency          the operator: an optional package a command needs
+    ├── StoreSchemaError           the operator: a store file was written by a newer mapwire
     ├── ItemError                  one mapped item cannot become an action (counted, reported)
-    └── DeliveryError              a destination did not take an item
-        ├── RetryableDeliveryError 429, 5xx, timeouts; carries ``retry_after``
-        └── PermanentDeliveryError 4xx, client-side limit, invalid payload; dead-lettered
+    ├── DeliveryError              a destination did not take an item
+    │   └── PermanentDeliveryError invalid payload, client-side limit; dead-lettered
+    └── Unavailable                nobody's fault: not done now, nothing lost; try again later
+        ├── BacklogFull            a connection's queue is past its backlog limit
+        ├── QueueUnavailable       the queue's storage failed (a store plugin's driver error)
+        ├── StoreUnavailable       the state store's storage failed (likewise)
+        └── IntakeUnavailable      ``serve`` could not queue a request (busy, shutting down,
+                                   the queue unavailable); carries ``code`` and ``retry_after``
+
+A destination never raises to ask for a retry: ``classify`` returns
+``Outcome("retry", retry_after=...)`` for the items to try again (429, 5xx, timeouts);
+that is the one retry vocabulary. Store plugins translate their driver's errors
+(``sqlite3.Error``, Redis errors) into ``QueueUnavailable``/``StoreUnavailable`` at their
+boundary, so the engine catches only the errors of this tree.
 
 ``SkipItem`` is not an error: it is the signal that an item was left out on purpose
 (duplicate, no usable identity, an event type the flow ignores) and is counted by reason.
 
 Messages quote the offender and never contain credentials, headers or payload values.
-Bugs stay ``TypeError``/``RuntimeError``.
+Bugs stay ``TypeError``/``RuntimeError``; a queue's ``enqueue`` refuses an action it cannot
+serialise with ``TypeError``/``ValueError`` (the Queue contract).
 """
 
 from __future__ import annotations
@@ -146,15 +163,55 @@ class DeliveryError(MapwireError):
         super().__init__(reason)
 
 
-class RetryableDeliveryError(DeliveryError):
-    """Try again later (429, 5xx, timeouts); ``retry_after`` seconds if the vendor said."""
-
-    def __init__(
-        self, reason: str, *, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(reason, status=status)
-        self.retry_after = retry_after
-
-
 class PermanentDeliveryError(DeliveryError):
     """Will never succeed as sent; the item goes to the dead-letter table with the reason."""
+
+
+class ExpressionSyntaxError(MapwireError):
+    """A JMESPath syntax error with the offset of the offending character."""
+
+    def __init__(self, message: str, offset: int) -> None:
+        self.offset = offset
+        super().__init__(message)
+
+
+class UnknownName(MapwireError):
+    """A name the registry does not have; the message lists the known ones."""
+
+
+class StoreSchemaError(MapwireError):
+    """A store's file was written by a newer mapwire (its schema version is unknown)."""
+
+
+class Unavailable(MapwireError):
+    """Something mapwire needs is unavailable for now; nothing was lost, try again later."""
+
+
+class BacklogFull(Unavailable):
+    """The queue holds more than the configured backlog; try again later."""
+
+    def __init__(self, connection: str, depth: int, limit: int) -> None:
+        self.connection = connection
+        super().__init__(f"connection {connection!r}: {depth} actions queued (limit {limit})")
+
+
+class QueueUnavailable(Unavailable):
+    """The queue could not be read or written (its storage failed or cannot be reached).
+
+    Store plugins raise it in place of their driver's errors; the message names the
+    storage and the driver's error, never a queued value.
+    """
+
+
+class StoreUnavailable(Unavailable):
+    """The state store could not be read or written (as ``QueueUnavailable``)."""
+
+
+class IntakeUnavailable(Unavailable):
+    """``serve`` did not queue the request for a server-side reason; the sender should retry
+    after ``retry_after`` seconds. ``code`` names the reason for the JSON answer."""
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        self.code = code
+        self.retry_after = retry_after
+        super().__init__(message)

@@ -17,19 +17,13 @@ import jmespath
 from jmespath import exceptions as jexc
 from jmespath.parser import Parser
 
+from ..contracts.errors import ExpressionSyntaxError
+
 BUILTIN_FUNCTIONS: frozenset[str] = frozenset(
     name[len("_func_") :] for name in dir(jmespath.functions.Functions) if name.startswith("_func_")
 )
 
 _parser = Parser()
-
-
-class ExpressionSyntaxError(ValueError):
-    """A JMESPath syntax error with the offset of the offending character."""
-
-    def __init__(self, message: str, offset: int) -> None:
-        self.offset = offset
-        super().__init__(message)
 
 
 def parse(text: str) -> dict[str, Any]:

@@ -25,10 +25,9 @@ from typing import Any
 
 import jsonschema
 
-from ..contracts.errors import Problem, SpecError
+from ..contracts.errors import ExpressionSyntaxError, Problem, SpecError
 from .expressions import (
     BUILTIN_FUNCTIONS,
-    ExpressionSyntaxError,
     analyse,
     offset_of,
     parse,

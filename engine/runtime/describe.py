@@ -9,6 +9,7 @@ from dataclasses import asdict
 from typing import Any
 
 from ..contracts.destination import Destination
+from ..contracts.errors import UnknownName
 from ..language.expressions import BUILTIN_FUNCTIONS
 from ..language.plan import Plan, RulePlan
 from ..language.schema_errors import did_you_mean
@@ -16,18 +17,16 @@ from ..language.schema_tree import field_rows, type_of
 from .registry import Registry
 
 
-class UnknownName(LookupError):
-    """A name the registry does not have; the message lists the known ones."""
-
-    def __init__(self, kind: str, name: str, known: list[str]) -> None:
-        hint = did_you_mean(name, known)
-        super().__init__(f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}")
+def unknown_name(kind: str, name: str, known: list[str]) -> UnknownName:
+    """The error for a name the registry does not have, listing the known ones."""
+    hint = did_you_mean(name, known)
+    return UnknownName(f"unknown {kind} {name!r}{hint}; known: {', '.join(sorted(known))}")
 
 
 def _destination(registry: Registry, name: str) -> Destination:
     destinations = registry.destinations()
     if name not in destinations:
-        raise UnknownName("destination", name, list(destinations))
+        raise unknown_name("destination", name, list(destinations))
     return destinations[name]
 
 
@@ -38,7 +37,7 @@ def describe_destination(
     each action with its payload fields."""
     dest = _destination(registry, name)
     if action is not None and action not in dest.actions:
-        raise UnknownName(f"{name!r} action", action, list(dest.actions))
+        raise unknown_name(f"{name!r} action", action, list(dest.actions))
     settings = dest.settings_schema
     required = set(settings.get("required", []))
     return {
@@ -71,7 +70,7 @@ def describe_source(registry: Registry, name: str) -> dict[str, Any]:
     """The source's document: every field with its type, requiredness, enum and limits."""
     sources = registry.sources()
     if name not in sources:
-        raise UnknownName("source", name, list(sources))
+        raise unknown_name("source", name, list(sources))
     source = sources[name]
     return {
         "name": source.name,

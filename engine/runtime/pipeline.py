@@ -1,20 +1,36 @@
 """Intake: documents of one input shape -> every connection that reads that shape ->
 mapped, deduplicated and durably queued.
 
-``Pipeline.submit`` is what ``send`` and ``serve`` call once they have parsed and
-authenticated their input. It returns only after the actions are committed to the queue
-(a document whose actions the queue cannot store is left out and named in
-``ConnectionReport.refused``, see ``engine.safe_enqueue``),
-so the caller may acknowledge the input then; if the queue is past its backlog limit it
-raises ``BacklogFull`` (the caller slows down or answers with a retryable status) before
-mapping anything.
+``Pipeline.submit_many`` is what ``serve``'s group committer calls with the requests it
+gathered, and ``Pipeline.submit`` (what ``send`` calls) is its one-request case. For each
+request (a ``Submission`` of ``Part``s) it does, in this order:
+
+1. the connections that read each part's source, and the backlog check: a connection past
+   its backlog refuses that request alone (``BacklogFull``) before anything is mapped;
+2. the mapping, through the plans the pipeline compiled once when it was made; a mapping
+   that raises (a bug the input exposed) refuses that request alone (``InputError`` 422,
+   the bug chained as its ``__cause__``) before anything of it is queued;
+3. per connection, the items that failed to map are kept as ``mapping`` dead letters
+   (``keep_failures``), then the actions are queued through ``enqueue_storable`` (one
+   unstorable input cannot block the rest): the actions of consecutive requests without
+   dedup keys in one transaction, a request whose actions carry dedup keys (or a progress
+   mark) on its own, so its duplicates are counted exactly;
+4. the accounting: metrics, the queue depth the backlog check reads between its refreshes,
+   and ``on_queued`` (the wake-up of in-process deliverers).
+
+It returns one ``Submitted`` per request: its ``IntakeReport``, or the error that stopped
+it (``BacklogFull``, ``InputError``, or the store's ``QueueUnavailable``/``StoreUnavailable``).
+A request is reported only once its actions are committed, so the caller may
+acknowledge it then. An ``atomic`` request (``serve``) whose actions cannot be stored is
+refused whole (422); otherwise (``send``) only the documents that cannot be stored are
+left out and named in ``ConnectionReport.refused``.
 
 An item that fails to map (a required field is null, a function got the wrong type ...)
 does not stop the others. ``map_documents`` turns each such error into a
 ``MappingFailure`` (where it failed and why, never a value, plus the source document) and
 ``keep_failures`` records them as ``mapping`` dead letters, counts them per connection and
-rule, and tells ``on_mapping_failure`` (``serve`` logs them). ``send``, ``serve``'s group
-committer and ``mapwire dlq replay`` all map through these two methods.
+rule, and tells ``on_mapping_failure`` (``serve`` logs them). ``mapwire dlq replay`` maps
+through these two methods too.
 """
 
 from __future__ import annotations
@@ -27,23 +43,16 @@ from typing import Any
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
-from ..contracts.errors import ItemError, MapwireError
+from ..contracts.errors import BacklogFull, InputError, ItemError, MapwireError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
+from .intake_check import held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 
 DEPTH_CACHE_SECONDS = 1.0
-
-
-class BacklogFull(MapwireError):
-    """The queue holds more than the configured backlog; try again later."""
-
-    def __init__(self, connection: str, depth: int, limit: int) -> None:
-        self.connection = connection
-        super().__init__(f"connection {connection!r}: {depth} actions queued (limit {limit})")
 
 
 @dataclass
@@ -55,7 +64,12 @@ class ConnectionReport:
     skipped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     #: indexes of the submitted documents whose actions the queue could not store
+    #: (counted over the documents of the request's parts this connection reads)
     refused: list[int] = field(default_factory=list)
+    #: per document index (counted likewise), why each of its items will not be
+    #: delivered: it failed to map, or its destination would refuse it; kept as
+    #: ``mapping`` dead letters with the document
+    held: dict[int, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +84,60 @@ class IntakeReport:
     @property
     def errors(self) -> list[str]:
         return [e for c in self.connections.values() for e in c.errors]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Documents of one input shape, for every connection reading it (or just ``only``)."""
+
+    source: str
+    documents: Sequence[Any]
+    only: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One request: its parts, and how it is queued.
+
+    ``progress`` (``send``'s file position) is recorded with the request's actions of each
+    connection. ``atomic``: an action that cannot be stored refuses the whole request
+    (nothing of it is queued for that connection); otherwise only its document.
+    """
+
+    parts: Sequence[Part]
+    progress: tuple[str, str] | None = None
+    atomic: bool = True
+
+
+@dataclass(slots=True)
+class Submitted:
+    """What became of one request: its report, or the error that stopped it."""
+
+    report: IntakeReport = field(default_factory=IntakeReport)
+    error: MapwireError | None = None
+
+
+UNSTORABLE = "the mapped actions could not be stored"
+
+
+@dataclass(slots=True)
+class _Work:
+    """One request on its way through ``submit_many``."""
+
+    submission: Submission
+    done: Submitted = field(default_factory=Submitted)
+    #: per connection, the actions of each document
+    groups: dict[str, list[list[Action]]] = field(default_factory=dict)
+    failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
+
+    def alone(self, connection: str) -> bool:
+        """Whether its actions go in a transaction of their own (exact duplicate counts)."""
+        if self.submission.progress is not None:
+            return True
+        return any(a.dedup_keys for g in self.groups[connection] for a in g)
+
+    def part(self, connection: str) -> ConnectionReport:
+        return self.done.report.connections[connection]
 
 
 def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:
@@ -105,8 +173,9 @@ class Pipeline:
         destinations: Mapping[str, Destination] | None = None,
     ) -> None:
         self.config = config
-        #: By name: each action gets its destination's ``ordering_key`` before it is queued.
-        self.destinations = destinations or {}
+        #: By name: each action gets its destination's ``ordering_key`` before it is queued,
+        #: and ``check_payload`` holds back, at intake, actions delivery would refuse.
+        self.destinations: Mapping[str, Destination] = destinations or {}
         self.store = store
         self.queue = queue
         self.metrics = metrics or Metrics()
@@ -123,10 +192,6 @@ class Pipeline:
             for c in self.config.connections
             if c.enabled and source in c.plan.sources and (only is None or c.name == only)
         ]
-
-    def dedup_ttl(self, name: str) -> float:
-        """Seconds the dedup keys of connection ``name`` are remembered."""
-        return next(c.dedup_ttl for c in self.config.connections if c.name == name)
 
     def sources(self) -> set[str]:
         return {s for c in self.config.connections if c.enabled for s in c.plan.sources}
@@ -150,16 +215,112 @@ class Pipeline:
         only: str | None = None,
         progress: tuple[str, str] | None = None,
     ) -> IntakeReport:
-        """Map ``documents`` for every connection reading ``source`` and queue the actions."""
-        connections = self.connections_for(source, only)
-        self.check_backlog(connections)
-        report = IntakeReport(documents=len(documents))
-        self.metrics.received.labels(source).inc(len(documents))
-        for conn in connections:
-            part = ConnectionReport()
-            groups, failures = self.map_each(conn, documents, part)
-            self.keep_failures(failures)
-            queued, part.refused = enqueue_storable(
+        """Map ``documents`` for every connection reading ``source`` and queue the actions:
+        ``submit_many`` for one request whose documents are refused one by one. Raises the
+        error that stopped it (``BacklogFull`` first of all)."""
+        parts = [Part(source, documents, only)]
+        [done] = self.submit_many([Submission(parts, progress, atomic=False)])
+        if done.error is not None:
+            raise done.error
+        return done.report
+
+    def submit_many(self, submissions: Sequence[Submission]) -> list[Submitted]:
+        """Map, deduplicate and queue the documents of many requests at once, in few
+        transactions; what became of each request, in order (see the module docstring)."""
+        works = [self._prepare(s) for s in submissions]
+        order: dict[str, Connection] = {}
+        for work in works:
+            if work.done.error is None:
+                for part in work.submission.parts:
+                    for conn in self.connections_for(part.source, part.only):
+                        order.setdefault(conn.name, conn)
+        for conn in order.values():
+            self._keep_failures(conn.name, [w for w in works if w.done.error is None])
+            feeding = [w for w in works if w.done.error is None and conn.name in w.groups]
+            self._enqueue(conn, feeding)
+        return [w.done for w in works]
+
+    def _prepare(self, submission: Submission) -> _Work:
+        """Backlog check and mapping for one request."""
+        work = _Work(submission)
+        targets = [
+            (part, conn)
+            for part in submission.parts
+            for conn in self.connections_for(part.source, part.only)
+        ]
+        try:
+            self.check_backlog(list({c.name: c for _, c in targets}.values()))
+        except BacklogFull as exc:
+            work.done.error = exc
+            return work
+        report = work.done.report
+        for part in submission.parts:
+            report.documents += len(part.documents)
+            self.metrics.received.labels(part.source).inc(len(part.documents))
+        try:
+            for part, conn in targets:
+                counts = report.connections.setdefault(conn.name, ConnectionReport())
+                so_far = work.groups.setdefault(conn.name, [])
+                groups, failures = self.map_each(conn, part.documents, counts, first=len(so_far))
+                so_far.extend(groups)
+                if failures:
+                    work.failures.setdefault(conn.name, []).extend(failures)
+        except Exception as exc:  # a bug the input exposed: refuse this request alone
+            work.groups.clear()
+            work.failures.clear()
+            error = InputError(
+                "the mapping could not process this input", status=422, code="unprocessable"
+            )
+            error.__cause__ = exc
+            work.done.error = error
+        return work
+
+    def _keep_failures(self, connection: str, works: Sequence[_Work]) -> None:
+        """Record the requests' mapping failures before their actions are queued; a request
+        whose failures cannot be recorded is not acknowledged either."""
+        for work in works:
+            failures = work.failures.get(connection)
+            if not failures:
+                continue
+            try:
+                self.keep_failures(failures)
+            except Unavailable as exc:
+                work.done.error = exc
+            except (TypeError, ValueError):  # the queue cannot store the source document
+                work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
+
+    def _enqueue(self, conn: Connection, works: Sequence[_Work]) -> None:
+        """Queue the connection's actions: runs of requests without dedup keys together."""
+        runs: list[list[_Work]] = []
+        for work in works:
+            if work.alone(conn.name) or not runs or runs[-1][0].alone(conn.name):
+                runs.append([work])
+            else:
+                runs[-1].append(work)
+        queued = 0
+        for run in runs:
+            queued += self._enqueue_run(conn, run)
+        for work in works:
+            if work.done.error is None:
+                self._account(conn.name, work.part(conn.name))
+        if queued and self.on_queued is not None:
+            self.on_queued(conn.name)
+
+    def _enqueue_run(self, conn: Connection, run: list[_Work]) -> int:
+        """One ``enqueue_storable`` for the run's actions; how many were queued."""
+        groups: list[list[Action]] = []
+        owners: list[tuple[_Work, int | None]] = []  # the request, and the document if apart
+        for work in run:
+            documents = work.groups[conn.name]
+            if work.submission.atomic:
+                groups.append([a for g in documents for a in g])
+                owners.append((work, None))
+            else:
+                groups.extend(documents)
+                owners.extend((work, i) for i in range(len(documents)))
+        progress = run[0].submission.progress if len(run) == 1 else None
+        try:
+            result, refused = enqueue_storable(
                 self.queue,
                 conn.name,
                 groups,
@@ -167,15 +328,31 @@ class Pipeline:
                 dedup_ttl=conn.dedup_ttl,
                 progress=progress,
             )
-            part.queued = queued.queued
-            part.duplicates = queued.duplicates
-            if queued.duplicates:
-                part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + queued.duplicates
-            self._account(conn.name, part)
-            report.connections[conn.name] = part
-            if queued.queued and self.on_queued is not None:
-                self.on_queued(conn.name)
-        return report
+        except Unavailable as exc:
+            for work in run:
+                work.done.error = exc
+            return 0
+        for index in refused:
+            work, document = owners[index]
+            part = work.part(conn.name)
+            if document is None:
+                part.refused = list(range(len(work.groups[conn.name])))
+                work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
+            else:
+                part.refused.append(document)
+        if len(run) == 1:
+            work = run[0]
+            if work.done.error is None:
+                part = work.part(conn.name)
+                part.queued, part.duplicates = result.queued, result.duplicates
+                if result.duplicates:
+                    part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + result.duplicates
+        else:  # no dedup keys in a run of several: every storable action was queued
+            left_out = set(refused)
+            for index, (work, _) in enumerate(owners):
+                if index not in left_out and work.done.error is None:
+                    work.part(conn.name).queued += len(groups[index])
+        return result.queued
 
     def map_documents(
         self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
@@ -186,26 +363,41 @@ class Pipeline:
         return [a for g in groups for a in g], failures
 
     def map_each(
-        self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
+        self,
+        conn: Connection,
+        documents: Sequence[Any],
+        part: ConnectionReport,
+        *,
+        first: int = 0,
     ) -> tuple[list[list[Action]], list[MappingFailure]]:
-        """``map_documents`` with the actions of each document apart."""
+        """``map_documents`` with the actions of each document apart. An action its
+        destination would refuse is held back as a failure (``intake_check``); the
+        failures of each document are also listed in ``part.held`` by its index (counted
+        from ``first``)."""
         run = self._runners[conn.name]
         namespace = f"{conn.name}:"
-        destination = self.destinations.get(conn.plan.destination)
+        destinations = self.destinations
+        destination = destinations.get(conn.plan.destination)
         groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
-        for doc in documents:
+        for index, doc in enumerate(documents, first):
             result = run(doc, conn.settings, self.store, namespace=namespace)
+            actions = list(result.actions)
+            found = failures_of(conn, doc, result.errors) if result.errors else []
+            if destinations:
+                actions, held = held_back(conn, doc, actions, destinations)
+                found.extend(held)
             if destination is not None:
-                for action in result.actions:
+                for action in actions:
                     action.order_key = destination.ordering_key(action.action, action.payload)
-            groups.append(list(result.actions))
+            groups.append(actions)
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n
-            if result.errors:
-                found = failures_of(conn, doc, result.errors)
+            if found:
                 failures.extend(found)
-                part.errors.extend(f.describe() for f in found)
+                reasons = [f.describe() for f in found]
+                part.errors.extend(reasons)
+                part.held[index] = reasons
         return groups, failures
 
     def keep_failures(self, failures: Sequence[MappingFailure]) -> None:

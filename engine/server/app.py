@@ -36,9 +36,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..contracts.errors import InputError
+from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
-from ..runtime.pipeline import BacklogFull
 from ..runtime.process import Runtime
 from . import customerio_routes, mparticle_routes
 from .auth import InboundAuth

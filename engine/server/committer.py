@@ -1,24 +1,14 @@
-"""Group commit: one thread maps and queues what many requests submitted, in few transactions.
+"""Group commit: one thread hands what many requests submitted to the pipeline at once.
 
 A request handler calls ``GroupCommitter.submit(parts)`` and awaits the future it gets; the
 future resolves only after every action the parts mapped to is committed to the queue (or
 with the error that stopped it). The committer thread takes whatever submissions are
-waiting, up to ``max_group_documents``, and commits them as a group:
-
-1. per submission, the connections that read each part's source, and the backlog check
-   (``BacklogFull`` fails that submission only);
-2. per submission and connection, the mapping (``Pipeline.map_documents``), with counts
-   kept per submission; a mapping that raises (a bug the input exposed) fails that
-   submission only, before anything of it is queued; items that failed to map are kept
-   as ``mapping`` dead letters (``Pipeline.keep_failures``) before the actions are queued;
-3. per connection, one ``enqueue`` (one transaction) for the actions of consecutive
-   submissions that carry no dedup keys, whose report is therefore exact per submission;
-   a submission whose actions carry dedup keys is enqueued on its own, so its duplicates
-   are counted exactly (Customer.io webhooks: one small event each).
-
-This is ``Pipeline.submit`` for many requests at once: the same connections, backlog check,
-mapping, dedup, metrics and wake-up of the deliverers. Submissions arrive while a group is
-being committed, so the groups grow with the load and no request waits on a timer.
+waiting, up to ``max_group_documents`` documents or ``max_group_requests`` requests, gives
+them to ``Pipeline.submit_many`` (which maps, deduplicates and queues them in few
+transactions, see ``engine.runtime.pipeline``) and settles each future with its request's
+result. A queue or store that failed becomes ``IntakeUnavailable`` (503 with
+``Retry-After``). Submissions arrive while a group is being committed, so the groups grow
+with the load and no request waits on a timer.
 """
 
 from __future__ import annotations
@@ -27,23 +17,20 @@ import asyncio
 import contextlib
 import logging
 import queue
-import sqlite3
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from ..contracts.actions import Action
-from ..contracts.errors import InputError, MapwireError
-from ..contracts.queue import MappingFailure
-from ..runtime.config import Connection
-from ..runtime.pipeline import (
+from ..contracts.errors import (
     BacklogFull,
-    ConnectionReport,
-    IntakeReport,
-    Pipeline,
+    InputError,
+    IntakeUnavailable,
+    MapwireError,
+    Unavailable,
 )
-from ..runtime.safe_enqueue import enqueue_storable
+from ..contracts.queue import MappingFailure
+from ..runtime.pipeline import IntakeReport, Part, Pipeline, Submission, Submitted
 from .logs import log_event
 
 DEFAULT_MAX_PENDING = 2048
@@ -51,22 +38,7 @@ DEFAULT_MAX_GROUP_DOCUMENTS = 512
 DEFAULT_MAX_GROUP_REQUESTS = 256
 
 
-class IntakeUnavailable(MapwireError):
-    """The request was not queued for a server-side reason; the sender should retry."""
-
-    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
-        self.code = code
-        self.retry_after = retry_after
-        super().__init__(message)
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    """Documents of one input shape, for every connection reading it (or just ``only``)."""
-
-    source: str
-    documents: Sequence[Any]
-    only: str | None = None
+__all__ = ["GroupCommitter", "IntakeUnavailable", "Part", "log_mapping_failure"]
 
 
 @dataclass(slots=True)
@@ -74,13 +46,8 @@ class _Pending:
     parts: Sequence[Part]
     future: asyncio.Future[IntakeReport]
     loop: asyncio.AbstractEventLoop
-    report: IntakeReport = field(default_factory=IntakeReport)
-    actions: dict[str, list[Action]] = field(default_factory=dict)
-    failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
     error: BaseException | None = None
-
-    def keyed(self, connection: str) -> bool:
-        return any(a.dedup_keys for a in self.actions.get(connection, ()))
+    report: IntakeReport | None = None
 
 
 _STOP: Any = object()
@@ -189,120 +156,14 @@ class GroupCommitter:
     def _commit(self, group: list[_Pending]) -> None:
         self.groups += 1
         self.submissions += len(group)
-        order: dict[str, Connection] = {}
-        for pending in group:
-            for conn in self._prepare(pending):
-                order.setdefault(conn.name, conn)
-        for name in order:
-            self._keep_failures(name, [p for p in group if p.error is None])
-            self._enqueue(name, [p for p in group if p.error is None and name in p.actions])
-
-    def _prepare(self, pending: _Pending) -> list[Connection]:
-        """Backlog check and mapping for one submission; the connections it feeds."""
-        targets: list[tuple[Part, Connection]] = []
-        for part in pending.parts:
-            targets.extend((part, c) for c in self.pipeline.connections_for(part.source, part.only))
-        connections = list({c.name: c for _, c in targets}.values())
-        try:
-            self.pipeline.check_backlog(connections)
-        except BacklogFull as exc:
-            pending.error = exc
-            return []
-        metrics = self.pipeline.metrics
-        report = pending.report
-        try:
-            for part in pending.parts:
-                report.documents += len(part.documents)
-                metrics.received.labels(part.source).inc(len(part.documents))
-            for part, conn in targets:
-                self._map(part, conn, pending)
-        except Exception as exc:
-            log_event(logging.ERROR, "mapping_failed", exc=exc)
-            pending.actions.clear()
-            pending.error = InputError(
-                "the mapping could not process this input", status=422, code="unprocessable"
-            )
-            return []
-        return connections
-
-    def _map(self, part: Part, conn: Connection, pending: _Pending) -> None:
-        part_report = pending.report.connections.setdefault(conn.name, ConnectionReport())
-        actions, failures = self.pipeline.map_documents(conn, part.documents, part_report)
-        pending.actions.setdefault(conn.name, []).extend(actions)
-        if failures:
-            pending.failures.setdefault(conn.name, []).extend(failures)
-
-    def _keep_failures(self, connection: str, pendings: list[_Pending]) -> None:
-        """Record the submissions' mapping failures before their actions are queued; a
-        submission whose failures cannot be recorded is not acknowledged either."""
-        for pending in pendings:
-            failures = pending.failures.get(connection)
-            if not failures or pending.error is not None:
-                continue
-            try:
-                self.pipeline.keep_failures(failures)
-            except (sqlite3.Error, OSError, MapwireError, TypeError, ValueError) as exc:
-                log_event(logging.ERROR, "queue_unavailable", exc=exc)
-                pending.error = IntakeUnavailable(
-                    "the queue is not available", code="queue_unavailable", retry_after=5
-                )
-
-    def _enqueue(self, connection: str, pendings: list[_Pending]) -> None:
-        """Queue the connection's actions: runs of keyless submissions together."""
-        runs: list[list[_Pending]] = []
-        for pending in pendings:
-            if pending.keyed(connection) or not runs or runs[-1][0].keyed(connection):
-                runs.append([pending])
-            else:
-                runs[-1].append(pending)
-        queued_any = False
-        for run in runs:
-            queued_any |= self._enqueue_run(connection, run)
-        for pending in pendings:
-            if pending.error is None:
-                # The pipeline's own bookkeeping: metrics, and the queue depth the backlog
-                # check reads between its refreshes.
-                self.pipeline._account(connection, pending.report.connections[connection])
-        if queued_any and self.pipeline.on_queued is not None:
-            self.pipeline.on_queued(connection)
-
-    def _enqueue_run(self, connection: str, run: list[_Pending]) -> bool:
-        try:  # a submission whose actions cannot be stored is found and refused alone
-            result, refused = enqueue_storable(
-                self.pipeline.queue,
-                connection,
-                [p.actions[connection] for p in run],
-                dedup=self.pipeline.store,
-                dedup_ttl=self.pipeline.dedup_ttl(connection),
-            )
-        except (sqlite3.Error, OSError, MapwireError) as exc:
-            log_event(logging.ERROR, "queue_unavailable", exc=exc)
-            for pending in run:
-                pending.error = IntakeUnavailable(
-                    "the queue is not available", code="queue_unavailable", retry_after=5
-                )
-            return False
-        for index in refused:
-            log_event(logging.ERROR, "enqueue_refused", connection=connection)
-            run[index].error = InputError(
-                "the mapped actions could not be stored", status=422, code="unprocessable"
-            )
-        if len(run) == 1 and not refused:
-            part = run[0].report.connections[connection]
-            part.queued, part.duplicates = result.queued, result.duplicates
-            if result.duplicates:
-                part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + result.duplicates
-        else:  # no dedup keys in a run of several: every storable action was queued
-            for i, pending in enumerate(run):
-                if i not in refused:
-                    pending.report.connections[connection].queued = len(pending.actions[connection])
-        return result.queued > 0
+        results = self.pipeline.submit_many([Submission(p.parts) for p in group])
+        for pending, done in zip(group, results, strict=True):
+            pending.report = done.report
+            pending.error = _answer(done)
 
     def _resolve(self, group: list[_Pending]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
         for pending in group:
-            pending.actions.clear()
-            pending.failures.clear()
             by_loop.setdefault(pending.loop, []).append(pending)
         for loop, pendings in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop has closed: nobody is waiting
@@ -324,11 +185,28 @@ def log_mapping_failure(failure: MappingFailure) -> None:
     )
 
 
+def _answer(done: Submitted) -> MapwireError | None:
+    """The error a request is answered with (logged here), or None if it was queued."""
+    error = done.error
+    if isinstance(error, Unavailable) and not isinstance(error, IntakeUnavailable | BacklogFull):
+        log_event(logging.ERROR, "queue_unavailable", exc=error)
+        return IntakeUnavailable(
+            "the queue is not available", code="queue_unavailable", retry_after=5
+        )
+    if isinstance(error, InputError) and error.__cause__ is not None:
+        log_event(logging.ERROR, "mapping_failed", exc=error.__cause__)
+    elif isinstance(error, InputError):
+        for connection, part in done.report.connections.items():
+            if part.refused:
+                log_event(logging.ERROR, "enqueue_refused", connection=connection)
+    return error
+
+
 def _settle(pendings: list[_Pending]) -> None:
     for pending in pendings:
         if pending.future.done():
             continue
         if pending.error is not None:
             pending.future.set_exception(pending.error)
-        else:
+        elif pending.report is not None:
             pending.future.set_result(pending.report)

@@ -28,6 +28,9 @@ from .request_log import HttpMetrics
 
 #: How long a request waits for its group to commit before it is answered 503.
 SUBMIT_TIMEOUT_SECONDS = 30.0
+#: at most this many documents, and reasons per document, in an answer's ``not_delivered``
+MAX_HELD_DOCUMENTS = 100
+MAX_REASONS = 10
 
 
 @dataclass
@@ -142,13 +145,32 @@ def summary(report: IntakeReport) -> dict[str, Any]:
     for part in report.connections.values():
         for reason, n in part.skipped.items():
             skipped[reason] = skipped.get(reason, 0) + n
-    return {
+    answer: dict[str, Any] = {
         "status": "accepted",
         "documents": report.documents,
         "queued": report.queued,
         "skipped": skipped,
         "errors": len(report.errors),
     }
+    held = not_delivered(report)
+    if held:
+        answer["not_delivered"] = held
+    return answer
+
+
+def not_delivered(report: IntakeReport) -> list[dict[str, Any]]:
+    """Per document and connection, how many of its items will not be delivered and why
+    (kept as ``mapping`` dead letters for replay); reasons never quote a value."""
+    return [
+        {
+            "document": index,
+            "connection": name,
+            "items": len(reasons),
+            "reasons": reasons[:MAX_REASONS],
+        }
+        for name, part in report.connections.items()
+        for index, reasons in sorted(part.held.items())
+    ][:MAX_HELD_DOCUMENTS]
 
 
 def accepted(report: IntakeReport) -> JSONBody:

@@ -8,15 +8,23 @@ inside the string can never make two different names collide.
 One Redis primary (with replicas or Sentinel for failover) is the supported topology:
 scripts touch keys of several families at once, which Redis Cluster would refuse unless
 they hashed to one slot.
+
+``RedisClient`` is the plugin's error boundary: every public method of its subclasses
+(``RedisStore``, ``RedisQueue``) turns a Redis error (unreachable server, timeout, an error
+reply) into the engine's ``StoreUnavailable`` or ``QueueUnavailable``, with the original
+chained. The engine never sees ``redis``.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mapwire import PluginError
+from mapwire import PluginError, QueueUnavailable, StoreUnavailable
 
 if TYPE_CHECKING:
     import redis
@@ -155,8 +163,42 @@ class Keys:
         return f"{self.prefix}:rate:{key}"
 
 
+def is_redis_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is an error of the Redis client library."""
+    import redis
+
+    return isinstance(exc, redis.RedisError)
+
+
+def translating(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` with Redis errors raised as the object's ``unavailable`` error."""
+
+    @functools.wraps(method)
+    def call(self: RedisClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            if not is_redis_error(exc):
+                raise
+            raise self.unavailable(f"Redis: {exc}") from exc
+
+    return call
+
+
 class RedisClient:
-    """Base of ``RedisStore`` and ``RedisQueue``: one client, its key names and identity."""
+    """Base of ``RedisStore`` and ``RedisQueue``: one client, its key names and identity.
+
+    A subclass's public methods raise ``unavailable`` in place of Redis errors: the
+    queue's error here, ``RedisStore`` sets its own.
+    """
+
+    unavailable: type[QueueUnavailable | StoreUnavailable] = QueueUnavailable
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, member in list(vars(cls).items()):
+            if inspect.isfunction(member) and not name.startswith("_"):
+                setattr(cls, name, translating(member))
 
     def __init__(self, url: str, prefix: str, options: dict[str, Any] | None) -> None:
         self.url = url

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire import Change, ChangeOutcome, MembershipUpdate
+from mapwire import Change, ChangeOutcome, MembershipUpdate, StoreUnavailable
 
 from .connection import (
     DEFAULT_PREFIX,
@@ -109,7 +109,11 @@ class RedisStore(RedisClient):
         prefix: the first part of every key name.
         clock: the time source for TTLs, in seconds (``time.time``; inject one in tests).
         options: client settings (``timeout_seconds``).
+
+    A Redis error raises ``StoreUnavailable`` (see ``connection``).
     """
+
+    unavailable = StoreUnavailable
 
     def __init__(
         self,

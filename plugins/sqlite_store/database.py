@@ -4,6 +4,11 @@
 WAL (retrying while other processes race to do the same) with ``synchronous=NORMAL``, and
 hands the connection out under a lock, so an object may be shared by threads. An object
 must not cross ``fork()``: using it in a forked child raises ``RuntimeError``.
+
+This is the plugin's error boundary: a ``sqlite3.Error`` raised while opening the file or
+while the connection is handed out becomes the engine's ``QueueUnavailable`` (or
+``StoreUnavailable`` for the store), naming the file and SQLite's message, with the
+original chained. The engine never sees ``sqlite3``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from mapwire import QueueUnavailable, StoreUnavailable
+
 
 class SqliteFile:
     """Base of ``SqliteStore`` and ``SqliteQueue``: ``_setup_schema`` is theirs to write."""
+
+    #: What a ``sqlite3.Error`` becomes: the queue's error here, ``SqliteStore`` sets its own.
+    unavailable: type[QueueUnavailable | StoreUnavailable] = QueueUnavailable
 
     def __init__(self, path: str | os.PathLike[str], busy_timeout: float) -> None:
         self.path = str(path)
@@ -28,16 +38,21 @@ class SqliteFile:
         self._pid = os.getpid()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._conn: sqlite3.Connection | None = sqlite3.connect(
-            self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        try:
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise self._translated(exc) from exc
         try:
             self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
             enable_wal(self._conn, busy_timeout)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._setup_schema(self._conn)
-        except BaseException:
+        except BaseException as exc:
             self._conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise self._translated(exc) from exc
             raise
 
     def _setup_schema(self, conn: sqlite3.Connection) -> None:
@@ -73,7 +88,14 @@ class SqliteFile:
                 )
             if self._conn is None:
                 raise RuntimeError(f"{self!r} is closed")
-            yield self._conn
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._translated(exc) from exc
+
+    def _translated(self, exc: sqlite3.Error) -> QueueUnavailable | StoreUnavailable:
+        """The engine's error for a failure of SQLite (its message names no stored value)."""
+        return self.unavailable(f"SQLite file {self.path!r}: {exc}")
 
 
 def enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:

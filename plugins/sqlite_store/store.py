@@ -23,7 +23,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire import Change, MapwireError, MembershipUpdate, apply_in_order
+from mapwire import (
+    Change,
+    MapwireError,
+    MembershipUpdate,
+    StoreSchemaError,
+    StoreUnavailable,
+    apply_in_order,
+)
 
 from .database import SqliteFile, immediate
 
@@ -79,10 +86,6 @@ _MEMBERS = "SELECT member FROM members WHERE ns = ? AND key = ? AND present = 1 
 _STORED = "SELECT member, present, version FROM members WHERE ns = ? AND key = ? AND member IN ({})"
 
 _URL_PREFIX = "sqlite://"
-
-
-class StoreSchemaError(MapwireError):
-    """The state file was written by a newer mapwire (its schema version is unknown)."""
 
 
 def sqlite_path(url: str) -> str | None:
@@ -145,7 +148,11 @@ class SqliteStore(SqliteFile):
         purge_batch: how many expired keys one purge deletes at most, through the expiry
             index, so no call ever scans the table. The defaults remove up to five expired
             keys per key recorded: faster than they can pile up.
+
+    A failure of SQLite raises ``StoreUnavailable`` (see ``database``).
     """
+
+    unavailable = StoreUnavailable
 
     def __init__(
         self,

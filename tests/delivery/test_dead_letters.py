@@ -231,10 +231,15 @@ def test_no_input_value_reaches_errors_logs_or_reasons(
     assert sent.returncode == 1
     assert "function event_name(): expected string or null, got object" in sent.stderr
     rows = dead_letters(config)
-    # The name is a mapping failure; the timestamp is refused by the destination's check
-    # (the item is built, then refused at delivery), and so is the oversized attribute.
-    assert sorted(r["kind"] for r in rows) == ["delivery", "delivery", "mapping"]
-    assert "dead-lettered: 2" in sent.stderr
+    # The name is a mapping failure; the timestamp is refused by the destination's payload
+    # check, held at intake with its document (code undeliverable); the oversized attribute
+    # is refused at delivery, by the connection's oversize policy.
+    assert sorted((r["kind"], r["code"]) for r in rows) == [
+        ("delivery", None),
+        ("mapping", "undeliverable"),
+        ("mapping", "wrong_type"),
+    ]
+    assert "dead-lettered: 1" in sent.stderr
     text = mapwire(tmp_path, "dlq", "list", "--config", str(config)).stdout
     replayed = mapwire(tmp_path, "dlq", "replay", "--config", str(config), "--all")
     assert replayed.returncode == 1

@@ -4,6 +4,7 @@ and a failure in one submission never touching the others."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,9 @@ from typing import Any
 import pytest
 from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
 
-from mapwire.contracts.errors import InputError
+from mapwire.contracts.errors import BacklogFull, InputError, QueueUnavailable
 from mapwire.runtime.config import load_config
-from mapwire.runtime.pipeline import BacklogFull, IntakeReport
+from mapwire.runtime.pipeline import IntakeReport, Submission
 from mapwire.runtime.process import Runtime
 from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part
 
@@ -153,3 +154,76 @@ def test_a_full_inbox_is_busy(runtime: Runtime) -> None:
 
     busy = asyncio.run(scenario())
     assert isinstance(busy, IntakeUnavailable) and busy.code == "busy" and busy.retry_after == 1
+
+
+def test_plans_are_compiled_once_per_process_never_by_the_committer(
+    tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mapwire.runtime import pipeline
+
+    compiled: list[str] = []
+    real_compile = pipeline.compile_plan
+
+    def counting(plan: Any) -> Any:
+        compiled.append(plan.name)
+        return real_compile(plan)
+
+    monkeypatch.setattr(pipeline, "compile_plan", counting)
+    monkeypatch.chdir(tmp_path)
+    running = Runtime(load_config(write_config(tmp_path, sink_flows())))
+    try:
+        at_start = len(compiled)
+        assert at_start == len(running.config.connections)
+        committer = GroupCommitter(running.pipeline)
+        hook = reporting_webhook("01HXONCE000000000000000000")
+        parts = [[Part(EVENTS, [events_batch(f"u{i}", 1)])] for i in range(20)]
+        parts.append([Part(WEBHOOK, [hook], only="activity")])
+        reports = asyncio.run(_commit_together(committer, parts))
+        assert all(isinstance(r, IntakeReport) for r in reports)
+        assert len(compiled) == at_start
+    finally:
+        running.close()
+
+
+def test_submit_refuses_unstorable_documents_alone_submit_many_whole_requests(
+    runtime: Runtime,
+) -> None:
+    real = runtime.pipeline._runners["events"]
+
+    def unstorable(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(doc, *args, **kwargs)
+        if doc.get("poison"):
+            result.actions[0].payload["bad"] = {1j}  # not JSON
+        return result
+
+    runtime.pipeline._runners["events"] = unstorable
+    documents = [events_batch("a", 1), {**events_batch("p", 1), "poison": True}]
+    report = runtime.pipeline.submit(EVENTS, documents)
+    assert report.connections["events"].refused == [1]
+    assert report.queued == 2
+    whole, fine = runtime.pipeline.submit_many(
+        [Submission([Part(EVENTS, documents)]), Submission([Part(EVENTS, documents[:1])])]
+    )
+    assert isinstance(whole.error, InputError) and whole.error.status == 422
+    assert whole.report.connections["events"].refused == [0, 1]
+    assert fine.error is None and fine.report.queued == 2
+    assert runtime.queue.depth("events") == 4  # nothing of the refused request
+
+
+def test_a_failing_queue_fails_the_requests_of_its_run_as_queue_unavailable(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    conn = sqlite3.connect(tmp_path / "state.db")
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON queue BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    conn.close()
+    results = runtime.pipeline.submit_many(
+        [Submission([Part(EVENTS, [events_batch(u, 1)])]) for u in "ab"]
+    )
+    assert all(isinstance(r.error, QueueUnavailable) for r in results)
+    assert isinstance(results[0].error.__cause__, sqlite3.Error)
+    committer = GroupCommitter(runtime.pipeline)
+    [answer] = asyncio.run(_commit_together(committer, [[Part(EVENTS, [events_batch("c", 1)])]]))
+    assert isinstance(answer, IntakeUnavailable) and answer.code == "queue_unavailable"
+    assert answer.retry_after == 5

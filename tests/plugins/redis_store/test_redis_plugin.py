@@ -15,6 +15,7 @@ import pytest
 from redis_helpers import REDIS_URL, prefix_for
 
 import mapwire.plugins.redis_store as redis_store
+from mapwire import QueueUnavailable, StoreUnavailable
 from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.plugins.redis_store.connection import server_identity
 from mapwire.plugins.redis_store.queue import RedisQueue
@@ -120,3 +121,29 @@ def test_a_prefix_in_the_url_names_the_keys(tmp_path: Path) -> None:
     store = redis_store.make_state_store(url=f"{REDIS_URL}?prefix={prefix}", options={})
     assert isinstance(store, RedisStore) and store.keys.prefix == prefix
     store.close()
+
+
+def test_redis_errors_become_the_engines_errors(request: pytest.FixtureRequest) -> None:
+    """An error reply (a key of the wrong type) and an unreachable server are the engine's
+    ``StoreUnavailable``/``QueueUnavailable``, the Redis error chained."""
+    import redis
+
+    prefix = prefix_for(request.node.name)
+    with RedisStore(REDIS_URL, prefix=prefix) as store, RedisQueue(REDIS_URL, prefix=prefix) as q:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.set(store.keys.members("seg", "u"), "not a hash")
+        finally:
+            client.close()
+        with pytest.raises(StoreUnavailable) as caught:
+            store.update_membership("seg", "u", [("a", True, 1)])
+        assert isinstance(caught.value.__cause__, redis.ResponseError)
+        assert q.depth("c") == 0
+    closed = "redis://127.0.0.1:9/0"
+    options = {"timeout_seconds": 0.5}
+    with RedisQueue(closed, options=options) as down, RedisStore(closed, options=options) as gone:
+        with pytest.raises(QueueUnavailable) as refused:
+            down.depth("c")
+        assert isinstance(refused.value.__cause__, redis.ConnectionError)
+        with pytest.raises(StoreUnavailable):
+            gone.first_seen("n", "k")

@@ -19,7 +19,7 @@ from ordering_contract import numbers, of
 from queue_contract import QueueContract, QueueOpener, act
 from store_contract import FakeClock
 
-from mapwire import MemoryStore, PluginError, StateStore
+from mapwire import MemoryStore, PluginError, QueueUnavailable, StateStore
 from mapwire.contracts import hookspecs
 from mapwire.contracts.queue import Failure, Queue
 from mapwire.plugins import sqlite_store
@@ -99,8 +99,9 @@ def test_store_on_the_same_file_shares_the_transaction(
 ) -> None:
     fail_on_insert(db, 500)
     actions = [act(n, f"k{n}") for n in range(1000)]
-    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+    with pytest.raises(QueueUnavailable, match="refused") as caught:
         queue.enqueue("c", actions, dedup=store, progress=("p", "1000"))
+    assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     assert (count(db, "seen"), count(db, "queue"), count(db, "progress")) == (0, 0, 0)
     assert store.first_seen("c", "k1") is True, "the keys were rolled back with the rows"
 
@@ -111,7 +112,7 @@ def test_store_on_another_file_records_keys_first(
     """The documented window: keys recorded, actions not queued."""
     fail_on_insert(db, 1)
     with SqliteStore(tmp_path / "other.db") as other:
-        with pytest.raises(sqlite3.IntegrityError):
+        with pytest.raises(QueueUnavailable):
             queue.enqueue("c", [act(0, "k0"), act(1, "k1")], dedup=other)
         assert count(db, "queue") == 0
         assert other.first_seen("c", "k0") is False

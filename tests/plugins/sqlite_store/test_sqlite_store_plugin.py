@@ -13,13 +13,19 @@ import pluggy
 import pytest
 from store_contract import FakeClock
 
-from mapwire import MapwireError, MemoryStore, StateStore, hookimpl
+from mapwire import (
+    MapwireError,
+    MemoryStore,
+    StateStore,
+    StoreSchemaError,
+    StoreUnavailable,
+    hookimpl,
+)
 from mapwire.contracts import hookspecs
 from mapwire.plugins import sqlite_store
 from mapwire.plugins.sqlite_store.store import (
     SCHEMA_VERSION,
     SqliteStore,
-    StoreSchemaError,
     sqlite_path,
 )
 from mapwire.runtime.registry import build_registry
@@ -212,8 +218,9 @@ def test_purge_reads_the_expiry_index(store: SqliteStore) -> None:
 def test_failed_membership_update_changes_nothing(store: SqliteStore, db: Path) -> None:
     store.update_membership("seg", "u", [("a", True, 1)])
     bad: Any = [("b", True, 2), (None, True, 3)]
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StoreUnavailable) as caught:
         store.update_membership("seg", "u", bad)
+    assert isinstance(caught.value.__cause__, sqlite3.IntegrityError)
     assert store.update_membership("seg", "u", []) == ["a"]
     assert store.update_membership("seg", "u", [("c", True, 1)]) == ["a", "c"]
 
