@@ -25,19 +25,17 @@ from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
 from .expressions import analyse
-from .interpreter import (
-    Evaluator,
-    TraceEntry,
+from .interpreter import Evaluator, TraceEntry, record_failure
+from .jmespath_codegen import PyGen, truth_test
+from .jmespath_support import is_false
+from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
+from .value_rules import (
     is_empty,
     membership_version,
     outcome_values,
     post_process,
-    record_failure,
     render_template_value,
 )
-from .jmespath_codegen import PyGen, truth_test
-from .jmespath_support import is_false
-from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
 from .value_types import json_type
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
