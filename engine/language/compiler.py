@@ -24,9 +24,10 @@ from typing import Any
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
+from .codegen_blocks import truth_test
 from .expressions import analyse
 from .interpreter import Evaluator, TraceEntry, record_failure
-from .jmespath_codegen import PyGen, truth_test
+from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
 from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
 from .value_rules import (
