@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
-from .functions import Json, JsonObject, Signature, iso_to_unix, snake_case
+from .functions import Signature
+from .json_values import Json, JsonObject
+from .string_functions import snake_case
+from .time_functions import iso_to_unix
 
 RESERVED_ATTRIBUTE_NAMES: Mapping[str, str] = {
     "$firstname": "first_name",
