@@ -1,5 +1,4 @@
-"""The pieces generated Python is made of: blocks of statements, and inline tests and
-literals that follow JMESPath's rules.
+"""Generated Python's pieces: blocks of statements, JMESPath truth tests, JSON literals.
 
 A ``Block`` is where code goes: a list of lines at one indentation, with the memo of
 sub-expression results computed so far in it (a nested block gets a copy, so nothing

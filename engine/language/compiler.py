@@ -7,8 +7,8 @@ starts from (``doc``, ``settings``, loop names, variables, state names) are Pyth
 so ``event.data.event_name`` is two dict lookups; sub-expressions shared by the fields of
 one rule are computed once (``cse``); rules, loops, ``when`` tests, fields and their null
 handling become straight-line code. Only the rarely used post-processing (``map``,
-``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the
-interpreter's own helper, so there is one definition of each rule.
+``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the helper
+the interpreter uses too (``value_rules``), so there is one definition of each rule.
 
 The interpreter (``interpreter.Evaluator``) stays the reference: ``explain`` traces with it,
 and the tests hold the two against each other on every shipped mapping case.

@@ -1,5 +1,9 @@
-"""The result types of JMESPath functions, for the type checks: the builtins' known
-results, and the JSON type(s) a plugin function declares it returns (``any`` otherwise)."""
+"""The result types of JMESPath functions, for the type checks.
+
+Builtins have known results (``BUILTIN_RETURNS``, some depending on their arguments'
+types); a plugin function declares the JSON type(s) it returns (``returns_type``); any
+other function gives ``any``.
+"""
 
 from __future__ import annotations
 

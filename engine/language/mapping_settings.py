@@ -1,5 +1,8 @@
-"""A mapping's declared settings: a value checked against its declaration, and the values
-for one run (defaults plus overrides)."""
+"""A mapping's declared settings: values checked against them, and resolved for a run.
+
+``setting_type_error`` says why a value does not fit a declaration (type, enum, items);
+``resolve_settings`` gives one run's values: the defaults overlaid with overrides.
+"""
 
 from __future__ import annotations
 

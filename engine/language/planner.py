@@ -49,7 +49,7 @@ def compile_text(
     destinations: Mapping[str, Any] | None = None,
     sources: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Compile mapping text; raise ``SpecError`` listing every problem."""
+    """The plan of mapping text; raise ``SpecError`` listing every problem."""
     value, positions, problems = load(text, file)
     if not problems and not isinstance(value, dict):
         problems.append(Problem(file, 1, 1, "E100", "a mapping file must be an object"))
@@ -84,7 +84,7 @@ def load_plan(
     destinations: Mapping[str, Any] | None = None,
     sources: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Read and compile a mapping file."""
+    """Read a mapping file and build its plan (see ``compile_text``)."""
     p = FsPath(path)
     try:
         text = p.read_text("utf-8")

@@ -1,6 +1,6 @@
 """Abstract interpretation of a JMESPath AST: the type every expression may produce.
 
-``Inferer(env, returns).infer(text, ast)`` walks the AST the compiler parsed, starting from
+``Inferer(env, returns).infer(text, ast)`` walks the AST the planner parsed, starting from
 the names in scope (``env``: ``doc`` typed by the source's JSON Schema, ``settings`` by the
 mapping's declarations, loop names, variables, state names) and returns the expression's
 ``Ty``. On the way it records ``Finding``s: a path step no schema declares, a step that can

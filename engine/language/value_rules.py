@@ -1,5 +1,8 @@
-"""The value rules both evaluators share: truth, emptiness, ``cast``, a field's
-post-processing, template text, and the values a rule's ``state`` binds.
+"""The value rules both evaluators share: how results become output values.
+
+JMESPath truth and emptiness, ``cast``, a field's post-processing (``map``, ``cast``,
+``rename``/``omit``, ``omit_empty``, ``default``), template and dedup-key text, and the
+values a rule's ``state`` binds.
 
 The interpreter (``interpreter``) calls these directly; the generated code (``compiler``)
 inlines the common cases and calls these for the rest, so each rule has one definition.

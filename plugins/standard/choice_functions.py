@@ -1,5 +1,4 @@
-"""Standard functions that choose a value: from a lookup table (``map_value``) or by a
-condition (``if_else``)."""
+"""Standard functions that choose a value: by lookup (``map_value``), by condition (``if_else``)."""
 
 from __future__ import annotations
 

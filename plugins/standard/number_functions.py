@@ -1,5 +1,8 @@
-"""Standard functions for numbers read from text: ``to_int``, and the exact value of a
-decimal numeral (which ``sort_numeric`` orders by)."""
+"""Standard functions for numbers read from text: ``to_int``, and decimal numerals.
+
+``decimal_value`` gives the exact value of a decimal numeral; ``to_int`` and
+``sort_numeric`` read numeric strings with it.
+"""
 
 from __future__ import annotations
 

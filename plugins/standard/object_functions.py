@@ -1,5 +1,4 @@
-"""Standard functions for objects: renaming, picking and omitting keys, case-insensitive
-lookup, deep merging, entries."""
+"""Standard functions for objects: rename, pick and omit keys, look up, merge, entries."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Standard functions for strings: case, trimming, splitting and joining, names, hashes,
-byte limits."""
+"""Standard functions for strings: case, trim, split, join, names, hashes, byte limits."""
 
 from __future__ import annotations
 

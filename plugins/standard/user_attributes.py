@@ -1,5 +1,4 @@
-"""JMESPath functions for person attributes: mParticle's reserved names, tags, dates and
-null members.
+"""Standard functions for person attributes: reserved names, tags, dates, null members.
 
 mParticle reserves ``$``-prefixed user attributes (``$FirstName``, ``$Age`` …). Every path
 that forwards a user attribute (a batch's ``user_attributes``, a ``user_attribute_change``,
