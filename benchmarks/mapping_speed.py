@@ -39,7 +39,7 @@ from mapwire.language.interpreter import Evaluator
 from mapwire.language.jmespath_support import make_functions_class
 from mapwire.language.mapping_settings import resolve_settings
 from mapwire.language.plan import Expr
-from mapwire.plugins.standard.functions import event_name
+from mapwire.plugins.standard.string_functions import event_name
 from mapwire.plugins.standard.user_attributes import mparticle_attribute_name
 from mapwire.runtime.mapping_files import compile_with_plugins, resolve_mapping
 

@@ -19,13 +19,8 @@ from hypothesis import strategies as st
 from jmespath import exceptions as jexc
 
 from mapwire.contracts.functions import FunctionDef
-from mapwire.language.jmespath_codegen import (
-    PyGen,
-    _compile,
-    compile_expression,
-    make_functions_class,
-)
-from mapwire.language.jmespath_support import jmespath_signature
+from mapwire.language.jmespath_codegen import PyGen, _compile, compile_expression
+from mapwire.language.jmespath_support import jmespath_signature, make_functions_class
 
 SETTINGS = settings(
     max_examples=200,

@@ -20,8 +20,8 @@ from typing import Any
 import jsonschema
 
 from ..contracts.errors import Problem, SpecError
+from .mapping_settings import setting_type_error
 from .plan import Plan
-from .planner import setting_type_error
 from .schema_errors import did_you_mean, schema_problems
 from .yaml_loader import Positions, load
 

@@ -7,8 +7,8 @@ starts from (``doc``, ``settings``, loop names, variables, state names) are Pyth
 so ``event.data.event_name`` is two dict lookups; sub-expressions shared by the fields of
 one rule are computed once (``cse``); rules, loops, ``when`` tests, fields and their null
 handling become straight-line code. Only the rarely used post-processing (``map``,
-``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the
-interpreter's own helper, so there is one definition of each rule.
+``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the helper
+the interpreter uses too (``value_rules``), so there is one definition of each rule.
 
 The interpreter (``interpreter.Evaluator``) stays the reference: ``explain`` traces with it,
 and the tests hold the two against each other on every shipped mapping case.
@@ -24,20 +24,19 @@ from typing import Any
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
+from .codegen_blocks import truth_test
 from .expressions import analyse
-from .interpreter import (
-    Evaluator,
-    TraceEntry,
+from .interpreter import Evaluator, TraceEntry, record_failure
+from .jmespath_codegen import PyGen
+from .jmespath_support import is_false
+from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
+from .value_rules import (
     is_empty,
     membership_version,
     outcome_values,
     post_process,
-    record_failure,
     render_template_value,
 )
-from .jmespath_codegen import PyGen, truth_test
-from .jmespath_support import is_false
-from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
 from .value_types import json_type
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"

@@ -3,7 +3,7 @@
 jmespath only notices an unknown function when a search reaches it, and it has no notion
 of the names mapwire binds (``doc``, ``settings``, loop names, variables). ``analyse`` walks
 the AST once at load time and reports, for the expression's *root* (the evaluation
-context), which names it reads and which functions it calls, so the compiler can reject
+context), which names it reads and which functions it calls, so the planner can reject
 typos before a single event flows.
 """
 

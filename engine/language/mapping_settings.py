@@ -1,4 +1,8 @@
-"""A mapping's declared settings, resolved for one run: defaults plus overrides."""
+"""A mapping's declared settings: values checked against them, and resolved for a run.
+
+``setting_type_error`` says why a value does not fit a declaration (type, enum, items);
+``resolve_settings`` gives one run's values: the defaults overlaid with overrides.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,40 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import jsonschema
+
 from ..contracts.errors import ConfigError, Problem
-from .plan import Plan
-from .planner import setting_type_error
+from .plan import Plan, SettingDecl
 from .schema_errors import did_you_mean
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "boolean": (bool,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "array": (list,),
+    "object": (dict,),
+}
+
+
+def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
+    """Why ``value`` is not valid for the setting, or None."""
+    ok = isinstance(value, _JSON_TYPES[decl.type]) and not (
+        decl.type in ("integer", "number") and isinstance(value, bool)
+    )
+    if not ok:
+        return f"setting {decl.name!r} expects {decl.type}, got {type(value).__name__}"
+    if decl.enum is not None and value not in decl.enum:
+        hint = did_you_mean(str(value), [str(v) for v in decl.enum])
+        return f"setting {decl.name!r}: {value!r} is not one of {list(decl.enum)!r}{hint}"
+    if decl.items is not None and isinstance(value, list):
+        validator = jsonschema.Draft202012Validator(decl.items)
+        for item in value:
+            for error in validator.iter_errors(item):
+                allowed = decl.items.get("enum")
+                hint = did_you_mean(str(item), [str(v) for v in allowed]) if allowed else ""
+                return f"setting {decl.name!r}: item {item!r}: {error.message}{hint}"
+    return None
 
 
 def parse_setting_text(text: str) -> Any:

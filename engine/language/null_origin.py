@@ -1,5 +1,4 @@
-"""Why an expression gave null, for ``explain``: a key absent from the input, or present
-and null.
+"""Why an expression gave null, for ``explain``: a key absent, or present and null.
 
 JMESPath gives null for both, so ``why_null(expr, ctx)`` looks again at each plain path
 the expression reads (``event.data.timestamp_unixtime_ms``) and names the first step that

@@ -1,9 +1,9 @@
 """The compiled form of a mapping: a tree of rules whose every expression is parsed once.
 
-A ``Plan`` is immutable data produced by ``mapwire.language.planner``; the evaluators in
-``mapwire.language.interpreter`` (interpreted, traceable) and ``mapwire.language.compiler``
-(generated Python, fast) run it. Paths (``at``) point back into the spec file so runtime
-errors and ``explain`` can name the rule and field.
+A ``Plan`` is immutable data built by ``planner`` (with ``plan_builder``); the evaluators
+in ``interpreter`` (interpreted, traceable) and ``compiler`` (generated Python, fast) run
+it. Paths (``at``) point back into the spec file so runtime errors and ``explain`` can
+name the rule and field.
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""A JSON Schema flattened into rows, one per field: ``events[].data.event_name``, its
-type, whether it is required, its allowed values and limits. ``$ref`` inside the schema
-(``#/$defs/...``) is resolved; alternatives (``oneOf``/``anyOf``/``allOf``) contribute the
-fields of every branch. Used by ``mapwire describe`` to show sources and destinations."""
+"""A JSON Schema flattened into rows, one per field, for ``mapwire describe``.
+
+Each row is a field (``events[].data.event_name``), its type, whether it is required, its
+allowed values and limits. ``$ref`` inside the schema (``#/$defs/...``) is resolved;
+alternatives (``oneOf``/``anyOf``/``allOf``) contribute the fields of every branch.
+"""
 
 from __future__ import annotations
 

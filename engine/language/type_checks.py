@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..contracts.errors import Problem
+from .function_types import returns_type
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .type_contract import Contract
 from .type_infer import (
@@ -32,7 +33,6 @@ from .type_infer import (
     UNKNOWN_KEY,
     Inferer,
     is_falsy,
-    returns_type,
 )
 from .typing_schema import (
     ANY,

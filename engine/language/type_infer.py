@@ -1,40 +1,35 @@
 """Abstract interpretation of a JMESPath AST: the type every expression may produce.
 
-``Inferer(env, returns).infer(text, ast)`` walks the AST the compiler parsed, starting from
+``Inferer(env, returns).infer(text, ast)`` walks the AST the planner parsed, starting from
 the names in scope (``env``: ``doc`` typed by the source's JSON Schema, ``settings`` by the
 mapping's declarations, loop names, variables, state names) and returns the expression's
 ``Ty``. On the way it records ``Finding``s: a path step no schema declares, a step that can
 only give null, a comparison with a literal that can never be true. Each finding carries
-the offset of the offending token inside the expression text, found by pairing the AST's
-token-bearing nodes with the lexer's tokens in source order.
+the offset of the offending token inside the expression text (``expression_offsets``).
 
-Built-in JMESPath functions have known result types; plugin functions declare theirs
-(``returns``), anything else is ``any``.
+Functions give the types ``function_types`` knows: builtins' known results, plugin
+functions' declared ``returns`` (passed in as ``returns``), anything else ``any``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jmespath.lexer import Lexer
-
+from .expression_offsets import token_offsets
+from .function_types import BUILTIN_RETURNS
 from .schema_errors import did_you_mean
 from .typing_schema import (
     ANY,
     BOOLEAN,
-    INTEGER,
     NOTHING,
     NULL,
-    NUMBER,
-    STRING,
     UNCHECKED,
     Ty,
     array_of,
     declared_keys,
     element,
-    from_kinds,
     kind_of,
     lookup,
     object_of,
@@ -54,82 +49,6 @@ class Finding:
     offset: int
     code: str
     message: str
-
-
-_TOKEN_NODES = frozenset({"field", "function_expression", "key_val_pair", "literal"})
-_TOKEN_KINDS = frozenset({"unquoted_identifier", "quoted_identifier", "literal"})
-
-
-def _source_order(node: Any) -> Iterator[dict[str, Any]]:
-    """The AST's token-bearing nodes in the order their tokens appear in the text."""
-    if not isinstance(node, dict):
-        return
-    if node.get("type") in _TOKEN_NODES:
-        yield node
-    children = node.get("children", [])
-    if node.get("type") == "filter_projection" and len(children) == 3:
-        children = [children[0], children[2], children[1]]
-    for child in children:
-        yield from _source_order(child)
-
-
-def token_offsets(text: str, ast: dict[str, Any]) -> dict[int, int]:
-    """``id(node) -> offset`` for every field, function, key and literal node."""
-    try:
-        tokens = [t for t in Lexer().tokenize(text) if t["type"] in _TOKEN_KINDS]
-    except Exception:
-        return {}
-    nodes = list(_source_order(ast))
-    if len(nodes) != len(tokens):
-        return {}
-    return {id(n): int(t["start"]) for n, t in zip(nodes, tokens, strict=True)}
-
-
-def _same(arg: int) -> Callable[[list[Ty]], Ty]:
-    return lambda args: args[arg] if len(args) > arg else ANY
-
-
-def _elements(args: list[Ty]) -> Ty:
-    return element(args[0]).with_null() if args else ANY
-
-
-BUILTIN_RETURNS: Mapping[str, Callable[[list[Ty]], Ty]] = {
-    "abs": lambda _: NUMBER,
-    "avg": lambda _: NUMBER.with_null(),
-    "ceil": lambda _: INTEGER,
-    "floor": lambda _: INTEGER,
-    "contains": lambda _: BOOLEAN,
-    "ends_with": lambda _: BOOLEAN,
-    "starts_with": lambda _: BOOLEAN,
-    "join": lambda _: STRING,
-    "keys": lambda _: array_of(STRING),
-    "length": lambda _: INTEGER,
-    "map": lambda _: array_of(None),
-    "max": _elements,
-    "min": _elements,
-    "max_by": _elements,
-    "min_by": _elements,
-    "merge": lambda _: Ty(frozenset({"object"})),
-    "not_null": lambda args: union(*(a.without_null() for a in args)).with_null(),
-    "reverse": _same(0),
-    "sort": _same(0),
-    "sort_by": _same(0),
-    "sum": lambda _: NUMBER,
-    "to_array": lambda args: args[0] if args and args[0].kinds == {"array"} else array_of(None),
-    "to_string": lambda _: STRING,
-    "to_number": lambda _: NUMBER.with_null(),
-    "type": lambda _: STRING,
-    "values": lambda _: array_of(None),
-}
-
-
-def returns_type(spec: Any) -> Ty:
-    """A plugin function's declared result: a JSON type name or a list of them."""
-    if isinstance(spec, str):
-        return from_kinds([spec])
-    if isinstance(spec, list | tuple) and all(isinstance(s, str) for s in spec):
-        return from_kinds(spec)
-    return ANY
 
 
 class Inferer:

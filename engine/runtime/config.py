@@ -23,8 +23,8 @@ from typing import Any
 import jsonschema
 
 from ..contracts.errors import ConfigError, Problem, SpecError
+from ..language.mapping_settings import setting_type_error
 from ..language.plan import Plan
-from ..language.planner import setting_type_error
 from ..language.schema_errors import did_you_mean, schema_problems
 from ..language.yaml_loader import Path, Positions, load
 from .durations import parse_duration

@@ -150,7 +150,7 @@ def _returns(fdef: object) -> str:
 def _builtin_returns(name: str) -> str:
     """What the type checks know a JMESPath builtin returns (``any`` when it depends on
     the arguments)."""
-    from ..language.type_infer import BUILTIN_RETURNS
+    from ..language.function_types import BUILTIN_RETURNS
 
     known = BUILTIN_RETURNS.get(name)
     if known is None or name in _ARGUMENT_DEPENDENT:

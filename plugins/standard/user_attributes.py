@@ -1,5 +1,4 @@
-"""JMESPath functions for person attributes: mParticle's reserved names, tags, dates and
-null members.
+"""Standard functions for person attributes: reserved names, tags, dates, null members.
 
 mParticle reserves ``$``-prefixed user attributes (``$FirstName``, ``$Age`` …). Every path
 that forwards a user attribute (a batch's ``user_attributes``, a ``user_attribute_change``,
@@ -17,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TypeAlias
 
-from .functions import Json, JsonObject, Signature, iso_to_unix, snake_case
+from .functions import Signature
+from .json_values import Json, JsonObject
+from .string_functions import snake_case
+from .time_functions import iso_to_unix
 
 RESERVED_ATTRIBUTE_NAMES: Mapping[str, str] = {
     "$firstname": "first_name",

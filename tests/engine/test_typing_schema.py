@@ -8,7 +8,8 @@ import pytest
 
 from mapwire.contracts.errors import PluginError
 from mapwire.language.expressions import parse
-from mapwire.language.type_infer import Inferer, returns_type
+from mapwire.language.function_types import returns_type
+from mapwire.language.type_infer import Inferer
 from mapwire.language.typing_schema import Ty, from_schema, lookup, of_value
 from mapwire.runtime.registry import _function_def
 

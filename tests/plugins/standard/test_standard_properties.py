@@ -9,8 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapwire.plugins.standard import functions as fn
-from mapwire.plugins.standard.functions import FUNCTIONS
+from mapwire.plugins.standard.array_functions import sort_numeric, unique
+from mapwire.plugins.standard.functions import FUNCTIONS, Signature
+from mapwire.plugins.standard.identifiers import ulid_to_uuid, uuid_to_ulid
+from mapwire.plugins.standard.object_functions import entries, from_entries
+from mapwire.plugins.standard.string_functions import quote_join, snake_case, truncate_bytes
+from mapwire.plugins.standard.time_functions import iso_to_unix, ms_to_s, s_to_ms, unix_to_iso
 
 quick = settings(max_examples=40, deadline=None)
 FIRST_SECOND = -62135596800  # 0001-01-01T00:00:00Z
@@ -38,7 +42,7 @@ TYPES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
-def arguments(signature: fn.Signature) -> st.SearchStrategy[list[Any]]:
+def arguments(signature: Signature) -> st.SearchStrategy[list[Any]]:
     """Argument lists of the declared types, repeating a variadic argument 0-3 times."""
     parts: list[st.SearchStrategy[list[Any]]] = []
     for entry in signature:
@@ -64,42 +68,42 @@ def test_total_over_declared_types(name: str) -> None:
 
 @given(st.integers(min_value=-(10**30), max_value=10**30))
 def test_ms_to_s_undoes_s_to_ms(seconds: int) -> None:
-    assert fn.ms_to_s(fn.s_to_ms(seconds)) == seconds
+    assert ms_to_s(s_to_ms(seconds)) == seconds
 
 
 @given(st.integers(min_value=-(10**30), max_value=10**30) | st.floats(-1e15, 1e15))
 def test_ms_to_s_rounds_down(ms: float) -> None:
-    seconds = fn.ms_to_s(ms)
+    seconds = ms_to_s(ms)
     assert isinstance(seconds, int)
     assert seconds * 1000 <= ms < (seconds + 1) * 1000
 
 
 @given(st.integers(min_value=FIRST_SECOND, max_value=LAST_SECOND))
 def test_iso_to_unix_undoes_unix_to_iso(seconds: int) -> None:
-    text = fn.unix_to_iso(seconds)
+    text = unix_to_iso(seconds)
     assert text is not None and text.endswith("Z")
-    assert fn.iso_to_unix(text) == seconds
+    assert iso_to_unix(text) == seconds
 
 
 @given(st.floats(min_value=FIRST_SECOND, max_value=LAST_SECOND - 1))
 def test_iso_to_unix_of_fractional_time_is_within_a_second(seconds: float) -> None:
-    back = fn.iso_to_unix(fn.unix_to_iso(seconds))
+    back = iso_to_unix(unix_to_iso(seconds))
     assert back is not None
     assert back <= seconds + 1e-6 and seconds - back < 1 + 1e-6
 
 
 @given(st.text())
 def test_snake_case_is_idempotent(text: str) -> None:
-    once = fn.snake_case(text)
+    once = snake_case(text)
     assert once is not None
-    assert fn.snake_case(once) == once
+    assert snake_case(once) == once
     assert once == once.lower() and "__" not in once
     assert not once.startswith("_") and not once.endswith("_")
 
 
 @given(st.lists(st.text().filter(lambda t: "'" not in t) | st.integers(), max_size=8))
 def test_quote_join_round_trips(values: list[str | int]) -> None:
-    joined = fn.quote_join(list(values))
+    joined = quote_join(list(values))
     assert joined is not None
     parsed = joined[1:-1].split("','") if joined else []
     assert parsed == [str(v) for v in values]
@@ -108,16 +112,16 @@ def test_quote_join_round_trips(values: list[str | int]) -> None:
 @given(st.integers(min_value=0, max_value=2**128 - 1))
 def test_ulid_and_uuid_round_trip_all_128_bits(number: int) -> None:
     as_uuid = str(uuid.UUID(int=number))
-    ulid = fn.uuid_to_ulid(as_uuid)
+    ulid = uuid_to_ulid(as_uuid)
     assert ulid is not None and len(ulid) == 26
-    assert fn.ulid_to_uuid(ulid) == as_uuid
-    assert fn.ulid_to_uuid(ulid.lower()) == as_uuid
-    assert fn.uuid_to_ulid(fn.ulid_to_uuid(ulid)) == ulid
+    assert ulid_to_uuid(ulid) == as_uuid
+    assert ulid_to_uuid(ulid.lower()) == as_uuid
+    assert uuid_to_ulid(ulid_to_uuid(ulid)) == ulid
 
 
 @given(st.text(), st.integers(min_value=0, max_value=200))
 def test_truncate_bytes_is_a_fitting_prefix(text: str, limit: int) -> None:
-    cut = fn.truncate_bytes(text, limit)
+    cut = truncate_bytes(text, limit)
     assert cut is not None and text.startswith(cut)
     assert len(cut.encode()) <= limit
     if cut != text:
@@ -127,25 +131,25 @@ def test_truncate_bytes_is_a_fitting_prefix(text: str, limit: int) -> None:
 @quick
 @given(st.dictionaries(st.text(max_size=8), json_values, max_size=6))
 def test_from_entries_undoes_entries(obj: dict[str, Any]) -> None:
-    assert fn.from_entries(fn.entries(obj)) == obj
+    assert from_entries(entries(obj)) == obj
 
 
 @quick
 @given(st.lists(json_values, max_size=10))
 def test_unique_is_idempotent_and_keeps_first_occurrences(values: list[Any]) -> None:
-    once = fn.unique(values)
+    once = unique(values)
     assert once is not None
-    assert fn.unique(once) == once
+    assert unique(once) == once
     assert all(any(v is u for u in values) for v in once)
 
 
 @given(st.lists(st.integers()))
 def test_sort_numeric_orders_numeric_strings_by_value(numbers: list[int]) -> None:
-    assert fn.sort_numeric([str(n) for n in numbers]) == [str(n) for n in sorted(numbers)]
+    assert sort_numeric([str(n) for n in numbers]) == [str(n) for n in sorted(numbers)]
 
 
 @given(st.lists(json_values, max_size=8))
 def test_sort_numeric_is_a_permutation(values: list[Any]) -> None:
-    ordered = fn.sort_numeric(values)
+    ordered = sort_numeric(values)
     assert ordered is not None and len(ordered) == len(values)
     assert sorted(map(id, ordered)) == sorted(map(id, values))

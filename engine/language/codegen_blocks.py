@@ -1,0 +1,91 @@
+"""Generated Python's pieces: blocks of statements, JMESPath truth tests, JSON literals.
+
+A ``Block`` is where code goes: a list of lines at one indentation, with the memo of
+sub-expression results computed so far in it (a nested block gets a copy, so nothing
+leaks out of a branch), the names bound at the expression's root, and the nesting depth
+that keeps generated code inside Python's block limits.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Block:
+    """Where code goes: one block of ``out`` at one indentation, and its memo."""
+
+    out: list[str]
+    indent: str
+    memo: dict[Any, str]
+    root: str
+    bindings: Mapping[str, str]
+    bkey: tuple[tuple[str, str], ...]
+    depth: int = 0
+    loops: int = 0
+
+    def emit(self, line: str) -> None:
+        self.out.append(self.indent + line)
+
+    def child(self, out: list[str] | None = None, *, loop: bool = False) -> Block:
+        """A nested block: own copy of the memo, so its results stay inside."""
+        return Block(
+            self.out if out is None else out,
+            self.indent + "    ",
+            dict(self.memo),
+            self.root,
+            self.bindings,
+            self.bkey,
+            self.depth + 1,
+            self.loops + loop,
+        )
+
+
+def truth_test(v: str, first: str | None = None) -> str:
+    """Python test that atom ``v`` is true by JMESPath's rules, inline, with no call
+    (``first``: the text of its first occurrence, e.g. an assignment expression)."""
+    head = v if first is None else first
+    return (
+        f"({head} is True or ({v} is not None and {v} is not False"
+        f" and not ({v} == '' or {v} == [] or {v} == {{}})))"
+    )
+
+
+def falsy_test(v: str) -> str:
+    """Python test that atom ``v`` is false by JMESPath's rules (inline, no call)."""
+    empty = f"{v} == '' or {v} == [] or {v} == {{}}"
+    return f"({v} is not True and ({v} is None or {v} is False or {empty}))"
+
+
+def python_literal(value: Any) -> str | None:
+    """Python source that rebuilds ``value`` (JSON types only), else None."""
+    t = type(value)
+    if value is None or t is bool or t is int or t is str:
+        return repr(value)
+    if t is float:
+        return repr(value) if math.isfinite(value) else None
+    if t is list:
+        items = [python_literal(v) for v in value]
+        return None if None in items else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+    if t is dict:
+        pairs = [
+            (python_literal(k) if type(k) is str else None, python_literal(v))
+            for k, v in value.items()
+        ]
+        if any(k is None or v is None for k, v in pairs):
+            return None
+        return "{" + ", ".join(f"{k}: {v}" for k, v in pairs) + "}"
+    return None
+
+
+def single_assignment(lines: list[str], name: str, indent: str) -> str | None:
+    """If ``lines`` is just ``name = EXPR``, return EXPR; if empty, return ""."""
+    if not lines:
+        return ""
+    prefix = f"{indent}{name} = "
+    if len(lines) == 1 and name.startswith("_t") and lines[0].startswith(prefix):
+        return lines[0][len(prefix) :]
+    return None

@@ -1,0 +1,200 @@
+"""The code generator's emitters for JMESPath's expression nodes, function calls aside.
+
+Each ``_n_<type>`` emits one node kind as a fast path for the exact JSON types (``type(x)
+is dict``) with a call to a ``jmespath_support`` helper otherwise, so odd values get
+jmespath's own answer: fields, indexes, slices and chains; projections (list
+comprehensions when their body is one expression, loops otherwise) and flattening;
+multi-selects; ``||``, ``&&`` and ``!`` (``if`` blocks, so nothing runs that the
+interpreter would not run); comparisons.
+"""
+
+from __future__ import annotations
+
+from . import jmespath_support as rt
+from .codegen_blocks import Block, falsy_test, truth_test
+from .codegen_dispatch import Emitter
+from .codegen_facts import Node
+
+_ORDERING = {"lt": "<", "gt": ">", "lte": "<=", "gte": ">="}
+
+
+class ExpressionEmitters(Emitter):
+    """Emitters for every node kind but function calls and expression references."""
+
+    # -- leaves and chains ---------------------------------------------------------------
+    def _n_literal(self, node: Node, src: str, cx: Block) -> str:
+        return self._literal(node["value"], cx)
+
+    def _n_current(self, node: Node, src: str, cx: Block) -> str:
+        return src
+
+    _n_identity = _n_current
+
+    def _n_field(self, node: Node, src: str, cx: Block) -> str:
+        name = node["value"]
+        if src == cx.root and name in cx.bindings:
+            return cx.bindings[name]
+        t = self._tmp()
+        other = f"None if {src} is None else _fld({src}, {name!r})"
+        cx.emit(f"{t} = {src}.get({name!r}) if type({src}) is dict else {other}")
+        return t
+
+    def _n_index(self, node: Node, src: str, cx: Block) -> str:
+        i: int = node["value"]
+        t = self._tmp()
+        ok = f"len({src}) > {i}" if i >= 0 else f"len({src}) >= {-i}"
+        cx.emit(
+            f"{t} = ({src}[{i}] if {ok} else None) if type({src}) is list else _idx({src}, {i})"
+        )
+        return t
+
+    def _n_slice(self, node: Node, src: str, cx: Block) -> str:
+        a, b, c = (repr(x) for x in node["children"])
+        t = self._tmp()
+        cx.emit(f"{t} = {src}[{a}:{b}:{c}] if type({src}) is list else _slc({src}, {a}, {b}, {c})")
+        return t
+
+    def _n_subexpression(self, node: Node, src: str, cx: Block) -> str:
+        steps = self._facts.steps(node)
+        keys = [self._facts.about(s).key for s in steps]
+        cur, borrowed = src, True
+        for i, step in enumerate(steps):
+            borrowed = borrowed and self._facts.about(step).borrowed
+            key = (src, cx.bkey, keys[0] if i == 0 else "C(" + ",".join(keys[: i + 1]) + ")")
+            if borrowed and key in cx.memo:
+                cur = cx.memo[key]
+                continue
+            cur = self._g(step, cur, cx)
+            if borrowed:
+                cx.memo[key] = cur
+        return cur
+
+    _n_index_expression = _n_subexpression
+    _n_pipe = _n_subexpression
+
+    def _project(self, node: Node, src: str, cx: Block, cond: Node | None) -> str:
+        base = self._g(node["children"][0], src, cx)
+        if base == "None":
+            return "None"
+        t = self._tmp()
+        cx.emit(f"if isinstance({base}, list):")
+        self._collect(base, node["children"][1], cond, cx.child(), t)
+        cx.emit("else:")
+        cx.emit(f"    {t} = None")
+        return t
+
+    def _n_projection(self, node: Node, src: str, cx: Block) -> str:
+        return self._project(node, src, cx, None)
+
+    def _n_filter_projection(self, node: Node, src: str, cx: Block) -> str:
+        return self._project(node, src, cx, node["children"][2])
+
+    def _n_value_projection(self, node: Node, src: str, cx: Block) -> str:
+        base = self._atom(self._g(node["children"][0], src, cx), cx)
+        if base == "None":
+            return "None"
+        v, t = self._tmp("_v"), self._tmp()
+        cx.emit(f"{v} = {base}.values() if type({base}) is dict else _vals({base})")
+        cx.emit(f"if {v} is _NOVALS:")
+        cx.emit(f"    {t} = None")
+        cx.emit("else:")
+        self._collect(v, node["children"][1], None, cx.child(), t)
+        return t
+
+    def _n_flatten(self, node: Node, src: str, cx: Block) -> str:
+        base = self._g(node["children"][0], src, cx)
+        if base == "None":
+            return "None"
+        t, e = self._tmp(), self._tmp("_e")
+        cx.emit(f"if isinstance({base}, list):")
+        cx.emit(f"    {t} = []")
+        cx.emit(f"    for {e} in {base}:")
+        cx.emit(f"        if isinstance({e}, list):")
+        cx.emit(f"            {t}.extend({e})")
+        cx.emit("        else:")
+        cx.emit(f"            {t}.append({e})")
+        cx.emit("else:")
+        cx.emit(f"    {t} = None")
+        return t
+
+    # -- multi-selects -------------------------------------------------------------------
+    def _multi(self, node: Node, src: str, cx: Block, as_dict: bool) -> str:
+        t = self._tmp()
+        cx.emit(f"if {src} is None:")
+        cx.emit(f"    {t} = None")
+        cx.emit("else:")
+        blk = cx.child()
+        parts = []
+        for child in node["children"]:
+            if as_dict:
+                value = self._g(child["children"][0], src, blk)
+                parts.append(f"{child['value']!r}: {value}")
+            else:
+                parts.append(self._g(child, src, blk))
+        joined = ", ".join(parts)
+        blk.emit(f"{t} = {{{joined}}}" if as_dict else f"{t} = [{joined}]")
+        return t
+
+    def _n_multi_select_list(self, node: Node, src: str, cx: Block) -> str:
+        return self._multi(node, src, cx, as_dict=False)
+
+    def _n_multi_select_dict(self, node: Node, src: str, cx: Block) -> str:
+        return self._multi(node, src, cx, as_dict=True)
+
+    # -- boolean logic and comparisons ---------------------------------------------------
+    def _logic(self, node: Node, src: str, cx: Block, is_or: bool) -> str:
+        left_node, right_node = node["children"]
+        ok, value = self._facts.constant(left_node)
+        if ok:  # decided now: the left side has no effects
+            if rt.is_false(value) == is_or:
+                return self._g(right_node, src, cx)
+            return self._literal(value, cx)
+        left = self._atom(self._g(left_node, src, cx), cx)
+        t = self._tmp()
+        cx.emit(f"if {falsy_test(left) if is_or else truth_test(left)}:")
+        blk = cx.child()
+        blk.emit(f"{t} = {self._g(right_node, src, blk)}")
+        cx.emit("else:")
+        cx.emit(f"    {t} = {left}")
+        return t
+
+    def _n_or_expression(self, node: Node, src: str, cx: Block) -> str:
+        return self._logic(node, src, cx, is_or=True)
+
+    def _n_and_expression(self, node: Node, src: str, cx: Block) -> str:
+        return self._logic(node, src, cx, is_or=False)
+
+    def _n_not_expression(self, node: Node, src: str, cx: Block) -> str:
+        v = self._g(node["children"][0], src, cx)
+        t = self._tmp()
+        cx.emit(f"{t} = (not {v}) if type({v}) in _NOTFAST else _not({v})")
+        return t
+
+    def _n_comparator(self, node: Node, src: str, cx: Block) -> str:
+        op = node["value"]
+        a_node, b_node = node["children"]
+        a, b = self._g(a_node, src, cx), self._g(b_node, src, cx)
+        ka, va = self._facts.constant(a_node)
+        kb, vb = self._facts.constant(b_node)
+        t = self._tmp()
+        if op in ("eq", "ne"):
+            known, c = (kb, vb) if kb else (ka, va)
+            if not known:
+                expr = f"({a} == {b}) if type({a}) is type({b}) else _eq({a}, {b})"
+            elif c is None or type(c) is str or (type(c) in (int, float) and c not in (0, 1)):
+                expr = f"{a} == {b}"  # the 0/1 versus false/true rule cannot apply
+            else:
+                expr = f"_eq({a}, {b})"
+            cx.emit(f"{t} = {expr}" if op == "eq" else f"{t} = not ({expr})")
+            return t
+        checks = []
+        for v, known, value in ((a, ka, va), (b, kb, vb)):
+            if not known:
+                checks.append(f"(type({v}) in _NUMSTR or _cmpable({v}))")
+            elif not rt.comparable(value):
+                checks.append("False")
+        if "False" in checks:
+            return "None"
+        test = f" if {' and '.join(checks)} else None" if checks else ""
+        cx.emit(f"{t} = ({a} {_ORDERING[op]} {b}){test}")
+        return t
