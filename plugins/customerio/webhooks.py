@@ -37,8 +37,10 @@ _INTEGER = re.compile(r"[0-9]{1,15}")
 
 @functools.cache
 def input_schema() -> Mapping[str, Any]:
-    """The JSON Schema of one webhook body, shipped in ``mapwire.schemas``."""
-    text = resources.files("mapwire.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+    """The JSON Schema of one webhook body, shipped in this plugin's ``schemas/`` folder."""
+    text = (
+        resources.files(__package__ or __name__).joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -1,6 +1,6 @@
 """The shapes mParticle sends us, as input sources mappings can name in ``source:``.
 
-Each source's JSON Schema is a file in ``mapwire.schemas`` named after it. Inbound
+Each source's JSON Schema is a file in this plugin's ``schemas/`` folder, named after it. Inbound
 authentication (the Webhook output's ``Authorization`` header, the Firehose token) is
 configured on the server, so no source authenticates on its own. Only the Webhook output
 splits: with "Send as Batch" on, one body is a JSON array of batches.
@@ -33,8 +33,10 @@ DESCRIPTIONS: Final = {
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of source ``name``, from ``mapwire.schemas/<name>.schema.json``."""
-    text = files("mapwire.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    """The JSON Schema of source ``name``, from ``schemas/<name>.schema.json`` here."""
+    text = (
+        files(__package__ or __name__).joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
