@@ -18,6 +18,7 @@ from .contracts.destination import (
     OutboundRequest,
     PreparedItem,
 )
+from .contracts.endpoint import Answering, Credentials, Documents, Endpoint, Reply, accepted
 from .contracts.errors import (
     ConfigError,
     DeliveryError,
@@ -55,6 +56,7 @@ from .contracts.store import (
     StateStore,
     apply_in_order,
 )
+from .language.value_types import a_json_type
 
 __version__ = "0.1.0"
 
@@ -64,15 +66,19 @@ __all__ = [
     "MAPPING",
     "Action",
     "ActionSpec",
+    "Answering",
     "Capabilities",
     "Change",
     "ChangeOutcome",
     "Check",
     "ConfigError",
+    "Credentials",
     "DeadLetter",
     "DeliveryError",
     "Destination",
+    "Documents",
     "DuplicateNameError",
+    "Endpoint",
     "EnqueueResult",
     "FailedAttempt",
     "Failure",
@@ -91,6 +97,7 @@ __all__ = [
     "Problem",
     "Queue",
     "QueueEntry",
+    "Reply",
     "RetryableDeliveryError",
     "SchemaValidator",
     "SkipItem",
@@ -98,6 +105,8 @@ __all__ = [
     "SpecError",
     "StateStore",
     "__version__",
+    "a_json_type",
+    "accepted",
     "apply_in_order",
     "history_from",
     "hookimpl",

@@ -3,7 +3,8 @@
 Each source's JSON Schema is a file in this plugin's ``schemas/`` folder, named after it. Inbound
 authentication (the Webhook output's ``Authorization`` header, the Firehose token) is
 configured on the server, so no source authenticates on its own. Only the Webhook output
-splits: with "Send as Batch" on, one body is a JSON array of batches.
+splits: with "Send as Batch" on, one body is a JSON array of batches (``batches``, the
+split the events endpoint uses too).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import json
 from importlib.resources import files
 from typing import Any, Final
 
-from mapwire import InputError, Source
+from mapwire import Source
 
+from .batches import split_webhook_output
 from .firehose import firehose_response
-from .validation import json_type
 
 #: Source name -> what it is, in the order they are registered.
 DESCRIPTIONS: Final = {
@@ -39,22 +40,6 @@ def load_schema(name: str) -> dict[str, Any]:
     )
     schema: dict[str, Any] = json.loads(text)
     return schema
-
-
-def split_webhook_output(parsed: Any) -> list[Any]:
-    """One document per batch: an object is one batch, an array is several (Send as Batch)."""
-    if isinstance(parsed, dict):
-        return [parsed]
-    if isinstance(parsed, list):
-        for index, batch in enumerate(parsed):
-            if not isinstance(batch, dict):
-                raise InputError(
-                    f"webhook output: item {index} is {json_type(batch)}; expected an object"
-                )
-        return list(parsed)
-    raise InputError(
-        f"webhook output: body is {json_type(parsed)}; expected an object or an array of them"
-    )
 
 
 def all_sources() -> list[Source]:
