@@ -1,4 +1,4 @@
-"""mapwire: a declarative mapping engine with plugins, for mParticle <-> Customer.io.
+"""mapwire: a declarative mapping engine with plugins; the plugins know the vendors.
 
 This module is the public API for plugin authors and integrators: plugins import from
 ``mapwire`` alone. Everything else is internal and may change. The engine's rooms, in the

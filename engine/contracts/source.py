@@ -16,8 +16,8 @@ class Source:
     settings)`` checks a raw HTTP request (header names lower-cased, the raw body bytes)
     against the connection's settings and raises ``InputError`` (status 401/403) if it
     fails; None means the source has no authentication of its own. ``respond(document)``
-    builds the reply body the sender expects once the document is accepted (e.g. the
-    Firehose response message); None means a plain acknowledgement.
+    builds the reply body the sender expects once the document is accepted (e.g. a
+    protocol's response message); None means a plain acknowledgement.
     """
 
     name: str
