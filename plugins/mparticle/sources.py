@@ -16,7 +16,6 @@ from typing import Any, Final
 from mapwire import Source
 
 from .batches import split_webhook_output
-from .firehose import firehose_response
 
 #: Source name -> what it is, in the order they are registered.
 DESCRIPTIONS: Final = {
@@ -50,7 +49,6 @@ def all_sources() -> list[Source]:
             description=description,
             schema=load_schema(name),
             split=split_webhook_output if name == "mparticle.webhook_output" else None,
-            respond=firehose_response if name.startswith("mparticle.firehose_") else None,
         )
         for name, description in DESCRIPTIONS.items()
     ]

@@ -41,6 +41,7 @@ from mapwire import (
     Capabilities,
     Destination,
     DuplicateNameError,
+    Endpoint,
     OutboundRequest,
     Outcome,
     PluginError,
@@ -511,6 +512,10 @@ REGISTRATIONS: dict[str, tuple[Callable[[Register], None], Callable[[Registry], 
         lambda r: r(Source("half.input", "half", {"type": "object"})),
         lambda reg: list(reg.sources()),
     ),
+    "register_endpoints": (
+        lambda r: r(Endpoint("/half", "half", ("half.input",), split=lambda body: None)),
+        lambda reg: [path.strip("/") for path in reg.endpoints()],
+    ),
     "register_functions": (
         lambda r: r("half", str.upper, [["string"]]),
         lambda reg: list(reg.functions()),
@@ -596,6 +601,32 @@ def test_a_duplicate_name_always_raises_naming_both_plugins(
         "of the two distributions (mapwire, (in process)), or set MAPWIRE_LOAD_PLUGINS to "
         "choose which plugins load (e.g. MAPWIRE_LOAD_PLUGINS=customerio,standard)"
     )
+
+
+def test_an_endpoint_path_claimed_twice_names_both_plugins(few_entry_points: None) -> None:
+    def copy_webhook(register: Register) -> None:
+        register(Endpoint("/customerio/webhook", "copy", ("x.y",), split=lambda body: None))
+
+    copycat = plugin("copycat", register_endpoints=copy_webhook)
+    reg = build_registry(extra_plugins=[("copycat", copycat)])
+    with pytest.raises(DuplicateNameError) as caught:
+        reg.endpoints()
+    assert caught.value.plugins == ("customerio", "copycat")
+    assert "endpoint '/customerio/webhook' is registered by both" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["acme/hook", "/acme/hook/", "/acme/{connection}"])
+def test_an_endpoint_path_must_be_plain_and_absolute(few_entry_points: None, path: str) -> None:
+    odd = plugin(
+        "odd",
+        register_endpoints=lambda register: register(
+            Endpoint(path, "odd", ("x.y",), split=lambda body: None)
+        ),
+    )
+    reg = build_registry(extra_plugins=[("odd", odd)])
+    assert list(reg.endpoints()) == ["/customerio/webhook"]
+    [failure] = reg.failed
+    assert f"endpoint path {path!r} must start with '/'" in failure.error
 
 
 class FakeEntryPoint:
