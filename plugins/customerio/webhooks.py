@@ -117,10 +117,16 @@ def check_envelope(doc: Any) -> None:
             )
 
 
-def split_webhook(doc: Any) -> list[Documents]:
-    """One webhook, one document, once its envelope is checked."""
+def webhook_documents(doc: Any) -> list[Any]:
+    """The source's split (``send`` reads files with it): one webhook, one document, once
+    its envelope is checked."""
     check_envelope(doc)
-    return [Documents(SOURCE_NAME, [doc])]
+    return [doc]
+
+
+def split_webhook(doc: Any) -> list[Documents]:
+    """The endpoint's split: the source's."""
+    return [Documents(SOURCE_NAME, webhook_documents(doc))]
 
 
 def is_webhook(doc: Any) -> bool:
@@ -154,5 +160,6 @@ def make_source() -> Source:
         description="Customer.io reporting webhooks: one message or subscription event "
         "per request, signed with the webhook signing key.",
         schema=input_schema(),
+        split=webhook_documents,
         authenticate=authenticate,
     )

@@ -17,7 +17,7 @@ the Firehose protocol requires; a DSR request is acknowledged and logged, not pr
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from mapwire import Answering, Documents, Endpoint, InputError, Reply, __version__
@@ -80,6 +80,19 @@ def check_firehose(message: Any) -> str:
     if kind == "event_processing_request":
         check_list_of_objects(message, "user_identities", "body")
     return kind
+
+
+def firehose_split(source: str) -> Callable[[Any], list[Any]]:
+    """The split of one Firehose source (``send`` reads files with it): a request of that
+    source's type, checked as the endpoint checks it, is one document."""
+
+    def split(message: Any) -> list[Any]:
+        kind = check_firehose(message)
+        if FIREHOSE_SOURCES.get(kind) != source:
+            raise InputError(f"body.type: expected a request for {source}", code="invalid_shape")
+        return [message]
+
+    return split
 
 
 def split_firehose(message: Any) -> list[Documents] | None:

@@ -10,12 +10,14 @@ split the events endpoint uses too).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any, Final
 
 from mapwire import Source
 
 from .batches import split_webhook_output
+from .endpoints import FIREHOSE_SOURCES, firehose_split
 
 #: Source name -> what it is, in the order they are registered.
 DESCRIPTIONS: Final = {
@@ -41,6 +43,16 @@ def load_schema(name: str) -> dict[str, Any]:
     return schema
 
 
+def _split_of(name: str) -> Callable[[Any], list[Any]] | None:
+    """The split ``send`` and the endpoints share: batches for the Webhook output (an Events
+    API batch is one document), the checked request for a Firehose source."""
+    if name == "mparticle.webhook_output":
+        return split_webhook_output
+    if name in FIREHOSE_SOURCES.values():
+        return firehose_split(name)
+    return None
+
+
 def all_sources() -> list[Source]:
     """Every mParticle input source, schemas loaded."""
     return [
@@ -48,7 +60,7 @@ def all_sources() -> list[Source]:
             name=name,
             description=description,
             schema=load_schema(name),
-            split=split_webhook_output if name == "mparticle.webhook_output" else None,
+            split=_split_of(name),
         )
         for name, description in DESCRIPTIONS.items()
     ]

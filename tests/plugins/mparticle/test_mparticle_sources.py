@@ -58,13 +58,26 @@ def test_schema_is_a_titled_described_2020_12_schema(name: str) -> None:
     assert all(spec.get("description") for spec in schema.get("$defs", {}).values())
 
 
-def test_sources_split_only_the_webhook_output_and_authenticate_nothing() -> None:
+def test_only_the_events_api_batch_is_unsplit_and_no_source_authenticates() -> None:
     sources = {source.name: source for source in all_sources()}
     assert list(sources) == list(DESCRIPTIONS)
-    assert {name for name, s in sources.items() if s.split is not None} == {
-        "mparticle.webhook_output"
+    assert {name for name, s in sources.items() if s.split is None} == {
+        "mparticle.events_api_batch"
     }
     assert all(s.authenticate is None and s.description for s in sources.values())
+
+
+def test_a_firehose_source_splits_only_its_own_requests() -> None:
+    """``send`` reads Firehose files through the checks the endpoint makes."""
+    split = {s.name: s.split for s in all_sources()}["mparticle.firehose_event_processing"]
+    assert split is not None
+    request = {"type": "event_processing_request", "id": "r1", "events": []}
+    assert split(request) == [request]
+    with pytest.raises(InputError, match="expected a request for") as caught:
+        split({"type": "audience_subscription_request", "id": "r2"})
+    assert caught.value.code == "invalid_shape"
+    with pytest.raises(InputError, match=r"^body\.events: expected an array"):
+        split({**request, "events": "no"})
 
 
 @pytest.mark.parametrize(("source", "sample"), SAMPLES)
