@@ -1,4 +1,4 @@
-"""mapwire: a declarative mapping engine with plugins, for mParticle <-> Customer.io.
+"""mapwire: a declarative mapping engine with plugins; the plugins know the vendors.
 
 This module is the public API for plugin authors and integrators: plugins import from
 ``mapwire`` alone. Everything else is internal and may change. The engine's rooms, in the
@@ -20,6 +20,7 @@ from .contracts.destination import (
     PreparedItem,
     person_key,
 )
+from .contracts.endpoint import Answering, Credentials, Documents, Endpoint, Reply, accepted
 from .contracts.errors import (
     ConfigError,
     DeliveryError,
@@ -59,6 +60,7 @@ from .contracts.store import (
     StateStore,
     apply_in_order,
 )
+from .language.value_types import a_json_type
 
 __version__ = "0.1.0"
 
@@ -68,15 +70,19 @@ __all__ = [
     "MAPPING",
     "Action",
     "ActionSpec",
+    "Answering",
     "Capabilities",
     "Change",
     "ChangeOutcome",
     "Check",
     "ConfigError",
+    "Credentials",
     "DeadLetter",
     "DeliveryError",
     "Destination",
+    "Documents",
     "DuplicateNameError",
+    "Endpoint",
     "EnqueueResult",
     "FailedAttempt",
     "Failure",
@@ -96,6 +102,7 @@ __all__ = [
     "Queue",
     "QueueEntry",
     "QueueUnavailable",
+    "Reply",
     "SchemaValidator",
     "SkipItem",
     "Source",
@@ -104,6 +111,8 @@ __all__ = [
     "StoreSchemaError",
     "StoreUnavailable",
     "__version__",
+    "a_json_type",
+    "accepted",
     "apply_in_order",
     "claim_owner_id",
     "claim_owner_is_dead",

@@ -31,8 +31,8 @@ class _Group(click.Group):
 )
 @click.version_option(package_name="mapwire")
 def main(strict_plugins: bool) -> None:
-    """mapwire: move customer data between mParticle and Customer.io with declarative,
-    tested mappings.
+    """mapwire: move customer data between services with declarative, tested mappings;
+    the installed plugins provide the services (mapwire plugins).
 
     \b
     Quick tour:

@@ -58,10 +58,10 @@ def connect() -> None:
 def test_command(config_path: Path | None, timeout: float, names: tuple[str, ...]) -> None:
     """Check each connection's credentials (or only NAMES) without changing any data.
 
-    Customer.io: the Track API's region endpoint, which also reveals a US/EU mismatch.
-    mParticle: an Events API request that authenticates but is rejected as invalid
-    before anything is stored. Connections delivering into a local sink
-    (transport: sink:DIR) are skipped: they call no vendor. Prints one line per
+    Each destination runs its own check: a cheap request that proves the credentials
+    (and, where the vendor tells, the region) and stores nothing. Connections
+    delivering into a local sink (transport: sink:DIR) are skipped: they call no
+    vendor. Prints one line per
     connection; exits 0 only if all the checked ones pass.
 
     \b

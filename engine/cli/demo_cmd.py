@@ -1,18 +1,16 @@
 """``mapwire demo post``: send the bundled sample payloads to a running ``mapwire serve``.
 
-Each sample (package data of ``mapwire.mappings``, ``samples/*.json``) goes to the endpoint
-its content belongs to: a Firehose request (``type`` ending in ``_request``) to
-``/mparticle/firehose``, a reporting webhook (``event_id`` and ``metric``) to
-``/customerio/webhook``, signed with the demo config's webhook key, anything else to
-``/mparticle/events``. The command then waits until the server has delivered what it
-queued (read from ``/metrics``) and prints what the local sink recorded.
+Each sample (package data of ``mapwire.mappings``, ``samples/*.json``) goes to the first
+endpoint the installed sources declare that recognizes it (``Endpoint.recognizes``). An
+endpoint whose source verifies each request gets the headers its ``sign`` makes with the
+signing key; the others get the server's inbound credentials. The command then waits until
+the server has delivered what it queued (read from ``/metrics``) and prints what the local
+sink recorded.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import json
 import time
 from importlib.resources import files
@@ -20,6 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+from ..contracts.endpoint import Endpoint
+from ..runtime.registry import get_registry
 
 DEMO_SIGNING_KEY = "demo-signing-key"
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -33,21 +34,12 @@ def samples() -> list[tuple[str, bytes]]:
     return sorted(found)
 
 
-def endpoint_for(document: Any) -> str:
-    if isinstance(document, dict):
-        kind = document.get("type")
-        if isinstance(kind, str) and kind.endswith("_request"):
-            return "/mparticle/firehose"
-        if "event_id" in document and "metric" in document:
-            return "/customerio/webhook"
-    return "/mparticle/events"
-
-
-def signed_headers(body: bytes, key: str, now: int | None = None) -> dict[str, str]:
-    """Customer.io's webhook signature headers for ``body``."""
-    stamp = str(int(time.time()) if now is None else now)
-    digest = hmac.new(key.encode(), b"v0:" + stamp.encode() + b":" + body, hashlib.sha256)
-    return {"X-CIO-Timestamp": stamp, "X-CIO-Signature": digest.hexdigest()}
+def endpoint_for(document: Any, endpoints: list[Endpoint]) -> Endpoint | None:
+    """The first endpoint that recognizes ``document``, if any does."""
+    for endpoint in endpoints:
+        if endpoint.recognizes is not None and endpoint.recognizes(document):
+            return endpoint
+    return None
 
 
 def metric_total(text: str, name: str) -> float:
@@ -136,7 +128,8 @@ def demo() -> None:
     "--signing-key",
     default=DEMO_SIGNING_KEY,
     show_default=True,
-    help="The Customer.io webhook signing key the server checks.",
+    help="The key the server checks signed requests with (endpoints whose source verifies "
+    "a signature).",
 )
 def post(
     url: str, sink: Path, wait: float, token: str | None, basic: str | None, signing_key: str
@@ -144,7 +137,7 @@ def post(
     """Post the bundled samples to a running mapwire serve and show what was delivered.
 
     The bundled demo needs no credentials; a server whose config sets server.auth
-    needs --token or --basic for the mParticle endpoints.
+    needs --token or --basic for the endpoints it guards.
 
     \b
     In one terminal:   mapwire serve
@@ -155,14 +148,19 @@ def post(
     import httpx
 
     inbound = inbound_auth_headers(token, basic)
+    endpoints = list(get_registry().endpoints().values())
     started = time.time() - 1
     failed = refused = False
     with httpx.Client(base_url=url, timeout=10.0) as client:
         for name, body in samples():
-            path = endpoint_for(json.loads(body))
+            endpoint = endpoint_for(json.loads(body), endpoints)
+            if endpoint is None:
+                click.echo(f"{name}: no installed endpoint takes it; skipped", err=True)
+                continue
+            path = endpoint.path
             headers = {"Content-Type": "application/json"}
-            if path == "/customerio/webhook":
-                headers.update(signed_headers(body, signing_key))
+            if endpoint.sign is not None:
+                headers.update(endpoint.sign(body, signing_key))
             else:
                 headers.update(inbound)
             try:
@@ -189,7 +187,7 @@ def post(
 
 
 def inbound_auth_headers(token: str | None, basic: str | None) -> dict[str, str]:
-    """The ``Authorization`` header for the mParticle endpoints, if any was given."""
+    """The ``Authorization`` header for the endpoints ``server.auth`` guards, if given."""
     if token and basic:
         raise click.UsageError("give --token or --basic, not both")
     if token:

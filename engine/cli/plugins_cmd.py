@@ -16,12 +16,16 @@ from ..runtime.registry import get_registry
 def plugins(fmt: str) -> None:
     """List loaded plugins (name, version, hooks, what they provide) and those that failed.
 
+    What a plugin provides includes the HTTP endpoints its sources are received on by
+    mapwire serve (method and path, and what each takes).
+
     \b
     Example:
       mapwire plugins --format json
     """
     reg = get_registry()
     provides: dict[str, dict[str, list[str]]] = {p.name: {} for p in reg.plugins}
+    described: dict[str, str] = {}
     try:
         for name in reg.destinations():
             provides.setdefault(reg.destination_owner(name), {}).setdefault(
@@ -29,6 +33,12 @@ def plugins(fmt: str) -> None:
             ).append(name)
         for name, owner in reg.source_owners().items():
             provides.setdefault(owner, {}).setdefault("sources", []).append(name)
+        owners = reg.endpoint_owners()
+        for path, endpoint in reg.endpoints().items():
+            for route in endpoint.paths:
+                name = f"{' '.join(endpoint.methods)} {route}"
+                provides.setdefault(owners[path], {}).setdefault("endpoints", []).append(name)
+                described[name] = endpoint.description
         for fdef in reg.functions().values():
             provides.setdefault(fdef.plugin, {}).setdefault("functions", []).append(fdef.name)
     except MapwireError as exc:
@@ -54,6 +64,11 @@ def plugins(fmt: str) -> None:
         click.echo(f"{row['name']} ({row['distribution']} {row['version']})")
         click.echo(f"  hooks: {', '.join(row['hooks']) or '-'}")
         for kind, names in sorted(row["provides"].items()):
+            if kind == "endpoints":
+                click.echo("  endpoints:")
+                for name in names:
+                    click.echo(f"    {name}  {described[name]}".rstrip())
+                continue
             click.echo(f"  {kind}: {', '.join(sorted(names))}")
     for f in failed:
         click.echo(f"FAILED {f['name']} ({f['distribution']}): {f['error']}")

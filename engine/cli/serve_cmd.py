@@ -30,16 +30,14 @@ EXIT_STARTUP_FAILED = 3
     "--log-level", type=click.Choice(LEVELS), default="info", show_default=True, help="Log level."
 )
 def serve(config_path: Path | None, host: str | None, port: int | None, log_level: str) -> None:
-    """Receive mParticle and Customer.io traffic over HTTP and deliver it.
+    """Receive traffic over HTTP and deliver it.
 
     Each request is authenticated, checked, mapped and durably queued before it is
     acknowledged; delivery runs in the same process. Logs are JSON lines on stderr.
 
     \b
     Endpoints:
-      POST /mparticle/events          Events API batches, Webhook output JSON
-      POST /mparticle/firehose        Firehose event and audience requests
-      POST /customerio/webhook[/NAME] Customer.io reporting webhooks (signed)
+      POST the routes the installed sources declare (mapwire plugins lists them)
       GET  /healthz  /readyz  /metrics
 
     \b

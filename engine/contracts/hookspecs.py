@@ -53,6 +53,24 @@ def register_sources(register: Callable[..., None]) -> None:
 
 
 @hookspec
+def register_endpoints(register: Callable[..., None]) -> None:
+    """Called once when ``mapwire serve`` builds its routes (and by ``mapwire plugins`` and
+    ``mapwire demo post``), to collect the HTTP endpoints the sources are received on.
+
+    Returns:
+        Nothing; call ``register(endpoint)`` once per ``Endpoint``: its path, methods,
+        credentials, how a body splits into documents per source, and how it is answered.
+
+    All results are collected.
+
+    Args:
+        register: ``register(endpoint)``; a path claimed by two plugins is an error.
+
+    Since: 0.1
+    """
+
+
+@hookspec
 def register_functions(register: Callable[..., None]) -> None:
     """Called once when the registry first compiles a mapping, to collect JMESPath functions.
 

@@ -15,9 +15,8 @@ class Source:
     into documents (None: the body is one document). ``authenticate(headers, body,
     settings)`` checks a raw HTTP request (header names lower-cased, the raw body bytes)
     against the connection's settings and raises ``InputError`` (status 401/403) if it
-    fails; None means the source has no authentication of its own. ``respond(document)``
-    builds the reply body the sender expects once the document is accepted (e.g. the
-    Firehose response message); None means a plain acknowledgement.
+    fails; None means the source has no authentication of its own. Where the server
+    receives a source, and how it answers, is an ``Endpoint`` (``register_endpoints``).
     """
 
     name: str
@@ -25,4 +24,3 @@ class Source:
     schema: Mapping[str, Any]
     split: Callable[[Any], list[Any]] | None = None
     authenticate: Callable[[Mapping[str, str], bytes, Mapping[str, Any]], None] | None = None
-    respond: Callable[[Any], Any] | None = None

@@ -2,9 +2,9 @@
 
 A cases file::
 
-    mapping: mparticle_events.yaml      # relative to this file
+    mapping: shop_orders.yaml           # relative to this file
     cases:
-      - name: a custom event becomes a Customer.io event
+      - name: an order becomes a purchase event
         settings: {include_user_attributes: false}   # optional overrides
         input: {...}            # one document; or `inputs: [...]` run in order, sharing
                                 # state (membership, dedup); or `input_file: path`

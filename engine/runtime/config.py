@@ -33,8 +33,8 @@ from .registry import Registry, get_registry
 
 DEFAULT_STORE = "sqlite:///mapwire.db"
 #: How long a dedup key is remembered unless a connection says otherwise: 30 days, well
-#: past Customer.io's 7-day webhook retry window (and mParticle's retries), so a
-#: redelivery is always still recognised, while old keys are removed instead of piling up.
+#: past the week senders commonly retry a webhook for, so a redelivery is always still
+#: recognised, while old keys are removed instead of piling up.
 DEFAULT_DEDUP_TTL = "30d"
 #: Stands in for a secret whose environment variable is missing (already reported), so
 #: the same value does not draw a second, confusing error from the settings schema.

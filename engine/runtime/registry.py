@@ -27,6 +27,7 @@ import pluggy
 
 from ..contracts import hookspecs
 from ..contracts.destination import Destination
+from ..contracts.endpoint import Endpoint
 from ..contracts.errors import DuplicateNameError, PluginError
 from ..contracts.functions import FunctionDef
 from ..contracts.queue import Queue
@@ -66,6 +67,7 @@ class Registry:
     failed: list[FailedPlugin] = field(default_factory=list)
     _destinations: dict[str, tuple[Destination, str]] | None = None
     _sources: dict[str, tuple[Source, str]] | None = None
+    _endpoints: dict[str, tuple[Endpoint, str]] | None = None
     _functions: dict[str, FunctionDef] | None = None
     strict: bool = False
 
@@ -94,6 +96,18 @@ class Registry:
         self.sources()
         assert self._sources is not None
         return {name: owner for name, (_, owner) in self._sources.items()}
+
+    # -- endpoints ----------------------------------------------------------------------
+    def endpoints(self) -> dict[str, Endpoint]:
+        """The HTTP endpoints the sources declare, by path, in registration order."""
+        if self._endpoints is None:
+            self._endpoints = self._collect("register_endpoints", "endpoint", _endpoint)
+        return {path: e for path, (e, _) in self._endpoints.items()}
+
+    def endpoint_owners(self) -> dict[str, str]:
+        self.endpoints()
+        assert self._endpoints is not None
+        return {path: owner for path, (_, owner) in self._endpoints.items()}
 
     # -- functions ----------------------------------------------------------------------
     def functions(self) -> dict[str, FunctionDef]:
@@ -230,6 +244,22 @@ def _instance_of(kind: str, cls: type[Any]) -> _Entry:
         return thing.name, thing
 
     return entry
+
+
+def _endpoint(owner: str, endpoint: Any) -> tuple[str, Endpoint]:
+    """``register(endpoint)``: an ``Endpoint`` whose path starts with ``/``, named by it."""
+    if not isinstance(endpoint, Endpoint):
+        raise PluginError(
+            f"plugin {owner!r} registered a {type(endpoint).__name__} as an endpoint; "
+            "expected Endpoint"
+        )
+    path = endpoint.path
+    if not path.startswith("/") or path.endswith("/") or "{" in path:
+        raise PluginError(
+            f"plugin {owner!r}: endpoint path {path!r} must start with '/', not end with one "
+            "and have no parameters (by_connection adds '/{connection}')"
+        )
+    return path, endpoint
 
 
 def _function_def(

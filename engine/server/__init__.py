@@ -1,4 +1,4 @@
-"""``mapwire serve``: the HTTP receiver for mParticle and Customer.io traffic.
+"""``mapwire serve``: the HTTP receiver for the routes the installed sources declare.
 
 Every request is read within size and nesting limits, authenticated, parsed, mapped and
 durably queued before it is acknowledged; delivery runs in the same process. The modules,
@@ -6,9 +6,10 @@ from the bottom up:
 
 * ``logs``: structured JSON log lines (no headers, bodies or secrets, ever).
 * ``intake``: reading a body within limits, the nesting-depth check, JSON parsing.
-* ``auth``: inbound credentials for the mParticle endpoints.
+* ``auth``: inbound credentials from ``server.auth``, for the endpoints that ask for them.
 * ``committer``: group commit, many requests mapped and queued per SQLite transaction.
-* ``mparticle_routes``, ``customerio_routes``: the vendor endpoints.
+* ``endpoints``: the routes the source plugins declare (``register_endpoints``), served by
+  one machinery: credentials, body, parse, split, queue, answer.
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
 * ``runner``: uvicorn around the application, until SIGTERM or Ctrl-C (the ``serve`` command
   in ``mapwire.cli`` calls it).

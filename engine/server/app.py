@@ -2,9 +2,9 @@
 opens the runtime, starts the group committer and delivery, and stops them in order.
 
 =======================================  ==============================================
-``POST /mparticle/events``               Events API batches, Webhook output (202)
-``POST /mparticle/firehose``             Firehose requests (200, the Firehose reply)
-``POST /customerio/webhook[/{name}]``    Customer.io reporting webhooks (202)
+``POST`` the routes the sources declare  each installed source plugin's endpoints
+                                         (``register_endpoints``; ``mapwire plugins``
+                                         lists them), served by ``endpoints``
 ``GET /healthz``                         the process is alive
 ``GET /readyz``                          store and queue reachable, backlog under limit,
                                          some connection delivering (paused ones named)
@@ -39,9 +39,10 @@ from starlette.routing import Route
 from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
 from ..runtime.process import Runtime
-from . import customerio_routes, mparticle_routes
+from ..runtime.registry import get_registry
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable
+from .endpoints import routes_for
 from .handling import JSONBody, ServerState, error_body, server_state
 from .logs import log_event
 from .parse_budget import ParseBudget
@@ -188,12 +189,19 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 def _announce(state: ServerState) -> None:
     config = state.config
-    guarded = [c.name for c in config.connections if mparticle_routes.SOURCES & set(c.plan.sources)]
-    if guarded and state.auth.scheme == "unconfigured":
+    guarded = {
+        source
+        for endpoint in get_registry().endpoints().values()
+        if endpoint.credentials == "server"
+        for source in endpoint.sources
+    }
+    if state.auth.scheme == "unconfigured" and any(
+        guarded & set(c.plan.sources) for c in config.connections
+    ):
         log_event(
             logging.WARNING,
             "auth_not_configured",
-            message="server.auth is not set: the mParticle endpoints refuse every request",
+            message="server.auth is not set: the endpoints it guards refuse every request",
         )
     log_event(
         logging.INFO,
@@ -213,10 +221,7 @@ def create_app(config: Config) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
-        Route("/mparticle/events", mparticle_routes.events, methods=["POST"]),
-        Route("/mparticle/firehose", mparticle_routes.firehose, methods=["POST"]),
-        Route("/customerio/webhook", customerio_routes.webhook, methods=["POST"]),
-        Route("/customerio/webhook/{connection}", customerio_routes.webhook, methods=["POST"]),
+        *routes_for(get_registry().endpoints().values()),
     ]
     state = ServerState(
         config=config,

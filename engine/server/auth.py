@@ -1,10 +1,11 @@
-"""Inbound credentials for the mParticle endpoints, from ``server.auth`` in the config.
+"""Inbound credentials from ``server.auth`` in the config, for the endpoints that declare
+``credentials="server"``.
 
 Three forms, as the config schema allows:
 
-* ``{bearer_token: X}``: ``Authorization: Bearer X``, or ``Authorization: Token X``, which
-  is how mParticle's Firehose sends the token it was given.
-* ``{username: U, password: P}``: HTTP Basic, as mParticle's Webhook output can send it.
+* ``{bearer_token: X}``: ``Authorization: Bearer X``, or another scheme the endpoint
+  declares for its senders (``Endpoint.schemes``, e.g. ``token``).
+* ``{username: U, password: P}``: HTTP Basic.
 * ``{none: true}``: no check (for a private network or the local demo).
 
 With no ``server.auth`` at all every request is refused: the endpoints fail closed.
@@ -27,7 +28,7 @@ def _refuse(message: str, code: str = "unauthorized") -> InputError:
 
 
 class InboundAuth:
-    """Checks the ``Authorization`` header of an mParticle request."""
+    """Checks the ``Authorization`` header of a request against ``server.auth``."""
 
     def __init__(self, options: Mapping[str, Any]) -> None:
         self._token: bytes | None = None
@@ -50,8 +51,9 @@ class InboundAuth:
         """The ``WWW-Authenticate`` value sent with a 401."""
         return 'Basic realm="mapwire"' if self.scheme == "basic" else 'Bearer realm="mapwire"'
 
-    def check(self, header: str | None) -> None:
-        """Raise ``InputError`` (401) unless ``header`` carries the configured credentials."""
+    def check(self, header: str | None, schemes: tuple[str, ...] = ("bearer",)) -> None:
+        """Raise ``InputError`` (401) unless ``header`` carries the configured credentials;
+        a bearer token may come with any of ``schemes`` (lower case)."""
         if self.scheme == "none":
             return
         if self.scheme == "unconfigured":
@@ -65,7 +67,7 @@ class InboundAuth:
         kind = kind.lower()
         value = value.strip()
         if self.scheme == "bearer" and self._token is not None:
-            if kind not in ("bearer", "token"):
+            if kind not in schemes:
                 raise _refuse("expected Authorization: Bearer <token>")
             if not hmac.compare_digest(value.encode("utf-8"), self._token):
                 raise _refuse("the credentials are not valid")

@@ -90,12 +90,6 @@ async def read_raw(request: Request, state: ServerState, *, limit: int | None = 
         ) from None
 
 
-async def read_json(request: Request, state: ServerState, *, limit: int | None = None) -> Any:
-    """Check the content type, read the body within the limit, check its depth, parse it."""
-    body = await read_raw(request, state, limit=limit)
-    return await parse_body(state, body)
-
-
 async def parse_body(state: ServerState, body: bytes) -> Any:
     """Check the depth and parse; a large body off the event loop, within the parse budget."""
     return await state.parsing.parse(body, state.config.server.max_json_depth)
@@ -171,7 +165,3 @@ def not_delivered(report: IntakeReport) -> list[dict[str, Any]]:
         for name, part in report.connections.items()
         for index, reasons in sorted(part.held.items())
     ][:MAX_HELD_DOCUMENTS]
-
-
-def accepted(report: IntakeReport) -> JSONBody:
-    return JSONBody(summary(report), 202)

@@ -1,4 +1,5 @@
-"""Customer.io: the ``customerio`` destination (Track API) and the reporting-webhook source.
+"""Customer.io: the ``customerio`` destination (Track API), the reporting-webhook source and
+the endpoint it is received on.
 
 Hook implementations only. Importing this package loads neither httpx nor jsonschema; the
 destination and source modules are imported when the registry first asks for them.
@@ -6,7 +7,7 @@ destination and source modules are imported when the registry first asks for the
 Modules: ``settings`` (connection settings), ``actions`` (payload schemas, renderers),
 ``validation`` (payload checks), ``limits`` (vendor limits), ``ulid`` (dedup ids),
 ``requests`` (batching), ``errors`` (response classifier), ``destination`` (the
-``Destination``), ``webhooks`` (the ``Source``).
+``Destination``), ``webhooks`` (the ``Source`` and its ``Endpoint``).
 """
 
 from __future__ import annotations
@@ -30,3 +31,11 @@ def register_sources(register: Callable[..., None]) -> None:
     from .webhooks import make_source
 
     register(make_source())
+
+
+@hookimpl
+def register_endpoints(register: Callable[..., None]) -> None:
+    """Register the reporting-webhook endpoint."""
+    from .webhooks import make_endpoint
+
+    register(make_endpoint())

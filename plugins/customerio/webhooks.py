@@ -21,9 +21,9 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, Final
 
-from mapwire import InputError, Source
+from mapwire import Documents, Endpoint, InputError, Source, a_json_type
 
 SOURCE_NAME = "customerio.reporting_webhook"
 SCHEMA_FILE = "customerio.reporting_webhook.schema.json"
@@ -37,8 +37,10 @@ _INTEGER = re.compile(r"[0-9]{1,15}")
 
 @functools.cache
 def input_schema() -> Mapping[str, Any]:
-    """The JSON Schema of one webhook body, shipped in ``mapwire.schemas``."""
-    text = resources.files("mapwire.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
+    """The JSON Schema of one webhook body, shipped in this plugin's ``schemas/`` folder."""
+    text = (
+        resources.files(__package__ or __name__).joinpath("schemas", SCHEMA_FILE).read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
@@ -83,6 +85,74 @@ def authenticate(
         )
 
 
+def sign(body: bytes, key: str, *, now: int | None = None) -> dict[str, str]:
+    """The signature headers Customer.io sends with ``body``, signed with ``key``."""
+    stamp = str(int(clock()) if now is None else now)
+    message = b"v0:" + stamp.encode("ascii") + b":" + body
+    digest = hmac.new(key.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return {"X-CIO-Timestamp": stamp, "X-CIO-Signature": digest}
+
+
+#: Envelope field -> (check, what it must be).
+ENVELOPE: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
+    "event_id": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
+    "object_type": (lambda v: isinstance(v, str), "a string"),
+    "metric": (lambda v: isinstance(v, str), "a string"),
+    "timestamp": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "data": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
+def check_envelope(doc: Any) -> None:
+    """The five envelope fields every reporting webhook has, with their types."""
+    if not isinstance(doc, dict):
+        raise InputError(f"body: expected an object, got {a_json_type(doc)}", code="invalid_shape")
+    for name, (ok, expected) in ENVELOPE.items():
+        if name not in doc:
+            raise InputError(f"body.{name} is required", code="invalid_shape")
+        if not ok(doc[name]):
+            raise InputError(
+                f"body.{name}: expected {expected}, got {a_json_type(doc[name])}",
+                code="invalid_shape",
+            )
+
+
+def webhook_documents(doc: Any) -> list[Any]:
+    """The source's split (``send`` reads files with it): one webhook, one document, once
+    its envelope is checked."""
+    check_envelope(doc)
+    return [doc]
+
+
+def split_webhook(doc: Any) -> list[Documents]:
+    """The endpoint's split: the source's."""
+    return [Documents(SOURCE_NAME, webhook_documents(doc))]
+
+
+def is_webhook(doc: Any) -> bool:
+    """Whether a sample is a reporting webhook (``mapwire demo post``)."""
+    return isinstance(doc, dict) and "event_id" in doc and "metric" in doc
+
+
+def make_endpoint() -> Endpoint:
+    """``POST /customerio/webhook[/{connection}]``: each request is verified with the
+    signing key of every candidate connection (the one named, or every enabled connection
+    reading reporting webhooks) before it is parsed, and goes to those whose key verifies
+    it. A webhook Customer.io redelivers is answered 202 again but forwarded once: the
+    flow's dedup key is the ``event_id``."""
+    return Endpoint(
+        path="/customerio/webhook",
+        description="Customer.io reporting webhooks, signed (202)",
+        sources=(SOURCE_NAME,),
+        split=split_webhook,
+        credentials="source",
+        by_connection=True,
+        telling_refusals=("stale_timestamp",),
+        recognizes=is_webhook,
+        sign=sign,
+    )
+
+
 def make_source() -> Source:
     """The source registered by this plugin."""
     return Source(
@@ -90,5 +160,6 @@ def make_source() -> Source:
         description="Customer.io reporting webhooks: one message or subscription event "
         "per request, signed with the webhook signing key.",
         schema=input_schema(),
+        split=webhook_documents,
         authenticate=authenticate,
     )

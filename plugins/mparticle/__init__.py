@@ -1,4 +1,5 @@
-"""mParticle: the Events API v2 destination and the shapes mParticle sends us.
+"""mParticle: the Events API v2 destination, the shapes mParticle sends us and the
+endpoints it sends them to.
 
 Hook implementations only. The destination and the sources are imported when a hook
 runs, so loading the plugin stays cheap.
@@ -26,3 +27,12 @@ def register_sources(register: Callable[..., None]) -> None:
 
     for source in all_sources():
         register(source)
+
+
+@hookimpl  # type: ignore[untyped-decorator, unused-ignore]
+def register_endpoints(register: Callable[..., None]) -> None:
+    """Register the events and Firehose endpoints."""
+    from .endpoints import all_endpoints
+
+    for endpoint in all_endpoints():
+        register(endpoint)

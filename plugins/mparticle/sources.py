@@ -1,21 +1,23 @@
 """The shapes mParticle sends us, as input sources mappings can name in ``source:``.
 
-Each source's JSON Schema is a file in ``mapwire.schemas`` named after it. Inbound
+Each source's JSON Schema is a file in this plugin's ``schemas/`` folder, named after it. Inbound
 authentication (the Webhook output's ``Authorization`` header, the Firehose token) is
 configured on the server, so no source authenticates on its own. Only the Webhook output
-splits: with "Send as Batch" on, one body is a JSON array of batches.
+splits: with "Send as Batch" on, one body is a JSON array of batches (``batches``, the
+split the events endpoint uses too).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any, Final
 
-from mapwire import InputError, Source
+from mapwire import Source
 
-from .firehose import firehose_response
-from .validation import json_type
+from .batches import split_webhook_output
+from .endpoints import FIREHOSE_SOURCES, firehose_split
 
 #: Source name -> what it is, in the order they are registered.
 DESCRIPTIONS: Final = {
@@ -33,26 +35,22 @@ DESCRIPTIONS: Final = {
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """The JSON Schema of source ``name``, from ``mapwire.schemas/<name>.schema.json``."""
-    text = files("mapwire.schemas").joinpath(f"{name}.schema.json").read_text("utf-8")
+    """The JSON Schema of source ``name``, from ``schemas/<name>.schema.json`` here."""
+    text = (
+        files(__package__ or __name__).joinpath("schemas", f"{name}.schema.json").read_text("utf-8")
+    )
     schema: dict[str, Any] = json.loads(text)
     return schema
 
 
-def split_webhook_output(parsed: Any) -> list[Any]:
-    """One document per batch: an object is one batch, an array is several (Send as Batch)."""
-    if isinstance(parsed, dict):
-        return [parsed]
-    if isinstance(parsed, list):
-        for index, batch in enumerate(parsed):
-            if not isinstance(batch, dict):
-                raise InputError(
-                    f"webhook output: item {index} is {json_type(batch)}; expected an object"
-                )
-        return list(parsed)
-    raise InputError(
-        f"webhook output: body is {json_type(parsed)}; expected an object or an array of them"
-    )
+def _split_of(name: str) -> Callable[[Any], list[Any]] | None:
+    """The split ``send`` and the endpoints share: batches for the Webhook output (an Events
+    API batch is one document), the checked request for a Firehose source."""
+    if name == "mparticle.webhook_output":
+        return split_webhook_output
+    if name in FIREHOSE_SOURCES.values():
+        return firehose_split(name)
+    return None
 
 
 def all_sources() -> list[Source]:
@@ -62,8 +60,7 @@ def all_sources() -> list[Source]:
             name=name,
             description=description,
             schema=load_schema(name),
-            split=split_webhook_output if name == "mparticle.webhook_output" else None,
-            respond=firehose_response if name.startswith("mparticle.firehose_") else None,
+            split=_split_of(name),
         )
         for name, description in DESCRIPTIONS.items()
     ]

@@ -20,8 +20,11 @@ import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 import types
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from importlib import metadata
@@ -38,6 +41,7 @@ from mapwire import (
     Capabilities,
     Destination,
     DuplicateNameError,
+    Endpoint,
     OutboundRequest,
     Outcome,
     PluginError,
@@ -182,8 +186,19 @@ def test_plugins_lists_builtins_the_example_and_the_broken_plugin(installed: Pat
         "name": "example",
         "distribution": "mapwire-example-plugin",
         "version": "0.1.0",
-        "hooks": ["register_destinations", "register_functions", "register_mappings"],
-        "provides": {"destinations": ["example"], "functions": ["shout"]},
+        "hooks": [
+            "register_destinations",
+            "register_endpoints",
+            "register_functions",
+            "register_mappings",
+            "register_sources",
+        ],
+        "provides": {
+            "destinations": ["example"],
+            "endpoints": ["POST /example/notes"],
+            "functions": ["shout"],
+            "sources": ["example.note_posted"],
+        },
     }
     assert "broken" not in by_name
     assert listing["failed"] == [
@@ -217,7 +232,7 @@ def test_validate_checks_a_mapping_against_the_example_destination(
 def test_mapwire_test_runs_the_example_cases(installed: Path) -> None:
     done = run("test", str(EXAMPLE_MAPPINGS))
     assert done.returncode == 0, done.stdout
-    assert done.stdout.splitlines()[-1] == "3 passed, 0 failed"
+    assert done.stdout.splitlines()[-1] == "4 passed, 0 failed"
 
     shipped = run("test")  # every plugin's shipped cases, found through register_mappings
     assert shipped.returncode == 0, shipped.stdout
@@ -295,6 +310,85 @@ def test_send_delivers_through_the_example_destination(installed: Path, tmp_path
         "notes": [{"text": "SIGNED UP!", "author": "42"}, {"text": "HELLO!"}]
     }
     assert "sentinel-key" not in recorded + done.stdout + done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("serve did not become ready:\n" + process.communicate()[1])
+
+
+def test_serve_answers_on_the_example_plugins_own_endpoint(installed: Path, tmp_path: Path) -> None:
+    """No engine change: the installed plugin declares ``POST /example/notes``, and
+    ``mapwire serve`` authenticates, splits, maps, queues and delivers what it posts."""
+    delivered = tmp_path / "delivered"
+    config = tmp_path / "mapwire.yaml"
+    config.write_text(
+        "mapwire: 1\n"
+        "store: sqlite:///" + str(tmp_path / "state.db") + "\n"
+        "server: {auth: {bearer_token: {env: EXAMPLE_INBOUND_TOKEN}}}\n"
+        "delivery: {batch_wait_ms: 10}\n"
+        "connections:\n"
+        "  - name: shouted\n"
+        "    flow: example-notes-to-notes\n"
+        "    destination: {base_url: 'https://notes.example.com/v1', api_key: k}\n"
+        "    transport: sink:" + str(delivered) + "\n",
+        "utf-8",
+    )
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MAPWIRE_")}
+    env = with_plugins({**clean, "EXAMPLE_INBOUND_TOKEN": "sentinel-token"})
+    port = free_port()
+    process = subprocess.Popen(
+        [str(SCRIPT), "serve", "--config", str(config), "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        notes = [{"id": "n-1", "text": "hello", "author": "ann"}, {"id": "n-2", "text": "bye"}]
+        refused = httpx.post(url + "/example/notes", json=notes, timeout=10)
+        assert refused.status_code == 401
+        auth = {"Authorization": "Bearer sentinel-token"}
+        answer = httpx.post(url + "/example/notes", json=notes, headers=auth, timeout=10)
+        assert answer.status_code == 202, answer.text
+        assert answer.json() == {
+            "status": "accepted",
+            "documents": 2,
+            "queued": 2,
+            "skipped": {},
+            "errors": 0,
+        }
+        bad = httpx.post(url + "/example/notes", json=[7], headers=auth, timeout=10)
+        assert bad.status_code == 400
+        assert bad.json()["error"]["code"] == "invalid_shape"
+        recorded = delivered / "notes.example.com.ndjson"
+        deadline = time.monotonic() + 20
+        while not recorded.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    [request] = [json.loads(line) for line in recorded.read_text("utf-8").splitlines()]
+    assert request["url"] == "https://notes.example.com/v1/notes"
+    assert request["body"] == {"notes": [{"text": "HELLO!", "author": "ann"}, {"text": "BYE!"}]}
+    assert "sentinel-token" not in stderr
 
 
 def test_the_example_plugins_own_tests_pass(installed: Path) -> None:
@@ -418,6 +512,10 @@ REGISTRATIONS: dict[str, tuple[Callable[[Register], None], Callable[[Registry], 
         lambda r: r(Source("half.input", "half", {"type": "object"})),
         lambda reg: list(reg.sources()),
     ),
+    "register_endpoints": (
+        lambda r: r(Endpoint("/half", "half", ("half.input",), split=lambda body: None)),
+        lambda reg: [path.strip("/") for path in reg.endpoints()],
+    ),
     "register_functions": (
         lambda r: r("half", str.upper, [["string"]]),
         lambda reg: list(reg.functions()),
@@ -503,6 +601,32 @@ def test_a_duplicate_name_always_raises_naming_both_plugins(
         "of the two distributions (mapwire, (in process)), or set MAPWIRE_LOAD_PLUGINS to "
         "choose which plugins load (e.g. MAPWIRE_LOAD_PLUGINS=customerio,standard)"
     )
+
+
+def test_an_endpoint_path_claimed_twice_names_both_plugins(few_entry_points: None) -> None:
+    def copy_webhook(register: Register) -> None:
+        register(Endpoint("/customerio/webhook", "copy", ("x.y",), split=lambda body: None))
+
+    copycat = plugin("copycat", register_endpoints=copy_webhook)
+    reg = build_registry(extra_plugins=[("copycat", copycat)])
+    with pytest.raises(DuplicateNameError) as caught:
+        reg.endpoints()
+    assert caught.value.plugins == ("customerio", "copycat")
+    assert "endpoint '/customerio/webhook' is registered by both" in str(caught.value)
+
+
+@pytest.mark.parametrize("path", ["acme/hook", "/acme/hook/", "/acme/{connection}"])
+def test_an_endpoint_path_must_be_plain_and_absolute(few_entry_points: None, path: str) -> None:
+    odd = plugin(
+        "odd",
+        register_endpoints=lambda register: register(
+            Endpoint(path, "odd", ("x.y",), split=lambda body: None)
+        ),
+    )
+    reg = build_registry(extra_plugins=[("odd", odd)])
+    assert list(reg.endpoints()) == ["/customerio/webhook"]
+    [failure] = reg.failed
+    assert f"endpoint path {path!r} must start with '/'" in failure.error
 
 
 class FakeEntryPoint:

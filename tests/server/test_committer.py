@@ -105,7 +105,8 @@ def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runti
     def unstorable(doc: Any, *args: Any, **kwargs: Any) -> Any:
         result = real(doc, *args, **kwargs)
         if doc.get("poison"):
-            result.actions[0].payload["bad"] = {1j}  # not JSON
+            # not JSON, in a field the destination's intake check takes any value of
+            result.actions[0].payload["attributes"]["bad"] = {1j}
         return result
 
     runtime.pipeline._runners["events"] = unstorable
@@ -193,7 +194,8 @@ def test_submit_refuses_unstorable_documents_alone_submit_many_whole_requests(
     def unstorable(doc: Any, *args: Any, **kwargs: Any) -> Any:
         result = real(doc, *args, **kwargs)
         if doc.get("poison"):
-            result.actions[0].payload["bad"] = {1j}  # not JSON
+            # not JSON, in a field the destination's intake check takes any value of
+            result.actions[0].payload["attributes"]["bad"] = {1j}
         return result
 
     runtime.pipeline._runners["events"] = unstorable

@@ -58,13 +58,26 @@ def test_schema_is_a_titled_described_2020_12_schema(name: str) -> None:
     assert all(spec.get("description") for spec in schema.get("$defs", {}).values())
 
 
-def test_sources_split_only_the_webhook_output_and_authenticate_nothing() -> None:
+def test_only_the_events_api_batch_is_unsplit_and_no_source_authenticates() -> None:
     sources = {source.name: source for source in all_sources()}
     assert list(sources) == list(DESCRIPTIONS)
-    assert {name for name, s in sources.items() if s.split is not None} == {
-        "mparticle.webhook_output"
+    assert {name for name, s in sources.items() if s.split is None} == {
+        "mparticle.events_api_batch"
     }
     assert all(s.authenticate is None and s.description for s in sources.values())
+
+
+def test_a_firehose_source_splits_only_its_own_requests() -> None:
+    """``send`` reads Firehose files through the checks the endpoint makes."""
+    split = {s.name: s.split for s in all_sources()}["mparticle.firehose_event_processing"]
+    assert split is not None
+    request = {"type": "event_processing_request", "id": "r1", "events": []}
+    assert split(request) == [request]
+    with pytest.raises(InputError, match="expected a request for") as caught:
+        split({"type": "audience_subscription_request", "id": "r2"})
+    assert caught.value.code == "invalid_shape"
+    with pytest.raises(InputError, match=r"^body\.events: expected an array"):
+        split({**request, "events": "no"})
 
 
 @pytest.mark.parametrize(("source", "sample"), SAMPLES)
@@ -141,13 +154,18 @@ def test_identity_forms_tell_the_two_batch_shapes_apart(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        pytest.param("text", "body is string; expected an object or an array", id="string"),
-        pytest.param(3, "body is integer", id="number"),
-        pytest.param(None, "body is null", id="null"),
-        pytest.param([{}, []], "item 1 is array; expected an object", id="array-in-array"),
+        pytest.param("text", r"^body: expected a batch object, got a string$", id="string"),
+        pytest.param(3, r"^body: expected a batch object, got a number$", id="number"),
+        pytest.param(None, r"^body: expected a batch object, got null$", id="null"),
+        pytest.param([{}, []], r"^body\[1\]: expected a batch object", id="array-in-array"),
+        pytest.param({"events": "no"}, r"^body\.events: expected an array", id="events"),
+        pytest.param(
+            [{"user_identities": 7}], r"^body\[0\]\.user_identities: expected", id="identities"
+        ),
     ],
 )
 def test_webhook_output_split_refuses_what_is_not_batches(body: Any, message: str) -> None:
+    """The split ``send`` uses is the events endpoint's: the same checks, the same words."""
     with pytest.raises(InputError, match=message) as caught:
         split_webhook_output(body)
     assert caught.value.status == 400

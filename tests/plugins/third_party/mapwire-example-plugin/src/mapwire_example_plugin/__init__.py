@@ -1,5 +1,5 @@
-"""mapwire-example-plugin: the ``example`` destination, the ``shout()`` JMESPath function
-and a mapping that uses both.
+"""mapwire-example-plugin: the ``example`` destination, the ``shout()`` JMESPath function,
+the ``example.note_posted`` source with its endpoint, and mappings that use them.
 
 Hook implementations only. The destination module, and httpx with it, is imported when
 the registry first asks for destinations, so loading the plugin stays cheap.
@@ -22,6 +22,22 @@ def register_destinations(register: Callable[..., None]) -> None:
     from .destination import ExampleDestination
 
     register(ExampleDestination())
+
+
+@hookimpl
+def register_sources(register: Callable[..., None]) -> None:
+    """Register the ``example.note_posted`` source."""
+    from .inbox import make_source
+
+    register(make_source())
+
+
+@hookimpl
+def register_endpoints(register: Callable[..., None]) -> None:
+    """Register ``POST /example/notes``, where the notes app posts its notes."""
+    from .inbox import make_endpoint
+
+    register(make_endpoint())
 
 
 @hookimpl

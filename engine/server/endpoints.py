@@ -1,0 +1,170 @@
+"""The routes the installed sources declare (``register_endpoints``), served by one machinery.
+
+For every request, in order: its credentials (``server.auth`` before the body is read, or
+the source's ``authenticate`` against each candidate connection's ``source:`` settings
+after it), the body within the limits, the parse (off the event loop when large), the
+endpoint's ``split`` into documents per source, a 404 for a source no enabled connection
+reads, durable queueing through the group committer, and the endpoint's ``answer``. Every
+refusal is an ``InputError`` the app turns into a JSON 4xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..contracts.endpoint import Answering, Endpoint
+from ..contracts.errors import InputError
+from ..runtime.config import Connection
+from .committer import Part
+from .handling import (
+    JSONBody,
+    ServerState,
+    parse_body,
+    read_raw,
+    require_connections,
+    server_state,
+    submit,
+    summary,
+)
+from .logs import log_event
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def routes_for(endpoints: Iterable[Endpoint]) -> list[Route]:
+    """One Starlette route per path of every endpoint."""
+    routes = []
+    for endpoint in endpoints:
+        handler = _handler(endpoint)
+        for path in endpoint.paths:
+            routes.append(Route(path, handler, methods=list(endpoint.methods)))
+    return routes
+
+
+def _handler(endpoint: Endpoint) -> Handler:
+    async def handle(request: Request) -> Response:
+        return await receive(request, endpoint)
+
+    return handle
+
+
+async def receive(request: Request, endpoint: Endpoint) -> Response:
+    """Authenticate, read, parse, split, queue and answer one request."""
+    state = server_state(request)
+    if endpoint.credentials == "source":
+        return await _receive_verified(request, state, endpoint)
+    if endpoint.credentials == "server":
+        try:
+            state.auth.check(request.headers.get("authorization"), endpoint.schemes)
+        except InputError as refused:
+            return await _unauthenticated(request, state, endpoint, refused)
+    parsed = await parse_body(state, await read_raw(request, state))
+    found = endpoint.split(parsed)
+    if found is None:
+        return _answer(request, state, endpoint, parsed, None)
+    for documents in found:
+        require_connections(state, documents.source)
+    report = await submit(request, state, [Part(d.source, d.documents) for d in found])
+    return _answer(request, state, endpoint, parsed, summary(report))
+
+
+async def _unauthenticated(
+    request: Request, state: ServerState, endpoint: Endpoint, refused: InputError
+) -> Response:
+    """Only a body the endpoint is ``open_to`` is answered without credentials."""
+    if endpoint.open_to is None:
+        raise refused
+    try:
+        limit = min(endpoint.open_body_bytes, state.config.server.max_body_bytes)
+        parsed = await parse_body(state, await read_raw(request, state, limit=limit))
+        is_open = endpoint.open_to(parsed)
+    except InputError:
+        raise refused from None
+    if not is_open:
+        raise refused
+    return _answer(request, state, endpoint, parsed, None)
+
+
+def _candidates(state: ServerState, endpoint: Endpoint, name: str | None) -> list[Connection]:
+    """The enabled connections (or the one named) reading any of the endpoint's sources."""
+    found: dict[str, Connection] = {}
+    for source in endpoint.sources:
+        for conn in state.pipeline.connections_for(source, name):
+            found.setdefault(conn.name, conn)
+    return list(found.values())
+
+
+async def _receive_verified(request: Request, state: ServerState, endpoint: Endpoint) -> Response:
+    """A request each candidate connection verifies with its own ``source:`` settings; it
+    goes to the connections whose settings verify it."""
+    name = request.path_params.get("connection")
+    candidates = _candidates(state, endpoint, name)
+    if not candidates:
+        what = f"connection {name!r}" if name else "enabled connection"
+        reads = " or ".join(endpoint.sources)
+        raise InputError(f"no {what} reads {reads}", status=404, code="no_connection")
+    body = await read_raw(request, state)
+    matched = _verified(state, endpoint, candidates, dict(request.headers.items()), body)
+    parsed = await parse_body(state, body)
+    found = endpoint.split(parsed)
+    if found is None:
+        return _answer(request, state, endpoint, parsed, None)
+    parts = [
+        Part(d.source, d.documents, only=conn.name)
+        for conn in matched
+        for d in found
+        if d.source in conn.plan.sources
+    ]
+    report = await submit(request, state, parts)
+    return _answer(request, state, endpoint, parsed, summary(report))
+
+
+def _verified(
+    state: ServerState,
+    endpoint: Endpoint,
+    candidates: list[Connection],
+    headers: Mapping[str, str],
+    body: bytes,
+) -> list[Connection]:
+    """The candidates whose settings verify the request; the most telling refusal if none."""
+    sources = state.running.registry.sources()
+    matched = []
+    refusal: InputError | None = None
+    for conn in candidates:
+        source = next(s for s in endpoint.sources if s in conn.plan.sources)
+        authenticate = sources[source].authenticate
+        if authenticate is None:
+            matched.append(conn)
+            continue
+        try:
+            authenticate(headers, body, conn.source)
+        except InputError as exc:
+            if refusal is None or exc.code in endpoint.telling_refusals:
+                refusal = exc
+        else:
+            matched.append(conn)
+    if not matched and refusal is not None:
+        raise refusal
+    return matched
+
+
+def _answer(
+    request: Request,
+    state: ServerState,
+    endpoint: Endpoint,
+    parsed: Any,
+    intake: Mapping[str, Any] | None,
+) -> Response:
+    def readers(source: str) -> list[Mapping[str, Any]]:
+        return [conn.settings for conn in state.pipeline.connections_for(source)]
+
+    reply = endpoint.answer(Answering(parsed, intake, readers))
+    if reply.note:
+        log_event(logging.WARNING, reply.note, request_id=request.state.request_id)
+    return JSONBody(reply.body, reply.status)
