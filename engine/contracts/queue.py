@@ -1,7 +1,8 @@
 """The durable delivery queue: the contract, whatever stores it (SQLite, Redis, ...).
 
 Intake writes actions with ``enqueue`` *before* it acknowledges its input; delivery
-``claim``s a batch (leased, so a crashed worker's items come back after the lease), and
+``claim``s a batch (leased, so a crashed worker's items come back after the lease, or at
+once to a process that finds their owner dead on its own host), and
 settles every claimed item exactly once: ``ack`` (delivered), ``retry`` (try again later),
 or ``dead_letter`` (never going to work; kept with the request, the response and the
 reason for ``mapwire dlq``).
@@ -13,6 +14,10 @@ replay`` can map it again once the mapping is fixed. Every dead letter keeps its
 one ``FailedAttempt`` per time it failed for good. A delivery dead letter put back in the
 queue (``requeue_dead_letters``) carries its history in the queue entry, so if it fails
 again its new dead letter appends to that history and counts every attempt.
+
+Per-person order: ``claim`` never hands out an entry while an earlier entry with the same
+``Action.order_key`` (same connection) is pending, i.e. claimed and not settled, or waiting
+for a retry; entries without a key are ordered with no other.
 
 ``enqueue`` also records the actions' dedup keys through the given state store; when the
 store and the queue share one SQLite file this happens in the same transaction, so an
@@ -173,7 +178,8 @@ class Queue(Protocol):
         ...
 
     def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:
-        """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``."""
+        """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``;
+        an entry is not ready while an earlier one of its ``order_key`` is pending."""
         ...
 
     def ack(self, ids: Sequence[Any]) -> None: ...

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mapwire import (
@@ -59,10 +59,13 @@ from .connection import (
     is_redis_url,
     split_prefix,
 )
+from .dead_letter_reads import (
+    load_dead_letters,
+    select_dead_letters,
+)
 from .entries import (
     EntryId,
     by_connection,
-    dead_letter_from,
     encode,
     entry_from,
     lenient,
@@ -324,14 +327,15 @@ class RedisQueue(RedisClient):
         client = self._open()
         if kind is None:
             ids = client.zrevrange(index, offset, offset + limit - 1)
-            return self._load([int(str(i)) for i in ids])
+            return load_dead_letters(client, self.keys, [int(str(i)) for i in ids])
         found: list[DeadLetter] = []
         start, page = 0, max(100, limit)
         while len(found) < offset + limit:
             ids = client.zrevrange(index, start, start + page - 1)
             if not ids:
                 break
-            found += [d for d in self._load([int(str(i)) for i in ids]) if d.kind == kind]
+            page_of = load_dead_letters(client, self.keys, [int(str(i)) for i in ids])
+            found += [d for d in page_of if d.kind == kind]
             start += page
         return found[offset : offset + limit]
 
@@ -341,7 +345,7 @@ class RedisQueue(RedisClient):
             number = int(id)
         except (TypeError, ValueError):
             return None
-        found = self._load([number])
+        found = load_dead_letters(self._open(), self.keys, [number])
         return found[0] if found else None
 
     def requeue_dead_letters(self, ids: Sequence[Any] | None, connection: str | None) -> int:
@@ -350,7 +354,8 @@ class RedisQueue(RedisClient):
         many moved."""
         moved = 0
         now = repr(self._clock())
-        for name, numbers in self._select(ids, connection, kind=DELIVERY).items():
+        selected = select_dead_letters(self._open(), self.keys, ids, connection, kind=DELIVERY)
+        for name, numbers in selected.items():
             keys = [
                 self.keys.stream(name),
                 self.keys.connections,
@@ -374,7 +379,9 @@ class RedisQueue(RedisClient):
         if given). ``older_than`` (seconds) keeps those that failed less than that long
         ago. Returns how many were deleted."""
         before = None if older_than is None else self._clock() - older_than
-        selected = self._select(ids, connection, failed_before=before, kind=kind)
+        selected = select_dead_letters(
+            self._open(), self.keys, ids, connection, failed_before=before, kind=kind
+        )
         if not selected:
             return 0
         with self._open().pipeline(transaction=True) as pipe:
@@ -398,43 +405,6 @@ class RedisQueue(RedisClient):
             self.keys.keyof(connection),
             self.keys.pending(connection),
         ]
-
-    def _load(self, numbers: Iterable[int]) -> list[DeadLetter]:
-        numbers = list(numbers)
-        with self._open().pipeline(transaction=False) as pipe:
-            for n in numbers:
-                pipe.hgetall(self.keys.dead(n))
-            rows = pipe.execute()
-        return [dead_letter_from(n, row) for n, row in zip(numbers, rows, strict=True) if row]
-
-    def _select(
-        self,
-        ids: Sequence[Any] | None,
-        connection: str | None,
-        failed_before: float | None = None,
-        kind: str | None = None,
-    ) -> dict[str, list[int]]:
-        """The dead letters named by ``ids`` (or all), filtered, by connection, oldest first."""
-        client = self._open()
-        if ids is None:
-            index = self.keys.dead_all if connection is None else self.keys.dead_of(connection)
-            numbers = [int(str(i)) for i in client.zrange(index, 0, -1)]
-        else:
-            numbers = sorted({int(i) for i in ids if str(i).lstrip("-").isdigit()})
-        with client.pipeline(transaction=False) as pipe:
-            for n in numbers:
-                pipe.hmget(self.keys.dead(n), ["c", "f", "k"])
-            rows = pipe.execute()
-        selected: dict[str, list[int]] = defaultdict(list)
-        for n, (name, failed_at, its_kind) in zip(numbers, rows, strict=True):
-            if name is None or (connection is not None and name != connection):
-                continue
-            if kind is not None and (its_kind or DELIVERY) != kind:
-                continue
-            if failed_before is not None and not float(failed_at) < failed_before:
-                continue
-            selected[name].append(n)
-        return selected
 
 
 def _first_seen(

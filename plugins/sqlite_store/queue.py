@@ -55,9 +55,9 @@ from mapwire import (
     claim_owner_is_dead,
 )
 
+from . import queue_sql as sql
 from .database import SqliteFile, immediate
 from .queue_rows import (
-    IDS,
     action_and_history,
     dead_filter,
     dead_letter_row,
@@ -67,131 +67,6 @@ from .queue_rows import (
     id_list,
 )
 from .store import SqliteStore, database_file, sqlite_path
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connection TEXT NOT NULL,
-    action TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL DEFAULT 0,
-    enqueued_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    order_key TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS dead_letters (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connection TEXT NOT NULL,
-    action TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    attempts INTEGER NOT NULL,
-    enqueued_at REAL NOT NULL,
-    failed_at REAL NOT NULL,
-    request TEXT NOT NULL,
-    response TEXT NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'delivery',
-    detail TEXT NOT NULL DEFAULT '{}',
-    order_key TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS dead_letters_connection ON dead_letters (connection, id);
-CREATE TABLE IF NOT EXISTS progress (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) WITHOUT ROWID;
-"""
-
-_INSERT = "INSERT INTO queue (connection, action, enqueued_at, order_key) VALUES (?, ?, ?, ?)"
-
-#: Created once the columns they cover exist (files from before ``order_key`` get them
-#: added, and lose ``queue_ready``, the claim index without it).
-_INDEXES = (
-    "DROP INDEX IF EXISTS queue_ready",
-    "CREATE INDEX IF NOT EXISTS queue_claim"
-    " ON queue (connection, id, not_before, lease_until, order_key)",
-    "CREATE INDEX IF NOT EXISTS queue_order ON queue (connection, order_key, id)",
-)
-
-_SET_PROGRESS = """
-INSERT INTO progress (key, value) VALUES (?, ?)
-ON CONFLICT (key) DO UPDATE SET value = excluded.value
-"""
-
-# ``queue_claim`` serves claim, depth and next_ready_at from the index alone. Claim reads the
-# connection's entries in id order until it has ``limit`` ready ones, stepping over the
-# leased or delayed entries before them; depth and next_ready_at read all the connection's
-# entries (a fraction of a microsecond each). An entry with an ``order_key`` is ready only
-# while no earlier entry of its key is pending (leased, or waiting for a retry):
-# ``queue_order`` finds those earlier entries (one person's: a few). Several entries of one
-# key may go in one claim (oldest first, to one worker), never in two at once.
-_CLAIM = """
-UPDATE queue SET lease_until = :lease, owner = :owner
-WHERE id IN (
-    SELECT q.id FROM queue AS q
-    WHERE q.connection = :connection AND q.not_before <= :now AND q.lease_until <= :now
-        AND (q.order_key = '' OR NOT EXISTS (
-            SELECT 1 FROM queue AS p INDEXED BY queue_order
-            WHERE p.connection = :connection AND p.order_key = q.order_key AND p.id < q.id
-                AND (p.not_before > :now OR p.lease_until > :now)
-        ))
-    ORDER BY q.id LIMIT :limit
-)
-RETURNING id, action, attempts, enqueued_at, last_error
-"""
-
-# Leased entries of owners that are provably dead (``claim_owner``) are claimable at once.
-_OWNERS = """
-SELECT DISTINCT owner FROM queue WHERE connection = ? AND owner != '' AND lease_until > ?
-"""
-_RECLAIM = """
-UPDATE queue SET lease_until = 0, owner = ''
-WHERE connection = ? AND lease_until > ? AND owner IN (SELECT value FROM json_each(?))
-"""
-
-# Every statement on a list of ids takes them as one JSON array: one statement, any count.
-_ACK = f"DELETE FROM queue WHERE {IDS}"
-_RETRY = f"""
-UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ?, lease_until = 0,
-    owner = ''
-WHERE {IDS}
-"""
-_RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0, owner = '' WHERE {IDS}"
-
-#: Columns added after the first release, by table, with what old rows get (old entries
-#: have no ordering key: each is ordered with no other, as before).
-_ADDED_COLUMNS = {
-    "dead_letters": {
-        "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
-        "detail": "detail TEXT NOT NULL DEFAULT '{}'",
-        "order_key": "order_key TEXT NOT NULL DEFAULT ''",
-    },
-    "queue": {
-        "order_key": "order_key TEXT NOT NULL DEFAULT ''",
-        "owner": "owner TEXT NOT NULL DEFAULT ''",
-    },
-}
-
-# The failed delivery counts as an attempt: ``attempts`` of a dead letter is every try,
-# over its whole history (computed by the caller from the entry's history).
-_BURY = """
-INSERT INTO dead_letters
-    (connection, action, reason, attempts, enqueued_at, failed_at, request, response, order_key)
-SELECT connection, ?, ?, ?, enqueued_at, ?, ?, ?, order_key FROM queue WHERE id = ?
-"""
-_RECORD = """
-INSERT INTO dead_letters (connection, action, reason, attempts, enqueued_at, failed_at,
-    request, response, kind, detail)
-VALUES (?, ?, ?, ?, ?, ?, '{}', '{}', 'mapping', ?)
-"""
-_DELETE_ONE = "DELETE FROM queue WHERE id = ?"
-
-_NEXT_READY = "SELECT min(max(not_before, lease_until)) FROM queue WHERE connection = ?"
-
-_DEAD_COLUMNS = (
-    "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response, "
-    "kind, detail"
-)
 
 
 def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
@@ -262,9 +137,9 @@ class SqliteQueue(SqliteFile):
             if keys and paired is not None:
                 new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
                 rows = _survivors(rows, actions, new)
-            conn.executemany(_INSERT, rows)
+            conn.executemany(sql.INSERT, rows)
             if progress is not None:
-                conn.execute(_SET_PROGRESS, progress)
+                conn.execute(sql.SET_PROGRESS, progress)
         return EnqueueResult(len(rows), len(actions) - len(rows))
 
     # -- delivery -------------------------------------------------------------------------
@@ -289,7 +164,7 @@ class SqliteQueue(SqliteFile):
                 "now": now,
                 "limit": limit,
             }
-            rows = conn.execute(_CLAIM, args).fetchall()
+            rows = conn.execute(sql.CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
         entries = []
         for id_, text, attempts, enqueued_at, last_error in rows:
@@ -304,29 +179,29 @@ class SqliteQueue(SqliteFile):
         returns how many. Reads the connection's entries once."""
         now = self._clock()
         with self._connection() as conn:
-            owners = [str(row[0]) for row in conn.execute(_OWNERS, (connection, now))]
+            owners = [str(row[0]) for row in conn.execute(sql.OWNERS, (connection, now))]
             dead = [owner for owner in owners if claim_owner_is_dead(owner)]
             if not dead:
                 return 0
-            return int(conn.execute(_RECLAIM, (connection, now, dumps(dead))).rowcount)
+            return int(conn.execute(sql.RECLAIM, (connection, now, dumps(dead))).rowcount)
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_ACK, (id_list(ids),))
+                conn.execute(sql.ACK, (id_list(ids),))
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RETRY, (not_before, reason, id_list(ids)))
+                conn.execute(sql.RETRY, (not_before, reason, id_list(ids)))
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         if ids:
             with self._connection() as conn:
-                conn.execute(_RELEASE, (not_before, id_list(ids)))
+                conn.execute(sql.RELEASE, (not_before, id_list(ids)))
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, in one transaction.
@@ -346,8 +221,8 @@ class SqliteQueue(SqliteFile):
             action = encode(entry.action, history)
             rows.append((action, f.reason, total, now, request, response, entry.id))
         with self._connection() as conn, immediate(conn):
-            conn.executemany(_BURY, rows)
-            conn.executemany(_DELETE_ONE, [(entry.id,) for entry, _ in failed])
+            conn.executemany(sql.BURY, rows)
+            conn.executemany(sql.DELETE_ONE, [(entry.id,) for entry, _ in failed])
 
     def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
         """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
@@ -366,7 +241,7 @@ class SqliteQueue(SqliteFile):
             total = sum(h.attempts for h in history)
             rows.append((f.connection, action, f.message, total, now, now, detail))
         with self._connection() as conn, immediate(conn):
-            conn.executemany(_RECORD, rows)
+            conn.executemany(sql.RECORD, rows)
 
     # -- inspection -----------------------------------------------------------------------
     def depth(self, connection: str | None = None) -> int:
@@ -383,7 +258,7 @@ class SqliteQueue(SqliteFile):
         """When the next entry of ``connection`` becomes claimable (may be in the past);
         None if it has none."""
         with self._connection() as conn:
-            (at,) = conn.execute(_NEXT_READY, (connection,)).fetchone()
+            (at,) = conn.execute(sql.NEXT_READY, (connection,)).fetchone()
         return None if at is None else float(at)
 
     def progress(self, key: str) -> str | None:
@@ -403,7 +278,7 @@ class SqliteQueue(SqliteFile):
     ) -> list[DeadLetter]:
         """Dead letters, newest first, optionally of one connection and/or kind only."""
         where, args = dead_filter(None, connection, None, kind)
-        query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
+        query = f"SELECT {sql.DEAD_COLUMNS} FROM dead_letters WHERE {where} ORDER BY id DESC"
         with self._connection() as conn:
             rows = conn.execute(f"{query} LIMIT ? OFFSET ?", (*args, limit, offset)).fetchall()
         return [dead_letter_row(row) for row in rows]
@@ -411,7 +286,7 @@ class SqliteQueue(SqliteFile):
     def get_dead_letter(self, id: Any) -> DeadLetter | None:
         """One dead letter by id, or None."""
         with self._connection() as conn:
-            query = f"SELECT {_DEAD_COLUMNS} FROM dead_letters WHERE id = ?"
+            query = f"SELECT {sql.DEAD_COLUMNS} FROM dead_letters WHERE id = ?"
             row = conn.execute(query, (id,)).fetchone()
         return None if row is None else dead_letter_row(row)
 
@@ -449,15 +324,15 @@ class SqliteQueue(SqliteFile):
     # -- internals ------------------------------------------------------------------------
     def _setup_schema(self, conn: sqlite3.Connection) -> None:
         with immediate(conn):
-            for statement in _SCHEMA.split(";"):
+            for statement in sql.SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
-            for table, columns in _ADDED_COLUMNS.items():
+            for table, columns in sql.ADDED_COLUMNS.items():
                 have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
                 for name, definition in columns.items():
                     if name not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
-            for statement in _INDEXES:
+            for statement in sql.INDEXES:
                 conn.execute(statement)
 
 

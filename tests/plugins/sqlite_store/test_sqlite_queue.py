@@ -23,7 +23,8 @@ from mapwire import MemoryStore, PluginError, QueueUnavailable, StateStore
 from mapwire.contracts import hookspecs
 from mapwire.contracts.queue import Failure, Queue
 from mapwire.plugins import sqlite_store
-from mapwire.plugins.sqlite_store.queue import _CLAIM, SqliteQueue
+from mapwire.plugins.sqlite_store.queue import SqliteQueue
+from mapwire.plugins.sqlite_store.queue_sql import CLAIM
 from mapwire.plugins.sqlite_store.store import SqliteStore
 from mapwire.runtime.registry import Registry, build_registry
 
@@ -211,7 +212,7 @@ def test_queue_and_store_tables_share_one_file(db: Path) -> None:
 def test_claim_reads_the_ready_index(queue: SqliteQueue) -> None:
     assert queue._conn is not None
     args = {"lease": 1.0, "owner": "o", "connection": "c", "now": 0.0, "limit": 10}
-    plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {_CLAIM}", args))
+    plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {CLAIM}", args))
     assert "COVERING INDEX queue_claim" in plan
     assert "INDEX queue_order" in plan, "a person's earlier entries, by index"
     assert "SCAN queue" not in plan and "TEMP B-TREE" not in plan
