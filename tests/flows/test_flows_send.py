@@ -1,0 +1,108 @@
+"""The vendors' surface beyond the common case, end to end: the installed ``mapwire send``
+script maps each document with a shipped flow and delivers into the contract servers,
+which check every request against the vendors' own specs; the tests read what the vendor
+stand-in accepted (web page views, devices with their attributes, merges, anonymous
+activity, audience identities and names, the feed's event names)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from contract_servers import CustomerIOServer, MParticleServer
+
+MS = 1_713_484_800_000
+MAPWIRE = str(Path(sys.executable).parent / "mapwire")
+
+
+def _send(tmp_path: Path, server: Any, flow: str, docs: list[Any], **settings: Any) -> str:
+    """``mapwire send`` ``docs`` through ``flow`` into ``server``; the summary on stderr."""
+    if isinstance(server, CustomerIOServer):
+        destination = {"site_id": server.site_id, "api_key": {"env": "TEST_API_KEY"}}
+        secret = server.api_key
+    else:
+        destination = {"api_key": server.api_key, "api_secret": {"env": "TEST_API_KEY"}}
+        secret = server.api_secret
+    destination["base_url"] = (
+        server.base_url if isinstance(server, MParticleServer) else server.origin
+    )
+    connection = {"name": "c", "flow": flow, "destination": destination, "settings": settings}
+    config = {
+        "mapwire": 1,
+        "store": "sqlite:///state.db",
+        "delivery": {"retry_window_hours": 1, "max_backoff_seconds": 2, "timeout_seconds": 10},
+        "connections": [connection],
+    }
+    (tmp_path / "mapwire.yaml").write_text(json.dumps(config))
+    (tmp_path / "in.ndjson").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    done = subprocess.run(
+        [MAPWIRE, "send", "--config", "mapwire.yaml", "--connection", "c", "in.ndjson"],
+        cwd=tmp_path,
+        env={**os.environ, "TEST_API_KEY": secret},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert server.rejected == [], server.rejected
+    return done.stderr
+
+
+def _customerio(tmp_path: Path, flow: str, docs: list[Any], **settings: Any) -> list[Any]:
+    """What the Customer.io stand-in accepted: ``(route, item)`` in delivery order."""
+    with CustomerIOServer() as server:
+        _send(tmp_path, server, flow, docs, **settings)
+        return [(a.route, a.item) for a in server.accepted]
+
+
+def _batch(accepted: list[Any]) -> list[dict[str, Any]]:
+    return [item for route, item in accepted if route == "POST /api/v2/batch"]
+
+
+# -- web page views ---------------------------------------------------------------------------
+
+
+def test_web_page_views_arrive_as_pages_and_app_screens_as_screens(tmp_path: Path) -> None:
+    web = {
+        "user_identities": {"customer_id": "web-1"},
+        "device_info": {"platform": "web"},
+        "events": [
+            {
+                "event_type": "screen_view",
+                "data": {
+                    "screen_name": "Pricing",
+                    "timestamp_unixtime_ms": MS,
+                    "custom_attributes": {
+                        "url": "https://example.com/pricing",
+                        "referrer": "https://example.com/",
+                    },
+                },
+            }
+        ],
+    }
+    app = {
+        "user_identities": {"customer_id": "app-1"},
+        "device_info": {"platform": "iOS"},
+        "events": [{"event_type": "screen_view", "data": {"screen_name": "Settings"}}],
+    }
+    items = _batch(_customerio(tmp_path, "mparticle-events-to-customerio", [web, app]))
+    views = [i for i in items if i["action"] in ("page", "screen")]
+    assert views == [
+        {
+            "type": "person",
+            "action": "page",
+            "identifiers": {"id": "web-1"},
+            "name": "https://example.com/pricing",
+            "timestamp": MS // 1000,
+            "attributes": {
+                "url": "https://example.com/pricing",
+                "referrer": "https://example.com/",
+            },
+        },
+        {"type": "person", "action": "screen", "identifiers": {"id": "app-1"}, "name": "Settings"},
+    ]
