@@ -19,7 +19,14 @@ MS = 1_713_484_800_000
 MAPWIRE = str(Path(sys.executable).parent / "mapwire")
 
 
-def _send(tmp_path: Path, server: Any, flow: str, docs: list[Any], **settings: Any) -> str:
+def _send(
+    tmp_path: Path,
+    server: Any,
+    flow: str,
+    docs: list[Any],
+    settings: dict[str, Any],
+    destination_settings: dict[str, Any] | None = None,
+) -> str:
     """``mapwire send`` ``docs`` through ``flow`` into ``server``; the summary on stderr."""
     if isinstance(server, CustomerIOServer):
         destination = {"site_id": server.site_id, "api_key": {"env": "TEST_API_KEY"}}
@@ -30,6 +37,7 @@ def _send(tmp_path: Path, server: Any, flow: str, docs: list[Any], **settings: A
     destination["base_url"] = (
         server.base_url if isinstance(server, MParticleServer) else server.origin
     )
+    destination.update(destination_settings or {})
     connection = {"name": "c", "flow": flow, "destination": destination, "settings": settings}
     config = {
         "mapwire": 1,
@@ -53,10 +61,12 @@ def _send(tmp_path: Path, server: Any, flow: str, docs: list[Any], **settings: A
     return done.stderr
 
 
-def _customerio(tmp_path: Path, flow: str, docs: list[Any], **settings: Any) -> list[Any]:
+def _customerio(
+    tmp_path: Path, flow: str, docs: list[Any], api: str = "v2", **settings: Any
+) -> list[Any]:
     """What the Customer.io stand-in accepted: ``(route, item)`` in delivery order."""
     with CustomerIOServer() as server:
-        _send(tmp_path, server, flow, docs, **settings)
+        _send(tmp_path, server, flow, docs, settings, {"api": api})
         return [(a.route, a.item) for a in server.accepted]
 
 
@@ -105,4 +115,59 @@ def test_web_page_views_arrive_as_pages_and_app_screens_as_screens(tmp_path: Pat
             },
         },
         {"type": "person", "action": "screen", "identifiers": {"id": "app-1"}, "name": "Settings"},
+    ]
+
+
+# -- devices --------------------------------------------------------------------------------
+
+
+def test_push_registration_adds_the_device_with_its_attributes_and_removal_deletes_it(
+    tmp_path: Path,
+) -> None:
+    batch = {
+        "user_identities": {"customer_id": "dev-1"},
+        "device_info": {
+            "platform": "iOS",
+            "os_version": "17.4",
+            "device_model": "iPhone15,2",
+            "locale_language": "en",
+            "locale_country": "US",
+        },
+        "application_info": {"application_version": "2.1.0"},
+        "events": [
+            {
+                "event_type": "push_registration",
+                "data": {
+                    "register": True,
+                    "registration_token": "tok-new",
+                    "timestamp_unixtime_ms": MS,
+                },
+            },
+            {
+                "event_type": "push_registration",
+                "data": {"register": False, "registration_token": "tok-old"},
+            },
+        ],
+    }
+    accepted = _customerio(tmp_path, "mparticle-events-to-customerio", [batch], api="v1")
+    devices = [(route, item) for route, item in accepted if "/devices" in route]
+    assert devices == [
+        (
+            "PUT /api/v1/customers/dev-1/devices",
+            {
+                "device": {
+                    "id": "tok-new",
+                    "platform": "ios",
+                    "last_used": MS // 1000,
+                    "attributes": {
+                        "device_os": "17.4",
+                        "device_model": "iPhone15,2",
+                        "app_version": "2.1.0",
+                        "device_locale": "en-US",
+                        "push_enabled": "true",
+                    },
+                }
+            },
+        ),
+        ("DELETE /api/v1/customers/dev-1/devices/tok-old", {}),
     ]
