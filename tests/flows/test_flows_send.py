@@ -171,3 +171,52 @@ def test_push_registration_adds_the_device_with_its_attributes_and_removal_delet
         ),
         ("DELETE /api/v1/customers/dev-1/devices/tok-old", {}),
     ]
+
+
+# -- merges ---------------------------------------------------------------------------------
+
+
+def _identity_change(kind: str, new: str | None, old: str | None) -> dict[str, Any]:
+    def identity(value: str | None) -> dict[str, str] | None:
+        return None if value is None else {"identity_type": kind, "identity": value}
+
+    data = {"new": identity(new), "old": identity(old)}
+    return {"event_type": "user_identity_change", "data": data}
+
+
+def test_a_changed_customer_id_merges_the_old_person_into_the_new_one(tmp_path: Path) -> None:
+    changed = {
+        "user_identities": {"customer_id": "m-new", "email": "m@example.com"},
+        "events": [_identity_change("customer_id", "m-new", "m-old")],
+    }
+    added = {
+        "user_identities": {"customer_id": "a-1", "email": "a@example.com"},
+        "events": [_identity_change("email", "a@example.com", None)],
+    }
+    items = _batch(_customerio(tmp_path, "mparticle-events-to-customerio", [changed, added]))
+    assert items == [
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "m-new"},
+            "attributes": {"email": "m@example.com"},
+        },
+        {
+            "type": "person",
+            "action": "merge",
+            "primary": {"id": "m-new"},
+            "secondary": {"id": "m-old"},
+        },
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "a-1"},
+            "attributes": {"email": "a@example.com"},
+        },
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "a-1"},
+            "attributes": {"email": "a@example.com"},
+        },
+    ]
