@@ -220,3 +220,47 @@ def test_a_changed_customer_id_merges_the_old_person_into_the_new_one(tmp_path: 
             "attributes": {"email": "a@example.com"},
         },
     ]
+
+
+# -- anonymous activity -----------------------------------------------------------------------
+
+DEVICE = "5a8a5c4e-2f0b-4c3e-9a64-6a4e2b7d9c11"
+
+
+def test_anonymous_events_carry_the_device_id_which_the_later_identify_sets(
+    tmp_path: Path,
+) -> None:
+    anonymous = {
+        "mp_deviceid": DEVICE,
+        "events": [
+            {
+                "event_type": "custom_event",
+                "data": {"event_name": "Viewed Plan", "custom_attributes": {"plan": "pro"}},
+            }
+        ],
+    }
+    identified = {"user_identities": {"customer_id": "anon-later"}, "mp_deviceid": DEVICE}
+    docs = [anonymous, identified]
+    accepted = _customerio(
+        tmp_path, "mparticle-events-to-customerio", docs, anonymous_id="device_id"
+    )
+    assert accepted == [
+        (
+            "POST /api/v1/events",
+            {
+                "anonymous_id": DEVICE,
+                "type": "event",
+                "name": "Viewed_Plan",
+                "data": {"plan": "pro"},
+            },
+        ),
+        (
+            "POST /api/v2/batch",
+            {
+                "type": "person",
+                "action": "identify",
+                "identifiers": {"id": "anon-later"},
+                "attributes": {"anonymous_id": DEVICE},
+            },
+        ),
+    ]
