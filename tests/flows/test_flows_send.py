@@ -65,6 +65,7 @@ def _customerio(
     tmp_path: Path, flow: str, docs: list[Any], api: str = "v2", **settings: Any
 ) -> list[Any]:
     """What the Customer.io stand-in accepted: ``(route, item)`` in delivery order."""
+    tmp_path.mkdir(exist_ok=True)
     with CustomerIOServer() as server:
         _send(tmp_path, server, flow, docs, settings, {"api": api})
         return [(a.route, a.item) for a in server.accepted]
@@ -263,4 +264,55 @@ def test_anonymous_events_carry_the_device_id_which_the_later_identify_sets(
                 "attributes": {"anonymous_id": DEVICE},
             },
         ),
+    ]
+
+
+# -- audiences ------------------------------------------------------------------------------
+
+
+def test_audience_changes_carry_email_and_names_and_the_chosen_identity(tmp_path: Path) -> None:
+    def profile(customer: str, email: str, first: str) -> dict[str, Any]:
+        identities = [
+            {"type": "customer", "encoding": "raw", "value": customer},
+            {"type": "email", "encoding": "raw", "value": email},
+        ]
+        shared = [{"key": "$FirstName", "value": first, "action": "upsert"}]
+        audiences = [
+            {"audience_id": 7, "audience_name": "VIP", "action": "add"},
+            {
+                "audience_id": 7,
+                "audience_name": "VIP",
+                "action": "attribute_update",
+                "user_attributes": shared,
+            },
+        ]
+        return {"mpid": customer, "user_identities": identities, "audiences": audiences}
+
+    request = {
+        "type": "audience_membership_change_request",
+        "id": "1317071d-3342-4e1e-a691-84bd7e762bda",
+        "timestamp_ms": MS,
+        "firehose_version": "3.2.0",
+        "account": {"account_id": 1},
+        "user_profiles": [profile("aud-1", "aud1@example.com", "Ann")],
+    }
+    flow = "mparticle-audiences-to-customerio"
+    by_id = _batch(_customerio(tmp_path / "id", flow, [request]))
+    by_email = _batch(_customerio(tmp_path / "email", flow, [request], user_id_type="email"))
+    attributes = {"In VIP": "true", "first_name": "Ann", "email": "aud1@example.com"}
+    assert by_id == [
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "aud-1"},
+            "attributes": attributes,
+        }
+    ]
+    assert by_email == [
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"email": "aud1@example.com"},
+            "attributes": attributes,
+        }
     ]
