@@ -316,3 +316,37 @@ def test_audience_changes_carry_email_and_names_and_the_chosen_identity(tmp_path
             "attributes": attributes,
         }
     ]
+
+
+# -- the feed's event names -------------------------------------------------------------------
+
+
+def test_the_feed_can_use_mparticles_event_names_and_forward_the_extra_events(
+    tmp_path: Path,
+) -> None:
+    def hook(event_id: str, object_type: str, metric: str) -> dict[str, Any]:
+        data = {"delivery_id": f"d-{event_id}", "identifiers": {"id": "feed-1"}}
+        return {
+            "event_id": event_id,
+            "object_type": object_type,
+            "metric": metric,
+            "timestamp": MS // 1000,
+            "data": data,
+        }
+
+    hooks = [
+        hook("h1", "email", "clicked"),
+        hook("h2", "push", "delivered"),
+        hook("h3", "sms", "sent"),
+    ]
+    with MParticleServer() as server:
+        _send(
+            tmp_path,
+            server,
+            "customerio-activity-to-mparticle",
+            hooks,
+            {"event_names": "mparticle", "forward_events": ["email_clicked", "push_delivered"]},
+        )
+        batches = server.accepted_items("POST /v2/bulkevents")
+    names = [event["data"]["event_name"] for batch in batches for event in batch["events"]]
+    assert names == ["Email Link Clicked", "Push Delivered"]
