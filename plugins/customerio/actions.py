@@ -134,6 +134,17 @@ def _person_only(description: str) -> dict[str, Any]:
 
 
 _DEVICE_TOKEN = {"type": "string", "minLength": 1, "description": "The device's push token."}
+_DEVICE_ATTRIBUTES: dict[str, Any] = {
+    name: {"type": "string", "description": description}
+    for name, description in (
+        ("device_os", "The operating system (and its version) on the device."),
+        ("device_model", "The device's model."),
+        ("app_version", "The version of the app on the device."),
+        ("cio_sdk_version", "The version of the Customer.io SDK in the app."),
+        ("device_locale", "The device's IETF language tag, such as `en-US`."),
+    )
+}
+"""The device attributes the Track API defines (``device_object_common``); others are custom."""
 
 _SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
     "identify": (
@@ -206,6 +217,7 @@ _SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
                             "device_os, app_version, push_enabled).",
                             "additionalProperties": {"type": "string"},
                             "properties": {
+                                **_DEVICE_ATTRIBUTES,
                                 "push_enabled": {
                                     "type": "string",
                                     "enum": ["true", "false"],
