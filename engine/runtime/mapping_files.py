@@ -10,7 +10,7 @@ from pathlib import Path
 from ..contracts.errors import SpecError
 from ..language.mapping_names import MappingIndex, index_mappings
 from ..language.plan import Plan
-from ..language.planner import load_plan
+from ..language.planner import compile_text, load_plan
 from .registry import Registry, get_registry
 
 MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
@@ -58,14 +58,35 @@ def compile_with_plugins(path: Path, registry: Registry | None = None) -> Plan:
             path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
         )
     except SpecError as exc:
-        if not reg.failed:
-            raise
-        note = failed_plugins_note(reg)
-        problems = [
-            replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
-            for p in exc.problems
-        ]
-        raise SpecError(problems) from exc
+        raise _with_plugin_note(exc, reg) from exc
+
+
+def compile_text_with_plugins(text: str, file: str, registry: Registry | None = None) -> Plan:
+    """``compile_with_plugins`` for mapping text not (or not yet) saved as ``file``: an
+    editor's buffer."""
+    reg = registry or get_registry()
+    try:
+        return compile_text(
+            text,
+            file,
+            functions=reg.functions(),
+            destinations=reg.destinations(),
+            sources=reg.sources(),
+        )
+    except SpecError as exc:
+        raise _with_plugin_note(exc, reg) from exc
+
+
+def _with_plugin_note(exc: SpecError, registry: Registry) -> SpecError:
+    """``exc``, its unknown functions naming the plugins that failed to load, if any."""
+    if not registry.failed:
+        return exc
+    note = failed_plugins_note(registry)
+    problems = [
+        replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
+        for p in exc.problems
+    ]
+    return SpecError(problems)
 
 
 def failed_plugins_note(registry: Registry) -> str:
