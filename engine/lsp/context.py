@@ -38,6 +38,8 @@ PLAIN_KEYS = frozenset(
         "changes",
     }
 )
+#: Keys whose own keys are names the mapping chooses (fields, variables, loop names).
+NAMES_BELOW = frozenset({"fields", "object", "variables", "for_each"})
 #: Keys whose values are templates: expressions inside ``{...}``.
 TEMPLATE_KEYS = frozenset({"template", "skip"})
 
@@ -76,10 +78,13 @@ class Cursor:
         if path and path[-1] in TEMPLATE_KEYS:
             before = self.line_text[: self.char]
             return before.rfind("{") > before.rfind("}")
-        if not any(k in EXPRESSION_SECTIONS for k in path):
-            return False
         inner = [k for k in path if k != "-"]
-        return bool(inner) and inner[-1] not in PLAIN_KEYS
+        # A key right below `fields:`, `object:`, `variables:` or `for_each:` is a name
+        # (a field called `name` is still an expression); the others are spec keys.
+        spec_keys = [k for i, k in enumerate(inner) if i == 0 or inner[i - 1] not in NAMES_BELOW]
+        if any(k in PLAIN_KEYS for k in spec_keys):
+            return False
+        return any(k in EXPRESSION_SECTIONS for k in spec_keys)
 
 
 def _unquote(key: str) -> str:
