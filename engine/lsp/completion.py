@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from typing import Any
 from ..language.planner import mapping_schema
 from ..runtime.describe import describe_functions
 from ..runtime.registry import Registry, get_registry
+from .bindings import bindings, input_steps
 from .context import Cursor, chain_before, locate, sibling_value
 from .schema_paths import (
     SchemaAt,
@@ -31,7 +31,6 @@ from .schema_paths import (
 )
 
 _ROOT_NAMES = ("doc", "settings")
-_LOOP_OR_VARIABLE = re.compile(r"^\s*(?:-\s+)?(for_each|variables):\s*$")
 
 
 @dataclass(frozen=True)
@@ -84,42 +83,25 @@ def _expression(text: str, cursor: Cursor, reg: Registry) -> list[Completion]:
             for name, decl in (settings.items() if isinstance(settings, dict) else [])
             if isinstance(decl, dict)
         ]
-    if steps[0] != "doc":
+    doc_steps = input_steps(steps, bindings(text))
+    if doc_steps is None:
         return []
-    below = keys_below(input_nodes(text, steps[1:], reg))
+    below = keys_below(input_nodes(text, doc_steps[1:], reg))
     return [Completion(k, "field", at.type, at.description) for k, at in below.items()]
 
 
 def _names(text: str, reg: Registry) -> list[Completion]:
     """Names an expression may start from, and the functions it may call."""
     out = [Completion(n, "variable", "input document" if n == "doc" else "") for n in _ROOT_NAMES]
-    out += [Completion(n, "variable", "variable or loop name") for n in _declared_names(text)]
+    out += [
+        Completion(name, "variable", "loop name" if loop else "variable", f"`{expr}`")
+        for name, (expr, loop) in bindings(text).items()
+        if name not in _ROOT_NAMES
+    ]
     for f in describe_functions(reg):
         signature = f"{f['name']}({', '.join(f['arguments'])}) -> {f['returns']}"
         out.append(Completion(f["name"], "function", signature, f"from {f['plugin']}"))
     return out
-
-
-def _declared_names(text: str) -> list[str]:
-    """Names declared under any ``variables:`` or ``for_each:`` key (one level below)."""
-    names: list[str] = []
-    lines = text.split("\n")
-    for i, raw in enumerate(lines):
-        if not _LOOP_OR_VARIABLE.match(raw):
-            continue
-        outer = len(raw) - len(raw.lstrip(" -"))
-        inner: int | None = None
-        for below in lines[i + 1 :]:
-            if not below.strip() or below.lstrip().startswith("#"):
-                continue
-            indent = len(below) - len(below.lstrip(" "))
-            if indent <= outer:
-                break
-            inner = indent if inner is None else inner
-            m = re.match(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*:", below)
-            if indent == inner and m:
-                names.append(m.group(1))
-    return list(dict.fromkeys(n for n in names if n not in _ROOT_NAMES))
 
 
 def _keys(text: str, cursor: Cursor, keys: list[str], reg: Registry) -> list[Completion]:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..language.expressions import ExpressionSyntaxError, parse
-from ..language.type_infer import Inferer
+from ..language.type_infer import Inferer, returns_type
 from ..language.typing_schema import from_schema, union
 from ..runtime.registry import Registry, get_registry
+from .bindings import bindings, input_steps, scope_types
 from .context import Cursor, Parent, chain_before, locate, sibling_value, word_end
 from .positions import Span
 from .schema_paths import (
@@ -68,18 +69,19 @@ def _expression(text: str, cursor: Cursor, line: int, reg: Registry) -> HoverInf
             return None
         about = f"`{chain}`: setting of type {decl.get('type', 'any')}"
         return HoverInfo(_with(about, str(decl.get("description", ""))), span)
-    if steps[0] != "doc":
-        return None
+    bound = bindings(text)
     roots = source_roots(text, reg)
-    if not roots:
+    if not roots or (steps[0] != "doc" and steps[0] not in bound):
         return None
     try:
         ast = parse(chain)
     except ExpressionSyntaxError:
         return None
-    doc = union(*(from_schema(r.node) for r in roots))
-    inferred = Inferer({"doc": doc}, {}).infer(chain, ast).describe()
-    nodes = input_nodes(text, steps[1:], reg)
+    returns = {n: returns_type(f.returns) for n, f in reg.functions().items()}
+    env = scope_types(union(*(from_schema(r.node) for r in roots)), bound, returns)
+    inferred = Inferer(env, returns).infer(chain, ast).describe()
+    doc_steps = input_steps(steps, bound)
+    nodes = input_nodes(text, doc_steps[1:], reg) if doc_steps else []
     description = next((n.description for n in nodes if n.description), "")
     return HoverInfo(_with(f"`{chain}`: {inferred}", description), span)
 

@@ -183,3 +183,31 @@ def test_the_cursor_is_placed_from_indentation_in_half_typed_yaml() -> None:
     cursor = locate(text, len(text.splitlines()) - 1, 12)
     assert cursor.path == ("rules", "-", "fields", "name")
     assert cursor.in_expression()
+
+
+def test_loop_names_and_variables_stand_for_the_input_paths_they_bind() -> None:
+    text = (
+        HEAD
+        + """\
+rules:
+  - name: events
+    for_each: {event: doc.events}
+    variables:
+      data: event.data
+    action: event
+    fields:
+      name: data.
+      timestamp: event.data.timestamp_unixtime_ms
+"""
+    )
+    labels = {c.label for c in complete(text, *at(text, "name: data.", len("name: data.")))}
+    assert {"event_name", "custom_attributes", "timestamp_unixtime_ms"} <= labels
+
+    shown = hover(text, *at(text, "timestamp_unixtime_ms", 2))
+    assert shown is not None
+    assert shown.markdown.startswith("`event.data.timestamp_unixtime_ms`: integer or null")
+    assert "milliseconds" in shown.markdown
+
+    names = {c.label: c for c in complete(text, *at(text, "name: data", len("name: ")))}
+    assert names["event"].detail == "loop name"
+    assert names["data"].detail == "variable"
