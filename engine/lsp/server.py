@@ -16,6 +16,7 @@ from pathlib import Path
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from ..runtime.mapping_files import is_cases_file
 from ..runtime.registry import get_registry
@@ -44,13 +45,26 @@ def _range(span: Span) -> lsp.Range:
     )
 
 
-def to_lsp_diagnostic(d: Diagnostic) -> lsp.Diagnostic:
+def _client_range(doc: TextDocument | None, span: Span) -> lsp.Range:
+    """``span`` (characters) in the client's position units (UTF-16 by default)."""
+    if doc is None:
+        return _range(span)
+    return doc.position_codec.range_to_client_units(doc.lines, _range(span))
+
+
+def _server_position(doc: TextDocument, position: lsp.Position) -> tuple[int, int]:
+    """The client's position as (line, character)."""
+    at = doc.position_codec.position_from_client_units(doc.lines, position)
+    return at.line, at.character
+
+
+def to_lsp_diagnostic(d: Diagnostic, doc: TextDocument | None = None) -> lsp.Diagnostic:
     message = f"{d.message}\nsuggestion: {d.suggestion}" if d.suggestion else d.message
     severity = lsp.DiagnosticSeverity.Warning
     if d.severity != "warning":
         severity = lsp.DiagnosticSeverity.Error
     return lsp.Diagnostic(
-        range=_range(d.span),
+        range=_client_range(doc, d.span),
         message=message,
         severity=severity,
         code=d.code,
@@ -95,7 +109,9 @@ class MappingServer(LanguageServer):
         found = diagnose(doc.source, Path(doc.path), open_text=self.text_of)
         self.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(
-                uri=uri, diagnostics=[to_lsp_diagnostic(d) for d in found], version=doc.version
+                uri=uri,
+                diagnostics=[to_lsp_diagnostic(d, doc) for d in found],
+                version=doc.version,
             )
         )
 
@@ -154,12 +170,12 @@ def build_server() -> MappingServer:
     @server.feature(lsp.TEXT_DOCUMENT_HOVER)
     def on_hover(ls: MappingServer, params: lsp.HoverParams) -> lsp.Hover | None:
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        found = hover(doc.source, params.position.line, params.position.character)
+        found = hover(doc.source, *_server_position(doc, params.position))
         if found is None:
             return None
         return lsp.Hover(
             contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=found.markdown),
-            range=_range(found.span),
+            range=_client_range(doc, found.span),
         )
 
     @server.feature(
@@ -167,7 +183,7 @@ def build_server() -> MappingServer:
     )
     def on_completion(ls: MappingServer, params: lsp.CompletionParams) -> lsp.CompletionList:
         doc = ls.workspace.get_text_document(params.text_document.uri)
-        items = complete(doc.source, params.position.line, params.position.character)
+        items = complete(doc.source, *_server_position(doc, params.position))
         return lsp.CompletionList(is_incomplete=False, items=[to_lsp_completion(c) for c in items])
 
     return server

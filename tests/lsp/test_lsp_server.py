@@ -86,6 +86,18 @@ def test_diagnostics_follow_the_unsaved_text(client: LspClient, tmp_path: Path) 
     published = client.notification("textDocument/publishDiagnostics", uri)
     assert published["diagnostics"] == []
     assert published["version"] == 2
+
+    # Columns are UTF-16 code units by default: the emoji before the typo counts twice.
+    astral = MAPPING.replace(
+        "attributes: doc.user_atributes", "attributes: \"'🎉' && doc.user_atributes\""
+    )
+    client.notify(
+        "textDocument/didChange",
+        {"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": astral}]},
+    )
+    [diagnostic] = client.notification("textDocument/publishDiagnostics", uri)["diagnostics"]
+    characters = astral.splitlines()[TYPO_LINE].index("user_atributes")
+    assert diagnostic["range"]["start"] == position(TYPO_LINE, characters + 1)
     assert client.close() == 0
 
 
