@@ -185,7 +185,7 @@ def sibling_value(text: str, item: Parent, key: str) -> str | None:
     """The plain value of ``key:`` written directly in the list item ``item`` (e.g. the
     ``action:`` of the rule whose ``fields:`` hold the cursor)."""
     lines = text.split("\n")
-    inner: int | None = None
+    inner: int | None = None  # the indentation of the item's own keys
     for k in range(item.line, len(lines)):
         raw = lines[k]
         if not raw.strip() or raw.lstrip().startswith("#"):
@@ -193,15 +193,12 @@ def sibling_value(text: str, item: Parent, key: str) -> str | None:
         ind, at, body = _split(raw)
         if k == item.line:
             inner = at
-            body_at = at
         elif ind <= item.indent:
-            return None
-        else:
-            body_at = ind if at == ind else at
-            if ind != inner:
-                continue
+            return None  # the next item, or the end of the list
+        elif not ind == at == inner:
+            continue  # inside one of the item's values
         found = _KEY.match(body)
-        if found and body_at == inner and _unquote(found.group("key")) == key:
+        if found and _unquote(found.group("key")) == key:
             value = body[found.end() :].split(" #")[0].strip()
             return _unquote(value) or None
     return None
