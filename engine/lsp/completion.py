@@ -20,14 +20,14 @@ from ..language.planner import mapping_schema
 from ..runtime.describe import describe_functions
 from ..runtime.registry import Registry, get_registry
 from .bindings import bindings, input_steps
-from .context import Cursor, chain_before, locate, sibling_value
+from .context import Cursor, chain_before, field_names, locate, sibling_value
 from .schema_paths import (
-    SchemaAt,
     destination_of,
     header,
     input_nodes,
     keys_below,
     path_steps,
+    payload_fields,
 )
 
 _ROOT_NAMES = ("doc", "settings")
@@ -109,20 +109,15 @@ def _keys(text: str, cursor: Cursor, keys: list[str], reg: Registry) -> list[Com
     defs: Mapping[str, Any] = schema["$defs"]
     if not keys:
         return _schema_keys(schema)
-    if keys[-1] == "fields":
+    names = field_names(tuple(keys))
+    if names is not None:
         items = [p for p in cursor.parents if p.key == "-"]
         action = sibling_value(text, items[-1], "action") if items else None
-        dest = destination_of(text, reg)
-        if dest is None or action not in dest.actions:
-            return []
-        payload = dest.actions[str(action)].payload_schema
-        required = set(payload.get("required") or [])
-        below = keys_below([SchemaAt(payload, payload)])
         return [
             Completion(
-                k, "field", at.type + (" (required)" if k in required else ""), at.description
+                k, "field", f.at.type + (" (required)" if f.required else ""), f.at.description
             )
-            for k, at in below.items()
+            for k, f in payload_fields(text, action, names, reg).items()
         ]
     if keys[-1] == "-" and len(keys) >= 2 and keys[-2] == "rules":
         return _schema_keys(defs["rule"])

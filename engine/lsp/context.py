@@ -154,6 +154,18 @@ def _parents(lines: list[str], line: int, want: int) -> list[Parent]:
     return parents
 
 
+def field_names(keys: tuple[str, ...]) -> list[str] | None:
+    """The destination field a key chain is inside: ``(rules, -, fields)`` -> ``[]`` (the
+    payload itself), ``(..., fields, identifiers, object)`` -> ``["identifiers"]``; None
+    when the chain is not at the keys of the payload or of an ``object:`` field."""
+    if "fields" not in keys:
+        return None
+    rest = list(keys[len(keys) - keys[::-1].index("fields") :])
+    if len(rest) % 2 or any(k != "object" for k in rest[1::2]):
+        return None
+    return rest[0::2]
+
+
 def chain_before(text: str, end: int) -> str:
     """The path chain ending at ``end`` in ``text``: names, dots and bracketed steps
     (``doc.events[*].data.na``), scanning back over balanced brackets."""

@@ -16,15 +16,22 @@ from ..language.type_infer import Inferer, returns_type
 from ..language.typing_schema import from_schema, union
 from ..runtime.registry import Registry, get_registry
 from .bindings import bindings, input_steps, scope_types
-from .context import Cursor, Parent, chain_before, locate, sibling_value, word_end
+from .context import (
+    Cursor,
+    Parent,
+    chain_before,
+    field_names,
+    locate,
+    sibling_value,
+    word_end,
+)
 from .positions import Span
 from .schema_paths import (
-    SchemaAt,
     destination_of,
     header,
     input_nodes,
-    keys_below,
     path_steps,
+    payload_fields,
     source_roots,
 )
 
@@ -44,8 +51,9 @@ def hover(text: str, line: int, char: int, registry: Registry | None = None) -> 
     if cursor.in_expression():
         return _expression(text, cursor, line, reg)
     parents = list(cursor.parents)
-    if cursor.on_key and cursor.key and parents and parents[-1].key == "fields":
-        return _field(text, cursor, line, _rule_item(parents), reg)
+    names = field_names(tuple(p.key for p in parents))
+    if cursor.on_key and cursor.key and names is not None:
+        return _field(text, cursor, line, names, _rule_item(parents), reg)
     if not cursor.on_key and cursor.key == "action":
         return _action(text, cursor, line, reg)
     return None
@@ -87,21 +95,19 @@ def _expression(text: str, cursor: Cursor, line: int, reg: Registry) -> HoverInf
 
 
 def _field(
-    text: str, cursor: Cursor, line: int, item: Parent | None, reg: Registry
+    text: str, cursor: Cursor, line: int, names: list[str], item: Parent | None, reg: Registry
 ) -> HoverInfo | None:
     action = sibling_value(text, item, "action") if item else None
-    dest = destination_of(text, reg)
-    if dest is None or action is None or action not in dest.actions or cursor.key is None:
+    field = payload_fields(text, action, names, reg).get(cursor.key or "")
+    if field is None or cursor.key is None:
         return None
-    schema = dest.actions[action].payload_schema
-    fields = keys_below([SchemaAt(schema, schema)])
-    if cursor.key not in fields:
-        return None
-    at = fields[cursor.key]
-    required = " (required)" if cursor.key in (schema.get("required") or []) else ""
+    required = " (required)" if field.required else ""
+    dotted = ".".join([*names, cursor.key])
     start = cursor.line_text.find(cursor.key)
-    about = f"`{cursor.key}`: {at.type}{required} — field of {dest.name} action `{action}`"
-    return HoverInfo(_with(about, at.description), Span(line, start, line, start + len(cursor.key)))
+    about = f"`{dotted}`: {field.at.type}{required} — field of action `{action}`"
+    return HoverInfo(
+        _with(about, field.at.description), Span(line, start, line, start + len(cursor.key))
+    )
 
 
 def _action(text: str, cursor: Cursor, line: int, reg: Registry) -> HoverInfo | None:

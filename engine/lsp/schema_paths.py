@@ -154,10 +154,25 @@ def input_nodes(text: str, steps: list[str], registry: Registry) -> list[SchemaA
     return nodes
 
 
-def payload_fields(text: str, action: str | None, registry: Registry) -> dict[str, SchemaAt]:
-    """The payload fields of the destination's ``action``."""
+@dataclass(frozen=True)
+class PayloadField:
+    """One field of an action's payload (or of an object field inside it)."""
+
+    at: SchemaAt
+    required: bool
+
+
+def payload_fields(
+    text: str, action: str | None, names: list[str], registry: Registry
+) -> dict[str, PayloadField]:
+    """The fields of the destination ``action``'s payload, or, with ``names``
+    (``["identifiers"]``), of the object field they lead to."""
     dest = destination_of(text, registry)
     if dest is None or action is None or action not in dest.actions:
         return {}
     schema = dest.actions[action].payload_schema
-    return keys_below([SchemaAt(schema, schema)])
+    nodes = [SchemaAt(schema, schema)]
+    for name in names:
+        nodes = step(nodes, name)
+    required = {r for at in nodes for b in _branches(at) for r in b.node.get("required") or []}
+    return {k: PayloadField(at, k in required) for k, at in keys_below(nodes).items()}

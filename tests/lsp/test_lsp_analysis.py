@@ -211,3 +211,25 @@ rules:
     names = {c.label: c for c in complete(text, *at(text, "name: data", len("name: ")))}
     assert names["event"].detail == "loop name"
     assert names["data"].detail == "variable"
+
+
+def test_object_fields_inside_the_payload_hover_and_complete() -> None:
+    text = (
+        HEAD
+        + """\
+rules:
+  - name: person
+    action: identify
+    fields:
+      identifiers:
+        object:
+          id: doc.mpid
+"""
+        + " " * 10  # a new line, indented by the editor
+    )
+    shown = hover(text, *at(text, "id: doc.mpid", 0))
+    assert shown is not None
+    assert shown.markdown.startswith("`identifiers.id`: ")
+    assert "action `identify`" in shown.markdown
+    labels = {c.label for c in complete(text, len(text.splitlines()) - 1, 10)}
+    assert {"id", "email", "cio_id"} <= labels
