@@ -3,9 +3,10 @@ with everything the loaded plugins provide."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..contracts.errors import SpecError
 from ..language.mapping_names import MappingIndex, index_mappings
@@ -53,40 +54,36 @@ def compile_with_plugins(path: Path, registry: Registry | None = None) -> Plan:
     may be one it would have provided.
     """
     reg = registry or get_registry()
-    try:
-        return load_plan(
-            path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
-        )
-    except SpecError as exc:
-        raise _with_plugin_note(exc, reg) from exc
+    return _noting_failed_plugins(reg, lambda: load_plan(path, **_provided(reg)))
 
 
 def compile_text_with_plugins(text: str, file: str, registry: Registry | None = None) -> Plan:
     """``compile_with_plugins`` for mapping text not (or not yet) saved as ``file``: an
     editor's buffer."""
     reg = registry or get_registry()
+    return _noting_failed_plugins(reg, lambda: compile_text(text, file, **_provided(reg)))
+
+
+def _provided(registry: Registry) -> dict[str, Any]:
+    return {
+        "functions": registry.functions(),
+        "destinations": registry.destinations(),
+        "sources": registry.sources(),
+    }
+
+
+def _noting_failed_plugins(registry: Registry, compile_plan: Callable[[], Plan]) -> Plan:
     try:
-        return compile_text(
-            text,
-            file,
-            functions=reg.functions(),
-            destinations=reg.destinations(),
-            sources=reg.sources(),
-        )
+        return compile_plan()
     except SpecError as exc:
-        raise _with_plugin_note(exc, reg) from exc
-
-
-def _with_plugin_note(exc: SpecError, registry: Registry) -> SpecError:
-    """``exc``, its unknown functions naming the plugins that failed to load, if any."""
-    if not registry.failed:
-        return exc
-    note = failed_plugins_note(registry)
-    problems = [
-        replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
-        for p in exc.problems
-    ]
-    return SpecError(problems)
+        if not registry.failed:
+            raise
+        note = failed_plugins_note(registry)
+        problems = [
+            replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
+            for p in exc.problems
+        ]
+        raise SpecError(problems) from exc
 
 
 def failed_plugins_note(registry: Registry) -> str:
