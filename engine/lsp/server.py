@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .hover import hover
 from .positions import Span
 
 DEBOUNCE_SECONDS = 0.25
+logger = logging.getLogger(__name__)
 LANGUAGES = ("yaml", "json")
 
 _KINDS = {
@@ -131,7 +133,10 @@ class MappingServer(LanguageServer):
         async def later() -> None:
             await asyncio.sleep(DEBOUNCE_SECONDS)
             self.pending.pop(uri, None)
-            self.publish_with_cases(uri)
+            try:
+                self.publish_with_cases(uri)
+            except Exception:  # a bug must not end the editor's session; say it on stderr
+                logger.exception("checking %s failed", uri)
 
         self.pending[uri] = asyncio.get_running_loop().create_task(later())
 

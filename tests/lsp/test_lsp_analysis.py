@@ -233,3 +233,15 @@ rules:
     assert "action `identify`" in shown.markdown
     labels = {c.label for c in complete(text, len(text.splitlines()) - 1, 10)}
     assert {"id", "email", "cio_id"} <= labels
+
+
+def test_half_typed_yaml_gets_the_syntax_error_validate_reports(tmp_path: Path) -> None:
+    text = HEAD + "rules:\n  - name: x\n    action: [event\n"
+    path = tmp_path / "probe.yaml"
+    path.write_text(text, "utf-8")
+    problems, _ = check_paths([path])
+    [syntax] = diagnose(text, path)
+    assert syntax.code.startswith("E00")
+    assert [(syntax.span.start_line + 1, syntax.span.start_char + 1, syntax.code)] == [
+        (p.line, p.col, p.code) for p in problems
+    ]
