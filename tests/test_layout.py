@@ -72,7 +72,7 @@ def test_the_import_contracts_hold(tmp_path: Path) -> None:
     assert len(kept) == len(PYPROJECT["tool"]["importlinter"]["contracts"]), done.stdout
 
 
-@pytest.mark.parametrize("room", ["contracts", "language", "runtime", "server", "cli"])
+@pytest.mark.parametrize("room", ["contracts", "language", "runtime", "server", "lsp", "cli"])
 def test_engine_modules_import_each_other_relatively(room: str) -> None:
     """Absolute ``mapwire.x`` imports inside the engine hide its structure from tools that
     follow imports by path; the engine uses relative imports."""

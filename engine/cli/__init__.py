@@ -64,6 +64,7 @@ def _register_commands() -> None:
         demo_cmd,
         describe_cmd,
         dlq_cmd,
+        lsp_cmd,
         mapping_cmds,
         plugins_cmd,
         schema_cmd,
@@ -87,6 +88,7 @@ def _register_commands() -> None:
     main.add_command(schema_cmd.schema)
     main.add_command(serve_cmd.serve)
     main.add_command(demo_cmd.demo)
+    main.add_command(lsp_cmd.lsp)
 
 
 _register_commands()

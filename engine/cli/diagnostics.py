@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from ..contracts.errors import Problem
+from ..lsp.positions import token_end
 
 
 def print_text(problems: Iterable[Problem]) -> None:
@@ -18,24 +19,6 @@ def print_text(problems: Iterable[Problem]) -> None:
         click.echo(str(p))
         if p.suggestion:
             click.echo(f"  suggestion: {p.suggestion}")
-
-
-def token_end(text: str, col: int) -> int:
-    """The column just after the token at 1-based ``col`` of a line: a quoted string to
-    its closing quote, a name (letters, digits, ``_ $ - .``) to its end, else one
-    character."""
-    i = col - 1
-    if i >= len(text):
-        return col + 1
-    if text[i] in "'\"":
-        close = text.find(text[i], i + 1)
-        return (close if close >= 0 else len(text) - 1) + 2
-    j = i
-    while j < len(text) and (text[j].isalnum() or text[j] in "_$-."):
-        j += 1
-    while j > i + 1 and text[j - 1] in ".-":
-        j -= 1
-    return max(j, i + 1) + 1
 
 
 def as_json(problems: Iterable[Problem]) -> str:

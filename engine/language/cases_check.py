@@ -51,6 +51,13 @@ def check_cases_file(path: Path, compile_mapping: Callable[[Path], Plan]) -> lis
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [Problem(str(path), 1, 1, "E000", f"cannot read file: {exc}")]
+    return check_cases_text(text, path, compile_mapping)
+
+
+def check_cases_text(
+    text: str, path: Path, compile_mapping: Callable[[Path], Plan]
+) -> list[Problem]:
+    """``check_cases_file`` for the text of ``path`` (an editor's unsaved buffer)."""
     value, positions, problems = load(text, str(path))
     if problems:
         return problems

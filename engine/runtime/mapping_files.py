@@ -3,14 +3,15 @@ with everything the loaded plugins provide."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from ..contracts.errors import SpecError
 from ..language.mapping_names import MappingIndex, index_mappings
 from ..language.plan import Plan
-from ..language.planner import load_plan
+from ..language.planner import compile_text, load_plan
 from .registry import Registry, get_registry
 
 MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
@@ -53,14 +54,31 @@ def compile_with_plugins(path: Path, registry: Registry | None = None) -> Plan:
     may be one it would have provided.
     """
     reg = registry or get_registry()
+    return _noting_failed_plugins(reg, lambda: load_plan(path, **_provided(reg)))
+
+
+def compile_text_with_plugins(text: str, file: str, registry: Registry | None = None) -> Plan:
+    """``compile_with_plugins`` for mapping text not (or not yet) saved as ``file``: an
+    editor's buffer."""
+    reg = registry or get_registry()
+    return _noting_failed_plugins(reg, lambda: compile_text(text, file, **_provided(reg)))
+
+
+def _provided(registry: Registry) -> dict[str, Any]:
+    return {
+        "functions": registry.functions(),
+        "destinations": registry.destinations(),
+        "sources": registry.sources(),
+    }
+
+
+def _noting_failed_plugins(registry: Registry, compile_plan: Callable[[], Plan]) -> Plan:
     try:
-        return load_plan(
-            path, functions=reg.functions(), destinations=reg.destinations(), sources=reg.sources()
-        )
+        return compile_plan()
     except SpecError as exc:
-        if not reg.failed:
+        if not registry.failed:
             raise
-        note = failed_plugins_note(reg)
+        note = failed_plugins_note(registry)
         problems = [
             replace(p, message=f"{p.message} — {note}") if p.code == UNKNOWN_FUNCTION else p
             for p in exc.problems
