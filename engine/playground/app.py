@@ -37,8 +37,8 @@ from ..language.plan import Plan
 from ..runtime.registry import Registry
 from .catalog import Catalog
 from .completions import completions
+from .save_turn import save_turn
 from .saving import SaveRefused
-from .test_case import save_turn
 from .workbench import Account, Turn, evaluate
 
 STATIC = Path(__file__).resolve().parent / "static"
