@@ -68,6 +68,6 @@ def playground(host: str, port: int, config_path: Path | None, save_dir: Path) -
 
     config = load_config_or_exit(config_path, "playground") if find_config(config_path) else None
     save_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(Playground(get_registry(), save_dir.resolve(), accounts(config)))
+    app = create_app(Playground(get_registry(), save_dir.resolve(), accounts(config), host=host))
     click.echo(f"mapwire playground on http://{host}:{port}/ (Ctrl-C stops it)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)

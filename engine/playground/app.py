@@ -13,7 +13,9 @@
 
 The API answers only JSON requests from its own page: a POST must be ``application/json``
 and an ``Origin``, when the browser sends one, must be this server's own, so another web
-site open in the same browser cannot make it write files.
+site open in the same browser cannot make it write files; and the ``Host`` must name the
+address it listens on (a loopback name by default), so a web site whose name was pointed
+at 127.0.0.1 (DNS rebinding) is refused too.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from urllib.parse import urlsplit
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route
@@ -43,6 +47,8 @@ from .workbench import Account, Turn, evaluate
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY_BYTES = 5_000_000
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+ANY_ADDRESS = ("0.0.0.0", "::", "")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,14 @@ class Playground:
     registry: Registry
     save_dir: Path
     accounts: Callable[[Plan], Account | None]
+    host: str = "127.0.0.1"
+
+    def allowed_hosts(self) -> list[str]:
+        """The names a request's ``Host`` may give: loopback ones and the listening
+        address; any, when it listens on every address (the user chose to expose it)."""
+        if self.host in ANY_ADDRESS:
+            return ["*"]
+        return list(dict.fromkeys([*LOOPBACK_NAMES, self.host]))
 
 
 def _json(value: Any, status: int = 200) -> Response:
@@ -160,5 +174,6 @@ def create_app(playground: Playground) -> Starlette:
             Route("/api/complete", complete_route, methods=["POST"]),
             Route("/api/save", save_route, methods=["POST"]),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
-        ]
+        ],
+        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=playground.allowed_hosts())],
     )

@@ -179,3 +179,14 @@ def test_posts_from_another_origin_or_not_json_are_refused(running: Running) -> 
     plain = {"Content-Type": "text/plain"}
     assert httpx.post(f"{running.url}/api/save", content=body, headers=plain).status_code == 415
     assert not (running.save_dir / "x.yaml").exists()
+
+
+def test_a_request_naming_another_host_is_refused(running: Running) -> None:
+    """A web site whose name resolves to 127.0.0.1 (DNS rebinding) gets nothing."""
+    rebound = {**JSON_HEADERS, "Host": "evil.example"}
+    body = '{"name": "y.yaml", "mapping": "mapwire: 1"}'
+    response = httpx.post(f"{running.url}/api/save", content=body, headers=rebound)
+    assert response.status_code == 400
+    assert httpx.get(f"{running.url}/", headers={"Host": "evil.example"}).status_code == 400
+    assert not (running.save_dir / "y.yaml").exists()
+    assert httpx.get(f"{running.url}/", headers={"Host": "localhost"}).status_code == 200
