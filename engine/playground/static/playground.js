@@ -123,9 +123,51 @@
       li.addEventListener("click", () => goToLine(e.line));
       return li;
     }, "no trace (no input, or the mapping has errors)");
-    $("settings-help").textContent = answer.settings.length
-      ? "settings: " + answer.settings.map((s) => `${s.name} (${s.type}, default ${JSON.stringify(s.default)}${s.enum ? ", one of " + s.enum.join("|") : ""})`).join("; ")
-      : "";
+    settingsForm(answer.settings);
+  }
+
+  // One control per setting of the mapping (a checkbox, a menu of the allowed values, or
+  // JSON text); each writes its override into the JSON box, which is what is sent.
+  let formFor = "";
+  function settingsForm(decls) {
+    const key = JSON.stringify(decls);
+    if (key === formFor) return;
+    formFor = key;
+    const form = $("settings-form");
+    form.replaceChildren();
+    const current = settings() || {};
+    for (const d of decls) {
+      const value = d.name in current ? current[d.name] : d.default;
+      const label = document.createElement("label");
+      label.title = `${d.type}, default ${JSON.stringify(d.default)}`;
+      let control;
+      if (d.type === "boolean") {
+        control = document.createElement("input");
+        control.type = "checkbox";
+        control.checked = Boolean(value);
+      } else if (d.enum) {
+        control = document.createElement("select");
+        for (const v of d.enum) control.add(new Option(String(v), JSON.stringify(v)));
+        control.value = JSON.stringify(value);
+      } else {
+        control = document.createElement("input");
+        control.type = "text";
+        control.value = JSON.stringify(value);
+      }
+      control.dataset.setting = d.name;
+      control.addEventListener("change", () => {
+        let v;
+        if (control.type === "checkbox") v = control.checked;
+        else { try { v = JSON.parse(control.value); } catch (e) { v = control.value; } }
+        const overrides = settings() || {};
+        if (JSON.stringify(v) === JSON.stringify(d.default)) delete overrides[d.name];
+        else overrides[d.name] = v;
+        $("settings").value = JSON.stringify(overrides);
+        schedule();
+      });
+      label.append(d.name, control);
+      form.appendChild(label);
+    }
   }
 
   async function run() {
@@ -167,6 +209,7 @@
       await pickMapping(data.mapping);
     }
     $("settings").value = JSON.stringify(data.settings || {});
+    formFor = "";
     setText(inputEditor, data.input);
   }
 

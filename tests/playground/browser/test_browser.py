@@ -1,5 +1,6 @@
 """The playground page in a real headless Chromium: pick a shipped mapping, type an error
-into it and see the diagnostic listed at its line, paste a payload and see the requests."""
+into it and see the diagnostic listed at its line, paste a payload and see the requests,
+change a setting and see them change."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def editor(driver: Any, name: str) -> Any:
     return by_testid(driver, name).find_element(By.CSS_SELECTOR, ".cm-content")
 
 
-def test_an_error_shows_at_its_line_and_a_pasted_payload_shows_its_requests(
+def test_an_error_shows_at_its_line_a_pasted_payload_its_requests_and_settings_apply(
     running: Running, driver: Any
 ) -> None:
     wait = WebDriverWait(driver, 20)
@@ -57,3 +58,9 @@ def test_an_error_shows_at_its_line_and_a_pasted_payload_shows_its_requests(
     assert "identify" in by_testid(driver, "actions").text
     assert "ignored event type: session_start" in by_testid(driver, "skipped").text
     assert "customer_id_value <-" in by_testid(driver, "explain").text
+
+    chooser = driver.find_element(By.CSS_SELECTOR, '[data-setting="user_id_type"]')
+    Select(chooser).select_by_visible_text("email")
+    wait.until(lambda d: '"cust-1001"' not in by_testid(d, "requests").text)
+    assert by_testid(driver, "settings").get_attribute("value") == '{"user_id_type":"email"}'
+    assert '"email": "ann.lee@example.com"' in by_testid(driver, "requests").text
