@@ -160,7 +160,11 @@ def create_app(playground: Playground) -> Starlette:
             return _error(str(exc), 403)
         except SpecError as exc:
             return _json(
-                {"error": "the mapping has errors", "problems": [str(p) for p in exc.problems]}, 400
+                {
+                    "error": "the mapping or its settings have errors",
+                    "problems": [str(p) for p in exc.problems],
+                },
+                400,
             )
         return _json({"saved": [str(p.relative_to(playground.save_dir.resolve())) for p in saved]})
 

@@ -33,9 +33,9 @@ def save_turn(save_dir: Path, body: dict[str, Any], registry: Registry) -> list[
         docs, problems = read_input(str(body.get("input") or ""))
         if problems or not docs:
             raise SaveRefused("; ".join(problems) or "a test case needs an input document")
-        settings = body.get("settings") if isinstance(body.get("settings"), dict) else {}
-        assert isinstance(settings, dict)
-        result = run_case(compiled.plan, Case(case_name, docs, dict(settings), {}, 0))
+        given = body.get("settings")
+        settings: dict[str, Any] = dict(given) if isinstance(given, dict) else {}
+        result = run_case(compiled.plan, Case(case_name, docs, settings, {}, 0))
         expect: dict[str, Any] = {
             "actions": [{"action": a.action, "payload": a.payload} for a in result.actions]
         }
@@ -43,7 +43,7 @@ def save_turn(save_dir: Path, body: dict[str, Any], registry: Registry) -> list[
             expect["errors"] = [str(e) for e in result.errors]
         if result.skipped:
             expect["skipped"] = dict(sorted(result.skipped.items()))
-        case_file = (docs, dict(settings), expect)
+        case_file = (docs, settings, expect)
     saved = [save_mapping(save_dir, name, text)]
     if case_file is not None:
         docs, settings, expect = case_file

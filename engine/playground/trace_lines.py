@@ -7,6 +7,7 @@ rule's and field's place in the YAML, and the loader's positions turn that into 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ..language.interpreter import TraceEntry
@@ -46,8 +47,6 @@ def where_index(plan: Plan) -> dict[tuple[str, str], YamlPath]:
 
 
 def shown(value: Any) -> str:
-    import json
-
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
 
