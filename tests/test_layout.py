@@ -3,9 +3,10 @@
 - every folder with an ``__init__.py`` under ``engine/`` and ``plugins/`` is a package the
   wheel ships (``[tool.setuptools] packages``), and nothing else is listed;
 - the import contracts in ``pyproject.toml`` (``[tool.importlinter]``) hold: the engine's
-  rooms import only downward (cli -> server -> runtime -> language -> contracts), the engine
-  never imports a plugin, plugins reach the engine only through ``from mapwire import``,
-  plugins are independent of each other, and no two modules import each other in a circle.
+  rooms import only downward (cli -> server | lsp | playground -> runtime -> language ->
+  contracts), the engine never imports a plugin, plugins reach the engine only through
+  ``from mapwire import``, plugins are independent of each other, and no two modules
+  import each other in a circle.
 
 The contracts are checked on the package as installed: a temporary ``mapwire`` folder of
 links to ``engine/``'s contents and to ``plugins/``, ``mappings/`` and ``schemas/``, the
@@ -72,7 +73,9 @@ def test_the_import_contracts_hold(tmp_path: Path) -> None:
     assert len(kept) == len(PYPROJECT["tool"]["importlinter"]["contracts"]), done.stdout
 
 
-@pytest.mark.parametrize("room", ["contracts", "language", "runtime", "server", "lsp", "cli"])
+@pytest.mark.parametrize(
+    "room", ["contracts", "language", "runtime", "server", "lsp", "playground", "cli"]
+)
 def test_engine_modules_import_each_other_relatively(room: str) -> None:
     """Absolute ``mapwire.x`` imports inside the engine hide its structure from tools that
     follow imports by path; the engine uses relative imports."""

@@ -48,6 +48,7 @@ def main(strict_plugins: bool) -> None:
       mapwire dlq list --config mapwire.yaml
       mapwire serve [--config FILE]       receive webhooks over HTTP and deliver them
       mapwire demo post                   post the bundled samples to a running server
+      mapwire playground                  try mappings in the browser (127.0.0.1:8090)
     """
     if strict_plugins:
         try:
@@ -66,6 +67,7 @@ def _register_commands() -> None:
         dlq_cmd,
         lsp_cmd,
         mapping_cmds,
+        playground_cmd,
         plugins_cmd,
         schema_cmd,
         send_cmd,
@@ -79,6 +81,7 @@ def _register_commands() -> None:
     main.add_command(mapping_cmds.explain)
     main.add_command(test_cmd.test)
     main.add_command(plugins_cmd.plugins)
+    main.add_command(playground_cmd.playground)
     main.add_command(config_cmd.config_group)
     main.add_command(send_cmd.send)
     main.add_command(deliver_cmd.deliver)

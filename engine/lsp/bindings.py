@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..language.expressions import ExpressionSyntaxError, parse
+from ..contracts.errors import ExpressionSyntaxError
+from ..language.expressions import parse
 from ..language.type_infer import Inferer
 from ..language.typing_schema import ANY, Ty, element
 from ..language.yaml_loader import load

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..language.expressions import ExpressionSyntaxError, parse
-from ..language.type_infer import Inferer, returns_type
+from ..contracts.errors import ExpressionSyntaxError
+from ..language.expressions import parse
+from ..language.function_types import returns_type
+from ..language.type_infer import Inferer
 from ..language.typing_schema import from_schema, union
 from ..runtime.registry import Registry, get_registry
 from .bindings import bindings, input_steps, scope_types

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..language.expressions import ExpressionSyntaxError, parse
+from ..contracts.errors import ExpressionSyntaxError
+from ..language.expressions import parse
 from ..language.schema_tree import resolve, type_of
 from ..language.yaml_loader import load
 from ..runtime.registry import Registry
