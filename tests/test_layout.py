@@ -90,14 +90,6 @@ def test_engine_modules_import_each_other_relatively(room: str) -> None:
 
 MAX_MODULE_LINES = 400
 
-#: Modules allowed over the limit for now, each with its reason; nothing else.
-OVER_LIMIT_FOR_NOW = {
-    # Another change is reworking the store queues at the same time; split after it lands.
-    "plugins/sqlite_store/queue.py": "being reworked by a parallel change to the store queues",
-    "plugins/redis_store/queue.py": "being reworked by a parallel change to the store queues",
-}
-
-
 def test_no_module_is_over_the_line_limit() -> None:
     """Small modules whose names say their job: a module over the limit does several."""
     offenders = []
@@ -105,6 +97,6 @@ def test_no_module_is_over_the_line_limit() -> None:
         for path in sorted((ROOT / folder).rglob("*.py")):
             rel = path.relative_to(ROOT).as_posix()
             count = len(path.read_text("utf-8").splitlines())
-            if count > MAX_MODULE_LINES and rel not in OVER_LIMIT_FOR_NOW:
+            if count > MAX_MODULE_LINES:
                 offenders.append(f"{rel}: {count} lines")
     assert offenders == [], f"modules over {MAX_MODULE_LINES} lines: {offenders}"

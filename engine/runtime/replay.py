@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 
 from ..contracts.queue import MAPPING, DeadLetter
 from .config import Config, Connection
-from .pipeline import ConnectionReport, Pipeline
+from .pipeline import Pipeline
+from .submissions import ConnectionReport
 
 #: The rule name of a failure in the mapping's top-level ``variables``.
 PLAN_VARIABLES = "variables"

@@ -30,7 +30,8 @@ from ..contracts.errors import (
     Unavailable,
 )
 from ..contracts.queue import MappingFailure
-from ..runtime.pipeline import IntakeReport, Part, Pipeline, Submission, Submitted
+from ..runtime.pipeline import Pipeline
+from ..runtime.submissions import IntakeReport, Part, Submission, Submitted
 from .logs import log_event
 
 DEFAULT_MAX_PENDING = 2048

@@ -18,8 +18,9 @@ from starlette.responses import Response
 
 from ..contracts.errors import InputError
 from ..runtime.config import Config
-from ..runtime.pipeline import IntakeReport, Pipeline
+from ..runtime.pipeline import Pipeline
 from ..runtime.process import Runtime
+from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
 from .intake import check_content_type, read_body

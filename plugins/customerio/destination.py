@@ -22,8 +22,8 @@ from mapwire import (
 )
 
 from . import errors, limits, repairs, requests
+from .action_schemas import ACTIONS
 from .actions import (
-    ACTIONS,
     FOLDED_ATTRIBUTES,
     ROUTE_BATCH,
     ROUTE_V1,

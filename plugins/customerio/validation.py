@@ -13,7 +13,7 @@ from typing import Any
 
 from mapwire import PermanentDeliveryError, SchemaValidator
 
-from .actions import ACTIONS
+from .action_schemas import ACTIONS
 
 _JSON_TYPES: dict[type, str] = {
     dict: "object",

@@ -1,5 +1,5 @@
-"""Reading ``RedisQueue``'s dead letters: by number, and selected by connection, kind and
-age for ``dlq retry`` and ``dlq purge``."""
+"""Reading ``RedisQueue``'s dead letters: by number, a page of them (newest first) for
+``dlq list``, and selected by connection, kind and age for ``dlq retry`` and ``dlq purge``."""
 
 from __future__ import annotations
 
@@ -54,3 +54,31 @@ def select_dead_letters(
             continue
         selected[name].append(n)
     return selected
+
+
+def page_of_dead_letters(
+    client: redis.Redis,
+    keys: Keys,
+    connection: str | None,
+    limit: int,
+    offset: int,
+    kind: str | None,
+) -> list[DeadLetter]:
+    """Dead letters, newest first, of one connection and/or kind if given. A ``kind``
+    filter reads the index a page at a time and keeps the matching ones."""
+    if limit <= 0:
+        return []
+    index = keys.dead_all if connection is None else keys.dead_of(connection)
+    if kind is None:
+        ids = client.zrevrange(index, offset, offset + limit - 1)
+        return load_dead_letters(client, keys, [int(str(i)) for i in ids])
+    found: list[DeadLetter] = []
+    start, page = 0, max(100, limit)
+    while len(found) < offset + limit:
+        ids = client.zrevrange(index, start, start + page - 1)
+        if not ids:
+            break
+        page_of = load_dead_letters(client, keys, [int(str(i)) for i in ids])
+        found += [d for d in page_of if d.kind == kind]
+        start += page
+    return found[offset : offset + limit]

@@ -61,6 +61,7 @@ from .connection import (
 )
 from .dead_letter_reads import (
     load_dead_letters,
+    page_of_dead_letters,
     select_dead_letters,
 )
 from .entries import (
@@ -317,27 +318,8 @@ class RedisQueue(RedisClient):
         *,
         kind: str | None = None,
     ) -> list[DeadLetter]:
-        """Dead letters, newest first, optionally of one connection and/or kind only.
-
-        A ``kind`` filter reads the index a page at a time and keeps the matching ones.
-        """
-        if limit <= 0:
-            return []
-        index = self.keys.dead_all if connection is None else self.keys.dead_of(connection)
-        client = self._open()
-        if kind is None:
-            ids = client.zrevrange(index, offset, offset + limit - 1)
-            return load_dead_letters(client, self.keys, [int(str(i)) for i in ids])
-        found: list[DeadLetter] = []
-        start, page = 0, max(100, limit)
-        while len(found) < offset + limit:
-            ids = client.zrevrange(index, start, start + page - 1)
-            if not ids:
-                break
-            page_of = load_dead_letters(client, self.keys, [int(str(i)) for i in ids])
-            found += [d for d in page_of if d.kind == kind]
-            start += page
-        return found[offset : offset + limit]
+        """Dead letters, newest first, optionally of one connection and/or kind only."""
+        return page_of_dead_letters(self._open(), self.keys, connection, limit, offset, kind)
 
     def get_dead_letter(self, id: Any) -> DeadLetter | None:
         """One dead letter by id, or None."""

@@ -14,8 +14,8 @@ from server_helpers import events_batch, reporting_webhook, sink_flows, write_co
 
 from mapwire.contracts.errors import BacklogFull, InputError, QueueUnavailable
 from mapwire.runtime.config import load_config
-from mapwire.runtime.pipeline import IntakeReport, Submission
 from mapwire.runtime.process import Runtime
+from mapwire.runtime.submissions import IntakeReport, Submission
 from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part
 
 EVENTS = "mparticle.events_api_batch"

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 
 from mapwire import ConfigError, Destination, PermanentDeliveryError, Source
 from mapwire.plugins import customerio
-from mapwire.plugins.customerio.actions import ACTIONS
+from mapwire.plugins.customerio.action_schemas import ACTIONS
 from mapwire.plugins.customerio.settings import SETTINGS_SCHEMA, read_settings
 from mapwire.runtime.registry import build_registry
 

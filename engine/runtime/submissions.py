@@ -1,0 +1,71 @@
+"""What intake is given and what it answers: parts, submissions and their reports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..contracts.errors import MapwireError
+
+
+@dataclass
+class ConnectionReport:
+    """What one submit did for one connection."""
+
+    queued: int = 0
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    #: indexes of the submitted documents whose actions the queue could not store
+    #: (counted over the documents of the request's parts this connection reads)
+    refused: list[int] = field(default_factory=list)
+    #: per document index (counted likewise), why each of its items will not be
+    #: delivered: it failed to map, or its destination would refuse it; kept as
+    #: ``mapping`` dead letters with the document
+    held: dict[int, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class IntakeReport:
+    documents: int = 0
+    connections: dict[str, ConnectionReport] = field(default_factory=dict)
+
+    @property
+    def queued(self) -> int:
+        return sum(c.queued for c in self.connections.values())
+
+    @property
+    def errors(self) -> list[str]:
+        return [e for c in self.connections.values() for e in c.errors]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """Documents of one input shape, for every connection reading it (or just ``only``)."""
+
+    source: str
+    documents: Sequence[Any]
+    only: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One request: its parts, and how it is queued.
+
+    ``progress`` (``send``'s file position) is recorded with the request's actions of each
+    connection. ``atomic``: an action that cannot be stored refuses the whole request
+    (nothing of it is queued for that connection); otherwise only its document.
+    """
+
+    parts: Sequence[Part]
+    progress: tuple[str, str] | None = None
+    atomic: bool = True
+
+
+@dataclass(slots=True)
+class Submitted:
+    """What became of one request: its report, or the error that stopped it."""
+
+    report: IntakeReport = field(default_factory=IntakeReport)
+    error: MapwireError | None = None
