@@ -37,7 +37,9 @@ def held_back(
         if not problems:
             kept.append(action)
             continue
-        message = f"{action.destination}.{action.action}: {'; '.join(problems)}"
+        what = f"{action.destination}.{action.action}"
+        text = "; ".join(problems)
+        message = text if text.startswith(what) else f"{what}: {text}"
         held.append(
             MappingFailure(conn.name, conn.plan.name, action.rule, "", UNDELIVERABLE, message, doc)
         )

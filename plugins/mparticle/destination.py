@@ -84,10 +84,13 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         return item
 
     def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
-        """The checks ``prepare`` makes before rendering, as messages (empty: it would go)."""
+        """The checks ``prepare`` makes before rendering, as messages (empty: it would go),
+        after the repairs of the most lenient ``oversize`` policy: what no setting can
+        make deliverable (intake holds such an action back)."""
         if action not in ACTIONS:
             return [f"mparticle.{action}: no such action; expected one of {', '.join(ACTIONS)}"]
-        return [f"mparticle.{action}: {found}" for found in check(action, payload)]
+        repaired = repairs.repair(action, payload, "truncate", [])
+        return [f"mparticle.{action}: {found}" for found in check(action, repaired)]
 
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
