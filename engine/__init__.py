@@ -60,7 +60,7 @@ from .contracts.store import (
     StateStore,
     apply_in_order,
 )
-from .language.value_types import a_json_type
+from .contracts.value_types import a_json_type
 
 __version__ = "0.1.0"
 

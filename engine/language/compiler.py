@@ -24,6 +24,7 @@ from typing import Any
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
+from ..contracts.value_types import json_type
 from .codegen_blocks import truth_test
 from .expressions import analyse
 from .interpreter import Evaluator, TraceEntry, record_failure
@@ -37,7 +38,6 @@ from .value_rules import (
     post_process,
     render_template_value,
 )
-from .value_types import json_type
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
 

@@ -35,6 +35,7 @@ from jmespath.visitor import TreeInterpreter
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
+from ..contracts.value_types import describe_expression_error, json_type
 from .jmespath_support import make_functions_class
 from .null_origin import why_null
 from .plan import Expr, FieldPlan, Plan, RulePlan
@@ -45,7 +46,6 @@ from .value_rules import (
     render_template_value,
     truthy,
 )
-from .value_types import describe_expression_error, json_type
 
 OMIT: Any = object()
 

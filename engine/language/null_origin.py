@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..contracts.value_types import a_json_type
 from .plan import Expr
-from .value_types import a_json_type
 
 NO_SUCH_KEY = "no such key in the input"
 NULL_IN_INPUT = "null in the input"

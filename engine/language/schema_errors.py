@@ -9,7 +9,7 @@ from typing import Any, cast
 from jsonschema.exceptions import ValidationError
 
 from ..contracts.errors import Problem
-from .value_types import json_type
+from ..contracts.value_types import json_type
 from .yaml_loader import Positions
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .value_types import json_kind
+from ..contracts.value_types import json_kind
 
 LIMIT_KEYWORDS = (
     "minLength",

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .value_types import json_kind
+from ..contracts.value_types import json_kind
 
 KINDS = frozenset({"null", "boolean", "integer", "number", "string", "array", "object"})
 _SCALARS = frozenset({"null", "boolean", "integer", "number", "string"})

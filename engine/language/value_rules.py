@@ -15,8 +15,8 @@ from typing import Any
 
 from ..contracts.errors import ItemError
 from ..contracts.store import MembershipUpdate
+from ..contracts.value_types import json_type
 from .plan import FieldPlan
-from .value_types import json_type
 
 
 def is_empty(value: Any) -> bool:
