@@ -81,7 +81,7 @@ def readme_command(name: str, readme: Path | None = None) -> subprocess.Complete
             "contributor-install",
             "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]'",
         ),
-        ("test", "python -m pytest -q"),
+        ("test", "python -m pytest -q -n auto"),
     ],
 )
 def test_readme_marks_the_install_and_test_lines(name: str, line: str) -> None:

@@ -55,17 +55,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.hook.pytest_deselected(items=dropped)
         gone = {id(item) for item in dropped}
         items[:] = [item for item in items if id(item) not in gone]
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """One line saying why the browser tests did not run, and how to run them."""
-    if _NO_BROWSER:
-        count = len(_NO_BROWSER)
-        terminalreporter.write_line(
+        count = len(_NO_BROWSER)  # one line at the end of the run: why, and what to do
+        config.mapwire_closing_notes.append(  # type: ignore[attr-defined]
             f"mapwire: {count} browser test{'s' if count != 1 else ''} deselected: "
             f"{_problem()}; install Chromium and its driver (Debian: apt-get install "
-            "chromium chromium-driver) and the test extras to run them",
-            yellow=True,
+            "chromium chromium-driver) and the test extras to run them"
         )
 
 
