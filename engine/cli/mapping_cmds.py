@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import click
@@ -79,27 +80,47 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     destinations = get_registry().destinations()
     failed = False
     skipped: dict[str, int] = {}
+    # One buffered binary stream, one write per input document (no flush per line);
+    # flushed before each message to stderr, so the two stay in order on a terminal.
+    out = sys.stdout.buffer
+    dumps = orjson.dumps
+
+    def warn(message: str) -> None:
+        out.flush()
+        click.echo(message, err=True)
+
     with open_input(input_path) as stream:
         for line, doc in read_documents(stream):
             if isinstance(doc, ValueError):
-                click.echo(f"input line {line}: {doc}", err=True)
+                warn(f"input line {line}: {doc}")
                 failed = True
                 continue
             result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
-            for action in result.actions:
-                out = action.as_dict()
-                if meta:
-                    out["rule"] = action.rule
-                    out["dedup_keys"] = list(action.dedup_keys)
-                click.echo(orjson.dumps(out).decode("utf-8"))
+            if meta:
+                chunk = [
+                    dumps(
+                        {
+                            **action.as_dict(),
+                            "rule": action.rule,
+                            "dedup_keys": list(action.dedup_keys),
+                        }
+                    )
+                    for action in result.actions
+                ]
+            else:
+                chunk = [dumps(action.as_dict()) for action in result.actions]
+            if chunk:
+                chunk.append(b"")
+                out.write(b"\n".join(chunk))
             for error in result.errors:
-                click.echo(f"input line {line}: {error}", err=True)
+                warn(f"input line {line}: {error}")
                 failed = True
             for index, action, problems in undeliverable(result.actions, destinations):
-                click.echo(f"input line {line}: {describe(index, action, problems)}", err=True)
+                warn(f"input line {line}: {describe(index, action, problems)}")
                 failed = True
             for reason, n in result.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
+    out.flush()
     if skipped:
         summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
         click.echo(f"skipped ({summary})", err=True)

@@ -19,7 +19,7 @@ from jmespath import functions as jfunctions
 from jmespath import visitor
 
 from . import jmespath_support as rt
-from .codegen_blocks import Block, python_literal, single_assignment, truth_test
+from .codegen_blocks import Block, falsy_test, python_literal, single_assignment, truth_test
 from .codegen_facts import Node, SubtreeFacts
 from .jmespath_support import make_functions_class
 
@@ -65,6 +65,9 @@ class Emitter:
         self._force_fallback: frozenset[str] = frozenset()
         self._n = 0
         self._names: dict[str, str] = {}
+        #: Locals known to hold only true, false or null (comparisons, negations), whose
+        #: JMESPath truth is Python's: tested as ``v``, not with the inline empty checks.
+        self._bools: set[str] = set()
         self._facts = SubtreeFacts(self._table, self._custom, self._visit)
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -81,6 +84,15 @@ class Emitter:
         if key is not None:
             self._names[key] = name
         return name
+
+    def _truth(self, v: str, first: str | None = None) -> str:
+        """Test that atom ``v`` is true by JMESPath's rules (see ``truth_test``)."""
+        if v in self._bools:
+            return v if first is None else first
+        return truth_test(v, first)
+
+    def _falsy(self, v: str) -> str:
+        return f"not {v}" if v in self._bools else falsy_test(v)
 
     def _atom(self, expr: str, cx: Block) -> str:
         """A name (or None/True/False) for ``expr``, safe for ``is`` tests."""
@@ -155,7 +167,7 @@ class Emitter:
         c_expr = single_assignment(body.out, c, body.indent) if cond is not None else ""
         r_expr = single_assignment(inner.out, r, inner.indent)
         if c_expr is not None and r_expr is not None:  # one expression each: a comprehension
-            tests = [truth_test(c, f"({c} := {c_expr})" if c_expr else None)] if cond else []
+            tests = [self._truth(c, f"({c} := {c_expr})" if c_expr else None)] if cond else []
             elem = f"({r_expr})" if keep_none and r_expr else r
             if not keep_none:
                 tests.append(f"({r} := {r_expr}) is not None" if r_expr else f"{r} is not None")
@@ -166,7 +178,7 @@ class Emitter:
         cx.emit(f"for {e} in {it}:")
         cx.out.extend(body.out)
         if cond is not None:
-            cx.out.append(f"{body.indent}if {truth_test(c)}:")
+            cx.out.append(f"{body.indent}if {self._truth(c)}:")
             cx.out.extend(inner.out)
         if keep_none:
             cx.out.append(f"{inner.indent}{t}.append({r})")

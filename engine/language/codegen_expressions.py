@@ -11,7 +11,7 @@ interpreter would not run); comparisons.
 from __future__ import annotations
 
 from . import jmespath_support as rt
-from .codegen_blocks import Block, falsy_test, truth_test
+from .codegen_blocks import Block
 from .codegen_dispatch import Emitter
 from .codegen_facts import Node
 
@@ -151,11 +151,14 @@ class ExpressionEmitters(Emitter):
             return self._literal(value, cx)
         left = self._atom(self._g(left_node, src, cx), cx)
         t = self._tmp()
-        cx.emit(f"if {falsy_test(left) if is_or else truth_test(left)}:")
+        cx.emit(f"if {self._falsy(left) if is_or else self._truth(left)}:")
         blk = cx.child()
-        blk.emit(f"{t} = {self._g(right_node, src, blk)}")
+        right = self._g(right_node, src, blk)
+        blk.emit(f"{t} = {right}")
         cx.emit("else:")
         cx.emit(f"    {t} = {left}")
+        if left in self._bools and right in self._bools:
+            self._bools.add(t)
         return t
 
     def _n_or_expression(self, node: Node, src: str, cx: Block) -> str:
@@ -168,6 +171,7 @@ class ExpressionEmitters(Emitter):
         v = self._g(node["children"][0], src, cx)
         t = self._tmp()
         cx.emit(f"{t} = (not {v}) if type({v}) in _NOTFAST else _not({v})")
+        self._bools.add(t)
         return t
 
     def _n_comparator(self, node: Node, src: str, cx: Block) -> str:
@@ -186,6 +190,7 @@ class ExpressionEmitters(Emitter):
             else:
                 expr = f"_eq({a}, {b})"
             cx.emit(f"{t} = {expr}" if op == "eq" else f"{t} = not ({expr})")
+            self._bools.add(t)
             return t
         checks = []
         for v, known, value in ((a, ka, va), (b, kb, vb)):
@@ -197,4 +202,5 @@ class ExpressionEmitters(Emitter):
             return "None"
         test = f" if {' and '.join(checks)} else None" if checks else ""
         cx.emit(f"{t} = ({a} {_ORDERING[op]} {b}){test}")
+        self._bools.add(t)
         return t

@@ -1,0 +1,213 @@
+"""Receiver speed, paired: ``mapwire serve`` against a bare stack written by hand.
+
+    python benchmarks/serve_pair.py [--events 5|25] [--requests 4000] [--concurrency 64]
+                                    [--rounds 3] [--small]
+
+Each run is three processes, as in ``benchmarks/serve_speed.py`` (whose load generator,
+contract-server process and helpers this reuses): the Customer.io contract server
+(``tests/contract``, validation off), the receiver under test, and a load-generating
+client posting the same Events API batches (one user, ``--events`` custom events each)
+over ``--concurrency`` keep-alive connections. The receivers:
+
+* bare: ``benchmarks/bare_stack.py`` - uvicorn + Starlette, orjson, one custom event ->
+  one Track v2 entity, a group-committed SQLite queue, one httpx deliverer posting 100
+  entities per request;
+* mapwire: ``mapwire serve`` with the shipped events mapping, a durable SQLite queue,
+  retries and rate limiting on (1,000 requests/s, Customer.io's ceiling). It also sends
+  one identify per batch, so it delivers ``events + 1`` actions per request.
+
+Rounds alternate bare and mapwire. For each run: acknowledged events/s, end-to-end
+delivered events/s, ack p50/p99, vendor HTTP requests per 1,000 events, server CPU
+seconds from the first request to the last delivery (and CPU microseconds per delivered
+action), peak RSS; then the ratio mapwire/bare for acknowledgement and end to end, per
+round and as the median. ``--small`` is a smoke test (100 requests, one round).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from serve_speed import (
+    DELIVERED,
+    free_port,
+    metric_total,
+    receive,
+    run_client,
+    run_contract_server,
+    settled,
+    wait_ready,
+    write_config,
+)
+
+HERE = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    kind: str
+    ack_rate: float
+    e2e_rate: float
+    p50_ms: float
+    p99_ms: float
+    vendor_per_1000: float
+    cpu_s: float
+    cpu_us_per_action: float
+    peak_rss_mb: float
+
+
+def process_tree(pid: int) -> list[int]:
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        pids.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo.extend(int(c) for c in task.read_text().split())
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    total = 0
+    for p in process_tree(pid):
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def peak_rss_mb(pid: int) -> float:
+    total = 0
+    for p in process_tree(pid):
+        for line in Path(f"/proc/{p}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def delivered(kind: str, url: str) -> tuple[float, bool]:
+    """(actions delivered, everything queued has been delivered)."""
+    if kind == "bare":
+        stats = orjson.loads(httpx.get(url + "/stats", timeout=10).content)
+        return stats["delivered"], stats["delivered"] >= stats["queued"]
+    text = httpx.get(url + "/metrics", timeout=10).text
+    return metric_total(text, DELIVERED), settled(text)
+
+
+def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
+    contract_pipe, child_pipe = ctx.Pipe()
+    contract = ctx.Process(target=run_contract_server, args=(child_pipe,), daemon=True)
+    contract.start()
+    origin, site_id, api_key = receive(contract_pipe, contract)
+    folder = Path(tempfile.mkdtemp(prefix=f"mapwire-pair-{kind}-"))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if kind == "bare":
+        command = [sys.executable, str(HERE / "bare_stack.py"), "--port", str(port)]
+        command += ["--db", str(folder / "queue.db"), "--vendor", origin]
+        command += ["--site-id", site_id, "--api-key", api_key]
+    else:
+        config = write_config(folder, origin, site_id)
+        exe = Path(sys.executable).parent / "mapwire"
+        command = [str(exe), "serve", "--config", str(config), "--port", str(port)]
+    log = (folder / "server.log").open("w")
+    env = {**os.environ, "BENCH_CIO_API_KEY": api_key}
+    server = subprocess.Popen(command, cwd=folder, env=env, stderr=log)
+    expected = args.requests * args.events + (args.requests if kind == "mapwire" else 0)
+    try:
+        wait_ready(url)
+        mine, theirs = ctx.Pipe()
+        client = ctx.Process(
+            target=run_client,
+            args=("raw", url, 0, args.requests, args.events, args.concurrency, theirs),
+        )
+        client.start()
+        receive(mine, client)
+        cpu_before = cpu_seconds(server.pid)
+        started = time.perf_counter()
+        mine.send("go")
+        latencies: list[float] = sorted(receive(mine, client))
+        client.join()
+        acked = time.perf_counter() - started
+        count, done = delivered(kind, url)
+        while not done or count < expected:
+            time.sleep(0.02)
+            count, done = delivered(kind, url)
+        finished = time.perf_counter() - started
+        cpu = cpu_seconds(server.pid) - cpu_before
+        rss = peak_rss_mb(server.pid)
+    finally:
+        server.terminate()
+        server.wait(60)
+        log.close()
+        contract_pipe.send("stop")
+    vendor_requests, _ = receive(contract_pipe, contract)
+    contract.join(10)
+    shutil.rmtree(folder, ignore_errors=True)
+    events = args.requests * args.events
+    return Run(
+        kind,
+        events / acked,
+        events / finished,
+        statistics.median(latencies) * 1000,
+        latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000,
+        vendor_requests * 1000 / events,
+        cpu,
+        cpu * 1e6 / max(count, 1),
+        rss,
+    )
+
+
+def show(run: Run) -> None:
+    print(
+        f"  {run.kind:8} ack {run.ack_rate:9,.0f} ev/s  e2e {run.e2e_rate:9,.0f} ev/s  "
+        f"p50 {run.p50_ms:6.1f} ms  p99 {run.p99_ms:6.1f} ms  "
+        f"vendor {run.vendor_per_1000:5.1f}/1k ev  CPU {run.cpu_s:5.2f} s "
+        f"({run.cpu_us_per_action:5.0f} us/action)  RSS {run.peak_rss_mb:5.0f} MB"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, choices=[5, 25], default=5)
+    ap.add_argument("--requests", type=int, default=4000)
+    ap.add_argument("--concurrency", type=int, default=64)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--small", action="store_true", help="a smoke test: 100 requests, 1 round")
+    args = ap.parse_args()
+    if args.small:
+        args.requests, args.rounds = 100, 1
+    ctx = multiprocessing.get_context("spawn")
+    print(
+        f"{args.requests} requests x {args.events} events, concurrency {args.concurrency}, "
+        f"{args.rounds} round(s), bare then mapwire in each"
+    )
+    ack_ratios, e2e_ratios = [], []
+    for r in range(args.rounds):
+        print(f"round {r + 1}:")
+        bare = one_run("bare", args, ctx)
+        show(bare)
+        ours = one_run("mapwire", args, ctx)
+        show(ours)
+        ack_ratios.append(ours.ack_rate / bare.ack_rate)
+        e2e_ratios.append(ours.e2e_rate / bare.e2e_rate)
+        print(f"  mapwire/bare: ack {ack_ratios[-1]:.2f}x, end to end {e2e_ratios[-1]:.2f}x")
+    print(
+        f"median mapwire/bare over {args.rounds} round(s): ack "
+        f"{statistics.median(ack_ratios):.2f}x, end to end {statistics.median(e2e_ratios):.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
