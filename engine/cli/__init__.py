@@ -1,16 +1,53 @@
-"""The ``mapwire`` command line: one click group, one module per command family."""
+"""The ``mapwire`` command line: one click group, one module per command family.
+
+A command's module is imported when the command runs (or ``--help`` lists them), so that
+``mapwire map`` does not pay for the server, the HTTP client or the queue.
+"""
 
 from __future__ import annotations
+
+import importlib
 
 import click
 
 from ..contracts.errors import PluginError
 from ..runtime.registry import build_registry, reset_registry
 
+#: Command name -> (module in this package, the click command's attribute in it).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("validate_cmd", "validate"),
+    "map": ("mapping_cmds", "map_command"),
+    "explain": ("mapping_cmds", "explain"),
+    "test": ("test_cmd", "test"),
+    "plugins": ("plugins_cmd", "plugins"),
+    "playground": ("playground_cmd", "playground"),
+    "config": ("config_cmd", "config_group"),
+    "send": ("send_cmd", "send"),
+    "deliver": ("deliver_cmd", "deliver"),
+    "dlq": ("dlq_cmd", "dlq"),
+    "connect": ("connect_cmd", "connect"),
+    "describe": ("describe_cmd", "describe"),
+    "schema": ("schema_cmd", "schema"),
+    "serve": ("serve_cmd", "serve"),
+    "demo": ("demo_cmd", "demo"),
+    "lsp": ("lsp_cmd", "lsp"),
+}
+
 
 class _Group(click.Group):
-    """Plugin problems (a broken plugin in strict mode, two plugins claiming one name)
-    end any command with one clear line, not a traceback."""
+    """Commands loaded on first use (``COMMANDS``). Plugin problems (a broken plugin in
+    strict mode, two plugins claiming one name) end any command with one clear line, not
+    a traceback."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(f".{module}", __name__), attribute)
+            self.add_command(command, cmd_name)
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -55,43 +92,3 @@ def main(strict_plugins: bool) -> None:
             reset_registry(build_registry(strict=True))
         except PluginError as exc:
             raise click.ClickException(str(exc)) from exc
-
-
-def _register_commands() -> None:
-    from . import (
-        config_cmd,
-        connect_cmd,
-        deliver_cmd,
-        demo_cmd,
-        describe_cmd,
-        dlq_cmd,
-        lsp_cmd,
-        mapping_cmds,
-        playground_cmd,
-        plugins_cmd,
-        schema_cmd,
-        send_cmd,
-        serve_cmd,
-        test_cmd,
-        validate_cmd,
-    )
-
-    main.add_command(validate_cmd.validate)
-    main.add_command(mapping_cmds.map_command)
-    main.add_command(mapping_cmds.explain)
-    main.add_command(test_cmd.test)
-    main.add_command(plugins_cmd.plugins)
-    main.add_command(playground_cmd.playground)
-    main.add_command(config_cmd.config_group)
-    main.add_command(send_cmd.send)
-    main.add_command(deliver_cmd.deliver)
-    main.add_command(dlq_cmd.dlq)
-    main.add_command(connect_cmd.connect)
-    main.add_command(describe_cmd.describe)
-    main.add_command(schema_cmd.schema)
-    main.add_command(serve_cmd.serve)
-    main.add_command(demo_cmd.demo)
-    main.add_command(lsp_cmd.lsp)
-
-
-_register_commands()
