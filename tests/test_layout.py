@@ -90,7 +90,6 @@ def test_engine_modules_import_each_other_relatively(room: str) -> None:
 
 MAX_MODULE_LINES = 400
 
-
 def test_no_module_is_over_the_line_limit() -> None:
     """Small modules whose names say their job: a module over the limit does several."""
     offenders = []
