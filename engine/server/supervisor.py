@@ -121,6 +121,8 @@ def _spawn(slot: _Slot) -> None:
                 signal.signal(signum, signal.SIG_DFL)
             _stop_with_parent(parent)
             code = slot.role.run()
+        except SystemExit as exc:  # uvicorn exits 3 when the application cannot start
+            code = exc.code if isinstance(exc.code, int) else 1
         except BaseException as exc:
             log_event(logging.ERROR, "child_failed", exc=exc, role=slot.role.kind)
         finally:
