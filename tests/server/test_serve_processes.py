@@ -57,7 +57,8 @@ class Serve:
             return False
 
     def events(self, name: str) -> list[dict[str, Any]]:
-        lines = self.log.read_text().splitlines()
+        text = self.log.read_text()
+        lines = text[: text.rfind("\n") + 1].splitlines()  # not a line still being written
         found = [json.loads(line) for line in lines if line.startswith("{")]
         return [e for e in found if e["event"] == name]
 
