@@ -132,15 +132,17 @@ def test_two_workers_and_a_deliverer_deliver_everything_and_sigterm_drains_them(
     customerio_server.set_validate(False)
     config = cio_config(tmp_path, customerio_server)
     serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
-    assert len(serve.children("worker")) == 2 and len(serve.children("deliverer")) == 1
-    first = Traffic(serve.url, [f"a{i}" for i in range(60)]).wait()
-    assert len(first) == 60
-    until(lambda: all_delivered(customerio_server, first), "everything delivered")
-    assert len(serve.events("server_ready")) == 2  # one per worker
-
-    traffic = Traffic(serve.url, [f"b{i}" for i in range(200)])
-    until(lambda: traffic.answered >= 20, "traffic is flowing")
-    assert serve.stop() == 0, serve.log.read_text()
+    try:
+        assert len(serve.children("worker")) == 2 and len(serve.children("deliverer")) == 1
+        first = Traffic(serve.url, [f"a{i}" for i in range(60)]).wait()
+        assert len(first) == 60
+        until(lambda: all_delivered(customerio_server, first), "everything delivered")
+        assert len(serve.events("server_ready")) == 2  # one per worker
+        traffic = Traffic(serve.url, [f"b{i}" for i in range(200)])
+        until(lambda: traffic.answered >= 20, "traffic is flowing")
+    finally:
+        code = serve.stop()
+    assert code == 0, serve.log.read_text()
     second = traffic.wait()
     assert len(serve.events("server_stopped")) == 2
     assert len(serve.events("deliverer_stopped")) == 1
