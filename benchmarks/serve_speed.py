@@ -17,6 +17,10 @@ The connection's rate limit is raised to 1,000 requests/s (Customer.io's documen
 ceiling) so that the default fair-use limit of 100/s does not cap the result.
 ``--intake-only`` points delivery at a closed port, to measure acknowledgement alone.
 ``--profile FILE`` runs the server under cProfile (main thread only) and writes FILE.
+``--workers N --deliverers M`` are passed to ``mapwire serve``: N intake processes and M
+delivery processes (default 1 and 0: one process). With more than one process each
+``/metrics`` answer is one worker's, so the end of delivery is read from the queue depth
+(shared) and the delivered count from the contract server.
 """
 
 from __future__ import annotations
@@ -227,6 +231,8 @@ def main() -> None:
         help="point delivery at a closed port (it backs off) to measure acknowledgement alone",
     )
     parser.add_argument("--keep", action="store_true", help="keep the server's folder and log")
+    parser.add_argument("--workers", type=int, default=1, help="serve --workers")
+    parser.add_argument("--deliverers", type=int, default=0, help="serve --deliverers")
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
@@ -241,6 +247,8 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     exe = Path(sys.executable).parent / "mapwire"
     command = [str(exe), "serve", "--config", str(config), "--port", str(port)]
+    command += ["--workers", str(args.workers), "--deliverers", str(args.deliverers)]
+    supervised = args.workers > 1 or args.deliverers > 0
     if args.profile:
         command = [sys.executable, "-m", "cProfile", "-o", str(args.profile.resolve()), *command]
     log = (folder / "serve.log").open("w")
@@ -280,7 +288,7 @@ def main() -> None:
         acked = time.perf_counter() - started
         text = httpx.get(url + "/metrics", timeout=10).text
         at_ack = metric_total(text, DELIVERED)
-        while not args.intake_only and not settled(text):
+        while not args.intake_only and not settled(text, supervised):
             time.sleep(0.02)
             text = httpx.get(url + "/metrics", timeout=10).text
         finished = time.perf_counter() - started
@@ -301,8 +309,11 @@ def main() -> None:
 DELIVERED = "mapwire_delivered_actions_total"
 
 
-def settled(metrics: str) -> bool:
-    """Everything mapped has been delivered or dead-lettered."""
+def settled(metrics: str, supervised: bool) -> bool:
+    """Everything mapped has been delivered or dead-lettered (several processes: the
+    shared queue is empty)."""
+    if supervised:
+        return metric_total(metrics, "mapwire_queue_depth") == 0
     done = metric_total(metrics, DELIVERED) + metric_total(
         metrics, "mapwire_dead_lettered_actions_total"
     )
@@ -322,9 +333,13 @@ def report(
     latencies.sort()
     mapped = metric_total(metrics, "mapwire_mapped_actions_total")
     delivered = metric_total(metrics, DELIVERED)
+    supervised = args.workers > 1 or args.deliverers > 0
+    if supervised:  # one worker's counters: take the vendor's count
+        mapped = delivered = at_ack = float(vendor[1])
     print(
         f"{args.requests} requests x {args.events} events = {events:,} events; "
-        f"concurrency {args.concurrency}, {args.clients} {args.client} client process(es)"
+        f"concurrency {args.concurrency}, {args.clients} {args.client} client process(es); "
+        f"serve --workers {args.workers} --deliverers {args.deliverers}"
     )
     print(
         f"acknowledged in {acked:.2f}s: {args.requests / acked:,.0f} requests/s, "
@@ -341,12 +356,14 @@ def report(
             f"delivered end to end in {finished:.2f}s: {events / finished:,.0f} events/s "
             f"({int(mapped):,} actions mapped, {int(delivered):,} delivered)"
         )
-        if finished > acked:
+        if finished > acked and not supervised:
             print(
                 f"  {int(at_ack):,} action(s) delivered while acknowledging; the rest alone at "
                 f"{(delivered - at_ack) / (finished - acked):,.0f} actions/s"
             )
         requests = metric_total(metrics, "mapwire_destination_requests_total")
+        if supervised:
+            requests = vendor[0]
         print(
             f"vendor requests: {int(requests)} ({requests * 1000 / events:.1f} per 1,000 "
             f"events); the contract server recorded {vendor[0]} request(s), {vendor[1]:,} item(s)"

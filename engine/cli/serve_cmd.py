@@ -1,4 +1,5 @@
-"""``mapwire serve``: receive traffic over HTTP and deliver it, in one process."""
+"""``mapwire serve``: receive traffic over HTTP and deliver it, in one process or in
+supervised intake and delivery processes."""
 
 from __future__ import annotations
 
@@ -27,13 +28,33 @@ EXIT_STARTUP_FAILED = 3
     "--port", type=click.IntRange(0, 65535), help="Port (default: server.port, else 8080)."
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Intake processes sharing the port (default: server.workers, else 1).",
+)
+@click.option(
+    "--deliverers",
+    type=click.IntRange(min=0),
+    help="Delivery processes (default: server.deliverers, else 0: intake delivers).",
+)
+@click.option(
     "--log-level", type=click.Choice(LEVELS), default="info", show_default=True, help="Log level."
 )
-def serve(config_path: Path | None, host: str | None, port: int | None, log_level: str) -> None:
+def serve(
+    config_path: Path | None,
+    host: str | None,
+    port: int | None,
+    workers: int | None,
+    deliverers: int | None,
+    log_level: str,
+) -> None:
     """Receive traffic over HTTP and deliver it.
 
     Each request is authenticated, checked, mapped and durably queued before it is
-    acknowledged; delivery runs in the same process. Logs are JSON lines on stderr.
+    acknowledged. By default one process takes in and delivers; with --workers N
+    and --deliverers M this process supervises N intake processes on one port and M
+    delivery processes, restarts any that dies, and drains them all on SIGTERM or
+    Ctrl-C. Logs are JSON lines on stderr.
 
     \b
     Endpoints:
@@ -44,10 +65,11 @@ def serve(config_path: Path | None, host: str | None, port: int | None, log_leve
     Examples:
       mapwire serve          (./mapwire.yaml, else the bundled demo config, port 8080)
       mapwire serve --config mapwire.yaml --host 0.0.0.0 --port 9000
+      mapwire serve --config mapwire.yaml --workers 2 --deliverers 1
     """
     config = load_config_or_exit(config_path, "serve", demo=True)
     try:
-        started = run_server(config, host, port, log_level)
+        started = run_server(config, host, port, log_level, workers=workers, deliverers=deliverers)
     except MissingDependency as exc:
         raise click.ClickException(str(exc)) from exc
     if not started:

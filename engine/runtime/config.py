@@ -87,6 +87,10 @@ class ServerOptions:
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: int = 5
     max_connections: int = 1000
+    workers: int = 1
+    """Intake processes sharing the listening socket (1: intake runs in ``serve`` itself)."""
+    deliverers: int = 0
+    """Delivery processes (0: each intake process delivers too)."""
     auth: dict[str, Any] = field(default_factory=dict, repr=False)
 
 

@@ -85,8 +85,12 @@ class Runtime:
             c for c in self.config.connections if c.delivers and (names is None or c.name in names)
         ]
 
-    async def deliver(self, stop: asyncio.Event, only: Iterable[str] | None = None) -> None:
-        """Run every delivering connection's loop until ``stop`` is set."""
+    async def deliver(
+        self, stop: asyncio.Event, only: Iterable[str] | None = None, *, idle_poll: float = 1.0
+    ) -> None:
+        """Run every delivering connection's loop until ``stop`` is set; an idle loop looks
+        at the queue again after ``idle_poll`` seconds unless intake in this process wakes
+        it sooner."""
         self._loop = asyncio.get_running_loop()
         tasks = []
         for conn in self.delivering(only):
@@ -99,6 +103,7 @@ class Runtime:
                         stop,
                         wake=wake,
                         batch_wait=conn.delivery.batch_wait_ms / 1000,
+                        idle_poll=idle_poll,
                     ),
                     name=f"deliver:{conn.name}",
                 )
@@ -116,6 +121,11 @@ class Runtime:
             for name, d in self.deliverers.items()
             if d.credentials.paused
         }
+
+    def wake_all(self) -> None:
+        """Wake every idle deliverer (so one that is stopping sees it at once)."""
+        for conn in self.delivering():
+            self._notify(conn.name)
 
     def _notify(self, connection: str) -> None:
         """Intake queued work for ``connection``: wake its deliverer (thread-safe)."""

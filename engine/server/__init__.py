@@ -1,8 +1,8 @@
 """``mapwire serve``: the HTTP receiver for the routes the installed sources declare.
 
 Every request is read within size and nesting limits, authenticated, parsed, mapped and
-durably queued before it is acknowledged; delivery runs in the same process. The modules,
-from the bottom up:
+durably queued before it is acknowledged; delivery runs in the same process, or in
+deliverer processes (``--deliverers``). The modules, from the bottom up:
 
 * ``logs``: structured JSON log lines (no headers, bodies or secrets, ever).
 * ``intake``: reading a body within limits, the nesting-depth check, JSON parsing.
@@ -11,8 +11,12 @@ from the bottom up:
 * ``endpoints``: the routes the source plugins declare (``register_endpoints``), served by
   one machinery: credentials, body, parse, split, queue, answer.
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
-* ``runner``: uvicorn around the application, until SIGTERM or Ctrl-C (the ``serve`` command
-  in ``mapwire.cli`` calls it).
+* ``delivery_process``: a deliverer process, the delivery loops run until a signal.
+* ``supervisor``: forks intake and deliverer processes, restarts those that die, drains
+  them all on SIGTERM or Ctrl-C.
+* ``runner``: uvicorn around the application, in this process or in supervised worker
+  processes sharing one socket, until SIGTERM or Ctrl-C (the ``serve`` command in
+  ``mapwire.cli`` calls it).
 
 Importing this package loads neither Starlette nor uvicorn; ``app`` and ``runner`` do,
 when the server is started.

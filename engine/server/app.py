@@ -15,9 +15,10 @@ Every error is a JSON body ``{"error": {"code", "message"}}``: bad input is a 4x
 changes nothing; 503 (with ``Retry-After``) means "not now, send it again".
 
 Shutdown (uvicorn stops accepting and lets in-flight requests finish first): the committer
-commits what is waiting and stops, delivery finishes the request it is sending and stops,
-then the runtime closes its clients, queue and store. An item claimed but not settled when
-delivery is stopped comes back when its lease runs out.
+commits what is waiting and stops, delivery (when this process delivers: ``create_app``'s
+``delivers``) finishes the request it is sending and stops, then the runtime closes its
+clients, queue and store. An item claimed but not settled when delivery is stopped comes
+back when its lease runs out.
 """
 
 from __future__ import annotations
@@ -154,8 +155,10 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     committer = GroupCommitter(runtime.pipeline)
     committer.start()
     stop = asyncio.Event()
-    delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
-    delivery.add_done_callback(_delivery_ended)
+    delivery = None
+    if app.state.delivers:  # else deliverer processes of the supervisor deliver
+        delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
+        delivery.add_done_callback(_delivery_ended)
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
     state.accepting = True
     _announce(state)
@@ -165,16 +168,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.accepting = False
         await asyncio.to_thread(committer.close)
         stop.set()
-        if runtime.pipeline.on_queued is not None:  # wake idle deliverers so they see the stop
-            for conn in runtime.delivering():
-                runtime.pipeline.on_queued(conn.name)
-        try:
-            await asyncio.wait_for(asyncio.shield(delivery), DELIVERY_STOP_SECONDS)
-        except TimeoutError:
-            delivery.cancel()
-            log_event(logging.WARNING, "delivery_cancelled", after_seconds=DELIVERY_STOP_SECONDS)
-        except Exception:
-            pass  # logged by _delivery_ended
+        runtime.wake_all()  # idle deliverers see the stop at once
+        if delivery is not None:
+            await stop_delivery(delivery)
         state.parsing.close()
         await runtime.aclose()
         runtime.close()
@@ -185,6 +181,17 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             commit_groups=committer.groups,
             submissions=committer.submissions,
         )
+
+
+async def stop_delivery(delivery: asyncio.Task[None]) -> None:
+    """Let ``delivery`` (told to stop) finish its request, then cancel it if it is late."""
+    try:
+        await asyncio.wait_for(asyncio.shield(delivery), DELIVERY_STOP_SECONDS)
+    except TimeoutError:
+        delivery.cancel()
+        log_event(logging.WARNING, "delivery_cancelled", after_seconds=DELIVERY_STOP_SECONDS)
+    except Exception:
+        pass  # logged by _delivery_ended
 
 
 def _announce(state: ServerState) -> None:
@@ -215,8 +222,9 @@ def _announce(state: ServerState) -> None:
 
 
 # -- the application --------------------------------------------------------------------
-def create_app(config: Config) -> Starlette:
-    """The server for ``config``; the runtime is opened when the app starts up."""
+def create_app(config: Config, *, delivers: bool = True) -> Starlette:
+    """The server for ``config``; the runtime is opened when the app starts up. With
+    ``delivers`` false the server only takes in (other processes deliver)."""
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -240,4 +248,5 @@ def create_app(config: Config) -> Starlette:
         },
     )
     app.state.mapwire = state
+    app.state.delivers = delivers
     return app

@@ -1,4 +1,5 @@
-"""Run the receiver (one process, uvicorn) until SIGTERM or Ctrl-C.
+"""Run the receiver (uvicorn) until SIGTERM or Ctrl-C: in this process, or in worker and
+deliverer processes this one supervises (``--workers``/``--deliverers``).
 
 On the first SIGTERM/SIGINT the server stops accepting connections, lets in-flight
 requests finish (up to ``GRACEFUL_SECONDS``), then the application's shutdown commits what
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 
 from ..contracts.errors import MissingDependency
 from ..runtime.config import Config
@@ -20,8 +22,22 @@ SERVER_DEPENDENCIES = ("starlette", "uvicorn")
 FILES_BESIDE_CONNECTIONS = 64
 
 
-def run_server(config: Config, host: str | None, port: int | None, log_level: str) -> bool:
-    """Serve ``config`` until stopped; False if the server never started."""
+def run_server(
+    config: Config,
+    host: str | None,
+    port: int | None,
+    log_level: str,
+    *,
+    workers: int | None = None,
+    deliverers: int | None = None,
+) -> bool:
+    """Serve ``config`` until stopped; False if the server never started.
+
+    ``workers`` intake processes (default ``server.workers``) and ``deliverers`` delivery
+    processes (default ``server.deliverers``): with one worker and no deliverer everything
+    runs in this process, else this process supervises children (``supervisor``) that share
+    one listening socket, bound here.
+    """
     try:
         import uvicorn
 
@@ -34,28 +50,62 @@ def run_server(config: Config, host: str | None, port: int | None, log_level: st
             "pip install 'mapwire[server]'"
         ) from exc
     from .connection_limits import guarded_protocol
+    from .delivery_process import run_deliverer
+    from .supervisor import EXIT_NEVER_STARTED, Role, supervise
 
     configure_logging(log_level)
     options = config.server
+    workers = options.workers if workers is None else workers
+    deliverers = options.deliverers if deliverers is None else deliverers
     raise_open_file_limit(options.max_connections)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            host=host or config.server.host,
-            port=config.server.port if port is None else port,
-            log_config=None,
-            access_log=False,
-            server_header=False,
-            lifespan="on",
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
-            http=guarded_protocol(options.header_timeout_seconds),
-            timeout_keep_alive=options.keepalive_timeout_seconds,
-            # uvicorn counts the connection being answered: one more serves max_connections.
-            limit_concurrency=options.max_connections + 1,
+
+    def server(delivers: bool) -> uvicorn.Server:
+        return uvicorn.Server(
+            uvicorn.Config(
+                create_app(config, delivers=delivers),
+                host=host or options.host,
+                port=options.port if port is None else port,
+                log_config=None,
+                access_log=False,
+                server_header=False,
+                lifespan="on",
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                http=guarded_protocol(options.header_timeout_seconds),
+                timeout_keep_alive=options.keepalive_timeout_seconds,
+                # uvicorn counts the connection being answered: one more serves max_connections.
+                limit_concurrency=options.max_connections + 1,
+            )
         )
+
+    if workers == 1 and deliverers == 0:
+        single = server(delivers=True)
+        single.run()
+        return bool(single.started)
+    listening = server(delivers=False).config.bind_socket()
+    log_event(
+        logging.INFO,
+        "supervisor_ready",
+        address=_address(listening),
+        workers=workers,
+        deliverers=deliverers,
     )
-    server.run()
-    return bool(server.started)
+
+    def intake() -> int:
+        worker = server(delivers=deliverers == 0)
+        worker.run(sockets=[listening])
+        return 0 if worker.started else EXIT_NEVER_STARTED
+
+    roles = [Role("worker", i, intake) for i in range(workers)]
+    roles += [Role("deliverer", i, lambda: run_deliverer(config)) for i in range(deliverers)]
+    try:
+        return supervise(roles)
+    finally:
+        listening.close()
+
+
+def _address(sock: socket.socket) -> str:
+    name = sock.getsockname()
+    return f"{name[0]}:{name[1]}" if isinstance(name, tuple) else str(name)
 
 
 def raise_open_file_limit(connections: int) -> None:

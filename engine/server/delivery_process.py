@@ -1,0 +1,75 @@
+"""A deliverer process of ``mapwire serve --deliverers M``: the delivery loops of
+``mapwire deliver`` (``Runtime.deliver``), run until SIGTERM or SIGINT instead of until the
+queue is empty.
+
+On the first signal every connection's loop finishes the request it is sending and stops
+(cancelled if that takes longer than ``DELIVERY_STOP_SECONDS``); a second signal cancels at
+once. What was claimed and not settled comes back to the queue: at once for the process
+that replaces a killed one (dead-owner reclaim), else when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from ..runtime.config import Config
+from ..runtime.process import Runtime
+from .app import stop_delivery
+from .logs import log_event
+from .supervisor import EXIT_NEVER_STARTED
+
+#: How often an idle deliverer looks at the shared queue: intake runs in other processes
+#: and cannot wake it.
+IDLE_POLL_SECONDS = 0.1
+
+
+def run_deliverer(config: Config) -> int:
+    """Deliver ``config``'s connections until signalled; the process's exit code."""
+    try:
+        runtime = Runtime(config)
+    except Exception as exc:
+        # The message may quote a store URL with its password: log the kind only.
+        log_event(logging.ERROR, "startup_failed", exc=exc, reason=type(exc).__name__)
+        return EXIT_NEVER_STARTED
+    try:
+        asyncio.run(_deliver_until_signalled(runtime))
+    finally:
+        runtime.close()
+    snapshot = {c.name: runtime.metrics.snapshot(c.name) for c in runtime.delivering()}
+    log_event(
+        logging.INFO,
+        "deliverer_stopped",
+        delivered={name: snap["delivered"] for name, snap in snapshot.items()},
+        dead_lettered={name: snap["dead_lettered"] for name, snap in snapshot.items()},
+    )
+    return 0
+
+
+async def _deliver_until_signalled(runtime: Runtime) -> None:
+    stop = asyncio.Event()
+    delivery = asyncio.create_task(runtime.deliver(stop, idle_poll=IDLE_POLL_SECONDS))
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            delivery.cancel()  # the second signal: now
+        stop.set()
+        runtime.wake_all()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    log_event(logging.INFO, "deliverer_ready", connections=[c.name for c in runtime.delivering()])
+    waiting = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({delivery, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if delivery.done() and not stop.is_set():
+            delivery.result()  # raises its error: the supervisor starts another process
+            await waiting  # no delivering connection: idle until told to stop
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled by a second signal
+            await stop_delivery(delivery)
+    finally:
+        waiting.cancel()
+        await runtime.aclose()
