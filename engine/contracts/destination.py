@@ -16,7 +16,6 @@ its capabilities as data. Delivery then runs in three pure steps driven by a thi
 from __future__ import annotations
 
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ if TYPE_CHECKING:
 def person_key(*parts: Any) -> str:
     """An ordering key from the parts that name a person (a kind and a value, say): a
     short digest, so the queue's key column holds no personal data."""
-    text = json.dumps(parts, ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+    text = repr(parts)  # one text per parts: strings quoted and escaped, numbers as written
+    return hashlib.blake2b(text.encode(errors="surrogatepass"), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True)
