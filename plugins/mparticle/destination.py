@@ -69,7 +69,9 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         notes: list[str] = []
         policy = settings.get("oversize", "truncate")
         payload = repairs.repair(action.action, action.payload, policy, notes)
-        found = check(action.action, payload)
+        # ``check_payload`` made this very check at intake when the policy is the default.
+        trusted = action.checked and policy == "truncate"
+        found = [] if trusted else check(action.action, payload)
         if found:
             raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
         body = render(action.action, payload)
