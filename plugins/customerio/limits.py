@@ -34,10 +34,14 @@ MAX_TIMESTAMP = 10**11
 TIMESTAMP_FIELDS = ("timestamp", "created_at")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every item: ``json.dumps`` with these options builds a new one per call."""
+
+
 def compact_json(value: Any) -> bytes:
     """The wire encoding: compact separators, UTF-8, no NaN/Infinity."""
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(value)
     except ValueError as exc:
         raise PermanentDeliveryError(
             "payload contains NaN or Infinity, which JSON cannot carry"
