@@ -19,11 +19,12 @@ NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://mapwire.dev/ns/mparti
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode(value: Any) -> bytes:
     """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def size(value: Any) -> int:
