@@ -29,8 +29,6 @@ _RATE_LIMITS: Final = frozenset({"org", "account", "app", "feed", "workspace", "
 def classify(sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
     """One outcome per item of ``sent``, all alike: the request's fate is its items' fate."""
     outcome = outcome_of(response, sent.request)
-    if outcome.status == "delivered":
-        return [outcome] * len(sent.items)  # one verdict, never changed by delivery
     return [
         Outcome(outcome.status, outcome.reason, outcome.retry_after, outcome.http_status)
         for _ in sent.items
