@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from mapwire import PermanentDeliveryError
 
 MAX_ID_BYTES = 150
@@ -35,11 +37,21 @@ TIMESTAMP_FIELDS = ("timestamp", "created_at")
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-"""One encoder for every item: ``json.dumps`` with these options builds a new one per call."""
 
 
 def compact_json(value: Any) -> bytes:
-    """The wire encoding: compact separators, UTF-8, no NaN/Infinity."""
+    """The wire encoding: compact separators, UTF-8, no NaN/Infinity.
+
+    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
+    same number); what orjson cannot write, or may have written ``null`` for NaN or
+    Infinity, is written by the standard encoder, which refuses NaN and Infinity.
+    """
+    try:
+        fast = orjson.dumps(value)
+    except TypeError:  # a non-string key, an integer over 64 bits, ...
+        fast = b"null"
+    if b"null" not in fast:
+        return fast
     try:
         text = _ENCODER.encode(value)
     except ValueError as exc:

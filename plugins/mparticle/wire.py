@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable
 from typing import Any, Final
 
+import orjson
+
 #: Namespace of every UUID mapwire derives for mParticle (uuid5 of a fixed URL).
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://mapwire.dev/ns/mparticle")
 
@@ -23,7 +25,18 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 
 
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity."""
+    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity.
+
+    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
+    same number); what orjson cannot write, or may have written ``null`` for NaN or
+    infinity, is written by the standard encoder, which refuses NaN and infinity.
+    """
+    try:
+        fast = orjson.dumps(value)
+    except TypeError:  # a non-string key, an integer over 64 bits, ...
+        fast = b"null"
+    if b"null" not in fast:
+        return fast
     return _ENCODER.encode(value).encode("utf-8")
 
 
