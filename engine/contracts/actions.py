@@ -15,7 +15,9 @@ class Action:
     mapping rule that produced it (for ``explain`` and error messages). ``order_key``
     names the person the action is about (``Destination.ordering_key``): the queue hands out
     the actions of one key in the order they were queued, one claim at a time; empty: the
-    action is ordered with no other.
+    action is ordered with no other. ``checked``: its destination's ``check_payload`` found
+    nothing at intake, so ``prepare`` may skip the checks it repeats (the queue keeps the
+    mark; a dead-lettered action loses it, so one put back is checked again).
     """
 
     destination: str
@@ -24,6 +26,7 @@ class Action:
     dedup_keys: tuple[str, ...] = ()
     rule: str = ""
     order_key: str = ""
+    checked: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "action": self.action, "payload": self.payload}

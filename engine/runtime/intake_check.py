@@ -6,7 +6,8 @@ its ``prepare`` makes that need no settings or credentials) and turns every acti
 would fail into a ``MappingFailure`` with the code ``undeliverable``: kept as a
 ``mapping`` dead letter (the source document, for ``mapwire dlq replay`` once the mapping
 is fixed) and reported to the sender, by the pipeline. The messages name the field and
-the check, never a value.
+the check, never a value. An action that passed is marked ``checked``, so delivery need not check
+it again.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def held_back(
         destination = destinations.get(action.destination)
         problems = destination.check_payload(action.action, action.payload) if destination else []
         if not problems:
+            action.checked = destination is not None
             kept.append(action)
             continue
         what = f"{action.destination}.{action.action}"

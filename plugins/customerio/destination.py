@@ -70,7 +70,7 @@ class CustomerIO(Destination):
         the wire; ``key`` is stored as given. Each repair is a note on the item."""
         cfg = self._settings(settings)
         notes: list[str] = []
-        payload = self._checked(action.action, action.payload, notes)
+        payload = self._checked(action.action, action.payload, notes, trusted=action.checked)
         if "name" in payload:
             payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
         if "data" in payload:
@@ -127,13 +127,18 @@ class CustomerIO(Destination):
         return person_key("person", kind, value)
 
     @staticmethod
-    def _checked(name: str, payload: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+    def _checked(
+        name: str, payload: Mapping[str, Any], notes: list[str], *, trusted: bool = False
+    ) -> dict[str, Any]:
         """The payload with timestamps resolved and normalized, once every check that needs
         no settings and that no repair can fix passed; ``PermanentDeliveryError`` otherwise.
-        (Sizes are repaired or refused later, by the connection's ``oversize`` policy.)"""
+        (Sizes are repaired or refused later, by the connection's ``oversize`` policy.)
+        ``trusted``: these very checks passed at intake (``Action.checked``), so the schema
+        validation, the costly one, is not repeated."""
         out = repairs.resolve_timestamp_ms(payload, notes)
         out = limits.normalize_timestamps(out)
-        validate(name, out)
+        if not trusted:
+            validate(name, out)
         for field in ("identifiers", "primary", "secondary"):
             if field in out:
                 limits.check_identifier(field, out[field])

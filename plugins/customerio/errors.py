@@ -172,7 +172,7 @@ def classify(sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
     if status == 207:
         return _redact(_partial(sent, _json(response)), sent.request)
     if 200 <= status <= 299:
-        return [Outcome("delivered", http_status=status) for _ in sent.items]
+        return [Outcome("delivered", http_status=status)] * len(sent.items)  # one verdict
     outcome = _redact([_one(response)], sent.request)[0]
     return [
         Outcome(outcome.status, outcome.reason, outcome.retry_after, outcome.http_status)

@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from mapwire import PermanentDeliveryError
 
 MAX_ID_BYTES = 150
@@ -34,10 +36,24 @@ MAX_TIMESTAMP = 10**11
 TIMESTAMP_FIELDS = ("timestamp", "created_at")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def compact_json(value: Any) -> bytes:
-    """The wire encoding: compact separators, UTF-8, no NaN/Infinity."""
+    """The wire encoding: compact separators, UTF-8, no NaN/Infinity.
+
+    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
+    same number); what orjson cannot write, or may have written ``null`` for NaN or
+    Infinity, is written by the standard encoder, which refuses NaN and Infinity.
+    """
     try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        fast = orjson.dumps(value)
+    except TypeError:  # a non-string key, an integer over 64 bits, ...
+        fast = b"null"
+    if b"null" not in fast:
+        return fast
+    try:
+        text = _ENCODER.encode(value)
     except ValueError as exc:
         raise PermanentDeliveryError(
             "payload contains NaN or Infinity, which JSON cannot carry"

@@ -28,7 +28,9 @@ def is_ulid(value: str) -> bool:
     return ULID_PATTERN.fullmatch(value) is not None
 
 
-_SHIFTS = tuple(range(125, -1, -5))
+_PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]
+"""Two digits for each 10-bit value: a ULID is written 13 pairs at a time."""
+_SHIFTS = tuple(range(120, -1, -10))
 
 
 def encode(time_ms: int, randomness: bytes) -> str:
@@ -38,7 +40,8 @@ def encode(time_ms: int, randomness: bytes) -> str:
     if len(randomness) != _RANDOM_BYTES:
         raise ValueError("ULID randomness must be exactly 10 bytes")
     number = (time_ms << 80) | int.from_bytes(randomness, "big")
-    return "".join([CROCKFORD[(number >> shift) & 31] for shift in _SHIFTS])
+    pairs = _PAIRS
+    return "".join([pairs[(number >> shift) & 1023] for shift in _SHIFTS])
 
 
 def decode_time(ulid: str) -> int:

@@ -32,6 +32,30 @@ from .wire import encode, size
 
 #: The environment with the longest name: sizes checked with it hold for both.
 _LONGEST_ENVIRONMENT = max(ENVIRONMENTS, key=len)
+#: A batch's bytes but its identities and mpid (each written as ``{}`` and ``0`` here).
+_ENVELOPE_BYTES = (
+    size(
+        {
+            "environment": _LONGEST_ENVIRONMENT,
+            "user_identities": {},
+            "mpid": 0,
+            "user_attributes": {},
+            "events": [],
+            "source_request_id": "0" * 36,
+        }
+    )
+    - 3
+)
+
+
+def _alone_at_most(item: PreparedItem) -> int:
+    """A cheap upper bound of the bytes of a batch holding ``item`` alone (what
+    ``requests.Batch`` estimates exactly, from its parts, only when this is too big)."""
+    body = item.body
+    identities = size(body["user_identities"]) + size(body.get("mpid", 0))
+    attributes = body.get("user_attributes")
+    extra = size(attributes) if attributes and "event" in body else 0
+    return _ENVELOPE_BYTES + identities + item.size + extra
 
 
 class MParticle(Destination):  # type: ignore[misc, unused-ignore]
@@ -69,12 +93,16 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         notes: list[str] = []
         policy = settings.get("oversize", "truncate")
         payload = repairs.repair(action.action, action.payload, policy, notes)
-        found = check(action.action, payload)
+        # ``check_payload`` made this very check at intake when the policy is the default.
+        trusted = action.checked and policy == "truncate"
+        found = [] if trusted else check(action.action, payload)
         if found:
             raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
         body = render(action.action, payload)
         content = body.get("event", body.get("user_attributes"))
         item = PreparedItem(key=key, body=body, size=size(content), repairs=notes)
+        if _alone_at_most(item) <= limits.BATCH_BYTES:
+            return item
         alone = requests.Batch.open(item, _LONGEST_ENVIRONMENT).estimate()
         if alone > limits.BATCH_BYTES:
             raise PermanentDeliveryError(

@@ -32,16 +32,16 @@ from .wire import encode, request_uuid, size
 _REQUEST_ID_PLACEHOLDER = "0" * 36
 
 
-def user_key(body: dict[str, Any]) -> bytes:
+def user_key(body: dict[str, Any]) -> tuple[Any, ...]:
     """Identifies the user of a rendered item: its identities (any order) and mpid."""
-    return encode([sorted(body["user_identities"].items()), body.get("mpid")])
+    return (*sorted(body["user_identities"].items()), body.get("mpid"))
 
 
 @dataclass(slots=True)
 class Batch:
     """One user's consecutive items as one Events API batch, with a running size bound."""
 
-    key: bytes
+    key: tuple[Any, ...]
     user_identities: dict[str, str]
     mpid: int | None
     envelope_bytes: int

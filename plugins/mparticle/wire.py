@@ -7,23 +7,39 @@ derived from it, so the same source message always gets the same id.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Iterable
 from typing import Any, Final
 
+import orjson
+
 #: Namespace of every UUID mapwire derives for mParticle (uuid5 of a fixed URL).
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://mapwire.dev/ns/mparticle")
+_NAMESPACE_BYTES: Final = NAMESPACE.bytes
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode(
-        "utf-8"
-    )
+    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity.
+
+    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
+    same number); what orjson cannot write, or may have written ``null`` for NaN or
+    infinity, is written by the standard encoder, which refuses NaN and infinity.
+    """
+    try:
+        fast = orjson.dumps(value)
+    except TypeError:  # a non-string key, an integer over 64 bits, ...
+        fast = b"null"
+    if b"null" not in fast:
+        return fast
+    return _ENCODER.encode(value).encode("utf-8")
 
 
 def size(value: Any) -> int:
@@ -31,13 +47,22 @@ def size(value: Any) -> int:
     return len(encode(value))
 
 
+def uuid5(name: str) -> str:
+    """``str(uuid.uuid5(NAMESPACE, name))``, without building ``UUID`` objects."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # the RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def message_uuid(source_id: str) -> str:
     """``source_id`` if it is a UUID, else the UUID derived from it (uuid5, lower case)."""
     if _UUID.match(source_id):
         return source_id
-    return str(uuid.uuid5(NAMESPACE, f"message:{source_id}"))
+    return uuid5(f"message:{source_id}")
 
 
 def request_uuid(message_ids: Iterable[str]) -> str:
     """The ``source_request_id`` of a batch: a uuid5 of its items' message ids, in order."""
-    return str(uuid.uuid5(NAMESPACE, "request:" + "\n".join(message_ids)))
+    return uuid5("request:" + "\n".join(message_ids))

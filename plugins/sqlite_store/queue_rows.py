@@ -1,9 +1,11 @@
 """How ``SqliteQueue`` writes actions and dead letters to rows and reads them back.
 
 An action is stored as compact JSON: ``d`` destination, ``a`` action, ``p`` payload, ``r``
-rule, and ``h`` its dead-letter history (``[at, reason, attempts]`` lists) once it has
-one. A dead letter's ``detail`` column holds what a mapping failure adds: ``m`` mapping,
-``f`` field, ``c`` code, ``i`` item and ``s`` the source document.
+rule, ``k`` 1 when it passed its destination's checks at intake (``Action.checked``; never
+written with a history: a dead letter put back is checked again), and ``h`` its
+dead-letter history (``[at, reason, attempts]`` lists) once it has one. A dead letter's
+``detail`` column holds what a mapping failure adds: ``m`` mapping, ``f`` field, ``c``
+code, ``i`` item and ``s`` the source document.
 """
 
 from __future__ import annotations
@@ -47,12 +49,15 @@ def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
     d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
     if history:
         d["h"] = [h.as_list() for h in history]
+    elif a.checked:
+        d["k"] = 1
     return dumps(d)
 
 
 def action_and_history(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", "")), history_from(d.get("h"))
+    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d)
+    return action, history_from(d.get("h"))
 
 
 def dead_letter_row(row: tuple[Any, ...]) -> DeadLetter:

@@ -371,3 +371,22 @@ def test_a_batch_of_one_item_is_at_most_128_kb(prepare: Prepare) -> None:
     attributes["pad"] = "v" * (room + 1)
     with pytest.raises(PermanentDeliveryError, match="alone is 128001 bytes; at most 128000"):
         prepare("custom_event", event_name="e", custom_attributes=attributes)
+
+
+@pytest.mark.parametrize(
+    ("action", "fields"),
+    [
+        ("custom_event", {"event_name": "e", "custom_attributes": {"a": "b" * 900}}),
+        ("custom_event", {"event_name": "e", "custom_attributes": {"plan": "pro", "n": 5}}),
+        ("screen_view", {"screen_name": "home", "mpid": 7_346_244_611_012_968_789}),
+        ("user_attributes", {"user_attributes": {"tags": ["a", "b"], "x": None}}),
+    ],
+)
+def test_the_quick_bound_of_a_batch_alone_is_never_below_its_estimate(
+    prepare: Prepare, action: str, fields: dict[str, Any]
+) -> None:
+    from mapwire.plugins.mparticle.destination import _alone_at_most
+
+    item = prepare(action, **fields)
+    for environment in ("development", "production"):
+        assert _alone_at_most(item) >= Batch.open(item, environment).estimate()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft7Validator
 
 from mapwire import OutboundRequest, PreparedItem
-from mapwire.plugins.mparticle import limits
+from mapwire.plugins.mparticle import limits, wire
 from mapwire.plugins.mparticle.destination import MParticle
 
 Prepare = Callable[..., PreparedItem]
@@ -307,3 +307,8 @@ def test_any_item_sequence_meets_every_limit(
     items = _items(prepare, spec)
     requests = destination.build_requests(items, settings)
     _verify(requests, items, batch_validator, bulk_validator)
+
+
+@pytest.mark.parametrize("name", ["message:evt-1", "request:a\nb", "message:ünïcode", ""])
+def test_derived_ids_are_the_standard_uuid5(name: str) -> None:
+    assert wire.uuid5(name) == str(uuid.uuid5(wire.NAMESPACE, name))
