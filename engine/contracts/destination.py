@@ -148,6 +148,12 @@ class Destination(ABC):
         ``""``, orders the action with no other."""
         return ""
 
+    def erases(self, action: str) -> bool:
+        """Whether ``action`` erases its person (a delete): before it is queued, the
+        queue drops that person's pending entries (``Queue.drop_person`` with its
+        ``ordering_key``), so no older update re-creates them. Default: no action does."""
+        return False
+
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
         """A request that proves the credentials without changing data (``connect test``)."""
         return None
