@@ -98,6 +98,8 @@ def print_summary(
     if earlier:
         line += f" (including {earlier:,} carried over from earlier runs / retried)"
     say(line)
+    for endpoint, n in sorted(snap.get("endpoints", {}).items()):
+        say(f"    to {endpoint}: {n:,} request(s)")
     for reason, n in sorted(snap.get("repaired", {}).items()):
         say(f"  repaired fields ({reason}): {n:,}")
     say(f"  retried: {int(snap['retried']):,}")

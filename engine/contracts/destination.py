@@ -83,6 +83,9 @@ class OutboundRequest:
 
     request: httpx.Request
     items: list[PreparedItem] = field(default_factory=list)
+    #: A label of the endpoint it goes to (never personal data, e.g. ``/bulkevents``):
+    #: requests are counted per label in ``mapwire send``'s summary; "" is not counted.
+    endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,12 @@ class Destination(ABC):
         retry. Destinations return the person identifier they batch by; the default,
         ``""``, orders the action with no other."""
         return ""
+
+    def erases(self, action: str) -> bool:
+        """Whether ``action`` erases its person (a delete): before it is queued, the
+        queue drops that person's pending entries (``Queue.drop_person`` with its
+        ``ordering_key``), so no older update re-creates them. Default: no action does."""
+        return False
 
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
         """A request that proves the credentials without changing data (``connect test``)."""

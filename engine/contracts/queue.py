@@ -182,6 +182,14 @@ class Queue(Protocol):
         an entry is not ready while an earlier one of its ``order_key`` is pending."""
         ...
 
+    def drop_person(self, connection: str, order_key: str) -> int:
+        """Atomically delete the entries of ``connection`` with this ``order_key`` (one
+        person's, see ``Destination.ordering_key``) that no worker holds: new, waiting for
+        a retry, or whose lease ran out; for an erasure request. Entries a live worker has
+        claimed are left: they may be in flight already and settle as usual. An empty key
+        drops nothing. Returns how many were deleted."""
+        ...
+
     def ack(self, ids: Sequence[Any]) -> None: ...
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:

@@ -171,10 +171,10 @@ class Deliverer:
             response = await self.client.send(sent.request)
         except httpx.TransportError as exc:
             reason = describe_transport_error(exc)
-            self.metrics.request(self.connection, "error")
+            self.metrics.request(self.connection, "error", sent.endpoint)
             return [Outcome("retry", reason=reason) for _ in sent.items], None
         await response.aread()
-        self.metrics.request(self.connection, str(response.status_code))
+        self.metrics.request(self.connection, str(response.status_code), sent.endpoint)
         outcomes = self.destination.classify(sent, response)
         if len(outcomes) != len(sent.items):
             raise RuntimeError(

@@ -88,6 +88,7 @@ class Metrics:
         self._counts: dict[str, float] = defaultdict(float)
         self._skips: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._repairs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._endpoints: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def count(self, what: str, connection: str, n: float = 1) -> None:
         """Increment one of the per-connection counters by ``n``."""
@@ -108,15 +109,18 @@ class Metrics:
     def mapping_failure(self, connection: str, rule: str, n: int = 1) -> None:
         self.mapping_failures.labels(connection, rule).inc(n)
 
-    def request(self, connection: str, status: str) -> None:
+    def request(self, connection: str, status: str, endpoint: str = "") -> None:
         self.requests.labels(connection, status).inc()
         self._counts[f"requests:{connection}"] += 1
+        if endpoint:
+            self._endpoints[connection][endpoint] += 1
 
     def snapshot(self, connection: str) -> dict[str, Any]:
         keys = ("mapped", "item_errors", "delivered", "retried", "dead_lettered", "requests")
         out: dict[str, Any] = {k: int(self._counts[f"{k}:{connection}"]) for k in keys}
         out["skipped"] = dict(self._skips[connection])
         out["repaired"] = dict(self._repairs[connection])
+        out["endpoints"] = dict(self._endpoints[connection])
         return out
 
     def render(self) -> bytes:

@@ -48,6 +48,7 @@ from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
+from .erasure import drop_erased_people
 from .intake_check import held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
@@ -258,7 +259,10 @@ class Pipeline:
                 groups.extend(documents)
                 owners.extend((work, i) for i in range(len(documents)))
         progress = run[0].submission.progress if len(run) == 1 else None
+        destination = self.destinations.get(conn.plan.destination)
         try:
+            actions = (a for g in groups for a in g)
+            drop_erased_people(self.queue, conn.name, actions, destination)
             result, refused = enqueue_storable(
                 self.queue,
                 conn.name,

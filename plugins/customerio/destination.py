@@ -126,6 +126,11 @@ class CustomerIO(Destination):
             value = value.lower()
         return person_key("person", kind, value)
 
+    def erases(self, action: str) -> bool:
+        """``delete`` and ``suppress`` erase the person: their pending updates are dropped
+        before the erasure is queued."""
+        return action in ("delete", "suppress")
+
     @staticmethod
     def _checked(
         name: str, payload: Mapping[str, Any], notes: list[str], *, trusted: bool = False

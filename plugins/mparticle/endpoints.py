@@ -9,9 +9,11 @@ source. Answer: 202 and a small summary.
 Firehose response message (200), after its documents are queued. Event processing,
 audience membership and audience subscription requests are queued for the connections
 reading them (verification requests, with no events or no profiles, map to nothing and are
-answered normally). The Firehose sends its token as ``Authorization: Token X``. A module
+answered normally); so are DSR (erasure) requests, answered with the
+``dsr_processing_response`` the protocol defines (an envelope: it carries no status) once
+the erasure is queued. The Firehose sends its token as ``Authorization: Token X``. A module
 registration request is answered with this server's registration, without credentials, as
-the Firehose protocol requires; a DSR request is acknowledged and logged, not processed.
+the Firehose protocol requires.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ FIREHOSE_SOURCES: Final = {
     "event_processing_request": "mparticle.firehose_event_processing",
     "audience_membership_change_request": "mparticle.firehose_audience_membership",
     "audience_subscription_request": "mparticle.firehose_audience_subscription",
+    "dsr_processing_request": "mparticle.firehose_dsr",
 }
 #: Request type -> the list field that carries its documents' items.
 FIREHOSE_ITEMS: Final = {
@@ -43,7 +46,6 @@ FIREHOSE_ITEMS: Final = {
     "audience_membership_change_request": "user_profiles",
 }
 REGISTRATION: Final = "module_registration_request"
-DSR: Final = "dsr_processing_request"
 #: The most an unauthenticated Firehose request may send: a registration request is tiny.
 UNAUTHENTICATED_BODY_BYTES: Final = 16_384
 FIREHOSE_EVENT_TYPES: Final = (
@@ -68,8 +70,8 @@ def check_firehose(message: Any) -> str:
     request_id = message.get("id")
     if not isinstance(request_id, str) or not request_id:
         raise shape_error("body.id", "a non-empty string", request_id)
-    if kind not in FIREHOSE_SOURCES and kind not in (REGISTRATION, DSR):
-        known = ", ".join([*FIREHOSE_SOURCES, REGISTRATION, DSR])
+    if kind not in FIREHOSE_SOURCES and kind != REGISTRATION:
+        known = ", ".join([*FIREHOSE_SOURCES, REGISTRATION])
         raise InputError(
             f"unsupported Firehose request type; this endpoint answers {known}",
             code="unsupported_type",
@@ -96,8 +98,8 @@ def firehose_split(source: str) -> Callable[[Any], list[Any]]:
 
 
 def split_firehose(message: Any) -> list[Documents] | None:
-    """The request as one document of its source; None for registration and DSR requests,
-    which are answered, not queued."""
+    """The request as one document of its source; None for a registration request, which
+    is answered, not queued."""
     kind = check_firehose(message)
     source = FIREHOSE_SOURCES.get(kind)
     return None if source is None else [Documents(source, [message])]
@@ -113,8 +115,6 @@ def answer_firehose(answering: Answering) -> Reply:
     kind = message["type"]
     if kind == REGISTRATION:
         return Reply(registration_response(message, answering))
-    if kind == DSR:
-        return Reply(firehose_response(message), note="dsr_not_processed")
     return Reply(firehose_response(message))
 
 

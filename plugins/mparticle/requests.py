@@ -5,6 +5,7 @@ order, while the batch stays within 128 KB and 100 user attributes; the batches 
 packed, in order, into ``POST {base}/bulkevents`` bodies of at most 100 batches and
 256 KB. Every request goes to ``/bulkevents``, even with one batch: one endpoint and one
 code path whatever the traffic, and it accepts the same single batch ``/events`` would.
+Events older than 30 days are batched apart and go to ``/bulkevents/historical``.
 User attributes belong to a batch, not to an event: an item's attributes join its user's
 batch (a later value for the same name wins) and apply to that batch as a whole.
 
@@ -16,6 +17,7 @@ that has no id gets none: an id derived from content alone could drop a real rep
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +26,7 @@ import httpx
 
 from mapwire import OutboundRequest, PreparedItem, __version__
 
-from . import limits
+from . import historical, limits
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
@@ -156,18 +158,33 @@ def headers(connection: Connection) -> dict[str, str]:
     }
 
 
-def build(items: Sequence[PreparedItem], connection: Connection) -> list[OutboundRequest]:
-    """Every item in as few ``/bulkevents`` requests as the limits allow, in order."""
+def build(
+    items: Sequence[PreparedItem], connection: Connection, now_ms: int | None = None
+) -> list[OutboundRequest]:
+    """Every item in as few bulk requests as the limits allow, in order: events older than
+    30 days (at ``now_ms``, default now) to ``/bulkevents/historical``, the rest to
+    ``/bulkevents`` (see ``historical``)."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    recent, old = historical.split(items, now)
+    return [
+        *_build(recent, connection, historical.RECENT_PATH),
+        *_build(old, connection, historical.HISTORICAL_PATH),
+    ]
+
+
+def _build(
+    items: Sequence[PreparedItem], connection: Connection, path: str
+) -> list[OutboundRequest]:
     batches = group(items, connection.environment)
     encoded = [encode(batch.render(connection.environment)) for batch in batches]
     requests: list[OutboundRequest] = []
     for run in pack(encoded):
         body = b"[" + b",".join(encoded[run]) + b"]"
         request = httpx.Request(
-            "POST", f"{connection.base_url}/bulkevents", content=body, headers=headers(connection)
+            "POST", f"{connection.base_url}{path}", content=body, headers=headers(connection)
         )
         carried = [item for batch in batches[run] for item in batch.items]
-        requests.append(OutboundRequest(request=request, items=carried))
+        requests.append(OutboundRequest(request=request, items=carried, endpoint=path))
     return requests
 
 

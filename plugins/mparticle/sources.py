@@ -31,6 +31,8 @@ DESCRIPTIONS: Final = {
     "sent to an Audience output.",
     "mparticle.firehose_audience_subscription": "A Firehose audience_subscription_request "
     "sent to an Audience output.",
+    "mparticle.firehose_dsr": "A Firehose dsr_processing_request (an erasure of one person) "
+    "sent to an Event or Audience output.",
 }
 
 

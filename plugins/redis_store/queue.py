@@ -73,9 +73,10 @@ from .entries import (
     mapping_failure_fields,
     stream_id_of,
 )
+from .person_drop import PersonDrop
 from .store import RedisStore, expiry_args
 
-GROUP = "mapwire"
+GROUP = scripts.GROUP
 #: At most this many ready pending entries are considered per claim (the oldest of them
 #: are taken), so no claim runs long after a mass lease expiry.
 SCAN_CAP = 10_000
@@ -95,7 +96,7 @@ def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
     return RedisQueue(url, prefix=prefix, options=options)
 
 
-class RedisQueue(RedisClient):
+class RedisQueue(RedisClient, PersonDrop):
     """A durable ``Queue`` in Redis; safe across processes, threads and ``fork()``.
 
     Args:

@@ -25,6 +25,9 @@ from __future__ import annotations
 
 from .store import SEEN_LUA
 
+#: The consumer group every delivery process reads a connection's stream in.
+GROUP = "mapwire"
+
 #: The consumer that holds retried and released entries until they are claimed again.
 WAITING = "~waiting"
 

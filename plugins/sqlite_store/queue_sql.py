@@ -132,3 +132,9 @@ DEAD_COLUMNS = (
     "id, connection, action, reason, attempts, enqueued_at, failed_at, request, response, "
     "kind, detail"
 )
+
+#: A person's erasure: their entries that no worker holds (``queue_order`` finds them).
+DROP_PERSON = """
+DELETE FROM queue INDEXED BY queue_order
+WHERE connection = ? AND order_key = ? AND lease_until <= ?
+"""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hmac
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
@@ -342,6 +343,22 @@ def _mp_error(status: int, messages: list[str]) -> Reply:
     return Reply.json(status, {"errors": errors})
 
 
+def _historical_problems(batch: Any, prefix: tuple[str | int, ...], min_age: int) -> list[Problem]:
+    """Why ``/v2/bulkevents/historical`` refuses a (schema-valid) batch, if it does."""
+    where = f"[{prefix[0]}]" if prefix else ""
+    events = batch.get("events") if isinstance(batch, dict) else None
+    if not events:
+        return [Problem(where, "a historical batch must have events")]
+    newest = int(time.time() * 1000) - min_age
+    for index, event in enumerate(events):
+        stamp = (event.get("data") or {}).get("timestamp_unixtime_ms")
+        if stamp is None:
+            return [Problem(f"{where}.events[{index}]", "timestamp_unixtime_ms is required")]
+        if stamp > newest:
+            return [Problem(f"{where}.events[{index}]", "less than 72 hours old")]
+    return []
+
+
 class MParticleServer(VendorServer):
     """mParticle's Events API v2 (``/v2/events``, ``/v2/bulkevents``) as documented.
 
@@ -355,6 +372,9 @@ class MParticleServer(VendorServer):
       ``bulk_partial_failure=True`` a bulk request is instead answered 202 and only its good
       batches are recorded, which is what mParticle documents ("If some event batches
       succeed and some event batches fail, you will still get an 'Accepted' response").
+    * ``/v2/bulkevents/historical`` takes what ``/v2/bulkevents`` takes, but refuses a batch
+      with no events, an event without ``timestamp_unixtime_ms``, or one less than 72 hours
+      old (as documented).
     * Success is 202 with an empty body. A batch whose ``source_request_id`` was seen before
       is accepted but not recorded again (``duplicates_absorbed``).
 
@@ -367,7 +387,13 @@ class MParticleServer(VendorServer):
     MAX_REQUEST_BYTES: ClassVar[int] = 256_000
     MAX_BATCHES: ClassVar[int] = 100
     OVERSIZE_STATUS: ClassVar[int] = 400
-    ROUTES: ClassVar[Mapping[str, str]] = {"/v2/events": "events", "/v2/bulkevents": "bulk"}
+    ROUTES: ClassVar[Mapping[str, str]] = {
+        "/v2/events": "events",
+        "/v2/bulkevents": "bulk",
+        "/v2/bulkevents/historical": "bulk",
+    }
+    #: ``/v2/bulkevents/historical`` refuses a batch with an event younger than this.
+    HISTORICAL_MIN_AGE_MS: ClassVar[int] = 72 * 3600 * 1000
 
     def __init__(
         self,
@@ -425,9 +451,15 @@ class MParticleServer(VendorServer):
         return self._bulk(route, document)
 
     def _batch_problems(
-        self, batch: Any, prefix: tuple[str | int, ...], predicate: ItemPredicate | None
+        self,
+        batch: Any,
+        prefix: tuple[str | int, ...],
+        predicate: ItemPredicate | None,
+        historical: bool = False,
     ) -> list[Problem]:
         problems = self.spec.batch_problems(batch, prefix) if self.validating else []
+        if not problems and historical and self.validating:
+            problems = _historical_problems(batch, prefix, self.HISTORICAL_MIN_AGE_MS)
         if not problems and predicate is not None and isinstance(batch, dict) and predicate(batch):
             where = f"[{prefix[0]}]" if prefix else ""
             problems = [Problem(where, "refused by the server's fail_items predicate")]
@@ -452,7 +484,8 @@ class MParticleServer(VendorServer):
         good: list[Any] = []
         messages: list[str] = []
         for index, batch in enumerate(batches):
-            problems = self._batch_problems(batch, (index,), predicate)
+            historical = route.endswith("/historical")
+            problems = self._batch_problems(batch, (index,), predicate, historical)
             if problems:
                 self.reject(route, batch, _problem_text(problems[0]))
                 messages.extend(_problem_text(p) for p in problems)

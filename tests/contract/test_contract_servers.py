@@ -409,6 +409,24 @@ def test_bulkevents(
     assert len(mparticle_server.accepted) == 2
 
 
+def test_bulkevents_historical_takes_only_events_older_than_72_hours(
+    mparticle_server: MParticleServer, mp: httpx.Client
+) -> None:
+    old = small_batch("u1")
+    old["events"][0]["data"]["timestamp_unixtime_ms"] = 1_600_000_000_000
+    assert mp.post("/bulkevents/historical", json=[old]).status_code == 202
+    assert mparticle_server.accepted_items("POST /v2/bulkevents/historical") == [old]
+    recent = small_batch("u2")
+    recent["events"][0]["data"]["timestamp_unixtime_ms"] = int(time.time() * 1000)
+    unstamped = small_batch("u3")
+    no_events = {"environment": "development", "user_identities": {"customer_id": "u4"}}
+    for batch, why in [(recent, "72 hours"), (unstamped, "timestamp"), (no_events, "events")]:
+        response = mp.post("/bulkevents/historical", json=[batch])
+        assert response.status_code == 400
+        assert why in response.json()["errors"][0]["message"]
+    assert len(mparticle_server.accepted) == 1
+
+
 def test_bulkevents_partial_failure_as_documented(sample: dict[str, Any]) -> None:
     with MParticleServer(bulk_partial_failure=True) as server:
         bad = small_batch("u2", environment="staging")

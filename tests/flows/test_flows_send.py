@@ -347,6 +347,6 @@ def test_the_feed_can_use_mparticles_event_names_and_forward_the_extra_events(
             hooks,
             {"event_names": "mparticle", "forward_events": ["email_clicked", "push_delivered"]},
         )
-        batches = server.accepted_items("POST /v2/bulkevents")
+        batches = server.accepted_items("POST /v2/bulkevents/historical")  # 2024 samples
     names = [event["data"]["event_name"] for batch in batches for event in batch["events"]]
     assert names == ["Email Link Clicked", "Push Delivered"]

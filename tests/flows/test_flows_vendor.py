@@ -93,7 +93,7 @@ def test_requests_from_shipped_cases_validate_against_vendor_specs(
             assert errors == [], f"{method} {path}: {errors[:3]}"
     else:
         for _, path, body in _bodies(actions):
-            assert path.endswith("/bulkevents")
+            assert path.endswith(("/bulkevents", "/bulkevents/historical"))
             assert events_spec().bulk_problems(body) == []
 
 

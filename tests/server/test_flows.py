@@ -140,13 +140,13 @@ def test_customerio_webhook_reaches_mparticle_once(vendors: tuple[RunningServer,
     assert again.json()["skipped"] == {"duplicate": 1}
     assert named.status_code == 202 and named.json()["skipped"] == {"duplicate": 1}
     server.wait_delivered()
-    batches = mp.accepted_items("POST /v2/bulkevents")
+    batches = mp.accepted_items("POST /v2/bulkevents/historical")  # 2024 samples
     names = [e["data"]["event_name"] for b in batches for e in b["events"]]
     assert names == ["email_clicked"]
     assert mp.duplicates_absorbed == 0  # the repeat never left mapwire
 
 
-def test_firehose_registration_and_dsr_are_answered_without_queuing(
+def test_firehose_registration_is_answered_and_an_unread_dsr_is_not_acknowledged(
     vendors: tuple[RunningServer, Any, Any],
 ) -> None:
     server, _, _ = vendors
@@ -171,8 +171,8 @@ def test_firehose_registration_and_dsr_are_answered_without_queuing(
     assert list(firehose_schema("ModuleRegistrationResponse").iter_errors(reply)) == []
     assert "custom_event" in reply["event_processing_registration"]["supported_event_types"]
     assert "audience_processing_registration" in reply
-    assert erased.status_code == 200 and erased.json()["type"] == "dsr_processing_response"
-    assert list(firehose_schema("DsrProcessingResponse").iter_errors(erased.json())) == []
+    # No connection reads DSR requests: not acknowledged, so mParticle retries it.
+    assert erased.status_code == 404
     assert unauthenticated_dsr.status_code == 401
     assert server.queue.depth() == 0
 
@@ -280,7 +280,7 @@ def test_served_webhooks_keep_dedup_keys_for_the_connection_ttl(
             "queued"
         ]
     server.wait_delivered()
-    [batch] = mparticle_server.accepted_items("POST /v2/bulkevents")
+    [batch] = mparticle_server.accepted_items("POST /v2/bulkevents/historical")
     data = batch["events"][0]["data"]
     assert data["custom_attributes"]["event_id"] == "01HXBBBBBBBBBBBBBBBBBBBBBB"
     assert data["source_message_id"] == "018f56b5-ad6b-5ad6-b5ad-6b5ad6b5ad6b"

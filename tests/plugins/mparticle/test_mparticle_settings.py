@@ -141,6 +141,7 @@ def test_registered_through_the_entry_point(monkeypatch: pytest.MonkeyPatch) -> 
         "mparticle.events_api_batch",
         "mparticle.firehose_audience_membership",
         "mparticle.firehose_audience_subscription",
+        "mparticle.firehose_dsr",
         "mparticle.firehose_event_processing",
         "mparticle.webhook_output",
     ]

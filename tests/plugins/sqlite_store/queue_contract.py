@@ -35,6 +35,7 @@ from typing import Any, ClassVar, TypeVar
 import pytest
 from dead_letter_contract import DeadLetterContract
 from ordering_contract import OrderingContract, of
+from person_drop_contract import PersonDropContract
 from store_contract import MP_TIMEOUT, FakeClock, run_workers
 
 from mapwire import Action, MemoryStore, StateStore
@@ -72,7 +73,7 @@ def needs(flag: str) -> Callable[[F], F]:
     return mark
 
 
-class QueueContract(DeadLetterContract, OrderingContract):
+class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
     """Checks every ``Queue`` must pass; see the module docstring (and, for the dead
     letters' kinds and history, ``dead_letter_contract``; for per-person order,
     ``ordering_contract``)."""

@@ -1,0 +1,64 @@
+"""Dropping one person's queued entries from a Redis queue (an erasure request).
+
+One script, so atomic: it reads the connection's stream, and deletes every entry of the
+ordering key that no worker holds: new to the consumer group, waiting for a retry or a
+release (held by ``WAITING``), or whose lease ran out. An entry leased by a live worker
+is left alone: it may be in flight already, and settles as usual. The scan is over the
+connection's whole stream (erasures are rare; the queue is the backlog, not history).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .queue_scripts import _FORGET, GROUP, WAITING
+
+#: KEYS: stream, due, tries, keyof, pending. ARGV: group, now, the ordering key.
+DROP_PERSON = (
+    _FORGET
+    + f"""
+local dropped = 0
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+  local id, fields = entry[1], entry[2]
+  local key = nil
+  for i = 1, #fields, 2 do
+    if fields[i] == 'k' then key = fields[i + 1] end
+  end
+  if key == ARGV[3] then
+    local held = false
+    local at = redis.call('ZSCORE', KEYS[2], id)
+    if at and tonumber(at) > tonumber(ARGV[2]) then
+      local row = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1]
+      held = row ~= nil and row[2] ~= '{WAITING}'
+    end
+    if not held then
+      redis.call('XACK', KEYS[1], ARGV[1], id)
+      redis.call('XDEL', KEYS[1], id)
+      forget(KEYS[2], KEYS[3], KEYS[4], KEYS[5], id)
+      dropped = dropped + 1
+    end
+  end
+end
+return dropped
+"""
+)
+
+
+class PersonDrop:
+    """``drop_person`` for ``RedisQueue``, which supplies ``_open`` (the client),
+    ``_pending_keys`` (the connection's keys) and ``_clock``."""
+
+    _drop_script: Any = None
+
+    def drop_person(self, connection: str, order_key: str) -> int:
+        """Delete the entries of ``order_key`` no live worker holds; returns how many."""
+        if not order_key:
+            return 0
+        queue: Any = self
+        client = queue._open()
+        if self._drop_script is None:
+            self._drop_script = client.register_script(DROP_PERSON)
+        keys = queue._pending_keys(connection)
+        args = [GROUP, repr(queue._clock()), order_key]
+        return int(self._drop_script(keys=keys, args=args, client=client))
