@@ -17,8 +17,10 @@ WORD = re.compile(r"[a-z][a-z0-9-]*")
 def commands(group: click.Group, prefix: tuple[str, ...] = ()) -> set[str]:
     """Every command that runs something, as its words after ``mapwire``."""
     found: set[str] = set()
-    for name, command in group.commands.items():
-        if command.hidden:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
             continue
         path = (*prefix, name)
         if isinstance(command, click.Group):
