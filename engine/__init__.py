@@ -61,6 +61,7 @@ from .contracts.store import (
     apply_in_order,
 )
 from .contracts.value_types import a_json_type
+from .contracts.wire_json import wire_json
 
 __version__ = "0.1.0"
 
@@ -120,4 +121,5 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "person_key",
+    "wire_json",
 ]

@@ -12,13 +12,10 @@ but never the value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
-
-from mapwire import PermanentDeliveryError
+from mapwire import PermanentDeliveryError, wire_json
 
 MAX_ID_BYTES = 150
 MAX_ATTRIBUTE_NAME_BYTES = 150
@@ -36,29 +33,14 @@ MAX_TIMESTAMP = 10**11
 TIMESTAMP_FIELDS = ("timestamp", "created_at")
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def compact_json(value: Any) -> bytes:
-    """The wire encoding: compact separators, UTF-8, no NaN/Infinity.
-
-    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
-    same number); what orjson cannot write, or may have written ``null`` for NaN or
-    Infinity, is written by the standard encoder, which refuses NaN and Infinity.
-    """
+    """The wire encoding (``mapwire.wire_json``); NaN or Infinity is refused for good."""
     try:
-        fast = orjson.dumps(value)
-    except TypeError:  # a non-string key, an integer over 64 bits, ...
-        fast = b"null"
-    if b"null" not in fast:
-        return fast
-    try:
-        text = _ENCODER.encode(value)
+        return wire_json(value)
     except ValueError as exc:
         raise PermanentDeliveryError(
             "payload contains NaN or Infinity, which JSON cannot carry"
         ) from exc
-    return text.encode("utf-8")
 
 
 def value_bytes(value: Any) -> int:

@@ -8,13 +8,12 @@ derived from it, so the same source message always gets the same id.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Iterable
 from typing import Any, Final
 
-import orjson
+from mapwire import wire_json
 
 #: Namespace of every UUID mapwire derives for mParticle (uuid5 of a fixed URL).
 NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "https://mapwire.dev/ns/mparticle")
@@ -23,23 +22,9 @@ _NAMESPACE_BYTES: Final = NAMESPACE.bytes
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def encode(value: Any) -> bytes:
-    """Compact UTF-8 JSON; ``ValueError`` on NaN or infinity.
-
-    orjson writes it (a float may be spelled differently, ``1e16`` for ``1e+16``: the
-    same number); what orjson cannot write, or may have written ``null`` for NaN or
-    infinity, is written by the standard encoder, which refuses NaN and infinity.
-    """
-    try:
-        fast = orjson.dumps(value)
-    except TypeError:  # a non-string key, an integer over 64 bits, ...
-        fast = b"null"
-    if b"null" not in fast:
-        return fast
-    return _ENCODER.encode(value).encode("utf-8")
+    """Compact UTF-8 JSON (``mapwire.wire_json``); ``ValueError`` on NaN or infinity."""
+    return wire_json(value)
 
 
 def size(value: Any) -> int:
