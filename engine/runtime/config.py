@@ -84,6 +84,9 @@ class ServerOptions:
     max_body_bytes: int = 5_000_000
     max_json_depth: int = 64
     max_parse_bytes: int = 32_000_000
+    offload_bytes: int = 1_000_000
+    """Bodies larger than this are parsed, mapped and queued by a helper process, so the
+    serving process never holds them (0: never; they are parsed in a thread)."""
     header_timeout_seconds: float = 10.0
     keepalive_timeout_seconds: int = 5
     max_connections: int = 1000
@@ -101,6 +104,8 @@ class Config:
     queue: str
     connections: tuple[Connection, ...]
     server: ServerOptions = ServerOptions()
+    #: The folder relative paths in the file were resolved against (``load_config``'s base).
+    base: str = ""
 
     def connection(self, name: str) -> Connection:
         for c in self.connections:
@@ -330,6 +335,7 @@ def load_config(
         queue=_relative_url(value["queue"], base) if "queue" in value else store,
         connections=tuple(connections),
         server=ServerOptions(**server_raw, auth=auth),
+        base=str(base),
     )
 
 

@@ -356,6 +356,11 @@ class Pipeline:
             for failure in failures:
                 self.on_mapping_failure(failure)
 
+    def account(self, report: IntakeReport) -> None:
+        """Count, in this process's metrics, a request another process mapped and queued."""
+        for connection, part in report.connections.items():
+            self._account(connection, part)
+
     def _account(self, connection: str, part: ConnectionReport) -> None:
         self.metrics.count("mapped", connection, part.queued)
         self.metrics.count("item_errors", connection, len(part.errors))

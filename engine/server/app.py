@@ -46,6 +46,7 @@ from .committer import GroupCommitter, IntakeUnavailable
 from .endpoints import routes_for
 from .handling import JSONBody, ServerState, error_body, server_state
 from .logs import log_event
+from .offload import Offload
 from .parse_budget import ParseBudget
 from .request_log import HttpMetrics, RequestLog
 
@@ -167,6 +168,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         state.accepting = False
         await asyncio.to_thread(committer.close)
+        await asyncio.to_thread(state.offload.close)
         stop.set()
         runtime.wake_all()  # idle deliverers see the stop at once
         if delivery is not None:
@@ -235,6 +237,7 @@ def create_app(config: Config, *, delivers: bool = True) -> Starlette:
         config=config,
         auth=InboundAuth(config.server.auth),
         parsing=ParseBudget(config.server.max_parse_bytes),
+        offload=Offload(config),
     )
     app = Starlette(
         routes=routes,

@@ -39,7 +39,13 @@ DEFAULT_MAX_GROUP_DOCUMENTS = 512
 DEFAULT_MAX_GROUP_REQUESTS = 256
 
 
-__all__ = ["GroupCommitter", "IntakeUnavailable", "Part", "log_mapping_failure"]
+__all__ = [
+    "GroupCommitter",
+    "IntakeUnavailable",
+    "Part",
+    "log_mapping_failure",
+    "request_error",
+]
 
 
 @dataclass(slots=True)
@@ -160,7 +166,7 @@ class GroupCommitter:
         results = self.pipeline.submit_many([Submission(p.parts) for p in group])
         for pending, done in zip(group, results, strict=True):
             pending.report = done.report
-            pending.error = _answer(done)
+            pending.error = request_error(done)
 
     def _resolve(self, group: list[_Pending]) -> None:
         by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
@@ -186,7 +192,7 @@ def log_mapping_failure(failure: MappingFailure) -> None:
     )
 
 
-def _answer(done: Submitted) -> MapwireError | None:
+def request_error(done: Submitted) -> MapwireError | None:
     """The error a request is answered with (logged here), or None if it was queued."""
     error = done.error
     if isinstance(error, Unavailable) and not isinstance(error, IntakeUnavailable | BacklogFull):

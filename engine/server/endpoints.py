@@ -11,7 +11,7 @@ refusal is an ``InputError`` the app turns into a JSON 4xx.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -21,18 +21,19 @@ from starlette.routing import Route
 from ..contracts.endpoint import Answering, Endpoint
 from ..contracts.errors import InputError
 from ..runtime.config import Connection
-from .committer import Part
+from .committer import IntakeUnavailable
 from .handling import (
     JSONBody,
+    RawJSON,
     ServerState,
     parse_body,
     read_raw,
-    require_connections,
+    record_counts,
     server_state,
     submit,
-    summary,
 )
 from .logs import log_event
+from .queueing import parts_for, summary
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -64,14 +65,48 @@ async def receive(request: Request, endpoint: Endpoint) -> Response:
             state.auth.check(request.headers.get("authorization"), endpoint.schemes)
         except InputError as refused:
             return await _unauthenticated(request, state, endpoint, refused)
-    parsed = await parse_body(state, await read_raw(request, state))
+    return await _take(request, state, endpoint, await read_raw(request, state), None)
+
+
+async def _take(
+    request: Request,
+    state: ServerState,
+    endpoint: Endpoint,
+    body: bytes,
+    only: Sequence[str] | None,
+) -> Response:
+    """Parse, split, queue and answer a body whose credentials are checked: for every
+    enabled connection reading its documents, or (``only``) for the connections named."""
+    if state.offload.takes(len(body)):
+        return await _take_heavy(request, state, endpoint, body, only)
+    parsed = await parse_body(state, body)
     found = endpoint.split(parsed)
     if found is None:
         return _answer(request, state, endpoint, parsed, None)
-    for documents in found:
-        require_connections(state, documents.source)
-    report = await submit(request, state, [Part(d.source, d.documents) for d in found])
+    report = await submit(request, state, parts_for(state.pipeline, found, only))
     return _answer(request, state, endpoint, parsed, summary(report))
+
+
+async def _take_heavy(
+    request: Request,
+    state: ServerState,
+    endpoint: Endpoint,
+    body: bytes,
+    only: Sequence[str] | None,
+) -> Response:
+    """``_take`` in the helper process (``offload``), so this one never holds the body."""
+    if not state.accepting:
+        raise IntakeUnavailable(
+            "the server is not accepting input", code="not_ready", retry_after=5
+        )
+    async with state.parsing.turn(len(body)):
+        handled = await state.offload.handle(endpoint, body, only)
+    if handled.report is not None:
+        record_counts(request, handled.report)
+        state.pipeline.account(handled.report)
+    if handled.note:
+        log_event(logging.WARNING, handled.note, request_id=request.state.request_id)
+    return RawJSON(handled.body, handled.status)
 
 
 async def _unauthenticated(
@@ -111,18 +146,7 @@ async def _receive_verified(request: Request, state: ServerState, endpoint: Endp
         raise InputError(f"no {what} reads {reads}", status=404, code="no_connection")
     body = await read_raw(request, state)
     matched = _verified(state, endpoint, candidates, dict(request.headers.items()), body)
-    parsed = await parse_body(state, body)
-    found = endpoint.split(parsed)
-    if found is None:
-        return _answer(request, state, endpoint, parsed, None)
-    parts = [
-        Part(d.source, d.documents, only=conn.name)
-        for conn in matched
-        for d in found
-        if d.source in conn.plan.sources
-    ]
-    report = await submit(request, state, parts)
-    return _answer(request, state, endpoint, parsed, summary(report))
+    return await _take(request, state, endpoint, body, [conn.name for conn in matched])
 
 
 def _verified(

@@ -24,14 +24,13 @@ from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
 from .intake import check_content_type, read_body
+from .offload import Offload
 from .parse_budget import ParseBudget
+from .queueing import require_readers
 from .request_log import HttpMetrics
 
 #: How long a request waits for its group to commit before it is answered 503.
 SUBMIT_TIMEOUT_SECONDS = 30.0
-#: at most this many documents, and reasons per document, in an answer's ``not_delivered``
-MAX_HELD_DOCUMENTS = 100
-MAX_REASONS = 10
 
 
 @dataclass
@@ -41,6 +40,7 @@ class ServerState:
     config: Config
     auth: InboundAuth
     parsing: ParseBudget
+    offload: Offload
     runtime: Runtime | None = None
     committer: GroupCommitter | None = None
     delivery: asyncio.Task[None] | None = None
@@ -72,6 +72,12 @@ class JSONBody(Response):
         return orjson.dumps(content)
 
 
+class RawJSON(Response):
+    """A JSON body already encoded."""
+
+    media_type = "application/json"
+
+
 def error_body(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONBody:
@@ -98,9 +104,7 @@ async def parse_body(state: ServerState, body: bytes) -> Any:
 
 def require_connections(state: ServerState, source: str, only: str | None = None) -> None:
     """Refuse (404) input that no enabled connection reads."""
-    if not state.pipeline.connections_for(source, only):
-        what = f"connection {only!r}" if only else "enabled connection"
-        raise InputError(f"no {what} reads {source}", status=404, code="no_connection")
+    require_readers(state.pipeline, source, only)
 
 
 async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> IntakeReport:
@@ -132,37 +136,3 @@ def record_counts(request: Request, report: IntakeReport) -> None:
         "skipped": sum(n for c in report.connections.values() for n in c.skipped.values()),
         "errors": len(report.errors),
     }
-
-
-def summary(report: IntakeReport) -> dict[str, Any]:
-    """The small JSON answer to an accepted request."""
-    skipped: dict[str, int] = {}
-    for part in report.connections.values():
-        for reason, n in part.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + n
-    answer: dict[str, Any] = {
-        "status": "accepted",
-        "documents": report.documents,
-        "queued": report.queued,
-        "skipped": skipped,
-        "errors": len(report.errors),
-    }
-    held = not_delivered(report)
-    if held:
-        answer["not_delivered"] = held
-    return answer
-
-
-def not_delivered(report: IntakeReport) -> list[dict[str, Any]]:
-    """Per document and connection, how many of its items will not be delivered and why
-    (kept as ``mapping`` dead letters for replay); reasons never quote a value."""
-    return [
-        {
-            "document": index,
-            "connection": name,
-            "items": len(reasons),
-            "reasons": reasons[:MAX_REASONS],
-        }
-        for name, part in report.connections.items()
-        for index, reasons in sorted(part.held.items())
-    ][:MAX_HELD_DOCUMENTS]

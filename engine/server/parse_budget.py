@@ -18,8 +18,10 @@ collector runs again as soon as the parse is over.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -67,14 +69,20 @@ class ParseBudget:
         """``parse_json(body, max_depth)``, off the event loop if the body is large."""
         if len(body) <= self.inline_bytes:
             return parse_json(body, max_depth)
-        weight = min(len(body), self.limit)
+        async with self.turn(len(body)):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor(), parse_large, body, max_depth)
+
+    @contextlib.asynccontextmanager
+    async def turn(self, size: int) -> AsyncIterator[None]:
+        """Wait until ``size`` more bytes fit in the budget; hold them until the block ends."""
+        weight = min(size, self.limit)
         changed = self._condition()
         async with changed:
             await changed.wait_for(lambda: self.in_flight + weight <= self.limit)
             self.in_flight += weight
         try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor(), parse_large, body, max_depth)
+            yield
         finally:
             async with changed:
                 self.in_flight -= weight
