@@ -2,16 +2,23 @@
 each backfill line or document, so no hostile input can exhaust the stack of a later step
 (the mapping, the queue's serialisation).
 
-* ``nesting_exceeds``: the depth of ``[``/``{`` outside strings in raw JSON, found with a
-  few passes of byte operations (no recursion, no per-character Python loop).
+* ``nesting_exceeds``: the depth of ``[``/``{`` outside strings in raw JSON, found with
+  byte operations and one running sum (no recursion, no per-character Python loop).
 * ``value_nests_deeper``: the same question for an already parsed value (iterative).
 """
 
 from __future__ import annotations
 
+import re
+from itertools import accumulate
 from typing import Any
 
 _BRACKETS_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
+_RUNS = re.compile(rb"\(+|\)+")
+_OPENER = ord("(")
+#: Innermost levels removed by whole-body passes before the runs are summed: each pass
+#: shrinks the shape, and after them every run left belongs to a structure deeper than this.
+_LEVEL_PASSES = 8
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"')
 
 
@@ -21,9 +28,11 @@ def nesting_exceeds(body: bytes, limit: int) -> bool:
     Escaped backslashes and escaped quotes are removed first; then only brackets (as
     parentheses) and quotes are kept. Two adjacent quotes can go without changing which
     brackets sit inside a string, which leaves only the strings that contain brackets to
-    cut out. Each pass then deletes the innermost ``()`` pairs, so the number of passes
-    that empty the shape is the depth. Unbalanced brackets answer False: the parser
-    reports those as malformed.
+    cut out. A few passes then delete the innermost ``()`` pairs (each pass one level,
+    everywhere at once), which empties the shallow parts of a large body cheaply; the
+    depth of what is left is the largest running sum over its runs of openers and closers
+    (one regular-expression match per run, never a Python step per character). Unbalanced
+    brackets may answer either way: the parser reports those as malformed.
     """
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
@@ -34,12 +43,15 @@ def nesting_exceeds(body: bytes, limit: int) -> bool:
         return False
     if b"(" * (limit + 1) in shape:  # a run of openers nests, whatever follows
         return True
-    for _ in range(limit):
+    removed = 0
+    while removed < min(limit, _LEVEL_PASSES):
         shorter = shape.replace(b"()", b"")
-        if not shorter or len(shorter) == len(shape):
-            return False
+        if len(shorter) == len(shape):
+            break
         shape = shorter
-    return b"()" in shape
+        removed += 1
+    steps = [len(run) if run[0] == _OPENER else -len(run) for run in _RUNS.findall(shape)]
+    return max(accumulate(steps), default=0) + removed > limit
 
 
 def value_nests_deeper(value: Any, limit: int) -> bool:
