@@ -22,14 +22,16 @@ def report_spec_error(exc: SpecError) -> None:
             click.echo(f"  suggestion: {problem.suggestion}", err=True)
 
 
-def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
+def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     """(line number, document) from one JSON document or an NDJSON stream.
 
-    A line that is not JSON yields a ``ValueError`` in place of the document, so the
-    caller reports it and carries on with the rest.
+    Read as bytes and parsed by orjson line by line (lines end at ``\\n`` or ``\\r\\n``
+    only, so a raw U+2028 inside a string stays in its line). A line that is not JSON (or
+    not UTF-8) yields a ``ValueError`` in place of the document, so the caller reports it
+    and carries on with the rest.
     """
-    text = stream.read()
-    stripped = text.strip()
+    data = stream.read()
+    stripped = data.strip()
     if not stripped:
         return
     try:
@@ -37,13 +39,13 @@ def read_documents(stream: IO[str]) -> Iterator[tuple[int, Any | ValueError]]:
         return
     except ValueError:
         pass
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    loads = orjson.loads
+    for n, line in enumerate(data.split(b"\n"), 1):
         try:
-            yield n, orjson.loads(line)
+            yield n, loads(line)
         except ValueError as exc:
-            yield n, ValueError(f"not JSON: {exc}")
+            if line.strip():
+                yield n, ValueError(f"not JSON: {exc}")
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
@@ -58,10 +60,10 @@ def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
-def open_input(path: str) -> IO[str]:
+def open_input(path: str) -> IO[bytes]:
     if path == "-":
-        return sys.stdin
+        return sys.stdin.buffer
     try:
-        return open(path, encoding="utf-8")
+        return open(path, "rb")
     except OSError as exc:
         raise click.BadParameter(str(exc), param_hint="INPUT") from exc

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
-from typing import Any
+from typing import IO, Any
 
 import click
 import orjson
@@ -56,6 +57,16 @@ def _load(mapping_ref: str, sets: tuple[str, ...]) -> tuple[Plan, dict[str, Any]
         raise SystemExit(EXIT_SPEC) from exc
 
 
+def _binary_stdout() -> IO[bytes]:
+    """Standard output as bytes, with a 1 MiB buffer when it is a real file descriptor."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (captured, say)
+        return sys.stdout.buffer
+    sys.stdout.flush()
+    return io.BufferedWriter(io.FileIO(fd, "wb", closefd=False), buffer_size=1 << 20)
+
+
 @click.command("map")
 @mapping_option
 @set_option
@@ -80,9 +91,9 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     destinations = get_registry().destinations()
     failed = False
     skipped: dict[str, int] = {}
-    # One buffered binary stream, one write per input document (no flush per line);
-    # flushed before each message to stderr, so the two stay in order on a terminal.
-    out = sys.stdout.buffer
+    # One binary stream with a large buffer, one write per input document (no flush per
+    # line); flushed before each message to stderr, so the two stay in order on a terminal.
+    out = _binary_stdout()
     dumps = orjson.dumps
 
     def warn(message: str) -> None:

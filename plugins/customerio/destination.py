@@ -70,7 +70,8 @@ class CustomerIO(Destination):
         the wire; ``key`` is stored as given. Each repair is a note on the item."""
         cfg = self._settings(settings)
         notes: list[str] = []
-        payload = self._checked(action.action, action.payload, notes, trusted=action.checked)
+        # a copy: the repairs below write into it, and _checked may return the payload itself
+        payload = dict(self._checked(action.action, action.payload, notes, trusted=action.checked))
         if "name" in payload:
             payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
         if "data" in payload:
@@ -135,7 +136,8 @@ class CustomerIO(Destination):
     def _checked(
         name: str, payload: Mapping[str, Any], notes: list[str], *, trusted: bool = False
     ) -> dict[str, Any]:
-        """The payload with timestamps resolved and normalized, once every check that needs
+        """The payload with timestamps resolved and normalized (the payload itself when they
+        need no change: do not write into it), once every check that needs
         no settings and that no repair can fix passed; ``PermanentDeliveryError`` otherwise.
         (Sizes are repaired or refused later, by the connection's ``oversize`` policy.)
         ``trusted``: these very checks passed at intake (``Action.checked``), so the schema

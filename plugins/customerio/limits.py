@@ -70,15 +70,22 @@ def seconds(value: Any, field: str) -> int:
 
 
 def normalize_timestamps(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of ``payload`` with ``timestamp``, ``created_at`` and ``device.last_used`` checked."""
-    out = dict(payload)
+    """``payload`` with ``timestamp``, ``created_at`` and ``device.last_used`` checked, as
+    integer seconds; a copy only when one of them changes (an integral float, say)."""
+    out: Any = payload
     for name in TIMESTAMP_FIELDS:
         if name in out:
-            out[name] = seconds(out[name], name)
+            value = out[name]
+            checked = seconds(value, name)
+            if type(value) is not int:
+                out = {**out, name: checked}
     device = out.get("device")
     if isinstance(device, Mapping) and "last_used" in device:
-        out["device"] = {**device, "last_used": seconds(device["last_used"], "device.last_used")}
-    return out
+        value = device["last_used"]
+        checked = seconds(value, "device.last_used")
+        if type(value) is not int:
+            out = {**out, "device": {**device, "last_used": checked}}
+    return out  # type: ignore[no-any-return]
 
 
 def check_identifier(field: str, identifiers: Mapping[str, Any]) -> None:

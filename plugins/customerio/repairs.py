@@ -66,8 +66,10 @@ def resolve_timestamp_ms(payload: Mapping[str, Any], notes: Notes) -> dict[str, 
     A value below ``limits.MAX_TIMESTAMP`` (1e11: March 1973 in milliseconds, the year 5138
     in seconds) is clearly seconds already: it is taken as seconds and noted. A value that
     is not a finite number is left for the schema check to reject. An explicit
-    ``timestamp`` wins.
+    ``timestamp`` wins. Without ``timestamp_ms`` the payload itself is returned (no copy).
     """
+    if "timestamp_ms" not in payload:
+        return payload  # type: ignore[return-value]  # read-only from here on
     out = dict(payload)
     value = out.pop("timestamp_ms", None)
     number = value is not None and not isinstance(value, bool) and isinstance(value, int | float)
