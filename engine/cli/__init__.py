@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "describe": ("describe_cmd", "describe"),
     "schema": ("schema_cmd", "schema"),
     "serve": ("serve_cmd", "serve"),
+    "tap": ("tap_cmd", "tap"),
     "demo": ("demo_cmd", "demo"),
     "lsp": ("lsp_cmd", "lsp"),
 }
@@ -84,6 +85,7 @@ def main(strict_plugins: bool) -> None:
       mapwire send --config mapwire.yaml --connection NAME batches.ndjson
       mapwire dlq list --config mapwire.yaml
       mapwire serve [--config FILE]       receive webhooks over HTTP and deliver them
+      mapwire tap [--connection NAME]     watch live what a running serve receives and maps
       mapwire demo post                   post the bundled samples to a running server
       mapwire playground                  try mappings in the browser (127.0.0.1:8090)
     """

@@ -94,6 +94,9 @@ class ServerOptions:
     """Intake processes sharing the listening socket (1: intake runs in ``serve`` itself)."""
     deliverers: int = 0
     """Delivery processes (0: each intake process delivers too)."""
+    tap: bool | str = True
+    """``mapwire tap``: True (its folder beside the queue or the config file), a folder, or
+    False (no tap)."""
     auth: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
@@ -321,6 +324,8 @@ def load_config(
             )
         )
     server_raw = dict(value.get("server", {}))
+    if isinstance(server_raw.get("tap"), str):
+        server_raw["tap"] = str((base / server_raw["tap"]).resolve())
     auth = {
         k: checker.resolve(v, ("server", "auth", k)) for k, v in server_raw.pop("auth", {}).items()
     }

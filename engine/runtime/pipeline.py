@@ -55,6 +55,10 @@ from .safe_enqueue import enqueue_storable
 from .submissions import ConnectionReport, IntakeReport, Part, Submission, Submitted
 
 DEPTH_CACHE_SECONDS = 1.0
+#: What ``Pipeline.on_mapped`` is told of each document (see ``engine.server.tap``).
+Tapped = Callable[
+    [Connection, str, Any, Sequence[Action], Mapping[str, int], Sequence[MappingFailure]], None
+]
 
 
 UNSTORABLE = "the mapped actions could not be stored"
@@ -124,6 +128,9 @@ class Pipeline:
         self._depth: dict[str, tuple[float, int]] = {}
         self.on_queued: Callable[[str], None] | None = None
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
+        #: ``mapwire tap``, while one is attached: each document a connection mapped
+        #: (connection, source, document, actions, skips, failures). None costs one check.
+        self.on_mapped: Tapped | None = None
 
     def connections_for(self, source: str, only: str | None = None) -> list[Connection]:
         """Enabled connections whose flow reads ``source`` (or just ``only``)."""
@@ -201,7 +208,9 @@ class Pipeline:
             for part, conn in targets:
                 counts = report.connections.setdefault(conn.name, ConnectionReport())
                 so_far = work.groups.setdefault(conn.name, [])
-                groups, failures = self.map_each(conn, part.documents, counts, first=len(so_far))
+                groups, failures = self.map_each(
+                    conn, part.documents, counts, first=len(so_far), source=part.source
+                )
                 so_far.extend(groups)
                 if failures:
                     work.failures.setdefault(conn.name, []).extend(failures)
@@ -312,15 +321,17 @@ class Pipeline:
         part: ConnectionReport,
         *,
         first: int = 0,
+        source: str = "",
     ) -> tuple[list[list[Action]], list[MappingFailure]]:
         """``map_documents`` with the actions of each document apart. An action its
         destination would refuse is held back as a failure (``intake_check``); the
         failures of each document are also listed in ``part.held`` by its index (counted
-        from ``first``)."""
+        from ``first``). ``on_mapped`` is told of each document (``source``: its shape)."""
         run = self._runners[conn.name]
         namespace = f"{conn.name}:"
         destinations = self.destinations
         destination = destinations.get(conn.plan.destination)
+        tap = self.on_mapped
         groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
         for index, doc in enumerate(documents, first):
@@ -333,6 +344,8 @@ class Pipeline:
             if destination is not None:
                 for action in actions:
                     action.order_key = destination.ordering_key(action.action, action.payload)
+            if tap is not None:
+                tap(conn, source, doc, actions, result.skipped, found)
             groups.append(actions)
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n

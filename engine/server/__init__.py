@@ -11,6 +11,8 @@ deliverer processes (``--deliverers``). The modules, from the bottom up:
 * ``endpoints``: the routes the source plugins declare (``register_endpoints``), served by
   one machinery: credentials, body, parse, split, queue, answer.
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
+* ``tap``, ``tap_records``: the Unix socket each intake process streams what it receives
+  and maps on, to ``mapwire tap`` (secrets masked, personal data too if asked).
 * ``delivery_process``: a deliverer process, the delivery loops run until a signal.
 * ``supervisor``: forks intake and deliverer processes, restarts those that die, drains
   them all on SIGTERM or Ctrl-C.

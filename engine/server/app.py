@@ -1,5 +1,6 @@
 """The ASGI application: routes, health and metrics, error answers, and the lifespan that
-opens the runtime, starts the group committer and delivery, and stops them in order.
+opens the runtime, starts the group committer, the tap socket (``tap``) and delivery, and
+stops them in order.
 
 =======================================  ==============================================
 ``POST`` the routes the sources declare  each installed source plugin's endpoints
@@ -15,10 +16,10 @@ Every error is a JSON body ``{"error": {"code", "message"}}``: bad input is a 4x
 changes nothing; 503 (with ``Retry-After``) means "not now, send it again".
 
 Shutdown (uvicorn stops accepting and lets in-flight requests finish first): the committer
-commits what is waiting and stops, delivery (when this process delivers: ``create_app``'s
-``delivers``) finishes the request it is sending and stops, then the runtime closes its
-clients, queue and store. An item claimed but not settled when delivery is stopped comes
-back when its lease runs out.
+commits what is waiting and stops, the taps are detached, delivery (when this process
+delivers: ``create_app``'s ``delivers``) finishes the request it is sending and stops, then
+the runtime closes its clients, queue and store. An item claimed but not settled when
+delivery is stopped comes back when its lease runs out.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from .logs import log_event
 from .offload import Offload
 from .parse_budget import ParseBudget
 from .request_log import HttpMetrics, RequestLog
+from .tap import open_tap
 
 DELIVERY_STOP_SECONDS = 15.0
 BACKLOG_RETRY_AFTER = 5
@@ -155,6 +157,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state.http_metrics = HttpMetrics(runtime.metrics.registry)
     committer = GroupCommitter(runtime.pipeline)
     committer.start()
+    tap = await open_tap(state.config, runtime.pipeline)
     stop = asyncio.Event()
     delivery = None
     if app.state.delivers:  # else deliverer processes of the supervisor deliver
@@ -169,6 +172,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         state.accepting = False
         await asyncio.to_thread(committer.close)
         await asyncio.to_thread(state.offload.close)
+        if tap is not None:
+            await tap.close()
         stop.set()
         runtime.wake_all()  # idle deliverers see the stop at once
         if delivery is not None:
