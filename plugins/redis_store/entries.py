@@ -51,11 +51,15 @@ def stream_id_of(id_: Any) -> str:
 
 
 def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
-    """An action (and its dead-letter history, if any) as JSON. Raises ``TypeError`` for
-    what JSON cannot hold."""
+    """An action (and its dead-letter history, if any) as JSON: ``d`` destination, ``a``
+    action, ``p`` payload, ``r`` rule, ``k`` 1 when it passed its destination's checks at
+    intake (``Action.checked``; never with a history: a dead letter put back is checked
+    again), ``h`` the history. Raises ``TypeError`` for what JSON cannot hold."""
     d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
     if history:
         d["h"] = [h.as_list() for h in history]
+    elif a.checked:
+        d["k"] = 1
     return orjson.dumps(d).decode()
 
 
@@ -65,7 +69,8 @@ def lenient(obj: Any) -> str:
 
 def _action(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = orjson.loads(text)
-    return Action(d["d"], d["a"], d["p"], rule=d.get("r", "")), history_from(d.get("h"))
+    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d)
+    return action, history_from(d.get("h"))
 
 
 def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:

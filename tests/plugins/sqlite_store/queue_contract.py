@@ -230,6 +230,21 @@ class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
         assert numbers(queue.claim("c", 10, 60)) == [0, 1, 2]
 
     # -- dead letters -----------------------------------------------------------------------
+    def test_the_intake_check_mark_survives_the_queue_but_not_a_dead_letter(
+        self, queue: Queue
+    ) -> None:
+        checked = act(0)
+        checked.checked = True
+        queue.enqueue("c", [checked, act(1)])
+        entries = queue.claim("c", 2, 60)
+        assert [e.action.checked for e in entries] == [True, False]
+        queue.dead_letter([(entries[0], Failure("refused"))])
+        assert queue.requeue_dead_letters(None, "c") == 1
+        queue.ack([entries[1].id])
+        (again,) = queue.claim("c", 2, 60)
+        assert again.action.payload["n"] == 0
+        assert again.action.checked is False, "a dead letter put back is checked again"
+
     def test_dead_letter_moves_entries(self, queue: Queue, clock: FakeClock) -> None:
         self.enqueue_numbered(queue, 3)
         enqueued_at = clock.now

@@ -413,19 +413,3 @@ def test_a_queue_from_before_ordering_keys_opens_and_orders_what_comes_next(
         assert {"queue_claim", "queue_order"} <= indexes and "queue_ready" not in indexes
     finally:
         queue.close()
-
-
-def test_the_intake_check_mark_survives_the_queue_but_not_a_dead_letter(
-    queue: SqliteQueue,
-) -> None:
-    checked = act(0)
-    checked.checked = True
-    queue.enqueue("c", [checked, act(1)])
-    entries = queue.claim("c", 2, 60)
-    assert [e.action.checked for e in entries] == [True, False]
-    queue.dead_letter([(entries[0], Failure("refused"))])
-    assert queue.requeue_dead_letters(None, "c") == 1
-    queue.ack([entries[1].id])
-    (again,) = queue.claim("c", 2, 60)
-    assert again.action.payload["n"] == 0
-    assert again.action.checked is False
