@@ -11,6 +11,8 @@ deliverer processes (``--deliverers``). The modules, from the bottom up:
 * ``endpoints``: the routes the source plugins declare (``register_endpoints``), served by
   one machinery: credentials, body, parse, split, queue, answer.
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
+* ``reload``: SIGHUP and ``--watch``: the new config and mappings checked off the event
+  loop, then swapped in whole; an invalid set is logged and the old one kept.
 * ``delivery_process``: a deliverer process, the delivery loops run until a signal.
 * ``supervisor``: forks intake and deliverer processes, restarts those that die, drains
   them all on SIGTERM or Ctrl-C.
