@@ -10,7 +10,9 @@ backfill into a demo database.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import click
@@ -56,6 +58,15 @@ def no_config_message(command: str) -> str:
         f"environment variable and ./{LOCAL_NAME} in {Path.cwd()}; pass --config FILE "
         f"(only `mapwire serve` and `mapwire demo` run the bundled demo without one)"
     )
+
+
+def config_loader(given: Path | None) -> Callable[[], Config]:
+    """What reads the same config file again (``serve``'s reload): the file found the way
+    ``load_config_or_exit`` found it, else the bundled demo config."""
+    found = find_config(given)
+    if found is None:
+        return partial(load_config, DEMO_CONFIG, base=Path.cwd())
+    return partial(load_config, found.path)
 
 
 def load_config_or_exit(given: Path | None, command: str = "", *, demo: bool = False) -> Config:

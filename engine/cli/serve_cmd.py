@@ -10,7 +10,7 @@ import click
 from ..contracts.errors import MissingDependency
 from ..server.logs import LEVELS
 from ..server.runner import run_server
-from .config_discovery import load_config_or_exit
+from .config_discovery import config_loader, load_config_or_exit
 
 EXIT_STARTUP_FAILED = 3
 
@@ -38,6 +38,11 @@ EXIT_STARTUP_FAILED = 3
     help="Delivery processes (default: server.deliverers, else 0: intake delivers).",
 )
 @click.option(
+    "--watch",
+    is_flag=True,
+    help="Reload when the config file or a mapping it uses changes (as on SIGHUP).",
+)
+@click.option(
     "--log-level", type=click.Choice(LEVELS), default="info", show_default=True, help="Log level."
 )
 def serve(
@@ -46,6 +51,7 @@ def serve(
     port: int | None,
     workers: int | None,
     deliverers: int | None,
+    watch: bool,
     log_level: str,
 ) -> None:
     """Receive traffic over HTTP and deliver it.
@@ -55,6 +61,13 @@ def serve(
     and --deliverers M this process supervises N intake processes on one port and M
     delivery processes, restarts any that dies, and drains them all on SIGTERM or
     Ctrl-C. Logs are JSON lines on stderr.
+
+    SIGHUP (and with --watch a change to the files) reloads the config and the
+    mappings without a restart: the new set is checked first and, if anything is
+    invalid, the old one keeps running and each problem is logged as
+    file:line:col. Requests under way finish with the set they started with;
+    nothing queued is lost. The store, the queue and server.host, port, workers,
+    deliverers and connection limits need a restart.
 
     \b
     Endpoints:
@@ -66,10 +79,21 @@ def serve(
       mapwire serve          (./mapwire.yaml, else the bundled demo config, port 8080)
       mapwire serve --config mapwire.yaml --host 0.0.0.0 --port 9000
       mapwire serve --config mapwire.yaml --workers 2 --deliverers 1
+      mapwire serve --config mapwire.yaml --watch
+      kill -HUP <pid of serve>     (reload after editing the files)
     """
     config = load_config_or_exit(config_path, "serve", demo=True)
     try:
-        started = run_server(config, host, port, log_level, workers=workers, deliverers=deliverers)
+        started = run_server(
+            config,
+            host,
+            port,
+            log_level,
+            workers=workers,
+            deliverers=deliverers,
+            reload=config_loader(config_path),
+            watch=watch,
+        )
     except MissingDependency as exc:
         raise click.ClickException(str(exc)) from exc
     if not started:

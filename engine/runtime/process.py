@@ -17,7 +17,9 @@ import httpx
 
 from ..contracts.destination import Destination
 from .config import Config, Connection
-from .delivery import Deliverer, run_until
+from .credentials_pause import REASON as PAUSE_REASON
+from .delivery import Deliverer
+from .delivery_loops import DeliveryLoops
 from .metrics import Metrics
 from .pipeline import Pipeline
 from .registry import Registry, get_registry
@@ -32,20 +34,39 @@ class Runtime:
         self.store = self.registry.make_state_store(config.store)
         self.queue = self.registry.make_queue(config.queue)
         self.metrics = Metrics()
-        self.pipeline = Pipeline(
+        self.pipeline = self.build_pipeline(config)
+        self._clients: list[httpx.AsyncClient] = []
+        self._limiters: list[Any] = []
+        self._wake: dict[str, asyncio.Event] = {}
+        self._loops: DeliveryLoops | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- reload -----------------------------------------------------------------------------
+    def build_pipeline(self, config: Config) -> Pipeline:
+        """An intake pipeline for ``config`` over this process's store, queue and metrics
+        (its flows compiled); ``adopt`` puts it in use."""
+        pipeline = Pipeline(
             config,
             self.store,
             self.queue,
             self.metrics,
             destinations=self.registry.destinations(),
         )
-        self._clients: list[httpx.AsyncClient] = []
-        self._limiters: list[Any] = []
-        self._wake: dict[str, asyncio.Event] = {}
-        #: the running deliverers by connection (while ``deliver`` runs)
-        self.deliverers: dict[str, Deliverer] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.pipeline.on_queued = self._notify
+        pipeline.on_queued = self._notify
+        return pipeline
+
+    def adopt(self, config: Config, pipeline: Pipeline) -> None:
+        """Use ``config`` and its ``pipeline`` from now on (one reference each; whoever
+        holds the old pipeline finishes with it). The store and the queue stay; call
+        ``redeliver`` to bring the delivery loops in line."""
+        if pipeline.on_mapping_failure is None:
+            pipeline.on_mapping_failure = self.pipeline.on_mapping_failure
+        self.config, self.pipeline = config, pipeline
+
+    async def redeliver(self) -> list[str]:
+        """Restart the delivery loops whose connection changed (see ``delivery_loops``);
+        the connections whose loop stopped. Nothing to do when this process delivers not."""
+        return await self._loops.update() if self._loops is not None else []
 
     # -- delivery ---------------------------------------------------------------------------
     def _client(self, conn: Connection) -> httpx.AsyncClient:
@@ -90,29 +111,35 @@ class Runtime:
     ) -> None:
         """Run every delivering connection's loop until ``stop`` is set; an idle loop looks
         at the queue again after ``idle_poll`` seconds unless intake in this process wakes
-        it sooner."""
+        it sooner. ``redeliver`` changes the loops while they run."""
         self._loop = asyncio.get_running_loop()
-        tasks = []
-        for conn in self.delivering(only):
-            wake = self._wake.setdefault(conn.name, asyncio.Event())
-            deliverer = self.deliverers[conn.name] = self.deliverer(conn)
-            tasks.append(
-                asyncio.create_task(
-                    run_until(
-                        deliverer,
-                        stop,
-                        wake=wake,
-                        batch_wait=conn.delivery.batch_wait_ms / 1000,
-                        idle_poll=idle_poll,
-                    ),
-                    name=f"deliver:{conn.name}",
-                )
-            )
+        loops = self._loops = DeliveryLoops(self, only, idle_poll=idle_poll)
         try:
-            await asyncio.gather(*tasks)
+            await loops.run(stop)
         finally:
-            for task in tasks:
-                task.cancel()
+            loops.cancel()
+
+    @property
+    def deliverers(self) -> dict[str, Deliverer]:
+        """The running deliverers by connection (while ``deliver`` runs)."""
+        return self._loops.deliverers if self._loops is not None else {}
+
+    def wake_event(self, connection: str) -> asyncio.Event:
+        return self._wake.setdefault(connection, asyncio.Event())
+
+    async def retire(self, deliverer: Deliverer) -> None:
+        """Close what a stopped deliverer used: its HTTP client and its rate limiter (a
+        pause it was in ends with it: the new deliverer tries the credentials afresh)."""
+        if deliverer.credentials.paused:
+            self.metrics.connection_paused.labels(deliverer.connection, PAUSE_REASON).set(0)
+        if deliverer.client in self._clients:
+            self._clients.remove(deliverer.client)
+        await deliverer.client.aclose()
+        if deliverer.limiter in self._limiters:
+            self._limiters.remove(deliverer.limiter)
+            close = getattr(deliverer.limiter, "close", None)
+            if close is not None:
+                close()
 
     def paused(self) -> dict[str, str]:
         """Connections whose delivery is paused, and why (no secrets)."""

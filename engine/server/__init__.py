@@ -13,6 +13,8 @@ deliverer processes (``--deliverers``). The modules, from the bottom up:
 * ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
 * ``tap``, ``tap_records``: the Unix socket each intake process streams what it receives
   and maps on, to ``mapwire tap`` (secrets masked, personal data too if asked).
+* ``reload``: SIGHUP and ``--watch``: the new config and mappings checked off the event
+  loop, then swapped in whole; an invalid set is logged and the old one kept.
 * ``delivery_process``: a deliverer process, the delivery loops run until a signal.
 * ``supervisor``: forks intake and deliverer processes, restarts those that die, drains
   them all on SIGTERM or Ctrl-C.

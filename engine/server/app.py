@@ -20,6 +20,11 @@ commits what is waiting and stops, the taps are detached, delivery (when this pr
 delivers: ``create_app``'s ``delivers``) finishes the request it is sending and stops, then
 the runtime closes its clients, queue and store. An item claimed but not settled when
 delivery is stopped comes back when its lease runs out.
+
+Reload (``reload``, when ``create_app`` is given a loader): SIGHUP, or a file change with
+``watch``, replaces ``ServerState.active`` (config, credentials, pipeline) in one swap and
+brings this process's delivery loops in line; each request keeps the ``Active`` it started
+with.
 """
 
 from __future__ import annotations
@@ -42,15 +47,17 @@ from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
 from ..runtime.process import Runtime
 from ..runtime.registry import get_registry
+from ..runtime.reload import Prepared
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable
 from .endpoints import routes_for
-from .handling import JSONBody, ServerState, error_body, server_state
+from .handling import Active, JSONBody, ServerState, error_body, server_state
 from .logs import log_event
 from .offload import Offload
 from .parse_budget import ParseBudget
+from .reload import Loader, Reloader
 from .request_log import HttpMetrics, RequestLog
-from .tap import open_tap
+from .tap import TapServer, open_tap
 
 DELIVERY_STOP_SECONDS = 15.0
 BACKLOG_RETRY_AFTER = 5
@@ -147,6 +154,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     state: ServerState = app.state.mapwire
     try:
         runtime = Runtime(state.config)
+        state.active = Active(state.config, state.auth, runtime.pipeline)
     except Exception as exc:
         # The message may quote a store URL with its password: log the kind only.
         reason = type(exc).__name__
@@ -164,11 +172,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
         delivery.add_done_callback(_delivery_ended)
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
+    reloader = _reloader(app, state, runtime, committer, tap)
     state.accepting = True
     _announce(state)
     try:
         yield
     finally:
+        if reloader is not None:
+            await reloader.stop()
         state.accepting = False
         await asyncio.to_thread(committer.close)
         await asyncio.to_thread(state.offload.close)
@@ -182,12 +193,40 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await runtime.aclose()
         runtime.close()
         state.runtime = state.committer = state.delivery = state.http_metrics = None
+        state.active = Active(state.config, state.auth)
         log_event(
             logging.INFO,
             "server_stopped",
             commit_groups=committer.groups,
             submissions=committer.submissions,
         )
+
+
+def _reloader(
+    app: Starlette,
+    state: ServerState,
+    runtime: Runtime,
+    committer: GroupCommitter,
+    tap: TapServer | None,
+) -> Reloader | None:
+    """Reload on SIGHUP (and with ``watch`` on file changes) when the app was given a
+    loader: the new set replaces ``state.active`` whole (see ``reload``)."""
+    load: Loader | None = app.state.reload
+    if load is None:
+        return None
+
+    def swap(prepared: Prepared) -> None:
+        assert prepared.pipeline is not None
+        config = prepared.config
+        committer.adopt(prepared.pipeline)
+        state.offload.follow(config)
+        if tap is not None:
+            tap.follow(config, prepared.pipeline)
+        state.active = Active(config, InboundAuth(config.server.auth), prepared.pipeline)
+
+    reloader = Reloader(runtime, load, on_swap=swap)
+    reloader.start(watch=app.state.watch)
+    return reloader
 
 
 async def stop_delivery(delivery: asyncio.Task[None]) -> None:
@@ -229,9 +268,13 @@ def _announce(state: ServerState) -> None:
 
 
 # -- the application --------------------------------------------------------------------
-def create_app(config: Config, *, delivers: bool = True) -> Starlette:
+def create_app(
+    config: Config, *, delivers: bool = True, reload: Loader | None = None, watch: bool = False
+) -> Starlette:
     """The server for ``config``; the runtime is opened when the app starts up. With
-    ``delivers`` false the server only takes in (other processes deliver)."""
+    ``delivers`` false the server only takes in (other processes deliver). With
+    ``reload`` (what reads the config again) it reloads on SIGHUP, and with ``watch``
+    when the files change."""
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -239,8 +282,7 @@ def create_app(config: Config, *, delivers: bool = True) -> Starlette:
         *routes_for(get_registry().endpoints().values()),
     ]
     state = ServerState(
-        config=config,
-        auth=InboundAuth(config.server.auth),
+        active=Active(config, InboundAuth(config.server.auth)),
         parsing=ParseBudget(config.server.max_parse_bytes),
         offload=Offload(config),
     )
@@ -257,4 +299,6 @@ def create_app(config: Config, *, delivers: bool = True) -> Starlette:
     )
     app.state.mapwire = state
     app.state.delivers = delivers
+    app.state.reload = reload
+    app.state.watch = watch
     return app

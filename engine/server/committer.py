@@ -9,6 +9,10 @@ transactions, see ``engine.runtime.pipeline``) and settles each future with its 
 result. A queue or store that failed becomes ``IntakeUnavailable`` (503 with
 ``Retry-After``). Submissions arrive while a group is being committed, so the groups grow
 with the load and no request waits on a timer.
+
+Each submission carries the pipeline its request started with; a group holds submissions
+of one pipeline only, so after a reload the requests begun before it are still mapped by
+the plans they started with, and the later ones by the new plans.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class _Pending:
     parts: Sequence[Part]
     future: asyncio.Future[IntakeReport]
     loop: asyncio.AbstractEventLoop
+    pipeline: Pipeline
     error: BaseException | None = None
     report: IntakeReport | None = None
 
@@ -74,8 +79,7 @@ class GroupCommitter:
         self.pipeline = pipeline
         self.max_group_documents = max_group_documents
         self.max_group_requests = max_group_requests
-        if pipeline.on_mapping_failure is None:
-            pipeline.on_mapping_failure = log_mapping_failure
+        self.adopt(pipeline)
         self._inbox: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
         self._thread = threading.Thread(target=self._run, name="mapwire-committer", daemon=True)
         self._closed = False
@@ -86,8 +90,18 @@ class GroupCommitter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, parts: Sequence[Part]) -> asyncio.Future[IntakeReport]:
-        """Queue ``parts`` for the next group; the future resolves once they are committed."""
+    def adopt(self, pipeline: Pipeline) -> None:
+        """Submissions that name no pipeline go through ``pipeline`` from now on."""
+        if pipeline.on_mapping_failure is None:
+            pipeline.on_mapping_failure = log_mapping_failure
+        self.pipeline = pipeline
+
+    def submit(
+        self, parts: Sequence[Part], pipeline: Pipeline | None = None
+    ) -> asyncio.Future[IntakeReport]:
+        """Queue ``parts`` for the next group; the future resolves once they are committed.
+        They are mapped through ``pipeline`` (the one the request started with), else the
+        committer's current one."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[IntakeReport] = loop.create_future()
         if self._closed:
@@ -95,7 +109,7 @@ class GroupCommitter:
                 "the server is shutting down", code="shutting_down", retry_after=5
             )
         try:
-            self._inbox.put_nowait(_Pending(parts, future, loop))
+            self._inbox.put_nowait(_Pending(parts, future, loop, pipeline or self.pipeline))
         except queue.Full:
             raise IntakeUnavailable(
                 "too many requests are waiting to be queued", code="busy", retry_after=1
@@ -118,8 +132,10 @@ class GroupCommitter:
     # -- the committer thread -------------------------------------------------------------
     def _run(self) -> None:
         stopping = False
+        carried: _Pending | None = None  # the first of the next group (another pipeline)
         while not stopping:
-            first = self._inbox.get()
+            first = carried if carried is not None else self._inbox.get()
+            carried = None
             if first is _STOP:
                 break
             group = [first]
@@ -131,6 +147,9 @@ class GroupCommitter:
                     break
                 if more is _STOP:
                     stopping = True
+                    break
+                if more.pipeline is not first.pipeline:  # a reload between the two
+                    carried = more
                     break
                 group.append(more)
                 documents += sum(len(p.documents) for p in more.parts)
@@ -163,7 +182,7 @@ class GroupCommitter:
     def _commit(self, group: list[_Pending]) -> None:
         self.groups += 1
         self.submissions += len(group)
-        results = self.pipeline.submit_many([Submission(p.parts) for p in group])
+        results = group[0].pipeline.submit_many([Submission(p.parts) for p in group])
         for pending, done in zip(group, results, strict=True):
             pending.report = done.report
             pending.error = request_error(done)

@@ -19,6 +19,7 @@ from ..runtime.config import Config
 from ..runtime.process import Runtime
 from .app import stop_delivery
 from .logs import log_event
+from .reload import Loader, Reloader, hold_hangups
 from .supervisor import EXIT_NEVER_STARTED
 
 #: How often an idle deliverer looks at the shared queue: intake runs in other processes
@@ -26,8 +27,10 @@ from .supervisor import EXIT_NEVER_STARTED
 IDLE_POLL_SECONDS = 0.1
 
 
-def run_deliverer(config: Config) -> int:
-    """Deliver ``config``'s connections until signalled; the process's exit code."""
+def run_deliverer(config: Config, reload: Loader | None = None) -> int:
+    """Deliver ``config``'s connections until signalled (and with ``reload``, reload on
+    SIGHUP: the loops whose connection changed start again); the process's exit code."""
+    hold_hangups()
     try:
         runtime = Runtime(config)
     except Exception as exc:
@@ -35,7 +38,7 @@ def run_deliverer(config: Config) -> int:
         log_event(logging.ERROR, "startup_failed", exc=exc, reason=type(exc).__name__)
         return EXIT_NEVER_STARTED
     try:
-        asyncio.run(_deliver_until_signalled(runtime))
+        asyncio.run(_deliver_until_signalled(runtime, reload))
     finally:
         runtime.close()
     snapshot = {c.name: runtime.metrics.snapshot(c.name) for c in runtime.delivering()}
@@ -48,10 +51,11 @@ def run_deliverer(config: Config) -> int:
     return 0
 
 
-async def _deliver_until_signalled(runtime: Runtime) -> None:
+async def _deliver_until_signalled(runtime: Runtime, reload: Loader | None) -> None:
     stop = asyncio.Event()
     delivery = asyncio.create_task(runtime.deliver(stop, idle_poll=IDLE_POLL_SECONDS))
     loop = asyncio.get_running_loop()
+    reloader = Reloader(runtime, reload, role="deliverer") if reload is not None else None
 
     def on_signal() -> None:
         if stop.is_set():
@@ -62,6 +66,8 @@ async def _deliver_until_signalled(runtime: Runtime) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal)
     log_event(logging.INFO, "deliverer_ready", connections=[c.name for c in runtime.delivering()])
+    if reloader is not None:
+        reloader.start(watch=False)  # the supervisor watches the files
     waiting = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({delivery, waiting}, return_when=asyncio.FIRST_COMPLETED)
@@ -72,4 +78,6 @@ async def _deliver_until_signalled(runtime: Runtime) -> None:
             await stop_delivery(delivery)
     finally:
         waiting.cancel()
+        if reloader is not None:
+            await reloader.stop()
         await runtime.aclose()

@@ -8,6 +8,7 @@ Errors are raised, not returned: ``InputError`` (a 4xx with its code), ``Backlog
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,12 +34,21 @@ from .request_log import HttpMetrics
 SUBMIT_TIMEOUT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class Active:
+    """The config in force and what the server built from it. A reload replaces it whole
+    (one reference), and a request keeps the one it started with (``server_state``)."""
+
+    config: Config
+    auth: InboundAuth
+    pipeline: Pipeline | None = None
+
+
 @dataclass
 class ServerState:
     """What the running server holds; the lifespan fills it in and empties it."""
 
-    config: Config
-    auth: InboundAuth
+    active: Active
     parsing: ParseBudget
     offload: Offload
     runtime: Runtime | None = None
@@ -48,6 +58,14 @@ class ServerState:
     accepting: bool = False
 
     @property
+    def config(self) -> Config:
+        return self.active.config
+
+    @property
+    def auth(self) -> InboundAuth:
+        return self.active.auth
+
+    @property
     def running(self) -> Runtime:
         if self.runtime is None:
             raise IntakeUnavailable("the server is not running", code="not_ready", retry_after=5)
@@ -55,12 +73,22 @@ class ServerState:
 
     @property
     def pipeline(self) -> Pipeline:
-        return self.running.pipeline
+        pipeline = self.active.pipeline
+        if pipeline is None:
+            raise IntakeUnavailable("the server is not running", code="not_ready", retry_after=5)
+        return pipeline
+
+
+_PINNED = "mapwire.state"
 
 
 def server_state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.mapwire
-    return state
+    """The server's state as it was when ``request`` started: every later look during the
+    request sees the same config, credentials and pipeline, even across a reload."""
+    pinned: ServerState | None = request.scope.get(_PINNED)
+    if pinned is None:
+        pinned = request.scope[_PINNED] = copy.copy(request.app.state.mapwire)
+    return pinned
 
 
 class JSONBody(Response):
@@ -114,7 +142,7 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
         raise IntakeUnavailable(
             "the server is not accepting input", code="not_ready", retry_after=5
         )
-    future = committer.submit(parts)
+    future = committer.submit(parts, state.pipeline)
     try:
         async with asyncio.timeout(SUBMIT_TIMEOUT_SECONDS):
             report = await future

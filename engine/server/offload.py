@@ -81,6 +81,17 @@ class Offload:
         self._pool: ProcessPoolExecutor | None = None
         self.available = self.threshold > 0 and Path(config.path).is_file()
 
+    def follow(self, config: Config) -> None:
+        """Use ``config`` from now on (a reload swapped it in): the helper holding the old
+        one finishes the bodies it was given and stops; the next heavy body starts a new
+        helper, which reads the config files as they are now."""
+        self._config = config
+        self.threshold = config.server.offload_bytes
+        self.available = self.threshold > 0 and Path(config.path).is_file()
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
     def takes(self, size: int) -> bool:
         """Whether a body of ``size`` bytes goes to the helper."""
         return self.available and size > self.threshold

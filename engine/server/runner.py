@@ -3,7 +3,8 @@ deliverer processes this one supervises (``--workers``/``--deliverers``).
 
 On the first SIGTERM/SIGINT the server stops accepting connections, lets in-flight
 requests finish (up to ``GRACEFUL_SECONDS``), then the application's shutdown commits what
-is waiting, stops delivery and closes the queue. A second Ctrl-C forces the exit.
+is waiting, stops delivery and closes the queue. A second Ctrl-C forces the exit. SIGHUP
+(and with ``watch`` a change to the files) reloads the config and the mappings (``reload``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 
 from ..contracts.errors import MissingDependency
 from ..runtime.config import Config
@@ -30,13 +32,16 @@ def run_server(
     *,
     workers: int | None = None,
     deliverers: int | None = None,
+    reload: Callable[[], Config] | None = None,
+    watch: bool = False,
 ) -> bool:
     """Serve ``config`` until stopped; False if the server never started.
 
     ``workers`` intake processes (default ``server.workers``) and ``deliverers`` delivery
     processes (default ``server.deliverers``): with one worker and no deliverer everything
     runs in this process, else this process supervises children (``supervisor``) that share
-    one listening socket, bound here.
+    one listening socket, bound here. ``reload`` reads the config file again (for SIGHUP
+    and ``watch``; without it the files are read once).
     """
     try:
         import uvicorn
@@ -51,18 +56,20 @@ def run_server(
         ) from exc
     from .connection_limits import guarded_protocol
     from .delivery_process import run_deliverer
+    from .reload import ParentReload, hold_hangups
     from .supervisor import EXIT_NEVER_STARTED, Role, supervise
 
+    hold_hangups()
     configure_logging(log_level)
     options = config.server
     workers = options.workers if workers is None else workers
     deliverers = options.deliverers if deliverers is None else deliverers
     raise_open_file_limit(options.max_connections)
 
-    def server(delivers: bool) -> uvicorn.Server:
+    def server(config: Config, delivers: bool, watching: bool = False) -> uvicorn.Server:
         return uvicorn.Server(
             uvicorn.Config(
-                create_app(config, delivers=delivers),
+                create_app(config, delivers=delivers, reload=reload, watch=watching),
                 host=host or options.host,
                 port=options.port if port is None else port,
                 log_config=None,
@@ -78,10 +85,10 @@ def run_server(
         )
 
     if workers == 1 and deliverers == 0:
-        single = server(delivers=True)
+        single = server(config, delivers=True, watching=watch and reload is not None)
         single.run()
         return bool(single.started)
-    listening = server(delivers=False).config.bind_socket()
+    listening = server(config, delivers=False).config.bind_socket()
     log_event(
         logging.INFO,
         "supervisor_ready",
@@ -90,15 +97,26 @@ def run_server(
         deliverers=deliverers,
     )
 
+    # The children start with the set ``serve`` last loaded; each one reloads itself on the
+    # SIGHUP ``serve`` sends on, and ``serve`` alone watches the files.
+    parent = ParentReload(config, reload, watch=watch) if reload is not None else None
+
+    def current() -> Config:
+        return parent.config if parent is not None else config
+
     def intake() -> int:
-        worker = server(delivers=deliverers == 0)
+        hold_hangups()
+        worker = server(current(), delivers=deliverers == 0)
         worker.run(sockets=[listening])
         return 0 if worker.started else EXIT_NEVER_STARTED
 
+    def deliver() -> int:
+        return run_deliverer(current(), reload)
+
     roles = [Role("worker", i, intake) for i in range(workers)]
-    roles += [Role("deliverer", i, lambda: run_deliverer(config)) for i in range(deliverers)]
+    roles += [Role("deliverer", i, deliver) for i in range(deliverers)]
     try:
-        return supervise(roles)
+        return supervise(roles, parent)
     finally:
         listening.close()
 

@@ -14,6 +14,10 @@ waits for them all (any still running after ``STOP_SECONDS`` is killed) and retu
 second signal is sent on as SIGINT, which makes the children quit at once. Children run
 in their own process group, so a Ctrl-C on a terminal reaches them only through ``serve``,
 and each one stops by itself if ``serve`` disappears.
+
+SIGHUP (or, with ``--watch``, a change to the files ``Reloading.due`` reports) is sent on
+to every running child, each of which reloads itself; ``Reloading.apply`` then loads the
+files in ``serve`` too, so that a child started later begins with the current set.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from .logs import log_event
 
@@ -61,14 +65,27 @@ class _Slot:
     restart_at: float | None = None
 
 
-def supervise(roles: list[Role]) -> bool:
+class Reloading(Protocol):
+    """What ``serve`` does for a reload besides sending SIGHUP on (``reload.ParentReload``)."""
+
+    def due(self) -> bool: ...
+    def apply(self, trigger: str) -> None: ...
+
+
+def supervise(roles: list[Role], reloading: Reloading | None = None) -> bool:
     """Run ``roles`` as children until a signal drains them; False if one never started."""
     signals: list[int] = []
+    hangups: list[int] = []
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         signals.append(signum)
 
+    def on_hangup(signum: int, frame: FrameType | None) -> None:
+        hangups.append(signum)
+
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    if reloading is not None:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hangup)
     slots = [_Slot(role) for role in roles]
     started = True
     forwarded = 0
@@ -92,6 +109,12 @@ def supervise(roles: list[Role]) -> bool:
                     signals.append(signal.SIGTERM)
                     continue
                 _schedule_restart(slot, code)
+            if not forwarded and reloading is not None:
+                trigger = "SIGHUP" if hangups else "watch" if reloading.due() else None
+                if trigger is not None:
+                    hangups.clear()
+                    _send(slots, signal.SIGHUP)
+                    reloading.apply(trigger)
             now = time.monotonic()
             if not forwarded:
                 for slot in slots:

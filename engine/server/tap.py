@@ -164,6 +164,15 @@ class TapServer:
             raise
         self._server = await asyncio.start_unix_server(self._serve, sock=sock, limit=HELLO_BYTES)
 
+    def follow(self, config: Config, pipeline: Pipeline) -> None:
+        """Tap ``pipeline`` from now on (a reload swapped it in), masking ``config``'s
+        secrets; the taps attached stay attached."""
+        secret_settings = {n: d.secret_settings for n, d in pipeline.destinations.items()}
+        self._secrets = Redactor(config_secrets(config, secret_settings))
+        old, self.pipeline = self.pipeline, pipeline
+        pipeline.on_mapped = old.on_mapped
+        old.on_mapped = None
+
     async def close(self) -> None:
         """Detach every tap, stop listening and remove the socket."""
         self.pipeline.on_mapped = None

@@ -312,3 +312,23 @@ def test_masking_keeps_the_shape_and_hides_whole_subtrees() -> None:
         "user_identities": [{"identity_type": "***", "identity": "***"}, {"n": "***"}],
     }
     assert document["token"] == {"nested": "x"}  # a copy: the queued document is untouched
+
+
+def test_a_tap_stays_attached_across_a_reload_and_sees_the_new_set(
+    serve: Serve, tmp_path: Path
+) -> None:
+    tap = Tap(["--connection", "events", "--limit", str(2 * PER_DOCUMENT)], tmp_path)
+    tap.read()
+    _post(serve.url, events_batch("before", EVENTS))
+    connections = _connections()
+    connections[0]["settings"] = {"user_id_type": "email"}
+    write_config(tmp_path, connections)
+    serve.process.send_signal(signal.SIGHUP)
+    until(lambda: serve.events("config_reloaded"), "the reload is logged")
+    _post(serve.url, events_batch("after", EVENTS))
+    assert tap.ended() == 0
+    actions = [r for r in tap.records() if r["type"] == "action"]
+    named = [r["payload"]["identifiers"] for r in actions]
+    assert named == [{"id": "before"}] * (1 + EVENTS) + [{"email": "after@example.com"}] * (
+        1 + EVENTS
+    )
