@@ -9,7 +9,7 @@ source, queue, store, actions, errors) <- ``language`` (mapping files -> compile
 
 from __future__ import annotations
 
-from .contracts.actions import DELIVERED, Action, MapResult, Outcome
+from .contracts.actions import DELIVERED, Action, Forget, MapResult, Outcome
 from .contracts.claim_owner import claim_owner_id, claim_owner_is_dead
 from .contracts.destination import (
     ActionSpec,
@@ -87,6 +87,7 @@ __all__ = [
     "EnqueueResult",
     "FailedAttempt",
     "Failure",
+    "Forget",
     "InputError",
     "ItemError",
     "MapResult",

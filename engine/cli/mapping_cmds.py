@@ -70,7 +70,9 @@ def _binary_stdout() -> IO[bytes]:
 @click.command("map")
 @mapping_option
 @set_option
-@click.option("--meta", is_flag=True, help="Also print each action's rule and dedup keys.")
+@click.option(
+    "--meta", is_flag=True, help="Also print each action's rule, dedup keys and forgotten state."
+)
 @click.argument("input_path", metavar="[INPUT]", default="-")
 def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path: str) -> None:
     """Dry run: map a JSON document or an NDJSON stream and print the actions as NDJSON.
@@ -114,6 +116,11 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                             **action.as_dict(),
                             "rule": action.rule,
                             "dedup_keys": list(action.dedup_keys),
+                            **(
+                                {"forget": [f.as_dict() for f in action.forget]}
+                                if action.forget
+                                else {}
+                            ),
                         }
                     )
                     for action in result.actions

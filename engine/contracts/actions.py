@@ -6,6 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Stored state an action's person is to lose (a mapping rule's ``forget``): the
+    membership sets of ``set`` stored under any of ``keys``, or under a key one of them
+    was recorded as an alias of (``StateStore.forget``). Applied just before the action is
+    queued, in every connection delivering to the same destination account."""
+
+    set: str
+    keys: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"set": self.set, "keys": list(self.keys)}
+
+
 @dataclass(slots=True)
 class Action:
     """One thing to do at a destination: ``{destination, action, payload}``.
@@ -18,6 +32,8 @@ class Action:
     action is ordered with no other. ``checked``: its destination's ``check_payload`` found
     nothing at intake, so ``prepare`` may skip the checks it repeats (the queue keeps the
     mark; a dead-lettered action loses it, so one put back is checked again).
+    ``forget``: stored state to remove before the action is queued (see ``Forget``); it is
+    not kept in the queue.
     """
 
     destination: str
@@ -27,6 +43,7 @@ class Action:
     rule: str = ""
     order_key: str = ""
     checked: bool = False
+    forget: tuple[Forget, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "action": self.action, "payload": self.payload}

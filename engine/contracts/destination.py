@@ -150,8 +150,16 @@ class Destination(ABC):
     def erases(self, action: str) -> bool:
         """Whether ``action`` erases its person (a delete): before it is queued, the
         queue drops that person's pending entries (``Queue.drop_person`` with its
-        ``ordering_key``), so no older update re-creates them. Default: no action does."""
+        ``ordering_key``) in every connection to the same account (``account_key``), so
+        no older update re-creates them. Default: no action does."""
         return False
+
+    def account_key(self, settings: Mapping[str, Any]) -> str | None:
+        """Which account of the destination a connection's ``settings`` deliver to: an
+        erasure reaches every connection of this destination with an equal key (their
+        pending entries for the person are dropped and their ``forget`` state removed).
+        Default None: the connection shares its account with no other."""
+        return None
 
     def check_request(self, settings: Mapping[str, Any]) -> httpx.Request | None:
         """A request that proves the credentials without changing data (``connect test``)."""

@@ -1,6 +1,6 @@
 """The dedup/state plugin point: small, atomic, per-key state shared by every process.
 
-Two operations are all the mappings and the pipeline need:
+What the mappings and the pipeline need:
 
 * ``first_seen(namespace, key, ttl)`` records a key and says whether it was new, atomically;
   a second caller racing on the same key gets ``False``. Keys expire after ``ttl`` seconds
@@ -13,6 +13,12 @@ Two operations are all the mappings and the pipeline need:
   whether it was applied or was stale (older than the member's stored version), and what
   the store knew of the member before (``was_present``: None if nothing). Optional: for a
   store without it, ``membership_update`` reports every change applied and nothing known.
+* ``add_aliases(namespace, key, aliases)`` records other identifiers of the person whose
+  set is stored under ``key`` (a mapping's ``state`` ``aliases``), so that an erasure
+  naming the person by one of them finds the set.
+* ``forget(namespace, keys)`` removes, atomically, the sets stored under any of ``keys``
+  or under a key one of them is an alias of, with every alias recorded for those sets
+  (an erasure: a mapping rule's ``forget``); it returns how many sets it removed.
 """
 
 from __future__ import annotations
@@ -86,6 +92,10 @@ class StateStore(Protocol):
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]
     ) -> list[str]: ...
 
+    def add_aliases(self, namespace: str, key: str, aliases: Sequence[str]) -> None: ...
+
+    def forget(self, namespace: str, keys: Sequence[str]) -> int: ...
+
     def close(self) -> None: ...
 
 
@@ -95,6 +105,9 @@ class MemoryStore:
     def __init__(self) -> None:
         self._seen: set[tuple[str, str]] = set()
         self._sets: dict[tuple[str, str], dict[str, tuple[bool, int]]] = {}
+        #: (namespace, alias) -> keys it names, and (namespace, key) -> its aliases
+        self._keys_of: dict[tuple[str, str], set[str]] = {}
+        self._aliases_of: dict[tuple[str, str], set[str]] = {}
 
     def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
         k = (namespace, key)
@@ -116,6 +129,22 @@ class MemoryStore:
         return MembershipUpdate(
             sorted(m for m, (present, _) in members.items() if present), outcomes
         )
+
+    def add_aliases(self, namespace: str, key: str, aliases: Sequence[str]) -> None:
+        for alias in aliases:
+            self._keys_of.setdefault((namespace, alias), set()).add(key)
+            self._aliases_of.setdefault((namespace, key), set()).add(alias)
+
+    def forget(self, namespace: str, keys: Sequence[str]) -> int:
+        targets = set(keys).union(*(self._keys_of.get((namespace, a), ()) for a in keys))
+        removed = sum(bool(self._sets.pop((namespace, k), None)) for k in targets)
+        for key in targets:
+            for alias in self._aliases_of.pop((namespace, key), ()):
+                self._keys_of.get((namespace, alias), set()).discard(key)
+        for alias in keys:
+            for key in self._keys_of.pop((namespace, alias), ()):
+                self._aliases_of.get((namespace, key), set()).discard(alias)
+        return removed
 
     def close(self) -> None:
         pass

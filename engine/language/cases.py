@@ -10,6 +10,7 @@ A cases file::
                                 # state (membership, dedup); or `input_file: path`
         expect:
           actions: [{action: event, payload: {...}}, ...]   # exact, in order (default [])
+                                # (an erasure's forgotten state as `forget: [{set, keys}]`)
           errors: ["required field 'name' is null"]          # substrings, in order (default [])
           skipped: {ignored event type: 1}                   # checked only when given
 """
@@ -120,6 +121,8 @@ def run_case(plan: Plan, case: Case) -> MapResult:
     total = MapResult()
     for doc in case.inputs:
         result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
+        for forget in (f for a in result.actions for f in a.forget):
+            store.forget(forget.set, forget.keys)  # as the runtime does before queueing
         total.actions.extend(result.actions)
         total.errors.extend(result.errors)
         for reason, n in result.skipped.items():
@@ -138,6 +141,7 @@ def check_case(plan: Plan, case: Case, destinations: Mapping[str, Any] | None = 
     actual = [
         {"action": a.action, "payload": a.payload}
         | ({"destination": a.destination} if a.destination != plan.destination else {})
+        | ({"forget": [f.as_dict() for f in a.forget]} if a.forget else {})
         for a in result.actions
     ]
     expected = [

@@ -31,6 +31,7 @@ from .interpreter import Evaluator, TraceEntry, record_failure
 from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
 from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
+from .state_rules import forgets, record_aliases
 from .value_rules import (
     is_empty,
     membership_version,
@@ -57,6 +58,7 @@ def _membership(
     version: Any,
     add: Any,
     rm: Any,
+    aliases: Any,
 ) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
     """The members after the update, and (if the state binds ``changes``) what each did."""
     if key is None:
@@ -64,11 +66,15 @@ def _membership(
     v = membership_version(version, rule)
     changes = [(str(x), True, v) for x in (add or []) if x is not None]
     changes += [(str(x), False, v) for x in (rm or []) if x is not None]
-    ns = f"{namespace}{m.set}"
+    ns, text = f"{namespace}{m.set}", render_template_value(key)
     if m.changes is None:
-        return store.update_membership(ns, render_template_value(key), changes), None
-    update = membership_update(store, ns, render_template_value(key), changes)
-    return update.members, outcome_values(update)
+        members, outcomes = store.update_membership(ns, text, changes), None
+    else:
+        update = membership_update(store, ns, text, changes)
+        members, outcomes = update.members, outcome_values(update)
+    if m.aliases is not None:
+        record_aliases(store, ns, text, aliases)
+    return members, outcomes
 
 
 def _dedup_key(value: Any) -> str:
@@ -104,6 +110,7 @@ class _PlanGen:
                 "_loop_error": _loop_error,
                 "_membership": _membership,
                 "_dkey": _dedup_key,
+                "_forgets": forgets,
                 "_ROOT": {},
             }
         )
@@ -277,7 +284,7 @@ class _PlanGen:
             inner, inner_cse = indent + "    ", dict(cse)
             parts = [
                 self.expr(x, scope, inner, inner_cse) if x is not None else "None"
-                for x in (m.version, m.add, m.remove)
+                for x in (m.version, m.add, m.remove, m.aliases)
             ]
             args = ", ".join([self.const(m, "_m"), repr(rule.name), key, *parts])
             self.emit(inner, f"{local}, {outcomes} = _membership(store, namespace, {args})")
@@ -306,10 +313,15 @@ class _PlanGen:
             self.emit(indent, f"{key_list} = tuple(_dkey(k) for k in ({listed},) if k is not None)")
         else:
             self.emit(indent, f"{key_list} = ()")
+        forget = ""
+        if rule.forget:
+            values = [self.expr(f.keys, scope, indent, cse) for f in rule.forget]
+            plans = self.const(rule.forget, "_fg")
+            forget = f", forget=_forgets({plans}, ({', '.join(values)},))"
         self.emit(
             indent,
             f"actions.append(_Action({self.plan.destination!r}, {rule.action!r}, {payload}, "
-            f"{key_list}, {rule.name!r}))",
+            f"{key_list}, {rule.name!r}{forget}))",
         )
 
     # -- whole plan ---------------------------------------------------------------------------

@@ -39,6 +39,7 @@ from ..contracts.value_types import describe_expression_error, json_type
 from .jmespath_support import make_functions_class
 from .null_origin import why_null
 from .plan import Expr, FieldPlan, Plan, RulePlan
+from .state_rules import forgets, record_aliases
 from .value_rules import (
     membership_version,
     outcome_values,
@@ -198,9 +199,11 @@ class _Run:
                 for x in (self.ev.search(expr, ctx) or [])
                 if x is not None
             ]
-            update = membership_update(
-                self.store, f"{self.namespace}{m.set}", render_template_value(key), changes
-            )
+            aliases = self.ev.search(m.aliases, ctx) if m.aliases is not None else None
+            ns, text = f"{self.namespace}{m.set}", render_template_value(key)
+            update = membership_update(self.store, ns, text, changes)
+            if m.aliases is not None:
+                record_aliases(self.store, ns, text, aliases)
             ctx[m.name] = update.members
             if m.changes is not None:
                 ctx[m.changes] = outcome_values(update)
@@ -225,8 +228,9 @@ class _Run:
             if k is not None:
                 keys.append(render_template_value(k))
         assert rule.action is not None
+        forget = forgets(rule.forget, [self.ev.search(f.keys, ctx) for f in rule.forget])
         self.result.actions.append(
-            Action(self.destination, rule.action, payload, tuple(keys), rule.name)
+            Action(self.destination, rule.action, payload, tuple(keys), rule.name, forget=forget)
         )
 
     def render(self, parts: tuple[str | Expr, ...], ctx: Mapping[str, Any]) -> str | None:

@@ -71,7 +71,9 @@ class FieldPlan:
 @dataclass(frozen=True)
 class MembershipPlan:
     """A stored membership set updated, then read back, for each item. ``changes`` names
-    the binding of what each change did (see ``engine.store.ChangeOutcome``), if asked."""
+    the binding of what each change did (see ``engine.store.ChangeOutcome``), if asked;
+    ``aliases`` gives other identifiers of the person, recorded so an erasure naming one
+    of them finds the set (``StateStore.add_aliases``)."""
 
     name: str
     set: str
@@ -80,6 +82,16 @@ class MembershipPlan:
     remove: Expr | None
     version: Expr | None
     changes: str | None = None
+    aliases: Expr | None = None
+
+
+@dataclass(frozen=True)
+class ForgetPlan:
+    """Stored sets an action's person loses (``contracts.actions.Forget``): those of
+    ``set`` under each key ``keys`` gives (a string or a list; nulls left out)."""
+
+    set: str
+    keys: Expr
 
 
 @dataclass(frozen=True)
@@ -91,6 +103,7 @@ class RulePlan:
     variables: tuple[FieldPlan, ...] = ()
     state: tuple[MembershipPlan, ...] = ()
     dedup: tuple[Expr, ...] = ()
+    forget: tuple[ForgetPlan, ...] = ()
     action: str | None = None
     fields: tuple[FieldPlan, ...] = ()
     skip: tuple[str | Expr, ...] | None = None

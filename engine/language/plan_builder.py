@@ -5,9 +5,9 @@ JMESPath expression once and checks, pointing inside the expression text: syntax
 unknown functions (E202), unknown names (E203: every name an expression reads at its root
 must be ``doc``, ``settings``, a loop name, a variable or a state name in scope), a negated
 path (E209), unknown settings (E204); then templates (E206), reserved names (E207), setting
-defaults (E208), and, when they are known, the destination and its actions and fields
-(``destination_checks``) and the sources. Problems accumulate in ``problems``; ``build``
-returns None when there are any.
+defaults (E208), a ``forget`` without an ``action`` (E210), and, when they are known,
+the destination and its actions and fields (``destination_checks``) and the sources.
+Problems accumulate in ``problems``; ``build`` returns None when there are any.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .expressions import (
     parse,
 )
 from .mapping_settings import setting_type_error
-from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan, SettingDecl
+from .plan import Expr, FieldPlan, ForgetPlan, MembershipPlan, Plan, RulePlan, SettingDecl
 from .schema_errors import did_you_mean
 from .yaml_loader import Path, Positions
 
@@ -257,7 +257,7 @@ class PlanBuilder:
             key = self.expr(sspec["key"], (*spath, "key"), scope)
             parts = {
                 k: self.expr(sspec[k], (*spath, k), scope) if k in sspec else None
-                for k in ("add", "remove", "version")
+                for k in ("add", "remove", "version", "aliases")
             }
             changes = sspec.get("changes")
             if changes in RESERVED_NAMES:
@@ -283,6 +283,7 @@ class PlanBuilder:
                 )
             )
         ]
+        forget = self.forget(spec, path, scope)
         fields: list[FieldPlan] = []
         if "fields" in spec:
             if self.destination is not None:
@@ -308,11 +309,34 @@ class PlanBuilder:
             variables=tuple(variables),
             state=tuple(state),
             dedup=tuple(dedup),
+            forget=forget,
             action=spec.get("action"),
             fields=tuple(fields),
             skip=self.template(spec["skip"], (*path, "skip"), scope) if "skip" in spec else None,
             children=tuple(children),
         )
+
+    def forget(self, spec: dict[str, Any], path: Path, scope: list[str]) -> tuple[ForgetPlan, ...]:
+        """A rule's ``forget``: one ``{set, keys}`` or a list of them; only beside ``action``."""
+        if "forget" not in spec:
+            return ()
+        raw = spec["forget"]
+        if "action" not in spec:
+            self.problem(
+                (*path, "forget"),
+                "E210",
+                "`forget` needs an `action` in the same rule: the state is forgotten when "
+                "that action (an erasure) is queued",
+                key=True,
+            )
+        listed = raw if isinstance(raw, list) else [raw]
+        out = []
+        for i, item in enumerate(listed):
+            fpath = (*path, "forget", *([i] if isinstance(raw, list) else []))
+            keys = self.expr(item["keys"], (*fpath, "keys"), scope)
+            if keys is not None:
+                out.append(ForgetPlan(item["set"], keys))
+        return tuple(out)
 
     # -- top level ------------------------------------------------------------------------
     def build(self, spec: dict[str, Any]) -> Plan | None:

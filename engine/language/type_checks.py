@@ -189,12 +189,14 @@ class _Walk:
         for var in rule.variables:
             env[var.name] = self.value(var, env)
         for state in rule.state:
-            for part in (state.key, state.add, state.remove, state.version):
+            for part in (state.key, state.add, state.remove, state.version, state.aliases):
                 if part is not None:
                     self.expr(part, env)
             env[state.name] = array_of(STRING)
         for dedup in rule.dedup:
             self.expr(dedup, env)
+        for forget in rule.forget:
+            self.expr(forget.keys, env)
         if rule.skip is not None:
             self.template(rule.skip, env)
         if rule.action is not None:

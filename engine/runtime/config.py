@@ -72,6 +72,12 @@ class Connection:
     """Seconds a dedup key is remembered (``dedup_ttl`` in the config; default 30 days)."""
 
     @property
+    def state_namespace(self) -> str:
+        """The prefix of this connection's names in the state store (its sets are apart
+        from every other connection's)."""
+        return f"{self.name}:"
+
+    @property
     def delivers(self) -> bool:
         """Whether queued items for this connection are being delivered."""
         return self.enabled or self.when_disabled == "drain"

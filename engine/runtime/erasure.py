@@ -1,27 +1,78 @@
-"""Erasure before queueing: an action that erases its person drops that person's pending
-entries first.
+"""Erasure before queueing: an action that erases its person first removes what mapwire
+keeps of that person for the same destination account.
 
 A destination says which of its actions erase a person (``Destination.erases``, e.g. a
-delete or a suppress); before such an action is queued, the queue drops the entries of
-its ``order_key`` (the same person) that no worker holds (``Queue.drop_person``), so no
-older update re-creates the person after the erasure. Entries a worker has already
-claimed may still go out; per-person order then sends the erasure after them.
+delete or a suppress) and which connections deliver to one account
+(``Destination.account_key``: equal keys, one account). Before such an action is queued:
+
+* in every connection to the account, the queue drops the entries of its ``order_key``
+  (the same person: the key is computed from the payload's identifiers, so it is the same
+  in every connection of the destination) that no worker holds (``Queue.drop_person``), so
+  no older update re-creates the person after the erasure. Entries a worker has already
+  claimed may still go out; per-person order then sends the erasure after them;
+* the state the mapping rule's ``forget`` names (``Action.forget``) is removed from the
+  state store (``StateStore.forget``) in every connection to the account, e.g. the
+  person's audience memberships an audience flow keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
 from ..contracts.queue import Queue
+from ..contracts.store import StateStore
+from .config import Config, Connection
 
 
-def drop_erased_people(
-    queue: Queue, connection: str, actions: Iterable[Action], destination: Destination | None
-) -> int:
-    """Drop the pending entries of every person an action in ``actions`` erases; how many."""
-    if destination is None:
-        return 0
-    keys = {a.order_key for a in actions if a.order_key and destination.erases(a.action)}
-    return sum(queue.drop_person(connection, key) for key in sorted(keys))
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """What one erasure removed: pending queue entries, and stored sets."""
+
+    dropped: int = 0
+    forgotten: int = 0
+
+
+def same_account(
+    config: Config, conn: Connection, destinations: Mapping[str, Destination]
+) -> tuple[Connection, ...]:
+    """``conn`` and every other connection delivering to the same destination account
+    (same destination, equal ``account_key``); ``conn`` alone when its key is None."""
+    destination = destinations.get(conn.plan.destination)
+    key = destination.account_key(conn.destination) if destination is not None else None
+    if destination is None or key is None:
+        return (conn,)
+    others = tuple(
+        c
+        for c in config.connections
+        if c is not conn
+        and c.plan.destination == conn.plan.destination
+        and destination.account_key(c.destination) == key
+    )
+    return (conn, *others)
+
+
+def erase_people(
+    queue: Queue,
+    store: StateStore,
+    connections: Sequence[Connection],
+    actions: Iterable[Action],
+    destination: Destination | None,
+) -> Erased:
+    """For the actions in ``actions`` that erase their person, drop that person's pending
+    entries in each of ``connections``; for every ``forget`` an action carries, remove the
+    sets it names from each connection's state."""
+    actions = list(actions)
+    keys: set[str] = set()
+    if destination is not None:
+        keys = {a.order_key for a in actions if a.order_key and destination.erases(a.action)}
+    forgets = [f for a in actions for f in a.forget]
+    if not keys and not forgets:
+        return Erased()
+    dropped = sum(queue.drop_person(c.name, key) for c in connections for key in sorted(keys))
+    forgotten = sum(
+        store.forget(f"{c.state_namespace}{f.set}", f.keys) for c in connections for f in forgets
+    )
+    return Erased(dropped, forgotten)

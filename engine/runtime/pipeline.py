@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,7 @@ from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
-from .erasure import drop_erased_people
+from .erasure import Erased, erase_people, same_account
 from .intake_check import held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
@@ -126,6 +126,7 @@ class Pipeline:
         self.clock = clock
         self._runners = {c.name: make_runner(c.plan) for c in config.connections}
         self._depth: dict[str, tuple[float, int]] = {}
+        self._accounts: dict[str, tuple[Connection, ...]] = {}
         self.on_queued: Callable[[str], None] | None = None
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
         #: ``mapwire tap``, while one is attached: each document a connection mapped
@@ -268,10 +269,8 @@ class Pipeline:
                 groups.extend(documents)
                 owners.extend((work, i) for i in range(len(documents)))
         progress = run[0].submission.progress if len(run) == 1 else None
-        destination = self.destinations.get(conn.plan.destination)
         try:
-            actions = (a for g in groups for a in g)
-            drop_erased_people(self.queue, conn.name, actions, destination)
+            self.erase(conn, (a for g in groups for a in g))
             result, refused = enqueue_storable(
                 self.queue,
                 conn.name,
@@ -306,6 +305,24 @@ class Pipeline:
                     work.part(conn.name).queued += len(groups[index])
         return result.queued
 
+    def erase(self, conn: Connection, actions: Iterable[Action]) -> Erased:
+        """Before ``actions`` are queued for ``conn``: what those that erase their person
+        or carry a ``forget`` remove, in every connection to the same destination
+        account (``erasure``)."""
+        destination = self.destinations.get(conn.plan.destination)
+        erasing = [
+            a
+            for a in actions
+            if a.forget
+            or (a.order_key and destination is not None and destination.erases(a.action))
+        ]
+        if not erasing:
+            return Erased()
+        peers = self._accounts.get(conn.name)
+        if peers is None:
+            peers = self._accounts[conn.name] = same_account(self.config, conn, self.destinations)
+        return erase_people(self.queue, self.store, peers, erasing, destination)
+
     def map_documents(
         self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
     ) -> tuple[list[Action], list[MappingFailure]]:
@@ -328,7 +345,7 @@ class Pipeline:
         failures of each document are also listed in ``part.held`` by its index (counted
         from ``first``). ``on_mapped`` is told of each document (``source``: its shape)."""
         run = self._runners[conn.name]
-        namespace = f"{conn.name}:"
+        namespace = conn.state_namespace
         destinations = self.destinations
         destination = destinations.get(conn.plan.destination)
         tap = self.on_mapped

@@ -84,6 +84,7 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
             # the first time, so queue nothing rather than send them again.
             actions = [a for a in actions if a.rule == rule] if fixed else []
         pipeline.keep_failures(again)
+        pipeline.erase(conn, actions)
         queued = pipeline.queue.enqueue(name, actions, dedup=pipeline.store)
         pipeline.queue.purge_dead_letters([letter.id for letter in group], None, None)
         report.replayed += len(group)

@@ -132,6 +132,14 @@ class CustomerIO(Destination):
         before the erasure is queued."""
         return action in ("delete", "suppress")
 
+    def account_key(self, settings: Mapping[str, Any]) -> str | None:
+        """The workspace: its region and site id (an erasure then reaches every
+        connection to the workspace, whatever flow it runs)."""
+        site_id = settings.get("site_id")
+        if not isinstance(site_id, str) or not site_id:
+            return None
+        return f"{settings.get('region', 'us')}/{site_id}"
+
     @staticmethod
     def _checked(
         name: str, payload: Mapping[str, Any], notes: list[str], *, trusted: bool = False

@@ -109,6 +109,14 @@ class Keys:
         """A membership hash: member -> ``present:version`` (tombstones kept)."""
         return f"{self.prefix}:members:{_part(namespace)}:{key}"
 
+    def alias(self, namespace: str, alias: str) -> str:
+        """An alias's set: the membership keys it is another name of."""
+        return f"{self.prefix}:alias:{_part(namespace)}:{alias}"
+
+    def aliased(self, namespace: str, key: str) -> str:
+        """A membership key's set of aliases (so ``forget`` removes them with the set)."""
+        return f"{self.prefix}:aliased:{_part(namespace)}:{key}"
+
     # -- the queue ------------------------------------------------------------------------
     def stream(self, connection: str) -> str:
         """A connection's stream: every entry not yet settled, oldest first."""

@@ -11,7 +11,11 @@
   are kept, and the present members come back in the same round trip. Versions are
   compared as Lua numbers: exact up to 2**53.
 
-Both are atomic: Redis runs a script without interleaving any other command.
+* ``add_aliases`` adds the alias to a set per alias (the keys it names) and to a set per
+  key (its aliases); ``forget`` is one script that removes the named keys' hashes, those
+  of the keys their aliases name, and every alias of those keys.
+
+All are atomic: Redis runs a script without interleaving any other command.
 """
 
 from __future__ import annotations
@@ -79,6 +83,38 @@ return {out, outcomes}
 """
 _BEFORE = {"1": True, "0": False, "-": None}
 
+#: KEYS: the key's aliases set, then each alias's keys set. ARGV: the key, the aliases.
+_ADD_ALIASES = """
+for i = 2, #KEYS do
+  redis.call('SADD', KEYS[i], ARGV[1])
+  redis.call('SADD', KEYS[1], ARGV[i])
+end
+return 0
+"""
+
+#: ARGV: the name prefixes of membership hashes, alias sets and aliases-of-key sets, then
+#: the named keys. The names of the keys an alias leads to are known only inside the
+#: script, so it builds them from the prefixes (one script keeps the erasure atomic).
+_FORGET = """
+local mp, ap, rp = ARGV[1], ARGV[2], ARGV[3]
+local targets, listed = {}, {}
+local function add(k)
+  if not listed[k] then listed[k] = true; targets[#targets + 1] = k end
+end
+for i = 4, #ARGV do
+  add(ARGV[i])
+  for _, k in ipairs(redis.call('SMEMBERS', ap .. ARGV[i])) do add(k) end
+end
+local removed = 0
+for _, k in ipairs(targets) do
+  removed = removed + redis.call('DEL', mp .. k)
+  for _, a in ipairs(redis.call('SMEMBERS', rp .. k)) do redis.call('SREM', ap .. a, k) end
+  redis.call('DEL', rp .. k)
+end
+for i = 4, #ARGV do redis.call('DEL', ap .. ARGV[i]) end
+return removed
+"""
+
 
 def expiry_args(now: float, ttl: float | None) -> tuple[str, str, str]:
     """``(now, expires, px)`` for the ``seen`` script function."""
@@ -128,6 +164,8 @@ class RedisStore(RedisClient):
         client = self._open()
         self._first_seen = client.register_script(_FIRST_SEEN)
         self._update = client.register_script(_UPDATE_MEMBERSHIP)
+        self._add_aliases = client.register_script(_ADD_ALIASES)
+        self._forget = client.register_script(_FORGET)
 
     # -- the StateStore protocol --------------------------------------------------------
     def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
@@ -170,6 +208,26 @@ class RedisStore(RedisClient):
             for (member, present, _), flag in zip(changes, flags, strict=True)
         ]
         return MembershipUpdate(sorted(_text(m) for m in members), outcomes)
+
+    def add_aliases(self, namespace: str, key: str, aliases: Sequence[str]) -> None:
+        """Record ``aliases`` as other names of the set stored under ``key``."""
+        if not aliases:
+            return
+        self._check_open()
+        names = [self.keys.aliased(namespace, key)]
+        names += [self.keys.alias(namespace, alias) for alias in aliases]
+        self._add_aliases(keys=names, args=[key, *aliases])
+
+    def forget(self, namespace: str, keys: Sequence[str]) -> int:
+        """Remove the sets stored under ``keys`` or under a key one of them is an alias
+        of, with their aliases, in one script; how many sets were removed."""
+        named = list(dict.fromkeys(keys))
+        if not named:
+            return 0
+        self._check_open()
+        k = self.keys
+        prefixes = [k.members(namespace, ""), k.alias(namespace, ""), k.aliased(namespace, "")]
+        return int(self._forget(keys=[], args=[*prefixes, *named]))
 
     def _check_open(self) -> None:
         self._open()

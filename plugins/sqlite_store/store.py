@@ -12,7 +12,9 @@ Concurrency model:
 
 Expired dedup keys count as new again at once (the upsert in ``first_seen`` revives them);
 their rows are deleted lazily, a small batch at a time through an index on ``expires_at``.
-Membership tombstones are kept, which is what makes late, out-of-order changes converge.
+Membership tombstones are kept, which is what makes late, out-of-order changes converge;
+``forget`` (an erasure) removes a person's set, tombstones and recorded aliases alike.
+Schema version 2 added the ``aliases`` table; a version 1 file is upgraded when opened.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from mapwire import (
 
 from .database import SqliteFile, immediate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
@@ -52,6 +54,13 @@ CREATE TABLE IF NOT EXISTS members (
     version INTEGER NOT NULL,
     PRIMARY KEY (ns, key, member)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS aliases (
+    ns TEXT NOT NULL,
+    alias TEXT NOT NULL,
+    key TEXT NOT NULL,
+    PRIMARY KEY (ns, alias, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS aliases_of_key ON aliases (ns, key);
 """
 
 # Inserts a new key, or revives an expired one; changes() is 1 exactly when the key is new.
@@ -84,6 +93,13 @@ WHERE excluded.version >= members.version
 
 _MEMBERS = "SELECT member FROM members WHERE ns = ? AND key = ? AND present = 1 ORDER BY member"
 _STORED = "SELECT member, present, version FROM members WHERE ns = ? AND key = ? AND member IN ({})"
+
+_ADD_ALIAS = "INSERT OR IGNORE INTO aliases (ns, alias, key) VALUES (?, ?, ?)"
+# The keys ``forget`` removes: those named, and those a named key is an alias of.
+_ALIASED = "SELECT key FROM aliases WHERE ns = ? AND alias IN ({})"
+_STORED_KEYS = "SELECT DISTINCT key FROM members WHERE ns = ? AND key IN ({})"
+_FORGET_MEMBERS = "DELETE FROM members WHERE ns = ? AND key IN ({})"
+_FORGET_ALIASES = "DELETE FROM aliases WHERE ns = ? AND (key IN ({0}) OR alias IN ({1}))"
 
 _URL_PREFIX = "sqlite://"
 
@@ -266,6 +282,29 @@ class SqliteStore(SqliteFile):
             )
             members = [row[0] for row in conn.execute(_MEMBERS, (namespace, key))]
             return MembershipUpdate(members, outcomes)
+
+    def add_aliases(self, namespace: str, key: str, aliases: Sequence[str]) -> None:
+        """Record ``aliases`` as other names of the set stored under ``key``."""
+        if not aliases:
+            return
+        with self._connection() as conn, immediate(conn):
+            conn.executemany(_ADD_ALIAS, [(namespace, alias, key) for alias in aliases])
+
+    def forget(self, namespace: str, keys: Sequence[str]) -> int:
+        """Remove the sets stored under ``keys`` or under a key one of them is an alias
+        of, with their aliases, in one transaction; how many sets were removed."""
+        named = list(dict.fromkeys(keys))
+        if not named:
+            return 0
+        with self._connection() as conn, immediate(conn):
+            marks = ", ".join("?" * len(named))
+            aliased = conn.execute(_ALIASED.format(marks), (namespace, *named))
+            targets = list(dict.fromkeys([*named, *(row[0] for row in aliased)]))
+            tmarks = ", ".join("?" * len(targets))
+            stored = conn.execute(_STORED_KEYS.format(tmarks), (namespace, *targets)).fetchall()
+            conn.execute(_FORGET_MEMBERS.format(tmarks), (namespace, *targets))
+            conn.execute(_FORGET_ALIASES.format(tmarks, marks), (namespace, *targets, *named))
+            return len(stored)
 
     # -- internals ----------------------------------------------------------------------
     def _maybe_purge(self, conn: sqlite3.Connection, now: float, recorded: int) -> None:

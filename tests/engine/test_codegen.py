@@ -51,7 +51,10 @@ json_values = st.recursive(
 
 def _outcome(result: Any) -> tuple[Any, ...]:
     return (
-        [(a.destination, a.action, a.payload, a.dedup_keys, a.rule) for a in result.actions],
+        [
+            (a.destination, a.action, a.payload, a.dedup_keys, a.rule, a.forget)
+            for a in result.actions
+        ],
         [str(e) for e in result.errors],
         result.skipped,
     )
@@ -87,6 +90,7 @@ def test_compiled_equals_interpreted_on_every_shipped_case(entry: Any) -> None:
             a = interpreted.run(doc, settings_, a_store, namespace="n:")
             b = compiled.run(doc, settings_, b_store, namespace="n:")
             assert _outcome(a) == _outcome(b)
+        assert vars(a_store) == vars(b_store), "the same state (and aliases) stored"
 
 
 def _mutate(doc: Any, path: list[int], replacement: Any) -> Any:

@@ -129,3 +129,16 @@ def test_the_api_key_never_shows(cio: Any, prepare: Any, settings: Any) -> None:
     [sent] = cio.build_requests([prepare("delete", {"identifiers": {"id": "1"}})], settings)
     shown += [repr(sent.request), repr(sent.request.headers), repr(cio.check_request(settings))]
     assert not [text for text in shown if key in text]
+
+
+def test_an_account_is_a_workspace_site_id_in_its_region(cio: Any) -> None:
+    """Connections with equal keys share an erasure (pending entries, forgotten state)."""
+    key = cio.account_key
+    assert key({"site_id": "s1", "api_key": "k1"}) == key(
+        {"site_id": "s1", "api_key": "other", "region": "us", "api": "v1"}
+    )
+    assert key({"site_id": "s1", "api_key": "k"}) != key({"site_id": "s2", "api_key": "k"})
+    assert key({"site_id": "s1", "api_key": "k"}) != key(
+        {"site_id": "s1", "api_key": "k", "region": "eu"}
+    )
+    assert key({"api_key": "k"}) is None, "no site id: the connection shares with no other"

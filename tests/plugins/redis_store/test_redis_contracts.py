@@ -1,10 +1,12 @@
-"""The ``StateStore`` and ``Queue`` contracts the SQLite plugin passes, against Redis."""
+"""The ``StateStore`` (with its erasure part) and ``Queue`` contracts the SQLite plugin
+passes, against Redis."""
 
 from __future__ import annotations
 
 import functools
 from pathlib import Path
 
+from forget_contract import ForgetContract
 from queue_contract import QueueContract, QueueOpener
 from redis_helpers import REDIS_URL, prefix_for
 from store_contract import FakeClock, StateStoreContract, StoreOpener
@@ -15,7 +17,7 @@ from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.store import RedisStore
 
 
-class TestRedisStoreContract(StateStoreContract):
+class TestRedisStoreContract(StateStoreContract, ForgetContract):
     def make_store(self, location: Path, clock: FakeClock) -> StateStore:
         return RedisStore(REDIS_URL, prefix=prefix_for(location), clock=clock)
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from forget_contract import ForgetContract
 from store_contract import FakeClock, StateStoreContract, StoreOpener
 
 from mapwire import MemoryStore, StateStore
 from mapwire.plugins.sqlite_store.store import SqliteStore
 
 
-class TestMemoryStoreContract(StateStoreContract):
+class TestMemoryStoreContract(StateStoreContract, ForgetContract):
     supports_ttl = False
     persistent = False
     shared_across_processes = False
@@ -20,7 +21,7 @@ class TestMemoryStoreContract(StateStoreContract):
         return MemoryStore()
 
 
-class TestSqliteStoreContract(StateStoreContract):
+class TestSqliteStoreContract(StateStoreContract, ForgetContract):
     def make_store(self, location: Path, clock: FakeClock) -> StateStore:
         return SqliteStore(location / "state.db", clock=clock)
 

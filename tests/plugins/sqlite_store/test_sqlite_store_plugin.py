@@ -156,6 +156,25 @@ def test_newer_schema_is_refused(db: Path) -> None:
         SqliteStore(db)
 
 
+def test_a_version_1_file_gains_the_aliases_table_and_keeps_its_state(db: Path) -> None:
+    with SqliteStore(db) as first:
+        first.update_membership("aud", "mpid-1", [("a", True, 1)])
+    conn = sqlite3.connect(db)  # as version 1 left it: no aliases table
+    conn.execute("DROP TABLE aliases")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+    with SqliteStore(db) as upgraded:
+        assert upgraded.update_membership("aud", "mpid-1", []) == ["a"]
+        upgraded.add_aliases("aud", "mpid-1", ["c1"])
+        assert upgraded.forget("aud", ["c1"]) == 1
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+    finally:
+        conn.close()
+
+
 def test_reopening_keeps_existing_tables(db: Path) -> None:
     with SqliteStore(db) as first:
         first.first_seen("ns", "k")
