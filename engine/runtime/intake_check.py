@@ -7,7 +7,8 @@ would fail into a ``MappingFailure`` with the code ``undeliverable``: kept as a
 ``mapping`` dead letter (the source document, for ``mapwire dlq replay`` once the mapping
 is fixed) and reported to the sender, by the pipeline. The messages name the field and
 the check, never a value. An action that passed is marked ``checked``, so delivery need not check
-it again.
+it again. ``failures_of`` turns the items of a document that failed to map into
+``MappingFailure``s the same way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
+from ..contracts.errors import ItemError
 from ..contracts.queue import MappingFailure
 from .config import Connection
 
@@ -46,3 +48,19 @@ def held_back(
             MappingFailure(conn.name, conn.plan.name, action.rule, "", UNDELIVERABLE, message, doc)
         )
     return kept, held
+
+
+def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:
+    """A document's per-item errors as failures to keep (messages carry no values)."""
+    out = []
+    for e in errors:
+        if isinstance(e, ItemError):
+            failure = MappingFailure(
+                conn.name, conn.plan.name, e.rule, e.field, e.code, e.detail, doc, item=e.index
+            )
+        else:  # not raised by the engine today; named by its class, never its text
+            failure = MappingFailure(
+                conn.name, conn.plan.name, "", "", "item_error", type(e).__name__, doc
+            )
+        out.append(failure)
+    return out

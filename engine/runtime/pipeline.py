@@ -43,13 +43,13 @@ from typing import Any
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
-from ..contracts.errors import BacklogFull, InputError, ItemError, Unavailable
+from ..contracts.errors import BacklogFull, InputError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
 from .erasure import Erased, erase_people, same_account
-from .intake_check import held_back
+from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 from .submissions import ConnectionReport, IntakeReport, Part, Submission, Submitted
@@ -82,22 +82,6 @@ class _Work:
 
     def part(self, connection: str) -> ConnectionReport:
         return self.done.report.connections[connection]
-
-
-def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:
-    """A document's per-item errors as failures to keep (messages carry no values)."""
-    out = []
-    for e in errors:
-        if isinstance(e, ItemError):
-            failure = MappingFailure(
-                conn.name, conn.plan.name, e.rule, e.field, e.code, e.detail, doc, item=e.index
-            )
-        else:  # not raised by the engine today; named by its class, never its text
-            failure = MappingFailure(
-                conn.name, conn.plan.name, "", "", "item_error", type(e).__name__, doc
-            )
-        out.append(failure)
-    return out
 
 
 def make_runner(plan: Any) -> Callable[..., Any]:
