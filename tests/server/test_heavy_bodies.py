@@ -156,6 +156,18 @@ def _wait_for_sink(folder: Path, marker: str, expected: int) -> int:
     return seen
 
 
+def _start_with_sinks(tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+    """``mapwire serve`` (log level info) with the shipped flows into sink folders."""
+    server = {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}}
+    config = write_config(tmp_path, sink_flows(), server=server)
+    return _start(["--config", str(config)], tmp_path)
+
+
+def _post_light(client: httpx.Client) -> httpx.Response:
+    body = orjson.dumps(events_batch("light", 2))
+    return client.post("/mparticle/events", content=body, headers=bearer())
+
+
 def _post_heavy(client: httpx.Client, user: str) -> httpx.Response:
     body = orjson.dumps(events_batch(user, HEAVY_EVENTS))
     assert len(body) > 1_000_000
@@ -165,17 +177,11 @@ def _post_heavy(client: httpx.Client, user: str) -> httpx.Response:
 def test_a_heavy_batch_is_mapped_and_queued_by_the_helper_process(
     tmp_path: Path, secrets: None
 ) -> None:
-    server = {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}}
-    config = write_config(tmp_path, sink_flows(), server=server)
-    process, url = _start(["--config", str(config)], tmp_path)
+    process, url = _start_with_sinks(tmp_path)
     try:
         with httpx.Client(base_url=url, timeout=120) as client:
             answer = _post_heavy(client, "heavy-1")
-            small = client.post(
-                "/mparticle/events",
-                content=orjson.dumps(events_batch("light", 2)),
-                headers=bearer(),
-            )
+            small = _post_light(client)
             metrics = client.get("/metrics").text
             delivered = _wait_for_sink(tmp_path / "out", EVENT_OF_HEAVY, HEAVY_EVENTS)
     finally:
@@ -193,9 +199,7 @@ def test_a_heavy_batch_is_mapped_and_queued_by_the_helper_process(
 def test_a_helper_that_dies_costs_one_503_and_the_next_heavy_body_starts_another(
     tmp_path: Path, secrets: None
 ) -> None:
-    server = {"auth": {"bearer_token": {"env": "TEST_INBOUND_TOKEN"}}}
-    config = write_config(tmp_path, sink_flows(), server=server)
-    process, url = _start(["--config", str(config)], tmp_path)
+    process, url = _start_with_sinks(tmp_path)
     try:
         with httpx.Client(base_url=url, timeout=120) as client:
             assert _post_heavy(client, "before").status_code == 202
@@ -208,11 +212,7 @@ def test_a_helper_that_dies_costs_one_503_and_the_next_heavy_body_starts_another
                 if answer.status_code == 503:
                     assert answer.json()["error"]["code"] == "offload_failed"
                     assert answer.headers["retry-after"] == "1"
-            small = client.post(
-                "/mparticle/events",
-                content=orjson.dumps(events_batch("light", 2)),
-                headers=bearer(),
-            )
+            small = _post_light(client)
             replacement = _helper_pid(process)
     finally:
         _stop(process)
