@@ -186,8 +186,10 @@ class Queue(Protocol):
         """Atomically delete the entries of ``connection`` with this ``order_key`` (one
         person's, see ``Destination.ordering_key``) that no worker holds: new, waiting for
         a retry, or whose lease ran out; for an erasure request. Entries a live worker has
-        claimed are left: they may be in flight already and settle as usual. An empty key
-        drops nothing. Returns how many were deleted."""
+        claimed are left: they may be in flight already and settle as usual. The person's
+        dead letters of ``connection`` are deleted too (they hold the person's data, and a
+        ``dlq retry`` would re-create the person). An empty key drops nothing. Returns how
+        many entries and dead letters were deleted."""
         ...
 
     def ack(self, ids: Sequence[Any]) -> None: ...

@@ -5,6 +5,8 @@ ordering key that no worker holds: new to the consumer group, waiting for a retr
 release (held by ``WAITING``), or whose lease ran out. An entry leased by a live worker
 is left alone: it may be in flight already, and settles as usual. The scan is over the
 connection's whole stream (erasures are rare; the queue is the backlog, not history).
+Then the person's dead letters of the connection are deleted (each records its ordering
+key), in one transaction.
 """
 
 from __future__ import annotations
@@ -61,4 +63,26 @@ class PersonDrop:
             self._drop_script = client.register_script(DROP_PERSON)
         keys = queue._pending_keys(connection)
         args = [GROUP, repr(queue._clock()), order_key]
-        return int(self._drop_script(keys=keys, args=args, client=client))
+        dropped = int(self._drop_script(keys=keys, args=args, client=client))
+        return dropped + self._drop_dead_letters(client, connection, order_key)
+
+    def _drop_dead_letters(self, client: Any, connection: str, order_key: str) -> int:
+        """Delete the connection's dead letters of ``order_key``; how many."""
+        queue: Any = self
+        keys = queue.keys
+        numbers = [int(n) for n in client.zrange(keys.dead_of(connection), 0, -1)]
+        if not numbers:
+            return 0
+        with client.pipeline(transaction=False) as pipe:
+            for number in numbers:
+                pipe.hget(keys.dead(number), "o")
+            owners = pipe.execute()
+        theirs = [n for n, key in zip(numbers, owners, strict=True) if key == order_key]
+        if not theirs:
+            return 0
+        with client.pipeline(transaction=True) as pipe:
+            pipe.delete(*(keys.dead(n) for n in theirs))
+            pipe.zrem(keys.dead_all, *theirs)
+            pipe.zrem(keys.dead_of(connection), *theirs)
+            deleted = pipe.execute()[0]
+        return int(deleted)

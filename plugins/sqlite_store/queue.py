@@ -192,14 +192,15 @@ class SqliteQueue(SqliteFile):
                 conn.execute(sql.ACK, (id_list(ids),))
 
     def drop_person(self, connection: str, order_key: str) -> int:
-        """Delete, in one statement, the entries of ``order_key`` no worker holds (new,
-        waiting for a retry, or whose lease ran out); leased ones may be in flight and
-        settle as usual. Returns how many were deleted."""
+        """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
+        waiting for a retry, or whose lease ran out; leased ones may be in flight and
+        settle as usual) and its dead letters. Returns how many were deleted."""
         if not order_key:
             return 0
         with self._connection() as conn:
             args = (connection, order_key, self._clock())
-            return int(conn.execute(sql.DROP_PERSON, args).rowcount)
+            dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)
+            return dropped + int(conn.execute(sql.DROP_PERSON_DEAD, args[:2]).rowcount)
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""

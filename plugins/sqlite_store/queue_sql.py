@@ -138,3 +138,4 @@ DROP_PERSON = """
 DELETE FROM queue INDEXED BY queue_order
 WHERE connection = ? AND order_key = ? AND lease_until <= ?
 """
+DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key = ?"

@@ -2,7 +2,9 @@
 
 ``drop_person(connection, order_key)`` deletes, atomically, a person's entries that no
 worker holds (new, waiting for a retry, or whose lease ran out); an entry a worker has
-claimed is left and settles as usual (it may already be in flight).
+claimed is left and settles as usual (it may already be in flight). The person's delivery
+dead letters of that connection go too: they hold the person's data, and a ``dlq retry``
+of one would re-create the person after the erasure.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from ordering_contract import numbers, of
 from store_contract import FakeClock
 
-from mapwire.contracts.queue import Queue
+from mapwire.contracts.queue import Failure, Queue
 
 
 class PersonDropContract:
@@ -52,3 +54,17 @@ class PersonDropContract:
         queue.drop_person("c", "p")
         queue.enqueue("c", [of("p", 2)])
         assert numbers(queue.claim("c", 10, 30)) == [2], "nothing of p is pending any more"
+
+    def test_drop_person_deletes_that_persons_dead_letters_of_the_connection(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("q", 1), of("p", 2)])
+        queue.enqueue("d", [of("p", 3)])
+        refused = queue.claim("c", 10, 30) + queue.claim("d", 10, 30)
+        queue.dead_letter([(e, Failure("HTTP 400")) for e in refused])
+        queue.enqueue("c", [of("p", 4)])
+        assert queue.drop_person("c", "p") == 3, "two dead letters and one waiting entry"
+        left = sorted((d.connection, d.action.payload["n"]) for d in queue.dead_letters())
+        assert left == [("c", 1), ("d", 3)]
+        assert queue.requeue_dead_letters(None, "c") == 1
+        assert numbers(queue.claim("c", 10, 30)) == [1], "only q's comes back"
