@@ -1,7 +1,7 @@
 """Receiver speed, paired: ``mapwire serve`` against a bare stack written by hand.
 
     python benchmarks/serve_pair.py [--events 5|25] [--requests 4000] [--concurrency 64]
-                                    [--rounds 3] [--small]
+                                    [--rounds 3] [--small] [--workers N] [--deliverers M]
 
 Each run is three processes, as in ``benchmarks/serve_speed.py`` (whose load generator,
 contract-server process and helpers this reuses): the Customer.io contract server
@@ -12,7 +12,8 @@ over ``--concurrency`` keep-alive connections. The receivers:
 * bare: ``benchmarks/bare_stack.py`` - uvicorn + Starlette, orjson, one custom event ->
   one Track v2 entity, a group-committed SQLite queue, one httpx deliverer posting 100
   entities per request;
-* mapwire: ``mapwire serve`` with the shipped events mapping, a durable SQLite queue,
+* mapwire: ``mapwire serve`` (``--workers``/``--deliverers``: its process model) with the
+  shipped events mapping, a durable SQLite queue,
   retries and rate limiting on (1,000 requests/s, Customer.io's ceiling). It also sends
   one identify per batch, so it delivers ``events + 1`` actions per request.
 
@@ -96,12 +97,16 @@ def peak_rss_mb(pid: int) -> float:
     return total / 1024
 
 
-def delivered(kind: str, url: str) -> tuple[float, bool]:
-    """(actions delivered, everything queued has been delivered)."""
+def delivered(kind: str, url: str, expected: int, supervised: bool) -> tuple[float, bool]:
+    """(actions delivered, everything queued has been delivered). Supervised, ``/metrics``
+    is one worker's: the shared queue's depth says when all ``expected`` went out."""
     if kind == "bare":
         stats = orjson.loads(httpx.get(url + "/stats", timeout=10).content)
         return stats["delivered"], stats["delivered"] >= stats["queued"]
     text = httpx.get(url + "/metrics", timeout=10).text
+    if supervised:
+        done = settled(text, supervised=True)
+        return (expected if done else 0), done
     return metric_total(text, DELIVERED), settled(text, supervised=False)
 
 
@@ -121,10 +126,12 @@ def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
         config = write_config(folder, origin, site_id)
         exe = Path(sys.executable).parent / "mapwire"
         command = [str(exe), "serve", "--config", str(config), "--port", str(port)]
+        command += ["--workers", str(args.workers), "--deliverers", str(args.deliverers)]
     log = (folder / "server.log").open("w")
     env = {**os.environ, "BENCH_CIO_API_KEY": api_key}
     server = subprocess.Popen(command, cwd=folder, env=env, stderr=log)
     expected = args.requests * args.events + (args.requests if kind == "mapwire" else 0)
+    supervised = kind == "mapwire" and (args.workers > 1 or args.deliverers > 0)
     try:
         wait_ready(url)
         mine, theirs = ctx.Pipe()
@@ -140,10 +147,10 @@ def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
         latencies: list[float] = sorted(receive(mine, client))
         client.join()
         acked = time.perf_counter() - started
-        count, done = delivered(kind, url)
+        count, done = delivered(kind, url, expected, supervised)
         while not done or count < expected:
             time.sleep(0.02)
-            count, done = delivered(kind, url)
+            count, done = delivered(kind, url, expected, supervised)
         finished = time.perf_counter() - started
         cpu = cpu_seconds(server.pid) - cpu_before
         rss = peak_rss_mb(server.pid)
@@ -185,13 +192,16 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--small", action="store_true", help="a smoke test: 100 requests, 1 round")
+    ap.add_argument("--workers", type=int, default=1, help="mapwire serve --workers")
+    ap.add_argument("--deliverers", type=int, default=0, help="mapwire serve --deliverers")
     args = ap.parse_args()
     if args.small:
         args.requests, args.rounds = 100, 1
     ctx = multiprocessing.get_context("spawn")
     print(
         f"{args.requests} requests x {args.events} events, concurrency {args.concurrency}, "
-        f"{args.rounds} round(s), bare then mapwire in each"
+        f"{args.rounds} round(s), bare then mapwire in each "
+        f"(--workers {args.workers} --deliverers {args.deliverers})"
     )
     ack_ratios, e2e_ratios = [], []
     for r in range(args.rounds):
