@@ -12,7 +12,8 @@ loop keeps answering other requests meanwhile.
 The helper is started with the first such body (``spawn``: a fresh interpreter that loads
 the server's config file again, with the same plugins) and serves every later one; the
 bodies sent to it at once stay within ``server.max_parse_bytes`` (``ParseBudget.turn``).
-If it dies, the request it held is answered 503 ``offload_failed`` (the input may or may
+It opens a tap socket of its own, so ``mapwire tap`` shows what it maps. If it dies, the
+request it held is answered 503 ``offload_failed`` (the input may or may
 not be queued, as with any 503 on a timeout: the sender retries and the flows' dedup keeps
 it once) and the next heavy body starts a new one. A config that is not a readable file
 (built in code) has no helper: its heavy bodies are parsed in a thread.
@@ -41,6 +42,7 @@ from .committer import request_error
 from .logs import LEVELS, configure_logging, log_event, logger
 from .parse_budget import parse_large
 from .queueing import parts_for, summary
+from .tap import tap_in_thread
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def _start(path: str, base: str, level: str) -> None:
     global _helper
     configure_logging(level if level in LEVELS else "info")
     _helper = _Helper(path, base)
+    tap_in_thread(_helper.config, _helper.runtime.pipeline)  # mapwire tap sees its bodies
     log_event(logging.INFO, "offload_ready", pid=os.getpid())
 
 

@@ -26,6 +26,7 @@ At most ``MAX_TAPS`` taps attach to one process.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import logging
 import os
@@ -54,6 +55,8 @@ MAX_TAPS = 16
 HELLO_BYTES = 4096
 HELLO_SECONDS = 10.0
 SOCKET_SUFFIX = ".sock"
+#: How long a process without an event loop waits for its tap socket (``tap_in_thread``).
+TAP_START_SECONDS = 5.0
 _SQLITE = "sqlite:///"
 
 
@@ -312,3 +315,22 @@ async def open_tap(config: Config, pipeline: Pipeline) -> TapServer | None:
         return None
     log_event(logging.INFO, "tap_ready", socket=str(server.path))
     return server
+
+
+def tap_in_thread(config: Config, pipeline: Pipeline) -> None:
+    """``open_tap`` for a process without an event loop (the helper that maps heavy
+    bodies): the socket is served by a loop in a daemon thread of its own, and removed
+    when the process exits normally (a killed one's is removed by ``mapwire tap``)."""
+    ready = threading.Event()
+
+    async def serve() -> None:
+        tap = await open_tap(config, pipeline)
+        ready.set()
+        if tap is not None:
+            atexit.register(tap.path.unlink, missing_ok=True)
+            await asyncio.Event().wait()  # for as long as the process lives
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.name = "mapwire-tap"
+    thread.start()
+    ready.wait(TAP_START_SECONDS)

@@ -332,3 +332,35 @@ def test_a_tap_stays_attached_across_a_reload_and_sees_the_new_set(
     assert named == [{"id": "before"}] * (1 + EVENTS) + [{"email": "after@example.com"}] * (
         1 + EVENTS
     )
+
+
+def test_tap_sees_the_heavy_bodies_the_helper_process_maps(serve: Serve, tmp_path: Path) -> None:
+    """A body over ``server.offload_bytes`` (1 MB) is mapped by serve's helper process,
+    which has a tap socket of its own: the tap attaches to it once it is up."""
+    tap = Tap(["--connection", "events", "--rule", "identify"], tmp_path)
+    tap.read()
+    heavy = 6_500  # events: a batch of about 1.1 MB
+
+    def post_heavy(user: str) -> None:
+        body = json.dumps(events_batch(user, heavy))
+        assert len(body) > 1_000_000
+        answer = httpx.post(
+            serve.url + "/mparticle/events", content=body, headers=bearer(), timeout=120
+        )
+        assert answer.status_code == 202, answer.text
+
+    post_heavy("first")  # starts the helper; the tap may attach to it only afterwards
+    until(lambda: "too" in tap.err.read_text(), "the tap attached to the helper")
+    post_heavy("heavy")
+
+    def seen() -> list[dict[str, Any]]:
+        return [r for r in tap.records() if "heavy" in json.dumps(r.get("payload", ""))]
+
+    until(seen, "the heavy body's identify is tapped")
+    assert tap.interrupt() == 0
+    records = tap.records()
+    action = seen()[-1]
+    document = records[records.index(action) - 1]
+    assert document["type"] == "document" and len(document["document"]["events"]) == heavy
+    assert document["document"]["user_identities"]["customer_id"] == "heavy"
+    assert action["rule"] == "identify" and action["payload"]["identifiers"] == {"id": "heavy"}
