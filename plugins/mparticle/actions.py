@@ -8,6 +8,7 @@ either one Events API event or the user attributes to set.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -191,9 +192,12 @@ ACTIONS: Final[Mapping[str, ActionSpec]] = MappingProxyType(
     }
 )
 
-_VALIDATORS: Final[Mapping[str, SchemaValidator]] = MappingProxyType(
-    {name: compile_schema(spec.payload_schema) for name, spec in ACTIONS.items()}
-)
+
+@functools.cache
+def _validator(action: str) -> SchemaValidator:
+    """The action's validator, compiled on first use: importing the plugin (every command
+    does, to list what is installed) compiles nothing."""
+    return compile_schema(ACTIONS[action].payload_schema)
 
 
 class ItemBody(TypedDict, total=False):
@@ -208,7 +212,7 @@ class ItemBody(TypedDict, total=False):
 
 def check(action: str, payload: Any) -> list[str]:
     """Every problem of ``payload`` for ``action``, as safe messages; empty if it can go."""
-    found = problems(_VALIDATORS[action], payload)
+    found = problems(_validator(action), payload)
     if found:
         return found
     stamp = payload.get("timestamp_unixtime_ms")

@@ -9,9 +9,7 @@ it; ``build_requests`` batches rendered items per user into ``/bulkevents`` requ
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from mapwire import (
     Action,
@@ -29,6 +27,9 @@ from . import errors, limits, repairs, requests
 from .actions import ACTIONS, check, render
 from .settings import ENVIRONMENTS, PODS, SECRET_SETTINGS, SETTINGS_SCHEMA, resolve
 from .wire import encode, size
+
+if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
+    import httpx
 
 #: The environment with the longest name: sizes checked with it hold for both.
 _LONGEST_ENVIRONMENT = max(ENVIRONMENTS, key=len)
@@ -171,6 +172,8 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
 
         ``errors.check_result(response)`` reads the answer that way.
         """
+        import httpx
+
         connection = resolve(settings)
         body = {"environment": "development", "events": [{"data": {}}]}
         return httpx.Request(

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Final
-
-import httpx
+from typing import TYPE_CHECKING, Final
 
 from mapwire import OutboundRequest, Outcome
 
 from .limits import MAX_RETRY_AFTER_SECONDS
+
+if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
+    import httpx
 
 #: Most vendor error messages quoted in one reason, and most characters of each.
 _MAX_MESSAGES: Final = 5
@@ -72,6 +73,8 @@ def retry_after(response: httpx.Response) -> float | None:
 
 def vendor_errors(response: httpx.Response) -> str:
     """``CODE: message; ...`` from an ``{"errors": [{"code", "message"}]}`` body."""
+    import httpx
+
     try:
         document = response.json()
     except (ValueError, httpx.ResponseNotRead, UnicodeDecodeError):

@@ -22,8 +22,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
 from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
@@ -175,6 +173,8 @@ def build(
 def _build(
     items: Sequence[PreparedItem], connection: Connection, path: str
 ) -> list[OutboundRequest]:
+    import httpx  # here, not at the top: importing the plugin stays cheap
+
     batches = group(items, connection.environment)
     encoded = [encode(batch.render(connection.environment)) for batch in batches]
     requests: list[OutboundRequest] = []
