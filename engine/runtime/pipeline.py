@@ -370,8 +370,11 @@ class Pipeline:
             for failure in failures:
                 self.on_mapping_failure(failure)
 
-    def account(self, report: IntakeReport) -> None:
-        """Count, in this process's metrics, a request another process mapped and queued."""
+    def account(self, report: IntakeReport, received: Mapping[str, int]) -> None:
+        """Count, in this process's metrics, a request another process mapped and queued
+        (``received``: its documents per source)."""
+        for source, n in received.items():
+            self.metrics.received.labels(source).inc(n)
         for connection, part in report.connections.items():
             self._account(connection, part)
 

@@ -103,7 +103,7 @@ async def _take_heavy(
         handled = await state.offload.handle(endpoint, body, only)
     if handled.report is not None:
         record_counts(request, handled.report)
-        state.pipeline.account(handled.report)
+        state.pipeline.account(handled.report, handled.received)
     if handled.note:
         log_event(logging.WARNING, handled.note, request_id=request.state.request_id)
     return RawJSON(handled.body, handled.status)

@@ -53,6 +53,8 @@ class Handled:
     body: bytes
     note: str | None
     report: IntakeReport | None
+    #: documents received, per source (for this process's metrics)
+    received: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -196,4 +198,7 @@ def _run(helper: _Helper, endpoint: Endpoint, body: bytes, only: Sequence[str] |
         return [conn.settings for conn in pipeline.connections_for(source)]
 
     reply = endpoint.answer(Answering(parsed, intake, readers))
-    return Handled(reply.status, orjson.dumps(reply.body), reply.note, report)
+    received: dict[str, int] = {}
+    for documents in found or ():
+        received[documents.source] = received.get(documents.source, 0) + len(documents.documents)
+    return Handled(reply.status, orjson.dumps(reply.body), reply.note, report, received)

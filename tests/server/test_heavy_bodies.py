@@ -193,6 +193,7 @@ def test_a_heavy_batch_is_mapped_and_queued_by_the_helper_process(
     assert summary["queued"] == small.json()["queued"] + HEAVY_EVENTS - 2
     assert stderr.count('"offload_ready"') == 1  # started for the heavy body, once
     assert metric_total(metrics, "mapwire_mapped_actions_total") >= summary["queued"]
+    assert metric_total(metrics, "mapwire_received_documents_total") == 2  # heavy and light
     assert delivered == HEAVY_EVENTS
 
 
