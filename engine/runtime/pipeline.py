@@ -52,13 +52,9 @@ from .erasure import Erased, erase_people, same_account
 from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
-from .submissions import ConnectionReport, IntakeReport, Part, Submission, Submitted
+from .submissions import ConnectionReport, IntakeReport, Mapped, Part, Submission, Submitted
 
 DEPTH_CACHE_SECONDS = 1.0
-#: What ``Pipeline.on_mapped`` is told of each document (see ``engine.server.tap``).
-Tapped = Callable[
-    [Connection, str, Any, Sequence[Action], Mapping[str, int], Sequence[MappingFailure]], None
-]
 
 
 UNSTORABLE = "the mapped actions could not be stored"
@@ -115,7 +111,7 @@ class Pipeline:
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
         #: ``mapwire tap``, while one is attached: each document a connection mapped
         #: (connection, source, document, actions, skips, failures). None costs one check.
-        self.on_mapped: Tapped | None = None
+        self.on_mapped: Callable[[Mapped], None] | None = None
 
     def connections_for(self, source: str, only: str | None = None) -> list[Connection]:
         """Enabled connections whose flow reads ``source`` (or just ``only``)."""
@@ -346,7 +342,7 @@ class Pipeline:
                 for action in actions:
                     action.order_key = destination.ordering_key(action.action, action.payload)
             if tap is not None:
-                tap(conn, source, doc, actions, result.skipped, found)
+                tap(Mapped(conn.name, source, doc, actions, result.skipped, found))
             groups.append(actions)
             for reason, n in result.skipped.items():
                 part.skipped[reason] = part.skipped.get(reason, 0) + n

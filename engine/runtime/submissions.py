@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..contracts.actions import Action
 from ..contracts.errors import MapwireError
+from ..contracts.queue import MappingFailure
 
 
 @dataclass
@@ -69,3 +71,16 @@ class Submitted:
 
     report: IntakeReport = field(default_factory=IntakeReport)
     error: MapwireError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One document as a connection mapped it, for ``Pipeline.on_mapped`` (``mapwire tap``):
+    the actions to queue, the skips counted and the items that failed or were held back."""
+
+    connection: str
+    source: str
+    document: Any
+    actions: Sequence[Action]
+    skipped: Mapping[str, int]
+    failures: Sequence[MappingFailure]

@@ -34,18 +34,17 @@ import socket
 import stat
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from ..contracts.actions import Action
-from ..contracts.queue import MappingFailure
-from ..runtime.config import Config, Connection
+from ..runtime.config import Config
 from ..runtime.delivery import Redactor
 from ..runtime.pipeline import Pipeline
+from ..runtime.submissions import Mapped
 from .logs import log_event
 from .tap_records import Masker, config_secrets, records
 
@@ -193,34 +192,20 @@ class TapServer:
     # -- the committer thread's side ------------------------------------------------------
     def publish(
         self,
-        conn: Connection,
-        source: str,
-        document: Any,
-        actions: Sequence[Action],
-        skipped: Mapping[str, int],
-        failures: Sequence[MappingFailure],
+        mapped: Mapped,
     ) -> None:
         """``Pipeline.on_mapped`` while taps are attached; never raises into intake."""
         try:
             made: dict[tuple[str | None, bool], list[bytes]] = {}
             for tap in self._taps:
                 wanted = tap.wanted
-                if wanted.connection is not None and wanted.connection != conn.name:
+                if wanted.connection is not None and wanted.connection != mapped.connection:
                     continue
                 key = (wanted.rule, wanted.redact)
                 lines = made.get(key)
                 if lines is None:
                     mask = Masker(self._secrets, redact=wanted.redact)
-                    lines = made[key] = records(
-                        conn,
-                        source,
-                        document,
-                        actions,
-                        skipped,
-                        failures,
-                        rule=wanted.rule,
-                        mask=mask,
-                    )
+                    lines = made[key] = records(mapped, rule=wanted.rule, mask=mask)
                 if lines:
                     tap.offer(lines)
         except Exception as exc:  # a tap must never fail a request

@@ -27,10 +27,9 @@ from typing import Any
 
 import orjson
 
-from ..contracts.actions import Action
-from ..contracts.queue import MappingFailure
-from ..runtime.config import Config, Connection
+from ..runtime.config import Config
 from ..runtime.delivery import Redactor
+from ..runtime.submissions import Mapped
 
 MASK = "[masked]"
 REDACTED = "***"
@@ -124,27 +123,23 @@ class Masker:
         return self(value, hiding or (self.redact and personal(key)))
 
 
-def records(
-    conn: Connection,
-    source: str,
-    document: Any,
-    actions: Sequence[Action],
-    skipped: Mapping[str, int],
-    failures: Sequence[MappingFailure],
-    *,
-    rule: str | None,
-    mask: Masker,
-) -> list[bytes]:
+def records(mapped: Mapped, *, rule: str | None, mask: Masker) -> list[bytes]:
     """The JSON lines of one mapped document; with ``rule``, only its actions and failures
     (and the document, if any is left)."""
+    actions, failures = mapped.actions, mapped.failures
     if rule is not None:
         actions = [a for a in actions if a.rule == rule]
         failures = [f for f in failures if f.rule == rule]
         if not actions and not failures:
             return []
-    name = conn.name
+    name, skipped = mapped.connection, mapped.skipped
     out: list[dict[str, Any]] = [
-        {"type": "document", "connection": name, "source": source, "document": mask(document)}
+        {
+            "type": "document",
+            "connection": name,
+            "source": mapped.source,
+            "document": mask(mapped.document),
+        }
     ]
     out += [
         {
