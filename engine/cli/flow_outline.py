@@ -20,7 +20,7 @@ def outline(plan: Plan) -> list[str]:
     lines.append(f"settings ({len(plan.settings)}):" if plan.settings else "settings: none")
     for decl in plan.settings.values():
         lines.extend(_setting(decl))
-    lines.append(f"rules ({_count(plan.rules)}):")
+    lines.append(f"rules ({sum(1 for _ in plan.all_rules())}):")
     for rule in plan.rules:
         lines.extend(_rule(rule, 1))
     return lines
@@ -54,10 +54,6 @@ def _rule(rule: RulePlan, depth: int) -> list[str]:
     for child in rule.children:
         lines.extend(_rule(child, depth + 2))
     return lines
-
-
-def _count(rules: tuple[RulePlan, ...]) -> int:
-    return sum(1 + _count(r.children) for r in rules)
 
 
 def _template(parts: tuple[str | Expr, ...]) -> str:

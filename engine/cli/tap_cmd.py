@@ -7,14 +7,13 @@ import asyncio
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import orjson
 
-from ..language.plan import RulePlan
 from ..language.schema_errors import did_you_mean
 from ..runtime.config import Config
 from ..server.tap import MAX_BYTES, SOCKET_SUFFIX, tap_folder
@@ -115,17 +114,11 @@ def _check_filter(config: Config, connection: str | None, rule: str | None) -> N
         r.name
         for c in config.connections
         if connection in (None, c.name)
-        for r in _rules(c.plan.rules)
+        for r in c.plan.all_rules()
     }
     if rule not in rules:
         click.echo(f"mapwire tap: no rule named {rule!r}{did_you_mean(rule, rules)}", err=True)
         raise SystemExit(EXIT_SPEC)
-
-
-def _rules(rules: tuple[RulePlan, ...]) -> Iterator[RulePlan]:
-    for rule in rules:
-        yield rule
-        yield from _rules(rule.children)
 
 
 def _sockets(folder: Path) -> list[Path]:

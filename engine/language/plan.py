@@ -8,6 +8,7 @@ name the rule and field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -137,3 +138,11 @@ class Plan:
     #: What the type checks found that may (not must) go wrong; ``Problem.severity`` is
     #: "warning" for each. Errors never reach a Plan: they raise ``SpecError``.
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+
+    def all_rules(self) -> Iterator[RulePlan]:
+        """Every rule, nested ones included, in file order."""
+        todo = list(reversed(self.rules))
+        while todo:
+            rule = todo.pop()
+            yield rule
+            todo.extend(reversed(rule.children))
