@@ -21,16 +21,15 @@ from starlette.routing import Route
 from ..contracts.endpoint import Answering, Endpoint
 from ..contracts.errors import InputError
 from ..runtime.config import Connection
-from .committer import IntakeUnavailable
 from .handling import (
     JSONBody,
     RawJSON,
     ServerState,
     parse_body,
     read_raw,
-    record_counts,
     server_state,
     submit,
+    submit_heavy,
 )
 from .logs import log_event
 from .queueing import parts_for, summary
@@ -95,15 +94,7 @@ async def _take_heavy(
     only: Sequence[str] | None,
 ) -> Response:
     """``_take`` in the helper process (``offload``), so this one never holds the body."""
-    if not state.accepting:
-        raise IntakeUnavailable(
-            "the server is not accepting input", code="not_ready", retry_after=5
-        )
-    async with state.parsing.turn(len(body)):
-        handled = await state.offload.handle(endpoint, body, only)
-    if handled.report is not None:
-        record_counts(request, handled.report)
-        state.pipeline.account(handled.report, handled.received)
+    handled = await submit_heavy(request, state, endpoint, body, only)
     if handled.note:
         log_event(logging.WARNING, handled.note, request_id=request.state.request_id)
     return RawJSON(handled.body, handled.status)

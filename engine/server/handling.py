@@ -17,6 +17,7 @@ import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
+from ..contracts.endpoint import Endpoint
 from ..contracts.errors import InputError
 from ..runtime.config import Config
 from ..runtime.pipeline import Pipeline
@@ -25,7 +26,7 @@ from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
 from .intake import check_content_type, read_body
-from .offload import Offload
+from .offload import Handled, Offload
 from .parse_budget import ParseBudget
 from .queueing import require_readers
 from .request_log import HttpMetrics
@@ -135,14 +136,17 @@ def require_connections(state: ServerState, source: str, only: str | None = None
     require_readers(state.pipeline, source, only)
 
 
-async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> IntakeReport:
-    """Queue the parts durably; return only once they are committed."""
-    committer = state.committer
-    if committer is None or not state.accepting:
+def _accepting(state: ServerState) -> GroupCommitter:
+    if state.committer is None or not state.accepting:
         raise IntakeUnavailable(
             "the server is not accepting input", code="not_ready", retry_after=5
         )
-    future = committer.submit(parts, state.pipeline)
+    return state.committer
+
+
+async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> IntakeReport:
+    """Queue the parts durably; return only once they are committed."""
+    future = _accepting(state).submit(parts, state.pipeline)
     try:
         async with asyncio.timeout(SUBMIT_TIMEOUT_SECONDS):
             report = await future
@@ -154,6 +158,24 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
         ) from None
     record_counts(request, report)
     return report
+
+
+async def submit_heavy(
+    request: Request,
+    state: ServerState,
+    endpoint: Endpoint,
+    body: bytes,
+    only: Sequence[str] | None,
+) -> Handled:
+    """``body`` parsed, split, queued and answered by the helper process (``offload``), so
+    this one never holds it; counted here as if mapped here."""
+    _accepting(state)
+    async with state.parsing.turn(len(body)):
+        handled = await state.offload.handle(endpoint, body, only)
+    if handled.report is not None:
+        record_counts(request, handled.report)
+        state.pipeline.account(handled.report, handled.received)
+    return handled
 
 
 def record_counts(request: Request, report: IntakeReport) -> None:
