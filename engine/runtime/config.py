@@ -100,6 +100,12 @@ class ServerOptions:
     """Intake processes sharing the listening socket (1: intake runs in ``serve`` itself)."""
     deliverers: int = 0
     """Delivery processes (0: each intake process delivers too)."""
+    http: str = "auto"
+    """The HTTP parser: ``httptools`` (C, installed with mapwire where it builds), ``h11``
+    (pure Python), or ``auto`` (httptools when importable)."""
+    loop: str = "auto"
+    """The event loop: ``uvloop`` (installed with mapwire on POSIX), ``asyncio``, or
+    ``auto`` (uvloop when importable)."""
     tap: bool | str = True
     """``mapwire tap``: True (its folder beside the queue or the config file), a folder, or
     False (no tap)."""

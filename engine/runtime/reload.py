@@ -33,6 +33,8 @@ RESTART_ONLY_SERVER = (
     "header_timeout_seconds",
     "keepalive_timeout_seconds",
     "max_parse_bytes",
+    "http",
+    "loop",
     "tap",
 )
 

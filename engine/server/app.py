@@ -36,27 +36,24 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
 from ..runtime.process import Runtime
 from ..runtime.registry import get_registry
 from ..runtime.reload import Prepared
+from .asgi import RouteTable, ServerApp
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable
-from .endpoints import routes_for
+from .endpoints import add_routes
 from .handling import Active, JSONBody, ServerState, error_body, server_state
 from .logs import log_event
 from .offload import Offload
 from .parse_budget import ParseBudget
 from .reload import Loader, Reloader
-from .request_log import HttpMetrics, RequestLog
+from .request_log import HttpMetrics
 from .tap import TapServer, open_tap
 
 DELIVERY_STOP_SECONDS = 15.0
@@ -136,13 +133,6 @@ async def unavailable(request: Request, exc: Exception) -> Response:
     return error_body(503, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
 
 
-async def http_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    _note(request, code)
-    return error_body(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
-
-
 # -- lifespan ---------------------------------------------------------------------------
 def _delivery_ended(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
@@ -150,7 +140,7 @@ def _delivery_ended(task: asyncio.Task[None]) -> None:
 
 
 @asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[None]:
+async def lifespan(app: ServerApp) -> AsyncIterator[None]:
     state: ServerState = app.state.mapwire
     try:
         runtime = Runtime(state.config)
@@ -203,7 +193,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 
 def _reloader(
-    app: Starlette,
+    app: ServerApp,
     state: ServerState,
     runtime: Runtime,
     committer: GroupCommitter,
@@ -270,32 +260,30 @@ def _announce(state: ServerState) -> None:
 # -- the application --------------------------------------------------------------------
 def create_app(
     config: Config, *, delivers: bool = True, reload: Loader | None = None, watch: bool = False
-) -> Starlette:
+) -> ServerApp:
     """The server for ``config``; the runtime is opened when the app starts up. With
     ``delivers`` false the server only takes in (other processes deliver). With
     ``reload`` (what reads the config again) it reloads on SIGHUP, and with ``watch``
     when the files change."""
-    routes = [
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        *routes_for(get_registry().endpoints().values()),
-    ]
+    routes = RouteTable()
+    routes.add("/healthz", healthz, ["GET"])
+    routes.add("/readyz", readyz, ["GET"])
+    routes.add("/metrics", metrics, ["GET"])
+    add_routes(routes, get_registry().endpoints().values())
     state = ServerState(
         active=Active(config, InboundAuth(config.server.auth)),
         parsing=ParseBudget(config.server.max_parse_bytes),
         offload=Offload(config),
     )
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(RequestLog, metrics=lambda: state.http_metrics)],
-        lifespan=lifespan,
-        exception_handlers={
+    app = ServerApp(
+        routes,
+        errors={
             InputError: input_error,
             BacklogFull: backlog_full,
             IntakeUnavailable: unavailable,
-            HTTPException: http_error,
         },
+        lifespan=lifespan,
+        metrics=lambda: state.http_metrics,
     )
     app.state.mapwire = state
     app.state.delivers = delivers

@@ -72,16 +72,27 @@ class HeaderDeadline(asyncio.Protocol):
         transport = self._guarded
         if transport is None or transport.is_closing() or not self._waiting_for_headers():
             return
-        if isinstance(transport, asyncio.WriteTransport):
-            transport.write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+        write = getattr(transport, "write", None)  # uvloop's transports are not WriteTransports
+        if write is not None:
+            write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
         transport.close()
 
 
-def guarded_protocol(header_timeout: float) -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol with a ``header_timeout`` deadline on request headers."""
+def guarded_protocol(header_timeout: float, http: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (``http``: ``httptools``, ``h11`` or ``auto``, httptools when
+    importable) with a ``header_timeout`` deadline on request headers."""
+    base: type[asyncio.Protocol]
+    if http == "h11":
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+    elif http == "httptools":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    else:
+        base = AutoHTTPProtocol
     protocol: type[asyncio.Protocol] = type(
-        "GuardedHTTPProtocol",
-        (HeaderDeadline, AutoHTTPProtocol),
-        {"header_timeout": header_timeout},
+        "GuardedHTTPProtocol", (HeaderDeadline, base), {"header_timeout": header_timeout}
     )
     return protocol

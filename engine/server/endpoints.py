@@ -16,11 +16,11 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from ..contracts.endpoint import Answering, Endpoint
 from ..contracts.errors import InputError
 from ..runtime.config import Connection
+from .asgi import RouteTable
 from .handling import (
     JSONBody,
     RawJSON,
@@ -37,14 +37,12 @@ from .queueing import parts_for, summary
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def routes_for(endpoints: Iterable[Endpoint]) -> list[Route]:
-    """One Starlette route per path of every endpoint."""
-    routes = []
+def add_routes(routes: RouteTable, endpoints: Iterable[Endpoint]) -> None:
+    """A route per path of every endpoint."""
     for endpoint in endpoints:
         handler = _handler(endpoint)
         for path in endpoint.paths:
-            routes.append(Route(path, handler, methods=list(endpoint.methods)))
-    return routes
+            routes.add(path, handler, endpoint.methods)
 
 
 def _handler(endpoint: Endpoint) -> Handler:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -33,8 +34,68 @@ def log_event(
 
     ``exc`` adds the exception's type and stack frames (never its message).
     """
-    if logger.isEnabledFor(level):
-        logger.log(level, event, exc_info=exc, extra={"mapwire_fields": fields})
+    if not logger.isEnabledFor(level):
+        return
+    direct = _direct_handlers()
+    if direct:  # the usual set-up: the line is written without building a LogRecord
+        line: str | None = None
+        for handler in direct:
+            if level >= handler.level:
+                if line is None:
+                    line = event_line(time.time(), level, event, fields, exc)
+                handler.write_line(line)
+        return
+    logger.log(level, event, exc_info=exc, extra={"mapwire_fields": fields})
+
+
+def _direct_handlers() -> list[JsonLineHandler]:
+    """The logger's handlers when all are ``JsonLineHandler`` and nothing filters them
+    (``configure_logging``'s set-up), else none: then the records go through ``logging``."""
+    handlers = logger.handlers
+    if not handlers or logger.filters:
+        return []
+    for handler in handlers:
+        if type(handler) is not JsonLineHandler or handler.filters:
+            return []
+    return handlers  # type: ignore[return-value]
+
+
+class _Clock:
+    """UTC times to the millisecond; the part to the second is kept for the lines that
+    follow in the same second."""
+
+    second: tuple[int, str] = (-1, "")
+
+    def text(self, created: float) -> str:
+        whole = int(created)
+        second, text = self.second
+        if whole != second:
+            text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+            self.second = (whole, text)
+        return f"{text}{int((created - whole) * 1000):03d}Z"
+
+
+_clock = _Clock()
+
+
+def event_line(
+    created: float,
+    level: int,
+    event: str,
+    fields: dict[str, Any],
+    exc: BaseException | None = None,
+) -> str:
+    """The JSON line of one event (see the module docstring)."""
+    line: dict[str, Any] = {
+        "time": _clock.text(created),
+        "level": logging.getLevelName(level).lower(),
+        "event": event,
+    }
+    line.update(fields)
+    if exc is not None:
+        line["error_type"] = type(exc).__name__
+        line["traceback"] = _frames(exc)
+    return orjson.dumps(line, default=str).decode()
 
 
 def _frames(exc: BaseException) -> list[str]:
@@ -47,23 +108,14 @@ class JsonLineFormatter(logging.Formatter):
     """Formats a record as one JSON object (see the module docstring)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        stamp = datetime.fromtimestamp(record.created, UTC)
-        line: dict[str, Any] = {
-            "time": stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z",
-            "level": record.levelname.lower(),
-        }
+        exc = record.exc_info[1] if record.exc_info else None
         fields = getattr(record, "mapwire_fields", None)
         if fields is not None:
-            line["event"] = record.msg
-            line.update(fields)
-        else:
-            line["event"] = "http_server" if record.name.startswith("uvicorn") else record.name
-            line["message"] = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            line["error_type"] = type(exc).__name__
-            line["traceback"] = _frames(exc)
-        return orjson.dumps(line, default=str).decode()
+            return event_line(record.created, record.levelno, str(record.msg), fields, exc)
+        source = "http_server" if record.name.startswith("uvicorn") else record.name
+        return event_line(
+            record.created, record.levelno, source, {"message": record.getMessage()}, exc
+        )
 
 
 class JsonLineHandler(logging.StreamHandler[IO[str]]):
@@ -72,6 +124,15 @@ class JsonLineHandler(logging.StreamHandler[IO[str]]):
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
         self.setFormatter(JsonLineFormatter())
+
+    def write_line(self, line: str) -> None:
+        """Write one formatted line, as ``emit`` would."""
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self.stream.write(line + self.terminator)
+                self.flush()
+            except Exception:  # as logging does: a line that cannot be written is no crash
+                pass
 
 
 def configure_logging(level: str = "info", stream: IO[str] | None = None) -> JsonLineHandler:

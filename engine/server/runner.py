@@ -10,6 +10,7 @@ is waiting, stops delivery and closes the queue. A second Ctrl-C forces the exit
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import socket
 from collections.abc import Callable
@@ -65,6 +66,8 @@ def run_server(
     workers = options.workers if workers is None else workers
     deliverers = options.deliverers if deliverers is None else deliverers
     raise_open_file_limit(options.max_connections)
+    http, loop = http_stack(options.http, options.loop)
+    log_event(logging.INFO, "http_stack", http=http, loop=loop)
 
     def server(config: Config, delivers: bool, watching: bool = False) -> uvicorn.Server:
         return uvicorn.Server(
@@ -77,7 +80,8 @@ def run_server(
                 server_header=False,
                 lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_SECONDS,
-                http=guarded_protocol(options.header_timeout_seconds),
+                http=guarded_protocol(options.header_timeout_seconds, http),
+                loop=loop,
                 timeout_keep_alive=options.keepalive_timeout_seconds,
                 # uvicorn counts the connection being answered: one more serves max_connections.
                 limit_concurrency=options.max_connections + 1,
@@ -119,6 +123,25 @@ def run_server(
         return supervise(roles, parent)
     finally:
         listening.close()
+
+
+def http_stack(http: str, loop: str) -> tuple[str, str]:
+    """The HTTP parser and the event loop ``server.http`` and ``server.loop`` ask for, with
+    ``auto`` resolved to the faster one when it is installed; a missing one asked for by
+    name is a ``MissingDependency``."""
+    chosen = []
+    for setting, value, fast, plain in (
+        ("http", http, "httptools", "h11"),
+        ("loop", loop, "uvloop", "asyncio"),
+    ):
+        installed = importlib.util.find_spec(fast) is not None
+        if value == fast and not installed:
+            raise MissingDependency(
+                f"server.{setting} is {fast}, which is not installed: pip install {fast} "
+                f"(or set server.{setting} to {plain} or auto)"
+            )
+        chosen.append(fast if value == fast or (value == "auto" and installed) else plain)
+    return chosen[0], chosen[1]
 
 
 def _address(sock: socket.socket) -> str:

@@ -19,6 +19,12 @@ STALLED = 50
 #: Far above the 1 s header timeout configured, far below "never".
 CLOSE_WITHIN_SECONDS = 15.0
 PARTIAL = b"POST /mparticle/events HTTP/1.1\r\nHost: mapwire\r\nContent-Ty"
+#: Both HTTP stacks ``server.http``/``server.loop`` choose from: the C parser on uvloop
+#: (installed with mapwire), and the pure-Python parser on asyncio.
+STACKS = [
+    pytest.param({"http": "httptools", "loop": "uvloop"}, id="httptools-uvloop"),
+    pytest.param({"http": "h11", "loop": "asyncio"}, id="h11-asyncio"),
+]
 
 
 def _server(tmp_path: Path, **options: object) -> tuple[object, str]:
@@ -68,10 +74,11 @@ def _wait_closed(socks: list[socket.socket], within: float) -> dict[socket.socke
     return received
 
 
+@pytest.mark.parametrize("stack", STACKS)
 def test_connections_that_never_finish_their_headers_are_closed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None, stack: dict[str, str]
 ) -> None:
-    process, url = _server(tmp_path, header_timeout_seconds=1)
+    process, url = _server(tmp_path, header_timeout_seconds=1, **stack)
     socks: list[socket.socket] = []
     try:
         keep_alive = b"GET /healthz HTTP/1.1\r\nHost: mapwire\r\n\r\n"
@@ -87,10 +94,11 @@ def test_connections_that_never_finish_their_headers_are_closed(
         assert data.startswith(b"HTTP/1.1 408 ") and b'"header_timeout"' in data, data[:200]
 
 
+@pytest.mark.parametrize("stack", STACKS)
 def test_a_connection_past_max_connections_is_answered_503(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None, stack: dict[str, str]
 ) -> None:
-    process, url = _server(tmp_path, max_connections=3)
+    process, url = _server(tmp_path, max_connections=3, **stack)
     socks: list[socket.socket] = []
     try:
         socks = [_stall(url) for _ in range(3)]
