@@ -11,6 +11,7 @@ endpoint recorded in ``request.state.counts``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
@@ -63,7 +64,27 @@ def request_id_of(scope: Scope) -> str:
             if _REQUEST_ID.fullmatch(value):
                 return str(value.decode("ascii"))
             break
-    return os.urandom(16).hex()
+    return _ids.next()
+
+
+class _RequestIds:
+    """New request ids: 16 random hex digits drawn once per process, then a counter (unique
+    across the workers of one ``serve``: each draws its own after the fork)."""
+
+    def __init__(self) -> None:
+        self._start()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._start)
+
+    def _start(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._count = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):016x}"
+
+
+_ids = _RequestIds()
 
 
 def finish(
