@@ -10,7 +10,10 @@ deliverer processes (``--deliverers``). The modules, from the bottom up:
 * ``committer``: group commit, many requests mapped and queued per SQLite transaction.
 * ``endpoints``: the routes the source plugins declare (``register_endpoints``), served by
   one machinery: credentials, body, parse, split, queue, answer.
-* ``app``: the ASGI application (routes, health, metrics, lifespan, request logging).
+* ``request_log``: each request's id, log line and HTTP metrics.
+* ``asgi``: the ASGI layer: route lookup, the lifespan protocol, error answers, and
+  ``request_log`` around each request.
+* ``app``: the application built on it (routes, health, metrics, the lifespan's steps).
 * ``tap``, ``tap_records``: the Unix socket each intake process streams what it receives
   and maps on, to ``mapwire tap`` (secrets masked, personal data too if asked).
 * ``reload``: SIGHUP and ``--watch``: the new config and mappings checked off the event
