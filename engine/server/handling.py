@@ -8,7 +8,6 @@ Errors are raised, not returned: ``InputError`` (a 4xx with its code), ``Backlog
 from __future__ import annotations
 
 import asyncio
-import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +57,12 @@ class ServerState:
     http_metrics: HttpMetrics | None = None
     accepting: bool = False
 
+    def pinned(self) -> ServerState:
+        """A copy of this state: a reload replacing ``active`` here leaves the copy's."""
+        copied = object.__new__(ServerState)
+        copied.__dict__.update(self.__dict__)
+        return copied
+
     @property
     def config(self) -> Config:
         return self.active.config
@@ -88,7 +93,7 @@ def server_state(request: Request) -> ServerState:
     request sees the same config, credentials and pipeline, even across a reload."""
     pinned: ServerState | None = request.scope.get(_PINNED)
     if pinned is None:
-        pinned = request.scope[_PINNED] = copy.copy(request.app.state.mapwire)
+        pinned = request.scope[_PINNED] = request.app.state.mapwire.pinned()
     return pinned
 
 
