@@ -55,18 +55,11 @@ class ExpressionEmitters(Emitter):
         return t
 
     def _n_subexpression(self, node: Node, src: str, cx: Block) -> str:
-        steps = self._facts.steps(node)
-        keys = [self._facts.about(s).key for s in steps]
-        cur, borrowed = src, True
-        for i, step in enumerate(steps):
-            borrowed = borrowed and self._facts.about(step).borrowed
-            key = (src, cx.bkey, keys[0] if i == 0 else "C(" + ",".join(keys[: i + 1]) + ")")
-            if borrowed and key in cx.memo:
-                cur = cx.memo[key]
-                continue
+        # Step by step: each step is memoised on the local it starts from (``_g``), so
+        # ``event.data.ts`` reuses the ``event.data`` an earlier expression computed.
+        cur = src
+        for step in self._facts.steps(node):
             cur = self._g(step, cur, cx)
-            if borrowed:
-                cx.memo[key] = cur
         return cur
 
     _n_index_expression = _n_subexpression

@@ -23,62 +23,19 @@ from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from ..contracts.store import MemoryStore, StateStore, membership_update
-from ..contracts.value_types import json_type
+from ..contracts.store import MemoryStore, StateStore
 from .codegen_blocks import truth_test
+from .codegen_when import nested_tests
+from .compiled_support import dedup_key, loop_error, membership
 from .expressions import analyse
 from .interpreter import Evaluator, TraceEntry, record_failure
 from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
-from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
-from .state_rules import forgets, record_aliases
-from .value_rules import (
-    is_empty,
-    membership_version,
-    outcome_values,
-    post_process,
-    render_template_value,
-)
+from .plan import Expr, FieldPlan, Plan, RulePlan
+from .state_rules import forgets
+from .value_rules import is_empty, post_process, render_template_value
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
-
-
-def _loop_error(name: str, value: Any, rule: str) -> ItemError:
-    return ItemError(
-        f"for_each {name!r} expected an array, got {json_type(value)}", rule=rule, code="wrong_type"
-    )
-
-
-def _membership(
-    store: StateStore,
-    namespace: str,
-    m: MembershipPlan,
-    rule: str,
-    key: Any,
-    version: Any,
-    add: Any,
-    rm: Any,
-    aliases: Any,
-) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
-    """The members after the update, and (if the state binds ``changes``) what each did."""
-    if key is None:
-        return None, None
-    v = membership_version(version, rule)
-    changes = [(str(x), True, v) for x in (add or []) if x is not None]
-    changes += [(str(x), False, v) for x in (rm or []) if x is not None]
-    ns, text = f"{namespace}{m.set}", render_template_value(key)
-    if m.changes is None:
-        members, outcomes = store.update_membership(ns, text, changes), None
-    else:
-        update = membership_update(store, ns, text, changes)
-        members, outcomes = update.members, outcome_values(update)
-    if m.aliases is not None:
-        record_aliases(store, ns, text, aliases)
-    return members, outcomes
-
-
-def _dedup_key(value: Any) -> str:
-    return render_template_value(value)
 
 
 @dataclass
@@ -107,9 +64,9 @@ class _PlanGen:
                 "_isf": is_false,
                 "_empty": is_empty,
                 "_render": render_template_value,
-                "_loop_error": _loop_error,
-                "_membership": _membership,
-                "_dkey": _dedup_key,
+                "_loop_error": loop_error,
+                "_membership": membership,
+                "_dkey": dedup_key,
                 "_forgets": forgets,
                 "_ROOT": {},
             }
@@ -235,22 +192,33 @@ class _PlanGen:
         return local
 
     # -- rules --------------------------------------------------------------------------------
-    def rule(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
-        """Emit ``rule``: its loops, each item in its own try, errors recorded per item."""
+    def rule(
+        self, rule: RulePlan, scope: _Scope, indent: str, label: str, cse: dict[Any, Any]
+    ) -> None:
+        """Emit ``rule``: its loops, each item in its own try, errors recorded per item.
+        ``cse``: what the enclosing code computed on the way here (the rule may reuse it)."""
         self.emit(indent, f"# rule {rule.name!r} ({rule.at})")
-        self._level(rule, scope, indent, label, 0)
+        self._level(rule, scope, indent, label, 0, cse)
 
-    def _level(self, rule: RulePlan, scope: _Scope, indent: str, label: str, level: int) -> None:
+    def _level(
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        level: int,
+        cse: dict[Any, Any],
+    ) -> None:
         if level == len(rule.loops):
             self.emit(indent, "try:")
-            self._apply(rule, scope, indent + "    ", label)
+            self._apply(rule, scope, indent + "    ", label, dict(cse))
             self.emit(indent, f"except {_CAUGHT} as _e:")
             self.emit(indent, f"    _fail(result, _e, {rule.name!r}, {label})")
             return
         name, e = rule.loops[level]
         seq, idx, var = self.tmp("_seq"), self.tmp("_i"), self.tmp(f"v_{name}_")
         self.emit(indent, "try:")
-        self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', {})}")
+        self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', dict(cse))}")
         self.emit(indent, f"    if {seq} is None:")
         self.emit(indent, f"        {seq} = ()")
         self.emit(indent, f"    elif type({seq}) is not list:")
@@ -260,17 +228,25 @@ class _PlanGen:
         self.emit(indent, f"    {seq} = ()")
         self.emit(indent, f"for {idx}, {var} in enumerate({seq}):")
         item_label = _label_concat(label, name, idx)
-        self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1)
+        self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1, cse)
 
-    def _apply(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
-        cse: dict[Any, Any] = {}
+    def _apply(
+        self, rule: RulePlan, scope: _Scope, indent: str, label: str, cse: dict[Any, Any]
+    ) -> None:
         if rule.when is not None:
-            w = self.expr(rule.when, scope, indent, cse)
-            # A comparison or a negation is already true/false/null: test it directly.
-            direct = rule.when.ast["type"] in ("comparator", "not_expression")
-            self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
-            indent += "    "
-            cse = dict(cse)
+            nested = None
+            if not analyse(rule.when.ast).reads_whole_root:
+                nested = nested_tests(
+                    self.py, rule.when.ast, scope.bindings, self.lines, indent, cse
+                )
+            if nested is None:
+                w = self.expr(rule.when, scope, indent, cse)
+                # A comparison or a negation is already true/false/null: test it directly.
+                direct = rule.when.ast["type"] in ("comparator", "not_expression")
+                self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
+                indent, cse = indent + "    ", dict(cse)
+            else:
+                indent, cse = nested
         for var in rule.variables:
             v = self.value(var, scope, indent, cse, rule.name, var.name)
             scope = scope.bind(var.name, self._as_local(v, var.name, indent))
@@ -300,7 +276,7 @@ class _PlanGen:
             return
         if rule.children:
             for child in rule.children:
-                self.rule(child, scope, indent, label)
+                self.rule(child, scope, indent, label, cse)
             return
         payload = self.tmp("_payload")
         self.emit(indent, f"{payload} = {{}}")
@@ -337,15 +313,16 @@ class _PlanGen:
         scope = _Scope({"doc": "doc", "settings": "settings"})
         indent = "    "
         self.emit(indent, "try:")
+        cse: dict[Any, Any] = {}  # every variable is computed before the first rule runs
         for var in self.plan.variables:
-            v = self.value(var, scope, indent + "    ", {}, "variables", var.name)
+            v = self.value(var, scope, indent + "    ", cse, "variables", var.name)
             scope = scope.bind(var.name, self._as_local(v, var.name, indent + "    "))
         self.emit(indent, "    pass")
         self.emit(indent, f"except {_CAUGHT} as _e:")
         self.emit(indent, "    _fail(result, _e, 'variables', '')")
         self.emit(indent, "    return result")
         for rule in self.plan.rules:
-            self.rule(rule, scope, indent, "''")
+            self.rule(rule, scope, indent, "''", cse)
         self.emit(indent, "return result")
         return "\n".join(self.lines) + "\n"
 
