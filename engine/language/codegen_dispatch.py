@@ -68,9 +68,7 @@ class Emitter:
         #: Locals known to hold only true, false or null (comparisons, negations), whose
         #: JMESPath truth is Python's: tested as ``v``, not with the inline empty checks.
         self._bools: set[str] = set()
-        self._facts = SubtreeFacts(
-            self._table, self._custom, self._visit, _scalar_results(custom)
-        )
+        self._facts = SubtreeFacts(self._table, self._custom, self._visit, _scalar_results(custom))
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _tmp(self, prefix: str = "_t") -> str:

@@ -25,7 +25,7 @@ from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore
 from .codegen_blocks import truth_test
-from .codegen_when import nested_tests
+from .codegen_when import dispatch, nested_tests
 from .compiled_support import dedup_key, loop_error, membership
 from .expressions import analyse
 from .interpreter import Evaluator, TraceEntry, record_failure
@@ -177,7 +177,8 @@ class _PlanGen:
         path: str,
     ) -> None:
         v = self.value(fp, scope, indent, cse, rule, path)
-        if fp.if_null == "keep" or fp.source == "object":
+        # "keep" stores null; an object is never null; "error" and "skip" raised on null.
+        if fp.if_null in ("keep", "error", "skip") or fp.source == "object":
             self.emit(indent, f"{target}[{fp.name!r}] = {v}")
         else:
             self.emit(indent, f"if {v} is not None:")
@@ -193,12 +194,20 @@ class _PlanGen:
 
     # -- rules --------------------------------------------------------------------------------
     def rule(
-        self, rule: RulePlan, scope: _Scope, indent: str, label: str, cse: dict[Any, Any]
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        cse: dict[Any, Any],
+        *,
+        head_known: bool = False,
     ) -> None:
         """Emit ``rule``: its loops, each item in its own try, errors recorded per item.
-        ``cse``: what the enclosing code computed on the way here (the rule may reuse it)."""
+        ``cse``: what the enclosing code computed on the way here (the rule may reuse it);
+        ``head_known``: the first test of its ``when`` is known true (``dispatch``)."""
         self.emit(indent, f"# rule {rule.name!r} ({rule.at})")
-        self._level(rule, scope, indent, label, 0, cse)
+        self._level(rule, scope, indent, label, 0, cse, head_known)
 
     def _level(
         self,
@@ -208,10 +217,11 @@ class _PlanGen:
         label: str,
         level: int,
         cse: dict[Any, Any],
+        head_known: bool = False,
     ) -> None:
         if level == len(rule.loops):
             self.emit(indent, "try:")
-            self._apply(rule, scope, indent + "    ", label, dict(cse))
+            self._apply(rule, scope, indent + "    ", label, dict(cse), head_known)
             self.emit(indent, f"except {_CAUGHT} as _e:")
             self.emit(indent, f"    _fail(result, _e, {rule.name!r}, {label})")
             return
@@ -231,13 +241,25 @@ class _PlanGen:
         self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1, cse)
 
     def _apply(
-        self, rule: RulePlan, scope: _Scope, indent: str, label: str, cse: dict[Any, Any]
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        cse: dict[Any, Any],
+        head_known: bool,
     ) -> None:
         if rule.when is not None:
             nested = None
             if not analyse(rule.when.ast).reads_whole_root:
                 nested = nested_tests(
-                    self.py, rule.when.ast, scope.bindings, self.lines, indent, cse
+                    self.py,
+                    rule.when.ast,
+                    scope.bindings,
+                    self.lines,
+                    indent,
+                    cse,
+                    head_known=head_known,
                 )
             if nested is None:
                 w = self.expr(rule.when, scope, indent, cse)
@@ -275,8 +297,15 @@ class _PlanGen:
             self.emit(indent, f"result.skip({reason})")
             return
         if rule.children:
-            for child in rule.children:
-                self.rule(child, scope, indent, label, cse)
+            for item in dispatch(rule.children, scope.bindings):
+                if isinstance(item, RulePlan):
+                    self.rule(item, scope, indent, label, cse)
+                    continue
+                local, by_text = item
+                for n, (text, rules) in enumerate(by_text.items()):
+                    self.emit(indent, f"{'elif' if n else 'if'} {local} == {text!r}:")
+                    for child in rules:
+                        self.rule(child, scope, indent + "    ", label, cse, head_known=True)
             return
         payload = self.tmp("_payload")
         self.emit(indent, f"{payload} = {{}}")
