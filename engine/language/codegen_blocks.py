@@ -49,15 +49,15 @@ def truth_test(v: str, first: str | None = None) -> str:
     text of its first occurrence, e.g. an assignment expression).
 
     For null, booleans, strings, arrays and objects of the exact JSON types JMESPath's
-    truth is Python's, so the test is one type check and ``v`` itself; anything else
-    (numbers: 0 is true) asks ``is_false`` (``_isf``)."""
+    truth is Python's, so the test is one type check and ``v`` itself; a number is true
+    (0 too); anything else asks ``is_false`` (``_isf``)."""
     head = v if first is None else first
-    return f"({v} if type({head}) in _NOTFAST else not _isf({v}))"
+    return f"({v} if type({head}) in _NOTFAST else type({v}) in _NUM or not _isf({v}))"
 
 
 def falsy_test(v: str) -> str:
     """Python test that atom ``v`` is false by JMESPath's rules (see ``truth_test``)."""
-    return f"(not {v} if type({v}) in _NOTFAST else _isf({v}))"
+    return f"(not {v} if type({v}) in _NOTFAST else type({v}) not in _NUM and _isf({v}))"
 
 
 def python_literal(value: Any) -> str | None:
