@@ -1,15 +1,19 @@
-"""What the code ``compiler`` generates for a plan calls at run time, besides the
+"""The run-time side of the code ``compiler`` generates: ``CompiledPlan`` (the generated
+function behind ``Evaluator.run``'s contract), and what generated code calls besides the
 interpreter's own rules (``value_rules``, ``state_rules``): the error for a ``for_each``
 over a value that is not an array, a membership update, a dedup key's text."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..contracts.actions import MapResult
 from ..contracts.errors import ItemError
-from ..contracts.store import StateStore, membership_update
+from ..contracts.store import MemoryStore, StateStore, membership_update
 from ..contracts.value_types import json_type
-from .plan import MembershipPlan
+from .interpreter import Evaluator, TraceEntry
+from .plan import MembershipPlan, Plan
 from .state_rules import record_aliases
 from .value_rules import membership_version, outcome_values, render_template_value
 
@@ -50,3 +54,32 @@ def membership(
 
 def dedup_key(value: Any) -> str:
     return render_template_value(value)
+
+
+class CompiledPlan:
+    """A plan compiled to Python; ``run`` has the same contract as ``Evaluator.run``.
+    ``function(doc, settings, store, namespace)`` is the generated function itself, for
+    loops that call it many times with a store and without tracing."""
+
+    def __init__(self, plan: Plan, function: Any, source: str) -> None:
+        self.plan = plan
+        self.function: Callable[[Any, Mapping[str, Any], StateStore, str], MapResult] = function
+        self._run = function
+        self.source = source
+        self._evaluator: Evaluator | None = None
+
+    def run(
+        self,
+        doc: Any,
+        settings: Mapping[str, Any],
+        store: StateStore | None = None,
+        *,
+        namespace: str = "",
+        trace: list[TraceEntry] | None = None,
+    ) -> MapResult:
+        if trace is not None:
+            if self._evaluator is None:
+                self._evaluator = Evaluator(self.plan)
+            return self._evaluator.run(doc, settings, store, namespace=namespace, trace=trace)
+        result: MapResult = self._run(doc, settings, store or MemoryStore(), namespace)
+        return result

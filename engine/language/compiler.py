@@ -17,23 +17,23 @@ and the tests hold the two against each other on every shipped mapping case.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from ..contracts.store import MemoryStore, StateStore
 from .codegen_blocks import truth_test
 from .codegen_when import dispatch, nested_tests
-from .compiled_support import dedup_key, loop_error, membership
+from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
 from .expressions import analyse
-from .interpreter import Evaluator, TraceEntry, record_failure
+from .interpreter import record_failure
 from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .state_rules import forgets
 from .value_rules import is_empty, post_process, render_template_value
+
+__all__ = ["CompiledPlan", "compile_plan"]
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
 
@@ -361,32 +361,6 @@ def _label_concat(outer: str, name: str, idx: str) -> str:
     if outer == "''":
         return f"f'{name}[{{{idx}}}]'"
     return f"{outer} + f'{name}[{{{idx}}}]'"
-
-
-class CompiledPlan:
-    """A plan compiled to Python; ``run`` has the same contract as ``Evaluator.run``."""
-
-    def __init__(self, plan: Plan, function: Any, source: str) -> None:
-        self.plan = plan
-        self._run = function
-        self.source = source
-        self._evaluator: Evaluator | None = None
-
-    def run(
-        self,
-        doc: Any,
-        settings: Mapping[str, Any],
-        store: StateStore | None = None,
-        *,
-        namespace: str = "",
-        trace: list[TraceEntry] | None = None,
-    ) -> MapResult:
-        if trace is not None:
-            if self._evaluator is None:
-                self._evaluator = Evaluator(self.plan)
-            return self._evaluator.run(doc, settings, store, namespace=namespace, trace=trace)
-        result: MapResult = self._run(doc, settings, store or MemoryStore(), namespace)
-        return result
 
 
 def compile_plan(plan: Plan) -> CompiledPlan:
