@@ -146,3 +146,17 @@ def test_plugin_calls_give_the_interpreter_results_whatever_they_declare(returns
     # A function declared to return scalars runs once for the three uses on the path.
     scalar = returns in ("string", ("string", "null"))
     assert len(calls) == (1 if scalar else 3)
+
+
+def test_a_when_too_long_to_nest_is_tested_whole() -> None:
+    chain = " && ".join(f"doc.k{i}" for i in range(80))
+    body = f"""
+rules:
+  - name: long
+    when: "{chain}"
+    action: note
+    fields: {{text: "'all'"}}
+"""
+    every = {f"k{i}": i for i in range(80)}  # 0 is true
+    source = _same(body, [every, {**every, "k79": ""}, {**every, "k0": []}, {}])
+    assert max(len(line) - len(line.lstrip()) for line in source.splitlines()) < 100
