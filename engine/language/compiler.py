@@ -73,6 +73,8 @@ class _PlanGen:
         )
         self.lines: list[str] = []
         self.n = 0
+        #: Locals that never hold null (a dict built here, a constant): stored unguarded.
+        self._never_null: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------------
     def tmp(self, prefix: str) -> str:
@@ -136,9 +138,7 @@ class _PlanGen:
                 parts.append(f"_render({v})")
             self.emit(inner, f"{out} = {' + '.join(parts) or repr('')}")
         elif fp.source == "object":
-            self.emit(indent, f"{out} = {{}}")
-            for sub in fp.object:
-                self.field_into(out, sub, scope, indent, cse, rule, f"{path}.{sub.name}")
+            self.fields_into(out, fp.object, scope, indent, cse, rule, f"{path}.")
         else:  # merge
             self.emit(indent, f"{out} = {{}}")
             for i, sub in enumerate(fp.merge):
@@ -147,6 +147,8 @@ class _PlanGen:
                 self.emit(indent, f"    {out}.update({v})")
         if not fp.is_plain:
             self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+        elif fp.source in ("object", "merge") or (fp.source == "value" and fp.value is not None):
+            self._never_null.add(out)
         return out
 
     def value(
@@ -154,7 +156,7 @@ class _PlanGen:
     ) -> str:
         """A local holding the field's value, None when it is null (omitted or kept)."""
         v = self.raw(fp, scope, indent, cse, rule, path)
-        if fp.source == "object":
+        if v in self._never_null:  # a plain object, a constant: no null to handle
             return v
         if fp.if_null == "error":
             msg = f"required field {path!r} is null"
@@ -166,23 +168,36 @@ class _PlanGen:
             self.emit(indent, f"    raise _SkipItem({fp.skip_reason!r})")
         return v
 
-    def field_into(
+    def fields_into(
         self,
         target: str,
-        fp: FieldPlan,
+        fields: tuple[FieldPlan, ...],
         scope: _Scope,
         indent: str,
         cse: dict[Any, Any],
         rule: str,
-        path: str,
+        prefix: str,
     ) -> None:
-        v = self.value(fp, scope, indent, cse, rule, path)
-        # "keep" stores null; an object is never null; "error" and "skip" raised on null.
-        if fp.if_null in ("keep", "error", "skip") or fp.source == "object":
-            self.emit(indent, f"{target}[{fp.name!r}] = {v}")
-        else:
-            self.emit(indent, f"if {v} is not None:")
-            self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
+        """Emit ``target = {...}`` holding ``fields``, computed in order. The leading fields
+        that are always stored (never null: an object, a constant; kept null; or null
+        raised on) go in the dict display itself; each later one is stored after it."""
+        pending: list[str] | None = []
+        for fp in fields:
+            v = self.value(fp, scope, indent, cse, rule, prefix + fp.name)
+            always = fp.if_null in ("keep", "error", "skip") or v in self._never_null
+            if pending is not None and always:
+                pending.append(f"{fp.name!r}: {v}")
+                continue
+            if pending is not None:
+                self.emit(indent, f"{target} = {{{', '.join(pending)}}}")
+                pending = None
+            if always:
+                self.emit(indent, f"{target}[{fp.name!r}] = {v}")
+            else:
+                self.emit(indent, f"if {v} is not None:")
+                self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
+        if pending is not None:
+            self.emit(indent, f"{target} = {{{', '.join(pending)}}}")
 
     def _as_local(self, value: str, name: str, indent: str) -> str:
         """A local to bind a variable to: the value's own temporary when it is one."""
@@ -308,9 +323,7 @@ class _PlanGen:
                         self.rule(child, scope, indent + "    ", label, cse, head_known=True)
             return
         payload = self.tmp("_payload")
-        self.emit(indent, f"{payload} = {{}}")
-        for fp in rule.fields:
-            self.field_into(payload, fp, scope, indent, cse, rule.name, fp.name)
+        self.fields_into(payload, rule.fields, scope, indent, cse, rule.name, "")
         keys = [self.expr(e, scope, indent, cse) for e in rule.dedup]
         key_list = self.tmp("_keys")
         if keys:

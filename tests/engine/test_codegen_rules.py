@@ -160,3 +160,66 @@ rules:
     every = {f"k{i}": i for i in range(80)}  # 0 is true
     source = _same(body, [every, {**every, "k79": ""}, {**every, "k0": []}, {}])
     assert max(len(line) - len(line.lstrip()) for line in source.splitlines()) < 100
+
+
+OBJECTS = """
+variables:
+  ids:
+    object: {id: doc.id, email: doc.email}
+rules:
+  - name: built
+    action: note
+    fields:
+      ids: ids
+      kept: {expr: doc.a, if_null: keep}
+      const: {value: c}
+      none: {value: null}
+      required: {expr: doc.r, if_null: error}
+      maybe: doc.b
+      after: {expr: doc.a, if_null: keep}
+      nested:
+        object:
+          first: {value: 1}
+          z: doc.b
+          empty: {object: {x: doc.x}}
+          tidy: {object: {x: doc.x}, omit_empty: true}
+      merged: {merge: [doc.m, {object: {k: doc.a}}]}
+  - name: skipping
+    for_each: {e: doc.items}
+    action: note
+    fields:
+      id: {expr: e.id, if_null: skip, skip_reason: no id}
+      text: {expr: e.t, if_null: keep}
+"""
+
+
+def test_objects_hold_their_fields_in_order_whichever_are_null() -> None:
+    docs = [
+        {"id": i, "email": e, "a": a, "r": r, "b": b, "x": x, "m": m, "items": items}
+        for i, e, a, r, b, x, m, items in itertools.product(
+            [None, "p"],
+            [None, "e@x"],
+            [None, 0, ""],
+            [None, "r"],
+            [None, []],
+            [None, 2],
+            [None, {"k": 9, "j": 1}],
+            [None, [{"id": 1, "t": None}, {"t": "x"}, 3]],
+        )
+    ]
+    _same(OBJECTS, docs)
+    plan = compile_body(OBJECTS)
+    doc = {"id": "p", "r": "r", "b": "b", "a": 1, "m": {"j": 1}}
+    payload = compile_plan(plan).run(doc, {}, MemoryStore()).actions[0].payload
+    assert list(payload) == [
+        "ids",
+        "kept",
+        "const",
+        "required",
+        "maybe",
+        "after",
+        "nested",
+        "merged",
+    ]
+    assert list(payload["nested"]) == ["first", "z", "empty"]
+    assert list(payload["merged"]) == ["j", "k"]
