@@ -89,6 +89,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     """
     plan, settings = _load(mapping_ref, sets)
     run = compile_plan(plan).function
+    dedup = any(rule.dedup for rule in plan.all_rules())  # else no action has a dedup key
     store = MemoryStore()
     destinations = get_registry().destinations()
     failed = False
@@ -108,7 +109,9 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 warn(f"input line {line}: {doc}")
                 failed = True
                 continue
-            result = apply_dedup(run(doc, settings, store, ""), store, plan.name)
+            result = run(doc, settings, store, "")
+            if dedup:
+                result = apply_dedup(result, store, plan.name)
             if meta:
                 chunk = [
                     dumps(
