@@ -29,18 +29,32 @@ def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     only, so a raw U+2028 inside a string stays in its line). A line that is not JSON (or
     not UTF-8) yields a ``ValueError`` in place of the document, so the caller reports it
     and carries on with the rest.
+
+    The input is one document (numbered 1) when it is a single JSON value, spread over
+    lines or not. A line break never falls inside a JSON token, so a value over several
+    lines has a first line that is not JSON by itself; when the first line is JSON the
+    input is that one document (if no other line has text) or NDJSON, and the whole input
+    need not be parsed to tell.
     """
     data = stream.read()
-    stripped = data.strip()
-    if not stripped:
+    lines = data.split(b"\n")
+    at = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if at is None:
         return
-    try:
-        yield 1, orjson.loads(stripped)
-        return
-    except ValueError:
-        pass
     loads = orjson.loads
-    for n, line in enumerate(data.split(b"\n"), 1):
+    try:
+        first: Any = loads(lines[at])
+    except ValueError:
+        try:
+            yield 1, loads(data.strip())
+            return
+        except ValueError:
+            pass
+    else:
+        if not any(line.strip() for line in lines[at + 1 :]):
+            yield 1, first
+            return
+    for n, line in enumerate(lines, 1):
         try:
             yield n, loads(line)
         except ValueError as exc:

@@ -88,7 +88,8 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
           --set include_user_attributes=false
     """
     plan, settings = _load(mapping_ref, sets)
-    evaluator = compile_plan(plan)
+    run = compile_plan(plan).function
+    dedup = any(rule.dedup for rule in plan.all_rules())  # else no action has a dedup key
     store = MemoryStore()
     destinations = get_registry().destinations()
     failed = False
@@ -108,7 +109,9 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 warn(f"input line {line}: {doc}")
                 failed = True
                 continue
-            result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
+            result = run(doc, settings, store, "")
+            if dedup:
+                result = apply_dedup(result, store, plan.name)
             if meta:
                 chunk = [
                     dumps(
@@ -126,7 +129,10 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                     for action in result.actions
                 ]
             else:
-                chunk = [dumps(action.as_dict()) for action in result.actions]
+                chunk = [
+                    dumps({"destination": a.destination, "action": a.action, "payload": a.payload})
+                    for a in result.actions
+                ]  # Action.as_dict, without a call per action
             if chunk:
                 chunk.append(b"")
                 out.write(b"\n".join(chunk))

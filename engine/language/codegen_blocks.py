@@ -45,19 +45,19 @@ class Block:
 
 
 def truth_test(v: str, first: str | None = None) -> str:
-    """Python test that atom ``v`` is true by JMESPath's rules, inline, with no call
-    (``first``: the text of its first occurrence, e.g. an assignment expression)."""
+    """Python test that atom ``v`` is true by JMESPath's rules, inline (``first``: the
+    text of its first occurrence, e.g. an assignment expression).
+
+    For null, booleans, strings, arrays and objects of the exact JSON types JMESPath's
+    truth is Python's, so the test is one type check and ``v`` itself; a number is true
+    (0 too); anything else asks ``is_false`` (``_isf``)."""
     head = v if first is None else first
-    return (
-        f"({head} is True or ({v} is not None and {v} is not False"
-        f" and not ({v} == '' or {v} == [] or {v} == {{}})))"
-    )
+    return f"({v} if type({head}) in _NOTFAST else type({v}) in _NUM or not _isf({v}))"
 
 
 def falsy_test(v: str) -> str:
-    """Python test that atom ``v`` is false by JMESPath's rules (inline, no call)."""
-    empty = f"{v} == '' or {v} == [] or {v} == {{}}"
-    return f"({v} is not True and ({v} is None or {v} is False or {empty}))"
+    """Python test that atom ``v`` is false by JMESPath's rules (see ``truth_test``)."""
+    return f"(not {v} if type({v}) in _NOTFAST else type({v}) not in _NUM and _isf({v}))"
 
 
 def python_literal(value: Any) -> str | None:

@@ -68,7 +68,7 @@ class Emitter:
         #: Locals known to hold only true, false or null (comparisons, negations), whose
         #: JMESPath truth is Python's: tested as ``v``, not with the inline empty checks.
         self._bools: set[str] = set()
-        self._facts = SubtreeFacts(self._table, self._custom, self._visit)
+        self._facts = SubtreeFacts(self._table, self._custom, self._visit, _scalar_results(custom))
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _tmp(self, prefix: str = "_t") -> str:
@@ -112,7 +112,9 @@ class Emitter:
         if t in self._force_fallback or cx.loops >= _MAX_LOOPS or cx.depth >= _MAX_DEPTH:
             return self._fallback(node, src, cx)
         info = self._facts.about(node)
-        key = (src, cx.bkey, info.key) if info.borrowed else None
+        # A local's value never changes once computed; only names at the root depend on
+        # the bindings in scope.
+        key = (src, cx.bkey if src == cx.root else (), info.key) if info.borrowed else None
         if key is not None and key in cx.memo:
             return cx.memo[key]
         if t != "literal":
@@ -185,3 +187,17 @@ class Emitter:
         else:
             cx.out.append(f"{inner.indent}if {r} is not None:")
             cx.out.append(f"{inner.indent}    {t}.append({r})")
+
+
+_SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
+
+
+def _scalar_results(functions: Mapping[str, FunctionDef]) -> frozenset[str]:
+    """Names of the plugin functions declared to return scalars only: their results are
+    never containers, so one result may serve every use of the same call."""
+    out = set()
+    for name, fdef in functions.items():
+        returns = (fdef.returns,) if isinstance(fdef.returns, str) else tuple(fdef.returns)
+        if returns and _SCALARS.issuperset(returns):
+            out.add(name)
+    return frozenset(out)

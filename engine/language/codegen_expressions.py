@@ -36,8 +36,21 @@ class ExpressionEmitters(Emitter):
             return cx.bindings[name]
         t = self._tmp()
         other = f"None if {src} is None else _fld({src}, {name!r})"
-        cx.emit(f"{t} = {src}.get({name!r}) if type({src}) is dict else {other}")
+        cx.emit(f"{t} = {src}.get({name!r}) if {self._is_dict(src, cx)} else {other}")
         return t
+
+    def _is_dict(self, src: str, cx: Block) -> str:
+        """A test that ``src`` is a dict: the first lookup keeps the answer in a local
+        (``(_d3 := type(x) is dict)``), the lookups after it that it reaches reuse it
+        (``src`` never changes); inside a comprehension the test stays inline."""
+        key = (src, "is dict")
+        flag = cx.memo.get(key)
+        if flag is not None:
+            return flag
+        if cx.loops:
+            return f"type({src}) is dict"
+        flag = cx.memo[key] = self._tmp("_d")
+        return f"({flag} := type({src}) is dict)"
 
     def _n_index(self, node: Node, src: str, cx: Block) -> str:
         i: int = node["value"]
@@ -55,18 +68,11 @@ class ExpressionEmitters(Emitter):
         return t
 
     def _n_subexpression(self, node: Node, src: str, cx: Block) -> str:
-        steps = self._facts.steps(node)
-        keys = [self._facts.about(s).key for s in steps]
-        cur, borrowed = src, True
-        for i, step in enumerate(steps):
-            borrowed = borrowed and self._facts.about(step).borrowed
-            key = (src, cx.bkey, keys[0] if i == 0 else "C(" + ",".join(keys[: i + 1]) + ")")
-            if borrowed and key in cx.memo:
-                cur = cx.memo[key]
-                continue
+        # Step by step: each step is memoised on the local it starts from (``_g``), so
+        # ``event.data.ts`` reuses the ``event.data`` an earlier expression computed.
+        cur = src
+        for step in self._facts.steps(node):
             cur = self._g(step, cur, cx)
-            if borrowed:
-                cx.memo[key] = cur
         return cur
 
     _n_index_expression = _n_subexpression
@@ -170,7 +176,10 @@ class ExpressionEmitters(Emitter):
     def _n_not_expression(self, node: Node, src: str, cx: Block) -> str:
         v = self._g(node["children"][0], src, cx)
         t = self._tmp()
-        cx.emit(f"{t} = (not {v}) if type({v}) in _NOTFAST else _not({v})")
+        if v in self._bools:
+            cx.emit(f"{t} = not {v}")
+        else:
+            cx.emit(f"{t} = (not {v}) if type({v}) in _NOTFAST else _not({v})")
         self._bools.add(t)
         return t
 

@@ -4,7 +4,9 @@ For each AST node, ``SubtreeFacts.about`` gives its canonical text (the memo key
 it calls builtin functions only (``pure``), whether it depends on the input (``const``:
 then ``fold`` evaluates it once, at generation time) and whether its result is never a
 container it created (``borrowed``: such results may be shared, so they are memoised).
-The node-kind tables here decide the last.
+The node-kind tables here decide the last; a plugin function is borrowed when it declares
+that it returns scalars only (``returns``: string, number, integer, boolean, null), since
+functions are pure (the same arguments give the same answer).
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ class SubtreeFacts:
         table: Mapping[str, Any],
         custom: frozenset[str],
         visit: Callable[[Node, Any], Any],
+        scalar_custom: frozenset[str] = frozenset(),
     ) -> None:
         self._table = table
         self._custom = custom
+        self._scalar_custom = scalar_custom
         self._visit = visit
         self._info: dict[int, tuple[Node, Facts]] = {}
         self._folded: dict[int, tuple[Node, bool, Any]] = {}
@@ -84,9 +88,12 @@ class SubtreeFacts:
             if t == "function_expression":
                 name = node["value"]
                 args = [i for c, i in zip(kids, infos, strict=True) if c["type"] != "expref"]
-                borrowed = self.builtin(name) and (
-                    name in _SCALAR_FUNCS
-                    or (name in _PASSTHROUGH_FUNCS and all(i.borrowed for i in args))
+                borrowed = name in self._scalar_custom or (
+                    self.builtin(name)
+                    and (
+                        name in _SCALAR_FUNCS
+                        or (name in _PASSTHROUGH_FUNCS and all(i.borrowed for i in args))
+                    )
                 )
         elif t == "not_expression":
             const, borrowed = infos[0].const, True

@@ -17,68 +17,25 @@ and the tests hold the two against each other on every shipped mapping case.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from ..contracts.store import MemoryStore, StateStore, membership_update
-from ..contracts.value_types import json_type
 from .codegen_blocks import truth_test
+from .codegen_when import dispatch, nested_tests
+from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
 from .expressions import analyse
-from .interpreter import Evaluator, TraceEntry, record_failure
+from .interpreter import record_failure
 from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
-from .plan import Expr, FieldPlan, MembershipPlan, Plan, RulePlan
-from .state_rules import forgets, record_aliases
-from .value_rules import (
-    is_empty,
-    membership_version,
-    outcome_values,
-    post_process,
-    render_template_value,
-)
+from .plan import Expr, FieldPlan, Plan, RulePlan
+from .state_rules import forgets
+from .value_rules import is_empty, post_process, render_template_value
+
+__all__ = ["CompiledPlan", "compile_plan"]
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
-
-
-def _loop_error(name: str, value: Any, rule: str) -> ItemError:
-    return ItemError(
-        f"for_each {name!r} expected an array, got {json_type(value)}", rule=rule, code="wrong_type"
-    )
-
-
-def _membership(
-    store: StateStore,
-    namespace: str,
-    m: MembershipPlan,
-    rule: str,
-    key: Any,
-    version: Any,
-    add: Any,
-    rm: Any,
-    aliases: Any,
-) -> tuple[list[str] | None, list[dict[str, Any]] | None]:
-    """The members after the update, and (if the state binds ``changes``) what each did."""
-    if key is None:
-        return None, None
-    v = membership_version(version, rule)
-    changes = [(str(x), True, v) for x in (add or []) if x is not None]
-    changes += [(str(x), False, v) for x in (rm or []) if x is not None]
-    ns, text = f"{namespace}{m.set}", render_template_value(key)
-    if m.changes is None:
-        members, outcomes = store.update_membership(ns, text, changes), None
-    else:
-        update = membership_update(store, ns, text, changes)
-        members, outcomes = update.members, outcome_values(update)
-    if m.aliases is not None:
-        record_aliases(store, ns, text, aliases)
-    return members, outcomes
-
-
-def _dedup_key(value: Any) -> str:
-    return render_template_value(value)
 
 
 @dataclass
@@ -107,15 +64,17 @@ class _PlanGen:
                 "_isf": is_false,
                 "_empty": is_empty,
                 "_render": render_template_value,
-                "_loop_error": _loop_error,
-                "_membership": _membership,
-                "_dkey": _dedup_key,
+                "_loop_error": loop_error,
+                "_membership": membership,
+                "_dkey": dedup_key,
                 "_forgets": forgets,
                 "_ROOT": {},
             }
         )
         self.lines: list[str] = []
         self.n = 0
+        #: Locals that never hold null (a dict built here, a constant): stored unguarded.
+        self._never_null: set[str] = set()
 
     # -- helpers ------------------------------------------------------------------------------
     def tmp(self, prefix: str) -> str:
@@ -179,9 +138,7 @@ class _PlanGen:
                 parts.append(f"_render({v})")
             self.emit(inner, f"{out} = {' + '.join(parts) or repr('')}")
         elif fp.source == "object":
-            self.emit(indent, f"{out} = {{}}")
-            for sub in fp.object:
-                self.field_into(out, sub, scope, indent, cse, rule, f"{path}.{sub.name}")
+            self.fields_into(out, fp.object, scope, indent, cse, rule, f"{path}.")
         else:  # merge
             self.emit(indent, f"{out} = {{}}")
             for i, sub in enumerate(fp.merge):
@@ -190,6 +147,8 @@ class _PlanGen:
                 self.emit(indent, f"    {out}.update({v})")
         if not fp.is_plain:
             self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+        elif fp.source in ("object", "merge") or (fp.source == "value" and fp.value is not None):
+            self._never_null.add(out)
         return out
 
     def value(
@@ -197,7 +156,7 @@ class _PlanGen:
     ) -> str:
         """A local holding the field's value, None when it is null (omitted or kept)."""
         v = self.raw(fp, scope, indent, cse, rule, path)
-        if fp.source == "object":
+        if v in self._never_null:  # a plain object, a constant: no null to handle
             return v
         if fp.if_null == "error":
             msg = f"required field {path!r} is null"
@@ -209,22 +168,36 @@ class _PlanGen:
             self.emit(indent, f"    raise _SkipItem({fp.skip_reason!r})")
         return v
 
-    def field_into(
+    def fields_into(
         self,
         target: str,
-        fp: FieldPlan,
+        fields: tuple[FieldPlan, ...],
         scope: _Scope,
         indent: str,
         cse: dict[Any, Any],
         rule: str,
-        path: str,
+        prefix: str,
     ) -> None:
-        v = self.value(fp, scope, indent, cse, rule, path)
-        if fp.if_null == "keep" or fp.source == "object":
-            self.emit(indent, f"{target}[{fp.name!r}] = {v}")
-        else:
-            self.emit(indent, f"if {v} is not None:")
-            self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
+        """Emit ``target = {...}`` holding ``fields``, computed in order. The leading fields
+        that are always stored (never null: an object, a constant; kept null; or null
+        raised on) go in the dict display itself; each later one is stored after it."""
+        pending: list[str] | None = []
+        for fp in fields:
+            v = self.value(fp, scope, indent, cse, rule, prefix + fp.name)
+            always = fp.if_null in ("keep", "error", "skip") or v in self._never_null
+            if pending is not None and always:
+                pending.append(f"{fp.name!r}: {v}")
+                continue
+            if pending is not None:
+                self.emit(indent, f"{target} = {{{', '.join(pending)}}}")
+                pending = None
+            if always:
+                self.emit(indent, f"{target}[{fp.name!r}] = {v}")
+            else:
+                self.emit(indent, f"if {v} is not None:")
+                self.emit(indent, f"    {target}[{fp.name!r}] = {v}")
+        if pending is not None:
+            self.emit(indent, f"{target} = {{{', '.join(pending)}}}")
 
     def _as_local(self, value: str, name: str, indent: str) -> str:
         """A local to bind a variable to: the value's own temporary when it is one."""
@@ -235,22 +208,42 @@ class _PlanGen:
         return local
 
     # -- rules --------------------------------------------------------------------------------
-    def rule(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
-        """Emit ``rule``: its loops, each item in its own try, errors recorded per item."""
+    def rule(
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        cse: dict[Any, Any],
+        *,
+        head_known: bool = False,
+    ) -> None:
+        """Emit ``rule``: its loops, each item in its own try, errors recorded per item.
+        ``cse``: what the enclosing code computed on the way here (the rule may reuse it);
+        ``head_known``: the first test of its ``when`` is known true (``dispatch``)."""
         self.emit(indent, f"# rule {rule.name!r} ({rule.at})")
-        self._level(rule, scope, indent, label, 0)
+        self._level(rule, scope, indent, label, 0, cse, head_known)
 
-    def _level(self, rule: RulePlan, scope: _Scope, indent: str, label: str, level: int) -> None:
+    def _level(
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        level: int,
+        cse: dict[Any, Any],
+        head_known: bool = False,
+    ) -> None:
         if level == len(rule.loops):
             self.emit(indent, "try:")
-            self._apply(rule, scope, indent + "    ", label)
+            self._apply(rule, scope, indent + "    ", label, dict(cse), head_known)
             self.emit(indent, f"except {_CAUGHT} as _e:")
             self.emit(indent, f"    _fail(result, _e, {rule.name!r}, {label})")
             return
         name, e = rule.loops[level]
         seq, idx, var = self.tmp("_seq"), self.tmp("_i"), self.tmp(f"v_{name}_")
         self.emit(indent, "try:")
-        self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', {})}")
+        self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', dict(cse))}")
         self.emit(indent, f"    if {seq} is None:")
         self.emit(indent, f"        {seq} = ()")
         self.emit(indent, f"    elif type({seq}) is not list:")
@@ -260,17 +253,37 @@ class _PlanGen:
         self.emit(indent, f"    {seq} = ()")
         self.emit(indent, f"for {idx}, {var} in enumerate({seq}):")
         item_label = _label_concat(label, name, idx)
-        self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1)
+        self._level(rule, scope.bind(name, var), indent + "    ", item_label, level + 1, cse)
 
-    def _apply(self, rule: RulePlan, scope: _Scope, indent: str, label: str) -> None:
-        cse: dict[Any, Any] = {}
+    def _apply(
+        self,
+        rule: RulePlan,
+        scope: _Scope,
+        indent: str,
+        label: str,
+        cse: dict[Any, Any],
+        head_known: bool,
+    ) -> None:
         if rule.when is not None:
-            w = self.expr(rule.when, scope, indent, cse)
-            # A comparison or a negation is already true/false/null: test it directly.
-            direct = rule.when.ast["type"] in ("comparator", "not_expression")
-            self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
-            indent += "    "
-            cse = dict(cse)
+            nested = None
+            if not analyse(rule.when.ast).reads_whole_root:
+                nested = nested_tests(
+                    self.py,
+                    rule.when.ast,
+                    scope.bindings,
+                    self.lines,
+                    indent,
+                    cse,
+                    head_known=head_known,
+                )
+            if nested is None:
+                w = self.expr(rule.when, scope, indent, cse)
+                # A comparison or a negation is already true/false/null: test it directly.
+                direct = rule.when.ast["type"] in ("comparator", "not_expression")
+                self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
+                indent, cse = indent + "    ", dict(cse)
+            else:
+                indent, cse = nested
         for var in rule.variables:
             v = self.value(var, scope, indent, cse, rule.name, var.name)
             scope = scope.bind(var.name, self._as_local(v, var.name, indent))
@@ -299,13 +312,18 @@ class _PlanGen:
             self.emit(indent, f"result.skip({reason})")
             return
         if rule.children:
-            for child in rule.children:
-                self.rule(child, scope, indent, label)
+            for item in dispatch(rule.children, scope.bindings):
+                if isinstance(item, RulePlan):
+                    self.rule(item, scope, indent, label, cse)
+                    continue
+                local, by_text = item
+                for n, (text, rules) in enumerate(by_text.items()):
+                    self.emit(indent, f"{'elif' if n else 'if'} {local} == {text!r}:")
+                    for child in rules:
+                        self.rule(child, scope, indent + "    ", label, cse, head_known=True)
             return
         payload = self.tmp("_payload")
-        self.emit(indent, f"{payload} = {{}}")
-        for fp in rule.fields:
-            self.field_into(payload, fp, scope, indent, cse, rule.name, fp.name)
+        self.fields_into(payload, rule.fields, scope, indent, cse, rule.name, "")
         keys = [self.expr(e, scope, indent, cse) for e in rule.dedup]
         key_list = self.tmp("_keys")
         if keys:
@@ -337,15 +355,16 @@ class _PlanGen:
         scope = _Scope({"doc": "doc", "settings": "settings"})
         indent = "    "
         self.emit(indent, "try:")
+        cse: dict[Any, Any] = {}  # every variable is computed before the first rule runs
         for var in self.plan.variables:
-            v = self.value(var, scope, indent + "    ", {}, "variables", var.name)
+            v = self.value(var, scope, indent + "    ", cse, "variables", var.name)
             scope = scope.bind(var.name, self._as_local(v, var.name, indent + "    "))
         self.emit(indent, "    pass")
         self.emit(indent, f"except {_CAUGHT} as _e:")
         self.emit(indent, "    _fail(result, _e, 'variables', '')")
         self.emit(indent, "    return result")
         for rule in self.plan.rules:
-            self.rule(rule, scope, indent, "''")
+            self.rule(rule, scope, indent, "''", cse)
         self.emit(indent, "return result")
         return "\n".join(self.lines) + "\n"
 
@@ -355,32 +374,6 @@ def _label_concat(outer: str, name: str, idx: str) -> str:
     if outer == "''":
         return f"f'{name}[{{{idx}}}]'"
     return f"{outer} + f'{name}[{{{idx}}}]'"
-
-
-class CompiledPlan:
-    """A plan compiled to Python; ``run`` has the same contract as ``Evaluator.run``."""
-
-    def __init__(self, plan: Plan, function: Any, source: str) -> None:
-        self.plan = plan
-        self._run = function
-        self.source = source
-        self._evaluator: Evaluator | None = None
-
-    def run(
-        self,
-        doc: Any,
-        settings: Mapping[str, Any],
-        store: StateStore | None = None,
-        *,
-        namespace: str = "",
-        trace: list[TraceEntry] | None = None,
-    ) -> MapResult:
-        if trace is not None:
-            if self._evaluator is None:
-                self._evaluator = Evaluator(self.plan)
-            return self._evaluator.run(doc, settings, store, namespace=namespace, trace=trace)
-        result: MapResult = self._run(doc, settings, store or MemoryStore(), namespace)
-        return result
 
 
 def compile_plan(plan: Plan) -> CompiledPlan:

@@ -68,6 +68,14 @@ class PyGen(ExpressionEmitters, CallEmitters):
         cx = Block(out, indent, memo, src, bindings, tuple(sorted(bindings.items())))
         return self._g(node, src, cx)
 
+    def fresh(self) -> str:
+        """A new temporary's name."""
+        return self._tmp()
+
+    def truth(self, atom: str) -> str:
+        """A Python test that ``atom`` (a name) is true by JMESPath's rules."""
+        return self._truth(atom)
+
 
 class CompiledExpression(functools.partial[Any]):
     """A JMESPath expression compiled to a Python function; call it with the document.

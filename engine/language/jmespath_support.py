@@ -198,6 +198,7 @@ BASE_NAMESPACE: dict[str, Any] = {
     "_eq": equals,
     "_cmpable": comparable,
     "_not": jp_not,
+    "_isf": is_false,
     "_NUM": frozenset({int, float}),
     "_NUMSTR": frozenset({int, float, str}),
     "_SIZED": frozenset({str, list, dict}),

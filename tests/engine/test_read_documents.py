@@ -1,0 +1,77 @@
+"""``read_documents``: one JSON document (over any number of lines) or NDJSON, told apart
+without parsing the whole input when its first line is JSON. Held to the rule it
+replaces: parse the whole input as one document, else line by line."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mapwire.cli.common import read_documents
+
+
+def _reference(data: bytes) -> list[tuple[int, Any]]:
+    """The whole input as one document if it parses, else each line (errors as text)."""
+    if not data.strip():
+        return []
+    try:
+        return [(1, orjson.loads(data.strip()))]
+    except ValueError:
+        pass
+    out: list[tuple[int, Any]] = []
+    for n, line in enumerate(data.split(b"\n"), 1):
+        try:
+            out.append((n, orjson.loads(line)))
+        except ValueError:
+            if line.strip():
+                out.append((n, "error"))
+    return out
+
+
+def _read(data: bytes) -> list[tuple[int, Any]]:
+    return [
+        (n, "error" if isinstance(doc, ValueError) else doc)
+        for n, doc in read_documents(io.BytesIO(data))
+    ]
+
+
+CASES = [
+    b"",
+    b"\n \n\r\n",
+    b'{"a": 1}',
+    b'\n\n{"a": 1}\n\n',  # one document after blank lines is still document 1
+    b'{\n  "a": [1,\n 2]\n}\n',  # pretty-printed
+    b'\n{\n "a": 1}',
+    b'{"a": 1}\n{"b": 2}\n',
+    b'{"a": 1}\r\n\r\n{"b": 2}',
+    b'{"a": 1}\nnot json\n{"b": 2}\n',
+    b'not json\n{"b": 2}\n',
+    b"{\n",
+    b"1\n2\n",
+    b'"x"\n\x0c\n',
+    b'\x0c{"a": 1}\x0c\n',
+    b'{"a": 1}\n\x0c\n{"b": 2}',
+    b'{"a": "\xff"}\n{"b": 2}\n',  # not UTF-8 on one line
+    b"[1,\n2]\n[3]\n",
+]
+
+
+@pytest.mark.parametrize("data", CASES)
+def test_documents_are_found_as_before(data: bytes) -> None:
+    assert _read(data) == _reference(data)
+
+
+PIECES = [b"{", b"}", b"[", b"]", b",", b":", b'"k"', b"1", b"null", b"\n", b"\r\n", b" "]
+pieces = st.sampled_from([*PIECES, b"x", b'{"a": 1}', b"[1, 2]", b"\x0c", b'"\xe2\x80\xa8"'])
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(st.lists(pieces, max_size=12))
+def test_any_input_is_read_as_before(parts: list[bytes]) -> None:
+    data = b"".join(parts)
+    assert _read(data) == _reference(data)
