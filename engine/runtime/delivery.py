@@ -2,9 +2,11 @@
 or dead-lettered with the reason.
 
 One ``Deliverer`` per connection runs ``claim -> prepare -> build_requests -> send ->
-classify -> settle``. The protocol steps are the destination plugin's pure functions; this
-module owns the I/O (an ``httpx.AsyncClient``), the rate limit, backoff and the retry
-window, and it is the only place that turns outcomes into queue operations.
+classify -> settle``; an item prepared at intake (``Action.wire``) is ``restore``d instead
+of prepared again, unless the settings that shape it changed since. The protocol steps
+are the destination plugin's pure functions; this module owns the I/O (an
+``httpx.AsyncClient``), the rate limit, backoff and the retry window, and it is the only
+place that turns outcomes into queue operations.
 
 Order: the queue hands out a person's actions (one ``order_key``) oldest first and never
 to two claims at once; requests of one claim are sent one after another; when one must be
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -141,9 +144,16 @@ class Deliverer:
             return done
         prepared: list[PreparedItem] = []
         rejected: list[tuple[QueueEntry, Failure]] = []
+        destination, settings = self.destination, self.settings
         for entry in entries:
+            wire = entry.action.wire
+            if wire is not None:  # prepared at intake: valid unless the settings changed
+                item = destination.restore(wire, settings, key=entry)
+                if item is not None:
+                    prepared.append(item)
+                    continue
             try:
-                prepared.append(self.destination.prepare(entry.action, self.settings, key=entry))
+                prepared.append(destination.prepare(entry.action, settings, key=entry))
             except PermanentDeliveryError as exc:
                 rejected.append((entry, Failure(self.redact(exc.reason), {"item": "not built"})))
             except MapwireError as exc:
@@ -267,7 +277,10 @@ class Deliverer:
         response: httpx.Response | None,
     ) -> Failure:
         url = sent.request.url.copy_with(username=None, password=None)
-        request = {"method": sent.request.method, "url": str(url), "item": item.body}
+        body = item.body
+        if body is None and item.encoded is not None:  # restored from its wire form
+            body = json.loads(item.encoded)
+        request = {"method": sent.request.method, "url": str(url), "item": body}
         answer: dict[str, Any] = {}
         if response is not None:
             answer = {

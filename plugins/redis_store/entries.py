@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -54,12 +55,17 @@ def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
     """An action (and its dead-letter history, if any) as JSON: ``d`` destination, ``a``
     action, ``p`` payload, ``r`` rule, ``k`` 1 when it passed its destination's checks at
     intake (``Action.checked``; never with a history: a dead letter put back is checked
-    again), ``h`` the history. Raises ``TypeError`` for what JSON cannot hold."""
+    again), ``w`` the item prepared at intake (``Action.wire``, as text when its bytes are
+    UTF-8; kept, like ``k``, only without a history), ``h`` the history. Raises
+    ``TypeError`` for what JSON cannot hold."""
     d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
     if history:
         d["h"] = [h.as_list() for h in history]
     elif a.checked:
         d["k"] = 1
+        if a.wire is not None:
+            with contextlib.suppress(UnicodeDecodeError):  # else prepared at delivery
+                d["w"] = a.wire.decode("utf-8")
     return orjson.dumps(d).decode()
 
 
@@ -69,8 +75,17 @@ def lenient(obj: Any) -> str:
 
 def _action(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = orjson.loads(text)
-    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d)
-    return action, history_from(d.get("h"))
+    wire = d.get("w")
+    action = Action(
+        d["d"],
+        d["a"],
+        d["p"],
+        rule=d.get("r", ""),
+        checked="k" in d,
+        wire=None if wire is None else wire.encode("utf-8"),
+    )
+    h = d.get("h")
+    return action, history_from(h) if h else []
 
 
 def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
