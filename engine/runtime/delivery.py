@@ -21,11 +21,13 @@ import contextlib
 import json
 import random
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from prometheus_client import Histogram
 
 from ..contracts.actions import Outcome
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
@@ -67,6 +69,23 @@ def describe_transport_error(exc: httpx.TransportError) -> str:
         if isinstance(exc, cls):
             return text
     return f"transport error ({type(exc).__name__})"
+
+
+def observe_all(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, as one update per bucket touched when it
+    is prometheus_client's own histogram (the same counts and sum); one by one otherwise."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    if type(histogram).observe is not Histogram.observe or bounds is None:
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:  # observe counts a value in the first bucket whose bound >= it
+        index = bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    histogram._sum.inc(sum(values))
+    for index, n in counts.items():
+        histogram._buckets[index].inc(n)
 
 
 class Redactor:
@@ -146,7 +165,7 @@ class Deliverer:
         rejected: list[tuple[QueueEntry, Failure]] = []
         destination, settings = self.destination, self.settings
         for entry in entries:
-            wire = entry.action.wire
+            wire = entry.wire
             if wire is not None:  # prepared at intake: valid unless the settings changed
                 item = destination.restore(wire, settings, key=entry)
                 if item is not None:
@@ -203,6 +222,7 @@ class Deliverer:
         """Apply each item's outcome; return the retry time if any item must wait."""
         now = self.clock()
         delivered: list[Any] = []
+        waited: list[float] = []
         failed: list[tuple[QueueEntry, Failure]] = []
         retry_at: float | None = None
         retries: dict[float, list[Any]] = {}
@@ -218,7 +238,7 @@ class Deliverer:
                 delivered.append(entry.id)
                 for note in item.repairs:
                     repaired[note] = repaired.get(note, 0) + 1
-                self._latency.observe(max(0.0, now - entry.enqueued_at))
+                waited.append(max(0.0, now - entry.enqueued_at))
             elif outcome.status == "failed":
                 failed.append((entry, self._failure(outcome.reason, sent, item, response)))
             else:
@@ -241,6 +261,7 @@ class Deliverer:
             self.queue.ack(delivered)
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
+            observe_all(self._latency, waited)
         if repaired:
             self.metrics.repair(self.connection, repaired)
         for at, ids in retries.items():

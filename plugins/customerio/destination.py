@@ -8,9 +8,10 @@ repaired as the ``oversize`` setting allows (see ``repairs``) → the v1 restric
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from mapwire import (
     Action,
@@ -113,7 +114,7 @@ class CustomerIO(Destination):
             size=len(encoded),
             route=ROUTE_BATCH,
             encoded=encoded,
-            repairs=json.loads(notes) if notes else [],
+            repairs=orjson.loads(notes) if notes else [],
         )
 
     def _render(

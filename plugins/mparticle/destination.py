@@ -8,9 +8,10 @@ it; ``build_requests`` batches rendered items per user into ``/bulkevents`` requ
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from mapwire import (
     Action,
@@ -136,8 +137,8 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         if not wire.startswith(_WIRE_HEAD) or settings.get("oversize", "truncate") != "truncate":
             return None
         meta, _, body = wire[len(_WIRE_HEAD) :].partition(b"\n")
-        size, notes = json.loads(meta)
-        return PreparedItem(key=key, body=json.loads(body), size=size, repairs=notes)
+        size, notes = orjson.loads(meta)
+        return PreparedItem(key=key, body=orjson.loads(body), size=size, repairs=notes)
 
     def _item(
         self, name: str, payload: Mapping[str, Any], notes: list[str], key: Any

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -107,18 +108,36 @@ def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
 
 
 def entry_from(connection: str, stream_id: str, fields: list[str], tries: str) -> QueueEntry:
+    """A claimed entry; its action is decoded when first read."""
     values = dict(zip(fields[0::2], fields[1::2], strict=True))
     attempts, _, error = tries.partition("|") if tries else ("0", "", "")
-    action, history = _action(values["a"])
-    return QueueEntry(
+    text = values["a"]
+    return QueueEntry.deferred(
         EntryId.parse(connection, stream_id),
         connection,
-        action,
+        partial(_action, text),
+        _wire_of(text),
         int(attempts),
         float(values["t"]),
         error,
-        history,
     )
+
+
+_WIRE_MARK = ',"k":1,"w":"'
+
+
+def _wire_of(text: str) -> bytes | None:
+    """The ``w`` of an encoded action without decoding the rest: ``encode`` writes it last,
+    right after ``k``, as one JSON string (whose quotes are escaped, so the mark cannot
+    occur inside it). Anything else is no wire (the action is then prepared anew)."""
+    at = text.rfind(_WIRE_MARK)
+    if at < 0 or not text.endswith('"}'):
+        return None
+    try:
+        wire = orjson.loads(text[at + len(_WIRE_MARK) - 1 : -1])
+    except orjson.JSONDecodeError:
+        return None
+    return wire.encode("utf-8") if isinstance(wire, str) else None
 
 
 def dead_letter_from(number: int, row: dict[str, str]) -> DeadLetter:

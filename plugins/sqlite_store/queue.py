@@ -42,6 +42,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from mapwire import (
@@ -168,13 +169,12 @@ class SqliteQueue(SqliteFile):
             }
             rows = conn.execute(sql.CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
-        entries = []
-        for id_, text, attempts, enqueued_at, last_error, wire in rows:
-            action, history = action_and_history(text, wire)
-            entries.append(
-                QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
-            )
-        return entries
+        deferred = QueueEntry.deferred
+        return [  # each action is decoded when read: one restored from its wire never is
+            deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
+            for id_, text, attempts, enqueued_at, last_error, wire in rows
+            for rest in ((attempts, enqueued_at, last_error),)
+        ]
 
     def reclaim_dead(self, connection: str) -> int:
         """Make the leased entries of dead owners (``claim_owner_is_dead``) claimable now;

@@ -134,3 +134,22 @@ def test_the_intake_check_keeps_the_wire_of_the_actions_it_passes() -> None:
     kept, held = held_back(conn, {}, [good, bad], get_registry().destinations())
     assert kept == [good] and good.checked and good.wire is not None
     assert held and bad.wire is None
+
+
+def test_latency_observed_per_batch_counts_as_observed_one_by_one() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from mapwire.runtime.delivery import observe_all
+
+    values = [0.0, 0.004, 0.005, 0.3, 7.0, 1e9, 0.005]
+    one, batched = (
+        Histogram("h", "h", registry=CollectorRegistry(), buckets=(0.005, 0.5, 10))
+        for _ in range(2)
+    )
+    for value in values:
+        one.observe(value)
+    observe_all(batched, values)
+    got = [(s.name, s.labels, s.value) for s in batched.collect()[0].samples]
+    want = [(s.name, s.labels, s.value) for s in one.collect()[0].samples]
+    assert [g[:2] for g in got] == [w[:2] for w in want]
+    assert [g[2] for g in got] == pytest.approx([w[2] for w in want])  # the sum's rounding

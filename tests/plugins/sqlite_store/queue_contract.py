@@ -149,10 +149,13 @@ class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
     ) -> None:
         wire = b'cio1 v2 truncate 0 \n{"type":"person","name":"\xc3\xa9"}'
         prepared = dataclasses.replace(act(0), checked=True, wire=wire)
-        queue.enqueue("c", [prepared, act(1)])
+        spoof = act(1)  # a payload that looks like a wire inside is still none
+        spoof.payload["x"], spoof.rule, spoof.checked = {"k": 1, "w": "no"}, "", True
+        queue.enqueue("c", [prepared, spoof])
         first, second = queue.claim("c", 10, 30)
-        assert (first.action.wire, first.action.checked) == (wire, True)
-        assert second.action.wire is None
+        assert (first.wire, first.action.wire, first.action.checked) == (wire, wire, True)
+        assert second.wire is None and second.action == stored(spoof)
+        assert first.action == stored(prepared)
         queue.dead_letter([(first, Failure("HTTP 400"))])
         assert queue.requeue_dead_letters(None, None) == 1
         [again] = queue.claim("c", 10, 30)
