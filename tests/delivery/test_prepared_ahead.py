@@ -25,7 +25,7 @@ CIO_CASES = [
     ("event", {**PERSON, "name": "n" * 120, "data": {"recipient": "x@example.com", "k": 1}}),
     ("event", {**PERSON, "name": "ms", "timestamp_ms": 1_713_484_800_123, "event_id": "e2"}),
     ("identify", {**PERSON, "attributes": {"plan": "pro", "long": "v" * 1200}, "created_at": 5}),
-    ("page", {**PERSON, "name": "/home", "data": {"é": "ü"}}),
+    ("page", {**PERSON, "name": "checkout page", "data": {"é": "ü"}}),
     ("add_device", {**PERSON, "device": {"token": "t", "platform": "ios", "last_used": 7.0}}),
     ("merge", {"primary": {"id": "a"}, "secondary": {"email": "b@example.com"}}),
 ]
