@@ -124,9 +124,11 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
             return [], None
         try:
             item = self._item(name, payload, notes, None)
-            meta = encode([item.size, notes])
-            return [], _WIRE_HEAD + meta + b"\n" + encode(item.body)
-        except (PermanentDeliveryError, ValueError):  # delivery says why, as before
+            # orjson alone: ``check`` refused NaN and Infinity, and the body goes back
+            # through ``orjson.loads`` only (``build_requests`` writes the wire).
+            meta = orjson.dumps([item.size, notes])
+            return [], _WIRE_HEAD + meta + b"\n" + orjson.dumps(item.body)
+        except (PermanentDeliveryError, ValueError, TypeError):  # delivery says why, as before
             return [], None
 
     def restore(
