@@ -32,8 +32,11 @@ class Action:
     action is ordered with no other. ``checked``: its destination's ``check_payload`` found
     nothing at intake, so ``prepare`` may skip the checks it repeats (the queue keeps the
     mark; a dead-lettered action loses it, so one put back is checked again).
-    ``forget``: stored state to remove before the action is queued (see ``Forget``); it is
-    not kept in the queue.
+    ``wire``: the item its destination prepared at intake (``Destination.prepare_ahead``),
+    in the destination's own encoding, for ``Destination.restore`` at delivery; None:
+    prepared at delivery. The queue keeps it with the action like ``checked`` (and drops
+    it the same way); it is never sent as such. ``forget``: stored state to remove before
+    the action is queued (see ``Forget``); it is not kept in the queue.
     """
 
     destination: str
@@ -44,6 +47,7 @@ class Action:
     order_key: str = ""
     checked: bool = False
     forget: tuple[Forget, ...] = ()
+    wire: bytes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"destination": self.destination, "action": self.action, "payload": self.payload}

@@ -11,6 +11,14 @@ its capabilities as data. Delivery then runs in three pure steps driven by a thi
 2. ``build_requests(items, settings)`` packs prepared items into as few HTTP requests as the
    vendor's batching limits allow, each remembering which items it carries.
 3. ``classify(request, response)`` turns the vendor's answer into one ``Outcome`` per item.
+
+Step 1 may run ahead, at intake: ``prepare_ahead`` makes ``check_payload``'s checks and may
+also return the item prepared with the connection's settings, as bytes in the
+destination's own encoding (kept with the queued action, ``Action.wire``); at delivery
+``restore`` turns them back into the item, without preparing it again, as long as the
+settings that shape items are the same (a hot reload may have changed them: ``restore``
+answers None and delivery calls ``prepare``). Both are optional: by default items are
+prepared at delivery.
 """
 
 from __future__ import annotations
@@ -61,7 +69,9 @@ class PreparedItem:
     """An action rendered for the wire; ``key`` identifies it to the queue.
 
     ``encoded`` may hold the body's wire bytes when ``prepare`` already produced them (to
-    measure the item), so ``build_requests`` does not encode it a second time.
+    measure the item), so ``build_requests`` does not encode it a second time. An item
+    ``restore``d from its wire form may have ``body`` None and its ``encoded`` set: who
+    needs the body (a dead letter's request) then decodes ``encoded``.
 
     ``repairs`` notes each field ``prepare`` changed so the item could go instead of being
     dead-lettered (cut to a limit, left out, a unit corrected): one short reason per
@@ -139,6 +149,27 @@ class Destination(ABC):
         if spec is None:
             return [f"no such action {action!r}"]
         return schema_problems(spec.payload_schema, payload)
+
+    def prepare_ahead(
+        self, action: Action, settings: Mapping[str, Any]
+    ) -> tuple[list[str], bytes | None]:
+        """At intake: ``check_payload``'s messages for ``action`` and, when there are
+        none, optionally the item ``prepare`` would make with ``settings``, in an encoding
+        of the destination's choosing that ``restore`` reads back (it names the settings
+        that shaped it). The engine stores the bytes with the queued action
+        (``Action.wire``). A problem ``prepare`` finds that some settings could avoid (an
+        ``oversize`` policy, say) is no message here: return no bytes, and delivery's
+        ``prepare`` dead-letters the item as before. Default: ``check_payload``, no bytes."""
+        return self.check_payload(action.action, action.payload), None
+
+    def restore(
+        self, wire: bytes, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem | None:
+        """The item ``prepare_ahead`` encoded as ``wire``, with ``key``, exactly as
+        ``prepare`` would make it now; None when the settings that shape the item changed
+        since (or the bytes are of another version): delivery then calls ``prepare``.
+        Default: None."""
+        return None
 
     def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
         """Who an action is about, for the queue's per-person order: the queue never hands

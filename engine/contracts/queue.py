@@ -27,7 +27,7 @@ input is either fully accepted (keys recorded and actions queued) or not at all.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -56,21 +56,119 @@ def history_from(rows: Any) -> list[FailedAttempt]:
     return [FailedAttempt.from_list(row) for row in rows or ()]
 
 
-@dataclass(slots=True)
 class QueueEntry:
     """A claimed item: the action and its delivery history.
 
     ``attempts`` counts the tries since it was (re)queued; ``history`` lists the times it
     was dead-lettered before and then put back in the queue (``mapwire dlq retry``).
+    ``wire`` is the action's item prepared at intake (``Action.wire``), if any. A queue
+    may hand out entries whose action and history are decoded only when first read
+    (``QueueEntry.deferred``): delivering an item restored from its ``wire`` then never
+    decodes its action.
     """
 
-    id: Any
-    connection: str
-    action: Action
-    attempts: int
-    enqueued_at: float
-    last_error: str = ""
-    history: list[FailedAttempt] = dataclasses.field(default_factory=list)
+    __slots__ = (
+        "_action",
+        "_decode",
+        "_history",
+        "attempts",
+        "connection",
+        "enqueued_at",
+        "id",
+        "last_error",
+        "wire",
+    )
+
+    def __init__(
+        self,
+        id: Any,
+        connection: str,
+        action: Action,
+        attempts: int,
+        enqueued_at: float,
+        last_error: str = "",
+        history: list[FailedAttempt] | None = None,
+    ) -> None:
+        self.id = id
+        self.connection = connection
+        self.attempts = attempts
+        self.enqueued_at = enqueued_at
+        self.last_error = last_error
+        self.wire = action.wire
+        self._action: Action | None = action
+        self._history: list[FailedAttempt] = [] if history is None else history
+        self._decode: Callable[[], tuple[Action, list[FailedAttempt]]] | None = None
+
+    @classmethod
+    def deferred(
+        cls,
+        id: Any,
+        connection: str,
+        decode: Callable[[], tuple[Action, list[FailedAttempt]]],
+        wire: bytes | None,
+        attempts: int,
+        enqueued_at: float,
+        last_error: str = "",
+    ) -> QueueEntry:
+        """An entry whose action and history ``decode`` returns when first read."""
+        entry = cls.__new__(cls)
+        entry.id, entry.connection, entry.wire = id, connection, wire
+        entry.attempts, entry.enqueued_at, entry.last_error = attempts, enqueued_at, last_error
+        entry._action, entry._history, entry._decode = None, [], decode
+        return entry
+
+    def _decoded(self) -> Action:
+        if self._action is None:
+            decode, self._decode = self._decode, None
+            assert decode is not None
+            self._action, self._history = decode()
+        return self._action
+
+    @property
+    def action(self) -> Action:
+        return self._decoded()
+
+    @action.setter
+    def action(self, value: Action) -> None:
+        self._decoded()
+        self._action = value
+
+    @property
+    def history(self) -> list[FailedAttempt]:
+        self._decoded()
+        return self._history
+
+    @history.setter
+    def history(self, value: list[FailedAttempt]) -> None:
+        self._decoded()
+        self._history = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.connection,
+            self.action,
+            self.attempts,
+            self.enqueued_at,
+            self.last_error,
+            self.history,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, QueueEntry)
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (
+            f"QueueEntry(id={self.id!r}, connection={self.connection!r}, "
+            f"action={self.action!r}, attempts={self.attempts!r}, "
+            f"enqueued_at={self.enqueued_at!r}, last_error={self.last_error!r}, "
+            f"history={self.history!r})"
+        )
 
     def failed_for_good(self, at: float, reason: str) -> list[FailedAttempt]:
         """The history once this attempt failed for good: the old one plus this failure."""

@@ -2,9 +2,11 @@
 or dead-lettered with the reason.
 
 One ``Deliverer`` per connection runs ``claim -> prepare -> build_requests -> send ->
-classify -> settle``. The protocol steps are the destination plugin's pure functions; this
-module owns the I/O (an ``httpx.AsyncClient``), the rate limit, backoff and the retry
-window, and it is the only place that turns outcomes into queue operations.
+classify -> settle``; an item prepared at intake (``Action.wire``) is ``restore``d instead
+of prepared again, unless the settings that shape it changed since. The protocol steps
+are the destination plugin's pure functions; this module owns the I/O (an
+``httpx.AsyncClient``), the rate limit, backoff and the retry window, and it is the only
+place that turns outcomes into queue operations.
 
 Order: the queue hands out a person's actions (one ``order_key``) oldest first and never
 to two claims at once; requests of one claim are sent one after another; when one must be
@@ -16,13 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import random
 import time
+from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from prometheus_client import Histogram
 
 from ..contracts.actions import Outcome
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
@@ -64,6 +69,23 @@ def describe_transport_error(exc: httpx.TransportError) -> str:
         if isinstance(exc, cls):
             return text
     return f"transport error ({type(exc).__name__})"
+
+
+def observe_all(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, as one update per bucket touched when it
+    is prometheus_client's own histogram (the same counts and sum); one by one otherwise."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    if type(histogram).observe is not Histogram.observe or bounds is None:
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:  # observe counts a value in the first bucket whose bound >= it
+        index = bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    histogram._sum.inc(sum(values))
+    for index, n in counts.items():
+        histogram._buckets[index].inc(n)
 
 
 class Redactor:
@@ -141,9 +163,16 @@ class Deliverer:
             return done
         prepared: list[PreparedItem] = []
         rejected: list[tuple[QueueEntry, Failure]] = []
+        destination, settings = self.destination, self.settings
         for entry in entries:
+            wire = entry.wire
+            if wire is not None:  # prepared at intake: valid unless the settings changed
+                item = destination.restore(wire, settings, key=entry)
+                if item is not None:
+                    prepared.append(item)
+                    continue
             try:
-                prepared.append(self.destination.prepare(entry.action, self.settings, key=entry))
+                prepared.append(destination.prepare(entry.action, settings, key=entry))
             except PermanentDeliveryError as exc:
                 rejected.append((entry, Failure(self.redact(exc.reason), {"item": "not built"})))
             except MapwireError as exc:
@@ -193,6 +222,7 @@ class Deliverer:
         """Apply each item's outcome; return the retry time if any item must wait."""
         now = self.clock()
         delivered: list[Any] = []
+        waited: list[float] = []
         failed: list[tuple[QueueEntry, Failure]] = []
         retry_at: float | None = None
         retries: dict[float, list[Any]] = {}
@@ -208,7 +238,7 @@ class Deliverer:
                 delivered.append(entry.id)
                 for note in item.repairs:
                     repaired[note] = repaired.get(note, 0) + 1
-                self._latency.observe(max(0.0, now - entry.enqueued_at))
+                waited.append(max(0.0, now - entry.enqueued_at))
             elif outcome.status == "failed":
                 failed.append((entry, self._failure(outcome.reason, sent, item, response)))
             else:
@@ -231,6 +261,7 @@ class Deliverer:
             self.queue.ack(delivered)
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
+            observe_all(self._latency, waited)
         if repaired:
             self.metrics.repair(self.connection, repaired)
         for at, ids in retries.items():
@@ -267,7 +298,10 @@ class Deliverer:
         response: httpx.Response | None,
     ) -> Failure:
         url = sent.request.url.copy_with(username=None, password=None)
-        request = {"method": sent.request.method, "url": str(url), "item": item.body}
+        body = item.body
+        if body is None and item.encoded is not None:  # restored from its wire form
+            body = json.loads(item.encoded)
+        request = {"method": sent.request.method, "url": str(url), "item": body}
         answer: dict[str, Any] = {}
         if response is not None:
             answer = {

@@ -1,13 +1,15 @@
 """The destination's payload checks at intake: an action its destination would refuse is
 not queued to be dead-lettered later, but held with its source document.
 
-``held_back`` asks each action's destination (``Destination.check_payload``: the checks
-its ``prepare`` makes that need no settings or credentials) and turns every action that
-would fail into a ``MappingFailure`` with the code ``undeliverable``: kept as a
-``mapping`` dead letter (the source document, for ``mapwire dlq replay`` once the mapping
-is fixed) and reported to the sender, by the pipeline. The messages name the field and
-the check, never a value. An action that passed is marked ``checked``, so delivery need not check
-it again. ``failures_of`` turns the items of a document that failed to map into
+``held_back`` asks each action's destination (``Destination.prepare_ahead``: the checks
+its ``prepare`` makes that need no settings or credentials, ``check_payload``'s) and turns
+every action that would fail into a ``MappingFailure`` with the code ``undeliverable``:
+kept as a ``mapping`` dead letter (the source document, for ``mapwire dlq replay`` once
+the mapping is fixed) and reported to the sender, by the pipeline. The messages name the
+field and the check, never a value. An action that passed is marked ``checked``, so
+delivery need not check it again, and carries the item its destination prepared ahead
+with the connection's settings, if any (``Action.wire``), so delivery need not prepare it
+again. ``failures_of`` turns the items of a document that failed to map into
 ``MappingFailure``s the same way.
 """
 
@@ -36,9 +38,13 @@ def held_back(
     held: list[MappingFailure] = []
     for action in actions:
         destination = destinations.get(action.destination)
-        problems = destination.check_payload(action.action, action.payload) if destination else []
+        problems: list[str] = []
+        if destination is not None:
+            problems, wire = destination.prepare_ahead(action, conn.destination)
+            if not problems:
+                action.checked = True
+                action.wire = wire
         if not problems:
-            action.checked = destination is not None
             kept.append(action)
             continue
         what = f"{action.destination}.{action.action}"

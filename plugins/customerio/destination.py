@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from mapwire import (
     Action,
     Capabilities,
     Check,
+    ConfigError,
     Destination,
     PermanentDeliveryError,
     PreparedItem,
     person_key,
+    wire_json,
 )
 
 from . import errors, limits, repairs, requests
@@ -31,7 +35,7 @@ from .actions import (
     identify_attributes,
     render,
 )
-from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, read_settings
+from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, CioSettings, read_settings
 from .validation import validate
 
 if TYPE_CHECKING:
@@ -61,31 +65,82 @@ class CustomerIO(Destination):
         regions=tuple(REGIONS),
     )
 
-    _cache: tuple[Mapping[str, Any], Any] | None = None
+    _cache: dict[int, tuple[Mapping[str, Any], CioSettings, bytes]] | None = None
 
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
     ) -> PreparedItem:
         """Check one action, repair what the ``oversize`` policy allows, and render it for
         the wire; ``key`` is stored as given. Each repair is a note on the item."""
-        cfg = self._settings(settings)
+        cfg = self._settings(settings)[0]
         notes: list[str] = []
-        # a copy: the repairs below write into it, and _checked may return the payload itself
-        payload = dict(self._checked(action.action, action.payload, notes, trusted=action.checked))
+        checked = self._checked(action.action, action.payload, notes, trusted=action.checked)
+        return self._render(action.action, checked, cfg, notes, key)
+
+    def prepare_ahead(
+        self, action: Action, settings: Mapping[str, Any]
+    ) -> tuple[list[str], bytes | None]:
+        """``check_payload``, then the item ``prepare`` makes, checked once: a v2 batch
+        item's wire bytes behind a header naming the settings that shaped it (``api``,
+        ``oversize``, ``allow_message_overrides``) and its repairs. Other items (v1 calls,
+        an identify split in parts) and items these settings refuse are prepared at
+        delivery."""
+        notes: list[str] = []
+        try:
+            checked = self._checked(action.action, action.payload, notes)
+        except PermanentDeliveryError as exc:
+            return [exc.reason], None
+        try:
+            cfg, head = self._settings(settings)
+            item = self._render(action.action, checked, cfg, notes, None)
+        except (PermanentDeliveryError, ConfigError):  # delivery says why, as before
+            return [], None
+        if item.route != ROUTE_BATCH or item.encoded is None or isinstance(item.body, list):
+            return [], None
+        return [], head + (wire_json(notes) if notes else b"") + b"\n" + item.encoded
+
+    def restore(
+        self, wire: bytes, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem | None:
+        """The v2 batch item ``prepare_ahead`` encoded, if the settings still shape it the
+        same way; its ``body`` is left to be decoded from ``encoded`` when needed."""
+        head = self._settings(settings)[1]
+        if not wire.startswith(head):
+            return None
+        notes, _, encoded = wire[len(head) :].partition(b"\n")
+        return PreparedItem(
+            key=key,
+            body=None,
+            size=len(encoded),
+            route=ROUTE_BATCH,
+            encoded=encoded,
+            repairs=orjson.loads(notes) if notes else [],
+        )
+
+    def _render(
+        self,
+        name: str,
+        checked: Mapping[str, Any],
+        cfg: CioSettings,
+        notes: list[str],
+        key: Any,
+    ) -> PreparedItem:
+        """``prepare`` after ``_checked``: the repairs, the rendering and the size checks."""
+        payload = dict(checked)  # the repairs below write into it: never into the action's
         if "name" in payload:
             payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
         if "data" in payload:
             payload["data"] = repairs.event_data(
                 payload["data"], cfg.allow_message_overrides, notes
             )
-        splits = action.action == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
-        if action.action == "identify":
+        splits = name == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
+        if name == "identify":
             found = repairs.attributes(identify_attributes(payload), cfg.oversize, notes)
             if not splits:
                 limits.check_attributes("attributes", found)
             payload = {k: v for k, v in payload.items() if k not in FOLDED_ATTRIBUTES}
             payload["attributes"] = found
-        route, body = render(action.action, payload, cfg.api)
+        route, body = render(name, payload, cfg.api)
         if splits and route == ROUTE_BATCH:
             parts = repairs.split_identify(body, notes)
             if len(parts) > 1:
@@ -167,14 +222,22 @@ class CustomerIO(Destination):
             return [exc.reason]
         return []
 
-    def _settings(self, settings: Mapping[str, Any]) -> Any:
-        """``read_settings``, remembered for the settings object a deliverer keeps passing."""
-        cached = self._cache
+    def _settings(self, settings: Mapping[str, Any]) -> tuple[CioSettings, bytes]:
+        """``read_settings``, and the header of the wire bytes ``prepare_ahead`` writes
+        with them, remembered for the settings objects intake and delivery keep passing."""
+        cache = self._cache
+        if cache is None:
+            cache = self._cache = {}
+        cached = cache.get(id(settings))
         if cached is not None and cached[0] is settings:
-            return cached[1]
+            return cached[1], cached[2]
         cfg = read_settings(settings)
-        self._cache = (settings, cfg)
-        return cfg
+        overrides = int(cfg.allow_message_overrides)
+        head = f"cio1 {cfg.api} {cfg.oversize} {overrides} ".encode()
+        if len(cache) >= 8:
+            cache.clear()
+        cache[id(settings)] = (settings, cfg, head)
+        return cfg, head
 
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]

@@ -98,11 +98,12 @@ def event_name(name: str, policy: str, notes: Notes) -> str:
     return truncate_utf8(name, limits.MAX_EVENT_NAME_BYTES)
 
 
-def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> dict[str, Any]:
-    """Event data without the message-override keys, unless they are allowed."""
+def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> Mapping[str, Any]:
+    """Event data without the message-override keys, unless they are allowed: ``data``
+    itself when nothing is left out (read-only from here on), else a copy."""
+    if allow_overrides or not any(key in data for key in MESSAGE_OVERRIDE_KEYS):
+        return data
     out = dict(data)
-    if allow_overrides:
-        return out
     for key in MESSAGE_OVERRIDE_KEYS:
         if key in out:
             del out[key]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from mapwire import (
     Action,
     Capabilities,
@@ -47,6 +49,9 @@ _ENVELOPE_BYTES = (
     )
     - 3
 )
+#: What the wire bytes of an item prepared ahead start with: the version of this encoding
+#: and the ``oversize`` policy it was prepared with (only the default one is).
+_WIRE_HEAD = b"mp1 truncate "
 
 
 def _alone_at_most(item: PreparedItem) -> int:
@@ -99,7 +104,50 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         found = [] if trusted else check(action.action, payload)
         if found:
             raise PermanentDeliveryError(f"{where}: " + "; ".join(found))
-        body = render(action.action, payload)
+        return self._item(action.action, payload, notes, key)
+
+    def prepare_ahead(
+        self, action: Action, settings: Mapping[str, Any]
+    ) -> tuple[list[str], bytes | None]:
+        """``check_payload``, and with the default ``oversize`` policy (the one whose
+        repairs it checks after) the item ``prepare`` makes, checked once: its body's JSON
+        behind a header naming the policy, the item's size and its repairs."""
+        name = action.action
+        if name not in ACTIONS:
+            return self.check_payload(name, action.payload), None
+        notes: list[str] = []
+        payload = repairs.repair(name, action.payload, "truncate", notes)
+        found = check(name, payload)
+        if found:
+            return [f"mparticle.{name}: {problem}" for problem in found], None
+        if settings.get("oversize", "truncate") != "truncate":
+            return [], None
+        try:
+            item = self._item(name, payload, notes, None)
+            # orjson alone: ``check`` refused NaN and Infinity, and the body goes back
+            # through ``orjson.loads`` only (``build_requests`` writes the wire).
+            meta = orjson.dumps([item.size, notes])
+            return [], _WIRE_HEAD + meta + b"\n" + orjson.dumps(item.body)
+        except (PermanentDeliveryError, ValueError, TypeError):  # delivery says why, as before
+            return [], None
+
+    def restore(
+        self, wire: bytes, settings: Mapping[str, Any], *, key: Any = None
+    ) -> PreparedItem | None:
+        """The item ``prepare_ahead`` encoded, while the connection keeps the default
+        ``oversize`` policy it was prepared with."""
+        if not wire.startswith(_WIRE_HEAD) or settings.get("oversize", "truncate") != "truncate":
+            return None
+        meta, _, body = wire[len(_WIRE_HEAD) :].partition(b"\n")
+        size, notes = orjson.loads(meta)
+        return PreparedItem(key=key, body=orjson.loads(body), size=size, repairs=notes)
+
+    def _item(
+        self, name: str, payload: Mapping[str, Any], notes: list[str], key: Any
+    ) -> PreparedItem:
+        """The checked payload rendered, sized and held to the batch limit."""
+        where = f"mparticle.{name}"
+        body = render(name, payload)
         content = body.get("event", body.get("user_attributes"))
         item = PreparedItem(key=key, body=body, size=size(content), repairs=notes)
         if _alone_at_most(item) <= limits.BATCH_BYTES:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import orjson
@@ -54,12 +56,17 @@ def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
     """An action (and its dead-letter history, if any) as JSON: ``d`` destination, ``a``
     action, ``p`` payload, ``r`` rule, ``k`` 1 when it passed its destination's checks at
     intake (``Action.checked``; never with a history: a dead letter put back is checked
-    again), ``h`` the history. Raises ``TypeError`` for what JSON cannot hold."""
+    again), ``w`` the item prepared at intake (``Action.wire``, as text when its bytes are
+    UTF-8; kept, like ``k``, only without a history), ``h`` the history. Raises
+    ``TypeError`` for what JSON cannot hold."""
     d: dict[str, Any] = {"d": a.destination, "a": a.action, "p": a.payload, "r": a.rule}
     if history:
         d["h"] = [h.as_list() for h in history]
     elif a.checked:
         d["k"] = 1
+        if a.wire is not None:
+            with contextlib.suppress(UnicodeDecodeError):  # else prepared at delivery
+                d["w"] = a.wire.decode("utf-8")
     return orjson.dumps(d).decode()
 
 
@@ -69,8 +76,17 @@ def lenient(obj: Any) -> str:
 
 def _action(text: str) -> tuple[Action, list[FailedAttempt]]:
     d = orjson.loads(text)
-    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d)
-    return action, history_from(d.get("h"))
+    wire = d.get("w")
+    action = Action(
+        d["d"],
+        d["a"],
+        d["p"],
+        rule=d.get("r", ""),
+        checked="k" in d,
+        wire=None if wire is None else wire.encode("utf-8"),
+    )
+    h = d.get("h")
+    return action, history_from(h) if h else []
 
 
 def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
@@ -92,18 +108,36 @@ def mapping_failure_fields(f: MappingFailure, now: float) -> dict[str, str]:
 
 
 def entry_from(connection: str, stream_id: str, fields: list[str], tries: str) -> QueueEntry:
+    """A claimed entry; its action is decoded when first read."""
     values = dict(zip(fields[0::2], fields[1::2], strict=True))
     attempts, _, error = tries.partition("|") if tries else ("0", "", "")
-    action, history = _action(values["a"])
-    return QueueEntry(
+    text = values["a"]
+    return QueueEntry.deferred(
         EntryId.parse(connection, stream_id),
         connection,
-        action,
+        partial(_action, text),
+        _wire_of(text),
         int(attempts),
         float(values["t"]),
         error,
-        history,
     )
+
+
+_WIRE_MARK = ',"k":1,"w":"'
+
+
+def _wire_of(text: str) -> bytes | None:
+    """The ``w`` of an encoded action without decoding the rest: ``encode`` writes it last,
+    right after ``k``, as one JSON string (whose quotes are escaped, so the mark cannot
+    occur inside it). Anything else is no wire (the action is then prepared anew)."""
+    at = text.rfind(_WIRE_MARK)
+    if at < 0 or not text.endswith('"}'):
+        return None
+    try:
+        wire = orjson.loads(text[at + len(_WIRE_MARK) - 1 : -1])
+    except orjson.JSONDecodeError:
+        return None
+    return wire.encode("utf-8") if isinstance(wire, str) else None
 
 
 def dead_letter_from(number: int, row: dict[str, str]) -> DeadLetter:

@@ -28,7 +28,9 @@ across ``fork()``.
   action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
   before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
   defaults that describe the old rows); older mapwire versions still read such files. The
-  queue's ``order_key`` and ``owner`` columns are added the same way.
+  queue's ``order_key``, ``owner`` and ``wire`` columns are added the same way.
+* ``wire`` holds the item the destination prepared at intake (``Action.wire``), as given;
+  an entry without one (older rows, dead letters put back) is prepared at delivery.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
   can never touch a newer entry. Entries are settled by id alone: a worker whose lease ran
   out may settle an entry another worker has claimed since (delivery is at least once).
@@ -40,6 +42,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from mapwire import (
@@ -125,7 +128,7 @@ class SqliteQueue(SqliteFile):
                 recorded.
         """
         now = self._clock()
-        rows = [(connection, encode(a), now, a.order_key) for a in actions]
+        rows = [(connection, encode(a), now, a.order_key, a.wire) for a in actions]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
@@ -166,13 +169,12 @@ class SqliteQueue(SqliteFile):
             }
             rows = conn.execute(sql.CLAIM, args).fetchall()
         rows.sort()  # by id: the order of RETURNING rows is unspecified
-        entries = []
-        for id_, text, attempts, enqueued_at, last_error in rows:
-            action, history = action_and_history(text)
-            entries.append(
-                QueueEntry(id_, connection, action, attempts, enqueued_at, last_error, history)
-            )
-        return entries
+        deferred = QueueEntry.deferred
+        return [  # each action is decoded when read: one restored from its wire never is
+            deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
+            for id_, text, attempts, enqueued_at, last_error, wire in rows
+            for rest in ((attempts, enqueued_at, last_error),)
+        ]
 
     def reclaim_dead(self, connection: str) -> int:
         """Make the leased entries of dead owners (``claim_owner_is_dead``) claimable now;
@@ -358,8 +360,10 @@ def _first_seen(
 
 
 def _survivors(
-    rows: list[tuple[str, str, float, str]], actions: Sequence[Action], new: list[bool]
-) -> list[tuple[str, str, float, str]]:
+    rows: list[tuple[str, str, float, str, bytes | None]],
+    actions: Sequence[Action],
+    new: list[bool],
+) -> list[tuple[str, str, float, str, bytes | None]]:
     """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
     flags = iter(new)
     keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]

@@ -54,10 +54,12 @@ def encode(a: Action, history: Sequence[FailedAttempt] = ()) -> str:
     return dumps(d)
 
 
-def action_and_history(text: str) -> tuple[Action, list[FailedAttempt]]:
+def action_and_history(text: str, wire: bytes | None = None) -> tuple[Action, list[FailedAttempt]]:
+    """The action of ``text`` (with its ``wire``, from its own column) and its history."""
     d = loads(text)
-    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d)
-    return action, history_from(d.get("h"))
+    action = Action(d["d"], d["a"], d["p"], rule=d.get("r", ""), checked="k" in d, wire=wire)
+    h = d.get("h")
+    return action, history_from(h) if h else []
 
 
 def dead_letter_row(row: tuple[Any, ...]) -> DeadLetter:

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS queue (
     enqueued_at REAL NOT NULL,
     last_error TEXT NOT NULL DEFAULT '',
     order_key TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT ''
+    owner TEXT NOT NULL DEFAULT '',
+    wire BLOB
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,7 +43,9 @@ CREATE TABLE IF NOT EXISTS progress (
 ) WITHOUT ROWID;
 """
 
-INSERT = "INSERT INTO queue (connection, action, enqueued_at, order_key) VALUES (?, ?, ?, ?)"
+INSERT = """
+INSERT INTO queue (connection, action, enqueued_at, order_key, wire) VALUES (?, ?, ?, ?, ?)
+"""
 
 #: Created once the columns they cover exist (files from before ``order_key`` get them
 #: added, and lose ``queue_ready``, the claim index without it).
@@ -77,7 +80,7 @@ WHERE id IN (
         ))
     ORDER BY q.id LIMIT :limit
 )
-RETURNING id, action, attempts, enqueued_at, last_error
+RETURNING id, action, attempts, enqueued_at, last_error, wire
 """
 
 # Leased entries of owners that are provably dead (``claim_owner``) are claimable at once.
@@ -99,7 +102,8 @@ WHERE {IDS}
 RELEASE = f"UPDATE queue SET not_before = ?, lease_until = 0, owner = '' WHERE {IDS}"
 
 #: Columns added after the first release, by table, with what old rows get (old entries
-#: have no ordering key: each is ordered with no other, as before).
+#: have no ordering key: each is ordered with no other, as before; and no ``wire``, the
+#: item prepared at intake: they are prepared at delivery, as before).
 ADDED_COLUMNS = {
     "dead_letters": {
         "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
@@ -109,6 +113,7 @@ ADDED_COLUMNS = {
     "queue": {
         "order_key": "order_key TEXT NOT NULL DEFAULT ''",
         "owner": "owner TEXT NOT NULL DEFAULT ''",
+        "wire": "wire BLOB",
     },
 }
 

@@ -26,7 +26,7 @@ def destinations() -> Any:
 
 
 def test_the_intake_check_marks_the_actions_it_passes() -> None:
-    conn: Any = SimpleNamespace(name="cio", plan=SimpleNamespace(name="flow"))
+    conn: Any = SimpleNamespace(name="cio", plan=SimpleNamespace(name="flow"), destination=CIO)
     good = Action("customerio", "event", {"identifiers": {"id": "p1"}, "name": "x"})
     bad = Action("customerio", "event", dict(CIO_ODD))
     kept, held = held_back(conn, {}, [good, bad], destinations())

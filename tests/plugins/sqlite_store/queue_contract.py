@@ -144,6 +144,24 @@ class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
         assert [e.last_error for e in entries] == [""] * 5
         assert [e.enqueued_at for e in entries] == [clock.now - 5] * 3 + [clock.now] * 2
 
+    def test_the_wire_prepared_at_intake_travels_with_the_action_until_dead_lettered(
+        self, queue: Queue
+    ) -> None:
+        wire = b'cio1 v2 truncate 0 \n{"type":"person","name":"\xc3\xa9"}'
+        prepared = dataclasses.replace(act(0), checked=True, wire=wire)
+        spoof = act(1)  # a payload that looks like a wire inside is still none
+        spoof.payload["x"], spoof.rule, spoof.checked = {"k": 1, "w": "no"}, "", True
+        queue.enqueue("c", [prepared, spoof])
+        first, second = queue.claim("c", 10, 30)
+        assert (first.wire, first.action.wire, first.action.checked) == (wire, wire, True)
+        assert second.wire is None and second.action == stored(spoof)
+        assert first.action == stored(prepared)
+        queue.dead_letter([(first, Failure("HTTP 400"))])
+        assert queue.requeue_dead_letters(None, None) == 1
+        [again] = queue.claim("c", 10, 30)
+        assert again.action.payload == prepared.payload
+        assert (again.action.wire, again.action.checked) == (None, False), "prepared anew"
+
     def test_claim_respects_limit(self, queue: Queue) -> None:
         self.enqueue_numbered(queue, 10)
         assert queue.claim("c", 0, 30) == []

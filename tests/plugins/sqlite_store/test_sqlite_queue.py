@@ -19,7 +19,7 @@ from ordering_contract import numbers, of
 from queue_contract import QueueContract, QueueOpener, act
 from store_contract import FakeClock
 
-from mapwire import MemoryStore, PluginError, QueueUnavailable, StateStore
+from mapwire import Action, MemoryStore, PluginError, QueueUnavailable, StateStore
 from mapwire.contracts import hookspecs
 from mapwire.contracts.queue import Failure, Queue
 from mapwire.plugins import sqlite_store
@@ -411,5 +411,28 @@ def test_a_queue_from_before_ordering_keys_opens_and_orders_what_comes_next(
         assert queue._conn is not None
         indexes = {row[1] for row in queue._conn.execute("PRAGMA index_list(queue)")}
         assert {"queue_claim", "queue_order"} <= indexes and "queue_ready" not in indexes
+    finally:
+        queue.close()
+
+
+def test_a_queue_from_before_intake_wires_gets_the_column_and_delivers_old_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_QUEUE_BEFORE_ORDERING)
+        conn.execute("ALTER TABLE queue ADD COLUMN order_key TEXT NOT NULL DEFAULT ''")
+        conn.execute("ALTER TABLE queue ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+        conn.execute(
+            "INSERT INTO queue (connection, action, enqueued_at) VALUES ('c', ?, 1.0)",
+            ('{"d":"customerio","a":"identify","p":{"id":"p","n":0},"r":"people","k":1}',),
+        )
+    conn.close()
+    queue = SqliteQueue(path)
+    try:
+        queue.enqueue("c", [Action("customerio", "event", {"n": 1}, checked=True, wire=b"w")])
+        old, new = queue.claim("c", 10, 60)
+        assert (old.action.payload["n"], old.action.checked, old.action.wire) == (0, True, None)
+        assert (new.action.payload["n"], new.action.wire) == (1, b"w")
     finally:
         queue.close()
