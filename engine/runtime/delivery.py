@@ -75,7 +75,9 @@ def observe_all(histogram: Any, values: Sequence[float]) -> None:
     """``histogram.observe(v)`` for every value, as one update per bucket touched when it
     is prometheus_client's own histogram (the same counts and sum); one by one otherwise."""
     bounds = getattr(histogram, "_upper_bounds", None)
-    if type(histogram).observe is not Histogram.observe or bounds is None:
+    own = type(histogram).observe is Histogram.observe
+    private = hasattr(histogram, "_buckets") and hasattr(histogram, "_sum")
+    if not own or bounds is None or not private or len(values) < 2:
         for value in values:
             histogram.observe(value)
         return
