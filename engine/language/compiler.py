@@ -31,11 +31,21 @@ from .jmespath_codegen import PyGen
 from .jmespath_support import is_false
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .state_rules import forgets
-from .value_rules import is_empty, post_process, render_template_value
+from .value_rules import cast_value, is_empty, post_process, render_template_value
 
 __all__ = ["CompiledPlan", "compile_plan"]
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
+
+
+#: By cast: the test that a value still needs ``cast_value`` (it is not null and not
+#: already of that type; ``bool`` is not an integer or a number here).
+_CAST_KEEPS = {
+    "string": "{0} is not None and type({0}) is not str",
+    "integer": "{0} is not None and type({0}) is not int",
+    "number": "{0} is not None and type({0}) is not int and type({0}) is not float",
+    "boolean": "{0} is not None and type({0}) is not bool",
+}
 
 
 @dataclass
@@ -61,6 +71,7 @@ class _PlanGen:
                 "_SkipItem": SkipItem,
                 "_fail": record_failure,
                 "_post": post_process,
+                "_cast": cast_value,
                 "_isf": is_false,
                 "_empty": is_empty,
                 "_render": render_template_value,
@@ -110,7 +121,7 @@ class _PlanGen:
             out = self.tmp("_f")
             self.emit(indent, f"{out} = {result}")
             if not fp.is_plain:
-                self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+                self.post(fp, out, indent)
             return out
         out = self.tmp("_f")
         if fp.source == "value":
@@ -146,10 +157,21 @@ class _PlanGen:
                 self.emit(indent, f"if type({v}) is dict:")
                 self.emit(indent, f"    {out}.update({v})")
         if not fp.is_plain:
-            self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
+            self.post(fp, out, indent)
         elif fp.source in ("object", "merge") or (fp.source == "value" and fp.value is not None):
             self._never_null.add(out)
         return out
+
+    def post(self, fp: FieldPlan, out: str, indent: str) -> None:
+        """The field's post-processing of ``out`` (``value_rules.post_process``); a field
+        whose only rule is a ``cast`` converts only a value not already of the type."""
+        only_cast = fp.cast in _CAST_KEEPS and fp.map is None and fp.rename is None
+        if only_cast and not fp.omit and not fp.omit_empty and not fp.has_default:
+            assert fp.cast is not None
+            self.emit(indent, f"if {_CAST_KEEPS[fp.cast].format(out)}:")
+            self.emit(indent, f"    {out} = _cast({out}, {fp.cast!r})")
+            return
+        self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
 
     def value(
         self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str

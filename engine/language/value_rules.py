@@ -39,6 +39,8 @@ def cast_value(value: Any, kind: str) -> Any:
         if kind == "string":
             if isinstance(value, str):
                 return value
+            if type(value) is int:  # what json.dumps writes for it, without its machinery
+                return str(value)
             if isinstance(value, bool):
                 return "true" if value else "false"
             if isinstance(value, int | float):

@@ -223,3 +223,48 @@ def test_objects_hold_their_fields_in_order_whichever_are_null() -> None:
     ]
     assert list(payload["nested"]) == ["first", "z", "empty"]
     assert list(payload["merged"]) == ["j", "k"]
+
+
+CASTS = """
+rules:
+  - name: casts
+    action: note
+    fields:
+      s: {expr: doc.v, cast: string}
+      i: {expr: doc.v, cast: integer}
+      n: {expr: doc.v, cast: number}
+      b: {expr: doc.v, cast: boolean}
+      s_default: {expr: doc.v, cast: string, default: none}
+      i_kept: {expr: doc.v, cast: integer, if_null: keep}
+"""
+
+#: Beyond VALUES: text casts read, large and non-finite numbers, nested values.
+CAST_VALUES: list[Any] = [
+    *VALUES,
+    "12",
+    "1.5",
+    "1e3",
+    " yes ",
+    "no",
+    -7,
+    10**30,
+    1e16,
+    float("nan"),
+    float("inf"),
+    {"a": [1, "é"]},
+]
+
+
+def test_a_field_cast_alone_is_inlined_and_agrees_with_the_interpreter() -> None:
+    source = _same(CASTS, [{"v": v} for v in CAST_VALUES] + [{}])
+    assert source.count("_cast(") == 5  # s, i, n, b, i_kept: tested inline, converted by call
+    assert source.count("_post(") == 1  # the one with a default goes through post-processing
+
+
+def test_an_integer_cast_to_string_is_written_as_json_writes_it() -> None:
+    from mapwire.language.value_rules import cast_value
+
+    for value in (0, -7, 10**30, 2**63):
+        assert cast_value(value, "string") == str(value)
+    assert cast_value(True, "string") == "true"
+    assert cast_value(2.0, "string") == "2.0"
