@@ -53,8 +53,7 @@ from serve_speed import (
     free_port,
     make_bodies,
     metric_total,
-    receive,
-    run_contract_server,
+    start_contract_server,
     wait_ready,
     write_config,
 )
@@ -247,10 +246,8 @@ def main() -> None:
         args.seconds, args.down_seconds, args.every, args.rate = 6, 4, 1, 500
 
     ctx = multiprocessing.get_context("spawn")
-    contract_pipe, child_pipe = ctx.Pipe()
-    contract = ctx.Process(target=run_contract_server, args=(child_pipe,), daemon=True)
-    contract.start()
-    origin, site_id, api_key = receive(contract_pipe, contract)
+    # the pipe is kept open while the vendor runs: its end closing would stop the server
+    contract, vendor_pipe, (origin, site_id, api_key) = start_contract_server(ctx)
 
     folder = Path(tempfile.mkdtemp(prefix="mapwire-soak-"))
     config = write_config(folder, origin, site_id)
@@ -309,6 +306,7 @@ def main() -> None:
         log.close()
         if contract.is_alive():
             contract.terminate()
+        vendor_pipe.close()
         if client.is_alive():
             client.terminate()
     summary(samples, args, refused.value)

@@ -63,6 +63,17 @@ def run_contract_server(pipe: Connection) -> None:
         pipe.send((server.request_count, len(items)))
 
 
+def start_contract_server(
+    ctx: Any,
+) -> tuple[Any, Connection, tuple[str, str, str]]:
+    """The Customer.io contract server in its own process: (process, pipe, (origin, site
+    id, API key)). Send ``"stop"`` on the pipe to get (requests seen, batch items)."""
+    contract_pipe, child_pipe = ctx.Pipe()
+    contract = ctx.Process(target=run_contract_server, args=(child_pipe,), daemon=True)
+    contract.start()
+    return contract, contract_pipe, receive(contract_pipe, contract)
+
+
 # -- load generation (one or more processes) ------------------------------------------------
 def make_bodies(first: int, count: int, events: int) -> list[bytes]:
     bodies = []
@@ -236,10 +247,7 @@ def main() -> None:
     args = parser.parse_args()
 
     ctx = multiprocessing.get_context("spawn")
-    contract_pipe, child_pipe = ctx.Pipe()
-    contract = ctx.Process(target=run_contract_server, args=(child_pipe,), daemon=True)
-    contract.start()
-    origin, site_id, api_key = receive(contract_pipe, contract)
+    contract, contract_pipe, (origin, site_id, api_key) = start_contract_server(ctx)
 
     folder = Path(tempfile.mkdtemp(prefix="mapwire-bench-"))
     config = write_config(folder, CLOSED_PORT if args.intake_only else origin, site_id)
