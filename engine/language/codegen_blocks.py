@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .plan import FieldPlan
+
 
 @dataclass
 class Block:
@@ -89,3 +91,23 @@ def single_assignment(lines: list[str], name: str, indent: str) -> str | None:
     if len(lines) == 1 and name.startswith("_t") and lines[0].startswith(prefix):
         return lines[0][len(prefix) :]
     return None
+
+
+#: By cast: the test that a value still needs ``cast_value`` (it is not null and not
+#: already of that type; ``bool`` is not an integer or a number here).
+_CAST_NEEDED = {
+    "string": "{0} is not None and type({0}) is not str",
+    "integer": "{0} is not None and type({0}) is not int",
+    "number": "{0} is not None and type({0}) is not int and type({0}) is not float",
+    "boolean": "{0} is not None and type({0}) is not bool",
+}
+
+
+def cast_alone_test(fp: FieldPlan, local: str) -> str | None:
+    """For a field whose only post-processing is a ``cast``: the test that ``local`` still
+    needs converting (the generated code then skips ``post_process``); None otherwise."""
+    if fp.cast not in _CAST_NEEDED or fp.map is not None or fp.rename is not None:
+        return None
+    if fp.omit or fp.omit_empty or fp.has_default:
+        return None
+    return _CAST_NEEDED[fp.cast].format(local)

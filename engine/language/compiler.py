@@ -22,7 +22,7 @@ from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from .codegen_blocks import truth_test
+from .codegen_blocks import cast_alone_test, truth_test
 from .codegen_when import dispatch, nested_tests
 from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
 from .expressions import analyse
@@ -36,16 +36,6 @@ from .value_rules import cast_value, is_empty, post_process, render_template_val
 __all__ = ["CompiledPlan", "compile_plan"]
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
-
-
-#: By cast: the test that a value still needs ``cast_value`` (it is not null and not
-#: already of that type; ``bool`` is not an integer or a number here).
-_CAST_KEEPS = {
-    "string": "{0} is not None and type({0}) is not str",
-    "integer": "{0} is not None and type({0}) is not int",
-    "number": "{0} is not None and type({0}) is not int and type({0}) is not float",
-    "boolean": "{0} is not None and type({0}) is not bool",
-}
 
 
 @dataclass
@@ -165,10 +155,9 @@ class _PlanGen:
     def post(self, fp: FieldPlan, out: str, indent: str) -> None:
         """The field's post-processing of ``out`` (``value_rules.post_process``); a field
         whose only rule is a ``cast`` converts only a value not already of the type."""
-        only_cast = fp.cast in _CAST_KEEPS and fp.map is None and fp.rename is None
-        if only_cast and not fp.omit and not fp.omit_empty and not fp.has_default:
-            assert fp.cast is not None
-            self.emit(indent, f"if {_CAST_KEEPS[fp.cast].format(out)}:")
+        needs_cast = cast_alone_test(fp, out)
+        if needs_cast is not None:
+            self.emit(indent, f"if {needs_cast}:")
             self.emit(indent, f"    {out} = _cast({out}, {fp.cast!r})")
             return
         self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
