@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .plan import FieldPlan
@@ -106,8 +106,6 @@ _CAST_NEEDED = {
 def cast_alone_test(fp: FieldPlan, local: str) -> str | None:
     """For a field whose only post-processing is a ``cast``: the test that ``local`` still
     needs converting (the generated code then skips ``post_process``); None otherwise."""
-    if fp.cast not in _CAST_NEEDED or fp.map is not None or fp.rename is not None:
-        return None
-    if fp.omit or fp.omit_empty or fp.has_default:
+    if fp.cast not in _CAST_NEEDED or not replace(fp, cast=None).is_plain:
         return None
     return _CAST_NEEDED[fp.cast].format(local)

@@ -50,9 +50,10 @@ def log_event(
 
 def _direct_handlers() -> list[JsonLineHandler]:
     """The logger's handlers when all are ``JsonLineHandler`` and nothing filters them
-    (``configure_logging``'s set-up), else none: then the records go through ``logging``."""
+    and nothing propagates to other loggers (``configure_logging``'s set-up), else none:
+    then the records go through ``logging``."""
     handlers = logger.handlers
-    if not handlers or logger.filters:
+    if not handlers or logger.filters or logger.propagate:
         return []
     for handler in handlers:
         if type(handler) is not JsonLineHandler or handler.filters:
