@@ -1,0 +1,114 @@
+"""The compiled "certainly valid" predicate: never more lenient than JSON Schema, and unsure
+(``False``) wherever it leaves the answer to the full validator."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mapwire.contracts.schema_predicate import compile_predicate
+
+DRAFT = jsonschema.Draft202012Validator
+CHECKER = DRAFT.FORMAT_CHECKER
+
+SCHEMAS: list[dict[str, Any]] = [
+    {"type": "integer", "minimum": 0, "maximum": 10},
+    {"type": ["string", "null"], "minLength": 2, "maxLength": 4},
+    {"enum": ["a", "b", 1, True]},
+    {"const": 2},
+    {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1.5},
+    {"type": "array", "items": {"type": "string", "pattern": "^[a-z]+$"}, "maxItems": 3},
+    {
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 2,
+        "properties": {
+            "id": {"type": "string", "minLength": 1},
+            "n": {"$ref": "#/$defs/count"},
+        },
+        "$defs": {"count": {"type": "integer", "minimum": 1}},
+    },
+    {"type": "object", "additionalProperties": {"type": "boolean"}, "properties": {"x": {}}},
+    {"minLength": 1, "minimum": 3, "minItems": 1, "required": ["k"]},  # no type: per kind
+    {"oneOf": [{"type": "string"}, {"type": "integer"}]},  # left to the full validator
+    {"type": "string", "format": "email"},
+]
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from(["", "a", "ab", "abc", "A1", "x@y.z", "id", "no-at", "a\n"]),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["id", "n", "x", "k", "email", "name", "identifiers", "timestamp", "data", "y"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=range(len(SCHEMAS)))
+@settings(max_examples=300, deadline=None)
+@given(instance=JSON_VALUES)
+def test_never_more_lenient_than_json_schema(schema: dict[str, Any], instance: Any) -> None:
+    quick = compile_predicate(schema, CHECKER.conforms)
+    if quick(instance):
+        assert DRAFT(schema, format_checker=CHECKER).is_valid(instance), instance
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance"),
+    [
+        ({"type": "integer"}, True),  # a bool is not an integer
+        ({"type": "integer"}, 1.0),  # valid, but left to the full validator
+        ({"type": "number"}, math.nan),
+        ({"type": "number", "minimum": 0}, math.inf),
+        ({"enum": [1]}, True),
+        ({"enum": [True]}, 1),
+        ({"const": "a"}, ["a"]),
+        ({"type": "string", "pattern": "^[a-z]+$"}, "A"),
+        ({"type": "string", "format": "email"}, "no-at"),
+        ({"not": {"type": "string"}}, 1),  # a keyword it leaves to the full validator
+        ({"$ref": "https://example.com/other.json"}, 1),
+        ({"type": "array", "items": [{"type": "string"}]}, ["a"]),
+        ({"type": "object", "patternProperties": {"^a": {}}}, {}),
+        ({"type": "integer", "exclusiveMinimum": True}, 1),  # draft 4's boolean form
+        ({"type": "string", "minLength": "1"}, "a"),  # not a count
+    ],
+)
+def test_unsure_means_false(schema: dict[str, Any], instance: Any) -> None:
+    assert compile_predicate(schema, CHECKER.conforms)(instance) is False
+
+
+def test_formats_are_annotations_without_a_checker() -> None:
+    assert compile_predicate({"type": "string", "format": "email"})("no-at")
+    assert not compile_predicate({"type": "string", "format": "email"}, CHECKER.conforms)("no-at")
+    assert compile_predicate({"type": "string", "format": "email"}, CHECKER.conforms)("a@b.c")
+
+
+def test_a_recursive_schema_is_bounded() -> None:
+    tree = {"type": "object", "properties": {"child": {"$ref": "#"}}}
+    quick = compile_predicate(tree)
+    assert quick({"child": {"child": {}}})
+    assert not quick({"child": {"child": 1}})
+
+
+def test_nested_loops_stay_within_what_python_compiles() -> None:
+    nested = {"type": "array", "items": {"$ref": "#"}}
+    quick = compile_predicate(nested)
+    assert quick([[[]]])
+    assert not quick([1])
