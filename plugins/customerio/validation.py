@@ -68,6 +68,12 @@ def _describe(error: Any) -> str:
     return f"failed the {keyword!r} check"
 
 
+def certainly_valid(name: str, payload: Mapping[str, Any]) -> bool:
+    """``True`` only when ``payload`` is valid for ``name`` (``False``: invalid or unsure;
+    ``validate`` says which): the compiled fast path, a fraction of a microsecond."""
+    return name in ACTIONS and _validator(name).certainly_valid(payload)
+
+
 def validate(name: str, payload: Mapping[str, Any]) -> None:
     """Raise ``PermanentDeliveryError`` listing what is wrong with ``payload`` for ``name``."""
     if name not in ACTIONS:
