@@ -25,41 +25,55 @@ def report_spec_error(exc: SpecError) -> None:
 def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     """(line number, document) from one JSON document or an NDJSON stream.
 
-    Read as bytes and parsed by orjson line by line (lines end at ``\\n`` or ``\\r\\n``
-    only, so a raw U+2028 inside a string stays in its line). A line that is not JSON (or
-    not UTF-8) yields a ``ValueError`` in place of the document, so the caller reports it
-    and carries on with the rest.
+    Read as bytes, line by line as it arrives (lines end at ``\\n`` or ``\\r\\n`` only, so a
+    raw U+2028 inside a string stays in its line), and parsed by orjson. A line that is not
+    JSON (or not UTF-8) yields a ``ValueError`` in place of the document, so the caller
+    reports it and carries on with the rest.
 
     The input is one document (numbered 1) when it is a single JSON value, spread over
     lines or not. A line break never falls inside a JSON token, so a value over several
     lines has a first line that is not JSON by itself; when the first line is JSON the
-    input is that one document (if no other line has text) or NDJSON, and the whole input
-    need not be parsed to tell.
+    input is that one document (if no other line has text) or NDJSON, and only a first
+    line that is not JSON makes the whole input be read before the first answer.
     """
-    data = stream.read()
-    lines = data.split(b"\n")
-    at = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if at is None:
-        return
     loads = orjson.loads
+    lines = iter(stream)
+    at = 0
+    for at, head in enumerate(lines, 1):
+        if head.strip():
+            break
+    else:
+        return
     try:
-        first: Any = loads(lines[at])
+        first: Any = loads(head)
     except ValueError:
+        rest = [head, *lines]
         try:
-            yield 1, loads(data.strip())
+            yield 1, loads(b"".join(rest).strip())
             return
         except ValueError:
             pass
-    else:
-        if not any(line.strip() for line in lines[at + 1 :]):
-            yield 1, first
-            return
-    for n, line in enumerate(lines, 1):
+        for n, line in enumerate(rest, at):
+            try:
+                yield n, loads(line)
+            except ValueError as exc:
+                if line.strip():
+                    yield n, ValueError(f"not JSON: {exc}")
+        return
+    held = at  # the first document waits: alone in the input, it is numbered 1
+    for n, line in enumerate(lines, at + 1):
         try:
-            yield n, loads(line)
+            doc: Any = loads(line)
         except ValueError as exc:
-            if line.strip():
-                yield n, ValueError(f"not JSON: {exc}")
+            if not line.strip():
+                continue
+            doc = ValueError(f"not JSON: {exc}")
+        if held:
+            yield held, first
+            held = 0
+        yield n, doc
+    if held:
+        yield 1, first
 
 
 def parse_sets(values: tuple[str, ...]) -> dict[str, Any]:
@@ -78,6 +92,6 @@ def open_input(path: str) -> IO[bytes]:
     if path == "-":
         return sys.stdin.buffer
     try:
-        return open(path, "rb")
+        return open(path, "rb", buffering=1 << 20)
     except OSError as exc:
         raise click.BadParameter(str(exc), param_hint="INPUT") from exc
