@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -31,9 +31,11 @@ from ..contracts.endpoint import Endpoint
 from ..contracts.errors import DuplicateNameError, PluginError
 from ..contracts.functions import FunctionDef
 from ..contracts.queue import Queue
-from ..contracts.ratelimit import RateLimiter
 from ..contracts.source import Source
 from ..contracts.store import StateStore
+
+if TYPE_CHECKING:  # imported where it is used: it brings asyncio, which `map` never needs
+    from ..contracts.ratelimit import RateLimiter
 
 ENTRY_POINT_GROUP = "mapwire"
 
@@ -144,6 +146,8 @@ class Registry:
         options = options or {}
         limiter = self.pm.hook.make_rate_limiter(url=url, key=key, rate=rate, options=options)
         if limiter is None:
+            from ..contracts.ratelimit import RateLimiter
+
             return RateLimiter(rate, burst=options.get("burst"))
         return limiter  # type: ignore[no-any-return]
 
