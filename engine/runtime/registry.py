@@ -315,11 +315,11 @@ def build_registry(
         metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.value, ep.name)
     )
     seen: dict[str, str] = {}
+    about: dict[metadata.Distribution, tuple[str, str]] = {}
     for ep in entry_points:
         if allow and ep.name not in allow:
             continue
-        dist = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
+        dist, version = _name_and_version(ep.dist, about)
         if ep.name in seen:
             if seen[ep.name] == dist:  # the same distribution seen twice on sys.path
                 continue
@@ -351,6 +351,18 @@ def build_registry(
             raise PluginError(str(exc)) from exc
         registry.failed.append(FailedPlugin("?", "?", str(exc), type(exc).__name__))
     return registry
+
+
+def _name_and_version(
+    dist: metadata.Distribution | None, about: dict[metadata.Distribution, tuple[str, str]]
+) -> tuple[str, str]:
+    """A distribution's name and version, its metadata file parsed once, not per plugin."""
+    if dist is None:
+        return "?", "?"
+    if dist not in about:
+        found = dist.metadata
+        about[dist] = (found["Name"], found["Version"])
+    return about[dist]
 
 
 def _check_hook_names(pm: pluggy.PluginManager, plugin: object) -> None:
