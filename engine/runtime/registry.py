@@ -315,7 +315,7 @@ def build_registry(
         metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.value, ep.name)
     )
     seen: dict[str, str] = {}
-    about: dict[metadata.Distribution, tuple[str, str]] = {}
+    about: dict[int, tuple[str, str]] = {}
     for ep in entry_points:
         if allow and ep.name not in allow:
             continue
@@ -354,15 +354,15 @@ def build_registry(
 
 
 def _name_and_version(
-    dist: metadata.Distribution | None, about: dict[metadata.Distribution, tuple[str, str]]
+    dist: metadata.Distribution | None, about: dict[int, tuple[str, str]]
 ) -> tuple[str, str]:
-    """A distribution's name and version, its metadata file parsed once, not per plugin."""
+    """A distribution's name and version, read once (each read parses its metadata file),
+    not for each of its plugins; the entry points keep every ``dist`` alive meanwhile."""
     if dist is None:
         return "?", "?"
-    if dist not in about:
-        found = dist.metadata
-        about[dist] = (found["Name"], found["Version"])
-    return about[dist]
+    if id(dist) not in about:
+        about[id(dist)] = (dist.name, dist.version)
+    return about[id(dist)]
 
 
 def _check_hook_names(pm: pluggy.PluginManager, plugin: object) -> None:
