@@ -59,19 +59,28 @@ class Inferer:
         self.returns = returns
         self.findings: list[Finding] = []
         self.unsure: list[int] = []  # offsets this source could not check (upstream error)
-        self._offsets: dict[int, int] = {}
+        self._text = ""
+        self._ast: dict[str, Any] = {}
+        self._offsets: dict[int, int] | None = None
 
     def infer(self, text: str, ast: dict[str, Any]) -> Ty:
-        self._offsets = token_offsets(text, ast)
+        self._text, self._ast, self._offsets = text, ast, None
         return self.walk(ast, None)
 
+    def _offset(self, node: dict[str, Any]) -> int | None:
+        """Where ``node``'s token starts; the text is tokenized only when a finding or an
+        unsure step needs a position (most expressions have none)."""
+        if self._offsets is None:
+            self._offsets = token_offsets(self._text, self._ast)
+        return self._offsets.get(id(node))
+
     def _unsure(self, node: dict[str, Any]) -> None:
-        offset = self._offsets.get(id(node))
+        offset = self._offset(node)
         if offset is not None:
             self.unsure.append(offset)
 
     def _at(self, node: dict[str, Any], code: str, message: str) -> None:
-        offset = self._offsets.get(id(node))
+        offset = self._offset(node)
         if offset is not None:
             self.findings.append(Finding(offset, code, message))
 

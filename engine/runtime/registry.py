@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from difflib import get_close_matches
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -31,9 +31,11 @@ from ..contracts.endpoint import Endpoint
 from ..contracts.errors import DuplicateNameError, PluginError
 from ..contracts.functions import FunctionDef
 from ..contracts.queue import Queue
-from ..contracts.ratelimit import RateLimiter
 from ..contracts.source import Source
 from ..contracts.store import StateStore
+
+if TYPE_CHECKING:  # imported where it is used: it brings asyncio, which `map` never needs
+    from ..contracts.ratelimit import RateLimiter
 
 ENTRY_POINT_GROUP = "mapwire"
 
@@ -144,6 +146,8 @@ class Registry:
         options = options or {}
         limiter = self.pm.hook.make_rate_limiter(url=url, key=key, rate=rate, options=options)
         if limiter is None:
+            from ..contracts.ratelimit import RateLimiter
+
             return RateLimiter(rate, burst=options.get("burst"))
         return limiter  # type: ignore[no-any-return]
 
@@ -311,11 +315,11 @@ def build_registry(
         metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (ep.value, ep.name)
     )
     seen: dict[str, str] = {}
+    about: dict[int, tuple[str, str]] = {}
     for ep in entry_points:
         if allow and ep.name not in allow:
             continue
-        dist = ep.dist.name if ep.dist else "?"
-        version = ep.dist.version if ep.dist else "?"
+        dist, version = _name_and_version(ep.dist, about)
         if ep.name in seen:
             if seen[ep.name] == dist:  # the same distribution seen twice on sys.path
                 continue
@@ -347,6 +351,18 @@ def build_registry(
             raise PluginError(str(exc)) from exc
         registry.failed.append(FailedPlugin("?", "?", str(exc), type(exc).__name__))
     return registry
+
+
+def _name_and_version(
+    dist: metadata.Distribution | None, about: dict[int, tuple[str, str]]
+) -> tuple[str, str]:
+    """A distribution's name and version, read once (each read parses its metadata file),
+    not for each of its plugins; the entry points keep every ``dist`` alive meanwhile."""
+    if dist is None:
+        return "?", "?"
+    if id(dist) not in about:
+        about[id(dist)] = (dist.name, dist.version)
+    return about[id(dist)]
 
 
 def _check_hook_names(pm: pluggy.PluginManager, plugin: object) -> None:

@@ -9,12 +9,13 @@ quoted in a message.
 from __future__ import annotations
 
 import base64
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Final
 
-from mapwire import ConfigError, Problem
+from mapwire import ConfigError, Problem, SchemaValidator
 
 from .validation import compile_schema, problems
 
@@ -83,7 +84,12 @@ SETTINGS_SCHEMA: Final[Mapping[str, Any]] = {
     "additionalProperties": False,
 }
 
-_VALIDATOR = compile_schema(SETTINGS_SCHEMA)
+
+@functools.cache
+def _validator() -> SchemaValidator:
+    """The settings' validator, compiled on first use: importing the destination (every
+    command that lists what is installed does) compiles nothing."""
+    return compile_schema(SETTINGS_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -104,7 +110,7 @@ class Connection:
 
 def resolve(settings: Mapping[str, Any]) -> Connection:
     """Check ``settings`` against the schema and resolve the pod; ``ConfigError`` if wrong."""
-    found = problems(_VALIDATOR, dict(settings))
+    found = problems(_validator(), dict(settings))
     if found:
         raise ConfigError(
             [Problem("destination mparticle", 1, 1, "mparticle.settings", p) for p in found]
