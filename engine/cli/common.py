@@ -38,8 +38,9 @@ def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     """
     loads = orjson.loads
     lines = iter(stream)
-    at = 0
-    for at, head in enumerate(lines, 1):
+    at = 0  # the line number of the first line with text
+    for head in lines:
+        at += 1
         if head.strip():
             break
     else:
