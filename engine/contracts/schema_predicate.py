@@ -216,13 +216,13 @@ class _Emitter:
             self.fail(pad + "    ")
 
     def emit_number(self, node: Mapping[str, Any], v: str, pad: str, only: str | None) -> None:
-        bounds = [
-            (node.get("minimum"), ">="),
-            (node.get("maximum"), "<="),
-            (node.get("exclusiveMinimum"), ">"),
-            (node.get("exclusiveMaximum"), "<"),
-        ]
-        bounds = [(b, op) for b, op in bounds if b is not None]
+        keywords = (
+            ("minimum", ">="),
+            ("maximum", "<="),
+            ("exclusiveMinimum", ">"),
+            ("exclusiveMaximum", "<"),
+        )
+        bounds: list[tuple[Any, str]] = [(node[k], op) for k, op in keywords if k in node]
         if not bounds:
             return
         inner = self.guarded("number", only, v, pad)
