@@ -141,7 +141,17 @@ class CustomerIO(Destination):
             payload = {k: v for k, v in payload.items() if k not in FOLDED_ATTRIBUTES}
             payload["attributes"] = found
         route, body = render(name, payload, cfg.api)
-        if splits and route == ROUTE_BATCH:
+        entity = body.body if isinstance(body, Call) else body
+        encoded = None if entity is None else limits.compact_json(entity)
+        size = 0 if encoded is None else len(encoded)
+        if (
+            splits
+            and route == ROUTE_BATCH
+            and (
+                size > limits.MAX_V2_ITEM_BYTES
+                or len(body.get("attributes") or {}) > limits.MAX_ATTRIBUTES
+            )
+        ):  # over a limit: split in parts (the whole was encoded once, to measure it)
             parts = repairs.split_identify(body, notes)
             if len(parts) > 1:
                 encoded_parts = [limits.compact_json(part) for part in parts]
@@ -156,9 +166,6 @@ class CustomerIO(Destination):
                     encoded=joined,
                     repairs=notes,
                 )
-        entity = body.body if isinstance(body, Call) else body
-        encoded = None if entity is None else limits.compact_json(entity)
-        size = 0 if encoded is None else len(encoded)
         if "name" in payload:
             limits.check_event(payload["name"], payload.get("data"), size)
         if route != ROUTE_V1:
