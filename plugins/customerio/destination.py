@@ -212,13 +212,16 @@ class CustomerIO(Destination):
         (Sizes are repaired or refused later, by the connection's ``oversize`` policy.)
         ``trusted``: these very checks passed at intake (``Action.checked``), so the schema
         validation, the costly one, is not repeated."""
+        plain = limits.plainly_within(payload)  # then the timestamp and identifier checks pass
         out = repairs.resolve_timestamp_ms(payload, notes)
-        out = limits.normalize_timestamps(out)
+        if not plain:
+            out = limits.normalize_timestamps(out)
         if not trusted:
             validate(name, out)
-        for field in ("identifiers", "primary", "secondary"):
-            if field in out:
-                limits.check_identifier(field, out[field])
+        if not plain:
+            for field in ("identifiers", "primary", "secondary"):
+                if field in out:
+                    limits.check_identifier(field, out[field])
         return out
 
     def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:

@@ -93,26 +93,35 @@ def plainly_within(payload: Mapping[str, Any]) -> bool:
     unchanged, and ``timestamp_ms`` converts to seconds within range: integer timestamps
     within range and short ASCII identifiers. ``False`` means "run the checks" (a float
     timestamp, a long or non-ASCII identifier, a problem), never that the payload is bad."""
-    for name in ("timestamp", "created_at"):
-        if name in payload:
-            value = payload[name]
-            if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
-                return False
     if "timestamp_ms" in payload:
         value = payload["timestamp_ms"]
         if type(value) is not int or not 0 <= value < MAX_TIMESTAMP * 1000:
             return False
-    device = payload.get("device")
-    if device is not None and (type(device) is not dict or "last_used" in device):
+    if "timestamp" in payload:
+        value = payload["timestamp"]
+        if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
+            return False
+    if "created_at" in payload:
+        value = payload["created_at"]
+        if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
+            return False
+    if "device" in payload:
+        device = payload["device"]
+        if device is not None and (type(device) is not dict or "last_used" in device):
+            return False
+    return (
+        ("identifiers" not in payload or _plain_identifiers(payload["identifiers"]))
+        and ("primary" not in payload or _plain_identifiers(payload["primary"]))
+        and ("secondary" not in payload or _plain_identifiers(payload["secondary"]))
+    )
+
+
+def _plain_identifiers(who: Any) -> bool:
+    if type(who) is not dict:
         return False
-    for field in ("identifiers", "primary", "secondary"):
-        if field in payload:
-            who = payload[field]
-            if type(who) is not dict:
-                return False
-            for value in who.values():
-                if type(value) is not str or len(value) > MAX_ID_BYTES or not value.isascii():
-                    return False
+    for value in who.values():
+        if type(value) is not str or len(value) > MAX_ID_BYTES or not value.isascii():
+            return False
     return True
 
 
