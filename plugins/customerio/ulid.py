@@ -39,21 +39,23 @@ def encode(time_ms: int, randomness: bytes) -> str:
     if len(randomness) != _RANDOM_BYTES:
         raise ValueError("ULID randomness must be exactly 10 bytes")
     n = (time_ms << 80) | int.from_bytes(randomness, "big")
-    p = _PAIRS  # 13 pairs of digits, 10 bits each, written out: no loop on this hot path
-    return (
-        p[n >> 120]
-        + p[(n >> 110) & 1023]
-        + p[(n >> 100) & 1023]
-        + p[(n >> 90) & 1023]
-        + p[(n >> 80) & 1023]
-        + p[(n >> 70) & 1023]
-        + p[(n >> 60) & 1023]
-        + p[(n >> 50) & 1023]
-        + p[(n >> 40) & 1023]
-        + p[(n >> 30) & 1023]
-        + p[(n >> 20) & 1023]
-        + p[(n >> 10) & 1023]
-        + p[n & 1023]
+    p = _PAIRS  # 13 pairs of digits, 10 bits each, written out and joined once
+    return "".join(
+        (
+            p[n >> 120],
+            p[(n >> 110) & 1023],
+            p[(n >> 100) & 1023],
+            p[(n >> 90) & 1023],
+            p[(n >> 80) & 1023],
+            p[(n >> 70) & 1023],
+            p[(n >> 60) & 1023],
+            p[(n >> 50) & 1023],
+            p[(n >> 40) & 1023],
+            p[(n >> 30) & 1023],
+            p[(n >> 20) & 1023],
+            p[(n >> 10) & 1023],
+            p[n & 1023],
+        )
     )
 
 
