@@ -28,6 +28,7 @@ from . import limits
 MESSAGE_OVERRIDE_KEYS = ("recipient", "from_address", "reply_to")
 """Event data keys that redirect the messages the event triggers (the Track API's
 ``eventsRequest`` and ``person_event`` data properties)."""
+_OVERRIDE_KEYS = frozenset(MESSAGE_OVERRIDE_KEYS)
 
 Notes = list[str]
 
@@ -101,7 +102,7 @@ def event_name(name: str, policy: str, notes: Notes) -> str:
 def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> Mapping[str, Any]:
     """Event data without the message-override keys, unless they are allowed: ``data``
     itself when nothing is left out (read-only from here on), else a copy."""
-    if allow_overrides or not any(key in data for key in MESSAGE_OVERRIDE_KEYS):
+    if allow_overrides or _OVERRIDE_KEYS.isdisjoint(data):
         return data
     out = dict(data)
     for key in MESSAGE_OVERRIDE_KEYS:
