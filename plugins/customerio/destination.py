@@ -66,6 +66,7 @@ class CustomerIO(Destination):
     )
 
     _cache: dict[int, tuple[Mapping[str, Any], CioSettings, bytes]] | None = None
+    _people: dict[tuple[str, str], str] | None = None
 
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
@@ -185,9 +186,19 @@ class CustomerIO(Destination):
         if not isinstance(who, Mapping) or len(who) != 1:
             return ""
         ((kind, value),) = who.items()
-        if kind == "email" and isinstance(value, str):
+        if type(value) is not str:
+            return person_key("person", kind, value)
+        if kind == "email":
             value = value.lower()
-        return person_key("person", kind, value)
+        known = self._people
+        if known is None:
+            known = self._people = {}
+        key = known.get((kind, value))
+        if key is None:  # a document's actions are mostly one person's: digest it once
+            if len(known) >= 4096:
+                known.clear()
+            key = known[kind, value] = person_key("person", kind, value)
+        return key
 
     def erases(self, action: str) -> bool:
         """``delete`` and ``suppress`` erase the person: their pending updates are dropped
