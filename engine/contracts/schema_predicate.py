@@ -128,6 +128,7 @@ class _Emitter:
             "exclusiveMaximum",
             "pattern",
             "format",
+            "propertyNames",
         }
         if keys - handled or node.get("uniqueItems"):
             self.fail(pad)  # a keyword for the full validator
@@ -253,13 +254,18 @@ class _Emitter:
         required = node.get("required") or []
         extra = node.get("additionalProperties", True)
         sized = "minProperties" in node or "maxProperties" in node
-        if not (props or required or extra is not True or sized):
+        names = node.get("propertyNames", True)
+        if not (props or required or extra is not True or sized or names is not True):
             return
         if not isinstance(props, Mapping) or not isinstance(required, list):
             self.fail(pad)
             return
         inner = self.guarded("object", only, v, pad)
         self.sizes(node, "minProperties", "maxProperties", v, inner)
+        if names is not True and names != {}:
+            key = self.name("_n")
+            self.lines.append(f"{inner}for {key} in {v}:")
+            self.emit(names, key, inner + "    ", depth + 1)
         if any(type(name) is not str for name in required):
             self.fail(inner)
         for name in required:

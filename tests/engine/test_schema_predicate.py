@@ -36,6 +36,7 @@ SCHEMAS: list[dict[str, Any]] = [
         "$defs": {"count": {"type": "integer", "minimum": 1}},
     },
     {"type": "object", "additionalProperties": {"type": "boolean"}, "properties": {"x": {}}},
+    {"type": "object", "propertyNames": {"minLength": 2, "maxLength": 5}, "maxProperties": 3},
     {"minLength": 1, "minimum": 3, "minItems": 1, "required": ["k"]},  # no type: per kind
     {"oneOf": [{"type": "string"}, {"type": "integer"}]},  # left to the full validator
     {"type": "string", "format": "email"},
