@@ -13,9 +13,11 @@ across ``fork()``.
   actions that were never queued, and a replay of that input would skip them as
   duplicates. Actions are serialised before any key is recorded, so an action that cannot
   be stored fails the call without recording anything, whatever the store.
-* ``claim`` is one ``UPDATE ... RETURNING`` statement: concurrent claimers, threads or
-  processes, never get the same entry. A lease that runs out (a crashed worker) makes its
-  entries claimable again, with their attempts unchanged.
+* ``claim`` selects the ready entries and writes their leases in one ``BEGIN IMMEDIATE``
+  transaction: concurrent claimers, threads or processes, never get the same entry. Leases
+  are rows of their own narrow table (``leases``), so claiming never rewrites an entry's
+  row; settling one deletes its lease in the same transaction. A lease that runs out (a
+  crashed worker) makes its entries claimable again, with their attempts unchanged.
 * Per-person order: every entry carries its action's ``order_key``; an entry is not
   claimable while an earlier entry of the same key and connection is pending (leased, or
   waiting for a retry). A dead-lettered entry leaves the queue and so unblocks its key.
@@ -28,7 +30,10 @@ across ``fork()``.
   action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
   before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
   defaults that describe the old rows); older mapwire versions still read such files. The
-  queue's ``order_key``, ``owner`` and ``wire`` columns are added the same way.
+  queue's ``order_key``, ``owner`` and ``wire`` columns are added the same way. Leases that
+  older versions held in the entry's row (``lease_until``, ``owner``) move to ``leases``
+  at open, in the schema's transaction; a file used at once by such a version and this
+  one is not supported (each would ignore the other's leases).
 * ``wire`` holds the item the destination prepared at intake (``Action.wire``), as given;
   an entry without one (older rows, dead letters put back) is prepared at delivery.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
@@ -158,17 +163,14 @@ class SqliteQueue(SqliteFile):
         if connection not in self._reclaimed:
             self._reclaimed.add(connection)
             self.reclaim_dead(connection)
-        with self._connection() as conn:
-            now = self._clock()
-            args = {
-                "lease": now + lease_seconds,
-                "owner": self.owner,
-                "connection": connection,
-                "now": now,
-                "limit": limit,
-            }
+        with self._connection() as conn, immediate(conn):
+            now = self._clock()  # read once the write lock is held
+            args = {"connection": connection, "now": now, "limit": limit}
             rows = conn.execute(sql.CLAIM, args).fetchall()
-        rows.sort()  # by id: the order of RETURNING rows is unspecified
+            if rows:
+                ids = id_list([row[0] for row in rows])
+                lease = {"lease": now + lease_seconds, "owner": self.owner, "ids": ids}
+                conn.execute(sql.LEASE, lease)
         deferred = QueueEntry.deferred
         return [  # each action is decoded when read: one restored from its wire never is
             deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
@@ -185,13 +187,12 @@ class SqliteQueue(SqliteFile):
             dead = [owner for owner in owners if claim_owner_is_dead(owner)]
             if not dead:
                 return 0
-            return int(conn.execute(sql.RECLAIM, (connection, now, dumps(dead))).rowcount)
+            return int(conn.execute(sql.RECLAIM, (now, dumps(dead), connection)).rowcount)
 
     def ack(self, ids: Sequence[Any]) -> None:
-        """Delivered: delete the entries."""
+        """Delivered: delete the entries and their leases."""
         if ids:
-            with self._connection() as conn:
-                conn.execute(sql.ACK, (id_list(ids),))
+            self._settle(sql.ACK, (), ids)
 
     def drop_person(self, connection: str, order_key: str) -> int:
         """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
@@ -199,22 +200,31 @@ class SqliteQueue(SqliteFile):
         settle as usual) and its dead letters. Returns how many were deleted."""
         if not order_key:
             return 0
-        with self._connection() as conn:
-            args = (connection, order_key, self._clock())
+        args = {"connection": connection, "key": order_key, "now": self._clock()}
+        with self._connection() as conn, immediate(conn):
+            conn.execute(sql.DROP_PERSON_UNLEASE, args)
             dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)
-            return dropped + int(conn.execute(sql.DROP_PERSON_DEAD, args[:2]).rowcount)
+            return dropped + int(
+                conn.execute(sql.DROP_PERSON_DEAD, (connection, order_key)).rowcount
+            )
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         if ids:
-            with self._connection() as conn:
-                conn.execute(sql.RETRY, (not_before, reason, id_list(ids)))
+            self._settle(sql.RETRY, (not_before, reason), ids)
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         if ids:
-            with self._connection() as conn:
-                conn.execute(sql.RELEASE, (not_before, id_list(ids)))
+            self._settle(sql.RELEASE, (not_before,), ids)
+
+    def _settle(self, statement: str, args: tuple[Any, ...], ids: Sequence[Any]) -> None:
+        """``statement`` on the entries ``ids`` (its last argument) and their leases dropped,
+        in one transaction."""
+        listed = id_list(ids)
+        with self._connection() as conn, immediate(conn):
+            conn.execute(statement, (*args, listed))
+            conn.execute(sql.UNLEASE, (listed,))
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, in one transaction.
@@ -236,6 +246,7 @@ class SqliteQueue(SqliteFile):
         with self._connection() as conn, immediate(conn):
             conn.executemany(sql.BURY, rows)
             conn.executemany(sql.DELETE_ONE, [(entry.id,) for entry, _ in failed])
+            conn.execute(sql.UNLEASE, (id_list([entry.id for entry, _ in failed]),))
 
     def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
         """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
@@ -345,7 +356,7 @@ class SqliteQueue(SqliteFile):
                 for name, definition in columns.items():
                     if name not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
-            for statement in sql.INDEXES:
+            for statement in (*sql.INDEXES, *sql.MOVE_LEASES):
                 conn.execute(statement)
 
 

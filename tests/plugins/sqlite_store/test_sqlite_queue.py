@@ -211,11 +211,14 @@ def test_queue_and_store_tables_share_one_file(db: Path) -> None:
 
 def test_claim_reads_the_ready_index(queue: SqliteQueue) -> None:
     assert queue._conn is not None
-    args = {"lease": 1.0, "owner": "o", "connection": "c", "now": 0.0, "limit": 10}
+    args = {"connection": "c", "now": 0.0, "limit": 10}
     plan = " ".join(str(row) for row in queue._conn.execute(f"EXPLAIN QUERY PLAN {CLAIM}", args))
-    assert "COVERING INDEX queue_claim" in plan
+    assert "SEARCH q USING INDEX queue_claim" in plan
     assert "INDEX queue_order" in plan, "a person's earlier entries, by index"
-    assert "SCAN queue" not in plan and "TEMP B-TREE" not in plan
+    assert "SEARCH l USING INTEGER PRIMARY KEY" in plan, "a lease, by its entry's id"
+    assert "SCAN" not in plan and "TEMP B-TREE" not in plan
+    code = [row[1] for row in queue._conn.execute(f"EXPLAIN {CLAIM}", args)]
+    assert "DeferredSeek" in code, "readiness is tested on the index; rows read once chosen"
 
 
 def test_ids_are_never_reused(queue: SqliteQueue) -> None:
