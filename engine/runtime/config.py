@@ -52,6 +52,7 @@ class DeliveryOptions:
     timeout_seconds: float = 10.0
     lease_seconds: float = 30.0
     credentials_hold_minutes: float = 60.0
+    concurrency: int = 4
 
 
 @dataclass(frozen=True)

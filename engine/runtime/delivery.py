@@ -325,12 +325,46 @@ async def run_until(
     wake: asyncio.Event | None = None,
     batch_wait: float = 0.05,
     idle_poll: float = 1.0,
+    lanes: int = 1,
 ) -> None:
     """Deliver until ``stop`` is set; sleep while nothing is ready.
 
     ``wake`` (set by in-process intake) cuts the sleep short; delivery then waits
     ``batch_wait`` so a batch can fill instead of sending one request per event.
+
+    ``lanes``: how many claims of the connection are in flight at once, each sent by its
+    own loop (``delivery.concurrency``), so a vendor's round trip does not cap the rate at
+    one request per round trip. A person's actions keep their order: the queue never
+    hands out an action while an earlier one of the same person is claimed, so two lanes
+    never hold one person's actions at once. The first error of a lane stops the others
+    and is raised.
     """
+    if lanes <= 1:
+        await _lane(deliverer, stop, wake, batch_wait, idle_poll)
+        return
+    tasks = [
+        asyncio.create_task(_lane(deliverer, stop, wake, batch_wait, idle_poll))
+        for _ in range(lanes)
+    ]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for task in tasks:
+            task.cancel()  # a lane still running when another failed, or when cancelled
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+async def _lane(
+    deliverer: Deliverer,
+    stop: asyncio.Event,
+    wake: asyncio.Event | None,
+    batch_wait: float,
+    idle_poll: float,
+) -> None:
+    """One loop of ``run_until``: claim, send and settle, or wait for work."""
     while not stop.is_set():
         done = await deliverer.step()
         if done.requests or done.dead_lettered:

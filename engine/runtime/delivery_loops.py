@@ -85,6 +85,7 @@ class DeliveryLoops:
                 wake=self.owner.wake_event(conn.name),
                 batch_wait=conn.delivery.batch_wait_ms / 1000,
                 idle_poll=self.idle_poll,
+                lanes=conn.delivery.concurrency,
             ),
             name=f"deliver:{conn.name}",
         )

@@ -20,9 +20,11 @@ import pytest
 from server_helpers import bearer, cio_destination, event_ids, events_batch, write_config
 from test_serve_command import MAPWIRE, _free_port
 
+from mapwire.runtime.config import DeliveryOptions
+
 pytestmark = pytest.mark.usefixtures("vendor_secrets")
 EVENTS = 5
-IN_FLIGHT_MAX = 250  # one claim (one request) per deliverer at a time
+IN_FLIGHT_MAX = 250 * DeliveryOptions().concurrency  # a claim per lane, per deliverer
 
 
 def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
