@@ -16,8 +16,6 @@ overtaken by later ones (an identify always reaches the vendor before that input
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import random
 import time
@@ -39,7 +37,6 @@ from .metrics import Metrics
 
 MAX_BODY_IN_DEAD_LETTER = 4000
 BASE_BACKOFF_SECONDS = 1.0
-BLOCKED_POLL_SECONDS = 0.05
 
 
 def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
@@ -141,6 +138,8 @@ class Deliverer:
         self.max_backoff = max_backoff_seconds
         self.lease_seconds = lease_seconds
         self.claim_limit = destination.capabilities.max_items_per_request * claim_requests
+        #: The last claim took as many entries as it could: a backlog, more lanes may help.
+        self.claimed_full = False
         self.clock = clock
         secrets = [str(settings.get(k, "")) for k in destination.secret_settings]
         self.redact = Redactor(secrets)
@@ -158,11 +157,13 @@ class Deliverer:
     async def step(self) -> Settled:
         """Claim one batch of ready items and settle every one of them."""
         done = Settled()
+        self.claimed_full = False
         if self.clock() < self.paused_until:
             return done
         entries = self.queue.claim(self.connection, self.claim_limit, self.lease_seconds)
         if not entries:
             return done
+        self.claimed_full = len(entries) >= self.claim_limit
         prepared: list[PreparedItem] = []
         rejected: list[tuple[QueueEntry, Failure]] = []
         destination, settings = self.destination, self.settings
@@ -316,70 +317,3 @@ class Deliverer:
         self.queue.dead_letter(failed)
         done.dead_lettered += len(failed)
         self.metrics.count("dead_lettered", self.connection, len(failed))
-
-
-async def run_until(
-    deliverer: Deliverer,
-    stop: asyncio.Event,
-    *,
-    wake: asyncio.Event | None = None,
-    batch_wait: float = 0.05,
-    idle_poll: float = 1.0,
-    lanes: int = 1,
-) -> None:
-    """Deliver until ``stop`` is set; sleep while nothing is ready.
-
-    ``wake`` (set by in-process intake) cuts the sleep short; delivery then waits
-    ``batch_wait`` so a batch can fill instead of sending one request per event.
-
-    ``lanes``: how many claims of the connection are in flight at once, each sent by its
-    own loop (``delivery.concurrency``), so a vendor's round trip does not cap the rate at
-    one request per round trip. A person's actions keep their order: the queue never
-    hands out an action while an earlier one of the same person is claimed, so two lanes
-    never hold one person's actions at once. The first error of a lane stops the others
-    and is raised.
-    """
-    if lanes <= 1:
-        await _lane(deliverer, stop, wake, batch_wait, idle_poll)
-        return
-    tasks = [
-        asyncio.create_task(_lane(deliverer, stop, wake, batch_wait, idle_poll))
-        for _ in range(lanes)
-    ]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for task in tasks:
-            task.cancel()  # a lane still running when another failed, or when cancelled
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for task in done:
-        if not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-
-
-async def _lane(
-    deliverer: Deliverer,
-    stop: asyncio.Event,
-    wake: asyncio.Event | None,
-    batch_wait: float,
-    idle_poll: float,
-) -> None:
-    """One loop of ``run_until``: claim, send and settle, or wait for work."""
-    while not stop.is_set():
-        done = await deliverer.step()
-        if done.requests or done.dead_lettered:
-            continue
-        ready_at = deliverer.queue.next_ready_at(deliverer.connection)
-        now = deliverer.clock()
-        if ready_at is not None:
-            ready_at = max(ready_at, deliverer.paused_until)
-        # Ready but nothing claimed: the entries wait behind earlier ones of their person,
-        # claimed elsewhere; look again soon rather than at once.
-        floor = BLOCKED_POLL_SECONDS if ready_at is not None and ready_at <= now else 0.005
-        timeout = idle_poll if ready_at is None else max(floor, min(idle_poll, ready_at - now))
-        waiter = wake or stop
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(waiter.wait(), timeout=timeout)
-        if wake is not None and wake.is_set():
-            wake.clear()
-            await asyncio.sleep(batch_wait)

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .config import Connection
-from .delivery import Deliverer, run_until
+from .delivery import Deliverer
+from .delivery_lanes import run_until
 
 
 class LoopOwner(Protocol):
