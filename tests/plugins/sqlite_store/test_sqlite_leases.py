@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from ordering_contract import numbers, of
 from queue_contract import act
 from store_contract import FakeClock
@@ -25,22 +23,6 @@ def dead_owner() -> str:
     """An owner id of this host that is provably dead (this pid, another token)."""
     host, instance, pid, _ = claim_owner_id().rsplit("/", 3)
     return "/".join((host, instance, pid, "00000000"))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def queue(db: Path, clock: FakeClock) -> Iterator[SqliteQueue]:
-    with SqliteQueue(db, clock=clock) as q:
-        yield q
 
 
 def rows(db: Path, query: str) -> list[tuple[object, ...]]:

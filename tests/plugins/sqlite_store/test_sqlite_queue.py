@@ -41,22 +41,6 @@ class TestSqliteQueueContract(QueueContract):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
-def queue(db: Path, clock: FakeClock) -> Iterator[SqliteQueue]:
-    with SqliteQueue(db, clock=clock) as q:
-        yield q
-
-
-@pytest.fixture
 def store(db: Path, clock: FakeClock) -> Iterator[SqliteStore]:
     with SqliteStore(db, clock=clock) as s:
         yield s

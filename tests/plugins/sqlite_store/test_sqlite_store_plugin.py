@@ -32,16 +32,6 @@ from mapwire.runtime.registry import build_registry
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
-    return tmp_path / "state.db"
-
-
-@pytest.fixture
 def store(db: Path, clock: FakeClock) -> Iterator[SqliteStore]:
     with SqliteStore(db, clock=clock) as s:
         yield s
