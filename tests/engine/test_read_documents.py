@@ -75,3 +75,34 @@ pieces = st.sampled_from([*PIECES, b"x", b'{"a": 1}', b"[1, 2]", b"\x0c", b'"\xe
 def test_any_input_is_read_as_before(parts: list[bytes]) -> None:
     data = b"".join(parts)
     assert _read(data) == _reference(data)
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that hands out its lines one at a time and then fails, like a pipe whose
+    writer is still writing: whatever was read before the failure must already be out."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = list(lines)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.lines:
+            raise OSError("the writer is still writing")
+        line = self.lines.pop(0)
+        buffer[: len(line)] = line
+        return len(line)
+
+
+def test_ndjson_streams_one_document_ahead() -> None:
+    """Each document is answered once the next line with text arrives, before the input
+    ends (``tail -f | mapwire map``); the first waits for the second, which tells NDJSON
+    from one document."""
+    stream = io.BufferedReader(_Trickle([b'{"n": 1}\n', b"\n", b'{"n": 2}\n', b'{"n": 3}\n']))
+    documents = read_documents(stream)
+    assert next(documents) == (1, {"n": 1})
+    assert next(documents) == (3, {"n": 2})
+    assert next(documents) == (4, {"n": 3})
+    with pytest.raises(OSError):
+        next(documents)
