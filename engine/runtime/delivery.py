@@ -105,6 +105,8 @@ class Settled:
     retried: int = 0
     dead_lettered: int = 0
     requests: int = 0
+    claimed: int = 0
+    """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
 
 
 class Deliverer:
@@ -138,8 +140,6 @@ class Deliverer:
         self.max_backoff = max_backoff_seconds
         self.lease_seconds = lease_seconds
         self.claim_limit = destination.capabilities.max_items_per_request * claim_requests
-        #: The last claim took as many entries as it could: a backlog, more lanes may help.
-        self.claimed_full = False
         self.clock = clock
         secrets = [str(settings.get(k, "")) for k in destination.secret_settings]
         self.redact = Redactor(secrets)
@@ -157,13 +157,12 @@ class Deliverer:
     async def step(self) -> Settled:
         """Claim one batch of ready items and settle every one of them."""
         done = Settled()
-        self.claimed_full = False
         if self.clock() < self.paused_until:
             return done
         entries = self.queue.claim(self.connection, self.claim_limit, self.lease_seconds)
         if not entries:
             return done
-        self.claimed_full = len(entries) >= self.claim_limit
+        done.claimed = len(entries)
         prepared: list[PreparedItem] = []
         rejected: list[tuple[QueueEntry, Failure]] = []
         destination, settings = self.destination, self.settings

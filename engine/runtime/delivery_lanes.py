@@ -83,7 +83,7 @@ async def _lane(
             await asyncio.sleep(batch_wait)  # let a full batch gather for this lane too
         done = await deliverer.step()
         if backlog is not None:
-            if deliverer.claimed_full:
+            if done.claimed >= deliverer.claim_limit:
                 backlog.set()
             else:
                 backlog.clear()
