@@ -8,6 +8,7 @@ repaired as the ``oversize`` setting allows (see ``repairs``) → the v1 restric
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,13 @@ REQUESTS_PER_SECOND = 100.0
 stays clear of throttling."""
 
 
+@functools.lru_cache(maxsize=4096)
+def _person(kind: str, value: str) -> str:
+    """A person's ordering key, digested once for the run of a document's actions (they
+    are mostly one person's)."""
+    return person_key("person", kind, value)
+
+
 class CustomerIO(Destination):
     """Customer.io Track API (v2 batch by default, v1 per-action endpoints on request)."""
 
@@ -66,7 +74,6 @@ class CustomerIO(Destination):
     )
 
     _cache: dict[int, tuple[Mapping[str, Any], CioSettings, bytes]] | None = None
-    _people: dict[tuple[str, str], str] | None = None
 
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
@@ -188,17 +195,7 @@ class CustomerIO(Destination):
         ((kind, value),) = who.items()
         if type(value) is not str:
             return person_key("person", kind, value)
-        if kind == "email":
-            value = value.lower()
-        known = self._people
-        if known is None:
-            known = self._people = {}
-        key = known.get((kind, value))
-        if key is None:  # a document's actions are mostly one person's: digest it once
-            if len(known) >= 4096:
-                known.clear()
-            key = known[kind, value] = person_key("person", kind, value)
-        return key
+        return _person(kind, value.lower() if kind == "email" else value)
 
     def erases(self, action: str) -> bool:
         """``delete`` and ``suppress`` erase the person: their pending updates are dropped
