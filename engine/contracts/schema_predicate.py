@@ -45,6 +45,32 @@ _ANNOTATIONS = frozenset(
         "writeOnly",
     }
 )
+_HANDLED = frozenset(
+    {
+        "type",
+        "enum",
+        "const",
+        "properties",
+        "required",
+        "additionalProperties",
+        "minProperties",
+        "maxProperties",
+        "items",
+        "minItems",
+        "maxItems",
+        "minLength",
+        "maxLength",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "pattern",
+        "format",
+        "propertyNames",
+    }
+)
+"""The keywords the predicate checks itself; any other sends the instance to the full
+validator."""
 _TYPES = {
     "string": "type({v}) is str",
     "object": "type({v}) is dict",
@@ -108,29 +134,7 @@ class _Emitter:
             self.fail(pad)
             return
         keys = set(node) - _ANNOTATIONS
-        handled = {
-            "type",
-            "enum",
-            "const",
-            "properties",
-            "required",
-            "additionalProperties",
-            "minProperties",
-            "maxProperties",
-            "items",
-            "minItems",
-            "maxItems",
-            "minLength",
-            "maxLength",
-            "minimum",
-            "maximum",
-            "exclusiveMinimum",
-            "exclusiveMaximum",
-            "pattern",
-            "format",
-            "propertyNames",
-        }
-        if keys - handled or node.get("uniqueItems"):
+        if keys - _HANDLED or node.get("uniqueItems"):
             self.fail(pad)  # a keyword for the full validator
             return
         kinds = node.get("type")
