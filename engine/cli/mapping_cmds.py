@@ -78,13 +78,8 @@ def _exit_without_collecting() -> None:
     nothing the operating system would not. Registered once the output is flushed, so
     nothing is left for a finalizer to write; at exit only: a process that goes on (a
     test calling the command) keeps collecting as before."""
-    global _EXIT_FREEZE_REGISTERED
-    if not _EXIT_FREEZE_REGISTERED:
-        atexit.register(gc.freeze)
-        _EXIT_FREEZE_REGISTERED = True
-
-
-_EXIT_FREEZE_REGISTERED = False
+    atexit.unregister(gc.freeze)  # once, however often the command runs in a process
+    atexit.register(gc.freeze)
 
 
 @click.command("map")
