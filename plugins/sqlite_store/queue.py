@@ -19,8 +19,11 @@ across ``fork()``.
   row; settling one deletes its lease in the same transaction. A lease that runs out (a
   crashed worker) makes its entries claimable again, with their attempts unchanged.
 * Per-person order: every entry carries its action's ``order_key``; an entry is not
-  claimable while an earlier entry of the same key and connection is pending (leased, or
-  waiting for a retry). A dead-lettered entry leaves the queue and so unblocks its key.
+  claimable while an entry of the same key and connection is held: leased, or waiting for
+  a retry (a retry or a delayed release writes a lease row without an owner, lasting until
+  the entry's ``not_before``). Lease rows name their entry's person, so a claim finds a
+  person's holds among the few rows in flight, and the queue needs no index by person. A
+  dead-lettered entry leaves the queue and so unblocks its key.
   Each claim records its owner (``claim_owner``); the first claim of a connection by a
   new ``SqliteQueue`` releases the leases of owners that are provably dead, so a process
   restarted after ``kill -9`` resumes with the killed one's entries, in order, at once.
@@ -32,8 +35,10 @@ across ``fork()``.
   defaults that describe the old rows); older mapwire versions still read such files. The
   queue's ``order_key``, ``owner`` and ``wire`` columns are added the same way. Leases that
   older versions held in the entry's row (``lease_until``, ``owner``) move to ``leases``
-  at open, in the schema's transaction; a file used at once by such a version and this
-  one is not supported (each would ignore the other's leases).
+  at open, in the schema's transaction; a file from before lease rows named their person
+  gets them named, and its delayed entries' holds written, likewise (``KEY_OLD_HOLDS``). A
+  file used at once by such a version and this one is not supported (each would miss the
+  other's leases).
 * ``wire`` holds the item the destination prepared at intake (``Action.wire``), as given;
   an entry without one (older rows, dead letters put back) is prepared at delivery.
 * Ids are never reused (``AUTOINCREMENT``), so settling an id a stale worker still holds
@@ -168,13 +173,13 @@ class SqliteQueue(SqliteFile):
             args = {"connection": connection, "now": now, "limit": limit}
             rows = conn.execute(sql.CLAIM, args).fetchall()
             if rows:
-                ids = id_list([row[0] for row in rows])
-                lease = {"lease": now + lease_seconds, "owner": self.owner, "ids": ids}
-                conn.execute(sql.LEASE, lease)
+                pairs = dumps([(row[0], row[6]) for row in rows])
+                lease = {"lease": now + lease_seconds, "owner": self.owner, "pairs": pairs}
+                conn.execute(sql.LEASE, {**lease, "connection": connection})
         deferred = QueueEntry.deferred
         return [  # each action is decoded when read: one restored from its wire never is
             deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
-            for id_, text, attempts, enqueued_at, last_error, wire in rows
+            for id_, text, attempts, enqueued_at, last_error, wire, _ in rows
             for rest in ((attempts, enqueued_at, last_error),)
         ]
 
@@ -211,20 +216,25 @@ class SqliteQueue(SqliteFile):
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         if ids:
-            self._settle(sql.RETRY, (not_before, reason), ids)
+            self._settle(sql.RETRY, (not_before, reason), ids, hold=True)
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         if ids:
-            self._settle(sql.RELEASE, (not_before,), ids)
+            self._settle(sql.RELEASE, (not_before,), ids, hold=not_before > 0)
 
-    def _settle(self, statement: str, args: tuple[Any, ...], ids: Sequence[Any]) -> None:
+    def _settle(
+        self, statement: str, args: tuple[Any, ...], ids: Sequence[Any], *, hold: bool = False
+    ) -> None:
         """``statement`` on the entries ``ids`` (its last argument) and their leases dropped,
-        in one transaction."""
+        in one transaction; ``hold``: then those of a person whose ``not_before`` is to come
+        hold it until then (``sql.HOLD``)."""
         listed = id_list(ids)
         with self._connection() as conn, immediate(conn):
             conn.execute(statement, (*args, listed))
             conn.execute(sql.UNLEASE, (listed,))
+            if hold:
+                conn.execute(sql.HOLD, (listed, self._clock()))
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, in one transaction.
@@ -356,8 +366,17 @@ class SqliteQueue(SqliteFile):
                 for name, definition in columns.items():
                     if name not in have:
                         conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
+            old_order = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                (sql.OLD_ORDER_INDEX,),
+            ).fetchone()
             for statement in (*sql.INDEXES, *sql.MOVE_LEASES):
                 conn.execute(statement)
+            if old_order:
+                update, holds, drop = sql.KEY_OLD_HOLDS
+                conn.execute(update)
+                conn.execute(holds, (self._clock(),))
+                conn.execute(drop)
 
 
 def _first_seen(

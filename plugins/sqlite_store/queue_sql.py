@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS progress (
 CREATE TABLE IF NOT EXISTS leases (
     id INTEGER PRIMARY KEY,
     lease_until REAL NOT NULL,
-    owner TEXT NOT NULL
+    owner TEXT NOT NULL,
+    connection TEXT NOT NULL DEFAULT '',
+    order_key TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -58,65 +60,84 @@ INSERT INTO queue (connection, action, enqueued_at, order_key, wire) VALUES (?, 
 #: and a new definition would rebuild the index of every existing file.
 #: ``queue_old_leases`` holds the entries leased in their row (by code from before the
 #: ``leases`` table): none once ``MOVE_LEASES`` ran, so that check is free at every open.
+#: ``leases_key`` finds the holds on a person (see ``CLAIM``); the queue itself has no
+#: index by person: writing one entry then updates two indexes, not three, and a person's
+#: entries are spread over that index (a group of many people's entries dirtied a page of
+#: it per person, at every commit and every acknowledgement).
 INDEXES = (
     "DROP INDEX IF EXISTS queue_ready",
     "CREATE INDEX IF NOT EXISTS queue_claim"
     " ON queue (connection, id, not_before, lease_until, order_key)",
-    "CREATE INDEX IF NOT EXISTS queue_order ON queue (connection, order_key, id)",
     "CREATE INDEX IF NOT EXISTS queue_old_leases ON queue (id) WHERE lease_until > 0",
+    "CREATE INDEX IF NOT EXISTS leases_key ON leases (connection, order_key, lease_until)",
 )
+
+#: The index by person that files from before ``leases_key`` have; its presence says that
+#: the file's holds must be written (``KEY_OLD_HOLDS``) before it is dropped.
+OLD_ORDER_INDEX = "queue_order"
 
 SET_PROGRESS = """
 INSERT INTO progress (key, value) VALUES (?, ?)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 """
 
-# Leases live in their own narrow table, ``leases``, one row per leased entry (its id):
-# writing a lease there costs a small row, where updating the ``queue`` row rewrote the whole
-# record, ``wire`` included, and its index entries. The ``queue`` columns ``lease_until``
-# and ``owner`` stay in old files (SQLite cannot drop them cheaply); they are always 0 and
-# '' once ``MOVE_LEASES`` ran at open. A lease row whose ``lease_until`` has passed is no
-# lease (the worker crashed, or is slow): the next claim replaces it. Settling an entry
-# deletes its lease row in the same transaction; ids are never reused, so a lease row can
-# never outlive its entry into a newer one.
-_LEASED = "SELECT 1 FROM leases AS l WHERE l.id = {0}.id AND l.lease_until > :now"
+# Leases live in their own narrow table, ``leases``, one row per held entry (its id): a
+# worker's claim (``owner`` names it) or, with no owner, a retry's delay (``RETRY`` and
+# ``RELEASE`` with a ``not_before`` to come write one through ``HOLD``, for entries that
+# have a person). Writing a lease there costs a small row, where updating the ``queue`` row
+# rewrote the whole record, ``wire`` included, and its index entries. The ``queue`` columns
+# ``lease_until`` and ``owner`` stay in old files (SQLite cannot drop them cheaply); they
+# are always 0 and '' once ``MOVE_LEASES`` ran at open. A lease row whose ``lease_until``
+# has passed holds nothing (the worker crashed, or is slow; the delay is over): the next
+# claim replaces it. Settling an entry deletes its lease row in the same transaction; ids
+# are never reused, so a lease row can never outlive its entry into a newer one. Each row
+# carries its entry's ``connection`` and ``order_key``: the person it holds.
+_LEASED = "SELECT 1 FROM leases AS l WHERE l.id = q.id AND l.lease_until > :now"
+_HELD = """SELECT 1 FROM leases AS h INDEXED BY leases_key
+    WHERE h.connection = :connection AND h.order_key = q.order_key AND h.lease_until > :now"""
 
 # ``queue_claim`` serves claim, depth and next_ready_at from the index alone, a lease by its
 # id in ``leases`` (a handful of rows). Claim reads the connection's entries in id order until
 # it has ``limit`` ready ones, stepping over the leased or delayed entries before them; depth
 # and next_ready_at read all the connection's entries. An entry with an ``order_key`` is ready
-# only while no earlier entry of its key is pending (leased, or waiting for a retry):
-# ``queue_order`` finds those earlier entries (one person's: a few). Several entries of one
-# key may go in one claim (oldest first, to one worker), never in two at once. ``CLAIM``
-# selects, ``LEASE`` writes the leases of what it selected, in one ``BEGIN IMMEDIATE``
-# transaction: concurrent claimers never get the same entry.
+# only while no entry of its person is held (leased, or waiting for a retry): ``leases_key``
+# finds those holds (the few rows in flight). An earlier entry of the person that is neither
+# held nor delayed is ready too and comes first in id order, so a person's entries go out
+# oldest first; a later entry that is held (released with a delay, say) makes the earlier
+# ones wait for it too, which may delay them, never reorder them. Several entries of one key
+# may go in one claim (oldest first, to one worker), never in two at once. ``CLAIM``
+# selects, ``LEASE`` writes the leases of what it selected (``:pairs``, a JSON array of
+# ``[id, order_key]``), in one ``BEGIN IMMEDIATE`` transaction: concurrent claimers never
+# get the same entry.
 CLAIM = f"""
-SELECT q.id, q.action, q.attempts, q.enqueued_at, q.last_error, q.wire
+SELECT q.id, q.action, q.attempts, q.enqueued_at, q.last_error, q.wire, q.order_key
 FROM queue AS q INDEXED BY queue_claim
 WHERE q.connection = :connection AND q.not_before <= :now
-    AND NOT EXISTS ({_LEASED.format("q")})
-    AND (q.order_key = '' OR NOT EXISTS (
-        SELECT 1 FROM queue AS p INDEXED BY queue_order
-        WHERE p.connection = :connection AND p.order_key = q.order_key AND p.id < q.id
-            AND (p.not_before > :now OR EXISTS ({_LEASED.format("p")}))
-    ))
+    AND NOT EXISTS ({_LEASED})
+    AND (q.order_key = '' OR NOT EXISTS ({_HELD}))
 ORDER BY q.id LIMIT :limit
 """
 LEASE = """
-INSERT OR REPLACE INTO leases (id, lease_until, owner)
-SELECT value, :lease, :owner FROM json_each(:ids)
+INSERT OR REPLACE INTO leases (id, lease_until, owner, connection, order_key)
+SELECT json_extract(value, '$[0]'), :lease, :owner, :connection, json_extract(value, '$[1]')
+FROM json_each(:pairs)
+"""
+#: After ``RETRY`` or ``RELEASE`` (and ``UNLEASE``): the entries of a person that may not go
+#: before ``not_before`` hold their person until then.
+HOLD = f"""
+INSERT OR REPLACE INTO leases (id, lease_until, owner, connection, order_key)
+SELECT id, not_before, '', connection, order_key FROM queue
+WHERE {IDS} AND order_key != '' AND not_before > ?
 """
 
 # Leased entries of owners that are provably dead (``claim_owner``) are claimable at once.
-# Both read ``leases`` (the leased entries: a few), each lease's entry by its id.
+# Both read ``leases`` alone (the entries in flight: a few).
 OWNERS = """
-SELECT DISTINCT l.owner FROM leases AS l CROSS JOIN queue AS q ON q.id = l.id
-WHERE q.connection = ? AND l.owner != '' AND l.lease_until > ?
+SELECT DISTINCT owner FROM leases WHERE connection = ? AND owner != '' AND lease_until > ?
 """
 RECLAIM = """
 DELETE FROM leases
-WHERE lease_until > ? AND owner IN (SELECT value FROM json_each(?))
-    AND EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id AND q.connection = ?)
+WHERE lease_until > ? AND owner IN (SELECT value FROM json_each(?)) AND connection = ?
 """
 
 # Every statement on a list of ids takes them as one JSON array: one statement, any count.
@@ -131,20 +152,40 @@ RELEASE = f"UPDATE queue SET not_before = ? WHERE {IDS}"
 #: A file used at once by code from before ``leases`` and after is not supported: each
 #: would ignore the other's leases.
 MOVE_LEASES = (
-    "INSERT OR REPLACE INTO leases (id, lease_until, owner)"
-    " SELECT id, lease_until, owner FROM queue INDEXED BY queue_old_leases WHERE lease_until > 0",
+    "INSERT OR REPLACE INTO leases (id, lease_until, owner, connection, order_key)"
+    " SELECT id, lease_until, owner, connection, order_key"
+    " FROM queue INDEXED BY queue_old_leases WHERE lease_until > 0",
     "UPDATE queue INDEXED BY queue_old_leases SET lease_until = 0, owner = ''"
     " WHERE lease_until > 0",
     "DELETE FROM leases WHERE NOT EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id)",
 )
 
+#: Files from before ``leases_key`` (they have ``OLD_ORDER_INDEX``), at open, after
+#: ``MOVE_LEASES``: their lease rows learn their entry's person, and the entries of a person
+#: waiting for a retry hold it (``HOLD``'s rows), as the claim now expects; then the old
+#: index goes. A file used at once by code from before and after is not supported: the old
+#: code would write leases naming no person.
+KEY_OLD_HOLDS = (
+    "UPDATE leases SET (connection, order_key) ="
+    " (SELECT connection, order_key FROM queue AS q WHERE q.id = leases.id)",
+    "INSERT OR IGNORE INTO leases (id, lease_until, owner, connection, order_key)"
+    " SELECT id, not_before, '', connection, order_key FROM queue"
+    " WHERE order_key != '' AND not_before > ?",
+    f"DROP INDEX IF EXISTS {OLD_ORDER_INDEX}",
+)
+
 #: Columns added after the first release, by table, with what old rows get (old entries
 #: have no ordering key: each is ordered with no other, as before; and no ``wire``, the
-#: item prepared at intake: they are prepared at delivery, as before).
+#: item prepared at intake: they are prepared at delivery, as before). Lease rows get their
+#: entry's person from ``KEY_OLD_HOLDS``.
 ADDED_COLUMNS = {
     "dead_letters": {
         "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
         "detail": "detail TEXT NOT NULL DEFAULT '{}'",
+        "order_key": "order_key TEXT NOT NULL DEFAULT ''",
+    },
+    "leases": {
+        "connection": "connection TEXT NOT NULL DEFAULT ''",
         "order_key": "order_key TEXT NOT NULL DEFAULT ''",
     },
     "queue": {
@@ -179,17 +220,17 @@ DEAD_COLUMNS = (
     "kind, detail"
 )
 
-#: A person's erasure: their entries that no worker holds (``queue_order`` finds them).
-#: ``DROP_PERSON_UNLEASE`` first drops the person's lease rows that ran out, so every lease
-#: row left is live; both run in one transaction.
+#: A person's erasure: their entries that no worker holds. ``DROP_PERSON_UNLEASE`` first
+#: drops the person's lease rows that ran out and their retries' delays, so every lease row
+#: left is a worker's live claim; both run in one transaction. The queue has no index by
+#: person: ``DROP_PERSON`` reads the connection's entries in ``queue_claim`` (the person's
+#: key is in it), a rare cost an erasure may pay.
 DROP_PERSON_UNLEASE = """
-DELETE FROM leases
-WHERE lease_until <= :now AND id IN (
-    SELECT id FROM queue INDEXED BY queue_order WHERE connection = :connection AND order_key = :key
-)
+DELETE FROM leases INDEXED BY leases_key
+WHERE connection = :connection AND order_key = :key AND (lease_until <= :now OR owner = '')
 """
 DROP_PERSON = """
-DELETE FROM queue INDEXED BY queue_order
+DELETE FROM queue INDEXED BY queue_claim
 WHERE connection = :connection AND order_key = :key
     AND NOT EXISTS (SELECT 1 FROM leases AS l WHERE l.id = queue.id)
 """
