@@ -41,6 +41,7 @@ from starlette.responses import Response
 
 from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
+from ..runtime.heap import settle_heap
 from ..runtime.process import Runtime
 from ..runtime.registry import get_registry
 from ..runtime.reload import Prepared
@@ -163,6 +164,8 @@ async def lifespan(app: ServerApp) -> AsyncIterator[None]:
         delivery.add_done_callback(_delivery_ended)
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
     reloader = _reloader(app, state, runtime, committer, tap)
+    if app.state.settle:
+        settle_heap()
     state.accepting = True
     _announce(state)
     try:
@@ -259,12 +262,18 @@ def _announce(state: ServerState) -> None:
 
 # -- the application --------------------------------------------------------------------
 def create_app(
-    config: Config, *, delivers: bool = True, reload: Loader | None = None, watch: bool = False
+    config: Config,
+    *,
+    delivers: bool = True,
+    reload: Loader | None = None,
+    watch: bool = False,
+    settle: bool = False,
 ) -> ServerApp:
     """The server for ``config``; the runtime is opened when the app starts up. With
     ``delivers`` false the server only takes in (other processes deliver). With
     ``reload`` (what reads the config again) it reloads on SIGHUP, and with ``watch``
-    when the files change."""
+    when the files change. ``settle``: the app has its process to itself (``mapwire
+    serve``), so once started it settles the process's heap (``runtime.heap``)."""
     routes = RouteTable()
     routes.add("/healthz", healthz, ["GET"])
     routes.add("/readyz", readyz, ["GET"])
@@ -289,4 +298,5 @@ def create_app(
     app.state.delivers = delivers
     app.state.reload = reload
     app.state.watch = watch
+    app.state.settle = settle
     return app

@@ -72,7 +72,7 @@ def run_server(
     def server(config: Config, delivers: bool, watching: bool = False) -> uvicorn.Server:
         return uvicorn.Server(
             uvicorn.Config(
-                create_app(config, delivers=delivers, reload=reload, watch=watching),
+                create_app(config, delivers=delivers, reload=reload, watch=watching, settle=True),
                 host=host or options.host,
                 port=options.port if port is None else port,
                 log_config=None,
