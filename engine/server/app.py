@@ -41,7 +41,7 @@ from starlette.responses import Response
 
 from ..contracts.errors import BacklogFull, InputError
 from ..runtime.config import Config
-from ..runtime.heap import settle_heap
+from ..runtime.interpreter import settle_interpreter
 from ..runtime.process import Runtime
 from ..runtime.registry import get_registry
 from ..runtime.reload import Prepared
@@ -165,7 +165,7 @@ async def lifespan(app: ServerApp) -> AsyncIterator[None]:
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
     reloader = _reloader(app, state, runtime, committer, tap)
     if app.state.settle:
-        settle_heap()
+        settle_interpreter()
     state.accepting = True
     _announce(state)
     try:
@@ -273,7 +273,7 @@ def create_app(
     ``delivers`` false the server only takes in (other processes deliver). With
     ``reload`` (what reads the config again) it reloads on SIGHUP, and with ``watch``
     when the files change. ``settle``: the app has its process to itself (``mapwire
-    serve``), so once started it settles the process's heap (``runtime.heap``)."""
+    serve``), so once started it settles the interpreter (``runtime.interpreter``)."""
     routes = RouteTable()
     routes.add("/healthz", healthz, ["GET"])
     routes.add("/readyz", readyz, ["GET"])

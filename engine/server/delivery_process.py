@@ -16,7 +16,7 @@ import logging
 import signal
 
 from ..runtime.config import Config
-from ..runtime.heap import settle_heap
+from ..runtime.interpreter import settle_interpreter
 from ..runtime.process import Runtime
 from .app import stop_delivery
 from .logs import log_event
@@ -38,7 +38,7 @@ def run_deliverer(config: Config, reload: Loader | None = None) -> int:
         # The message may quote a store URL with its password: log the kind only.
         log_event(logging.ERROR, "startup_failed", exc=exc, reason=type(exc).__name__)
         return EXIT_NEVER_STARTED
-    settle_heap()  # this process delivers and nothing else
+    settle_interpreter()  # this process delivers and nothing else
     try:
         asyncio.run(_deliver_until_signalled(runtime, reload))
     finally:

@@ -1,5 +1,5 @@
-"""A process that serves settles its heap once started (``runtime.heap``); a server
-embedded in another process (these tests' own) leaves the collector alone."""
+"""A process that serves settles its interpreter once started (``runtime.interpreter``); a
+server embedded in another process (these tests' own) leaves the interpreter alone."""
 
 from __future__ import annotations
 
@@ -13,19 +13,20 @@ from server_helpers import RunningServer, set_secrets, sink_flows, write_config
 
 import mapwire.server.app as app_module
 from mapwire.runtime.config import load_config
-from mapwire.runtime.heap import YOUNG_THRESHOLD
+from mapwire.runtime.interpreter import SWITCH_INTERVAL, YOUNG_THRESHOLD
 
 SETTLED = textwrap.dedent(
     """
-    import gc, weakref
-    from mapwire.runtime.heap import settle_heap
+    import gc, sys, weakref
+    from mapwire.runtime.interpreter import settle_interpreter
 
     class Node:
         pass
 
     before = gc.get_threshold()
-    settle_heap()
+    settle_interpreter()
     print(gc.get_freeze_count() > 1000, gc.get_threshold()[0], gc.get_threshold()[1:] == before[1:])
+    print(sys.getswitchinterval())
     a, b = Node(), Node()
     a.other, b.other = b, a  # a cycle made after start-up: still collected
     gone = weakref.ref(a)
@@ -36,11 +37,11 @@ SETTLED = textwrap.dedent(
 )
 
 
-def test_settling_freezes_start_up_and_raises_the_young_threshold() -> None:
+def test_settling_freezes_start_up_and_lengthens_the_collector_and_lock_intervals() -> None:
     out = subprocess.run(
         [sys.executable, "-c", SETTLED], capture_output=True, text=True, check=True
     ).stdout.split()
-    assert out == ["True", str(YOUNG_THRESHOLD), "True", "True"]
+    assert out == ["True", str(YOUNG_THRESHOLD), "True", str(SWITCH_INTERVAL), "True"]
 
 
 @pytest.mark.parametrize("settle", [False, True])
@@ -49,7 +50,7 @@ def test_the_server_settles_only_when_it_has_the_process(
 ) -> None:
     set_secrets(monkeypatch)
     calls: list[str] = []
-    monkeypatch.setattr(app_module, "settle_heap", lambda: calls.append("settled"))
+    monkeypatch.setattr(app_module, "settle_interpreter", lambda: calls.append("settled"))
     running = RunningServer(load_config(write_config(tmp_path, sink_flows())))
     if settle:  # as ``mapwire serve`` makes it (runner: ``create_app(..., settle=True)``)
         running.app.state.settle = True
