@@ -17,11 +17,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from mapwire import QueueUnavailable, StoreUnavailable
 
@@ -126,3 +127,46 @@ def immediate(conn: sqlite3.Connection) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+#: The sizes of the multi-row statements ``insert_rows`` writes, largest first: any count
+#: of rows goes in a few of them, and few distinct statements reach the statement cache.
+ROWS_PER_STATEMENT = (256, 64, 16, 4, 1)
+
+
+def insert_rows(
+    conn: sqlite3.Connection,
+    insert: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str = "",
+    tail_args: Sequence[Any] = (),
+) -> None:
+    """``insert`` (``INSERT INTO t (a, b) VALUES``, then ``tail`` and its ``tail_args``,
+    such as an ``ON CONFLICT`` clause) for every row, in order, as few multi-row statements.
+
+    SQLite runs each statement in one call that releases the interpreter lock once, where
+    ``executemany`` takes the lock back after every row to bind the next one: in a process
+    whose other threads are busy (the server's event loop), each row would wait for them.
+    Rows go in statements of ``ROWS_PER_STATEMENT`` sizes within the connection's limit on
+    bound values.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    room = conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) - len(tail_args)
+    start = 0
+    for size in ROWS_PER_STATEMENT:
+        if size > 1 and size * width > room:
+            continue
+        statement = _multi_row(insert, width, size, tail)
+        while len(rows) - start >= size:
+            chunk = rows[start : start + size]
+            conn.execute(statement, [*(v for row in chunk for v in row), *tail_args])
+            start += size
+
+
+@lru_cache(maxsize=64)
+def _multi_row(insert: str, width: int, size: int, tail: str) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return f"{insert} {', '.join([one] * size)} {tail}"

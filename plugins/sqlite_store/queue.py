@@ -69,7 +69,7 @@ from mapwire import (
 )
 
 from . import queue_sql as sql
-from .database import SqliteFile, immediate
+from .database import SqliteFile, immediate, insert_rows
 from .queue_rows import (
     action_and_history,
     dead_filter,
@@ -150,7 +150,7 @@ class SqliteQueue(SqliteFile):
             if keys and paired is not None:
                 new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
                 rows = _survivors(rows, actions, new)
-            conn.executemany(sql.INSERT, rows)
+            insert_rows(conn, sql.INSERT, rows)
             if progress is not None:
                 conn.execute(sql.SET_PROGRESS, progress)
         return EnqueueResult(len(rows), len(actions) - len(rows))

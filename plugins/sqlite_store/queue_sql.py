@@ -50,9 +50,8 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 """
 
-INSERT = """
-INSERT INTO queue (connection, action, enqueued_at, order_key, wire) VALUES (?, ?, ?, ?, ?)
-"""
+#: Followed by the rows' values (``database.insert_rows``).
+INSERT = "INSERT INTO queue (connection, action, enqueued_at, order_key, wire) VALUES"
 
 #: Created once the columns they cover exist (files from before ``order_key`` get them
 #: added, and lose ``queue_ready``, the claim index without it). ``lease_until`` in

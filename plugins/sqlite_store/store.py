@@ -34,7 +34,7 @@ from mapwire import (
     apply_in_order,
 )
 
-from .database import SqliteFile, immediate
+from .database import SqliteFile, immediate, insert_rows
 
 SCHEMA_VERSION = 2
 
@@ -66,6 +66,13 @@ CREATE INDEX IF NOT EXISTS aliases_of_key ON aliases (ns, key);
 # Inserts a new key, or revives an expired one; changes() is 1 exactly when the key is new.
 _FIRST_SEEN = """
 INSERT INTO seen (ns, key, expires_at) VALUES (?, ?, ?)
+ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
+WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
+"""
+# The same for many keys at once: the rows' values, then ``_REVIVE_EXPIRED`` and ``now``
+# (``database.insert_rows``).
+_RECORD_SEEN = "INSERT INTO seen (ns, key, expires_at) VALUES"
+_REVIVE_EXPIRED = """
 ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
 WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
 """
@@ -216,7 +223,7 @@ class SqliteStore(SqliteFile):
         its file) inside a ``BEGIN IMMEDIATE`` transaction its caller holds: the keys commit
         or roll back with the caller's own writes (the queue records dedup keys this way).
 
-        The keys already live are read first, then all are recorded in one ``executemany``;
+        The keys already live are read first, then all are recorded in few multi-row statements;
         the write lock held throughout makes this equal to ``first_seen`` key by key.
         """
         if self._conn is None:
@@ -229,7 +236,8 @@ class SqliteStore(SqliteFile):
             chunk = distinct[start : start + _LIVE_CHUNK]
             query = _LIVE.format(", ".join("?" * len(chunk)))
             live.update(row[0] for row in conn.execute(query, (namespace, now, *chunk)))
-        conn.executemany(_FIRST_SEEN, [(namespace, key, expires_at, now) for key in keys])
+        rows = [(namespace, key, expires_at) for key in keys]
+        insert_rows(conn, _RECORD_SEEN, rows, tail=_REVIVE_EXPIRED, tail_args=(now,))
         self._maybe_purge(conn, now, len(keys))
         # A key repeated in ``keys`` sees its earlier occurrence, which expired at once if
         # ``ttl`` is zero or less.
