@@ -107,19 +107,24 @@ class Pipeline:
         self._runners = {c.name: make_runner(c.plan) for c in config.connections}
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
+        self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
         self.on_queued: Callable[[str], None] | None = None
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
         #: ``mapwire tap``, while one is attached: each document a connection mapped
         #: (connection, source, document, actions, skips, failures). None costs one check.
         self.on_mapped: Callable[[Mapped], None] | None = None
 
-    def connections_for(self, source: str, only: str | None = None) -> list[Connection]:
-        """Enabled connections whose flow reads ``source`` (or just ``only``)."""
-        return [
-            c
-            for c in self.config.connections
-            if c.enabled and source in c.plan.sources and (only is None or c.name == only)
-        ]
+    def connections_for(self, source: str, only: str | None = None) -> tuple[Connection, ...]:
+        """Enabled connections whose flow reads ``source`` (or just ``only``); looked up
+        once per pair (a pipeline's config never changes: a reload makes a new pipeline)."""
+        found = self._readers.get((source, only))
+        if found is None:
+            found = self._readers[(source, only)] = tuple(
+                c
+                for c in self.config.connections
+                if c.enabled and source in c.plan.sources and (only is None or c.name == only)
+            )
+        return found
 
     def sources(self) -> set[str]:
         return {s for c in self.config.connections if c.enabled for s in c.plan.sources}
