@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from mapwire import (
     Action,
     Capabilities,
@@ -25,9 +23,16 @@ from mapwire import (
     person_key,
 )
 
-from . import errors, limits, repairs, requests
+from . import ahead, errors, limits, repairs, requests
 from .actions import ACTIONS, check, render
-from .settings import ENVIRONMENTS, PODS, SECRET_SETTINGS, SETTINGS_SCHEMA, resolve
+from .settings import (
+    DEFAULT_ENVIRONMENT,
+    ENVIRONMENTS,
+    PODS,
+    SECRET_SETTINGS,
+    SETTINGS_SCHEMA,
+    resolve,
+)
 from .wire import encode, size
 
 if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
@@ -49,9 +54,6 @@ _ENVELOPE_BYTES = (
     )
     - 3
 )
-#: What the wire bytes of an item prepared ahead start with: the version of this encoding
-#: and the ``oversize`` policy it was prepared with (only the default one is).
-_WIRE_HEAD = b"mp1 truncate "
 
 
 def _alone_at_most(item: PreparedItem) -> int:
@@ -110,8 +112,9 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         self, action: Action, settings: Mapping[str, Any]
     ) -> tuple[list[str], bytes | None]:
         """``check_payload``, and with the default ``oversize`` policy (the one whose
-        repairs it checks after) the item ``prepare`` makes, checked once: its body's JSON
-        behind a header naming the policy, the item's size and its repairs."""
+        repairs it checks after) the item ``prepare`` makes, checked once, as its batch
+        alone rendered for the connection's environment (``ahead``: the wire ``restore``
+        reads back)."""
         name = action.action
         if name not in ACTIONS:
             return self.check_payload(name, action.payload), None
@@ -124,23 +127,21 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
             return [], None
         try:
             item = self._item(name, payload, notes, None)
-            # orjson alone: ``check`` refused NaN and Infinity, and the body goes back
-            # through ``orjson.loads`` only (``build_requests`` writes the wire).
-            meta = orjson.dumps([item.size, notes])
-            return [], _WIRE_HEAD + meta + b"\n" + orjson.dumps(item.body)
+            environment = settings.get("environment", DEFAULT_ENVIRONMENT)
+            batch = encode(requests.lone_batch(item.body, environment))
+            return [], ahead.wire_for(item, batch, environment)
         except (PermanentDeliveryError, ValueError, TypeError):  # delivery says why, as before
             return [], None
 
     def restore(
         self, wire: bytes, settings: Mapping[str, Any], *, key: Any = None
     ) -> PreparedItem | None:
-        """The item ``prepare_ahead`` encoded, while the connection keeps the default
-        ``oversize`` policy it was prepared with."""
-        if not wire.startswith(_WIRE_HEAD) or settings.get("oversize", "truncate") != "truncate":
+        """The item ``prepare_ahead`` encoded (``ahead``: its batch alone, ready to send),
+        while the connection keeps the default ``oversize`` policy and the environment it
+        was prepared with."""
+        if settings.get("oversize", "truncate") != "truncate":
             return None
-        meta, _, body = wire[len(_WIRE_HEAD) :].partition(b"\n")
-        size, notes = orjson.loads(meta)
-        return PreparedItem(key=key, body=orjson.loads(body), size=size, repairs=notes)
+        return ahead.restore(wire, settings.get("environment", DEFAULT_ENVIRONMENT), key)
 
     def _item(
         self, name: str, payload: Mapping[str, Any], notes: list[str], key: Any

@@ -17,6 +17,8 @@ from typing import Final
 
 from mapwire import PreparedItem
 
+from .ahead import AheadItem
+
 #: Events older than this (milliseconds before the send) go to the historical endpoint.
 AGE_MS: Final = 30 * 24 * 3600 * 1000
 
@@ -27,10 +29,13 @@ HISTORICAL_PATH: Final = "/bulkevents/historical"
 
 def is_historical(item: PreparedItem, now_ms: int) -> bool:
     """Whether ``item`` is an event stamped more than 30 days before ``now_ms``."""
-    event = item.body.get("event")
-    if event is None:
-        return False
-    stamp = event["data"].get("timestamp_unixtime_ms")
+    if isinstance(item, AheadItem):  # its stamp was kept apart (None: no event, no stamp)
+        stamp = item.stamp
+    else:
+        event = item.body.get("event")
+        if event is None:
+            return False
+        stamp = event["data"].get("timestamp_unixtime_ms")
     return isinstance(stamp, (int, float)) and stamp < now_ms - AGE_MS
 
 

@@ -25,16 +25,13 @@ from typing import Any
 from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
+from .actions import ItemBody
+from .ahead import AheadItem, body_of, user_key, user_text
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
 #: A placeholder as long as any ``source_request_id`` (a UUID), for size estimates.
 _REQUEST_ID_PLACEHOLDER = "0" * 36
-
-
-def user_key(body: dict[str, Any]) -> tuple[Any, ...]:
-    """Identifies the user of a rendered item: its identities (any order) and mpid."""
-    return (*sorted(body["user_identities"].items()), body.get("mpid"))
 
 
 @dataclass(slots=True)
@@ -120,6 +117,25 @@ class Batch:
         return out
 
 
+def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
+    """What ``Batch.open`` of an item with ``body`` renders, without the size estimate
+    (``prepare`` checked the item alone fits): its batch when no other item joins it."""
+    out: dict[str, Any] = {"environment": environment, "user_identities": body["user_identities"]}
+    mpid = body.get("mpid")
+    if mpid is not None:
+        out["mpid"] = mpid
+    attributes = body.get("user_attributes")
+    if attributes:
+        out["user_attributes"] = attributes
+    event = body.get("event")
+    if event is not None:
+        out["events"] = [event]
+    message_id = body.get("source_message_id")
+    if message_id is not None:
+        out["source_request_id"] = request_uuid([str(message_id)])
+    return out
+
+
 def group(items: Sequence[PreparedItem], environment: str) -> list[Batch]:
     """Consecutive items of one user into batches, each within the batch limits."""
     batches: list[Batch] = []
@@ -175,17 +191,44 @@ def _build(
 ) -> list[OutboundRequest]:
     import httpx  # here, not at the top: importing the plugin stays cheap
 
-    batches = group(items, connection.environment)
-    encoded = [encode(batch.render(connection.environment)) for batch in batches]
+    environment = connection.environment
+    encoded: list[bytes] = []
+    carried_by: list[list[PreparedItem]] = []  # the items of each encoded batch
+    for run in _users(items):
+        if len(run) == 1 and isinstance(run[0], AheadItem) and run[0].encoded is not None:
+            encoded.append(run[0].encoded)  # its batch alone, rendered at intake
+            carried_by.append(run)
+            continue
+        for item in run:
+            if isinstance(item, AheadItem) and item.body is None:
+                item.body = body_of(item)
+        for batch in group(run, environment):
+            encoded.append(encode(batch.render(environment)))
+            carried_by.append(batch.items)
     requests: list[OutboundRequest] = []
-    for run in pack(encoded):
-        body = b"[" + b",".join(encoded[run]) + b"]"
+    for span in pack(encoded):
+        body = b"[" + b",".join(encoded[span]) + b"]"
         request = httpx.Request(
             "POST", f"{connection.base_url}{path}", content=body, headers=headers(connection)
         )
-        carried = [item for batch in batches[run] for item in batch.items]
+        carried = [item for batch_items in carried_by[span] for item in batch_items]
         requests.append(OutboundRequest(request=request, items=carried, endpoint=path))
     return requests
+
+
+def _users(items: Sequence[PreparedItem]) -> Iterator[list[PreparedItem]]:
+    """Consecutive items of one user, as lists, in order."""
+    run: list[PreparedItem] = []
+    current = None
+    for item in items:
+        user = item.user if isinstance(item, AheadItem) else user_text(item.body)
+        if run and user != current:
+            yield run
+            run = []
+        run.append(item)
+        current = user
+    if run:
+        yield run
 
 
 def _entry_bytes(name: str, value: Any) -> int:

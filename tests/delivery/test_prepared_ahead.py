@@ -13,6 +13,8 @@ import pytest
 
 from mapwire import Action
 from mapwire.plugins.customerio.ulid import event_ulid
+from mapwire.plugins.mparticle.ahead import body_of
+from mapwire.plugins.mparticle.requests import Batch
 from mapwire.runtime.intake_check import held_back
 from mapwire.runtime.registry import get_registry
 
@@ -115,14 +117,19 @@ MP_CASES = [
 @pytest.mark.parametrize(("action", "payload"), MP_CASES)
 def test_mparticle_restores_the_body_prepare_makes(action: str, payload: dict[str, Any]) -> None:
     restored, made = compare(destination("mparticle"), "mparticle", action, payload, MP)
-    assert restored.body == made.body
+    alone = Batch.open(made, "production").render("production")
+    assert restored.body is None and json.loads(restored.encoded) == alone, "its batch alone"
+    assert body_of(restored) == made.body
 
 
-def test_mparticle_prepares_again_under_another_oversize_policy() -> None:
+def test_mparticle_prepares_again_under_another_oversize_policy_or_environment() -> None:
     mp = destination("mparticle")
     action, payload = MP_CASES[0]
     _, wire = mp.prepare_ahead(Action("mparticle", action, payload), MP)
     assert mp.restore(wire, {**MP, "oversize": "drop_field"}) is None
+    assert mp.restore(wire, {**MP, "environment": "development"}) is None
+    older = b"mp1 truncate [7,[]]\n" + wire.partition(b"\n")[2]  # the form before batches
+    assert mp.restore(older, MP) is None
     other = Action("mparticle", action, payload)
     assert mp.prepare_ahead(other, {**MP, "oversize": "dead_letter"}) == ([], None)
 

@@ -1,0 +1,104 @@
+"""Items prepared at intake (``prepare_ahead``) and restored at delivery: each one's batch
+as it goes out when alone, ready to send.
+
+mParticle takes one user per batch, and a delivery's consecutive items are far more often
+of different users than of one, so most items go in a batch of their own. The item's batch
+is therefore rendered once, at intake, for the connection's environment (by
+``requests.Batch``, exactly as delivery would), and the wire keeps beside it what batching
+needs without reading it: the item's size and repairs, its user (identities and mpid, as
+canonical JSON), its event's timestamp (the historical split) and its message id (a
+batch's ``source_request_id`` is derived from its items' ids). ``restore`` gives an
+``AheadItem``; ``requests.build`` sends a lone item's ``encoded`` batch as is and reads the
+batch back into the item's ``body`` (``body_of``) only when it shares a batch with others
+of its user.
+
+The wire: ``mp2 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
+message id]``, a newline and the batch. A wire of an older form (``mp1``) or of other
+settings restores to None: delivery prepares that item from its action, as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from mapwire import PreparedItem
+
+from .actions import ItemBody
+from .wire import encode
+
+#: The form and the ``oversize`` policy of the wire (only the default one is prepared ahead).
+HEAD = b"mp2 truncate "
+
+
+@dataclass(slots=True)
+class AheadItem(PreparedItem):
+    """A ``PreparedItem`` restored from its wire: ``encoded`` is its batch alone, ``body``
+    is None until ``body_of`` reads it."""
+
+    #: the user, as ``user_text`` writes it
+    user: str = ""
+    #: the event's ``timestamp_unixtime_ms``, None if it has none (or is no event)
+    stamp: int | float | None = None
+    #: the body's ``source_message_id``, None if it has none
+    message_id: str | None = None
+
+
+def user_key(body: ItemBody) -> tuple[Any, ...]:
+    """Identifies the user of a rendered item: its identities (any order) and mpid."""
+    return (*sorted(body["user_identities"].items()), body.get("mpid"))
+
+
+def user_text(body: ItemBody) -> str:
+    """``user_key`` as canonical JSON: equal for items of one user, whatever their form."""
+    return orjson.dumps(user_key(body)).decode()
+
+
+def head(environment: str) -> bytes:
+    """What the wire of an item prepared for ``environment`` starts with."""
+    return HEAD + environment.encode() + b" "
+
+
+def wire_for(item: PreparedItem, batch: bytes, environment: str) -> bytes:
+    """The wire of ``item`` (its ``body`` an ``ItemBody``) whose batch alone is ``batch``."""
+    body = item.body
+    event = body.get("event")
+    stamp = None if event is None else event["data"].get("timestamp_unixtime_ms")
+    meta = [item.size, item.repairs, user_text(body), stamp, body.get("source_message_id")]
+    return head(environment) + encode(meta) + b"\n" + batch
+
+
+def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
+    """The item ``wire_for`` wrote for ``environment``, else None."""
+    start = head(environment)
+    if not wire.startswith(start):
+        return None
+    meta, _, batch = wire[len(start) :].partition(b"\n")
+    size, repairs, user, stamp, message_id = orjson.loads(meta)
+    return AheadItem(
+        key=key,
+        body=None,
+        size=size,
+        encoded=batch,
+        repairs=repairs,
+        user=user,
+        stamp=stamp,
+        message_id=message_id,
+    )
+
+
+def body_of(item: AheadItem) -> ItemBody:
+    """The ``ItemBody`` the item was rendered from, read back from its batch."""
+    batch = orjson.loads(item.encoded or b"{}")
+    body = ItemBody(user_identities=batch["user_identities"])
+    if "mpid" in batch:
+        body["mpid"] = batch["mpid"]
+    if item.message_id is not None:
+        body["source_message_id"] = item.message_id
+    if "events" in batch:
+        body["event"] = batch["events"][0]
+    if "user_attributes" in batch:
+        body["user_attributes"] = batch["user_attributes"]
+    return body
