@@ -1,4 +1,5 @@
-"""The interpreter settings of a long-running process (``serve``, its workers, ``deliver``).
+"""The interpreter settings of a long-running process: ``serve``, and the intake and
+delivery processes it starts.
 
 Start-up builds most of what such a process ever holds: modules, compiled mappings and
 schemas, clients, metrics. CPython's cyclic collector walks every tracked object of a

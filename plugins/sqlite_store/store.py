@@ -64,18 +64,14 @@ CREATE INDEX IF NOT EXISTS aliases_of_key ON aliases (ns, key);
 """
 
 # Inserts a new key, or revives an expired one; changes() is 1 exactly when the key is new.
-_FIRST_SEEN = """
-INSERT INTO seen (ns, key, expires_at) VALUES (?, ?, ?)
-ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
-WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
-"""
-# The same for many keys at once: the rows' values, then ``_REVIVE_EXPIRED`` and ``now``
-# (``database.insert_rows``).
+# For many keys at once: ``_RECORD_SEEN``, the rows' values, then ``_REVIVE_EXPIRED`` and
+# ``now`` (``database.insert_rows``).
 _RECORD_SEEN = "INSERT INTO seen (ns, key, expires_at) VALUES"
 _REVIVE_EXPIRED = """
 ON CONFLICT (ns, key) DO UPDATE SET expires_at = excluded.expires_at
 WHERE seen.expires_at IS NOT NULL AND seen.expires_at <= ?
 """
+_FIRST_SEEN = f"{_RECORD_SEEN} (?, ?, ?) {_REVIVE_EXPIRED}"
 
 # The keys of a namespace that are recorded and not expired, among the listed ones.
 _LIVE = """
@@ -223,8 +219,9 @@ class SqliteStore(SqliteFile):
         its file) inside a ``BEGIN IMMEDIATE`` transaction its caller holds: the keys commit
         or roll back with the caller's own writes (the queue records dedup keys this way).
 
-        The keys already live are read first, then all are recorded in few multi-row statements;
-        the write lock held throughout makes this equal to ``first_seen`` key by key.
+        The keys already live are read first, then all are recorded in a few multi-row
+        statements; the write lock held throughout makes this equal to ``first_seen`` key by
+        key.
         """
         if self._conn is None:
             raise RuntimeError(f"{self!r} is closed")
