@@ -59,6 +59,7 @@ from serve_speed import (
 )
 
 FLAT_MB_PER_MINUTE = 1.0
+VENDOR_REQUESTS = "mapwire_destination_requests_total"
 WARM_UP_SECONDS = 30.0
 WARM_UP_SHARE = 0.10
 CHUNK = 500  # request bodies made at a time by the client
@@ -136,6 +137,7 @@ class Sample:
     delivered: float | None  # actions
     depth: float
     disk_mb: float
+    vendor_requests: float | None  # requests sent to the vendor so far
 
 
 def tree_rss_mb(pid: int) -> tuple[float, float]:
@@ -161,9 +163,10 @@ def take_sample(
     rss, anon = tree_rss_mb(pid)
     text = httpx.get(url + "/metrics", timeout=30).text
     delivered = None if supervised else metric_total(text, DELIVERED)
+    requests = None if supervised else metric_total(text, VENDOR_REQUESTS)
     disk = sum(p.stat().st_size for p in folder.glob("state.db*"))
     depth = metric_total(text, "mapwire_queue_depth")
-    return Sample(t, phase, rss, anon, acked, delivered, depth, disk / 1e6)
+    return Sample(t, phase, rss, anon, acked, delivered, depth, disk / 1e6, requests)
 
 
 def show(s: Sample) -> None:
@@ -213,6 +216,10 @@ def summary(samples: list[Sample], args: argparse.Namespace, refused: int) -> No
             f"{rate:,.0f} events/s acknowledged, RSS {slope:+.2f} MB/min "
             f"({per_event:+.1f} bytes per event acknowledged): {verdict}"
         )
+    sent, since = up[-1].vendor_requests if up else None, warm.vendor_requests
+    if sent is not None and since is not None and up[-1].acked > warm.acked:
+        per_1000 = (sent - since) * 1000 / (up[-1].acked - warm.acked)
+        print(f"vendor up: {per_1000:.1f} vendor requests per 1,000 events acknowledged")
     print(
         f"flat means |slope| < {FLAT_MB_PER_MINUTE:g} MB/min: under 5 MB over a 5-minute run, "
         "within the swing of the allocator's arenas and SQLite's page cache, while keeping "

@@ -25,7 +25,9 @@ async def run_until(
     """Deliver until ``stop`` is set; sleep while nothing is ready.
 
     ``wake`` (set by in-process intake) cuts the sleep short; delivery then waits
-    ``batch_wait`` so a batch can fill instead of sending one request per event.
+    ``batch_wait`` so a batch can fill instead of sending one request per event. So does a
+    lane that sent a claim smaller than ``claim_limit``: it has caught up, and what arrived
+    meanwhile would make a request of a few actions.
 
     ``lanes``: how many claims of the connection may be in flight at once, each sent by
     its own loop (``delivery.concurrency``), so a vendor's round trip does not cap the rate
@@ -88,6 +90,10 @@ async def _lane(
             else:
                 backlog.clear()
         if done.requests or done.dead_lettered:
+            if done.claimed < deliverer.claim_limit:
+                # Caught up: what arrived meanwhile is less than a request. Let the next
+                # batch gather rather than send a request for every few actions.
+                await asyncio.sleep(batch_wait)
             continue
         ready_at = deliverer.queue.next_ready_at(deliverer.connection)
         now = deliverer.clock()
