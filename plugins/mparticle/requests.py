@@ -104,35 +104,49 @@ class Batch:
 
     def render(self, environment: str) -> dict[str, Any]:
         """The batch as the Events API wants it."""
-        out: dict[str, Any] = {"environment": environment, "user_identities": self.user_identities}
-        if self.mpid is not None:
-            out["mpid"] = self.mpid
-        if self.user_attributes:
-            out["user_attributes"] = self.user_attributes
-        if self.events:
-            out["events"] = self.events
-        request_id = self.source_request_id()
-        if request_id is not None:
-            out["source_request_id"] = request_id
-        return out
+        return _rendered(
+            environment,
+            self.user_identities,
+            self.mpid,
+            self.user_attributes,
+            self.events,
+            self.source_request_id(),
+        )
 
 
 def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
     """What ``Batch.open`` of an item with ``body`` renders, without the size estimate
     (``prepare`` checked the item alone fits): its batch when no other item joins it."""
-    out: dict[str, Any] = {"environment": environment, "user_identities": body["user_identities"]}
-    mpid = body.get("mpid")
+    event = body.get("event")
+    message_id = body.get("source_message_id")
+    return _rendered(
+        environment,
+        body["user_identities"],
+        body.get("mpid"),
+        body.get("user_attributes"),
+        [] if event is None else [event],
+        None if message_id is None else request_uuid([str(message_id)]),
+    )
+
+
+def _rendered(
+    environment: str,
+    user_identities: dict[str, str],
+    mpid: int | None,
+    user_attributes: dict[str, Any] | None,
+    events: list[dict[str, Any]],
+    request_id: str | None,
+) -> dict[str, Any]:
+    """A batch's JSON object, its members in the Events API's order, the empty ones left out."""
+    out: dict[str, Any] = {"environment": environment, "user_identities": user_identities}
     if mpid is not None:
         out["mpid"] = mpid
-    attributes = body.get("user_attributes")
-    if attributes:
-        out["user_attributes"] = attributes
-    event = body.get("event")
-    if event is not None:
-        out["events"] = [event]
-    message_id = body.get("source_message_id")
-    if message_id is not None:
-        out["source_request_id"] = request_uuid([str(message_id)])
+    if user_attributes:
+        out["user_attributes"] = user_attributes
+    if events:
+        out["events"] = events
+    if request_id is not None:
+        out["source_request_id"] = request_id
     return out
 
 
