@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ordering_contract import numbers, of
 from queue_contract import act
+from queue_files import ELSEWHERE, ORDERED_BY_INDEX, rows
 from store_contract import FakeClock
-from test_sqlite_leases import ELSEWHERE, rows
 
 from mapwire.plugins.sqlite_store.queue import SqliteQueue
 
@@ -85,37 +85,12 @@ def test_drop_person_drops_a_retrys_hold_and_its_entries(
 
 
 # -- files from before lease rows named their person ----------------------------------------
-_QUEUE_ORDERED_BY_INDEX = """
-CREATE TABLE queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connection TEXT NOT NULL,
-    action TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL DEFAULT 0,
-    enqueued_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    order_key TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    wire BLOB
-);
-CREATE TABLE leases (
-    id INTEGER PRIMARY KEY,
-    lease_until REAL NOT NULL,
-    owner TEXT NOT NULL
-);
-CREATE INDEX queue_claim ON queue (connection, id, not_before, lease_until, order_key);
-CREATE INDEX queue_order ON queue (connection, order_key, id);
-CREATE INDEX queue_old_leases ON queue (id) WHERE lease_until > 0;
-"""
-
-
 def ordered_by_index(path: Path, now: float) -> None:
     """A queue of the previous format: p's first entry leased by a live owner elsewhere,
     q's first waiting for a retry, each with a later entry behind it; r's entry free."""
     conn = sqlite3.connect(path)
     try:
-        conn.executescript(_QUEUE_ORDERED_BY_INDEX)
+        conn.executescript(ORDERED_BY_INDEX)
         entries = [("p", 0, 0.0), ("p", 1, 0.0), ("q", 2, now + 20), ("q", 3, 0.0)]
         entries += [("r", 4, 0.0)]
         for key, n, not_before in entries:

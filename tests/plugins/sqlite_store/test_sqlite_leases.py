@@ -9,28 +9,18 @@ from pathlib import Path
 
 from ordering_contract import numbers, of
 from queue_contract import act
+from queue_files import BEFORE_LEASES, ELSEWHERE, rows
 from store_contract import FakeClock
 
 from mapwire import claim_owner_id
 from mapwire.contracts.queue import Failure
 from mapwire.plugins.sqlite_store.queue import SqliteQueue
 
-#: An owner on another host: never provably dead, so its leases hold until they run out.
-ELSEWHERE = "elsewhere/instance/1/token"
-
 
 def dead_owner() -> str:
     """An owner id of this host that is provably dead (this pid, another token)."""
     host, instance, pid, _ = claim_owner_id().rsplit("/", 3)
     return "/".join((host, instance, pid, "00000000"))
-
-
-def rows(db: Path, query: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(query).fetchall()
-    finally:
-        conn.close()
 
 
 def lease_rows(db: Path) -> list[tuple[object, ...]]:
@@ -117,31 +107,12 @@ def test_racing_claimers_never_share_an_entry(db: Path) -> None:
 
 
 # -- files from before the leases table -----------------------------------------------------
-_QUEUE_BEFORE_LEASES = """
-CREATE TABLE queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connection TEXT NOT NULL,
-    action TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL DEFAULT 0,
-    enqueued_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT '',
-    order_key TEXT NOT NULL DEFAULT '',
-    owner TEXT NOT NULL DEFAULT '',
-    wire BLOB
-);
-CREATE INDEX queue_claim ON queue (connection, id, not_before, lease_until, order_key);
-CREATE INDEX queue_order ON queue (connection, order_key, id);
-"""
-
-
 def old_file(path: Path, now: float, dead: str) -> None:
     """A queue written before ``leases``: p's first entry leased by a live owner elsewhere
     (its second waits behind it), q's leased by a dead owner, r's lease ran out."""
     conn = sqlite3.connect(path)
     try:
-        conn.executescript(_QUEUE_BEFORE_LEASES)
+        conn.executescript(BEFORE_LEASES)
         entries = [("p", 0, now + 60, ELSEWHERE), ("p", 1, 0.0, "")]
         entries += [("q", 2, now + 60, dead), ("r", 3, now - 1, ELSEWHERE)]
         for key, n, lease_until, owner in entries:

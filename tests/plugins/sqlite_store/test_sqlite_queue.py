@@ -17,6 +17,7 @@ import pluggy
 import pytest
 from ordering_contract import numbers, of
 from queue_contract import QueueContract, QueueOpener, act
+from queue_files import BEFORE_ORDERING
 from store_contract import FakeClock
 
 from mapwire import Action, MemoryStore, PluginError, QueueUnavailable, StateStore
@@ -364,27 +365,12 @@ def test_a_file_from_before_dead_letter_kinds_opens_and_keeps_its_dead_letters(
         queue.close()
 
 
-_QUEUE_BEFORE_ORDERING = """
-CREATE TABLE queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    connection TEXT NOT NULL,
-    action TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    not_before REAL NOT NULL DEFAULT 0,
-    lease_until REAL NOT NULL DEFAULT 0,
-    enqueued_at REAL NOT NULL,
-    last_error TEXT NOT NULL DEFAULT ''
-);
-CREATE INDEX queue_ready ON queue (connection, id, not_before, lease_until);
-"""
-
-
 def test_a_queue_from_before_ordering_keys_opens_and_orders_what_comes_next(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_QUEUE_BEFORE_ORDERING)
+        conn.executescript(BEFORE_ORDERING)
         conn.execute(
             "INSERT INTO queue (connection, action, enqueued_at) VALUES ('c', ?, 1.0)",
             ('{"d":"customerio","a":"identify","p":{"id":"p","n":0},"r":"people"}',),
@@ -407,7 +393,7 @@ def test_a_queue_from_before_intake_wires_gets_the_column_and_delivers_old_rows(
 ) -> None:
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as conn:
-        conn.executescript(_QUEUE_BEFORE_ORDERING)
+        conn.executescript(BEFORE_ORDERING)
         conn.execute("ALTER TABLE queue ADD COLUMN order_key TEXT NOT NULL DEFAULT ''")
         conn.execute("ALTER TABLE queue ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
         conn.execute(

@@ -1,0 +1,73 @@
+"""Earlier formats of the SQLite queue's file, as those versions created them, and a reader
+of a file's rows: the tests that open old files build them from these.
+
+The snapshots are frozen on purpose: they describe files already on disk, so they never
+follow the current schema (``queue_sql``). Each format is written as the one before it
+plus what its version added.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+#: Before per-person ordering: no ``order_key``, ``owner`` or ``wire`` column.
+BEFORE_ORDERING = """
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX queue_ready ON queue (connection, id, not_before, lease_until);
+"""
+
+#: Before the ``leases`` table: a lease is held in its entry's row; a person's order is
+#: found through the queue's index by person, ``queue_order``.
+BEFORE_LEASES = """
+CREATE TABLE queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection TEXT NOT NULL,
+    action TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    not_before REAL NOT NULL DEFAULT 0,
+    lease_until REAL NOT NULL DEFAULT 0,
+    enqueued_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    order_key TEXT NOT NULL DEFAULT '',
+    owner TEXT NOT NULL DEFAULT '',
+    wire BLOB
+);
+CREATE INDEX queue_claim ON queue (connection, id, not_before, lease_until, order_key);
+CREATE INDEX queue_order ON queue (connection, order_key, id);
+"""
+
+#: Before lease rows named their person: ``leases`` without ``connection`` and
+#: ``order_key``, the order still found through ``queue_order``.
+ORDERED_BY_INDEX = (
+    BEFORE_LEASES
+    + """
+CREATE TABLE leases (
+    id INTEGER PRIMARY KEY,
+    lease_until REAL NOT NULL,
+    owner TEXT NOT NULL
+);
+CREATE INDEX queue_old_leases ON queue (id) WHERE lease_until > 0;
+"""
+)
+
+#: An owner on another host: never provably dead, so its leases hold until they run out.
+ELSEWHERE = "elsewhere/instance/1/token"
+
+
+def rows(db: Path, query: str) -> list[tuple[object, ...]]:
+    """``query``'s rows, read through a connection of its own."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(query).fetchall()
+    finally:
+        conn.close()
