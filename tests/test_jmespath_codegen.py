@@ -20,7 +20,11 @@ from jmespath import exceptions as jexc
 
 from mapwire.contracts.functions import FunctionDef
 from mapwire.language.jmespath_codegen import PyGen, _compile, compile_expression
-from mapwire.language.jmespath_support import jmespath_signature, make_functions_class
+from mapwire.language.jmespath_support import (
+    Builtins,
+    jmespath_signature,
+    make_functions_class,
+)
 
 SETTINGS = settings(
     max_examples=200,
@@ -215,8 +219,13 @@ def _outcome(fn: Any, *args: Any) -> tuple[str, Any]:
         return "error", type(exc)
 
 
+#: The reference: jmespath's interpreter with mapwire's builtins (``Builtins``: ``contains``
+#: on a string and a search that is not one answers false instead of raising TypeError).
+REFERENCE = jmespath.Options(custom_functions=Builtins())
+
+
 def assert_same(compiled: Any, expression: str, doc: Any) -> None:
-    expected = _outcome(jmespath.search, expression, doc)
+    expected = _outcome(lambda e, d: jmespath.search(e, d, options=REFERENCE), expression, doc)
     actual = _outcome(compiled, doc)
     # repr tells 1 from 1.0 and True, and shows dict key order.
     assert repr(actual) == repr(expected), compiled.source
@@ -330,10 +339,22 @@ def test_random_expressions(expression: str, docs: list[Any]) -> None:
         ("a == b", {"a": 1.0, "b": 1}),
         ("!a", {"a": 0.0}),
         ("!a", {"a": []}),
+        ("contains(a, b)", {"a": "xy", "b": None}),
+        ("contains(a, b)", {"a": "x1", "b": 1}),
+        ("contains(a, b)", {"a": ["x", None], "b": None}),
     ],
 )
 def test_edge_cases(expression: str, doc: Any) -> None:
     assert_same(compile_expression(expression), expression, doc)
+
+
+def test_contains_on_a_string_with_another_type_is_false_not_a_crash() -> None:
+    """Python's ``in`` raises TypeError for ``None in "xy"``; a mapping would crash on
+    such a document. The Go implementation answers false, and so does mapwire."""
+    for expression in ("contains(a, b)", "contains(a, `null`)", "contains('xy', b)"):
+        compiled = compile_expression(expression)
+        assert compiled({"a": "xy", "b": None}) is False
+        assert compiled({"a": "xy", "b": "y"}) is (expression != "contains(a, `null`)")
 
 
 class MyDict(dict[str, Any]):

@@ -46,6 +46,11 @@ class Block:
         )
 
 
+class SharedLocal(str):
+    """A memo entry for a call that sibling rules share (``codegen_sharing``): the local
+    that holds the result once a sibling has computed it, ``_UNSET`` until then."""
+
+
 def truth_test(v: str, first: str | None = None) -> str:
     """Python test that atom ``v`` is true by JMESPath's rules, inline (``first``: the
     text of its first occurrence, e.g. an assignment expression).

@@ -15,11 +15,17 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from jmespath import functions as jfunctions
 from jmespath import visitor
 
 from . import jmespath_support as rt
-from .codegen_blocks import Block, falsy_test, python_literal, single_assignment, truth_test
+from .codegen_blocks import (
+    Block,
+    SharedLocal,
+    falsy_test,
+    python_literal,
+    single_assignment,
+    truth_test,
+)
 from .codegen_facts import Node, SubtreeFacts
 from .jmespath_support import make_functions_class
 
@@ -39,7 +45,7 @@ class Emitter:
 
     def __init__(self, functions: Mapping[str, FunctionDef] | None = None) -> None:
         custom = dict(functions or {})
-        cls = make_functions_class(custom) if custom else jfunctions.Functions
+        cls = make_functions_class(custom)
         self._fns = cls()
         self._custom = frozenset(custom)
         #: Custom functions that take no expression reference are called directly,
@@ -116,7 +122,8 @@ class Emitter:
         # the bindings in scope.
         key = (src, cx.bkey if src == cx.root else (), info.key) if info.borrowed else None
         if key is not None and key in cx.memo:
-            return cx.memo[key]
+            hit = cx.memo[key]
+            return self._shared(node, src, cx, key, hit) if type(hit) is SharedLocal else hit
         if t != "literal":
             ok, value = self._facts.constant(node)
             if ok:
@@ -126,6 +133,19 @@ class Emitter:
         if key is not None:
             cx.memo[key] = result
         return result
+
+    def _shared(self, node: Node, src: str, cx: Block, key: Any, local: str) -> str:
+        """A call sibling rules share: computed into ``local`` unless a sibling did."""
+        inner = cx.child()
+        del inner.memo[key]
+        cx.emit(f"if {local} is _UNSET:")
+        result = self._g(node, src, inner)
+        inner.emit(f"{local} = {result}")
+        plain = str(local)
+        if result in self._bools:
+            self._bools.add(plain)
+        cx.memo[key] = plain
+        return plain
 
     def _fallback(self, node: Node, src: str, cx: Block) -> str:
         """Hand ``node`` to jmespath's interpreter (same ``Functions``) at run time."""

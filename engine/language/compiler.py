@@ -4,15 +4,14 @@
 ``_run(doc, settings, store, namespace)`` and ``exec``s it once. Every JMESPath
 expression is emitted inline by ``PyGen`` (``jmespath_codegen``): the names an expression
 starts from (``doc``, ``settings``, loop names, variables, state names) are Python locals,
-so ``event.data.event_name`` is two dict lookups; sub-expressions shared by the fields of
-one rule are computed once (``cse``); rules, loops, ``when`` tests, fields and their null
-handling become straight-line code. Only the rarely used post-processing (``map``,
-``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls back into the helper
-the interpreter uses too (``value_rules``), so there is one definition of each rule.
-
-The interpreter (``interpreter.Evaluator``) stays the reference: ``explain`` traces with it,
-and the tests hold the two against each other on every shipped mapping case.
-``mapwire explain --compiled`` prints the generated source.
+so ``event.data.event_name`` is two dict lookups. What one rule's fields share is computed
+once (``cse``), a call that sibling rules make once between them, and what a loop's
+items read from outside it once before it (``codegen_sharing``). Rules, loops, ``when``
+tests and fields become straight-line code; only the rare post-processing (``map``,
+``cast``, ``rename``, ``omit``, ``omit_empty``, ``default``) calls the interpreter's
+helper (``value_rules``). The interpreter (``interpreter.Evaluator``) stays the
+reference: ``explain`` traces with it, and the tests hold the two against each other on
+every shipped mapping case. ``mapwire explain --compiled`` prints the generated source.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import Any
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from .codegen_blocks import cast_alone_test, truth_test
+from .codegen_sharing import hoist_invariants, share_calls
 from .codegen_when import dispatch, nested_tests
 from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
 from .expressions import analyse
@@ -255,6 +255,8 @@ class _PlanGen:
         seq, idx, var = self.tmp("_seq"), self.tmp("_i"), self.tmp(f"v_{name}_")
         self.emit(indent, "try:")
         self.emit(indent, f"    {seq} = {self.expr(e, scope, indent + '    ', dict(cse))}")
+        if level == 0:  # what every item reads from outside the loop, looked up once
+            cse = hoist_invariants(self.py, rule, scope.bindings, self.lines, indent, dict(cse))
         self.emit(indent, f"    if {seq} is None:")
         self.emit(indent, f"        {seq} = ()")
         self.emit(indent, f"    elif type({seq}) is not list:")
@@ -323,6 +325,7 @@ class _PlanGen:
             self.emit(indent, f"result.skip({reason})")
             return
         if rule.children:
+            share_calls(self.py, rule.children, scope.bindings, self.lines, indent, cse)
             for item in dispatch(rule.children, scope.bindings):
                 if isinstance(item, RulePlan):
                     self.rule(item, scope, indent, label, cse)
@@ -374,6 +377,7 @@ class _PlanGen:
         self.emit(indent, f"except {_CAUGHT} as _e:")
         self.emit(indent, "    _fail(result, _e, 'variables', '')")
         self.emit(indent, "    return result")
+        share_calls(self.py, self.plan.rules, scope.bindings, self.lines, indent, cse)
         for rule in self.plan.rules:
             self.rule(rule, scope, indent, "''", cse)
         self.emit(indent, "return result")
@@ -382,9 +386,8 @@ class _PlanGen:
 
 def _label_concat(outer: str, name: str, idx: str) -> str:
     """A Python expression for the item label: outer label + ``name[idx]``."""
-    if outer == "''":
-        return f"f'{name}[{{{idx}}}]'"
-    return f"{outer} + f'{name}[{{{idx}}}]'"
+    item = f"f'{name}[{{{idx}}}]'"
+    return item if outer == "''" else f"{outer} + {item}"
 
 
 def compile_plan(plan: Plan) -> CompiledPlan:

@@ -39,9 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 from jmespath import parser as jparser
 
-from .codegen_blocks import Block
+from .codegen_blocks import Block, SharedLocal
 from .codegen_calls import CallEmitters
 from .codegen_expressions import ExpressionEmitters
+from .codegen_facts import SubtreeFacts
 
 if TYPE_CHECKING:
     from ..contracts.functions import FunctionDef
@@ -67,6 +68,28 @@ class PyGen(ExpressionEmitters, CallEmitters):
         memo: dict[Any, str] = cse if cse is not None else {}
         cx = Block(out, indent, memo, src, bindings, tuple(sorted(bindings.items())))
         return self._g(node, src, cx)
+
+    @property
+    def facts(self) -> SubtreeFacts:
+        """What the generator knows of each sub-tree (memo text, constant, borrowed)."""
+        return self._facts
+
+    def share(
+        self,
+        text: str,
+        bindings: Mapping[str, str],
+        out: list[str],
+        indent: str,
+        cse: dict[Any, Any],
+    ) -> None:
+        """Emit the local that a call (memo ``text``) shared by sibling rules starts in
+        (``codegen_sharing``), and put in ``cse`` the entry that makes each sibling use
+        it; nothing when ``cse`` already holds the call's result."""
+        key = ("_scope", tuple(sorted(bindings.items())), text)
+        if key not in cse:
+            local = self._tmp("_sh")
+            out.append(f"{indent}{local} = _UNSET")
+            cse[key] = SharedLocal(local)
 
     def fresh(self) -> str:
         """A new temporary's name."""

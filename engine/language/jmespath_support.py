@@ -22,6 +22,9 @@ from jmespath import visitor
 #: Returned by ``values_of`` when the value has no ``.values()``.
 NO_VALUES: Any = object()
 
+#: The value of a local that sibling rules share before one of them has computed it.
+UNSET: Any = object()
+
 #: jmespath type names that a custom function signature may use.
 TYPE_NAMES = frozenset(jfunctions.REVERSE_TYPES_MAP)
 
@@ -175,8 +178,21 @@ def _method(function: Callable[..., Any], signature: list[dict[str, Any]]) -> An
     return call
 
 
+class Builtins(jfunctions.Functions):
+    """jmespath's builtin functions, but ``contains`` on a string with a search that is not
+    a string answers false (as the Go implementation does) instead of raising Python's
+    ``TypeError`` out of the mapping."""
+
+    @jfunctions.signature({"types": ["array", "string"]}, {"types": []})  # type: ignore[misc]
+    def _func_contains(self, subject: Any, search: Any) -> bool:
+        if type(subject) is str and type(search) is not str:
+            return False
+        return search in subject
+
+
 def make_functions_class(functions: Mapping[str, Any]) -> type[jfunctions.Functions]:
-    """A jmespath ``Functions`` subclass: the builtins plus ``functions`` (name -> FunctionDef).
+    """A jmespath ``Functions`` subclass: the ``Builtins`` plus ``functions`` (name ->
+    FunctionDef).
 
     A custom function receives plain Python values; an ``&expr`` argument arrives as an
     object with jmespath's ``.visit``/``.expression`` interface that can also be called.
@@ -184,7 +200,7 @@ def make_functions_class(functions: Mapping[str, Any]) -> type[jfunctions.Functi
     attrs: dict[str, Any] = {}
     for name, fdef in functions.items():
         attrs[f"_func_{name}"] = _method(fdef.function, jmespath_signature(tuple(fdef.signature)))
-    cls = type("MapwireFunctions", (jfunctions.Functions,), attrs)  # its metaclass fills the table
+    cls = type("MapwireFunctions", (Builtins,), attrs)  # its metaclass fills the table
     return cast("type[jfunctions.Functions]", cls)
 
 
@@ -195,6 +211,7 @@ BASE_NAMESPACE: dict[str, Any] = {
     "_slc": slice_of,
     "_vals": values_of,
     "_NOVALS": NO_VALUES,
+    "_UNSET": UNSET,
     "_eq": equals,
     "_cmpable": comparable,
     "_not": jp_not,
