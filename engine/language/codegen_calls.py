@@ -27,8 +27,13 @@ _PY_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
-#: Builtins whose result is always true or false (the call raises otherwise).
-_BOOLEAN_RESULTS = frozenset({"contains", "starts_with", "ends_with"})
+#: Builtins whose result is never a number (null, a boolean, a string, an array or an
+#: object: its JMESPath truth is Python's), whatever they are given; the call raises
+#: otherwise. ``not_null``, ``max_by`` and ``min_by`` give one of their arguments.
+PLAIN_RESULTS = frozenset(
+    {"contains", "starts_with", "ends_with", "join", "keys", "values", "merge", "reverse"}
+    | {"sort", "sort_by", "to_array", "to_string", "type", "map"}
+)
 
 
 def _arity_ok(signature: Any, n: int) -> bool:
@@ -90,8 +95,8 @@ class CallEmitters(Emitter):
             else:
                 expr = direct
         cx.emit(f"{t} = {expr}")
-        if builtin and name in _BOOLEAN_RESULTS:
-            self._bools.add(t)
+        if name in (PLAIN_RESULTS if builtin else self._plain_truth_custom):
+            self._plain_truth.add(t)
         return t
 
     def _special(self, name: str, vals: list[str], call: str, direct: str, cx: Block) -> str | None:

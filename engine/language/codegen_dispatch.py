@@ -71,9 +71,14 @@ class Emitter:
         self._force_fallback: frozenset[str] = frozenset()
         self._n = 0
         self._names: dict[str, str] = {}
-        #: Locals known to hold only true, false or null (comparisons, negations), whose
-        #: JMESPath truth is Python's: tested as ``v``, not with the inline empty checks.
-        self._bools: set[str] = set()
+        #: Locals (and constants) whose JMESPath truth is Python's: they hold null, a
+        #: boolean, a string, an array or an object, never a number or another kind of
+        #: object (a comparison, a negation, ``to_string``, a list built here, a plugin
+        #: function declared to return none of the numbers ...): tested as ``v``, not
+        #: with the inline checks (``truth_test``).
+        self._plain_truth: set[str] = {"None", "True", "False"}
+        #: Plugin functions declared to return none of the numbers.
+        self._plain_truth_custom = _plain_truth_results(custom)
         self._facts = SubtreeFacts(self._table, self._custom, self._visit, _scalar_results(custom))
 
     # -- bookkeeping ---------------------------------------------------------------------
@@ -93,12 +98,12 @@ class Emitter:
 
     def _truth(self, v: str, first: str | None = None) -> str:
         """Test that atom ``v`` is true by JMESPath's rules (see ``truth_test``)."""
-        if v in self._bools:
+        if v in self._plain_truth:
             return v if first is None else first
         return truth_test(v, first)
 
     def _falsy(self, v: str) -> str:
-        return f"not {v}" if v in self._bools else falsy_test(v)
+        return f"not {v}" if v in self._plain_truth else falsy_test(v)
 
     def _atom(self, expr: str, cx: Block) -> str:
         """A name (or None/True/False) for ``expr``, safe for ``is`` tests."""
@@ -106,6 +111,8 @@ class Emitter:
             return expr
         t = self._tmp()
         cx.emit(f"{t} = {expr}")
+        if expr in self._plain_truth:
+            self._plain_truth.add(t)
         return t
 
     # -- dispatch ------------------------------------------------------------------------
@@ -142,8 +149,8 @@ class Emitter:
         result = self._g(node, src, inner)
         inner.emit(f"{local} = {result}")
         plain = str(local)
-        if result in self._bools:
-            self._bools.add(plain)
+        if result in self._plain_truth:
+            self._plain_truth.add(plain)
         cx.memo[key] = plain
         return plain
 
@@ -160,12 +167,15 @@ class Emitter:
             return repr(value)
         code = python_literal(value)
         if code is None:
-            return self._const(value)
-        if isinstance(value, list | dict):  # a fresh copy per evaluation
-            t = self._tmp()
-            cx.emit(f"{t} = {code}")
-            return t
-        return code
+            out = self._const(value)
+        elif isinstance(value, list | dict):  # a fresh copy per evaluation
+            out = self._tmp()
+            cx.emit(f"{out} = {code}")
+        else:
+            out = code
+        if type(value) in (str, list, dict):
+            self._plain_truth.add(out)
+        return out
 
     # -- list building -------------------------------------------------------------------
     def _collect(
@@ -210,6 +220,20 @@ class Emitter:
 
 
 _SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
+
+
+_PLAIN_TRUTH = frozenset({"string", "boolean", "null", "array", "object"})
+
+
+def _plain_truth_results(functions: Mapping[str, FunctionDef]) -> frozenset[str]:
+    """Names of the plugin functions declared to return null, booleans, strings, arrays or
+    objects only: their results are tested for truth as Python tests them."""
+    out = set()
+    for name, fdef in functions.items():
+        returns = (fdef.returns,) if isinstance(fdef.returns, str) else tuple(fdef.returns)
+        if returns and _PLAIN_TRUTH.issuperset(returns):
+            out.add(name)
+    return frozenset(out)
 
 
 def _scalar_results(functions: Mapping[str, FunctionDef]) -> frozenset[str]:

@@ -87,6 +87,7 @@ class ExpressionEmitters(Emitter):
         self._collect(base, node["children"][1], cond, cx.child(), t)
         cx.emit("else:")
         cx.emit(f"    {t} = None")
+        self._plain_truth.add(t)  # a list built here, or null
         return t
 
     def _n_projection(self, node: Node, src: str, cx: Block) -> str:
@@ -105,6 +106,7 @@ class ExpressionEmitters(Emitter):
         cx.emit(f"    {t} = None")
         cx.emit("else:")
         self._collect(v, node["children"][1], None, cx.child(), t)
+        self._plain_truth.add(t)
         return t
 
     def _n_flatten(self, node: Node, src: str, cx: Block) -> str:
@@ -121,6 +123,7 @@ class ExpressionEmitters(Emitter):
         cx.emit(f"            {t}.append({e})")
         cx.emit("else:")
         cx.emit(f"    {t} = None")
+        self._plain_truth.add(t)
         return t
 
     # -- multi-selects -------------------------------------------------------------------
@@ -139,6 +142,7 @@ class ExpressionEmitters(Emitter):
                 parts.append(self._g(child, src, blk))
         joined = ", ".join(parts)
         blk.emit(f"{t} = {{{joined}}}" if as_dict else f"{t} = [{joined}]")
+        self._plain_truth.add(t)
         return t
 
     def _n_multi_select_list(self, node: Node, src: str, cx: Block) -> str:
@@ -163,8 +167,10 @@ class ExpressionEmitters(Emitter):
         blk.emit(f"{t} = {right}")
         cx.emit("else:")
         cx.emit(f"    {t} = {left}")
-        if left in self._bools and right in self._bools:
-            self._bools.add(t)
+        # `a || b` is a (when true: anything) or b; `a && b` is b or a false a, and what
+        # JMESPath finds false (null, false, "", [], {}) Python finds false too.
+        if right in self._plain_truth and (not is_or or left in self._plain_truth):
+            self._plain_truth.add(t)
         return t
 
     def _n_or_expression(self, node: Node, src: str, cx: Block) -> str:
@@ -176,11 +182,11 @@ class ExpressionEmitters(Emitter):
     def _n_not_expression(self, node: Node, src: str, cx: Block) -> str:
         v = self._g(node["children"][0], src, cx)
         t = self._tmp()
-        if v in self._bools:
+        if v in self._plain_truth:
             cx.emit(f"{t} = not {v}")
         else:
             cx.emit(f"{t} = (not {v}) if type({v}) in _NOTFAST else _not({v})")
-        self._bools.add(t)
+        self._plain_truth.add(t)
         return t
 
     def _n_comparator(self, node: Node, src: str, cx: Block) -> str:
@@ -199,7 +205,7 @@ class ExpressionEmitters(Emitter):
             else:
                 expr = f"_eq({a}, {b})"
             cx.emit(f"{t} = {expr}" if op == "eq" else f"{t} = not ({expr})")
-            self._bools.add(t)
+            self._plain_truth.add(t)
             return t
         checks = []
         for v, known, value in ((a, ka, va), (b, kb, vb)):
@@ -211,5 +217,5 @@ class ExpressionEmitters(Emitter):
             return "None"
         test = f" if {' and '.join(checks)} else None" if checks else ""
         cx.emit(f"{t} = ({a} {_ORDERING[op]} {b}){test}")
-        self._bools.add(t)
+        self._plain_truth.add(t)
         return t

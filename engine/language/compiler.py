@@ -21,7 +21,7 @@ from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from .codegen_blocks import cast_alone_test, truth_test
+from .codegen_blocks import cast_alone_test
 from .codegen_sharing import hoist_invariants, share_calls
 from .codegen_when import dispatch, nested_tests
 from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
@@ -293,7 +293,7 @@ class _PlanGen:
                 w = self.expr(rule.when, scope, indent, cse)
                 # A comparison or a negation is already true/false/null: test it directly.
                 direct = rule.when.ast["type"] in ("comparator", "not_expression")
-                self.emit(indent, f"if {w}:" if direct else f"if {truth_test(w)}:")
+                self.emit(indent, f"if {w}:" if direct else f"if {self.py.truth(w)}:")
                 indent, cse = indent + "    ", dict(cse)
             else:
                 indent, cse = nested

@@ -10,11 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapwire.plugins.standard.array_functions import sort_numeric, unique
-from mapwire.plugins.standard.functions import FUNCTIONS, Signature
+from mapwire.plugins.standard.functions import FUNCTIONS, RETURNS, Signature
 from mapwire.plugins.standard.identifiers import ulid_to_uuid, uuid_to_ulid
 from mapwire.plugins.standard.object_functions import entries, from_entries
 from mapwire.plugins.standard.string_functions import quote_join, snake_case, truncate_bytes
 from mapwire.plugins.standard.time_functions import iso_to_unix, ms_to_s, s_to_ms, unix_to_iso
+from mapwire.plugins.standard.user_attributes import FUNCTIONS as ATTRIBUTE_FUNCTIONS
+from mapwire.plugins.standard.user_attributes import RETURNS as ATTRIBUTE_RETURNS
 
 quick = settings(max_examples=40, deadline=None)
 FIRST_SECOND = -62135596800  # 0001-01-01T00:00:00Z
@@ -54,14 +56,38 @@ def arguments(signature: Signature) -> st.SearchStrategy[list[Any]]:
     return st.tuples(*parts).map(lambda lists: [v for part in lists for v in part])
 
 
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_total_over_declared_types(name: str) -> None:
-    function, signature = FUNCTIONS[name]
+ALL_FUNCTIONS = {**FUNCTIONS, **ATTRIBUTE_FUNCTIONS}
+ALL_RETURNS = {**RETURNS, **ATTRIBUTE_RETURNS}
+
+
+def json_types(value: Any) -> set[str]:
+    """The JSON type names ``value`` has (an integer is a number too)."""
+    if value is None:
+        return {"null"}
+    if type(value) is bool:
+        return {"boolean"}
+    if type(value) is int:
+        return {"integer", "number"}
+    if type(value) is float:
+        return {"number"}
+    names = {str: "string", list: "array", dict: "object"}
+    return {names[type(value)]} if type(value) in names else set()
+
+
+@pytest.mark.parametrize("name", sorted(ALL_FUNCTIONS))
+def test_total_over_declared_types_and_returns_what_it_declares(name: str) -> None:
+    """Never raises on arguments of its declared types, and returns one of its declared
+    types: the static checks and the generated code (which tests the truth of a result
+    declared never to be a number as Python does) rely on the declaration."""
+    function, signature = ALL_FUNCTIONS[name]
+    declared = ALL_RETURNS.get(name, "any")
+    returns = {declared} if isinstance(declared, str) else set(declared)
 
     @quick
     @given(arguments(signature))
     def never_raises(args: list[Any]) -> None:
-        function(*args)
+        result = function(*args)
+        assert "any" in returns or json_types(result) & returns, (args, result)
 
     never_raises()
 
