@@ -79,6 +79,8 @@ class Emitter:
         self._plain_truth: set[str] = {"None", "True", "False"}
         #: Plugin functions declared to return none of the numbers.
         self._plain_truth_custom = _plain_truth_results(custom)
+        #: By local: its members known to hold no number (``PyGen.plain_settings``).
+        self._plain_fields: dict[str, frozenset[str]] = {}
         self._facts = SubtreeFacts(self._table, self._custom, self._visit, _scalar_results(custom))
 
     # -- bookkeeping ---------------------------------------------------------------------

@@ -37,6 +37,8 @@ class ExpressionEmitters(Emitter):
         t = self._tmp()
         other = f"None if {src} is None else _fld({src}, {name!r})"
         cx.emit(f"{t} = {src}.get({name!r}) if {self._is_dict(src, cx)} else {other}")
+        if name in self._plain_fields.get(src, ()):
+            self._plain_truth.add(t)
         return t
 
     def _is_dict(self, src: str, cx: Block) -> str:

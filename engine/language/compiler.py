@@ -28,7 +28,6 @@ from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
 from .expressions import analyse
 from .interpreter import record_failure
 from .jmespath_codegen import PyGen
-from .jmespath_support import is_false
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .state_rules import forgets
 from .value_rules import cast_value, is_empty, post_process, render_template_value
@@ -52,6 +51,7 @@ class _PlanGen:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.py = PyGen(plan.functions)
+        self.py.plain_settings(plan.settings)
         self.ns = self.py.namespace
         self.ns.update(
             {
@@ -62,7 +62,6 @@ class _PlanGen:
                 "_fail": record_failure,
                 "_post": post_process,
                 "_cast": cast_value,
-                "_isf": is_false,
                 "_empty": is_empty,
                 "_render": render_template_value,
                 "_loop_error": loop_error,

@@ -46,6 +46,7 @@ from .codegen_facts import SubtreeFacts
 
 if TYPE_CHECKING:
     from ..contracts.functions import FunctionDef
+    from .plan import SettingDecl
 
 __all__ = ["CompiledExpression", "PyGen", "compile_expression"]
 
@@ -90,6 +91,14 @@ class PyGen(ExpressionEmitters, CallEmitters):
             local = self._tmp("_sh")
             out.append(f"{indent}{local} = _UNSET")
             cse[key] = SharedLocal(local)
+
+    def plain_settings(self, settings: Mapping[str, SettingDecl]) -> None:
+        """The local ``settings`` holds the mapping's ``settings``, checked against their
+        declared types (``resolve_settings``): those declared neither integer nor number
+        hold no number, so their truth is Python's."""
+        numbers = ("integer", "number")
+        names = frozenset(n for n, d in settings.items() if d.type not in numbers)
+        self._plain_fields["settings"] = names
 
     def fresh(self) -> str:
         """A new temporary's name."""
