@@ -58,7 +58,7 @@ class Emitter:
             )
         }
         self._table: Mapping[str, Any] = cls.FUNCTION_TABLE
-        self._interp = visitor.TreeInterpreter(visitor.Options(custom_functions=self._fns))
+        self._interp = rt.Interpreter(visitor.Options(custom_functions=self._fns))
         self._visit: Callable[[Node, Any], Any] = self._interp.visit  # type: ignore[assignment]
         self.namespace: dict[str, Any] = dict(rt.BASE_NAMESPACE)
         self.namespace["_F"] = self._fns

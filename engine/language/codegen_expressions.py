@@ -209,15 +209,24 @@ class ExpressionEmitters(Emitter):
             cx.emit(f"{t} = {expr}" if op == "eq" else f"{t} = not ({expr})")
             self._plain_truth.add(t)
             return t
-        checks = []
-        for v, known, value in ((a, ka, va), (b, kb, vb)):
-            if not known:
-                checks.append(f"(type({v}) in _NUMSTR or _cmpable({v}))")
-            elif not rt.comparable(value):
-                checks.append("False")
-        if "False" in checks:
+        # Two numbers or two strings order; any other pair is null (``rt.ordered``).
+        kinds = {
+            "number" if rt.is_actual_number(value) else "string" if isinstance(value, str) else ""
+            for known, value in ((ka, va), (kb, vb))
+            if known
+        }
+        if "" in kinds or len(kinds) > 1:
             return "None"
-        test = f" if {' and '.join(checks)} else None" if checks else ""
+        if ka and kb:
+            test = ""
+        elif kinds:  # one side is a constant: the other must be of its kind
+            other = b if ka else a
+            fast = f"type({other}) in _NUM" if kinds == {"number"} else f"type({other}) is str"
+            test = f" if {fast} or _ordered({a}, {b}) else None"
+        else:
+            numbers = f"type({a}) in _NUM and type({b}) in _NUM"
+            fast = f"{numbers} or type({a}) is str and type({b}) is str"
+            test = f" if {fast} or _ordered({a}, {b}) else None"
         cx.emit(f"{t} = ({a} {_ORDERING[op]} {b}){test}")
         self._plain_truth.add(t)
         return t

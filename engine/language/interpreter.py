@@ -30,13 +30,12 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import jmespath
-from jmespath.visitor import TreeInterpreter
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
 from ..contracts.store import MemoryStore, StateStore, membership_update
 from ..contracts.value_types import describe_expression_error, json_type
-from .jmespath_support import make_functions_class
+from .jmespath_support import Interpreter, make_functions_class
 from .null_origin import why_null
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .state_rules import forgets, record_aliases
@@ -82,7 +81,7 @@ class Evaluator:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         functions = make_functions_class(plan.functions)()
-        self._interpreter = TreeInterpreter(jmespath.Options(custom_functions=functions))
+        self._interpreter = Interpreter(jmespath.Options(custom_functions=functions))
 
     def search(self, expr: Expr, ctx: Mapping[str, Any]) -> Any:
         return self._interpreter.visit(cast(Any, expr.ast), ctx)

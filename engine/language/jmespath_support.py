@@ -76,6 +76,15 @@ def comparable(x: Any) -> bool:
     return is_actual_number(x) or isinstance(x, str)
 
 
+def ordered(x: Any, y: Any) -> bool:
+    """Whether ``x`` and ``y`` order: two numbers (not booleans) or two strings. Any other
+    pair compares to null, as JMESPath has it for values that do not order (Python's
+    ``<`` would raise for a string against a number)."""
+    if is_actual_number(x):
+        return is_actual_number(y)
+    return isinstance(x, str) and isinstance(y, str)
+
+
 def equals(x: Any, y: Any) -> bool:
     """``==`` except that 0/1 never equal false/true."""
     if is_actual_number(x) and x in (0, 1):
@@ -178,6 +187,20 @@ def _method(function: Callable[..., Any], signature: list[dict[str, Any]]) -> An
     return call
 
 
+class Interpreter(visitor.TreeInterpreter):
+    """jmespath's interpreter, but ordering a string against a number is null (``ordered``)
+    instead of Python's ``TypeError`` out of the mapping."""
+
+    def visit_comparator(self, node: Any, value: Any) -> Any:
+        if node["value"] in ("eq", "ne"):
+            return super().visit_comparator(node, value)
+        left = self.visit(node["children"][0], value)
+        right = self.visit(node["children"][1], value)
+        if not ordered(left, right):
+            return None
+        return self.COMPARATOR_FUNC[node["value"]](left, right)
+
+
 class Builtins(jfunctions.Functions):
     """jmespath's builtin functions, but ``contains`` on a string with a search that is not
     a string answers false (as the Go implementation does) instead of raising Python's
@@ -214,6 +237,7 @@ BASE_NAMESPACE: dict[str, Any] = {
     "_UNSET": UNSET,
     "_eq": equals,
     "_cmpable": comparable,
+    "_ordered": ordered,
     "_not": jp_not,
     "_isf": is_false,
     "_NUM": frozenset({int, float}),
