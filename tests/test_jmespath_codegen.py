@@ -366,6 +366,18 @@ def test_contains_on_a_string_with_another_type_is_false_not_a_crash() -> None:
         assert compiled({"a": "xy", "b": "y"}) is (expression != "contains(a, `null`)")
 
 
+@pytest.mark.parametrize("later", [1, "x", None, [1], True])
+def test_merge_refuses_any_argument_that_is_not_an_object_with_jmespaths_error(
+    later: Any,
+) -> None:
+    """jmespath checks only the first argument; the others would raise Python's TypeError
+    out of the mapping. Every one is checked: the error a rule records (a ValueError)."""
+    compiled = compile_expression("merge(a, b)")
+    with pytest.raises(jexc.JMESPathTypeError):
+        compiled({"a": {"k": 1}, "b": later})
+    assert compiled({"a": {"k": 1}, "b": {"j": 2}}) == {"k": 1, "j": 2}
+
+
 class MyDict(dict[str, Any]):
     def get(self, key: str, default: Any = None) -> Any:
         return "overridden" if key == "magic" else super().get(key, default)

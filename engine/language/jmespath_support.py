@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from numbers import Number
 from typing import Any, cast
 
+from jmespath import exceptions as jexceptions
 from jmespath import functions as jfunctions
 from jmespath import visitor
 
@@ -202,15 +203,26 @@ class Interpreter(visitor.TreeInterpreter):
 
 
 class Builtins(jfunctions.Functions):
-    """jmespath's builtin functions, but ``contains`` on a string with a search that is not
-    a string answers false (as the Go implementation does) instead of raising Python's
-    ``TypeError`` out of the mapping."""
+    """jmespath's builtin functions, but where they would raise Python's ``TypeError`` out
+    of the mapping: ``contains`` on a string with a search that is not a string answers
+    false (as the Go implementation does), and ``merge`` refuses an argument after the
+    first that is not an object as it refuses the first (jmespath's type error)."""
 
     @jfunctions.signature({"types": ["array", "string"]}, {"types": []})  # type: ignore[misc]
     def _func_contains(self, subject: Any, search: Any) -> bool:
         if type(subject) is str and type(search) is not str:
             return False
         return search in subject
+
+    @jfunctions.signature({"types": ["object"], "variadic": True})  # type: ignore[misc]
+    def _func_merge(self, *arguments: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        for argument in arguments:  # jmespath checks the first against the signature only
+            if not isinstance(argument, dict):
+                name = jfunctions.TYPES_MAP.get(type(argument).__name__, "unknown")
+                raise jexceptions.JMESPathTypeError("merge", argument, name, ["object"])
+            merged.update(argument)
+        return merged
 
 
 def make_functions_class(functions: Mapping[str, Any]) -> type[jfunctions.Functions]:
