@@ -29,6 +29,7 @@ from .common import (
     parse_sets,
     read_documents,
     report_spec_error,
+    unprocessable,
 )
 from .flow_outline import outline
 
@@ -132,7 +133,12 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 warn(f"input line {line}: {doc}")
                 failed = True
                 continue
-            result = run(doc, settings, store, "")
+            try:
+                result = run(doc, settings, store, "")
+            except Exception as exc:  # a bug the input exposed: this document alone fails
+                warn(f"input line {line}: {unprocessable(exc)}")
+                failed = True
+                continue
             if dedup:
                 result = apply_dedup(result, store, plan.name)
             if meta:
@@ -213,7 +219,11 @@ def explain(
                 click.echo(f"input line {line}: {doc}", err=True)
                 continue
             trace: list[TraceEntry] = []
-            result = evaluator.run(doc, settings, store, trace=trace)
+            try:
+                result = evaluator.run(doc, settings, store, trace=trace)
+            except Exception as exc:  # a bug the input exposed: this document alone fails
+                click.echo(f"input line {line}: {unprocessable(exc)}", err=True)
+                continue
             click.echo(f"== input line {line}: {len(result.actions)} action(s)")
             _print_trace(trace)
             for index, action, problems in undeliverable(result.actions, destinations):

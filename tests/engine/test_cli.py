@@ -8,11 +8,12 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from mapwire.cli import main
+from mapwire.cli import main, mapping_cmds
 from mapwire.runtime.registry import Registry
 
 DATA = Path(__file__).parent / "data"
@@ -97,6 +98,41 @@ def test_map_ndjson_with_bad_line_and_item_error(cli: CliRunner, tmp_path: Path)
     assert "input line 2: not JSON" in result.stderr
     assert "input line 3: notes:item[0]:text[1]: required field 'text[1]' is null" in result.stderr
     assert "skipped (duplicate: 1)" in result.stderr
+
+
+def test_map_reports_a_document_the_mapping_fails_on_and_goes_on(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error the engine does not expect (a plugin's bug, say) fails that document
+    alone, named by its line and the error's type, never its message."""
+    real = mapping_cmds.compile_plan
+
+    def failing_on_boom(plan: Any) -> Any:
+        compiled = real(plan)
+        function = compiled.function
+
+        def run(doc: Any, *args: Any) -> Any:
+            if doc.get("boom"):
+                raise TypeError("a message quoting secret@example.com")
+            return function(doc, *args)
+
+        compiled.function = run
+        return compiled
+
+    monkeypatch.setattr(mapping_cmds, "compile_plan", failing_on_boom)
+    lines = [
+        {"items": [{"id": "1", "text": "a"}]},
+        {"boom": 1},
+        {"items": [{"id": "2", "text": "b"}]},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n"
+    result = cli.invoke(main, ["map", "--mapping", NOTES, "-"], input=text)
+    assert result.exit_code == 1
+    assert [json.loads(x)["payload"]["text"] for x in result.stdout.splitlines()] == ["a", "b"]
+    assert "input line 2: the mapping could not process this document (TypeError)" in (
+        result.stderr
+    )
+    assert "secret" not in result.stderr
 
 
 def test_map_bad_setting_is_exit_2(cli: CliRunner) -> None:
