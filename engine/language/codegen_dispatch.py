@@ -77,11 +77,14 @@ class Emitter:
         #: function declared to return none of the numbers ...): tested as ``v``, not
         #: with the inline checks (``truth_test``).
         self._plain_truth: set[str] = {"None", "True", "False"}
-        #: Plugin functions declared to return none of the numbers.
-        self._plain_truth_custom = _plain_truth_results(custom)
+        #: Plugin functions declared to return none of the numbers: their results are
+        #: tested for truth as Python tests them.
+        self._plain_truth_custom = _declared_within(custom, _PLAIN_TRUTH)
         #: By local: its members known to hold no number (``PyGen.plain_settings``).
         self._plain_fields: dict[str, frozenset[str]] = {}
-        self._facts = SubtreeFacts(self._table, self._custom, self._visit, _scalar_results(custom))
+        self._facts = SubtreeFacts(
+            self._table, self._custom, self._visit, _declared_within(custom, _SCALARS)
+        )
 
     # -- bookkeeping ---------------------------------------------------------------------
     def _tmp(self, prefix: str = "_t") -> str:
@@ -227,23 +230,11 @@ _SCALARS = frozenset({"string", "number", "integer", "boolean", "null"})
 _PLAIN_TRUTH = frozenset({"string", "boolean", "null", "array", "object"})
 
 
-def _plain_truth_results(functions: Mapping[str, FunctionDef]) -> frozenset[str]:
-    """Names of the plugin functions declared to return null, booleans, strings, arrays or
-    objects only: their results are tested for truth as Python tests them."""
+def _declared_within(functions: Mapping[str, FunctionDef], kinds: frozenset[str]) -> frozenset[str]:
+    """Names of the plugin functions declared to return only types of ``kinds``."""
     out = set()
     for name, fdef in functions.items():
         returns = (fdef.returns,) if isinstance(fdef.returns, str) else tuple(fdef.returns)
-        if returns and _PLAIN_TRUTH.issuperset(returns):
-            out.add(name)
-    return frozenset(out)
-
-
-def _scalar_results(functions: Mapping[str, FunctionDef]) -> frozenset[str]:
-    """Names of the plugin functions declared to return scalars only: their results are
-    never containers, so one result may serve every use of the same call."""
-    out = set()
-    for name, fdef in functions.items():
-        returns = (fdef.returns,) if isinstance(fdef.returns, str) else tuple(fdef.returns)
-        if returns and _SCALARS.issuperset(returns):
+        if returns and kinds.issuperset(returns):
             out.add(name)
     return frozenset(out)
