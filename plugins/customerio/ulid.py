@@ -24,8 +24,9 @@ _RANDOM_BYTES = 10
 
 
 def is_ulid(value: str) -> bool:
-    """True if ``value`` is a canonical upper-case ULID."""
-    return ULID_PATTERN.fullmatch(value) is not None
+    """True if ``value`` is a canonical upper-case ULID (the length first: most ids are
+    UUIDs, 36 characters, and need no pattern match)."""
+    return len(value) == 26 and ULID_PATTERN.fullmatch(value) is not None
 
 
 _PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]
