@@ -240,7 +240,8 @@ class MappingFailure:
     def describe(self) -> str:
         """One line for people: where it failed and why, never a value."""
         where = [f"connection {self.connection!r}", f"mapping {self.mapping!r}"]
-        where.append(f"rule {self.rule!r}")
+        if self.rule:  # none when the mapping failed on the document as a whole
+            where.append(f"rule {self.rule!r}")
         if self.item:
             where.append(f"item {self.item}")
         if self.field:

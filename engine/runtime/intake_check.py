@@ -10,7 +10,8 @@ field and the check, never a value. An action that passed is marked ``checked``,
 delivery need not check it again, and carries the item its destination prepared ahead
 with the connection's settings, if any (``Action.wire``), so delivery need not prepare it
 again. ``failures_of`` turns the items of a document that failed to map into
-``MappingFailure``s the same way.
+``MappingFailure``s the same way, and a document the mapping failed on as a whole (an
+error the engine does not expect) into one, ``unprocessable``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from ..contracts.queue import MappingFailure
 from .config import Connection
 
 UNDELIVERABLE = "undeliverable"
+#: The failure code of a document the mapping failed on with an error it does not expect
+#: (a bug the input exposed): held as a mapping dead letter, for replay once fixed.
+UNPROCESSABLE = "unprocessable"
 
 
 def held_back(
@@ -64,9 +68,8 @@ def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list
             failure = MappingFailure(
                 conn.name, conn.plan.name, e.rule, e.field, e.code, e.detail, doc, item=e.index
             )
-        else:  # not raised by the engine today; named by its class, never its text
-            failure = MappingFailure(
-                conn.name, conn.plan.name, "", "", "item_error", type(e).__name__, doc
-            )
+        else:  # an error the engine does not expect: named by its class, never its text
+            message = f"the mapping could not process this document ({type(e).__name__})"
+            failure = MappingFailure(conn.name, conn.plan.name, "", "", UNPROCESSABLE, message, doc)
         out.append(failure)
     return out

@@ -7,9 +7,11 @@ request (a ``Submission`` of ``Part``s) it does, in this order:
 
 1. the connections that read each part's source, and the backlog check: a connection past
    its backlog refuses that request alone (``BacklogFull``) before anything is mapped;
-2. the mapping, through the plans the pipeline compiled once when it was made; a mapping
-   that raises (a bug the input exposed) refuses that request alone (``InputError`` 422,
-   the bug chained as its ``__cause__``) before anything of it is queued;
+2. the mapping, through the plans the pipeline compiled once when it was made; a document
+   the mapping raises on (a bug the input exposed) is held as an ``unprocessable`` failure
+   (below) and the others go on; any other error on the way refuses that request alone
+   (``InputError`` 422, the bug chained as its ``__cause__``) before anything of it is
+   queued;
 3. per connection, the items that failed to map are kept as ``mapping`` dead letters
    (``keep_failures``), then the actions are queued through ``enqueue_storable`` (one
    unstorable input cannot block the rest): the actions of consecutive requests without
@@ -41,7 +43,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..contracts.actions import Action
+from ..contracts.actions import Action, MapResult
 from ..contracts.destination import Destination
 from ..contracts.errors import BacklogFull, InputError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
@@ -337,7 +339,10 @@ class Pipeline:
         groups: list[list[Action]] = []
         failures: list[MappingFailure] = []
         for index, doc in enumerate(documents, first):
-            result = run(doc, conn.settings, self.store, namespace=namespace)
+            try:
+                result = run(doc, conn.settings, self.store, namespace=namespace)
+            except Exception as exc:  # a bug this document exposed: it alone is held
+                result = MapResult(errors=[exc])
             actions = list(result.actions)
             found = failures_of(conn, doc, result.errors) if result.errors else []
             if destinations:

@@ -4,8 +4,9 @@ Only ``mapping`` dead letters keep their source document, so only they can be re
 a ``delivery`` dead letter keeps the payload that was sent (``mapwire dlq retry`` sends it
 again as it was). A replay maps the document through the connection as it is configured
 now and queues the actions of the rule that failed (all of the document's actions when
-the mapping's top-level ``variables`` failed, since then nothing was queued), but only if
-at least one of the failed items now maps. The other rules' actions were queued the first
+the mapping's top-level ``variables`` failed, or the mapping failed on the document as a
+whole, ``unprocessable``: then nothing was queued), but only if at least one of the
+failed items now maps. The other rules' actions were queued the first
 time; dedup keys (and the vendors' own dedup by event id) absorb an action queued before.
 Items that fail again are kept as new mapping dead letters whose history continues the
 old one; the replayed dead letters are then removed. Dead letters of one document and
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 
 from ..contracts.queue import MAPPING, DeadLetter
 from .config import Config, Connection
+from .intake_check import UNPROCESSABLE
 from .pipeline import Pipeline
 from .submissions import ConnectionReport
 
@@ -69,7 +71,7 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
         conn = _connection(pipeline.config, name)
         assert conn is not None  # checked above
         actions, failures = pipeline.map_documents(conn, [group[0].source], ConnectionReport())
-        whole = rule == PLAN_VARIABLES
+        whole = rule == PLAN_VARIABLES or group[0].code == UNPROCESSABLE
         by_item = {letter.item: letter for letter in group}
         again = []
         for failure in failures:

@@ -13,6 +13,7 @@ import pytest
 from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
 
 from mapwire.contracts.errors import BacklogFull, InputError, QueueUnavailable
+from mapwire.contracts.queue import MAPPING
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import IntakeReport, Submission
@@ -66,25 +67,38 @@ def test_duplicates_are_counted_for_the_submission_that_repeats(runtime: Runtime
     assert first.connections["activity"].skipped == {}
 
 
-def test_a_mapping_that_raises_fails_only_its_own_submission(runtime: Runtime) -> None:
+def test_a_document_the_mapping_raises_on_is_held_and_the_rest_queued(runtime: Runtime) -> None:
+    """A bug the input exposed fails that document alone: kept as an ``unprocessable``
+    mapping dead letter (the document, for replay once the bug is fixed, named by the
+    error's type, never its message); its request's other documents are queued."""
     committer = GroupCommitter(runtime.pipeline)
     real = runtime.pipeline._runners["events"]
 
     def flaky(doc: Any, *args: Any, **kwargs: Any) -> Any:
         if doc.get("boom"):
-            raise TypeError("a bug the input exposed")
+            raise TypeError("a bug the input exposed, quoting secret@example.com")
         return real(doc, *args, **kwargs)
 
     runtime.pipeline._runners["events"] = flaky
+    boom = {**events_batch("c", 1), "boom": True}
     parts = [
         [Part(EVENTS, [events_batch("a", 1)])],
-        [Part(EVENTS, [events_batch("b", 1), {**events_batch("c", 1), "boom": True}])],
+        [Part(EVENTS, [events_batch("b", 1), boom])],
         [Part(EVENTS, [events_batch("d", 1)])],
     ]
-    ok1, failed, ok2 = asyncio.run(_commit_together(committer, parts))
-    assert isinstance(failed, InputError) and failed.status == 422
-    assert isinstance(ok1, IntakeReport) and isinstance(ok2, IntakeReport)
-    assert runtime.queue.depth("events") == 4  # nothing of the failed submission
+    ok1, held, ok2 = asyncio.run(_commit_together(committer, parts))
+    assert all(isinstance(r, IntakeReport) for r in (ok1, held, ok2))
+    assert held.queued == 2  # the identify and the event of "b"
+    assert held.connections["events"].held == {
+        1: [
+            "connection 'events', mapping 'mparticle-events-to-customerio': unprocessable: "
+            "the mapping could not process this document (TypeError)"
+        ]
+    }
+    assert runtime.queue.depth("events") == 6
+    [letter] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (letter.code, letter.source) == ("unprocessable", boom)
+    assert "secret" not in letter.reason
 
 
 def test_a_full_backlog_refuses_only_the_connections_over_it(runtime: Runtime) -> None:

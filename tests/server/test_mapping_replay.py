@@ -83,3 +83,28 @@ def test_replay_maps_a_document_once_and_appends_to_the_history(runtime: Runtime
     assert (done.replayed, done.queued, done.failed_again, done.refused) == (2, 4, [], [])
     assert runtime.queue.dead_letters() == []
     assert runtime.queue.depth("events") == 7, "the rule's four events, once"
+
+
+def test_a_document_the_mapping_failed_on_whole_is_replayed_whole(runtime: Runtime) -> None:
+    """An ``unprocessable`` dead letter (a bug the document exposed) had nothing queued:
+    once the bug is gone, replay queues all of its actions, once."""
+    real = runtime.pipeline._runners["events"]
+
+    def buggy(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a bug")
+
+    runtime.pipeline._runners["events"] = buggy
+    report = runtime.pipeline.submit(EVENTS, [events_batch("u", 2)])
+    assert report.queued == 0
+    [letter] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (letter.code, letter.rule) == ("unprocessable", "")
+    still = replay(runtime.pipeline, [letter])
+    assert (still.replayed, still.queued, len(still.failed_again)) == (1, 0, 1)
+    [again] = runtime.queue.dead_letters(kind=MAPPING)
+    assert again.attempts == 2
+
+    runtime.pipeline._runners["events"] = real
+    done = replay(runtime.pipeline, [again])
+    assert (done.replayed, done.queued, done.failed_again) == (1, 3, [])
+    assert runtime.queue.dead_letters() == []
+    assert runtime.queue.depth("events") == 3  # the identify and both events
