@@ -22,14 +22,6 @@ def report_spec_error(exc: SpecError) -> None:
             click.echo(f"  suggestion: {problem.suggestion}", err=True)
 
 
-def unprocessable(exc: Exception) -> str:
-    """What to say of a document the mapping failed on with an error it does not expect
-    (a bug the input exposed): the error's type, never its message (it may quote the
-    document)."""
-    kind = type(exc).__name__
-    return f"the mapping could not process this document ({kind}); please report it"
-
-
 def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     """(line number, document) from one JSON document or an NDJSON stream.
 

@@ -13,7 +13,7 @@ import click
 import orjson
 
 from ..contracts.dedup import apply_dedup
-from ..contracts.errors import ConfigError, SpecError
+from ..contracts.errors import ConfigError, SpecError, unprocessable
 from ..contracts.payload_check import describe, undeliverable
 from ..contracts.store import MemoryStore
 from ..language.compiler import compile_plan
@@ -29,7 +29,6 @@ from .common import (
     parse_sets,
     read_documents,
     report_spec_error,
-    unprocessable,
 )
 from .flow_outline import outline
 
@@ -136,7 +135,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
             try:
                 result = run(doc, settings, store, "")
             except Exception as exc:  # a bug the input exposed: this document alone fails
-                warn(f"input line {line}: {unprocessable(exc)}")
+                warn(f"input line {line}: {unprocessable(exc)}; please report it")
                 failed = True
                 continue
             if dedup:
@@ -222,7 +221,7 @@ def explain(
             try:
                 result = evaluator.run(doc, settings, store, trace=trace)
             except Exception as exc:  # a bug the input exposed: this document alone fails
-                click.echo(f"input line {line}: {unprocessable(exc)}", err=True)
+                click.echo(f"input line {line}: {unprocessable(exc)}; please report it", err=True)
                 continue
             click.echo(f"== input line {line}: {len(result.actions)} action(s)")
             _print_trace(trace)

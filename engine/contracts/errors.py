@@ -146,6 +146,17 @@ class ItemError(MapwireError):
         super().__init__(f"{where}: {message}" if where else message)
 
 
+#: The code of a document the mapping failed on as a whole, with an error the engine does
+#: not expect (a bug the input exposed).
+UNPROCESSABLE = "unprocessable"
+
+
+def unprocessable(exc: BaseException) -> str:
+    """What to say of a document the mapping failed on with ``exc``: its type, never its
+    message (which may quote the document)."""
+    return f"the mapping could not process this document ({type(exc).__name__})"
+
+
 class SkipItem(Exception):
     """An item was left out on purpose; ``reason`` is the counter's label."""
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from ..contracts.actions import MapResult
 from ..contracts.dedup import apply_dedup
-from ..contracts.errors import Problem, SpecError
+from ..contracts.errors import UNPROCESSABLE, ItemError, Problem, SpecError, unprocessable
 from ..contracts.payload_check import describe, undeliverable
 from ..contracts.store import MemoryStore
 from .compiler import compile_plan
@@ -120,7 +120,11 @@ def run_case(plan: Plan, case: Case) -> MapResult:
     evaluator = compile_plan(plan)
     total = MapResult()
     for doc in case.inputs:
-        result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
+        try:
+            result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
+        except Exception as exc:  # a bug the input exposed: the case's error, not a crash
+            total.errors.append(ItemError(unprocessable(exc), code=UNPROCESSABLE))
+            continue
         for forget in (f for a in result.actions for f in a.forget):
             store.forget(forget.set, forget.keys)  # as the runtime does before queueing
         total.actions.extend(result.actions)

@@ -21,14 +21,11 @@ from typing import Any
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
-from ..contracts.errors import ItemError
+from ..contracts.errors import UNPROCESSABLE, ItemError, unprocessable
 from ..contracts.queue import MappingFailure
 from .config import Connection
 
 UNDELIVERABLE = "undeliverable"
-#: The failure code of a document the mapping failed on with an error it does not expect
-#: (a bug the input exposed): held as a mapping dead letter, for replay once fixed.
-UNPROCESSABLE = "unprocessable"
 
 
 def held_back(
@@ -69,7 +66,7 @@ def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list
                 conn.name, conn.plan.name, e.rule, e.field, e.code, e.detail, doc, item=e.index
             )
         else:  # an error the engine does not expect: named by its class, never its text
-            message = f"the mapping could not process this document ({type(e).__name__})"
+            message = unprocessable(e)
             failure = MappingFailure(conn.name, conn.plan.name, "", "", UNPROCESSABLE, message, doc)
         out.append(failure)
     return out

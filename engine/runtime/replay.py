@@ -19,9 +19,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..contracts.errors import UNPROCESSABLE
 from ..contracts.queue import MAPPING, DeadLetter
 from .config import Config, Connection
-from .intake_check import UNPROCESSABLE
 from .pipeline import Pipeline
 from .submissions import ConnectionReport
 

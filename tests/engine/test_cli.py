@@ -14,7 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from mapwire.cli import main, mapping_cmds
+from mapwire.language import cases
 from mapwire.runtime.registry import Registry
+
+from .conftest import compile_body
 
 DATA = Path(__file__).parent / "data"
 INVALID = Path(__file__).parent / "invalid"
@@ -211,3 +214,28 @@ def test_installed_console_script_runs_in_a_subprocess() -> None:
         f"{INVALID / 'duplicate_keys.yaml'}:10:7: E003 duplicate key 'f' (first defined at line 9)"
     )
     assert "1 problem(s) in 1 of 1 file(s)" in done.stderr
+
+
+def test_a_case_whose_input_the_mapping_raises_on_fails_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``mapwire test``: a bug a case's input exposes is that case's error (named by the
+    error's type), not a crash of the whole run."""
+    plan = compile_body("rules:\n  - {name: n, action: note, fields: {text: doc.text}}\n")
+    real = cases.compile_plan
+
+    def failing(plan: Any) -> Any:
+        compiled = real(plan)
+
+        def run(doc: Any, *args: Any, **kwargs: Any) -> Any:
+            raise ZeroDivisionError("a message quoting secret@example.com")
+
+        compiled.run = run  # type: ignore[method-assign]
+        return compiled
+
+    monkeypatch.setattr(cases, "compile_plan", failing)
+    case = cases.Case("boom", [{"n": 1}], {}, {"actions": []}, 1)
+    assert cases.check_case(plan, case) == [
+        "errors differ:\n  expected: []\n  actual:   "
+        '["the mapping could not process this document (ZeroDivisionError)"]'
+    ]
