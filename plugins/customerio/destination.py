@@ -36,6 +36,7 @@ from .actions import (
     identify_attributes,
     render,
 )
+from .plain_events import plain_event
 from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, CioSettings, read_settings
 from .validation import certainly_valid, validate
 
@@ -92,7 +93,22 @@ class CustomerIO(Destination):
         item's wire bytes behind a header naming the settings that shaped it (``api``,
         ``oversize``, ``allow_message_overrides``) and its repairs. Other items (v1 calls,
         an identify split in parts) and items these settings refuse are prepared at
-        delivery."""
+        delivery. The commonest item, a plain v2 event, is written directly
+        (``plain_events``); every other one takes the general path."""
+        try:
+            cfg, head = self._settings(settings)
+        except ConfigError:
+            pass  # the general path answers as it always has
+        else:
+            encoded = plain_event(action.action, action.payload, cfg)
+            if encoded is not None:
+                return [], head + b"\n" + encoded
+        return self._prepare_ahead(action, settings)
+
+    def _prepare_ahead(
+        self, action: Action, settings: Mapping[str, Any]
+    ) -> tuple[list[str], bytes | None]:
+        """``prepare_ahead``'s general path: ``_checked``, then ``_render``."""
         notes: list[str] = []
         try:
             checked = self._checked(action.action, action.payload, notes)
