@@ -7,8 +7,9 @@ commonest item is a Track v2 ``event``, ``screen`` or ``page`` that needs nothin
 that: its payload plainly within the limits (``limits.plainly_within``), certainly valid
 (``validation.certainly_valid``), a short ASCII name, no message-override keys to leave
 out of its data (or overrides allowed), and a timestamp that is a timestamp. For it,
-``plain_event`` writes the entity's bytes directly; for anything else it answers None and
-the general path runs, repairs, notes and refusals included. A property test holds the
+``plain_event`` renders the entity (``actions.v2_entity``) and encodes it directly; for
+anything else it answers None and the general path runs, repairs, notes and refusals
+included. A property test holds the
 two to the same bytes on generated payloads and settings.
 """
 
@@ -20,13 +21,10 @@ from typing import Any
 from mapwire import wire_json
 
 from . import limits
-from .actions import EVENT_ACTIONS
-from .repairs import MESSAGE_OVERRIDE_KEYS
+from .actions import EVENT_ACTIONS, v2_entity
+from .repairs import event_data_kept
 from .settings import CioSettings
-from .ulid import event_ulid
 from .validation import certainly_valid
-
-_OVERRIDES = frozenset(MESSAGE_OVERRIDE_KEYS)
 
 
 def plain_event(name: str, payload: Mapping[str, Any], cfg: CioSettings) -> bytes | None:
@@ -39,30 +37,15 @@ def plain_event(name: str, payload: Mapping[str, Any], cfg: CioSettings) -> byte
     event_name = payload["name"]
     if not (len(event_name) <= limits.MAX_EVENT_NAME_BYTES and event_name.isascii()):
         return None  # the oversize policy decides what becomes of a long name
-    if "timestamp" in payload:
-        timestamp = payload["timestamp"]
-    elif "timestamp_ms" in payload:
+    resolved = payload  # as repairs.resolve_timestamp_ms leaves it, for what the entity reads
+    if "timestamp_ms" in payload and "timestamp" not in payload:
         value = payload["timestamp_ms"]
         if value < limits.MAX_TIMESTAMP:
             return None  # seconds given as milliseconds: repaired, with a note
-        timestamp = value // 1000
-    else:
-        timestamp = None
-    overrides_out = "data" in payload and not cfg.allow_message_overrides
-    if overrides_out and not _OVERRIDES.isdisjoint(payload["data"]):
+        resolved = {**payload, "timestamp": value // 1000}
+    if "data" in payload and not event_data_kept(payload["data"], cfg.allow_message_overrides):
         return None  # override keys are left out, with a note
-    entity: dict[str, Any] = {
-        "type": "person",
-        "action": name,
-        "identifiers": payload["identifiers"],
-        "name": event_name,
-    }
-    if "event_id" in payload:
-        entity["id"] = event_ulid(payload["event_id"], timestamp)
-    if timestamp is not None:
-        entity["timestamp"] = timestamp
-    if "data" in payload:
-        entity["attributes"] = payload["data"]
+    entity = v2_entity(name, resolved)  # the entity's shape has one definition
     try:
         encoded = wire_json(entity)
     except ValueError:  # NaN or Infinity: the general path refuses it

@@ -99,10 +99,15 @@ def event_name(name: str, policy: str, notes: Notes) -> str:
     return truncate_utf8(name, limits.MAX_EVENT_NAME_BYTES)
 
 
+def event_data_kept(data: Mapping[str, Any], allow_overrides: bool) -> bool:
+    """Whether ``event_data`` keeps ``data`` as it is (no override key to leave out)."""
+    return allow_overrides or _OVERRIDE_KEYS.isdisjoint(data)
+
+
 def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> Mapping[str, Any]:
     """Event data without the message-override keys, unless they are allowed: ``data``
     itself when nothing is left out (read-only from here on), else a copy."""
-    if allow_overrides or _OVERRIDE_KEYS.isdisjoint(data):
+    if event_data_kept(data, allow_overrides):
         return data
     out = dict(data)
     for key in MESSAGE_OVERRIDE_KEYS:

@@ -66,7 +66,11 @@ plain_payloads = st.fixed_dictionaries(
         "event_id": st.sampled_from(["3a8b8f0e-6f5a-4bde-9b7e-7c0b2f6d2a11", "evt-1"]),
         "timestamp": st.integers(0, 10**11),
         "timestamp_ms": st.integers(10**11, 10**14 - 1) | st.integers(0, 10**11 - 1),
-        "data": st.dictionaries(st.text(ASCII, max_size=6), values, max_size=4),
+        "data": st.dictionaries(
+            st.text(ASCII, max_size=6) | st.sampled_from(["recipient", "reply_to"]),
+            values,
+            max_size=4,
+        ),
     },
 )
 payloads = st.one_of(plain_payloads, plain_payloads, odd_payloads)
