@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -24,7 +24,8 @@ from ..runtime.process import Runtime
 from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
-from .intake import check_content_type, read_body
+from .deadlines import Deadlines
+from .intake import BODY_TIMEOUT_SECONDS, check_content_type, read_body
 from .offload import Handled, Offload
 from .parse_budget import ParseBudget
 from .queueing import require_readers
@@ -56,6 +57,8 @@ class ServerState:
     delivery: asyncio.Task[None] | None = None
     http_metrics: HttpMetrics | None = None
     accepting: bool = False
+    #: the time limits of reading and committing requests (one timer for all of them)
+    deadlines: Deadlines = field(default_factory=Deadlines)
 
     def pinned(self) -> ServerState:
         """A copy of this state: a reload replacing ``active`` here leaves the copy's."""
@@ -123,7 +126,13 @@ async def read_raw(request: Request, state: ServerState, *, limit: int | None = 
     check_content_type(request.headers.get("content-type"))
     limit = limit or state.config.server.max_body_bytes
     try:
-        return await read_body(request.headers, request.stream(), limit)
+        return await read_body(
+            request.headers,
+            request.stream(),
+            limit,
+            timeout=BODY_TIMEOUT_SECONDS,
+            within=state.deadlines.limit,
+        )
     except ClientDisconnect:
         raise InputError(
             "the client closed the connection before sending the whole body",
@@ -153,7 +162,7 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
     """Queue the parts durably; return only once they are committed."""
     future = _accepting(state).submit(parts, state.pipeline)
     try:
-        async with asyncio.timeout(SUBMIT_TIMEOUT_SECONDS):
+        async with state.deadlines.limit(SUBMIT_TIMEOUT_SECONDS):
             report = await future
     except TimeoutError:
         raise IntakeUnavailable(

@@ -16,7 +16,8 @@ Each check fails with an ``InputError`` whose status and code the app turns into
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import orjson
@@ -65,14 +66,16 @@ async def read_body(
     limit: int,
     *,
     timeout: float = BODY_TIMEOUT_SECONDS,
+    within: Callable[[float], AbstractAsyncContextManager[object]] = asyncio.timeout,
 ) -> bytes:
-    """The whole body, never holding more than ``limit`` bytes of it."""
+    """The whole body, never holding more than ``limit`` bytes of it, read ``within``
+    ``timeout`` seconds (the server's ``Deadlines.limit``)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     body = bytearray()
     try:
-        async with asyncio.timeout(timeout):
+        async with within(timeout):
             async for chunk in chunks:
                 if len(body) + len(chunk) > limit:
                     raise _too_large(limit)
