@@ -79,8 +79,11 @@ class GroupCommitter:
         self.pipeline = pipeline
         self.max_group_documents = max_group_documents
         self.max_group_requests = max_group_requests
+        self.max_pending = max_pending
         self.adopt(pipeline)
-        self._inbox: queue.Queue[Any] = queue.Queue(maxsize=max_pending)
+        # Bounded by a size check before each put (threads submitting at the same moment
+        # may pass it together: a few over, never unbounded).
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="mapwire-committer", daemon=True)
         self._closed = False
         self.groups = 0
@@ -108,12 +111,11 @@ class GroupCommitter:
             raise IntakeUnavailable(
                 "the server is shutting down", code="shutting_down", retry_after=5
             )
-        try:
-            self._inbox.put_nowait(_Pending(parts, future, loop, pipeline or self.pipeline))
-        except queue.Full:
+        if self._inbox.qsize() >= self.max_pending:
             raise IntakeUnavailable(
                 "too many requests are waiting to be queued", code="busy", retry_after=1
-            ) from None
+            )
+        self._inbox.put(_Pending(parts, future, loop, pipeline or self.pipeline))
         return future
 
     @property
