@@ -8,8 +8,8 @@ request (a ``Submission`` of ``Part``s) it does, in this order:
 1. the connections that read each part's source, and the backlog check: a connection past
    its backlog refuses that request alone (``BacklogFull``) before anything is mapped;
 2. the mapping, through the plans the pipeline compiled once when it was made; a document
-   the mapping raises on (a bug the input exposed) is held as an ``unprocessable`` failure
-   (below) and the others go on; any other error on the way refuses that request alone
+   the mapping, its destination's intake checks or its ordering key raise on (a bug the
+   input exposed) is held as an ``unprocessable`` failure (below) and the others go on; any other error on the way refuses that request alone
    (``InputError`` 422, the bug chained as its ``__cause__``) before anything of it is
    queued;
 3. per connection, the items that failed to map are kept as ``mapping`` dead letters
@@ -341,16 +341,18 @@ class Pipeline:
         for index, doc in enumerate(documents, first):
             try:
                 result = run(doc, conn.settings, self.store, namespace=namespace)
-            except Exception as exc:  # a bug this document exposed: it alone is held
+                actions = list(result.actions)
+                found = failures_of(conn, doc, result.errors) if result.errors else []
+                if destinations:
+                    actions, held = held_back(conn, doc, actions, destinations)
+                    found.extend(held)
+                if destination is not None:
+                    for action in actions:
+                        action.order_key = destination.ordering_key(action.action, action.payload)
+            except Exception as exc:  # a bug this document exposed: it alone is held, whole
                 result = MapResult(errors=[exc])
-            actions = list(result.actions)
-            found = failures_of(conn, doc, result.errors) if result.errors else []
-            if destinations:
-                actions, held = held_back(conn, doc, actions, destinations)
-                found.extend(held)
-            if destination is not None:
-                for action in actions:
-                    action.order_key = destination.ordering_key(action.action, action.payload)
+                actions = []
+                found = failures_of(conn, doc, result.errors)
             if tap is not None:
                 tap(Mapped(conn.name, source, doc, actions, result.skipped, found))
             groups.append(actions)

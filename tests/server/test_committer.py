@@ -101,6 +101,45 @@ def test_a_document_the_mapping_raises_on_is_held_and_the_rest_queued(runtime: R
     assert "secret" not in letter.reason
 
 
+def test_a_document_its_destination_raises_on_is_held_and_the_rest_queued(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same for a bug in the destination's checks at intake (``prepare_ahead``) or
+    its ordering key: that document alone is held, whole, as ``unprocessable``."""
+    committer = GroupCommitter(runtime.pipeline)
+    destination = runtime.pipeline.destinations["customerio"]
+    real_prepare, real_order = destination.prepare_ahead, destination.ordering_key
+
+    def prepare_ahead(action: Any, settings: Any) -> Any:
+        if action.payload.get("identifiers") == {"id": "boom"}:
+            raise KeyError("secret@example.com")
+        return real_prepare(action, settings)
+
+    def ordering_key(name: str, payload: Any) -> str:
+        if payload.get("identifiers") == {"id": "order-boom"}:
+            raise ValueError("secret@example.com")
+        return real_order(name, payload)
+
+    monkeypatch.setattr(destination, "prepare_ahead", prepare_ahead)
+    monkeypatch.setattr(destination, "ordering_key", ordering_key)
+    boom, order_boom = events_batch("boom", 2), events_batch("order-boom", 1)
+    parts = [[Part(EVENTS, [events_batch("a", 1), boom, order_boom, events_batch("b", 1)])]]
+    (report,) = asyncio.run(_commit_together(committer, parts))
+    assert isinstance(report, IntakeReport)
+    assert report.queued == 4  # the identify and the event of "a" and of "b"
+    held = report.connections["events"].held
+    assert sorted(held) == [1, 2]
+    assert "(KeyError)" in held[1][0] and "(ValueError)" in held[2][0]
+    assert runtime.queue.depth("events") == 4
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert sorted(letter.source["user_identities"]["customer_id"] for letter in letters) == [
+        "boom",
+        "order-boom",
+    ]
+    assert {letter.code for letter in letters} == {"unprocessable"}
+    assert all("secret" not in letter.reason for letter in letters)
+
+
 def test_a_full_backlog_refuses_only_the_connections_over_it(runtime: Runtime) -> None:
     committer = GroupCommitter(runtime.pipeline)
     asyncio.run(_commit_together(committer, [[Part(EVENTS, [events_batch("big", 999)])]]))
