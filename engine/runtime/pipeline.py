@@ -9,9 +9,9 @@ request (a ``Submission`` of ``Part``s) it does, in this order:
    its backlog refuses that request alone (``BacklogFull``) before anything is mapped;
 2. the mapping, through the plans the pipeline compiled once when it was made; a document
    the mapping, its destination's intake checks or its ordering key raise on (a bug the
-   input exposed) is held as an ``unprocessable`` failure (below) and the others go on; any other error on the way refuses that request alone
-   (``InputError`` 422, the bug chained as its ``__cause__``) before anything of it is
-   queued;
+   input exposed) is held as an ``unprocessable`` failure (below) and the others go on;
+   any other error on the way refuses that request alone (``InputError`` 422, the bug
+   chained as its ``__cause__``) before anything of it is queued;
 3. per connection, the items that failed to map are kept as ``mapping`` dead letters
    (``keep_failures``), then the actions are queued through ``enqueue_storable`` (one
    unstorable input cannot block the rest): the actions of consecutive requests without

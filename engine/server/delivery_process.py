@@ -28,9 +28,10 @@ from .supervisor import EXIT_NEVER_STARTED
 IDLE_POLL_SECONDS = 0.1
 
 
-def run_deliverer(config: Config, reload: Loader | None = None) -> int:
+def run_deliverer(config: Config, reload: Loader | None = None, *, loop: str = "asyncio") -> int:
     """Deliver ``config``'s connections until signalled (and with ``reload``, reload on
-    SIGHUP: the loops whose connection changed start again); the process's exit code."""
+    SIGHUP: the loops whose connection changed start again), on the event ``loop`` the
+    intake processes run (``uvloop`` or ``asyncio``); the process's exit code."""
     hold_hangups()
     try:
         runtime = Runtime(config)
@@ -40,7 +41,12 @@ def run_deliverer(config: Config, reload: Loader | None = None) -> int:
         return EXIT_NEVER_STARTED
     settle_interpreter()  # this process delivers and nothing else
     try:
-        asyncio.run(_deliver_until_signalled(runtime, reload))
+        if loop == "uvloop":
+            import uvloop
+
+            uvloop.run(_deliver_until_signalled(runtime, reload))
+        else:
+            asyncio.run(_deliver_until_signalled(runtime, reload))
     finally:
         runtime.close()
     snapshot = {c.name: runtime.metrics.snapshot(c.name) for c in runtime.delivering()}

@@ -115,7 +115,7 @@ def run_server(
         return 0 if worker.started else EXIT_NEVER_STARTED
 
     def deliver() -> int:
-        return run_deliverer(current(), reload)
+        return run_deliverer(current(), reload, loop=loop)
 
     roles = [Role("worker", i, intake) for i in range(workers)]
     roles += [Role("deliverer", i, deliver) for i in range(deliverers)]
