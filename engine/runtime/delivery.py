@@ -8,6 +8,11 @@ are the destination plugin's pure functions; this module owns the I/O (an
 ``httpx.AsyncClient``), the rate limit, backoff and the retry window, and it is the only
 place that turns outcomes into queue operations.
 
+The queue's operations (claim, acknowledge, retry, release, dead-letter) run in a worker
+thread, one hop per claim and one per request settled: a queue waiting for a lock held
+elsewhere (another process's transaction, the group committer's) or for a round trip to
+Redis never holds up the event loop, which also answers HTTP in ``serve``.
+
 Order: the queue hands out a person's actions (one ``order_key``) oldest first and never
 to two claims at once; requests of one claim are sent one after another; when one must be
 retried, the rest of the claim is given back untouched, so a person's actions are never
@@ -16,12 +21,14 @@ overtaken by later ones (an identify always reaches the vendor before that input
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import httpx
@@ -99,6 +106,11 @@ class Redactor:
         return text
 
 
+def _run_all(writes: Sequence[Callable[[], None]]) -> None:
+    for write in writes:
+        write()
+
+
 @dataclass
 class Settled:
     delivered: int = 0
@@ -159,7 +171,9 @@ class Deliverer:
         done = Settled()
         if self.clock() < self.paused_until:
             return done
-        entries = self.queue.claim(self.connection, self.claim_limit, self.lease_seconds)
+        entries = await asyncio.to_thread(
+            self.queue.claim, self.connection, self.claim_limit, self.lease_seconds
+        )
         if not entries:
             return done
         done.claimed = len(entries)
@@ -180,7 +194,8 @@ class Deliverer:
             except MapwireError as exc:
                 rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
         if rejected:
-            self._dead_letter(rejected, done)
+            await asyncio.to_thread(self.queue.dead_letter, rejected)
+            self._count_dead_letters(rejected, done)
         if not prepared:
             return done
         requests = self.destination.build_requests(prepared, self.settings)
@@ -188,12 +203,12 @@ class Deliverer:
             await self.limiter.acquire()
             outcomes, response = await self._send(sent)
             done.requests += 1
-            stop_at = self._settle(sent, outcomes, response, done)
+            stop_at = await self._settle(sent, outcomes, response, done)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = [item.key.id for later in requests[i + 1 :] for item in later.items]
                 if rest:
-                    self.queue.release(rest, not_before=stop_at)
+                    await asyncio.to_thread(self.queue.release, rest, not_before=stop_at)
                 break
         return done
 
@@ -214,14 +229,16 @@ class Deliverer:
             )
         return outcomes, response
 
-    def _settle(
+    async def _settle(
         self,
         sent: OutboundRequest,
         outcomes: list[Outcome],
         response: httpx.Response | None,
         done: Settled,
     ) -> float | None:
-        """Apply each item's outcome; return the retry time if any item must wait."""
+        """Apply each item's outcome (the queue's writes in one hop to the worker thread, in
+        this order: credentials' release, acknowledgement, retries, dead letters); return
+        the retry time if any item must wait."""
         now = self.clock()
         delivered: list[Any] = []
         waited: list[float] = []
@@ -253,25 +270,33 @@ class Deliverer:
                 retries.setdefault(at, []).append(entry.id)
                 retry_at = at if retry_at is None else max(retry_at, at)
                 reason = self.redact(outcome.reason)
+        writes: list[Callable[[], None]] = []
         if refused:
             again = self._credentials_refused(sent, refused, refused_reason, response, failed)
             if again is not None:
                 retry_at = again if retry_at is None else max(retry_at, again)
+                ids = [i.key.id for i in refused]
+                writes.append(partial(self.queue.release, ids, not_before=again))
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
-            self.queue.ack(delivered)
+            writes.append(partial(self.queue.ack, delivered))
+        writes.extend(partial(self.queue.retry, ids, at, reason) for at, ids in retries.items())
+        if failed:
+            writes.append(partial(self.queue.dead_letter, failed))
+        if writes:
+            await asyncio.to_thread(_run_all, writes)
+        if delivered:
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
             observe_all(self._latency, waited)
         if repaired:
             self.metrics.repair(self.connection, repaired)
-        for at, ids in retries.items():
-            self.queue.retry(ids, at, reason)
+        for ids in retries.values():
             done.retried += len(ids)
             self.metrics.count("retried", self.connection, len(ids))
         if failed:
-            self._dead_letter(failed, done)
+            self._count_dead_letters(failed, done)
         return retry_at
 
     def _credentials_refused(
@@ -282,14 +307,13 @@ class Deliverer:
         response: httpx.Response | None,
         failed: list[tuple[QueueEntry, Failure]],
     ) -> float | None:
-        """Give the refused items back untouched and pause, or once the hold has run out
-        add them to ``failed``; the time to try again, if any."""
+        """Pause (the refused items are then given back untouched until the time returned),
+        or once the hold has run out add them to ``failed`` and return None."""
         at = self.credentials.refused(self.clock(), self.redact(reason))
         if at is None:
             why = self.credentials.dead_letter_reason()
             failed.extend((i.key, self._failure(why, sent, i, response)) for i in refused)
             return None
-        self.queue.release([i.key.id for i in refused], not_before=at)
         return at
 
     def _failure(
@@ -312,7 +336,6 @@ class Deliverer:
             }
         return Failure(self.redact(reason), request, answer)
 
-    def _dead_letter(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
-        self.queue.dead_letter(failed)
+    def _count_dead_letters(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
         done.dead_lettered += len(failed)
         self.metrics.count("dead_lettered", self.connection, len(failed))

@@ -133,13 +133,23 @@ def _answer(sock: socket.socket, within: float) -> bytes:
     return answer
 
 
+@pytest.fixture
+def limited(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serve: Callable[[Path], RunningServer]
+) -> Callable[[str], RunningServer]:
+    """A server whose time limit ``name`` (of ``handling``) is half a second."""
+
+    def start(name: str) -> RunningServer:
+        monkeypatch.setattr(handling, name, 0.5)
+        return serve(write_config(tmp_path, sink_flows()))
+
+    return start
+
+
 def test_a_body_that_stops_arriving_is_answered_408_and_nothing_is_queued(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    serve: Callable[[Path], RunningServer],
+    limited: Callable[[str], RunningServer],
 ) -> None:
-    monkeypatch.setattr(handling, "BODY_TIMEOUT_SECONDS", 0.5)
-    running = serve(write_config(tmp_path, sink_flows()))
+    running = limited("BODY_TIMEOUT_SECONDS")
     body = json.dumps(events_batch("user-1", 2)).encode()
     head = (
         b"POST /mparticle/events HTTP/1.1\r\nHost: mapwire\r\n"
@@ -160,12 +170,9 @@ def test_a_body_that_stops_arriving_is_answered_408_and_nothing_is_queued(
 
 
 def test_a_commit_that_waits_too_long_is_answered_503_and_queued_once_it_can_be(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    serve: Callable[[Path], RunningServer],
+    tmp_path: Path, limited: Callable[[str], RunningServer]
 ) -> None:
-    monkeypatch.setattr(handling, "SUBMIT_TIMEOUT_SECONDS", 0.5)
-    running = serve(write_config(tmp_path, sink_flows()))
+    running = limited("SUBMIT_TIMEOUT_SECONDS")
     body = json.dumps(events_batch("user-1", 2))
     blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # the queue's writer waits for this lock
@@ -185,3 +192,27 @@ def test_a_commit_that_waits_too_long_is_answered_503_and_queued_once_it_can_be(
     while running.queue.depth() == 0 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert running.queue.depth() == 3  # "may or may not be queued": here it was, whole
+
+
+def test_a_queue_locked_elsewhere_holds_up_no_answer_that_needs_no_commit(
+    tmp_path: Path, serve: Callable[[Path], RunningServer]
+) -> None:
+    """Delivery's claims wait for the lock in a worker thread, not on the event loop:
+    while another process holds the queue's write lock, health checks are answered at
+    once (they would wait up to the busy timeout, 5 s, behind a claim)."""
+    running = serve(write_config(tmp_path, sink_flows()))
+    blocker = sqlite3.connect(tmp_path / "state.db", isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with running.client() as client:
+            slowest = 0.0
+            until = time.monotonic() + 3  # the deliverer's claims meet the lock meanwhile
+            while time.monotonic() < until:
+                started = time.monotonic()
+                assert client.get("/healthz").status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+                time.sleep(0.05)
+    finally:
+        blocker.execute("COMMIT")
+        blocker.close()
+    assert slowest < 1.0
