@@ -244,7 +244,7 @@ class Deliverer:
         waited: list[float] = []
         failed: list[tuple[QueueEntry, Failure]] = []
         retry_at: float | None = None
-        retries: dict[float, list[Any]] = {}
+        retries: dict[tuple[float, str], list[Any]] = {}  # (when, why): the entries
         repaired: dict[str, int] = {}
         refused: list[PreparedItem] = []
         refused_reason = ""
@@ -263,13 +263,12 @@ class Deliverer:
             else:
                 delay = backoff(entry.attempts, outcome.retry_after, self.max_backoff)
                 if now + delay - entry.enqueued_at > self.retry_window:
-                    reason = f"retry window exceeded; last error: {outcome.reason}"
-                    failed.append((entry, self._failure(reason, sent, item, response)))
+                    why = f"retry window exceeded; last error: {outcome.reason}"
+                    failed.append((entry, self._failure(why, sent, item, response)))
                     continue
                 at = now + delay
-                retries.setdefault(at, []).append(entry.id)
+                retries.setdefault((at, self.redact(outcome.reason)), []).append(entry.id)
                 retry_at = at if retry_at is None else max(retry_at, at)
-                reason = self.redact(outcome.reason)
         writes: list[Callable[[], None]] = []
         if refused:
             again = self._credentials_refused(sent, refused, refused_reason, response, failed)
@@ -281,7 +280,7 @@ class Deliverer:
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
             writes.append(partial(self.queue.ack, delivered))
-        writes.extend(partial(self.queue.retry, ids, at, reason) for at, ids in retries.items())
+        writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
         if writes:
