@@ -155,7 +155,7 @@ class CustomerIO(Destination):
             payload["name"] = repairs.event_name(payload["name"], cfg.oversize, notes)
         if "data" in payload:
             payload["data"] = repairs.event_data(
-                payload["data"], cfg.allow_message_overrides, notes
+                name, payload["data"], cfg.allow_message_overrides, notes
             )
         splits = name == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
         if name == "identify":
@@ -168,20 +168,15 @@ class CustomerIO(Destination):
         entity = body.body if isinstance(body, Call) else body
         encoded = None if entity is None else limits.compact_json(entity)
         size = 0 if encoded is None else len(encoded)
-        if (
-            splits
-            and route == ROUTE_BATCH
-            and (
-                size > limits.MAX_V2_ITEM_BYTES
-                or len(body.get("attributes") or {}) > limits.MAX_ATTRIBUTES
-            )
-        ):  # over a limit: split in parts (the whole was encoded once, to measure it)
+        if splits and route == ROUTE_BATCH and size > limits.MAX_V2_ITEM_BYTES:
+            # over the entity limit: split in parts (the whole was encoded once, to measure it)
             parts = repairs.split_identify(body, notes)
             if len(parts) > 1:
                 encoded_parts = [limits.compact_json(part) for part in parts]
                 for part in encoded_parts:
                     limits.check_v2_item(len(part))
                 joined = b",".join(encoded_parts)
+                limits.check_batch_room(len(joined))
                 return PreparedItem(
                     key=key,
                     body=parts,

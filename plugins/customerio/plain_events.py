@@ -43,7 +43,9 @@ def plain_event(name: str, payload: Mapping[str, Any], cfg: CioSettings) -> byte
         if value < limits.MAX_TIMESTAMP:
             return None  # seconds given as milliseconds: repaired, with a note
         resolved = {**payload, "timestamp": value // 1000}
-    if "data" in payload and not event_data_kept(payload["data"], cfg.allow_message_overrides):
+    if "data" in payload and not event_data_kept(
+        name, payload["data"], cfg.allow_message_overrides
+    ):
         return None  # override keys are left out, with a note
     entity = v2_entity(name, resolved)  # the entity's shape has one definition
     try:

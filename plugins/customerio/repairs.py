@@ -10,10 +10,13 @@ is the connection's ``oversize`` policy:
 * ``drop_field``: the field is left out;
 * ``dead_letter``: the item is dead-lettered (``PermanentDeliveryError``), as before.
 
-An event name cannot be left out, so it is cut under either repairing policy. An identify
-with more attributes, or more bytes, than one v2 entity may carry is split into several
-identify entities sent in order (``split_identify``). Identifier values are never repaired:
-a shortened id would be another person.
+An event name cannot be left out, so it is cut under either repairing policy. A person
+holds at most ``MAX_ATTRIBUTES`` attributes ("per person or Identify call"): past them,
+the rest are left out (one note each) under either repairing policy. An identify with more
+bytes than one v2 entity may carry is split into several identify entities sent in order
+(``split_identify``). The message-override keys are left out of the data of the actions
+whose data defines them (``OVERRIDE_KEYS_BY_ACTION``) unless the connection allows them.
+Identifier values are never repaired: a shortened id would be another person.
 """
 
 from __future__ import annotations
@@ -26,14 +29,21 @@ from typing import Any
 from . import limits
 
 MESSAGE_OVERRIDE_KEYS = ("recipient", "from_address", "reply_to")
-"""Event data keys that redirect the messages the event triggers (the Track API's
-``eventsRequest`` and ``person_event`` data properties)."""
-_OVERRIDE_KEYS = frozenset(MESSAGE_OVERRIDE_KEYS)
+"""Event data keys that redirect the messages an event triggers (the Track API's
+``person_event`` data properties)."""
+OVERRIDE_KEYS_BY_ACTION: dict[str, frozenset[str]] = {
+    "event": frozenset(MESSAGE_OVERRIDE_KEYS),
+    "anonymous_event": frozenset(("from_address", "reply_to")),  # its data defines these two
+}
+"""The override keys each action's data defines; a ``page`` or ``screen`` defines none, so
+its data is kept whole."""
+_NO_KEYS: frozenset[str] = frozenset()
 
 Notes = list[str]
 
 _NAME = f"attribute name over {limits.MAX_ATTRIBUTE_NAME_BYTES} bytes"
 _VALUE = f"attribute value over {limits.MAX_ATTRIBUTE_VALUE_BYTES} bytes"
+_COUNT = f"attribute past the {limits.MAX_ATTRIBUTES} a person may have: left out"
 
 
 def truncate_utf8(text: str, limit: int) -> str:
@@ -99,19 +109,23 @@ def event_name(name: str, policy: str, notes: Notes) -> str:
     return truncate_utf8(name, limits.MAX_EVENT_NAME_BYTES)
 
 
-def event_data_kept(data: Mapping[str, Any], allow_overrides: bool) -> bool:
+def event_data_kept(action: str, data: Mapping[str, Any], allow_overrides: bool) -> bool:
     """Whether ``event_data`` keeps ``data`` as it is (no override key to leave out)."""
-    return allow_overrides or _OVERRIDE_KEYS.isdisjoint(data)
+    return allow_overrides or OVERRIDE_KEYS_BY_ACTION.get(action, _NO_KEYS).isdisjoint(data)
 
 
-def event_data(data: Mapping[str, Any], allow_overrides: bool, notes: Notes) -> Mapping[str, Any]:
-    """Event data without the message-override keys, unless they are allowed: ``data``
-    itself when nothing is left out (read-only from here on), else a copy."""
-    if event_data_kept(data, allow_overrides):
+def event_data(
+    action: str, data: Mapping[str, Any], allow_overrides: bool, notes: Notes
+) -> Mapping[str, Any]:
+    """``action``'s data without the message-override keys it defines, unless they are
+    allowed: ``data`` itself when nothing is left out (read-only from here on), else a
+    copy."""
+    if event_data_kept(action, data, allow_overrides):
         return data
+    keys = OVERRIDE_KEYS_BY_ACTION[action]
     out = dict(data)
     for key in MESSAGE_OVERRIDE_KEYS:
-        if key in out:
+        if key in keys and key in out:
             del out[key]
             notes.append("message override key left out of event data")
     return out
@@ -140,12 +154,18 @@ def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str,
             notes.append(f"{_VALUE}: truncated")
         else:
             notes.append(f"{_VALUE}: left out")
+    if len(out) > limits.MAX_ATTRIBUTES:  # a person holds at most this many
+        if policy == "dead_letter":
+            limits.check_attributes("attributes", out)
+        kept = dict(list(out.items())[: limits.MAX_ATTRIBUTES])
+        notes.extend([_COUNT] * (len(out) - len(kept)))
+        out = kept
     return out
 
 
 def split_identify(entity: Mapping[str, Any], notes: Notes) -> list[dict[str, Any]]:
-    """One identify entity, or several in order when its attributes are more than
-    ``MAX_ATTRIBUTES`` or the entity is over ``MAX_V2_ITEM_BYTES``.
+    """One identify entity, or several in order when it is over ``MAX_V2_ITEM_BYTES``
+    (its attributes are at most ``MAX_ATTRIBUTES``: ``attributes`` kept that many).
 
     Each part carries the same identifiers (and timestamp) and as many of the attributes,
     in their order, as fit both limits.
@@ -168,5 +188,5 @@ def split_identify(entity: Mapping[str, Any], notes: Notes) -> list[dict[str, An
         used += size
     if current:
         parts.append({**base, "attributes": current})
-    notes.append("identify split: over the attribute count or entity size limit")
+    notes.append("identify split: over the entity size limit")
     return parts

@@ -195,12 +195,14 @@ def test_oversize_dead_letter_policy_keeps_the_old_behaviour(dead_letter_run: Ru
     assert "dead-lettered: 1" in dead_letter_run.summary
 
 
-def test_more_than_300_attributes_are_split_in_order(default_run: Run) -> None:
+def test_past_300_attributes_the_rest_are_left_out_and_counted(default_run: Run) -> None:
+    """A person holds at most 300 attributes, per the vendor: the first 300 go."""
     parts = default_run.attributes("many")
-    assert [len(p) for p in parts] == [300, 300, 50]
-    assert [k for p in parts for k in p] == list(MANY)
-    assert [i["action"] for i in default_run.of("many")] == ["identify"] * 3 + ["event"]
-    assert "repaired fields (identify split: over the attribute count or entity size" in (
+    assert [len(p) for p in parts] == [300]
+    assert [k for p in parts for k in p] == list(MANY)[:300]
+    assert [i["action"] for i in default_run.of("many")] == ["identify", "event"]
+    left_out = len(MANY) - 300
+    assert f"repaired fields (attribute past the 300 a person may have: left out): {left_out}" in (
         default_run.summary
     )
 

@@ -45,19 +45,11 @@ LIMITS = [
         {},
     ),
     (
-        "email-identifier",
-        "delete",
-        {"identifiers": {"email": "e" * 138 + "@example.com"}},
-        {"identifiers": {"email": "e" * 139 + "@example.com"}},
-        "identifiers.email: 151 bytes",
-        {},
-    ),
-    (
         "merge-secondary",
         "merge",
-        {"primary": {"id": "1"}, "secondary": {"cio_id": "c" * 150}},
-        {"primary": {"id": "1"}, "secondary": {"cio_id": "c" * 151}},
-        "secondary.cio_id: 151",
+        {"primary": {"id": "1"}, "secondary": {"id": "c" * 150}},
+        {"primary": {"id": "1"}, "secondary": {"id": "c" * 151}},
+        "secondary.id: 151",
         {},
     ),
     (

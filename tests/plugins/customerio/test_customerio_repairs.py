@@ -110,43 +110,73 @@ def test_an_identify_over_the_entity_size_is_split_in_order(prepare: Any) -> Non
     assert [k for p in parts for k in p["attributes"]] == [*found, "created_at"]
     assert {json.dumps(p["identifiers"]) for p in parts} == {'{"id": "42"}'}
     assert {p["timestamp"] for p in parts} == {9}
-    assert item.repairs == ["identify split: over the attribute count or entity size limit"]
+    assert item.repairs == ["identify split: over the entity size limit"]
 
 
-def test_with_api_v1_more_than_300_attributes_still_dead_letter(prepare: Any) -> None:
-    found = {f"a{i}": 1 for i in range(301)}
-    with pytest.raises(PermanentDeliveryError, match=r"^attributes: 301 attributes"):
-        prepare("identify", {**PERSON, "attributes": found}, api="v1")
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_past_300_attributes_the_rest_are_left_out(prepare: Any, api: str) -> None:
+    """A person holds at most 300 attributes ("per person or Identify call"): splitting
+    them over several calls would not make room, so the first 300 go and each other one
+    is noted; under ``dead_letter`` the item is refused."""
+    found = {f"a{i}": i for i in range(302)}
+    item = prepare("identify", {**PERSON, "attributes": found}, api=api)
+    sent = item.body.body if hasattr(item.body, "body") else body(item)[0]["attributes"]
+    assert list(sent) == [f"a{i}" for i in range(300)]
+    assert item.repairs == ["attribute past the 300 a person may have: left out"] * 2
+    with pytest.raises(PermanentDeliveryError, match=r"^attributes: 302 attributes"):
+        prepare("identify", {**PERSON, "attributes": found}, api=api, oversize="dead_letter")
+
+
+def test_an_email_or_cio_id_identifier_has_no_length_limit(prepare: Any) -> None:
+    """The 150-byte limit is the vendor's on "a person's ID value", not on an email."""
+    email = "e" * 240 + "@example.com"
+    item = prepare("identify", {"identifiers": {"email": email}})
+    assert body(item)[0]["identifiers"] == {"email": email}
+    merged = prepare("merge", {"primary": {"id": "1"}, "secondary": {"cio_id": "c" * 200}})
+    assert body(merged)[0]["secondary"] == {"cio_id": "c" * 200}
 
 
 def test_a_207_naming_one_part_of_a_split_identify_fails_that_item(
     cio: Any, prepare: Any, settings: Any
 ) -> None:
-    split = prepare("identify", {**PERSON, "attributes": {f"a{i}": i for i in range(301)}})
+    found = {f"k{i:02}": "v" * 990 for i in range(70)}  # about 70 KB: three entities
+    split = prepare("identify", {**PERSON, "attributes": found})
     items = [
         prepare("event", {**PERSON, "name": "a"}),
         split,
         prepare("event", {**PERSON, "name": "b"}),
     ]
     (sent,) = cio.build_requests(items, settings)
-    assert len(json.loads(sent.request.content)["batch"]) == 4
-    answer = {"errors": [{"batch_index": 3, "reason": "invalid"}]}
+    assert len(json.loads(sent.request.content)["batch"]) == 5
+    answer = {"errors": [{"batch_index": 4, "reason": "invalid"}]}
     response = httpx.Response(207, json=answer, request=sent.request)
     outcomes = errors.classify(sent, response)
     assert [o.status for o in outcomes] == ["delivered", "delivered", "failed"]
-    answer = {"errors": [{"batch_index": 2, "reason": "invalid"}]}
+    answer = {"errors": [{"batch_index": 3, "reason": "invalid"}]}
     outcomes = errors.classify(sent, httpx.Response(207, json=answer, request=sent.request))
     assert [o.status for o in outcomes] == ["delivered", "failed", "delivered"]
 
 
-@pytest.mark.parametrize("action", ["event", "screen", "anonymous_event"])
-def test_message_override_keys_are_left_out_unless_allowed(prepare: Any, action: Any) -> None:
+@pytest.mark.parametrize(
+    ("action", "left_out"),
+    [
+        ("event", ["recipient", "from_address", "reply_to"]),
+        ("anonymous_event", ["from_address", "reply_to"]),  # the keys its data defines
+        ("screen", []),  # a screen's or a page's data defines none: all of it is data
+        ("page", []),
+    ],
+)
+def test_message_override_keys_are_left_out_unless_allowed(
+    prepare: Any, action: str, left_out: list[str]
+) -> None:
     who = {"anonymous_id": "a"} if action == "anonymous_event" else PERSON
     data = {"recipient": "x@y.co", "from_address": "f@y.co", "reply_to": "r@y.co", "sku": 1}
     item = prepare(action, {**who, "name": "n", "data": data})
     sent = item.body.body if hasattr(item.body, "body") else item.body
-    assert sent.get("data", sent.get("attributes")) == {"sku": 1}
-    assert item.repairs == ["message override key left out of event data"] * 3
+    assert sent.get("data", sent.get("attributes")) == {
+        k: v for k, v in data.items() if k not in left_out
+    }
+    assert item.repairs == ["message override key left out of event data"] * len(left_out)
     allowed = prepare(action, {**who, "name": "n", "data": data}, allow_message_overrides=True)
     assert allowed.repairs == []
 
