@@ -40,10 +40,15 @@ from ..contracts.errors import MapwireError, PermanentDeliveryError
 from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
+from .delivery_build import build_isolated
 from .metrics import Metrics
 
 MAX_BODY_IN_DEAD_LETTER = 4000
 BASE_BACKOFF_SECONDS = 1.0
+#: A claim's next request is sent only this far into its lease, and each request is given
+#: up (a retry) past this much of it: every request is then settled within the lease, so
+#: no other claim can take its items, or their person's newer ones, before it is.
+SEND_WITHIN_LEASE = 0.4
 
 
 def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
@@ -104,6 +109,12 @@ class Redactor:
         for secret in self.secrets:
             text = text.replace(secret, "[redacted]")
         return text
+
+    def with_credentials_of(self, request: httpx.Request) -> Redactor:
+        """Also the credentials ``request`` carries in its ``Authorization`` header (a
+        Basic token is the base64 of the secrets: a vendor echoing it would store them)."""
+        _, _, token = request.headers.get("authorization", "").partition(" ")
+        return Redactor([*self.secrets, token.strip()]) if token.strip() else self
 
 
 def _run_all(writes: Sequence[Callable[[], None]]) -> None:
@@ -198,36 +209,63 @@ class Deliverer:
             self._count_dead_letters(rejected, done)
         if not prepared:
             return done
-        requests = self.destination.build_requests(prepared, self.settings)
+        requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
+        if unbuilt:
+            await asyncio.to_thread(self.queue.dead_letter, unbuilt)
+            self._count_dead_letters(unbuilt, done)
+        claimed_at = self.clock()
         for i, sent in enumerate(requests):
             await self.limiter.acquire()
+            rest = [item.key.id for later in requests[i:] for item in later.items]
+            if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
+                # Too late in the lease for another request to be settled within it: give
+                # the rest back untouched (the next claim takes them, in order) rather than
+                # risk another claim taking them, and the person's newer ones, meanwhile.
+                await asyncio.to_thread(self.queue.release, rest)
+                break
             outcomes, response = await self._send(sent)
             done.requests += 1
             stop_at = await self._settle(sent, outcomes, response, done)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
-                rest = [item.key.id for later in requests[i + 1 :] for item in later.items]
+                rest = rest[len(sent.items) :]
                 if rest:
                     await asyncio.to_thread(self.queue.release, rest, not_before=stop_at)
                 break
         return done
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
+        """Send and classify; a failure to reach the vendor or to read its answer (within
+        ``SEND_WITHIN_LEASE`` of the lease, whatever the client's own timeouts) is a retry
+        of every item, and so is an answer the destination cannot classify."""
         try:
-            response = await self.client.send(sent.request)
+            async with asyncio.timeout(self.lease_seconds * SEND_WITHIN_LEASE):
+                response = await self.client.send(sent.request)
+                await response.aread()
+        except TimeoutError:
+            return self._not_sent(sent, "no answer within the claim's lease")
         except httpx.TransportError as exc:
-            reason = describe_transport_error(exc)
-            self.metrics.request(self.connection, "error", sent.endpoint)
-            return [Outcome("retry", reason=reason) for _ in sent.items], None
-        await response.aread()
+            return self._not_sent(sent, describe_transport_error(exc))
+        except httpx.HTTPError as exc:  # e.g. an answer that cannot be decoded
+            return self._not_sent(sent, f"the answer could not be read ({type(exc).__name__})")
         self.metrics.request(self.connection, str(response.status_code), sent.endpoint)
-        outcomes = self.destination.classify(sent, response)
+        try:
+            outcomes = self.destination.classify(sent, response)
+        except Exception as exc:  # a plugin bug must not stop the connection
+            outcomes = []
+            problem = type(exc).__name__
+        else:
+            problem = f"{len(outcomes)} outcomes for {len(sent.items)} items"
         if len(outcomes) != len(sent.items):
-            raise RuntimeError(
-                f"destination {self.destination.name!r} classified {len(outcomes)} outcomes "
-                f"for {len(sent.items)} items"
-            )
+            reason = f"the destination could not classify the answer ({problem})"
+            return [Outcome("retry", reason=reason) for _ in sent.items], response
         return outcomes, response
+
+    def _not_sent(
+        self, sent: OutboundRequest, reason: str
+    ) -> tuple[list[Outcome], httpx.Response | None]:
+        self.metrics.request(self.connection, "error", sent.endpoint)
+        return [Outcome("retry", reason=reason) for _ in sent.items], None
 
     async def _settle(
         self,
@@ -327,13 +365,14 @@ class Deliverer:
         if body is None and item.encoded is not None:  # restored from its wire form
             body = json.loads(item.encoded)
         request = {"method": sent.request.method, "url": str(url), "item": body}
+        redact = self.redact.with_credentials_of(sent.request)
         answer: dict[str, Any] = {}
         if response is not None:
             answer = {
                 "status": response.status_code,
-                "body": self.redact(response.text[:MAX_BODY_IN_DEAD_LETTER]),
+                "body": redact(response.text)[:MAX_BODY_IN_DEAD_LETTER],
             }
-        return Failure(self.redact(reason), request, answer)
+        return Failure(redact(reason), request, answer)
 
     def _count_dead_letters(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
         done.dead_lettered += len(failed)
