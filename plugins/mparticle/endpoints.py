@@ -154,6 +154,12 @@ def registration_response(message: Mapping[str, Any], answering: Answering) -> d
         }
     if answering.readers(FIREHOSE_SOURCES["audience_membership_change_request"]):
         reply["audience_processing_registration"] = {"account_settings": []}
+    if answering.readers(FIREHOSE_SOURCES["dsr_processing_request"]):
+        # Without it mParticle has no reason to send this integration erasure requests.
+        reply["dsr_processing_registration"] = {
+            "account_settings": [],
+            "supported_dsr_types": ["erasure"],
+        }
     return reply
 
 

@@ -34,6 +34,19 @@ def test_an_erasure_is_answered_and_suppresses_the_person_in_customerio(
         }
     ]
     server = serve(write_config(tmp_path, flows))
+    registration = json.loads((FIREHOSE / "ModuleRegistrationRequest.json").read_text())
+    with server.client() as client:
+        registered = client.post(
+            "/mparticle/firehose",
+            content=json.dumps(registration),
+            headers={"Content-Type": "application/json"},  # registration needs no token
+        ).json()
+    assert list(_schema("ModuleRegistrationResponse").iter_errors(registered)) == []
+    # the registration says erasures are handled, or mParticle would send none
+    assert registered["dsr_processing_registration"] == {
+        "account_settings": [],
+        "supported_dsr_types": ["erasure"],
+    }
     dsr = json.loads((FIREHOSE / "DsrProcessingRequest.json").read_text())
     dsr["account"] = {"account_id": 1}  # the sample leaves out a field its schema requires
     assert list(_schema("DsrProcessingRequest").iter_errors(dsr)) == []
