@@ -306,6 +306,7 @@ def test_audience_changes_carry_email_and_names_and_the_chosen_identity(tmp_path
             "action": "identify",
             "identifiers": {"id": "aud-1"},
             "attributes": attributes,
+            "timestamp": MS // 1000,  # the change's: Customer.io orders updates by it
         }
     ]
     assert by_email == [
@@ -314,6 +315,7 @@ def test_audience_changes_carry_email_and_names_and_the_chosen_identity(tmp_path
             "action": "identify",
             "identifiers": {"email": "aud1@example.com"},
             "attributes": attributes,
+            "timestamp": MS // 1000,
         }
     ]
 
