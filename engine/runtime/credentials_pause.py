@@ -7,8 +7,9 @@ up to ``delivery.max_backoff_seconds`` (5 min by default). Nothing newer is sent
 meantime, so a person's actions stay in order. The first response that is not a refusal
 resumes the connection. Only when the vendor has kept refusing for
 ``delivery.credentials_hold_minutes`` (default 60) are the items tried dead-lettered, with
-the reason ``credentials refused for N minutes``; the hold is counted by the running
-process from its first refusal.
+the reason ``credentials refused for N minutes``, each try's alone: the connection stays
+paused between tries, so the queue is never drained into the dead letters; the hold is
+counted by the running process from its first refusal.
 
 While paused the connection is visible: ``mapwire_connection_paused{connection,reason}``
 is 1, ``serve``'s ``/readyz`` names it, and one log line is written when it pauses and
@@ -45,19 +46,18 @@ class CredentialsPause:
     def paused(self) -> bool:
         return self.since is not None
 
-    def refused(self, now: float, detail: str) -> float | None:
-        """The vendor refused the credentials: when to try again, or None once the hold
-        has run out (the caller dead-letters what it tried)."""
+    def refused(self, now: float, detail: str) -> tuple[float, bool]:
+        """The vendor refused the credentials: when to try again, and whether the hold has
+        run out (the caller then dead-letters what it tried; the connection stays paused,
+        so the rest of the queue is tried one claim at a time, not drained)."""
         if self.since is None:
             self.since, self._tries = now, 0
             self._gauge.labels(self.connection, REASON).set(1)
             _log("connection_paused", self.connection, detail)
         self.detail = detail
-        if now - self.since >= self.hold_seconds:
-            return None
         delay: float = min(self.max_backoff, BASE_SECONDS * 2.0 ** min(self._tries, 20))
         self._tries += 1
-        return now + delay
+        return now + delay, now - self.since >= self.hold_seconds
 
     def accepted(self) -> None:
         """A response that is not a refusal: the credentials work again."""

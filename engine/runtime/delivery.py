@@ -309,11 +309,12 @@ class Deliverer:
                 retry_at = at if retry_at is None else max(retry_at, at)
         writes: list[Callable[[], None]] = []
         if refused:
-            again = self._credentials_refused(sent, refused, refused_reason, response, failed)
-            if again is not None:
-                retry_at = again if retry_at is None else max(retry_at, again)
-                ids = [i.key.id for i in refused]
-                writes.append(partial(self.queue.release, ids, not_before=again))
+            again, released = self._credentials_refused(
+                sent, refused, refused_reason, response, failed
+            )
+            retry_at = again if retry_at is None else max(retry_at, again)
+            if released:
+                writes.append(partial(self.queue.release, released, not_before=again))
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
@@ -343,15 +344,15 @@ class Deliverer:
         reason: str,
         response: httpx.Response | None,
         failed: list[tuple[QueueEntry, Failure]],
-    ) -> float | None:
-        """Pause (the refused items are then given back untouched until the time returned),
-        or once the hold has run out add them to ``failed`` and return None."""
-        at = self.credentials.refused(self.clock(), self.redact(reason))
-        if at is None:
+    ) -> tuple[float, list[Any]]:
+        """Pause until the time returned, giving the refused items back untouched (their
+        ids returned), or once the hold has run out adding them to ``failed``."""
+        at, give_up = self.credentials.refused(self.clock(), self.redact(reason))
+        if give_up:
             why = self.credentials.dead_letter_reason()
             failed.extend((i.key, self._failure(why, sent, i, response)) for i in refused)
-            return None
-        return at
+            return at, []
+        return at, [i.key.id for i in refused]
 
     def _failure(
         self,

@@ -160,3 +160,24 @@ def test_credentials_the_vendor_echoes_are_not_stored(cio: Fixture) -> None:
     stored = cio.stored()
     assert token.encode() not in stored
     assert b"xxxxx" + key[:5].encode() not in stored
+
+
+def test_past_the_credentials_hold_each_try_is_dead_lettered_and_the_rest_waits(
+    cio: Fixture,
+) -> None:
+    """Refused credentials past the hold dead-letter what was tried, but the connection
+    stays paused between tries: the queue is not drained into the dead letters."""
+    cio.queue.enqueue("cio", [_event(f"p{i}", "a") for i in range(300)])
+    cio.server.fail_next(10, 401)
+
+    async def two_steps() -> list[Settled]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            deliverer = cio.deliverer(client, credentials_hold_seconds=0)
+            return [await deliverer.step(), await deliverer.step()]
+
+    tried, paused = asyncio.run(two_steps())
+    assert (tried.requests, tried.dead_lettered) == (1, 250)
+    assert (paused.claimed, paused.requests) == (0, 0)  # was: the next 50 at once
+    assert cio.queue.depth("cio") == 50
+    [reason] = {letter.reason for letter in cio.queue.dead_letters("cio", limit=1000)}
+    assert reason.startswith("credentials refused for 0 minutes")
