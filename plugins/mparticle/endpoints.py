@@ -138,9 +138,15 @@ def registration_response(message: Mapping[str, Any], answering: Answering) -> d
             "allow_access_mpid": True,
             "allow_audience_user_attributes": True,
             "allow_eventless_batches": True,
+            # mParticle sends only what the registration asks for: the device's platform,
+            # model, OS and locale (the runtime environment) feed the push devices.
+            "allow_device_info": True,
         },
     }
     event_readers = answering.readers(FIREHOSE_SOURCES["event_processing_request"])
+    if any(settings.get("anonymous_id") == "device_id" for settings in event_readers):
+        # the device application stamp names anonymous visitors (anonymous_id: device_id)
+        reply["permissions"]["allow_access_device_application_stamp"] = True
     if event_readers:
         chosen: set[str] = set()
         for settings in event_readers:

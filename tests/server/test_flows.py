@@ -172,6 +172,8 @@ def test_firehose_registration_is_answered_and_an_unread_dsr_is_not_acknowledged
     assert "custom_event" in reply["event_processing_registration"]["supported_event_types"]
     assert "audience_processing_registration" in reply
     assert "dsr_processing_registration" not in reply  # no connection reads erasures
+    # the Firehose flow's push devices read the runtime environment: asked for
+    assert reply["permissions"]["allow_device_info"] is True
     # No connection reads DSR requests: not acknowledged, so mParticle retries it.
     assert erased.status_code == 404
     assert unauthenticated_dsr.status_code == 401
