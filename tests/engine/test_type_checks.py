@@ -80,8 +80,8 @@ PLANTED = [
     ),
     (
         AUDIENCES,
-        "remove: \"profile.audiences[?action == 'delete']",
-        "remove: \"profile.audiences[?action == 'delet']",
+        "changes: \"profile.audiences[?action == 'add' || action == 'delete']",
+        "changes: \"profile.audiences[?action == 'add' || action == 'delet']",
         "'delet'",
         "E503",
         "(did you mean 'delete'?)",

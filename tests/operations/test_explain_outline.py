@@ -38,5 +38,7 @@ def test_explain_without_input_prints_the_flows_settings_and_rules(tmp_path: Pat
     ]
     assert "    for_each profile: doc.user_profiles" in rules
     assert "      - membership" in rules
-    assert "action: identify (identifiers, attributes)" in [line.strip() for line in rules]
+    assert "action: identify (identifiers, attributes, timestamp_ms)" in [
+        line.strip() for line in rules
+    ]
     assert out.rstrip().endswith("to trace a document")
