@@ -117,6 +117,11 @@ class Redactor:
         return Redactor([*self.secrets, token.strip()]) if token.strip() else self
 
 
+def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
+    """The queue ids of the items ``requests`` carry, in order."""
+    return [item.key.id for sent in requests for item in sent.items]
+
+
 def _run_all(writes: Sequence[Callable[[], None]]) -> None:
     for write in writes:
         write()
@@ -216,19 +221,18 @@ class Deliverer:
         claimed_at = self.clock()
         for i, sent in enumerate(requests):
             await self.limiter.acquire()
-            rest = [item.key.id for later in requests[i:] for item in later.items]
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
                 # Too late in the lease for another request to be settled within it: give
                 # the rest back untouched (the next claim takes them, in order) rather than
                 # risk another claim taking them, and the person's newer ones, meanwhile.
-                await asyncio.to_thread(self.queue.release, rest)
+                await asyncio.to_thread(self.queue.release, _ids(requests[i:]))
                 break
             outcomes, response = await self._send(sent)
             done.requests += 1
             stop_at = await self._settle(sent, outcomes, response, done)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
-                rest = rest[len(sent.items) :]
+                rest = _ids(requests[i + 1 :])
                 if rest:
                     await asyncio.to_thread(self.queue.release, rest, not_before=stop_at)
                 break
