@@ -7,7 +7,8 @@ no events, with an event without ``timestamp_unixtime_ms``, or with an event les
 72 hours old; it does not feed outputs or audiences. So an item goes there when it carries
 an event stamped more than 30 days before the send, and everything else (recent or
 unstamped events, user attributes) goes to ``/bulkevents``. Items are split, not batches:
-a user's old events form their own batches, so a batch never mixes the two.
+a user's old events form their own batches, so a batch never mixes the two. Each user's
+items still go out in the order they were queued (``runs``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Final
 
 from mapwire import PreparedItem
 
-from .ahead import AheadItem
+from .ahead import AheadItem, user_text
 
 #: Events older than this (milliseconds before the send) go to the historical endpoint.
 AGE_MS: Final = 30 * 24 * 3600 * 1000
@@ -39,12 +40,27 @@ def is_historical(item: PreparedItem, now_ms: int) -> bool:
     return isinstance(stamp, (int, float)) and stamp < now_ms - AGE_MS
 
 
-def split(
-    items: Sequence[PreparedItem], now_ms: int
-) -> tuple[list[PreparedItem], list[PreparedItem]]:
-    """``(recent, historical)``: the items in their order, by the endpoint they go to."""
-    recent: list[PreparedItem] = []
-    historical: list[PreparedItem] = []
+def runs(items: Sequence[PreparedItem], now_ms: int) -> list[tuple[str, list[PreparedItem]]]:
+    """``(path, items)`` in the order to send them: the items of each endpoint together,
+    except that a user's item never goes before one of theirs queued earlier (the other
+    endpoint's items gathered so far are sent first when it would). Items of different
+    users may be reordered: order is kept per user."""
+    out: list[tuple[str, list[PreparedItem]]] = []
+    gathered: dict[str, list[PreparedItem]] = {RECENT_PATH: [], HISTORICAL_PATH: []}
+    users: dict[str, set[str]] = {RECENT_PATH: set(), HISTORICAL_PATH: set()}
     for item in items:
-        (historical if is_historical(item, now_ms) else recent).append(item)
-    return recent, historical
+        path = HISTORICAL_PATH if is_historical(item, now_ms) else RECENT_PATH
+        other = RECENT_PATH if path == HISTORICAL_PATH else HISTORICAL_PATH
+        user = user_of(item)
+        if user in users[other]:  # an earlier item of this user waits for the other endpoint
+            out.append((other, gathered[other]))
+            gathered[other], users[other] = [], set()
+        gathered[path].append(item)
+        users[path].add(user)
+    out.extend((path, found) for path, found in gathered.items() if found)
+    return out
+
+
+def user_of(item: PreparedItem) -> str:
+    """The item's user, as ``ahead.user_text`` writes it."""
+    return item.user if isinstance(item, AheadItem) else user_text(item.body)

@@ -191,12 +191,13 @@ def build(
 ) -> list[OutboundRequest]:
     """Every item in as few bulk requests as the limits allow, in order: events older than
     30 days (at ``now_ms``, default now) to ``/bulkevents/historical``, the rest to
-    ``/bulkevents`` (see ``historical``)."""
+    ``/bulkevents`` (see ``historical``), a user's items never before one of theirs
+    queued earlier (``historical.runs``)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    recent, old = historical.split(items, now)
     return [
-        *_build(recent, connection, historical.RECENT_PATH),
-        *_build(old, connection, historical.HISTORICAL_PATH),
+        request
+        for path, run in historical.runs(items, now)
+        for request in _build(run, connection, path)
     ]
 
 

@@ -16,7 +16,7 @@ Cli = Callable[..., Result]
 pytestmark = pytest.mark.usefixtures("secrets")
 
 
-def _hook(i: int, at: int) -> dict[str, Any]:
+def _hook(i: int, at: int, person: str = "p1") -> dict[str, Any]:
     return {
         "event_id": f"01HY{i:022d}",
         "object_type": "email",
@@ -24,7 +24,7 @@ def _hook(i: int, at: int) -> dict[str, Any]:
         "timestamp": at,
         "data": {
             "delivery_id": f"d-{i}",
-            "identifiers": {"id": "p1"},
+            "identifiers": {"id": person},
             "recipient": "a@b.co",
             "subject": "s",
         },
@@ -35,8 +35,8 @@ def test_old_events_go_to_the_historical_endpoint(
     cli: Cli, tmp_path: Path, mparticle_server: Any
 ) -> None:
     now = int(time.time())
-    old = [_hook(i, now - 40 * 86400 + i) for i in range(3)]
-    recent = [_hook(10 + i, now - 3600 + i) for i in range(2)]
+    old = [_hook(i, now - 40 * 86400 + i, f"old-{i}") for i in range(3)]
+    recent = [_hook(10 + i, now - 3600 + i, f"new-{i}") for i in range(2)]
     path = write_ndjson(tmp_path / "hooks.ndjson", [old[0], recent[0], old[1], recent[1], old[2]])
     config = write_config(tmp_path, [mp_connection(mparticle_server)])
     result = cli("send", "--config", str(config), "--connection", "mp", str(path))

@@ -24,23 +24,53 @@ def _names(body: list[dict[str, Any]]) -> list[list[str]]:
 def test_a_mixed_run_is_split_by_endpoint_in_order(
     settings: dict[str, Any], prepare: Prepare
 ) -> None:
+    """Items of different users: each endpoint's in one request, in their order."""
     items = [
-        prepare("custom_event", event_name="old1", timestamp_unixtime_ms=NOW_MS - 31 * DAY_MS),
-        prepare("custom_event", event_name="new1", timestamp_unixtime_ms=NOW_MS - 29 * DAY_MS),
-        prepare("user_attributes", user_attributes={"plan": "pro"}),
-        prepare("custom_event", event_name="old2", timestamp_unixtime_ms=NOW_MS - 400 * DAY_MS),
-        prepare("custom_event", event_name="unstamped"),
+        prepare(
+            "custom_event", user="a", event_name="old1", timestamp_unixtime_ms=NOW_MS - 31 * DAY_MS
+        ),
+        prepare(
+            "custom_event", user="b", event_name="new1", timestamp_unixtime_ms=NOW_MS - 29 * DAY_MS
+        ),
+        prepare("user_attributes", user="c", user_attributes={"plan": "pro"}),
+        prepare(
+            "custom_event", user="d", event_name="old2", timestamp_unixtime_ms=NOW_MS - 400 * DAY_MS
+        ),
+        prepare("custom_event", user="e", event_name="unstamped"),
     ]
     recent, old = build(items, resolve(settings), now_ms=NOW_MS)
     assert str(recent.request.url).endswith("/v2/bulkevents")
     assert str(old.request.url).endswith("/v2/bulkevents/historical")
     assert (recent.endpoint, old.endpoint) == ("/bulkevents", "/bulkevents/historical")
     recent_body = json.loads(recent.request.content)
-    assert _names(recent_body) == [["new1", "unstamped"]]
-    assert recent_body[0]["user_attributes"] == {"plan": "pro"}
-    assert _names(json.loads(old.request.content)) == [["old1", "old2"]]
+    assert _names(recent_body) == [["new1"], [], ["unstamped"]]
+    assert recent_body[1]["user_attributes"] == {"plan": "pro"}
+    assert _names(json.loads(old.request.content)) == [["old1"], ["old2"]]
     assert old.items == [items[0], items[3]]
     assert recent.items == [items[1], items[2], items[4]]
+
+
+def test_one_users_items_go_out_in_their_order_across_the_endpoints(
+    settings: dict[str, Any], prepare: Prepare
+) -> None:
+    """A user's item never goes before one of theirs queued earlier: what the other
+    endpoint gathered so far is sent first (other users' items ride along)."""
+    old = NOW_MS - 31 * DAY_MS
+    items = [
+        prepare("custom_event", user="u1", event_name="old1", timestamp_unixtime_ms=old),
+        prepare("custom_event", user="u2", event_name="other", timestamp_unixtime_ms=NOW_MS),
+        prepare("custom_event", user="u1", event_name="new1", timestamp_unixtime_ms=NOW_MS),
+        prepare("custom_event", user="u1", event_name="old2", timestamp_unixtime_ms=old),
+    ]
+    requests = build(items, resolve(settings), now_ms=NOW_MS)
+    sent = [
+        (r.endpoint, [i.body["event"]["data"]["event_name"] for i in r.items]) for r in requests
+    ]
+    assert sent == [
+        ("/bulkevents/historical", ["old1"]),
+        ("/bulkevents", ["other", "new1"]),
+        ("/bulkevents/historical", ["old2"]),
+    ]
 
 
 def test_recent_traffic_alone_makes_no_historical_request(
