@@ -342,6 +342,9 @@ def load_config(
     auth = {
         k: checker.resolve(v, ("server", "auth", k)) for k, v in server_raw.pop("auth", {}).items()
     }
+    for key in ("bearer_token", "username", "password"):
+        if isinstance(auth.get(key), str) and not auth[key].strip():  # an empty env var, say
+            checker.problem(("server", "auth", key), "C202", f"server.auth.{key} is empty")
     if checker.problems:
         raise ConfigError(
             sorted(checker.problems, key=lambda p: (p.path != str(file), p.path, p.line, p.col))

@@ -45,6 +45,8 @@ class InboundAuth:
             self.scheme = "none"
         else:
             self.scheme = "unconfigured"
+        if any(c is not None and not c.strip() for c in (self._token, self._user, self._password)):
+            self.scheme = "unconfigured"  # an empty credential would let an empty one in
 
     @property
     def challenge(self) -> str:

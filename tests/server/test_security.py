@@ -23,6 +23,10 @@ from server_helpers import (
     write_config,
 )
 
+from mapwire.contracts.errors import ConfigError, InputError
+from mapwire.runtime.config import load_config
+from mapwire.server.auth import InboundAuth
+
 Serve = Callable[[Path], RunningServer]
 
 
@@ -151,6 +155,30 @@ def test_without_server_auth_the_mparticle_endpoints_fail_closed(
     server = serve(write_config(tmp_path, sink_flows(), server={}))
     status, _ = _events(server, {"Authorization": f"Bearer {INBOUND_TOKEN}"})
     assert status == 401
+
+
+@pytest.mark.parametrize(
+    "auth",
+    [
+        {"bearer_token": {"env": "TEST_EMPTY_SECRET"}},
+        {"username": {"env": "TEST_EMPTY_SECRET"}, "password": {"env": "TEST_EMPTY_SECRET"}},
+    ],
+)
+def test_an_empty_credential_is_a_config_error_and_never_lets_an_empty_one_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, auth: dict[str, Any]
+) -> None:
+    """An environment variable set but empty (``docker run -e TOKEN=``) would make
+    ``Authorization: Bearer`` (or Basic ``:``) match: refused at load, and the check
+    fails closed even if such options reach it."""
+    monkeypatch.setenv("TEST_EMPTY_SECRET", " ")
+    with pytest.raises(ConfigError, match="C202"):
+        load_config(write_config(tmp_path, sink_flows(), server={"auth": auth}))
+    for options in ({"bearer_token": ""}, {"username": "", "password": ""}):
+        checker = InboundAuth(options)
+        for header in ("Bearer", "Bearer ", "Basic " + base64.b64encode(b":").decode()):
+            with pytest.raises(InputError) as refused:
+                checker.check(header)
+            assert refused.value.status == 401
 
 
 def test_secrets_never_appear_in_logs_or_responses(
