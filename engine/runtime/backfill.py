@@ -29,7 +29,7 @@ from typing import IO, Any
 import orjson
 
 from ..contracts.errors import InputError
-from .json_limits import nesting_exceeds, value_nests_deeper
+from .json_limits import inexact_integer, nesting_exceeds, value_nests_deeper
 
 FINGERPRINT_BYTES = 65536
 DONE = "done"
@@ -139,6 +139,8 @@ def _check_line(text: bytes, limits: Limits) -> str | None:
         return f"line is larger than {limits.max_bytes} bytes"
     if nesting_exceeds(text, limits.max_depth):
         return f"JSON nests deeper than {limits.max_depth} levels"
+    if inexact_integer(text):
+        return "an integer is beyond 64 bits and cannot be carried exactly"
     return None
 
 

@@ -5,10 +5,14 @@ each backfill line or document, so no hostile input can exhaust the stack of a l
 * ``nesting_exceeds``: the depth of ``[``/``{`` outside strings in raw JSON, found with
   byte operations and one running sum (no recursion, no per-character Python loop).
 * ``value_nests_deeper``: the same question for an already parsed value (iterative).
+* ``inexact_integer``: whether an integer literal lies outside what the parser keeps exactly
+  (-2**63 to 2**64 - 1: orjson makes a float of anything beyond, silently), so such input is
+  refused rather than changed.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import accumulate
 from typing import Any
@@ -69,3 +73,36 @@ def value_nests_deeper(value: Any, limit: int) -> bool:
             return True
         stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
     return False
+
+
+_LONG_DIGITS = re.compile(rb"-?\d{19,}")
+_EXACT = range(-(2**63), 2**64)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_TWENTY = b"0" * 20
+_MINUS_NINETEEN = b"-" + b"0" * 19
+
+
+def inexact_integer(text: bytes) -> bool:
+    """Whether ``text`` (JSON) has an integer literal the parser would turn into a float.
+    Only text with a run of digits that may be beyond that range (anywhere: in a string
+    too) is parsed again to find out; a 64-bit id such as an MPID never is."""
+    # -2**63 has 19 digits and 2**64 - 1 has 20: only a negative run of 19 digits or any
+    # run of 20 may be beyond (found with two byte scans, never a per-character step).
+    shape = text.translate(_DIGITS_AS_ZERO)
+    if _TWENTY not in shape and _MINUS_NINETEEN not in shape:
+        return False
+    if all(int(run) in _EXACT for run in _LONG_DIGITS.findall(text)):
+        return False
+    found = False
+
+    def check(literal: str) -> int:
+        nonlocal found
+        value = int(literal)
+        found = found or value not in _EXACT
+        return value
+
+    try:
+        json.loads(text, parse_int=check)
+    except ValueError:
+        return False  # not JSON: the parser says so
+    return found

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from ..contracts.errors import InputError
+from ..runtime.json_limits import inexact_integer
 from ..runtime.json_limits import nesting_exceeds as nesting_exceeds  # moved; kept here
 
 BODY_TIMEOUT_SECONDS = 30.0
@@ -95,6 +96,12 @@ def parse_json(body: bytes, max_depth: int) -> Any:
         raise InputError("the request body is empty", code="malformed_json")
     if nesting_exceeds(body, max_depth):
         raise InputError(f"JSON nests deeper than {max_depth} levels", status=400, code="too_deep")
+    if inexact_integer(body):
+        raise InputError(
+            "an integer is beyond 64 bits and cannot be carried exactly; send it as a string",
+            status=400,
+            code="number_out_of_range",
+        )
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -32,6 +32,7 @@ def _hostile_file(path: Path) -> Path:
         "[1, 2]",  # line 5
         "42",  # line 6
         json.dumps(good[2]),
+        '{"mpid": 123456789012345678901234567, "user_identities": {"customer_id": "big"}}',
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -71,7 +72,9 @@ def test_odd_lines_are_reported_and_the_good_ones_delivered(
     assert f"{path}:2: {deep_reason}" in stderr
     for line in (4, 5, 6):
         assert f"{path}:{line}: not a JSON object" in stderr
-    assert "malformed input lines: 4" in stderr
+    # beyond 64 bits the parser would change the number: refused, never sent changed
+    assert f"{path}:8: an integer is beyond 64 bits and cannot be carried exactly" in stderr
+    assert "malformed input lines: 5" in stderr
     assert "no usable identity" not in stderr
     assert _delivered_users(customerio_server) == {"u-0", "u-1", "u-2"}
     assert "deep-0" not in stderr and "just a string" not in stderr  # no values
@@ -79,7 +82,7 @@ def test_odd_lines_are_reported_and_the_good_ones_delivered(
     again, stderr = _send(tmp_path, config, path, "--restart")
     assert again == 1, stderr
     assert "Traceback" not in stderr
-    assert f"{path}:2: {deep_reason}" in stderr and "malformed input lines: 4" in stderr
+    assert f"{path}:2: {deep_reason}" in stderr and "malformed input lines: 5" in stderr
     assert _delivered_users(customerio_server) == {"u-0", "u-1", "u-2"}
 
 

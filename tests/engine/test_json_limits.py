@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mapwire.runtime.json_limits import nesting_exceeds, value_nests_deeper
+from mapwire.runtime.json_limits import inexact_integer, nesting_exceeds, value_nests_deeper
 
 LEAVES = ["1", '"a[b"', '"x\\\\"', '"q\\"]"', "[]", "{}", '"\\\\\\"[{"', "null"]
 
@@ -49,3 +49,22 @@ def test_many_repeated_structures_are_measured_exactly(unit_depth: int) -> None:
     body = ("[" + ",".join([unit] * 20_000) + "]").encode()
     assert not nesting_exceeds(body, unit_depth + 1)
     assert nesting_exceeds(body, unit_depth)
+
+
+@pytest.mark.parametrize(
+    ("text", "inexact"),
+    [
+        (b'{"mpid": 7346244611012968789}', False),  # a 64-bit id: exact
+        (b'{"a": 9223372036854775807, "b": -9223372036854775808}', False),
+        (b'{"a": 18446744073709551615}', False),  # the largest the parser keeps exactly
+        (b'{"a": 18446744073709551616}', True),
+        (b'{"a": -9223372036854775809}', True),
+        (b'{"a": 123456789012345678901234567}', True),
+        (b'{"a": "123456789012345678901234567"}', False),  # a string stays a string
+        (b'{"a": 1.23456789012345678901234567}', False),  # a fraction is a float anyway
+        (b'{"a": 12345678901234567890123e5}', False),
+        (b'{"a": 123456789012345678901234567', False),  # not JSON: the parser says so
+    ],
+)
+def test_integers_the_parser_would_change_are_found(text: bytes, inexact: bool) -> None:
+    assert inexact_integer(text) is inexact

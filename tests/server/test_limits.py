@@ -117,6 +117,17 @@ def test_a_streamed_body_is_cut_off_at_the_limit(server: RunningServer) -> None:
         ("/mparticle/events", b"", (400, "malformed_json")),
         ("/mparticle/events", b"\xff\xfe{}", (400, "malformed_json")),
         ("/mparticle/events", b"1e400", (400, "malformed_json")),
+        # beyond 64 bits the parser would make a float of it: refused, never changed
+        (
+            "/mparticle/events",
+            b'{"user_identities": {"customer_id": "c"}, "mpid": 123456789012345678901234567}',
+            (400, "number_out_of_range"),
+        ),
+        (
+            "/mparticle/events",
+            b'{"user_identities": {"customer_id": "c"}, "mpid": -9223372036854775809}',
+            (400, "number_out_of_range"),
+        ),
         ("/mparticle/events", b'"a string"', (400, "invalid_shape")),
         ("/mparticle/events", b'{"events": "no"}', (400, "invalid_shape")),
         ("/mparticle/events", b'{"events": [1]}', (400, "invalid_shape")),
