@@ -59,11 +59,16 @@ def sourced_batches(body: Any) -> list[tuple[str, Any]]:
 
 
 def split_batches(body: Any) -> list[Documents]:
-    """The events endpoint's split: one ``Documents`` per dialect, batches in body order."""
-    grouped: dict[str, list[Any]] = {}
+    """The events endpoint's split: one ``Documents`` per run of batches of one dialect,
+    in body order (a body mixing them is mapped in its own order, so a person's batches
+    stay in order and a document's index is its place in the body)."""
+    runs: list[Documents] = []
     for source, doc in sourced_batches(body):
-        grouped.setdefault(source, []).append(doc)
-    return [Documents(source, docs) for source, docs in grouped.items()]
+        if runs and runs[-1].source == source:
+            runs[-1].documents.append(doc)
+        else:
+            runs.append(Documents(source, [doc]))
+    return runs
 
 
 def split_webhook_output(parsed: Any) -> list[Any]:
