@@ -45,6 +45,18 @@ from .queueing import parts_for, summary
 from .tap import tap_in_thread
 
 
+def connections_signature(config: Config) -> str:
+    """What a request is mapped by, per connection (name, flow, whether it is enabled,
+    its mapping's name and settings): the helper refuses a body when the config it loaded
+    from the file says otherwise than the serving process's (an edit not yet reloaded), so
+    a body is never answered 2xx by a config that would drop it."""
+    rows = [
+        [c.name, c.flow, c.enabled, c.when_disabled, c.plan.name, c.settings]
+        for c in config.connections
+    ]
+    return orjson.dumps(rows, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
 @dataclass(frozen=True)
 class Handled:
     """What the helper did with one body: the answer to send and what was queued."""
@@ -82,6 +94,7 @@ class Offload:
     def __init__(self, config: Config) -> None:
         self.threshold = config.server.offload_bytes
         self._config = config
+        self._signature = connections_signature(config)
         self._pool: ProcessPoolExecutor | None = None
         self.available = self.threshold > 0 and Path(config.path).is_file()
 
@@ -90,6 +103,7 @@ class Offload:
         one finishes the bodies it was given and stops; the next heavy body starts a new
         helper, which reads the config files as they are now."""
         self._config = config
+        self._signature = connections_signature(config)
         self.threshold = config.server.offload_bytes
         self.available = self.threshold > 0 and Path(config.path).is_file()
         pool, self._pool = self._pool, None
@@ -108,8 +122,11 @@ class Offload:
         pool = self._executor()
         loop = asyncio.get_running_loop()
         names = None if only is None else tuple(only)
+        expected = self._signature
         try:
-            outcome = await loop.run_in_executor(pool, _handle, endpoint.path, body, names)
+            outcome = await loop.run_in_executor(
+                pool, _handle, endpoint.path, body, names, expected
+            )
         except BrokenProcessPool:
             self._discard(pool)
             log_event(logging.ERROR, "offload_failed", reason="the helper process stopped")
@@ -168,8 +185,18 @@ def _start(path: str, base: str, level: str) -> None:
     log_event(logging.INFO, "offload_ready", pid=os.getpid())
 
 
-def _handle(path: str, body: bytes, only: tuple[str, ...] | None) -> Handled | _Refused:
+def _handle(
+    path: str, body: bytes, only: tuple[str, ...] | None, expected: str
+) -> Handled | _Refused:
     assert _helper is not None, "the helper process was not started"
+    if connections_signature(_helper.config) != expected:
+        log_event(logging.WARNING, "offload_config_differs")
+        return _Refused(
+            "unavailable",
+            "the config file differs from the running config (reload it); send again",
+            code="offload_config_differs",
+            retry_after=5,
+        )
     try:
         return _run(_helper, _helper.endpoints[path], body, only)
     except InputError as exc:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..contracts.endpoint import Documents
-from ..contracts.errors import InputError
+from ..contracts.errors import InputError, IntakeUnavailable
 from ..runtime.pipeline import Pipeline
 from ..runtime.submissions import IntakeReport, Part
 
@@ -35,7 +35,15 @@ def parts_for(
         for documents in found:
             require_readers(pipeline, documents.source)
         return [Part(d.source, d.documents) for d in found]
-    reading = {c.name: c for c in pipeline.config.connections}
+    reading = {c.name: c for c in pipeline.config.connections if c.enabled}
+    if any(name not in reading for name in only):
+        # Verified for a connection the config mapping it no longer runs (a reload between
+        # the two): answered 503, so the sender sends it again, never a 2xx that drops it.
+        raise IntakeUnavailable(
+            "the connection this request was verified for changed meanwhile; send it again",
+            code="connection_changed",
+            retry_after=5,
+        )
     return [
         Part(d.source, d.documents, only=name)
         for name in only
