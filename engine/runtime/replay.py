@@ -53,6 +53,11 @@ def why_not_replayable(letter: DeadLetter, config: Config) -> str | None:
         return f"connection {letter.connection!r} is not in the config"
     if not conn.enabled:
         return f"connection {letter.connection!r} is disabled"
+    if letter.mapping and letter.mapping != conn.plan.name:
+        return (
+            f"connection {letter.connection!r} now runs mapping {conn.plan.name!r}, not "
+            f"{letter.mapping!r} the document failed in"
+        )
     return None
 
 
@@ -85,9 +90,18 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
             # Nothing that was missing got through: the rule's other actions were queued
             # the first time, so queue nothing rather than send them again.
             actions = [a for a in actions if a.rule == rule] if fixed else []
+            if fixed and not actions:  # the rule is gone (renamed?): keep the letters
+                report.refused += [
+                    f"dead letter {letter.id}: the mapping has no rule {rule!r} any more, "
+                    "so nothing of it would be queued; the dead letter is kept"
+                    for letter in group
+                ]
+                continue
         pipeline.keep_failures(again)
         pipeline.erase(conn, actions)
-        queued = pipeline.queue.enqueue(name, actions, dedup=pipeline.store)
+        queued = pipeline.queue.enqueue(
+            name, actions, dedup=pipeline.store, dedup_ttl=conn.dedup_ttl
+        )
         pipeline.queue.purge_dead_letters([letter.id for letter in group], None, None)
         report.replayed += len(group)
         report.queued += queued.queued

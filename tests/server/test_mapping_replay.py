@@ -108,3 +108,37 @@ def test_a_document_the_mapping_failed_on_whole_is_replayed_whole(runtime: Runti
     assert (done.replayed, done.queued, done.failed_again) == (1, 3, [])
     assert runtime.queue.dead_letters() == []
     assert runtime.queue.depth("events") == 3  # the identify and both events
+
+
+def test_a_replay_that_would_queue_nothing_of_a_fixed_item_keeps_the_letters(
+    runtime: Runtime,
+) -> None:
+    """Fixed, but its rule renamed (its actions now come from another rule name), or the
+    connection running another mapping: the letters are kept and reported, never purged
+    with nothing queued."""
+    runtime.pipeline.submit(EVENTS, [two_nameless_events()])
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    real = runtime.pipeline._runners["events"]
+
+    def fixed_and_renamed(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        doc = copy.deepcopy(doc)
+        for event in doc["events"]:
+            if not isinstance(event["data"].get("event_name"), str):
+                event["data"]["event_name"] = "unnamed"
+        result = real(doc, *args, **kwargs)
+        for action in result.actions:
+            action.rule = action.rule.replace("custom event", "renamed event")
+        return result
+
+    runtime.pipeline._runners["events"] = fixed_and_renamed
+    kept = replay(runtime.pipeline, letters)
+    assert (kept.replayed, kept.queued, len(kept.refused)) == (0, 0, 2)
+    assert "no rule 'custom event' any more" in kept.refused[0]
+    assert len(runtime.queue.dead_letters(kind=MAPPING)) == 2
+
+    for letter in letters:
+        letter.mapping = "another-flow"
+    other = replay(runtime.pipeline, letters)
+    assert (other.replayed, len(other.refused)) == (0, 2)
+    assert "now runs mapping" in other.refused[0]
+    assert len(runtime.queue.dead_letters(kind=MAPPING)) == 2
