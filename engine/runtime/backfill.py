@@ -20,6 +20,7 @@ can stop a backfill. Messages name the limit or the JSON type, never a value.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ def read_chunks(
             start = int(resume[1:]) if resume else 0
             yield from _document_chunks(whole, start, size, split, len(data), limits)
             return
-        stream.seek(0)
+        stream = io.BytesIO(data)  # read already (a pipe cannot be read again)
         resume = None
     yield from _ndjson_chunks(stream, resume, size, split, limits)
 
@@ -130,7 +131,7 @@ def _documents_of(
         return "not a JSON object"
     if limits is not None and value_nests_deeper(doc, limits.max_depth):
         return f"JSON nests deeper than {limits.max_depth} levels"
-    return parts if split is not None else [doc]
+    return parts  # an array of objects is as many documents, as serve takes it
 
 
 def _check_line(text: bytes, limits: Limits) -> str | None:

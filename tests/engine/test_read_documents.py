@@ -106,3 +106,42 @@ def test_ndjson_streams_one_document_ahead() -> None:
     assert next(documents) == (4, {"n": 3})
     with pytest.raises(OSError):
         next(documents)
+
+
+def _documents(stream: Any) -> list[Any]:
+    from mapwire.runtime.backfill import read_chunks
+
+    return [doc for chunk in read_chunks(stream) for doc in chunk.documents]
+
+
+def test_an_ndjson_line_holding_an_array_of_objects_is_that_many_documents() -> None:
+    """As ``serve`` takes an array body: each object a document (was: the array one
+    document, which no mapping could read)."""
+    data = b'{"a": 1}\n[{"b": 2}, {"c": 3}]\n'
+    assert _documents(io.BytesIO(data)) == [{"a": 1}, {"b": 2}, {"c": 3}]
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek, as standard input from a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def seek(self, *args: Any) -> int:
+        raise io.UnsupportedOperation("not seekable")
+
+
+def test_ndjson_from_a_pipe_is_read_without_seeking() -> None:
+    data = b'{"a": 1}\n{"b": 2}\n'
+    assert _documents(io.BufferedReader(_Pipe(data))) == [{"a": 1}, {"b": 2}]
