@@ -22,6 +22,17 @@ def report_spec_error(exc: SpecError) -> None:
             click.echo(f"  suggestion: {problem.suggestion}", err=True)
 
 
+def each_document(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
+    """``read_documents``, with an array of objects taken as that many documents, as
+    ``serve`` and ``send`` take it (``map`` and ``explain`` show what they would queue)."""
+    for line, doc in read_documents(stream):
+        if isinstance(doc, list) and doc and all(isinstance(d, dict) for d in doc):
+            for each in doc:
+                yield line, each
+        else:
+            yield line, doc
+
+
 def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     """(line number, document) from one JSON document or an NDJSON stream.
 

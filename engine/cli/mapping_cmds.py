@@ -25,9 +25,9 @@ from ..runtime.registry import get_registry
 from .common import (
     EXIT_PROBLEMS,
     EXIT_SPEC,
+    each_document,
     open_input,
     parse_sets,
-    read_documents,
     report_spec_error,
 )
 from .flow_outline import outline
@@ -127,7 +127,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
         click.echo(message, err=True)
 
     with open_input(input_path) as stream:
-        for line, doc in read_documents(stream):
+        for line, doc in each_document(stream):
             if isinstance(doc, ValueError):
                 warn(f"input line {line}: {doc}")
                 failed = True
@@ -213,7 +213,7 @@ def explain(
     store = MemoryStore()
     destinations = get_registry().destinations()
     with open_input(input_path) as stream:
-        for line, doc in read_documents(stream):
+        for line, doc in each_document(stream):
             if isinstance(doc, ValueError):
                 click.echo(f"input line {line}: {doc}", err=True)
                 continue

@@ -239,3 +239,32 @@ def test_a_case_whose_input_the_mapping_raises_on_fails_with_its_error(
         "errors differ:\n  expected: []\n  actual:   "
         '["the mapping could not process this document (ZeroDivisionError)"]'
     ]
+
+
+def test_map_and_explain_take_an_array_of_batches_as_that_many_documents(
+    tmp_path: Path,
+) -> None:
+    """As serve and send take such a body: each batch a document (was: the array one
+    document, skipped as having no identity)."""
+
+    def batch(user: str) -> dict[str, Any]:
+        event = {"event_name": "Played", "source_message_id": f"{user}-0"}
+        return {
+            "user_identities": {"customer_id": user},
+            "events": [{"event_type": "custom_event", "data": event}],
+        }
+
+    path = tmp_path / "batches.json"
+    path.write_text(json.dumps([batch("a2"), batch("a3")]))
+    mapped = CliRunner().invoke(
+        main, ["map", "--mapping", "mparticle-events-to-customerio", str(path)]
+    )
+    assert mapped.exit_code == 0, mapped.output
+    users = [
+        json.loads(line)["payload"]["identifiers"]["id"] for line in mapped.stdout.splitlines()
+    ]
+    assert users == ["a2", "a2", "a3", "a3"]
+    explained = CliRunner().invoke(
+        main, ["explain", "--mapping", "mparticle-events-to-customerio", str(path)]
+    )
+    assert explained.exit_code == 0 and explained.output.count("action") >= 4
