@@ -207,6 +207,7 @@ def retry(
     `mapwire deliver` (or the next send or serve) delivers them.
 
     Mapping failures have no payload to send: fix the mapping, then `mapwire dlq replay`.
+    Exits 1 if a dead letter given by id was not found or is a mapping failure.
     """
     ids = _ids(idents, all_)
     queue = _open(config_path)
@@ -224,6 +225,10 @@ def retry(
         )
     if n:
         click.echo("deliver them now with `mapwire deliver --config ...`", err=True)
+    if ids is not None and n + len(mapping) < len(ids):
+        click.echo("some of the given dead letters were not found", err=True)
+    if mapping or (ids is not None and n < len(ids)):
+        raise SystemExit(EXIT_PROBLEMS)  # something given could not be requeued
 
 
 @dlq.command("replay")

@@ -212,21 +212,26 @@ def explain(
     evaluator = Evaluator(plan)
     store = MemoryStore()
     destinations = get_registry().destinations()
+    failed = False
     with open_input(input_path) as stream:
         for line, doc in each_document(stream):
             if isinstance(doc, ValueError):
                 click.echo(f"input line {line}: {doc}", err=True)
+                failed = True
                 continue
             trace: list[TraceEntry] = []
             try:
                 result = evaluator.run(doc, settings, store, trace=trace)
             except Exception as exc:  # a bug the input exposed: this document alone fails
                 click.echo(f"input line {line}: {unprocessable(exc)}; please report it", err=True)
+                failed = True
                 continue
             click.echo(f"== input line {line}: {len(result.actions)} action(s)")
             _print_trace(trace)
             for index, action, problems in undeliverable(result.actions, destinations):
                 click.echo(f"!! {describe(index, action, problems)}")
+    if failed:  # as map: a line that could not be read or traced
+        raise SystemExit(EXIT_PROBLEMS)
 
 
 def _print_trace(trace: list[TraceEntry]) -> None:

@@ -268,3 +268,24 @@ def test_map_and_explain_take_an_array_of_batches_as_that_many_documents(
         main, ["explain", "--mapping", "mparticle-events-to-customerio", str(path)]
     )
     assert explained.exit_code == 0 and explained.output.count("action") >= 4
+
+
+def test_explain_exits_1_on_input_it_cannot_read(tmp_path: Path) -> None:
+    path = tmp_path / "bad.ndjson"
+    path.write_text("not json\n")
+    result = CliRunner().invoke(
+        main, ["explain", "--mapping", "mparticle-events-to-customerio", str(path)]
+    )
+    assert result.exit_code == 1 and "input line 1: " in result.output
+
+
+def test_dlq_retry_exits_1_when_a_given_dead_letter_is_not_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "mapwire.yaml"
+    config.write_text(json.dumps({"mapwire": 1, "store": "sqlite:///state.db", "connections": []}))
+    result = CliRunner().invoke(main, ["dlq", "retry", "--config", str(config), "999"])
+    assert result.exit_code == 1, result.output
+    assert "requeued 0 dead letter(s)" in result.output
+    assert "not found" in result.output
