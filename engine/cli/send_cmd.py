@@ -23,6 +23,7 @@ from ..runtime.backfill import (
     fingerprint,
     progress_key,
     read_chunks,
+    resume_fits,
     resume_point,
     resumed_bytes,
 )
@@ -244,6 +245,15 @@ async def _send_one(job: Job, name: str, progress: Progress) -> None:
             await asyncio.to_thread(runtime.queue.enqueue, conn.name, [], progress=(key, ""))
             click.echo(f"{name}: --restart: reading from the start", err=True)
         resume = resume_point(runtime.queue.progress(key), fp)
+        if not resume_fits(stream, resume):
+            stream.close()
+            click.echo(
+                f"{name}: the file changed since it was partly sent (its recorded position "
+                "no longer starts a line); rerun with --restart to send it from the start",
+                err=True,
+            )
+            tally.bad_lines += 1
+            return
         progress.start_file(path.stat().st_size, resumed_bytes(resume))
         if resume == DONE:
             click.echo(

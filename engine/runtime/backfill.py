@@ -72,6 +72,21 @@ def resume_point(recorded: str | None, fp: str) -> str | None:
     return position if owner == fp else None
 
 
+def resume_fits(stream: IO[bytes], position: str | None) -> bool:
+    """Whether an NDJSON ``position`` still starts a line of ``stream`` (the byte before
+    it a line break): a file edited before it since (its first bytes unchanged) would
+    otherwise be resumed mid-line, skipping a document."""
+    if not position or not position.startswith("n"):
+        return True
+    offset = int(position[1:].partition(":")[0])
+    if offset == 0:
+        return True
+    stream.seek(offset - 1)
+    fits = stream.read(1) == b"\n"
+    stream.seek(0)
+    return fits
+
+
 def describe_resume(position: str, name: str) -> str:
     """Where a resumed read starts, in the input's own unit (1-based)."""
     if position.startswith("n"):

@@ -145,3 +145,15 @@ class _Pipe(io.RawIOBase):
 def test_ndjson_from_a_pipe_is_read_without_seeking() -> None:
     data = b'{"a": 1}\n{"b": 2}\n'
     assert _documents(io.BufferedReader(_Pipe(data))) == [{"a": 1}, {"b": 2}]
+
+
+def test_a_resume_position_must_still_start_a_line() -> None:
+    """A file edited before the recorded position (its first bytes unchanged, so its
+    fingerprint too) would be resumed mid-line, skipping a document: refused instead."""
+    from mapwire.runtime.backfill import resume_fits
+
+    data = io.BytesIO(b'{"a": 1}\n{"b": 2}\n{"c": 3}\n')
+    assert resume_fits(data, "n9:2")  # right after the first line
+    assert not resume_fits(data, "n7:2")  # inside it: the file changed
+    assert resume_fits(data, None) and resume_fits(data, "n0:1") and resume_fits(data, "d3")
+    assert data.tell() == 0
