@@ -294,6 +294,14 @@ for i = 4, #ARGV do
   local kind = redis.call('HGET', item, 'k') or 'delivery'
   if action and kind == 'delivery' and redis.call('HGET', item, 'c') == ARGV[2] then
     ensure_group(stream, ARGV[1])
+    if not string.find(action, '"h":', 1, true) then
+      -- From before histories were kept: its one failure (in its fields) becomes the
+      -- history, written into the JSON text (never decoded: numbers stay as they are).
+      local failure = '[' .. (redis.call('HGET', item, 'f') or '0') .. ','
+        .. cjson.encode(redis.call('HGET', item, 'r') or '') .. ','
+        .. (redis.call('HGET', item, 'n') or '1') .. ']'
+      action = string.sub(action, 1, -2) .. ',"h":[' .. failure .. ']}'
+    end
     local key = redis.call('HGET', item, 'o')
     if key then
       redis.call('XADD', stream, '*', 'a', action, 't', ARGV[3], 'k', key)
