@@ -330,17 +330,7 @@ class SqliteQueue(SqliteFile):
         them (of ``connection`` if given). ``mapping`` dead letters stay. Returns how many
         moved."""
         where, args = dead_filter(ids, connection, None, DELIVERY)
-        # A dead letter from before histories were kept has its one failure in its row:
-        # it becomes the history the action carries back, so a later failure adds to it.
-        move = f"""
-            INSERT INTO queue (connection, action, enqueued_at, order_key)
-            SELECT connection,
-                CASE WHEN json_type(action, '$.h') IS NULL THEN json_set(
-                    action, '$.h', json_array(json_array(failed_at, reason, attempts))
-                ) ELSE action END,
-                ?, order_key
-            FROM dead_letters WHERE {where} ORDER BY id
-        """
+        move = sql.REQUEUE.format(where=where)
         with self._connection() as conn, immediate(conn):
             moved = conn.execute(move, (self._clock(), *args)).rowcount
             conn.execute(f"DELETE FROM dead_letters WHERE {where}", args)

@@ -234,3 +234,16 @@ WHERE connection = :connection AND order_key = :key
     AND NOT EXISTS (SELECT 1 FROM leases AS l WHERE l.id = queue.id)
 """
 DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key = ?"
+
+#: ``dlq retry``: delivery dead letters (``{where}``) back to the queue, oldest first. One
+#: from before histories were kept has its one failure in its row: it becomes the history
+#: the action carries back, so a later failure adds to it.
+REQUEUE = """
+INSERT INTO queue (connection, action, enqueued_at, order_key)
+SELECT connection,
+    CASE WHEN json_type(action, '$.h') IS NULL THEN json_set(
+        action, '$.h', json_array(json_array(failed_at, reason, attempts))
+    ) ELSE action END,
+    ?, order_key
+FROM dead_letters WHERE {where} ORDER BY id
+"""
