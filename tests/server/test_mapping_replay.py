@@ -38,6 +38,19 @@ def two_nameless_events() -> dict[str, Any]:
     return batch
 
 
+def _naming(real: Any) -> Any:
+    """The flow's runner, fixed: a custom event whose name is not a string is "unnamed"."""
+
+    def fixed(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        doc = copy.deepcopy(doc)
+        for event in doc["events"]:
+            if not isinstance(event["data"].get("event_name"), str):
+                event["data"]["event_name"] = "unnamed"
+        return real(doc, *args, **kwargs)
+
+    return fixed
+
+
 def test_the_committer_keeps_and_counts_what_fails_to_map(runtime: Runtime) -> None:
     committer = GroupCommitter(runtime.pipeline)
 
@@ -69,16 +82,7 @@ def test_replay_maps_a_document_once_and_appends_to_the_history(runtime: Runtime
     assert len(second) == 2 and {d.attempts for d in second} == {2}
     assert runtime.queue.depth("events") == 3, "nothing queued while every item still fails"
 
-    real = runtime.pipeline._runners["events"]
-
-    def fixed(doc: Any, *args: Any, **kwargs: Any) -> Any:
-        doc = copy.deepcopy(doc)
-        for event in doc["events"]:
-            if not isinstance(event["data"].get("event_name"), str):
-                event["data"]["event_name"] = "unnamed"
-        return real(doc, *args, **kwargs)
-
-    runtime.pipeline._runners["events"] = fixed
+    runtime.pipeline._runners["events"] = _naming(runtime.pipeline._runners["events"])
     done = replay(runtime.pipeline, second)
     assert (done.replayed, done.queued, done.failed_again, done.refused) == (2, 4, [], [])
     assert runtime.queue.dead_letters() == []
@@ -118,14 +122,10 @@ def test_a_replay_that_would_queue_nothing_of_a_fixed_item_keeps_the_letters(
     with nothing queued."""
     runtime.pipeline.submit(EVENTS, [two_nameless_events()])
     letters = runtime.queue.dead_letters(kind=MAPPING)
-    real = runtime.pipeline._runners["events"]
+    named = _naming(runtime.pipeline._runners["events"])
 
     def fixed_and_renamed(doc: Any, *args: Any, **kwargs: Any) -> Any:
-        doc = copy.deepcopy(doc)
-        for event in doc["events"]:
-            if not isinstance(event["data"].get("event_name"), str):
-                event["data"]["event_name"] = "unnamed"
-        result = real(doc, *args, **kwargs)
+        result = named(doc, *args, **kwargs)
         for action in result.actions:
             action.rule = action.rule.replace("custom event", "renamed event")
         return result

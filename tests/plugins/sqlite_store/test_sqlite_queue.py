@@ -353,14 +353,23 @@ def test_a_file_from_before_dead_letter_kinds_opens_and_keeps_its_dead_letters(
             ('{"d":"customerio","a":"track","p":{"n":1},"r":"orders"}',),
         )
     conn.close()
-    queue = SqliteQueue(path)
+    queue = SqliteQueue(path, clock=lambda: 10.0)
     try:
         (old,) = queue.dead_letters()
         assert (old.kind, old.attempts, old.history) == ("delivery", 3, [])
         assert old.first_failed_at == old.failed_at == 2.0
         assert old.action.payload == {"n": 1}
         assert queue.requeue_dead_letters(None, None) == 1
-        assert queue.claim("c", 1, 60)[0].action.payload == {"n": 1}
+        (entry,) = queue.claim("c", 1, 60)
+        assert entry.action.payload == {"n": 1}
+        # its one failure, kept only in its row, comes back as its history
+        queue.dead_letter([(entry, Failure("HTTP 422"))])
+        (again,) = queue.dead_letters()
+        assert [(h.at, h.reason, h.attempts) for h in again.history] == [
+            (2.0, "HTTP 400", 3),
+            (10.0, "HTTP 422", 1),
+        ]
+        assert again.attempts == 4
     finally:
         queue.close()
 
