@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -116,8 +117,16 @@ def read_chunks(
     non-object lines are reported in ``Chunk.bad_lines`` instead."""
     if resume == DONE:
         return
-    if resume is None or resume.startswith("d"):
+    data: bytes | None = None
+    if resume is None:
+        head, ndjson = _sniff(stream)
+        if ndjson:  # streamed line by line, never read whole
+            yield from _ndjson_chunks(itertools.chain(head, stream), None, size, split, limits)
+            return
+        data = b"".join(head) + stream.read()
+    elif resume.startswith("d"):
         data = stream.read()
+    if data is not None:
         whole = _parse_whole(data)
         if whole is not None:
             start = int(resume[1:]) if resume else 0
@@ -196,8 +205,29 @@ def _document_chunks(
         yield chunk
 
 
+def _sniff(stream: IO[bytes]) -> tuple[list[bytes], bool]:
+    """The lines read to tell NDJSON apart, and whether the input is NDJSON: its first line
+    with text is JSON by itself and another line with text follows (a JSON value spread
+    over lines has a first line that is not JSON alone; a single value has no second).
+    Otherwise the caller reads the rest and parses the input whole, as before."""
+    head: list[bytes] = []
+    found = 0
+    for raw in stream:
+        head.append(raw)
+        if not raw.strip():
+            continue
+        found += 1
+        if found == 2:
+            return head, True
+        try:
+            orjson.loads(raw)
+        except ValueError:
+            break
+    return head, False
+
+
 def _ndjson_chunks(
-    stream: IO[bytes],
+    stream: Iterable[bytes],
     resume: str | None,
     size: int,
     split: Callable[[Any], list[Any]] | None,
@@ -207,7 +237,8 @@ def _ndjson_chunks(
     if resume and resume.startswith("n"):
         at, _, next_line = resume[1:].partition(":")
         offset, line = int(at), int(next_line or 1)
-    stream.seek(offset)
+    if offset and isinstance(stream, io.IOBase):
+        stream.seek(offset)
     chunk = Chunk()
     start = offset
     for raw in stream:

@@ -157,3 +157,21 @@ def test_a_resume_position_must_still_start_a_line() -> None:
     assert not resume_fits(data, "n7:2")  # inside it: the file changed
     assert resume_fits(data, None) and resume_fits(data, "n0:1") and resume_fits(data, "d3")
     assert data.tell() == 0
+
+
+class _LinesOnly(io.BytesIO):
+    """An input that may only be read line by line (reading it whole fails the test)."""
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            raise AssertionError("NDJSON read whole")
+        return super().read(size)
+
+
+def test_ndjson_is_streamed_on_a_first_run_not_read_whole() -> None:
+    """Only the first two lines with text are needed to tell NDJSON apart: a backfill
+    larger than memory is read line by line from its first run on."""
+    data = b'{"a": 1}\n\n{"b": 2}\n{"c": 3}\n'
+    assert _documents(_LinesOnly(data)) == [{"a": 1}, {"b": 2}, {"c": 3}]
+    # a JSON value over several lines is still parsed whole, as before
+    assert _documents(io.BytesIO(b'[\n{"a": 1},\n{"b": 2}\n]\n')) == [{"a": 1}, {"b": 2}]
