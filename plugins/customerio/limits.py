@@ -27,8 +27,8 @@ MAX_V2_ITEM_BYTES = 32_000
 """Each v2 entity (alone on ``/entity`` or inside a batch): "32kb or smaller"."""
 MAX_BATCH_BYTES = 500_000
 """A ``/batch`` request body must be *smaller* than this."""
-BATCH_ENVELOPE_ROOM = 64
-"""More than the ``{"batch":[`` ... ``]}`` around a batch's entities."""
+BATCH_ENVELOPE = len(b'{"batch":[]}')
+"""The bytes around a batch's entities."""
 MAX_TIMESTAMP = 10**11
 """Unix seconds up to the year 5138; anything larger is taken for milliseconds."""
 
@@ -169,8 +169,8 @@ def check_event(name: str, data: Mapping[str, Any] | None, item_bytes: int | Non
 def check_batch_room(size: int) -> None:
     """Entities that must go in one batch (the parts of a split identify), with room to
     spare for the batch's envelope."""
-    if size + BATCH_ENVELOPE_ROOM >= MAX_BATCH_BYTES:
-        raise too_big("item", size, MAX_BATCH_BYTES - BATCH_ENVELOPE_ROOM, "the split identify is ")
+    if BATCH_ENVELOPE + size >= MAX_BATCH_BYTES:  # what ``requests.build_requests`` checks
+        raise too_big("item", size, MAX_BATCH_BYTES - BATCH_ENVELOPE, "the split identify is ")
 
 
 def check_v2_item(size: int) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from mapwire import OutboundRequest, PreparedItem, __version__
 
 from .actions import BATCH_PATH, ROUTE_BATCH, Call
-from .limits import MAX_BATCH_BYTES, compact_json
+from .limits import BATCH_ENVELOPE, MAX_BATCH_BYTES, compact_json
 from .settings import CioSettings, read_settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ MAX_ITEMS_PER_BATCH = 250
 (a 400, a 5xx retry) can affect, and 1000 small events still fit in 4 requests."""
 
 REGION_PATH = "/api/v1/accounts/region"
-_ENVELOPE = len(b'{"batch":[]}')
 
 
 def headers(cfg: CioSettings, *, json_body: bool) -> dict[str, str]:
@@ -75,7 +74,7 @@ def build_requests(
     out: list[OutboundRequest] = []
     batch: list[PreparedItem] = []
     parts: list[bytes] = []
-    size = _ENVELOPE
+    size = BATCH_ENVELOPE
 
     def flush() -> None:
         nonlocal size
@@ -83,7 +82,7 @@ def build_requests(
             out.append(_batch(cfg, batch, parts))
             batch.clear()
             parts.clear()
-            size = _ENVELOPE
+            size = BATCH_ENVELOPE
 
     for item in items:
         if item.route != ROUTE_BATCH:
@@ -91,7 +90,7 @@ def build_requests(
             out.append(_single(cfg, item))
             continue
         encoded = item.encoded if item.encoded is not None else compact_json(item.body)
-        if _ENVELOPE + len(encoded) >= MAX_BATCH_BYTES:
+        if BATCH_ENVELOPE + len(encoded) >= MAX_BATCH_BYTES:
             raise ValueError("a prepared item is larger than a whole batch may be")
         grown = size + len(encoded) + (1 if batch else 0)
         if batch and (grown >= MAX_BATCH_BYTES or len(batch) >= MAX_ITEMS_PER_BATCH):
