@@ -138,6 +138,29 @@ class Keys:
         """A hash: ordering key -> how many of its entries are pending."""
         return f"{self.prefix}:pending:{connection}"
 
+    def loose(self, connection: str) -> str:
+        """A sorted set: each pending entry without an ordering key -> when claimable."""
+        return f"{self.prefix}:loose:{connection}"
+
+    def keyfree(self, connection: str) -> str:
+        """A sorted set: ordering key with pending entries -> when all of them are ready."""
+        return f"{self.prefix}:keyfree:{connection}"
+
+    def keyq(self, connection: str) -> str:
+        """A sorted set by member: each pending entry with an ordering key, per key in
+        stream order (``queue_index``)."""
+        return f"{self.prefix}:keyq:{connection}"
+
+    def keyout(self, connection: str) -> str:
+        """A sorted set by member, as ``keyq``: the pending entries of each key's last
+        hand-out."""
+        return f"{self.prefix}:keyout:{connection}"
+
+    @property
+    def layout(self) -> str:
+        """A hash: connection -> the version of its queue index (``queue_index.LAYOUT``)."""
+        return f"{self.prefix}:layout"
+
     @property
     def connections(self) -> str:
         """A set of the connections that ever had an entry."""

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .queue_scripts import _FORGET, GROUP, WAITING
+from .queue_index import GROUP, PREAMBLE, WAITING
 
-#: KEYS: stream, due, tries, keyof, pending. ARGV: group, now, the ordering key.
+#: KEYS: the nine queue keys. ARGV: group, now, the ordering key.
 DROP_PERSON = (
-    _FORGET
+    PREAMBLE
     + f"""
 local dropped = 0
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
+if redis.call('EXISTS', stream) == 0 then return 0 end
+for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
   local id, fields = entry[1], entry[2]
   local key = nil
   for i = 1, #fields, 2 do
@@ -29,19 +29,20 @@ for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
   end
   if key == ARGV[3] then
     local held = false
-    local at = redis.call('ZSCORE', KEYS[2], id)
+    local at = redis.call('ZSCORE', due, id)
     if at and tonumber(at) > tonumber(ARGV[2]) then
-      local row = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1]
+      local row = redis.call('XPENDING', stream, ARGV[1], id, id, 1)[1]
       held = row ~= nil and row[2] ~= '{WAITING}'
     end
     if not held then
-      redis.call('XACK', KEYS[1], ARGV[1], id)
-      redis.call('XDEL', KEYS[1], id)
-      forget(KEYS[2], KEYS[3], KEYS[4], KEYS[5], id)
+      redis.call('XACK', stream, ARGV[1], id)
+      redis.call('XDEL', stream, id)
+      forget(id)
       dropped = dropped + 1
     end
   end
 end
+refresh(ARGV[2])
 return dropped
 """
 )

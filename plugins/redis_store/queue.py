@@ -3,21 +3,20 @@
 Design (the scripts and the keys they keep are described in ``queue_scripts``):
 
 * Each connection is one stream read by one consumer group; each process is one
-  consumer, named by its ``claim_owner`` id. ``claim`` is one script: it first
-  takes over, with ``XCLAIM``, pending entries whose lease ran out or whose retry time
-  came (a worker that died leaves its entries pending, and they come back to the others
-  after the lease), then reads new entries with ``XREADGROUP``. Pending entries are older
-  than any new one, so a claim is oldest first, and a retried entry keeps its place.
-* Leases and retry times are kept in a sorted set per connection, on the caller's clock,
+  consumer, named by its ``claim_owner`` id. ``claim`` is one script: it first takes over,
+  with ``XCLAIM``, pending work that is ready (a lease ran out, a retry time came), then
+  reads new entries with ``XREADGROUP``; a retried entry keeps its place.
+* Leases and retry times are kept in sorted sets per connection, on the caller's clock,
   rather than left to ``XAUTOCLAIM``'s idle time: a retried entry must stay hidden until
   its ``not_before`` however long it has been idle, a lease is chosen per claim, and an
   injected clock makes both testable. Hosts are expected to keep their clocks in sync.
 * Per-person order: an entry carries its action's ordering key (field ``k``), and a claim
   takes it only when no other entry of its key is pending unready (leased, or waiting for
-  a retry); see ``queue_scripts``. A dead-lettered entry leaves the queue and so unblocks
-  its key. The first claim of a connection by a ``RedisQueue`` makes the leases of
-  consumers that are provably dead (``claim_owner_is_dead``: a killed process on this
-  host) claimable at once, instead of after their lease.
+  a retry). A per-person index (``queue_index``) lets a claim go straight to the people
+  that are free, however large the backlog parked behind busy ones. A dead-lettered
+  entry leaves the queue and so unblocks its key. The first claim of a connection by a
+  ``RedisQueue`` makes the leases of consumers that are provably dead
+  (``claim_owner_is_dead``: a killed process on this host) claimable at once.
 * ``enqueue`` is one script: when the dedup store is a ``RedisStore`` on the same server
   and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
   are recorded together, atomically. Any other store records its keys first, as with
@@ -53,6 +52,7 @@ from mapwire import (
 )
 
 from . import queue_scripts as scripts
+from . import settle_scripts as settle
 from .connection import (
     DEFAULT_PREFIX,
     RedisClient,
@@ -74,12 +74,10 @@ from .entries import (
     stream_id_of,
 )
 from .person_drop import PersonDrop
-from .store import RedisStore, expiry_args
+from .queue_index import LAYOUT
+from .store import RedisStore, expiry_args, first_seen_through
 
 GROUP = scripts.GROUP
-#: At most this many ready pending entries are considered per claim (the oldest of them
-#: are taken), so no claim runs long after a mass lease expiry.
-SCAN_CAP = 10_000
 #: At most this many new entries whose person is busy are parked by one claim.
 PARK_CAP = 1_000
 
@@ -118,16 +116,18 @@ class RedisQueue(RedisClient, PersonDrop):
         self.consumer = claim_owner_id()
         self._clock = clock
         self._reclaimed: set[str] = set()
+        self._indexed: set[str] = set()
         c = self._open()
         self._enqueue = c.register_script(scripts.ENQUEUE)
         self._claim = c.register_script(scripts.CLAIM)
-        self._retry = c.register_script(scripts.RETRY)
-        self._bury = c.register_script(scripts.DEAD_LETTER)
-        self._requeue = c.register_script(scripts.REQUEUE)
-        self._release = c.register_script(scripts.RELEASE)
-        self._ack = c.register_script(scripts.ACK)
-        self._reclaim = c.register_script(scripts.RECLAIM)
         self._next_ready = c.register_script(scripts.NEXT_READY)
+        self._rebuild = c.register_script(scripts.REBUILD)
+        self._retry = c.register_script(settle.RETRY)
+        self._bury = c.register_script(settle.DEAD_LETTER)
+        self._requeue = c.register_script(settle.REQUEUE)
+        self._release = c.register_script(settle.RELEASE)
+        self._ack = c.register_script(settle.ACK)
+        self._reclaim = c.register_script(settle.RECLAIM)
 
     # -- intake ---------------------------------------------------------------------------
     def enqueue(
@@ -159,7 +159,7 @@ class RedisQueue(RedisClient, PersonDrop):
             dedup_now = dedup.clock()
         elif dedup is not None:
             flat = [k for a in actions for k in a.dedup_keys]
-            flags = iter(_first_seen(dedup, connection, flat, dedup_ttl))
+            flags = iter(first_seen_through(dedup, connection, flat, dedup_ttl))
             keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
             encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
             counts = [0] * len(encoded)
@@ -180,19 +180,18 @@ class RedisQueue(RedisClient, PersonDrop):
         """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
 
         Ready: new to the group, or pending past their lease or retry time; and no entry
-        of its ordering key pending unready. The first claim of a connection releases the
-        leases of consumers that are provably dead.
-        """
+        of its ordering key pending unready. The first claim of a connection indexes an
+        older queue (``_index``) and frees the leases of provably dead consumers."""
         if limit <= 0:
             return []
         if connection not in self._reclaimed:
+            self._index(connection)
             self._reclaimed.add(connection)
             self.reclaim_dead(connection)
         now = self._clock()
         keys = self._pending_keys(connection)
         lease_until = repr(now + lease_seconds)
-        args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, SCAN_CAP]
-        args.append(PARK_CAP)
+        args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, PARK_CAP]
         rows = self._claim(keys=keys, args=args, client=self._open())
         return [entry_from(connection, *row) for row in rows]
 
@@ -207,7 +206,7 @@ class RedisQueue(RedisClient, PersonDrop):
         dead = [str(c["name"]) for c in consumers if claim_owner_is_dead(str(c["name"]))]
         if not dead:
             return 0
-        keys = [stream, self.keys.due(connection)]
+        keys = self._pending_keys(connection)
         args = [GROUP, repr(self._clock()), *dead]
         return int(self._reclaim(keys=keys, args=args, client=client))
 
@@ -215,20 +214,22 @@ class RedisQueue(RedisClient, PersonDrop):
         """Delivered: acknowledge and delete the entries."""
         for connection, sids in by_connection(ids).items():
             keys = self._pending_keys(connection)
-            self._ack(keys=keys, args=[GROUP, *sids], client=self._open())
+            args = [GROUP, repr(self._clock()), *sids]
+            self._ack(keys=keys, args=args, client=self._open())
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
         for connection, sids in by_connection(ids).items():
-            keys = self._pending_keys(connection)[:3]
-            args = [GROUP, repr(not_before), reason, *sids]
+            keys = self._pending_keys(connection)
+            args = [GROUP, repr(not_before), reason, repr(self._clock()), *sids]
             self._retry(keys=keys, args=args, client=self._open())
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         for connection, sids in by_connection(ids).items():
-            keys = [self.keys.stream(connection), self.keys.due(connection)]
-            self._release(keys=keys, args=[GROUP, repr(not_before), *sids], client=self._open())
+            keys = self._pending_keys(connection)
+            args = [GROUP, repr(not_before), repr(self._clock()), *sids]
+            self._release(keys=keys, args=args, client=self._open())
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, one script per connection.
@@ -248,13 +249,9 @@ class RedisQueue(RedisClient, PersonDrop):
         now = repr(self._clock())
         for connection, items in groups.items():
             keys = [
-                self.keys.stream(connection),
-                self.keys.due(connection),
-                self.keys.tries(connection),
+                *self._pending_keys(connection),
                 self.keys.dead_all,
                 self.keys.dead_of(connection),
-                self.keys.keyof(connection),
-                self.keys.pending(connection),
                 *(self.keys.dead(dead) for _, _, dead in items),
             ]
             args: list[Any] = [GROUP, connection, now]
@@ -301,7 +298,9 @@ class RedisQueue(RedisClient, PersonDrop):
     def next_ready_at(self, connection: str) -> float | None:
         """When the next entry of ``connection`` becomes claimable (may be in the past);
         None if it has none."""
-        keys = [self.keys.stream(connection), self.keys.due(connection)]
+        if connection not in self._indexed:
+            self._index(connection)
+        keys = self._pending_keys(connection)
         at = self._next_ready(keys=keys, args=[], client=self._open())
         return None if at is None else float(at)
 
@@ -379,22 +378,23 @@ class RedisQueue(RedisClient, PersonDrop):
     # other consumers after their lease.
 
     # -- internals ------------------------------------------------------------------------
+    def _index(self, connection: str) -> None:
+        """Build the per-person index if ``connection`` was written without it."""
+        keys = [*self._pending_keys(connection), self.keys.layout]
+        self._rebuild(keys=keys, args=[connection, LAYOUT], client=self._open())
+        self._indexed.add(connection)
+
     def _pending_keys(self, connection: str) -> list[str]:
-        """stream, due, tries, keyof and pending of ``connection``."""
+        """The nine keys every queue script takes first (``queue_index.PREAMBLE``)."""
+        keys = self.keys
         return [
-            self.keys.stream(connection),
-            self.keys.due(connection),
-            self.keys.tries(connection),
-            self.keys.keyof(connection),
-            self.keys.pending(connection),
+            keys.stream(connection),
+            keys.due(connection),
+            keys.tries(connection),
+            keys.keyof(connection),
+            keys.pending(connection),
+            keys.loose(connection),
+            keys.keyfree(connection),
+            keys.keyq(connection),
+            keys.keyout(connection),
         ]
-
-
-def _first_seen(
-    store: StateStore, namespace: str, keys: list[str], ttl: float | None
-) -> list[bool]:
-    """Record ``keys`` through another store: in one call if it offers ``first_seen_many``."""
-    many = getattr(store, "first_seen_many", None)
-    if many is not None:
-        return list(many(namespace, keys, ttl))
-    return [store.first_seen(namespace, key, ttl) for key in keys]

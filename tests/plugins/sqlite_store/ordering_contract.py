@@ -127,3 +127,47 @@ class OrderingContract:
                 queue.ack([e.id for e in done])
         assert {p: sorted(ns) for p, ns in seen.items()} == seen
         assert sum(len(ns) for ns in seen.values()) == 30
+
+    def test_a_backlog_parked_behind_a_busy_person_never_hides_their_next_entry(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        """More entries wait behind one busy person than a claim could look at one by
+        one; other claims read (park) them meanwhile. Once the person's entry in flight
+        is delivered, their next ones go out, and the other person's entry went out at
+        once."""
+        queue.enqueue("c", [of("p", 0)])
+        first = queue.claim("c", 1, 300)
+        queue.enqueue("c", [of("p", n) for n in range(1, 12_001)])
+        queue.enqueue("c", [of("q", 20_000)])
+        others: list[int] = []
+        for _ in range(15):
+            clock.advance(0.1)
+            others += numbers(queue.claim("c", 50, 300))
+        assert others == [20_000]
+        queue.ack([e.id for e in first])
+        clock.advance(1)
+        assert numbers(queue.claim("c", 5, 300)) == [1, 2, 3, 4, 5]
+
+    def test_retried_people_come_back_through_a_crowd_of_older_parked_entries(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        """3,000 people's first entries fail and wait 30 s; their 12,000 later entries are
+        parked meanwhile, all ready before the retries. When the retry time comes, the
+        people are free again: a claim hands out their entries, each person's oldest
+        first."""
+        people = [f"p{i}" for i in range(3_000)]
+        queue.enqueue("c", [of(p, i * 10) for i, p in enumerate(people)])
+        heads = queue.claim("c", len(people), 60)
+        queue.enqueue("c", [of(p, i * 10 + k) for k in range(1, 5) for i, p in enumerate(people)])
+        queue.retry([e.id for e in heads], clock.now + 30, "HTTP 503")
+        for _ in range(13):
+            clock.advance(1)
+            assert queue.claim("c", 100, 60) == []
+        clock.advance(30)
+        got = queue.claim("c", 5, 60)
+        assert len(got) == 5
+        for person in {e.action.payload["id"] for e in got}:
+            theirs = [e for e in got if e.action.payload["id"] == person]
+            steps = [e.action.payload["n"] % 10 for e in theirs]
+            assert steps == list(range(len(steps))), "each person's oldest first"
+            assert theirs[0].attempts == 1

@@ -1,0 +1,49 @@
+"""The per-person index of the Redis queue (``queue_index``): a queue written by a version
+without it is indexed before its first claim, and nothing waiting in it is lost or
+reordered."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ordering_contract import numbers, of
+from redis_helpers import REDIS_URL, prefix_for
+from store_contract import FakeClock
+
+from mapwire.plugins.redis_store.queue import RedisQueue
+
+
+def _without_index(queue: RedisQueue, connection: str) -> None:
+    """Leave only what the previous layout kept: stream, due, tries, keyof, pending."""
+    keys = queue.keys
+    client = queue._open()
+    client.delete(
+        keys.loose(connection),
+        keys.keyfree(connection),
+        keys.keyq(connection),
+        keys.keyout(connection),
+    )
+    client.hdel(keys.layout, connection)
+
+
+def test_a_queue_without_the_index_is_indexed_before_its_first_claim(tmp_path: Path) -> None:
+    clock = FakeClock()
+    before = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    before.enqueue("c", [of("p", 0), of("q", 1)])
+    held = before.claim("c", 1, 30)  # p's first entry in flight
+    before.enqueue("c", [of("p", 2), of("q", 3)])
+    before.claim("c", 1, 30)  # q's first entry in flight too
+    assert numbers(before.claim("c", 10, 30)) == [], "p's and q's next ones parked"
+    _without_index(before, "c")
+
+    after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    assert after.next_ready_at("c") is not None
+    assert after.claim("c", 10, 30) == [], "both people still busy"
+    after.ack([e.id for e in held])
+    p_next = after.claim("c", 10, 30)
+    assert numbers(p_next) == [2], "p is free; q still is not"
+    after.ack([e.id for e in p_next])
+    clock.advance(31)  # q's lease runs out: its entries come back, in order
+    assert numbers(after.claim("c", 10, 30)) == [1, 3]
+    assert after.depth("c") == 2
+    assert after._open().hget(after.keys.layout, "c") == "2"
