@@ -15,8 +15,11 @@ bodies sent to it at once stay within ``server.max_parse_bytes`` (``ParseBudget.
 It opens a tap socket of its own, so ``mapwire tap`` shows what it maps. If it dies, the
 request it held is answered 503 ``offload_failed`` (the input may or may
 not be queued, as with any 503 on a timeout: the sender retries and the flows' dedup keeps
-it once) and the next heavy body starts a new one. A config that is not a readable file
-(built in code) has no helper: its heavy bodies are parsed in a thread.
+it once) and the next heavy body starts a new one. If the config file no longer loads
+(broken since the server read it), the helper logs why once (``offload_config_invalid``)
+and answers heavy bodies 503 with that code, trying the file again at most every
+``RETRY_LOAD`` seconds. A config that is not a readable file (built in code) has no
+helper: its heavy bodies are parsed in a thread.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -175,20 +179,48 @@ class _Helper:
 
 
 _helper: _Helper | None = None
+#: The config file's location, and when loading it last failed (monotonic seconds).
+_files: tuple[str, str] = ("", "")
+_failed_at: float | None = None
+#: A config file that failed to load is tried again at most this often (seconds).
+RETRY_LOAD = 5.0
 
 
 def _start(path: str, base: str, level: str) -> None:
-    global _helper
+    global _files
     configure_logging(level if level in LEVELS else "info")
-    _helper = _Helper(path, base)
-    tap_in_thread(_helper.config, _helper.runtime.pipeline)  # mapwire tap sees its bodies
+    _files = (path, base)
+    _load()
+
+
+def _load() -> None:
+    """Load the config file into ``_helper``; a file broken since the server loaded it is
+    logged (once, until it loads again) and ``_helper`` stays None."""
+    global _helper, _failed_at
+    try:
+        helper = _Helper(*_files)
+    except MapwireError as exc:
+        if _failed_at is None:
+            log_event(logging.ERROR, "offload_config_invalid", error=str(exc))
+        _failed_at = time.monotonic()
+        return
+    _helper, _failed_at = helper, None
+    tap_in_thread(helper.config, helper.runtime.pipeline)  # mapwire tap sees its bodies
     log_event(logging.INFO, "offload_ready", pid=os.getpid())
 
 
 def _handle(
     path: str, body: bytes, only: tuple[str, ...] | None, expected: str
 ) -> Handled | _Refused:
-    assert _helper is not None, "the helper process was not started"
+    if _helper is None and _failed_at is not None and time.monotonic() - _failed_at >= RETRY_LOAD:
+        _load()  # the file may have been fixed since
+    if _helper is None:  # its config file could not be loaded (logged)
+        return _Refused(
+            "unavailable",
+            "the config file cannot be loaded (see the log); fix it, then send again",
+            code="offload_config_invalid",
+            retry_after=5,
+        )
     if connections_signature(_helper.config) != expected:
         log_event(logging.WARNING, "offload_config_differs")
         return _Refused(

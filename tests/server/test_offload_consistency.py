@@ -5,6 +5,7 @@ request verified for a connection that a reload has since disabled is 503 too.""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from pathlib import Path
@@ -12,10 +13,11 @@ from pathlib import Path
 import pytest
 from server_helpers import sink_flows, write_config
 
-from mapwire.contracts.endpoint import Documents
+from mapwire.contracts.endpoint import Documents, Endpoint
 from mapwire.contracts.errors import IntakeUnavailable
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
+from mapwire.runtime.registry import get_registry
 from mapwire.server import offload
 from mapwire.server.queueing import parts_for
 
@@ -65,3 +67,58 @@ def test_a_request_for_a_connection_no_longer_enabled_is_sent_again(
         assert refused.value.code == "connection_changed"
     finally:
         runtime.close()
+
+
+def test_a_config_file_the_helper_cannot_load_refuses_heavy_bodies_with_a_reason(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets: None,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The file broken after the server loaded it: the helper starts without a config,
+    says why once in the log (no traceback), and answers each heavy body 503 (sent again)
+    until the file is fixed, instead of a stopped helper for every body."""
+    monkeypatch.chdir(tmp_path)
+    path = write_config(tmp_path, sink_flows())
+    running = load_config(path)
+    path.write_text(
+        path.read_text().replace('"flow": "mparticle-events-to-customerio"', '"flow": 7')
+    )
+    helper = offload.Offload(running)
+    try:
+        for _ in range(2):
+            with pytest.raises(IntakeUnavailable) as refused:
+                asyncio.run(helper.handle(_endpoint("/mparticle/events"), b"{}", None))
+            assert refused.value.code == "offload_config_invalid"
+    finally:
+        helper.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("offload_config_invalid") == 1
+
+
+def _endpoint(path: str) -> Endpoint:
+    return next(e for e in get_registry().endpoints().values() if e.path == path)
+
+
+def test_the_helper_loads_the_config_file_again_once_it_is_fixed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write_config(tmp_path, sink_flows())
+    running = load_config(path)
+    good = path.read_text()
+    path.write_text(good.replace('"flow": "mparticle-events-to-customerio"', '"flow": 7'))
+    monkeypatch.setattr(offload, "RETRY_LOAD", 0.0)
+    monkeypatch.setattr(offload, "tap_in_thread", lambda *args: None)
+    for name, value in (("_helper", None), ("_files", ("", "")), ("_failed_at", None)):
+        monkeypatch.setattr(offload, name, value)
+    offload._start(str(path), "", "info")
+    expected = offload.connections_signature(running)
+    refused = offload._handle("/mparticle/events", b"[]", None, expected)
+    assert isinstance(refused, offload._Refused) and refused.code == "offload_config_invalid"
+    path.write_text(good)
+    handled = offload._handle("/mparticle/events", b"[]", None, expected)
+    assert isinstance(handled, offload.Handled)
+    assert offload._helper is not None
+    offload._helper.runtime.close()
