@@ -60,14 +60,23 @@ return out
 )
 
 #: Returns ``{members, outcomes}``; each outcome is ``<applied 1|0><before 1|0|->``.
+#: Versions are integers written in decimal, compared exactly (a Lua number is a double,
+#: exact only up to 2**53).
 _UPDATE_MEMBERSHIP = """
 local h = KEYS[1]
 local outcomes = {}
+local function not_older(a, b)
+  local a_neg, b_neg = string.sub(a, 1, 1) == '-', string.sub(b, 1, 1) == '-'
+  if a_neg ~= b_neg then return b_neg end
+  if a_neg then a, b = string.sub(b, 2), string.sub(a, 2) end
+  if #a ~= #b then return #a > #b end
+  return a >= b
+end
 for i = 1, #ARGV, 3 do
   local member, present, version = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local old = redis.call('HGET', h, member)
   local before = old and string.sub(old, 1, 1) or '-'
-  if not old or tonumber(version) >= tonumber(string.match(old, ':(.*)$')) then
+  if not old or not_older(version, string.match(old, ':(.*)$')) then
     redis.call('HSET', h, member, present .. ':' .. version)
     outcomes[#outcomes + 1] = '1' .. before
   else

@@ -224,6 +224,18 @@ class StateStoreContract:
         assert store.update_membership("seg", "u1", [("b", False, 10)]) == []
         assert store.update_membership("seg", "u1", [("b", True, 11)]) == ["b"]
 
+    def test_membership_versions_compare_exactly_past_float_precision(
+        self, store: StateStore
+    ) -> None:
+        big = 2**53  # 2**53 + 1 is the first integer a float cannot hold
+        store.update_membership("seg", "u1", [("a", True, big + 1)])
+        assert store.update_membership("seg", "u1", [("a", False, big)]) == ["a"], "older"
+        assert store.update_membership("seg", "u1", [("a", False, big + 2)]) == []
+        store.update_membership("seg", "u1", [("b", False, -big - 1)])
+        assert store.update_membership("seg", "u1", [("b", True, -big - 2)]) == []
+        assert store.update_membership("seg", "u1", [("b", True, -big)]) == ["b"]
+        assert store.update_membership("seg", "u1", [("b", False, 0), ("b", True, -1)]) == []
+
     def test_membership_out_of_order_within_one_call(self, store: StateStore) -> None:
         changes = [("a", True, 2), ("a", False, 1), ("b", False, 1), ("b", True, 2)]
         assert store.update_membership("seg", "u1", changes) == ["a", "b"]
