@@ -9,7 +9,7 @@
 * ``update_membership`` is one script over a hash ``member -> "present:version"``: each
   change is applied last-writer-wins (an equal version applied later wins), tombstones
   are kept, and the present members come back in the same round trip. Versions are
-  compared as Lua numbers: exact up to 2**53.
+  integers, compared exactly as decimal text (never as Lua numbers, doubles).
 
 * ``add_aliases`` adds the alias to a set per alias (the keys it names) and to a set per
   key (its aliases); ``forget`` is one script that removes the named keys' hashes, those
