@@ -1,6 +1,7 @@
 """``RedisQueue``: a durable delivery ``Queue`` in Redis Streams, shared by every process.
 
-Design (the scripts and the keys they keep are described in ``queue_scripts``):
+Design (the keys are described in ``queue_index``, the scripts in ``queue_scripts`` and
+``settle_scripts``):
 
 * Each connection is one stream read by one consumer group; each process is one
   consumer, named by its ``claim_owner`` id. ``claim`` is one script: it first takes over,
@@ -10,22 +11,18 @@ Design (the scripts and the keys they keep are described in ``queue_scripts``):
   rather than left to ``XAUTOCLAIM``'s idle time: a retried entry must stay hidden until
   its ``not_before`` however long it has been idle, a lease is chosen per claim, and an
   injected clock makes both testable. Hosts are expected to keep their clocks in sync.
-* Per-person order: an entry carries its action's ordering key (field ``k``), and a claim
-  takes it only when no other entry of its key is pending unready (leased, or waiting for
-  a retry). A per-person index (``queue_index``) lets a claim go straight to the people
-  that are free, however large the backlog parked behind busy ones. A dead-lettered
-  entry leaves the queue and so unblocks its key. The first claim of a connection by a
-  ``RedisQueue`` makes the leases of consumers that are provably dead
-  (``claim_owner_is_dead``: a killed process on this host) claimable at once.
+* Per-person order: a claim takes an entry with an ordering key (field ``k``) only when
+  no other entry of its key is pending unready (leased, or waiting for a retry), and goes
+  straight to the people who are free however large the backlog behind busy ones. The
+  first claim of a connection by a ``RedisQueue`` makes the leases of consumers that are
+  provably dead (``claim_owner_is_dead``: a killed process on this host) claimable now.
 * ``enqueue`` is one script: when the dedup store is a ``RedisStore`` on the same server
   and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
   are recorded together, atomically. Any other store records its keys first, as with
   ``SqliteQueue``. An action is a duplicate if any of its keys was seen before.
-* ``ack`` (after delivery) is ``XACK`` + ``XDEL`` in one ``MULTI``; ``retry`` counts an
-  attempt and reschedules; ``release`` reschedules only; ``dead_letter`` moves the entry
-  to a hash of its own, indexed per connection, all in one script. Settling an entry
-  another worker has claimed since (after this worker's lease ran out) is allowed:
-  delivery is at least once, as with ``SqliteQueue``.
+* ``ack``, ``retry`` (an attempt counted), ``release`` and ``dead_letter`` are one script
+  each. Settling an entry another worker has claimed since (after this worker's lease ran
+  out) is allowed: delivery is at least once, as with ``SqliteQueue``.
 
 Entry ids are ``EntryId(connection, ms, seq)``: the stream id with its connection, so
 ``ack`` and ``retry`` need nothing else. Dead letter ids are integers.
@@ -80,6 +77,8 @@ from .store import RedisStore, expiry_args, first_seen_through
 GROUP = scripts.GROUP
 #: At most this many new entries whose person is busy are parked by one claim.
 PARK_CAP = 1_000
+#: Pending entries indexed per step when a queue written without the index is indexed.
+REBUILD_PAGE = 1_000
 
 
 def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
@@ -115,8 +114,7 @@ class RedisQueue(RedisClient, PersonDrop):
         super().__init__(url, prefix, options)
         self.consumer = claim_owner_id()
         self._clock = clock
-        self._reclaimed: set[str] = set()
-        self._indexed: set[str] = set()
+        self._started: set[str] = set()
         c = self._open()
         self._enqueue = c.register_script(scripts.ENQUEUE)
         self._claim = c.register_script(scripts.CLAIM)
@@ -180,18 +178,16 @@ class RedisQueue(RedisClient, PersonDrop):
         """Up to ``limit`` ready entries, oldest first, leased for ``lease_seconds``.
 
         Ready: new to the group, or pending past their lease or retry time; and no entry
-        of its ordering key pending unready. The first claim of a connection indexes an
-        older queue (``_index``) and frees the leases of provably dead consumers."""
+        of its ordering key pending unready."""
         if limit <= 0:
             return []
-        if connection not in self._reclaimed:
-            self._index(connection)
-            self._reclaimed.add(connection)
-            self.reclaim_dead(connection)
+        if connection not in self._started:
+            self._start(connection)
         now = self._clock()
-        keys = self._pending_keys(connection)
+        keys = [*self._pending_keys(connection), self.keys.layout]
         lease_until = repr(now + lease_seconds)
         args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, PARK_CAP]
+        args += [connection, LAYOUT]
         rows = self._claim(keys=keys, args=args, client=self._open())
         return [entry_from(connection, *row) for row in rows]
 
@@ -298,8 +294,8 @@ class RedisQueue(RedisClient, PersonDrop):
     def next_ready_at(self, connection: str) -> float | None:
         """When the next entry of ``connection`` becomes claimable (may be in the past);
         None if it has none."""
-        if connection not in self._indexed:
-            self._index(connection)
+        if connection not in self._started:
+            self._start(connection)
         keys = self._pending_keys(connection)
         at = self._next_ready(keys=keys, args=[], client=self._open())
         return None if at is None else float(at)
@@ -378,11 +374,15 @@ class RedisQueue(RedisClient, PersonDrop):
     # other consumers after their lease.
 
     # -- internals ------------------------------------------------------------------------
-    def _index(self, connection: str) -> None:
-        """Build the per-person index if ``connection`` was written without it."""
+    def _start(self, connection: str) -> None:
+        """First, index a queue written without the per-person index (or finish another
+        process's build), a page at a time; then free provably dead consumers' leases."""
         keys = [*self._pending_keys(connection), self.keys.layout]
-        self._rebuild(keys=keys, args=[connection, LAYOUT], client=self._open())
-        self._indexed.add(connection)
+        args = [connection, LAYOUT, REBUILD_PAGE]
+        while not self._rebuild(keys=keys, args=args, client=self._open()):
+            pass
+        self.reclaim_dead(connection)
+        self._started.add(connection)
 
     def _pending_keys(self, connection: str) -> list[str]:
         """The nine keys every queue script takes first (``queue_index.PREAMBLE``)."""

@@ -52,7 +52,9 @@ return #keep
 """
 )
 
-#: KEYS: the nine queue keys. ARGV: group, consumer, now, lease_until, limit, park_cap.
+#: KEYS: the nine queue keys, then the layout hash. ARGV: group, consumer, now,
+#: lease_until, limit, park_cap, connection, layout version (nothing is handed out while
+#: the index of the connection is being built: ``REBUILD``).
 #: Returns ``{id, fields, tries}`` per entry, oldest first. First the pending work that is
 #: ready, the longest ready first: people whose pending entries are all ready (each with
 #: their entries oldest first) and entries without a key; then new entries, read with
@@ -63,6 +65,7 @@ CLAIM = (
 local group, consumer, now, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local limit, park_cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('EXISTS', stream) == 0 then return {} end
+if redis.call('HGET', KEYS[10], ARGV[7]) ~= ARGV[8] then return {} end
 local out, took, done = {}, {}, {}
 local function hand_out(entry)
   out[#out + 1] = entry
@@ -180,17 +183,27 @@ return person or single or false
 """
 )
 
-#: KEYS: the nine queue keys, then the layout hash. ARGV: connection, layout version.
-#: Builds ``loose``, ``keyq``, ``keyout`` and ``keyfree`` from ``due`` and ``keyof``
-#: (once per connection: a queue written by a version without them); returns how many
-#: pending entries it indexed. Every pending entry of a person counts as handed out.
+#: KEYS: the nine queue keys, then the layout hash. ARGV: connection, layout version,
+#: page size. One step of building ``loose``, ``keyq``, ``keyout`` and ``keyfree`` from
+#: ``due`` and ``keyof`` (a queue written by a version without them): a page of ``due``
+#: per call, so Redis is never held long, from a cursor kept in the layout hash
+#: (``building:<cursor>``), so any process can take the build over. Claims wait until it
+#: is done (``CLAIM`` hands out nothing meanwhile); settling keeps the pages built up to
+#: date, and a page keeps each person's ``keyfree`` the latest of what it saw. Every
+#: pending entry of a person counts as handed out. Returns 1 once the index is complete.
 REBUILD = (
     PREAMBLE
     + """
-if redis.call('HGET', KEYS[10], ARGV[1]) == ARGV[2] then return 0 end
-redis.call('DEL', loose, keyfree, keyq, keyout)
-local rows = redis.call('ZRANGE', due, 0, -1, 'WITHSCORES')
-local latest = {}
+local state = redis.call('HGET', KEYS[10], ARGV[1])
+if state == ARGV[2] then return 1 end
+local cursor = '0'
+if state and string.sub(state, 1, 9) == 'building:' then
+  cursor = string.sub(state, 10)
+else
+  redis.call('DEL', loose, keyfree, keyq, keyout)
+end
+local page = redis.call('ZSCAN', due, cursor, 'COUNT', ARGV[3])
+local rows = page[2]
 for i = 1, #rows, 2 do
   local id, at = rows[i], rows[i + 1]
   local key = redis.call('HGET', keyof, id)
@@ -198,13 +211,17 @@ for i = 1, #rows, 2 do
     local m = member(key, id)
     redis.call('ZADD', keyq, 0, m)
     redis.call('ZADD', keyout, 0, m)
-    if latest[key] == nil or tonumber(at) > tonumber(latest[key]) then latest[key] = at end
+    local free = redis.call('ZSCORE', keyfree, key)
+    if not free or tonumber(at) > tonumber(free) then redis.call('ZADD', keyfree, at, key) end
   else
     redis.call('ZADD', loose, at, id)
   end
 end
-for key, at in pairs(latest) do redis.call('ZADD', keyfree, at, key) end
-redis.call('HSET', KEYS[10], ARGV[1], ARGV[2])
-return #rows / 2
+if page[1] == '0' then
+  redis.call('HSET', KEYS[10], ARGV[1], ARGV[2])
+  return 1
+end
+redis.call('HSET', KEYS[10], ARGV[1], 'building:' .. page[1])
+return 0
 """
 )

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from ordering_contract import numbers, of
 from redis_helpers import REDIS_URL, prefix_for
 from store_contract import FakeClock
 
+from mapwire.plugins.redis_store import queue as queue_module
 from mapwire.plugins.redis_store.queue import RedisQueue
+from mapwire.plugins.redis_store.queue_index import LAYOUT
 
 
 def _without_index(queue: RedisQueue, connection: str) -> None:
@@ -46,4 +49,38 @@ def test_a_queue_without_the_index_is_indexed_before_its_first_claim(tmp_path: P
     clock.advance(31)  # q's lease runs out: its entries come back, in order
     assert numbers(after.claim("c", 10, 30)) == [1, 3]
     assert after.depth("c") == 2
-    assert after._open().hget(after.keys.layout, "c") == "2"
+    assert after._open().hget(after.keys.layout, "c") == LAYOUT
+
+
+def test_the_index_is_built_a_page_at_a_time_and_any_process_can_finish_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large queue is indexed in steps (Redis never held long); a build a process began
+    and stopped is finished by the next; no claim hands anything out before it is done,
+    while settling goes on."""
+    clock = FakeClock()
+    people = [f"p{i}" for i in range(150)]  # 300 pending entries: past one small page
+    before = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    before.enqueue("c", [of(p, i) for i, p in enumerate(people)])
+    held = before.claim("c", len(people), 30)
+    before.enqueue("c", [of(p, 1000 + i) for i, p in enumerate(people)])
+    assert before.claim("c", 1000, 30) == []  # all parked behind the held ones
+    _without_index(before, "c")
+
+    starter = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    keys = [*starter._pending_keys("c"), starter.keys.layout]
+    assert starter._rebuild(keys=keys, args=["c", LAYOUT, 10], client=starter._open()) == 0
+    assert starter._open().hget(starter.keys.layout, "c").startswith("building:")
+    before.ack([e.id for e in held])  # settling goes on during the build
+    assert before.claim("c", 1000, 30) == [], "no claim before the index is complete"
+
+    monkeypatch.setattr(queue_module, "REBUILD_PAGE", 10)
+    after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    got = after.claim("c", 1000, 30)
+    assert numbers(got) == [1000 + i for i in range(len(people))]
+    assert after._open().hget(after.keys.layout, "c") == LAYOUT
+    after.ack([e.id for e in got])
+    client = after._open()
+    for name in ("due", "loose", "keyfree", "keyq", "keyout"):
+        assert client.zcard(getattr(after.keys, name)("c")) == 0, name
+    assert client.hlen(after.keys.pending("c")) == client.hlen(after.keys.keyof("c")) == 0
