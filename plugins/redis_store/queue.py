@@ -378,7 +378,7 @@ class RedisQueue(RedisClient, PersonDrop):
         """First, index a queue written without the per-person index (or finish another
         process's build), a page at a time; then free provably dead consumers' leases."""
         keys = [*self._pending_keys(connection), self.keys.layout]
-        args = [connection, LAYOUT, REBUILD_PAGE]
+        args: list[str | int] = [connection, LAYOUT, REBUILD_PAGE]
         while not self._rebuild(keys=keys, args=args, client=self._open()):
             pass
         self.reclaim_dead(connection)
