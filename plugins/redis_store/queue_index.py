@@ -12,14 +12,14 @@ What a connection keeps (key names in ``connection.Keys``; ``queue_scripts`` and
   new to the group or in ``due``. ``tries``: entry id -> ``"attempts|last error"``.
 * Entries without an ordering key: ``loose``, the same scores as ``due`` for them alone.
 * Entries with one (a *person*): ``keyof`` (entry id -> key), ``pending`` (key -> how many
-  of its entries are pending), ``keyq`` (every pending entry of every person, in stream
-  order per person), ``keyout`` (the entries of a person's last hand-out still pending,
-  and any entry of theirs retried or released since: the only ones that can be unready)
-  and ``keyfree`` (person -> when all their pending entries are ready: the latest time
-  among ``keyout``'s entries, or the time that set emptied). ``keyq`` and ``keyout`` are
-  one sorted set each, scored 0 and ordered by member: the person's key with its length
-  first, then the stream id padded to a fixed width, so one person's entries are one
-  lexicographic range, oldest first.
+  of its entries are pending), ``keyout`` (a person's pending entries that were handed out
+  at least once: leased, waiting for a retry, released, or given back by a lease that ran
+  out; the only ones that can be unready), ``keyq`` (their parked entries, never handed
+  out yet: all newer than those in ``keyout``) and ``keyfree`` (person -> when all their
+  pending entries are ready: the latest time among ``keyout``'s entries, or when that set
+  emptied). ``keyout`` and ``keyq`` are one sorted set each, scored 0 and ordered by
+  member: the person's key with its length first, then the stream id padded to a fixed
+  width, so one person's entries are one lexicographic range, oldest first.
 
 A claim therefore never scans entries it cannot take: the people it may serve are the
 ``keyfree`` range up to now, and the entries without a key the ``loose`` range, both
@@ -74,11 +74,30 @@ local function id_of(m, p)
   return ms .. '-' .. seq
 end
 
+-- A member longer than Redis's listpack limit (64 bytes) that is never a person or an
+-- entry (scored +inf, or outside every person's range): it keeps each sorted set a
+-- skiplist and each hash a hash table, whose inserts and removals cost O(log n) or O(1),
+-- where a small one's listpack costs a copy each time (about three times slower at a
+-- hundred members). ``due`` counts it: NEXT_READY takes it off.
+local KEEP = '~mapwire~keeps~this~set~a~skiplist~' .. string.rep('~', 40)
+local function keep_skiplists()
+  redis.call('ZADD', due, 'inf', KEEP)
+  redis.call('HSET', keyof, KEEP, '-')
+  redis.call('HSET', pending, KEEP, '-')
+  redis.call('ZADD', keyfree, 'inf', KEEP)
+  redis.call('ZADD', loose, 'inf', KEEP)
+  redis.call('ZADD', keyout, 0, KEEP)
+  redis.call('ZADD', keyq, 0, KEEP)
+end
+
+-- One more or one fewer pending entry of a person; how many they have now.
 local function count_pending(key, by)
-  if redis.call('HINCRBY', pending, key, by) <= 0 then
+  local n = redis.call('HINCRBY', pending, key, by)
+  if n <= 0 then
     redis.call('HDEL', pending, key)
     redis.call('ZREM', keyfree, key)
   end
+  return n
 end
 
 -- A pending entry leaves the queue (settled, dropped, or found deleted).
@@ -87,10 +106,8 @@ local function forget(id)
   if key then
     redis.call('HDEL', keyof, id)
     local m = member(key, id)
-    redis.call('ZREM', keyq, m)
-    redis.call('ZREM', keyout, m)
-    count_pending(key, -1)
-    touched[key] = true
+    if redis.call('ZREM', keyout, m) == 0 then redis.call('ZREM', keyq, m) end
+    if count_pending(key, -1) > 0 then touched[key] = true else touched[key] = nil end
   else
     redis.call('ZREM', loose, id)
   end
@@ -98,34 +115,26 @@ local function forget(id)
   redis.call('HDEL', tries, id)
 end
 
--- A pending entry may be claimed again from ``at`` (a score string). A person's entry
--- joins ``keyout`` (one settled late, by a worker whose lease ran out, may not be in it).
+-- A pending entry that was handed out may be claimed again from ``at`` (a score string).
 local function schedule(id, at)
   redis.call('ZADD', due, at, id)
   local key = redis.call('HGET', keyof, id)
-  if key then
-    redis.call('ZADD', keyout, 0, member(key, id))
-    touched[key] = true
-  else
-    redis.call('ZADD', loose, at, id)
-  end
+  if key then touched[key] = true else redis.call('ZADD', loose, at, id) end
 end
 
 -- Work out again when each touched person is free: the latest time among the entries
 -- of their last hand-out still pending, else ``now``.
 local function refresh(now)
   for key in pairs(touched) do
-    if redis.call('HEXISTS', pending, key) == 1 then
-      local lo, hi, p = range_of(key)
-      local at, latest = nil, nil
-      for _, m in ipairs(redis.call('ZRANGEBYLEX', keyout, lo, hi)) do
-        local score = redis.call('ZSCORE', due, id_of(m, p))
-        if score and (latest == nil or tonumber(score) > latest) then
-          at, latest = score, tonumber(score)
-        end
+    local lo, hi, p = range_of(key)
+    local at, latest = nil, nil
+    for _, m in ipairs(redis.call('ZRANGEBYLEX', keyout, lo, hi)) do
+      local score = redis.call('ZSCORE', due, id_of(m, p))
+      if score and (latest == nil or tonumber(score) > latest) then
+        at, latest = score, tonumber(score)
       end
-      redis.call('ZADD', keyfree, at or now, key)
     end
+    redis.call('ZADD', keyfree, at or now, key)
   end
   touched = {}
 end

@@ -71,24 +71,31 @@ local function hand_out(entry)
   out[#out + 1] = entry
   redis.call('ZADD', due, lease_until, entry[1])
 end
+-- A free person's entries, oldest first: those handed out before, then parked ones.
 local function take_person(key)
   local lo, hi, p = range_of(key)
-  redis.call('ZREMRANGEBYLEX', keyout, lo, hi)
-  for _, m in ipairs(redis.call('ZRANGEBYLEX', keyq, lo, hi, 'LIMIT', 0, limit - #out)) do
-    local id = id_of(m, p)
-    local got = redis.call('XCLAIM', stream, group, consumer, 0, id)
-    if got[1] then
-      hand_out(got[1])
-      redis.call('ZADD', keyout, 0, m)
-      took[key] = true
-    else
-      forget(id)
+  for _, set in ipairs({keyout, keyq}) do
+    if #out < limit then
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', set, lo, hi, 'LIMIT', 0, limit - #out)) do
+        local id = id_of(m, p)
+        local got = redis.call('XCLAIM', stream, group, consumer, 0, id)
+        if got[1] then
+          hand_out(got[1])
+          if set == keyq then
+            redis.call('ZREM', keyq, m)
+            redis.call('ZADD', keyout, 0, m)
+          end
+          took[key] = true
+        else
+          forget(id)
+        end
+      end
     end
   end
-  if redis.call('HEXISTS', pending, key) == 1 then
+  if took[key] then
     redis.call('ZADD', keyfree, lease_until, key)
+    touched[key] = nil
   end
-  touched[key] = nil
 end
 local function take_loose(id)
   local got = redis.call('XCLAIM', stream, group, consumer, 0, id)
@@ -119,7 +126,7 @@ while #out < limit do
   end
   if not progressed then break end
 end
-local parked = 0
+local ready_taken, parked = #out, 0
 while #out < limit do
   local got = redis.call(
     'XREADGROUP', 'GROUP', group, consumer, 'COUNT', limit - #out, 'STREAMS', stream, '>')
@@ -133,32 +140,37 @@ while #out < limit do
       hand_out(entry)
       redis.call('ZADD', loose, lease_until, id)
     else
-      local busy = not took[key] and redis.call('HEXISTS', pending, key) == 1
+      local first = count_pending(key, 1) == 1
       local m = member(key, id)
       redis.call('HSET', keyof, id, key)
-      redis.call('HINCRBY', pending, key, 1)
-      redis.call('ZADD', keyq, 0, m)
-      if busy then
-        redis.call('ZADD', due, now, id)
-        parked = parked + 1
-      else
-        took[key] = true
+      if first or took[key] then
+        if not took[key] then
+          took[key] = true
+          redis.call('ZADD', keyfree, lease_until, key)
+        end
         hand_out(entry)
         redis.call('ZADD', keyout, 0, m)
-        redis.call('ZADD', keyfree, lease_until, key)
+      else
+        redis.call('ZADD', keyq, 0, m)
+        redis.call('ZADD', due, now, id)
+        parked = parked + 1
       end
     end
   end
   if parked >= park_cap then break end
 end
 refresh(now)
-local function older(a, b)
-  local am, as = string.match(a[1], '^(%d+)-(%d+)$')
-  local bm, bs = string.match(b[1], '^(%d+)-(%d+)$')
-  if am ~= bm then return tonumber(am) < tonumber(bm) end
-  return tonumber(as) < tonumber(bs)
+if ready_taken > 0 and #out > 1 then  -- new entries alone come in stream order already
+  local order = {}
+  for _, entry in ipairs(out) do
+    local ms, seq = string.match(entry[1], '^(%d+)-(%d+)$')
+    order[entry] = {tonumber(ms), tonumber(seq)}
+  end
+  table.sort(out, function(a, b)
+    local x, y = order[a], order[b]
+    return x[1] < y[1] or (x[1] == y[1] and x[2] < y[2])
+  end)
 end
-table.sort(out, older)
 local result = {}
 for i, entry in ipairs(out) do
   result[i] = {entry[1], entry[2], redis.call('HGET', tries, entry[1]) or ''}
@@ -172,9 +184,10 @@ return result
 NEXT_READY = (
     PREAMBLE
     + """
-if redis.call('XLEN', stream) > redis.call('ZCARD', due) then return '0' end
-local person = redis.call('ZRANGE', keyfree, 0, 0, 'WITHSCORES')[2]
-local single = redis.call('ZRANGE', loose, 0, 0, 'WITHSCORES')[2]
+local kept = redis.call('ZSCORE', due, KEEP) and 1 or 0
+if redis.call('XLEN', stream) > redis.call('ZCARD', due) - kept then return '0' end
+local person = redis.call('ZRANGEBYSCORE', keyfree, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
+local single = redis.call('ZRANGEBYSCORE', loose, '-inf', '(inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
 if person and single then
   if tonumber(single) < tonumber(person) then return single end
   return person
@@ -190,7 +203,8 @@ return person or single or false
 #: (``building:<cursor>``), so any process can take the build over. Claims wait until it
 #: is done (``CLAIM`` hands out nothing meanwhile); settling keeps the pages built up to
 #: date, and a page keeps each person's ``keyfree`` the latest of what it saw. Every
-#: pending entry of a person counts as handed out. Returns 1 once the index is complete.
+#: pending entry of a person goes to ``keyout`` (as if handed out: a parked one, ready,
+#: changes nothing). Returns 1 once the index is complete.
 REBUILD = (
     PREAMBLE
     + """
@@ -201,16 +215,16 @@ if state and string.sub(state, 1, 9) == 'building:' then
   cursor = string.sub(state, 10)
 else
   redis.call('DEL', loose, keyfree, keyq, keyout)
+  keep_skiplists()
 end
 local page = redis.call('ZSCAN', due, cursor, 'COUNT', ARGV[3])
 local rows = page[2]
 for i = 1, #rows, 2 do
   local id, at = rows[i], rows[i + 1]
   local key = redis.call('HGET', keyof, id)
-  if key then
-    local m = member(key, id)
-    redis.call('ZADD', keyq, 0, m)
-    redis.call('ZADD', keyout, 0, m)
+  if id == KEEP then  -- the member keeping ``due`` a skiplist: not an entry
+  elseif key then
+    redis.call('ZADD', keyout, 0, member(key, id))
     local free = redis.call('ZSCORE', keyfree, key)
     if not free or tonumber(at) > tonumber(free) then redis.call('ZADD', keyfree, at, key) end
   else
