@@ -86,7 +86,8 @@ local function take_person(key)
             redis.call('ZADD', keyout, 0, m)
           end
           took[key] = true
-        else
+        else  -- deleted from the stream: by a process without the index, it may be
+          redis.call('ZREM', set, m)
           forget(id)
         end
       end
@@ -95,6 +96,8 @@ local function take_person(key)
   if took[key] then
     redis.call('ZADD', keyfree, lease_until, key)
     touched[key] = nil
+  elseif redis.call('HEXISTS', pending, key) == 0 then
+    redis.call('ZREM', keyfree, key)  -- left by a process without the index
   end
 end
 local function take_loose(id)
@@ -204,12 +207,21 @@ return person or single or false
 #: is done (``CLAIM`` hands out nothing meanwhile); settling keeps the pages built up to
 #: date, and a page keeps each person's ``keyfree`` the latest of what it saw. Every
 #: pending entry of a person goes to ``keyout`` (as if handed out: a parked one, ready,
-#: changes nothing). Returns 1 once the index is complete.
+#: changes nothing). A complete index whose counts disagree with ``due`` (a process of a
+#: version without it ran since) is built again. Returns 1 once the index is complete.
 REBUILD = (
     PREAMBLE
     + """
 local state = redis.call('HGET', KEYS[10], ARGV[1])
-if state == ARGV[2] then return 1 end
+if state == ARGV[2] then
+  -- Every pending entry is in exactly one of keyout, keyq and loose (each also holds the
+  -- member KEEP, as due does): a count that differs means a process of a version without
+  -- the index read or settled entries since (a rollback), so the index is built again.
+  local indexed = redis.call('ZCARD', keyout) + redis.call('ZCARD', keyq)
+    + redis.call('ZCARD', loose) - 2
+  if redis.call('ZCARD', due) == indexed then return 1 end
+  state = nil
+end
 local cursor = '0'
 if state and string.sub(state, 1, 9) == 'building:' then
   cursor = string.sub(state, 10)

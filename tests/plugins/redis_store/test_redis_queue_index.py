@@ -87,3 +87,25 @@ def test_the_index_is_built_a_page_at_a_time_and_any_process_can_finish_it(
     for name in ("pending", "keyof"):
         index = getattr(after.keys, name)("c")
         assert client.hlen(index) == 1 and client.object("encoding", index) == "hashtable", name
+
+
+def test_entries_a_process_without_the_index_read_are_indexed_at_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """A rollback: after the index was built, a process of the earlier version read new
+    entries (into ``due``, ``keyof`` and ``pending`` only, as it did) and stopped. The next
+    process of this version finds the counts differ, builds the index again, and the
+    entries go out once their lease has run out."""
+    clock = FakeClock()
+    now = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    now.ack([e.id for e in now.claim("c", 10, 30)])
+    now.enqueue("c", [of("p", 1), of("q", 2)])
+    client, keys = now._open(), now.keys
+    read = client.xreadgroup("mapwire", "earlier-version", {keys.stream("c"): ">"})
+    for entry_id, fields in read[0][1]:  # what the earlier version's claim wrote
+        client.zadd(keys.due("c"), {entry_id: clock.now + 30})
+        client.hset(keys.keyof("c"), entry_id, fields["k"])
+        client.hincrby(keys.pending("c"), fields["k"], 1)
+    clock.advance(31)
+    later = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    assert numbers(later.claim("c", 10, 30)) == [1, 2]
