@@ -75,18 +75,15 @@ from .queue_index import LAYOUT
 from .store import RedisStore, expiry_args, first_seen_through
 
 GROUP = scripts.GROUP
-#: At most this many new entries whose person is busy are parked by one claim.
-PARK_CAP = 1_000
-#: Pending entries indexed per step when a queue written without the index is indexed.
-REBUILD_PAGE = 1_000
+#: New entries parked (their person busy) per claim at most; pending entries indexed per
+#: step of indexing a queue written without the index.
+PARK_CAP, REBUILD_PAGE = 1_000, 1_000
 
 
 def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
-    """A ``RedisQueue`` for a Redis URL (None for other schemes).
-
-    Known options: ``prefix`` (of every key, default ``mapwire``; a ``?prefix=`` in the
-    URL wins) and ``timeout_seconds``.
-    """
+    """A ``RedisQueue`` for a Redis URL (None for other schemes). Known options:
+    ``prefix`` (of every key, default ``mapwire``; the URL's ``?prefix=`` wins) and
+    ``timeout_seconds``."""
     if not is_redis_url(url):
         return None
     url, prefix = split_prefix(url, options)
@@ -186,10 +183,13 @@ class RedisQueue(RedisClient, PersonDrop):
         now = self._clock()
         keys = [*self._pending_keys(connection), self.keys.layout]
         lease_until = repr(now + lease_seconds)
-        args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit, PARK_CAP]
-        args += [connection, LAYOUT]
+        args: list[str | int] = [GROUP, self.consumer, repr(now), lease_until, limit]
+        args += [PARK_CAP, connection, LAYOUT]
         rows = self._claim(keys=keys, args=args, client=self._open())
-        return [entry_from(connection, *row) for row in rows]
+        if rows == "unindexed":  # being built by another process, or its record lost
+            self._start(connection)
+            rows = self._claim(keys=keys, args=args, client=self._open())
+        return [entry_from(connection, *row) for row in rows if isinstance(row, list)]
 
     def reclaim_dead(self, connection: str) -> int:
         """Make the leases of dead consumers (``claim_owner_is_dead``) claimable now;

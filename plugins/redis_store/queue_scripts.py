@@ -53,8 +53,8 @@ return #keep
 )
 
 #: KEYS: the nine queue keys, then the layout hash. ARGV: group, consumer, now,
-#: lease_until, limit, park_cap, connection, layout version (nothing is handed out while
-#: the index of the connection is being built: ``REBUILD``).
+#: lease_until, limit, park_cap, connection, layout version. Nothing is handed out while
+#: the index of the connection is incomplete (``REBUILD``): ``unindexed`` is returned.
 #: Returns ``{id, fields, tries}`` per entry, oldest first. First the pending work that is
 #: ready, the longest ready first: people whose pending entries are all ready (each with
 #: their entries oldest first) and entries without a key; then new entries, read with
@@ -65,7 +65,7 @@ CLAIM = (
 local group, consumer, now, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local limit, park_cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('EXISTS', stream) == 0 then return {} end
-if redis.call('HGET', KEYS[10], ARGV[7]) ~= ARGV[8] then return {} end
+if redis.call('HGET', KEYS[10], ARGV[7]) ~= ARGV[8] then return 'unindexed' end
 local out, took, done = {}, {}, {}
 local function hand_out(entry)
   out[#out + 1] = entry

@@ -56,7 +56,7 @@ def test_the_index_is_built_a_page_at_a_time_and_any_process_can_finish_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A large queue is indexed in steps (Redis never held long); a build a process began
-    and stopped is finished by the next; no claim hands anything out before it is done,
+    and stopped is finished by the next claim; nothing is handed out before it is done,
     while settling goes on."""
     clock = FakeClock()
     people = [f"p{i}" for i in range(150)]  # 300 pending entries: past one small page
@@ -72,7 +72,8 @@ def test_the_index_is_built_a_page_at_a_time_and_any_process_can_finish_it(
     assert starter._rebuild(keys=keys, args=["c", LAYOUT, 10], client=starter._open()) == 0
     assert starter._open().hget(starter.keys.layout, "c").startswith("building:")
     before.ack([e.id for e in held])  # settling goes on during the build
-    assert before.claim("c", 1000, 30) == [], "no claim before the index is complete"
+    args = ["mapwire", "w", repr(clock.now), repr(clock.now + 30), 1000, 1000, "c", LAYOUT]
+    assert before._claim(keys=keys, args=args) == "unindexed", "nothing before it is complete"
 
     monkeypatch.setattr(queue_module, "REBUILD_PAGE", 10)
     after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
@@ -109,3 +110,17 @@ def test_entries_a_process_without_the_index_read_are_indexed_at_the_next_start(
     clock.advance(31)
     later = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
     assert numbers(later.claim("c", 10, 30)) == [1, 2]
+
+
+def test_a_running_process_indexes_again_when_the_index_record_is_lost(tmp_path: Path) -> None:
+    clock = FakeClock()
+    queue = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    queue.enqueue("c", [of("p", 1)])
+    assert numbers(queue.claim("c", 10, 30)) == [1]
+    queue.enqueue("c", [of("q", 2)])
+    queue._open().delete(queue.keys.layout)
+    second = queue.claim("c", 10, 30)
+    assert numbers(second) == [2]
+    queue.ack([e.id for e in second])
+    clock.advance(31)
+    assert numbers(queue.claim("c", 10, 30)) == [1], "p's lease ran out: back, indexed"
