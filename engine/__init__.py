@@ -59,6 +59,7 @@ from .contracts.store import (
     MemoryStore,
     StateStore,
     apply_in_order,
+    first_seen_all,
 )
 from .contracts.value_types import a_json_type
 from .contracts.wire_json import wire_json
@@ -118,6 +119,7 @@ __all__ = [
     "apply_in_order",
     "claim_owner_id",
     "claim_owner_is_dead",
+    "first_seen_all",
     "history_from",
     "hookimpl",
     "hookspec",

@@ -85,6 +85,17 @@ def membership_update(
     return MembershipUpdate(members, [ChangeOutcome(m, p, True, None) for m, p, _ in changes])
 
 
+def first_seen_all(
+    store: StateStore, namespace: str, keys: Sequence[str], ttl: float | None
+) -> list[bool]:
+    """``first_seen`` for each of ``keys``, in order: in one call if the store offers
+    ``first_seen_many``."""
+    many = getattr(store, "first_seen_many", None)
+    if many is not None:
+        return list(many(namespace, list(keys), ttl))
+    return [store.first_seen(namespace, key, ttl) for key in keys]
+
+
 class StateStore(Protocol):
     def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool: ...
 

@@ -46,6 +46,7 @@ from mapwire import (
     StateStore,
     claim_owner_id,
     claim_owner_is_dead,
+    first_seen_all,
 )
 
 from . import queue_scripts as scripts
@@ -72,7 +73,7 @@ from .entries import (
 )
 from .person_drop import PersonDrop
 from .queue_index import LAYOUT
-from .store import RedisStore, expiry_args, first_seen_through
+from .store import RedisStore, expiry_args
 
 GROUP = scripts.GROUP
 #: New entries parked (their person busy) per claim at most; pending entries indexed per
@@ -154,7 +155,7 @@ class RedisQueue(RedisClient, PersonDrop):
             dedup_now = dedup.clock()
         elif dedup is not None:
             flat = [k for a in actions for k in a.dedup_keys]
-            flags = iter(first_seen_through(dedup, connection, flat, dedup_ttl))
+            flags = iter(first_seen_all(dedup, connection, flat, dedup_ttl))
             keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
             encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
             counts = [0] * len(encoded)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mapwire import Change, ChangeOutcome, MembershipUpdate, StateStore, StoreUnavailable
+from mapwire import Change, ChangeOutcome, MembershipUpdate, StoreUnavailable
 
 from .connection import (
     DEFAULT_PREFIX,
@@ -123,16 +123,6 @@ end
 for i = 4, #ARGV do redis.call('DEL', ap .. ARGV[i]) end
 return removed
 """
-
-
-def first_seen_through(
-    store: StateStore, namespace: str, keys: list[str], ttl: float | None
-) -> list[bool]:
-    """Record ``keys`` through another store: in one call if it offers ``first_seen_many``."""
-    many = getattr(store, "first_seen_many", None)
-    if many is not None:
-        return list(many(namespace, keys, ttl))
-    return [store.first_seen(namespace, key, ttl) for key in keys]
 
 
 def expiry_args(now: float, ttl: float | None) -> tuple[str, str, str]:

@@ -66,6 +66,7 @@ from mapwire import (
     StateStore,
     claim_owner_id,
     claim_owner_is_dead,
+    first_seen_all,
 )
 
 from . import queue_sql as sql
@@ -143,7 +144,7 @@ class SqliteQueue(SqliteFile):
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
         if keys and dedup is not None and paired is None:
-            rows = _survivors(rows, actions, _first_seen(dedup, connection, keys, dedup_ttl))
+            rows = _survivors(rows, actions, first_seen_all(dedup, connection, keys, dedup_ttl))
         if not rows and progress is None:
             return EnqueueResult(0, len(actions))
         with self._connection() as conn, immediate(conn):
@@ -374,16 +375,6 @@ class SqliteQueue(SqliteFile):
                 conn.execute(update)
                 conn.execute(holds, (self._clock(),))
                 conn.execute(drop)
-
-
-def _first_seen(
-    store: StateStore, namespace: str, keys: list[str], ttl: float | None
-) -> list[bool]:
-    """Record ``keys`` through another store: in one call if it offers ``first_seen_many``."""
-    many = getattr(store, "first_seen_many", None)
-    if many is not None:
-        return list(many(namespace, keys, ttl))
-    return [store.first_seen(namespace, key, ttl) for key in keys]
 
 
 def _survivors(
