@@ -118,10 +118,9 @@ class RedisQueue(RedisClient, PersonDrop):
         self._claim = c.register_script(scripts.CLAIM)
         self._next_ready = c.register_script(scripts.NEXT_READY)
         self._rebuild = c.register_script(scripts.REBUILD)
-        self._retry = c.register_script(settle.RETRY)
+        self._give_back = c.register_script(settle.GIVE_BACK)
         self._bury = c.register_script(settle.DEAD_LETTER)
         self._requeue = c.register_script(settle.REQUEUE)
-        self._release = c.register_script(settle.RELEASE)
         self._ack = c.register_script(settle.ACK)
         self._reclaim = c.register_script(settle.RECLAIM)
 
@@ -218,15 +217,15 @@ class RedisQueue(RedisClient, PersonDrop):
         """Release with one more attempt counted; not claimable before ``not_before``."""
         for connection, sids in by_connection(ids).items():
             keys = self._pending_keys(connection)
-            args = [GROUP, repr(not_before), reason, repr(self._clock()), *sids]
-            self._retry(keys=keys, args=args, client=self._open())
+            args = [GROUP, repr(not_before), "1", reason, repr(self._clock()), *sids]
+            self._give_back(keys=keys, args=args, client=self._open())
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
         for connection, sids in by_connection(ids).items():
             keys = self._pending_keys(connection)
-            args = [GROUP, repr(not_before), repr(self._clock()), *sids]
-            self._release(keys=keys, args=args, client=self._open())
+            args = [GROUP, repr(not_before), "0", "", repr(self._clock()), *sids]
+            self._give_back(keys=keys, args=args, client=self._open())
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, one script per connection.

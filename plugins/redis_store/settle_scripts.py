@@ -1,49 +1,35 @@
-"""The settling scripts of ``RedisQueue`` (Lua, each atomic in Redis): acknowledge, retry,
-release, dead-letter, give back a dead consumer's leases, requeue dead letters. Each
-keeps the per-person index of ``queue_index`` in step: a person whose entries it changed
-gets their ``keyfree`` time worked out again.
+"""The settling scripts of ``RedisQueue`` (Lua, each atomic in Redis): acknowledge, give
+back (a retry or a release), dead-letter, free a dead consumer's leases, requeue dead
+letters. Each keeps the per-person index of ``queue_index`` in step: a person whose
+entries it changed gets their ``keyfree`` time worked out again.
 """
 
 from __future__ import annotations
 
 from .queue_index import ENSURE_GROUP, PREAMBLE, WAITING
 
-__all__ = ["ACK", "DEAD_LETTER", "RECLAIM", "RELEASE", "REQUEUE", "RETRY"]
+__all__ = ["ACK", "DEAD_LETTER", "GIVE_BACK", "RECLAIM", "REQUEUE"]
 
-#: KEYS: the nine queue keys. ARGV: group, not_before, reason, now, then the ids. Pending
+#: KEYS: the nine queue keys. ARGV: group, not_before, whether to count an attempt
+#: (``1``: a retry, with its reason; ``0``: a release), reason, now, then the ids. Pending
 #: entries only; they move to the ``WAITING`` consumer.
-RETRY = (
+GIVE_BACK = (
     PREAMBLE
     + f"""
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
   if redis.call('ZSCORE', due, id) then
     redis.call('XCLAIM', stream, ARGV[1], '{WAITING}', 0, id, 'JUSTID')
     schedule(id, ARGV[2])
-    local old = redis.call('HGET', tries, id)
-    local n = 0
-    if old then n = tonumber(string.match(old, '^(%d+)')) end
-    redis.call('HSET', tries, id, (n + 1) .. '|' .. ARGV[3])
+    if ARGV[3] == '1' then
+      local old = redis.call('HGET', tries, id)
+      local n = 0
+      if old then n = tonumber(string.match(old, '^(%d+)')) end
+      redis.call('HSET', tries, id, (n + 1) .. '|' .. ARGV[4])
+    end
   end
 end
-refresh(ARGV[4])
-return 0
-"""
-)
-
-#: KEYS: the nine queue keys. ARGV: group, not_before, now, then the ids. Pending entries
-#: only; they move to the ``WAITING`` consumer.
-RELEASE = (
-    PREAMBLE
-    + f"""
-for i = 4, #ARGV do
-  local id = ARGV[i]
-  if redis.call('ZSCORE', due, id) then
-    redis.call('XCLAIM', stream, ARGV[1], '{WAITING}', 0, id, 'JUSTID')
-    schedule(id, ARGV[2])
-  end
-end
-refresh(ARGV[3])
+refresh(ARGV[5])
 return 0
 """
 )
