@@ -194,17 +194,15 @@ class RedisQueue(RedisClient, PersonDrop):
     def reclaim_dead(self, connection: str) -> int:
         """Make the leases of dead consumers (``claim_owner_is_dead``) claimable now;
         returns how many entries."""
-        stream = self.keys.stream(connection)
-        client = self._open()
-        if not client.exists(stream):
-            return 0
-        consumers = client.xinfo_consumers(stream, GROUP)
+        client, stream = self._open(), self.keys.stream(connection)
+        consumers = client.xinfo_consumers(stream, GROUP) if client.exists(stream) else []
         dead = [str(c["name"]) for c in consumers if claim_owner_is_dead(str(c["name"]))]
-        if not dead:
-            return 0
-        keys = self._pending_keys(connection)
-        args = [GROUP, repr(self._clock()), *dead]
-        return int(self._reclaim(keys=keys, args=args, client=client))
+        keys, moved, more = self._pending_keys(connection), 0, len(dead)
+        while more:
+            args = [GROUP, repr(self._clock()), *dead]
+            count, more = self._reclaim(keys=keys, args=args, client=client)
+            moved += int(count)
+        return moved
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: acknowledge and delete the entries."""

@@ -52,11 +52,12 @@ return 0
 
 #: KEYS: the nine queue keys. ARGV: group, now, then the names of dead consumers. Their
 #: pending entries (leases: retried ones belong to ``WAITING``) become claimable now,
-#: held by ``WAITING``; a consumer left with none is deleted.
+#: held by ``WAITING``, 10,000 per consumer per call; a consumer left with none is
+#: deleted. Returns ``{moved, more}``: ``more`` is 1 while some consumer holds more.
 RECLAIM = (
     PREAMBLE
     + f"""
-local moved = 0
+local moved, more = 0, 0
 for i = 3, #ARGV do
   local held = redis.call('XPENDING', stream, ARGV[1], '-', '+', 10000, ARGV[i])
   for _, row in ipairs(held) do
@@ -66,10 +67,14 @@ for i = 3, #ARGV do
     if at and tonumber(at) > tonumber(ARGV[2]) then schedule(id, ARGV[2]) end
     moved = moved + 1
   end
-  if #held < 10000 then redis.call('XGROUP', 'DELCONSUMER', stream, ARGV[1], ARGV[i]) end
+  if #held < 10000 then
+    redis.call('XGROUP', 'DELCONSUMER', stream, ARGV[1], ARGV[i])
+  else
+    more = 1
+  end
 end
 refresh(ARGV[2])
-return moved
+return {{moved, more}}
 """
 )
 

@@ -11,6 +11,7 @@ from ordering_contract import numbers, of
 from redis_helpers import REDIS_URL, prefix_for
 from store_contract import FakeClock
 
+from mapwire import claim_owner_id, claim_owner_is_dead
 from mapwire.plugins.redis_store import queue as queue_module
 from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.queue_index import LAYOUT
@@ -124,3 +125,16 @@ def test_a_running_process_indexes_again_when_the_index_record_is_lost(tmp_path:
     queue.ack([e.id for e in second])
     clock.advance(31)
     assert numbers(queue.claim("c", 10, 30)) == [1], "p's lease ran out: back, indexed"
+
+
+def test_every_lease_of_a_dead_process_is_freed_at_once(tmp_path: Path) -> None:
+    """More leases than one step frees (10,000) come back at the next start, not after
+    their lease."""
+    clock = FakeClock()
+    gone = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    gone.consumer = claim_owner_id().rsplit("/", 1)[0] + "/a-token-no-process-holds"
+    assert claim_owner_is_dead(gone.consumer)
+    gone.enqueue("c", [of(f"p{n}", n) for n in range(10_050)])
+    assert len(gone.claim("c", 20_000, 300)) == 10_050
+    after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    assert len(after.claim("c", 20_000, 300)) == 10_050
