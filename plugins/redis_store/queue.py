@@ -189,7 +189,7 @@ class RedisQueue(RedisClient, PersonDrop):
         if rows == "unindexed":  # being built by another process, or its record lost
             self._start(connection)
             rows = self._claim(keys=keys, args=args, client=self._open())
-        return [entry_from(connection, *row) for row in rows if isinstance(row, list)]
+        return [] if rows == "unindexed" else [entry_from(connection, *row) for row in rows]
 
     def reclaim_dead(self, connection: str) -> int:
         """Make the leases of dead consumers (``claim_owner_is_dead``) claimable now;
@@ -213,17 +213,11 @@ class RedisQueue(RedisClient, PersonDrop):
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
         """Release with one more attempt counted; not claimable before ``not_before``."""
-        for connection, sids in by_connection(ids).items():
-            keys = self._pending_keys(connection)
-            args = [GROUP, repr(not_before), "1", reason, repr(self._clock()), *sids]
-            self._give_back(keys=keys, args=args, client=self._open())
+        self._give_back_all(ids, not_before, "1", reason)
 
     def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
         """Give entries back without counting an attempt (they were not sent)."""
-        for connection, sids in by_connection(ids).items():
-            keys = self._pending_keys(connection)
-            args = [GROUP, repr(not_before), "0", "", repr(self._clock()), *sids]
-            self._give_back(keys=keys, args=args, client=self._open())
+        self._give_back_all(ids, not_before, "0", "")
 
     def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
         """Move entries to the dead letters, with the failure, one script per connection.
@@ -381,6 +375,11 @@ class RedisQueue(RedisClient, PersonDrop):
             pass
         self.reclaim_dead(connection)
         self._started.add(connection)
+
+    def _give_back_all(self, ids: Sequence[Any], not_before: float, count: str, why: str) -> None:
+        for connection, sids in by_connection(ids).items():
+            args = [GROUP, repr(not_before), count, why, repr(self._clock()), *sids]
+            self._give_back(keys=self._pending_keys(connection), args=args, client=self._open())
 
     def _pending_keys(self, connection: str) -> list[str]:
         """The nine keys every queue script takes first (``queue_index.PREAMBLE``)."""
