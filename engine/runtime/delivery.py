@@ -104,6 +104,7 @@ class Redactor:
 
     def __init__(self, secrets: Sequence[str]) -> None:
         self.secrets = [s for s in secrets if s and len(s) >= 4]
+        self._with_token: tuple[str, Redactor] | None = None
 
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
@@ -113,8 +114,12 @@ class Redactor:
     def with_credentials_of(self, request: httpx.Request) -> Redactor:
         """Also the credentials ``request`` carries in its ``Authorization`` header (a
         Basic token is the base64 of the secrets: a vendor echoing it would store them)."""
-        _, _, token = request.headers.get("authorization", "").partition(" ")
-        return Redactor([*self.secrets, token.strip()]) if token.strip() else self
+        token = request.headers.get("authorization", "").partition(" ")[2].strip()
+        if not token:
+            return self
+        if self._with_token is None or self._with_token[0] != token:  # built once per token
+            self._with_token = (token, Redactor([*self.secrets, token]))
+        return self._with_token[1]
 
 
 def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
@@ -185,7 +190,8 @@ class Deliverer:
     async def step(self) -> Settled:
         """Claim one batch of ready items and settle every one of them."""
         done = Settled()
-        if self.clock() < self.paused_until:
+        claimed_at = self.clock()  # the lease starts with the claim
+        if claimed_at < self.paused_until:
             return done
         entries = await asyncio.to_thread(
             self.queue.claim, self.connection, self.claim_limit, self.lease_seconds
@@ -218,7 +224,6 @@ class Deliverer:
         if unbuilt:
             await asyncio.to_thread(self.queue.dead_letter, unbuilt)
             self._count_dead_letters(unbuilt, done)
-        claimed_at = self.clock()
         for i, sent in enumerate(requests):
             await self.limiter.acquire()
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
@@ -282,6 +287,8 @@ class Deliverer:
         this order: credentials' release, acknowledgement, retries, dead letters); return
         the retry time if any item must wait."""
         now = self.clock()
+        redact = self.redact.with_credentials_of(sent.request)
+        answer: dict[str, Any] = {}  # the vendor's answer, redacted once for every failure
         delivered: list[Any] = []
         waited: list[float] = []
         failed: list[tuple[QueueEntry, Failure]] = []
@@ -301,20 +308,21 @@ class Deliverer:
                     repaired[note] = repaired.get(note, 0) + 1
                 waited.append(max(0.0, now - entry.enqueued_at))
             elif outcome.status == "failed":
-                failed.append((entry, self._failure(outcome.reason, sent, item, response)))
+                failure = self._failure(outcome.reason, sent, item, response, redact, answer)
+                failed.append((entry, failure))
             else:
                 delay = backoff(entry.attempts, outcome.retry_after, self.max_backoff)
                 if now + delay - entry.enqueued_at > self.retry_window:
                     why = f"retry window exceeded; last error: {outcome.reason}"
-                    failed.append((entry, self._failure(why, sent, item, response)))
+                    failed.append((entry, self._failure(why, sent, item, response, redact, answer)))
                     continue
                 at = now + delay
-                retries.setdefault((at, self.redact(outcome.reason)), []).append(entry.id)
+                retries.setdefault((at, redact(outcome.reason)), []).append(entry.id)
                 retry_at = at if retry_at is None else max(retry_at, at)
         writes: list[Callable[[], None]] = []
         if refused:
             again, released = self._credentials_refused(
-                sent, refused, refused_reason, response, failed
+                sent, refused, redact(refused_reason), failed, response, answer
             )
             retry_at = again if retry_at is None else max(retry_at, again)
             if released:
@@ -346,15 +354,19 @@ class Deliverer:
         sent: OutboundRequest,
         refused: list[PreparedItem],
         reason: str,
-        response: httpx.Response | None,
         failed: list[tuple[QueueEntry, Failure]],
+        response: httpx.Response | None,
+        answer: dict[str, Any],
     ) -> tuple[float, list[Any]]:
         """Pause until the time returned, giving the refused items back untouched (their
         ids returned), or once the hold has run out adding them to ``failed``."""
-        at, give_up = self.credentials.refused(self.clock(), self.redact(reason))
+        at, give_up = self.credentials.refused(self.clock(), reason)
         if give_up:
             why = self.credentials.dead_letter_reason()
-            failed.extend((i.key, self._failure(why, sent, i, response)) for i in refused)
+            redact = self.redact.with_credentials_of(sent.request)
+            failed.extend(
+                (i.key, self._failure(why, sent, i, response, redact, answer)) for i in refused
+            )
             return at, []
         return at, [i.key.id for i in refused]
 
@@ -364,20 +376,19 @@ class Deliverer:
         sent: OutboundRequest,
         item: PreparedItem,
         response: httpx.Response | None,
+        redact: Redactor,
+        answer: dict[str, Any],
     ) -> Failure:
+        """``answer``: the request's answer as stored, filled on its first failure."""
         url = sent.request.url.copy_with(username=None, password=None)
         body = item.body
         if body is None and item.encoded is not None:  # restored from its wire form
             body = json.loads(item.encoded)
         request = {"method": sent.request.method, "url": str(url), "item": body}
-        redact = self.redact.with_credentials_of(sent.request)
-        answer: dict[str, Any] = {}
-        if response is not None:
-            answer = {
-                "status": response.status_code,
-                "body": redact(response.text)[:MAX_BODY_IN_DEAD_LETTER],
-            }
-        return Failure(redact(reason), request, answer)
+        if response is not None and not answer:
+            answer["status"] = response.status_code
+            answer["body"] = redact(response.text)[:MAX_BODY_IN_DEAD_LETTER]
+        return Failure(redact(reason), request, dict(answer))
 
     def _count_dead_letters(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
         done.dead_lettered += len(failed)
