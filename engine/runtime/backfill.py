@@ -77,9 +77,7 @@ def resume_fits(stream: IO[bytes], position: str | None) -> bool:
     """Whether an NDJSON ``position`` still starts a line of ``stream`` (the byte before
     it a line break): a file edited before it since (its first bytes unchanged) would
     otherwise be resumed mid-line, skipping a document."""
-    if not position or not position.startswith("n"):
-        return True
-    offset = int(position[1:].partition(":")[0])
+    offset = resumed_bytes(position)
     if offset == 0:
         return True
     stream.seek(offset - 1)

@@ -174,6 +174,7 @@ class _Helper:
         from ..runtime.registry import get_registry
 
         self.config = load_config(path, base=Path(base) if base else None)
+        self.signature = connections_signature(self.config)
         self.runtime = Runtime(self.config)
         self.endpoints = {e.path: e for e in get_registry().endpoints().values()}
 
@@ -221,7 +222,7 @@ def _handle(
             code="offload_config_invalid",
             retry_after=5,
         )
-    if connections_signature(_helper.config) != expected:
+    if _helper.signature != expected:
         log_event(logging.WARNING, "offload_config_differs")
         return _Refused(
             "unavailable",

@@ -33,6 +33,7 @@ def test_the_helper_refuses_a_body_when_its_config_differs(
     assert offload.connections_signature(running) != offload.connections_signature(edited)
     helper = object.__new__(offload._Helper)
     helper.config = edited
+    helper.signature = offload.connections_signature(edited)
     monkeypatch.setattr(offload, "_helper", helper)
     refused = offload._handle(
         "/mparticle/events", b"{}", None, offload.connections_signature(running)
