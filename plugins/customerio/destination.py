@@ -160,8 +160,6 @@ class CustomerIO(Destination):
         splits = name == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
         if name == "identify":
             found = repairs.attributes(identify_attributes(payload), cfg.oversize, notes)
-            if not splits:
-                limits.check_attributes("attributes", found)
             payload = {k: v for k, v in payload.items() if k not in FOLDED_ATTRIBUTES}
             payload["attributes"] = found
         route, body = render(name, payload, cfg.api)

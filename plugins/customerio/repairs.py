@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from mapwire import PermanentDeliveryError
+
 from . import limits
 
 MESSAGE_OVERRIDE_KEYS = ("recipient", "from_address", "reply_to")
@@ -156,7 +158,9 @@ def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str,
             notes.append(f"{_VALUE}: left out")
     if len(out) > limits.MAX_ATTRIBUTES:  # a person holds at most this many
         if policy == "dead_letter":
-            limits.check_attributes("attributes", out)
+            raise PermanentDeliveryError(
+                f"attributes: {len(out)} attributes; the limit is {limits.MAX_ATTRIBUTES}"
+            )
         kept = dict(list(out.items())[: limits.MAX_ATTRIBUTES])
         notes.extend([_COUNT] * (len(out) - len(kept)))
         out = kept
@@ -164,24 +168,22 @@ def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str,
 
 
 def split_identify(entity: Mapping[str, Any], notes: Notes) -> list[dict[str, Any]]:
-    """One identify entity, or several in order when it is over ``MAX_V2_ITEM_BYTES``
-    (its attributes are at most ``MAX_ATTRIBUTES``: ``attributes`` kept that many).
+    """An identify entity over ``MAX_V2_ITEM_BYTES``, as several in order (its attributes
+    are at most ``MAX_ATTRIBUTES``: ``attributes`` kept that many; one part if they cannot
+    be split).
 
     Each part carries the same identifiers (and timestamp) and as many of the attributes,
-    in their order, as fit both limits.
+    in their order, as fit the size limit.
     """
     found = entity.get("attributes") or {}
     base = {k: v for k, v in entity.items() if k != "attributes"}
-    whole = len(limits.compact_json(entity))
-    if len(found) <= limits.MAX_ATTRIBUTES and whole <= limits.MAX_V2_ITEM_BYTES:
-        return [dict(entity)]
     room = limits.MAX_V2_ITEM_BYTES - len(limits.compact_json({**base, "attributes": {}}))
     parts: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
     used = 0
     for name, value in found.items():
         size = len(limits.compact_json({name: value})) - 1  # one "k":v plus a comma
-        if current and (len(current) >= limits.MAX_ATTRIBUTES or used + size > room):
+        if current and used + size > room:
             parts.append({**base, "attributes": current})
             current, used = {}, 0
         current[name] = value
