@@ -102,3 +102,8 @@ def body_of(item: AheadItem) -> ItemBody:
     if "user_attributes" in batch:
         body["user_attributes"] = batch["user_attributes"]
     return body
+
+
+def user_of(item: PreparedItem) -> str:
+    """The item's user, as ``user_text`` writes it (kept by an item prepared ahead)."""
+    return item.user if isinstance(item, AheadItem) else user_text(item.body)

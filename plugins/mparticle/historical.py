@@ -18,7 +18,7 @@ from typing import Final
 
 from mapwire import PreparedItem
 
-from .ahead import AheadItem, user_text
+from .ahead import AheadItem, user_of
 
 #: Events older than this (milliseconds before the send) go to the historical endpoint.
 AGE_MS: Final = 30 * 24 * 3600 * 1000
@@ -59,8 +59,3 @@ def runs(items: Sequence[PreparedItem], now_ms: int) -> list[tuple[str, list[Pre
         users[path].add(user)
     out.extend((path, found) for path, found in gathered.items() if found)
     return out
-
-
-def user_of(item: PreparedItem) -> str:
-    """The item's user, as ``ahead.user_text`` writes it."""
-    return item.user if isinstance(item, AheadItem) else user_text(item.body)

@@ -26,7 +26,7 @@ from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
 from .actions import ItemBody
-from .ahead import AheadItem, body_of, user_key, user_text
+from .ahead import AheadItem, body_of, user_key, user_of
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
@@ -236,7 +236,7 @@ def _users(items: Sequence[PreparedItem]) -> Iterator[list[PreparedItem]]:
     run: list[PreparedItem] = []
     current = None
     for item in items:
-        user = item.user if isinstance(item, AheadItem) else user_text(item.body)
+        user = user_of(item)
         if run and user != current:
             yield run
             run = []
