@@ -2,13 +2,19 @@
 
 mParticle reserves ``$``-prefixed user attributes (``$FirstName``, ``$Age`` …). Every path
 that forwards a user attribute (a batch's ``user_attributes``, a ``user_attribute_change``,
-the Firehose ``added``/``removed`` maps) names it through ``mparticle_attribute_name``, so
-one table decides the name whichever path the value took. Names match case-insensitively.
+the Firehose ``added``/``removed`` maps and attribute lists) names it through
+``mparticle_attribute_name``, so one table decides the name whichever path the value took.
+Names match case-insensitively.
 
 A user attribute whose value is null is a *tag* (mParticle's "set without a value"). A
 null person attribute means "remove this attribute" to Customer.io, so a tag is handled by
 an explicit policy: ``skip`` (leave it out), ``true`` (send ``true``) or ``remove`` (send
 ``""``, which removes it like null does and which Track v1 accepts too).
+
+Each of those paths also goes through ``mparticle_attributes``, which leaves out the names
+Customer.io reads as the person's identity (``id``, ``cio_id``, ``anonymous_id``, and ``email``
+when the person has an email identity) or as instructions (``_update``, ``_timestamp``): a user
+attribute never changes who the person is.
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ RESERVED_ATTRIBUTE_NAMES: Mapping[str, str] = {
 }
 """mParticle's reserved user attributes (keys case-folded) and their readable names."""
 
+IDENTIFIER_ATTRIBUTES = frozenset({"id", "cio_id", "anonymous_id", "_update", "_timestamp"})
+"""Identify body keys that Customer.io reads as the person's identity or as instructions
+(``_update``: never create; ``_timestamp``: when), never as plain attributes."""
+
 TAG_POLICIES = ("skip", "true", "remove")
 
 _Function: TypeAlias = Callable[..., Json]
@@ -54,13 +64,19 @@ def mparticle_attribute_name(name: str | None) -> str | None:
     return RESERVED_ATTRIBUTE_NAMES.get(name.casefold()) or snake_case(name)
 
 
-def mparticle_attributes(obj: JsonObject | None, tags: str) -> JsonObject | None:
-    """User attributes with readable names and tags handled by ``tags``.
+def mparticle_attributes(obj: JsonObject | None, tags: str, email: str | None) -> JsonObject | None:
+    """User attributes with readable names and tags handled by ``tags``, as Customer.io
+    person attributes.
 
     Names go through ``mparticle_attribute_name``; a reserved attribute wins over a plain
     one that has the same readable name. A null value (a tag) is left out for ``skip``,
     sent as ``true`` for ``true`` and as ``""`` (Customer.io removes the attribute) for
     ``remove``; any other policy is taken as ``skip``.
+
+    An attribute whose readable name is one of ``IDENTIFIER_ATTRIBUTES`` is left out: it
+    would change who the person is (``id``, ``cio_id``, ``anonymous_id``) or how Customer.io
+    takes the update. ``email`` is the person's email identity; when there is one, an
+    ``email`` attribute is left out too, so the identity stays the person's email.
     """
     if not isinstance(obj, dict):
         return None
@@ -80,7 +96,8 @@ def mparticle_attributes(obj: JsonObject | None, tags: str) -> JsonObject | None
             plain[key] = value
     for key in reserved:
         plain.pop(key, None)
-    return {**plain, **reserved}
+    left_out = IDENTIFIER_ATTRIBUTES | {"email"} if email is not None else IDENTIFIER_ATTRIBUTES
+    return {k: v for k, v in {**plain, **reserved}.items() if k not in left_out}
 
 
 def unix_seconds_attributes(obj: JsonObject | None, names: list[Json] | None) -> JsonObject | None:
@@ -118,7 +135,10 @@ def omit_nulls(value: Json) -> Json:
 
 FUNCTIONS: Mapping[str, tuple[_Function, Signature]] = {
     "mparticle_attribute_name": (mparticle_attribute_name, (["string", "null"],)),
-    "mparticle_attributes": (mparticle_attributes, (["object", "null"], ["string"])),
+    "mparticle_attributes": (
+        mparticle_attributes,
+        (["object", "null"], ["string"], ["string", "null"]),
+    ),
     "unix_seconds_attributes": (
         unix_seconds_attributes,
         (["object", "null"], ["array", "null"]),

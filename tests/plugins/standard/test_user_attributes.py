@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from mapwire.plugins.standard.user_attributes import (
+    IDENTIFIER_ATTRIBUTES,
     RESERVED_ATTRIBUTE_NAMES,
     mparticle_attribute_name,
     mparticle_attributes,
@@ -69,13 +70,33 @@ def test_the_table_covers_mparticles_reserved_attributes() -> None:
 )
 def test_tags_follow_the_policy(tags: str, expected: dict[str, Any]) -> None:
     found = {"plan": "pro", "vip": None, "$firstname": "Ann", "$City": None}
-    assert mparticle_attributes(found, tags) == expected
+    assert mparticle_attributes(found, tags, None) == expected
 
 
 def test_a_reserved_attribute_wins_over_a_plain_one_with_its_name() -> None:
     found = {"$FirstName": "Ann", "first_name": "stale"}
-    assert mparticle_attributes(found, "skip") == {"first_name": "Ann"}
-    assert mparticle_attributes(None, "skip") is None
+    assert mparticle_attributes(found, "skip", None) == {"first_name": "Ann"}
+    assert mparticle_attributes(None, "skip", None) is None
+
+
+def test_customerio_identifier_names_are_left_out() -> None:
+    found = {
+        "id": "legacy-7",
+        "cio_id": "03000001",
+        "anonymous_id": "a-1",
+        "_update": True,
+        "_timestamp": 5,
+        "$Id": "x",  # renamed to id: left out too
+        "email": "old@example.com",
+        "plan": "pro",
+    }
+    assert {"id", "cio_id", "anonymous_id", "_update", "_timestamp"} == IDENTIFIER_ATTRIBUTES
+    # With an email identity the identity is the person's email; without one, the attribute is.
+    assert mparticle_attributes(found, "skip", "ann@example.com") == {"plan": "pro"}
+    assert mparticle_attributes(found, "skip", None) == {
+        "email": "old@example.com",
+        "plan": "pro",
+    }
 
 
 def test_dates_become_unix_seconds_only_when_named() -> None:
