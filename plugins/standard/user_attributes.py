@@ -1,10 +1,10 @@
 """Standard functions for person attributes: reserved names, tags, dates, null members.
 
 mParticle reserves ``$``-prefixed user attributes (``$FirstName``, ``$Age`` …). Every path
-that forwards a user attribute (a batch's ``user_attributes``, a ``user_attribute_change``,
-the Firehose ``added``/``removed`` maps and attribute lists) names it through
-``mparticle_attribute_name``, so one table decides the name whichever path the value took.
-Names match case-insensitively.
+that forwards a user attribute (a batch's ``user_attributes`` and ``deleted_user_attributes``,
+a ``user_attribute_change``, the Firehose ``added``/``removed`` maps and attribute lists)
+names it through ``mparticle_attribute_name``, so one table decides the name whichever path
+the value took. Names match case-insensitively.
 
 A user attribute whose value is null is a *tag* (mParticle's "set without a value"). A
 null person attribute means "remove this attribute" to Customer.io, so a tag is handled by
