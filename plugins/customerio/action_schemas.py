@@ -123,8 +123,8 @@ _SCHEMAS: dict[str, tuple[str, dict[str, Any]]] = {
                 "attributes": {
                     "type": "object",
                     "description": "Attributes to set: at most 300, names at most 150 bytes, "
-                    "values at most 1000 bytes. With api v1 values must be strings, integers "
-                    "or booleans.",
+                    "values at most 1000 bytes. With api v1 a value that is not a string, "
+                    "integer or boolean is left out (oversize: dead_letter refuses it).",
                 },
                 "created_at": _seconds(
                     "When the person was created, unix seconds; overrides attributes.created_at."

@@ -1,9 +1,10 @@
 """The ``customerio`` destination: wires the pure steps of this package into a ``Destination``.
 
 ``prepare`` checks one action in this order, so the first problem found is the reason given:
-timestamps (integer unix seconds) → the action's payload schema → Customer.io's size limits,
-repaired as the ``oversize`` setting allows (see ``repairs``) → the v1 restrictions (with
-``api: v1``) → the size of the rendered item.
+timestamps (integer unix seconds) → the action's payload schema → Customer.io's size limits
+and, with ``api: v1``, the identify value types v1 takes, repaired as the ``oversize``
+setting allows (see ``repairs``) → the v1 restrictions (with ``api: v1``) → the size of the
+rendered item.
 """
 
 from __future__ import annotations
@@ -159,7 +160,10 @@ class CustomerIO(Destination):
             )
         splits = name == "identify" and cfg.api == "v2" and cfg.oversize != "dead_letter"
         if name == "identify":
-            found = repairs.attributes(identify_attributes(payload), cfg.oversize, notes)
+            found = identify_attributes(payload)
+            if cfg.api == "v1" and cfg.oversize != "dead_letter":  # before the count limit
+                found = repairs.v1_attributes(found, notes)
+            found = repairs.attributes(found, cfg.oversize, notes)
             payload = {k: v for k, v in payload.items() if k not in FOLDED_ATTRIBUTES}
             payload["attributes"] = found
         route, body = render(name, payload, cfg.api)

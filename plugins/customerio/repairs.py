@@ -14,8 +14,11 @@ An event name cannot be left out, so it is cut under either repairing policy. A 
 holds at most ``MAX_ATTRIBUTES`` attributes ("per person or Identify call"): past them,
 the rest are left out (one note each) under either repairing policy. An identify with more
 bytes than one v2 entity may carry is split into several identify entities sent in order
-(``split_identify``). The message-override keys are left out of the data of the actions
-whose data defines them (``OVERRIDE_KEYS_BY_ACTION``) unless the connection allows them.
+(``split_identify``). With ``api: v1``, an identify attribute value the v1 schema cannot
+take (it takes strings, integers and booleans) is left out under either repairing policy,
+a whole-number float being sent as that integer (``v1_attributes``). The message-override
+keys are left out of the data of the actions whose data defines them
+(``OVERRIDE_KEYS_BY_ACTION``) unless the connection allows them.
 Identifier values are never repaired: a shortened id would be another person.
 """
 
@@ -29,6 +32,7 @@ from typing import Any
 from mapwire import PermanentDeliveryError
 
 from . import limits
+from .actions import V1_OBJECT_ATTRIBUTES
 
 MESSAGE_OVERRIDE_KEYS = ("recipient", "from_address", "reply_to")
 """Event data keys that redirect the messages an event triggers (the Track API's
@@ -164,6 +168,45 @@ def attributes(found: Mapping[str, Any], policy: str, notes: Notes) -> dict[str,
         kept = dict(list(out.items())[: limits.MAX_ATTRIBUTES])
         notes.extend([_COUNT] * (len(out) - len(kept)))
         out = kept
+    return out
+
+
+V1_WHOLE_FLOATS = 2**53
+"""A float below this (either way) that is a whole number is that integer exactly."""
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return "null" if value is None else "number"
+
+
+def v1_attributes(found: dict[str, Any], notes: Notes) -> dict[str, Any]:
+    """The attributes a v1 identify can carry (``found`` itself when all of them can).
+
+    The v1 identify schema takes string, integer or boolean values (and an object for the
+    names in ``V1_OBJECT_ATTRIBUTES``). A whole-number float is sent as that integer (JSON
+    counts 3.0 as the integer 3). Any other value has no v1 form: a fraction (the vendor
+    documents no number-to-string conversion), a list, an object or a null is left out, with
+    a note naming its JSON type. NaN and Infinity are kept: the encoding refuses them, as
+    on v2.
+    """
+    if all(type(v) in (str, int, bool) for v in found.values()):
+        return found
+    out: dict[str, Any] = {}
+    for name, value in found.items():
+        number = isinstance(value, float)
+        if isinstance(value, str | int) or name in V1_OBJECT_ATTRIBUTES:  # bool is an int
+            out[name] = value
+        elif number and value.is_integer() and abs(value) < V1_WHOLE_FLOATS:
+            out[name] = int(value)
+        elif number and not math.isfinite(value):
+            out[name] = value  # refused when encoded
+        else:
+            kind = _json_type(value)
+            notes.append(f"attribute value of type {kind}, which v1 does not take: left out")
     return out
 
 

@@ -127,6 +127,80 @@ def test_past_300_attributes_the_rest_are_left_out(prepare: Any, api: str) -> No
         prepare("identify", {**PERSON, "attributes": found}, api=api, oversize="dead_letter")
 
 
+V1_FOUND = {
+    "first_name": "Ann",
+    "email": "ann@example.com",
+    "score": 1.5,
+    "tags": ["a", SECRET],
+    "address": {"city": SECRET},
+    "gone": None,
+    "visits": 3.0,
+    "vip": True,
+    "n": 7,
+    "cio_subscription_preferences": {"topics": {"topic_1": True}},
+}
+V1_SENT = {
+    "first_name": "Ann",
+    "email": "ann@example.com",
+    "visits": 3,
+    "vip": True,
+    "n": 7,
+    "cio_subscription_preferences": {"topics": {"topic_1": True}},
+}
+
+
+@pytest.mark.parametrize("oversize", ["truncate", "drop_field"])
+def test_v1_leaves_out_the_values_it_cannot_take_and_sends_the_rest(
+    prepare: Any, track_spec: Any, oversize: str
+) -> None:
+    """The v1 identify takes string, integer and boolean values: a fraction, a list, an
+    object or a null is left out (one note each, naming its JSON type, never the value), a
+    whole-number float goes as that integer, and the rest of the identify goes out."""
+    payload = {**PERSON, "attributes": V1_FOUND, "timestamp": 9}
+    item = prepare("identify", payload, api="v1", oversize=oversize)
+    assert item.route == "v1" and item.body.path == "/api/v1/customers/42"
+    assert item.body.body == {**V1_SENT, "_timestamp": 9}
+    assert type(item.body.body["visits"]) is int
+    assert item.repairs == [
+        "attribute value of type number, which v1 does not take: left out",
+        "attribute value of type array, which v1 does not take: left out",
+        "attribute value of type object, which v1 does not take: left out",
+        "attribute value of type null, which v1 does not take: left out",
+    ]
+    assert all(SECRET not in note and "score" not in note for note in item.repairs)
+    assert track_spec.body_errors("/api/v1/customers/{identifier}", "put", item.body.body) == []
+
+
+def test_v1_value_repairs_leave_v2_and_dead_letter_as_they_were(prepare: Any) -> None:
+    payload = {**PERSON, "attributes": V1_FOUND}
+    v2 = prepare("identify", payload)
+    assert body(v2)[0]["attributes"] == V1_FOUND and v2.repairs == []
+    with pytest.raises(PermanentDeliveryError, match=r"^attributes.score: v1 takes only"):
+        prepare("identify", payload, api="v1", oversize="dead_letter")
+
+
+def test_v1_leaves_out_unfit_values_before_counting_300(prepare: Any) -> None:
+    """A value v1 cannot take does not use up one of the 300 attributes a person may have."""
+    found = {"tags": ["a"], **{f"a{i}": i for i in range(300)}}
+    item = prepare("identify", {**PERSON, "attributes": found}, api="v1")
+    assert list(item.body.body) == [f"a{i}" for i in range(300)]
+    assert item.repairs == ["attribute value of type array, which v1 does not take: left out"]
+
+
+@pytest.mark.parametrize("value", [1.5, 2.0**53, -(2.0**60), 1e300])
+def test_v1_leaves_out_a_fraction_or_a_float_too_big_to_be_exact(
+    prepare: Any, value: float
+) -> None:
+    item = prepare("identify", {**PERSON, "attributes": {"x": value, "y": "z"}}, api="v1")
+    assert item.body.body == {"y": "z"}
+    assert item.repairs == ["attribute value of type number, which v1 does not take: left out"]
+
+
+def test_v1_still_refuses_nan_as_json_cannot_carry_it(prepare: Any) -> None:
+    with pytest.raises(PermanentDeliveryError):
+        prepare("identify", {**PERSON, "attributes": {"x": float("nan")}}, api="v1")
+
+
 def test_an_email_or_cio_id_identifier_has_no_length_limit(prepare: Any) -> None:
     """The 150-byte limit is the vendor's on "a person's ID value", not on an email."""
     email = "e" * 240 + "@example.com"
