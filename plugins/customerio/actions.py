@@ -9,6 +9,10 @@ Routes follow the vendor's OpenAPI document, which decides where the reference n
 
 * ``anonymous_event`` always uses v1 ``POST /api/v1/events``: v2 person identifiers are only
   ``id``, ``email``, ``phone`` or ``cio_id``, so v2 has no anonymous person event.
+* On v2, a person ``event`` or ``page`` too large for one v2 entity (32,000 bytes) goes to
+  v1 ``POST /api/v1/customers/{identifier}/events`` (``v1_event_call``), whose event data
+  may be 100,000 bytes, when its identifier can name the person in a v1 path. A ``screen``
+  cannot (below), so it stays held to the v2 entity limit.
 * With ``api: v1``, ``screen`` and ``merge`` go to ``POST /api/v2/entity`` (still one request
   per item). The v1 person-event schema requires ``anonymous_id`` on a screen view (its own
   example omits it), and the v1 merge schema's ``oneOf`` branches overlap so that no body
@@ -128,7 +132,7 @@ def v1_call(name: str, p: Payload) -> Call:
         if "timestamp" in p:
             attributes["_timestamp"] = p["timestamp"]
         return Call("PUT", person, attributes)
-    if name in ("event", "page"):
+    if name in V1_EVENT_ACTIONS:
         return Call("POST", f"{person}/events", {"type": name, **_event_fields(p, "data")})
     if name == "add_device":
         return Call("PUT", f"{person}/devices", {"device": _device(p, "id")})
@@ -141,11 +145,28 @@ def v1_call(name: str, p: Payload) -> Call:
     raise ValueError(f"no v1 request for action {name!r}")
 
 
+V1_EVENT_ACTIONS = frozenset({"event", "page"})
+"""Person event actions the v1 events endpoint takes (a screen view: see the module doc)."""
+
+
+def _v1_path_ambiguous(identifiers: Mapping[str, Any]) -> bool:
+    """An ``id`` that a v1 path would take for an email or a ``cio_`` id."""
+    value = identifiers.get("id")
+    return isinstance(value, str) and ("@" in value or value.startswith("cio_"))
+
+
+def v1_event_call(name: str, p: Payload) -> Call | None:
+    """The v1 events request for a person ``event`` or ``page`` (one too large for a v2
+    entity), or None when v1 cannot take it: another action, or an identifier a v1 path
+    would misread."""
+    if name not in V1_EVENT_ACTIONS or _v1_path_ambiguous(p["identifiers"]):
+        return None
+    return v1_call(name, p)
+
+
 def check_v1(name: str, p: Payload) -> None:
     """What the v1 endpoints cannot take, though v2 can."""
-    identifiers = p.get("identifiers") or {}
-    value = identifiers.get("id")
-    if isinstance(value, str) and ("@" in value or value.startswith("cio_")):
+    if _v1_path_ambiguous(p.get("identifiers") or {}):
         raise PermanentDeliveryError(
             "identifiers.id: v1 paths infer the identifier type from its shape and this id "
             "looks like an email or a cio_ id; use api v2"

@@ -4,7 +4,8 @@
 timestamps (integer unix seconds) → the action's payload schema → Customer.io's size limits
 and, with ``api: v1``, the identify value types v1 takes, repaired as the ``oversize``
 setting allows (see ``repairs``) → the v1 restrictions (with ``api: v1``) → the size of the
-rendered item.
+rendered item. A v2 person event or page view too large for a v2 entity goes to the v1
+events endpoint instead (``actions.v1_event_call``), where event data may be 100,000 bytes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .actions import (
     Call,
     identify_attributes,
     render,
+    v1_event_call,
 )
 from .plain_events import plain_event
 from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, CioSettings, read_settings
@@ -187,6 +189,11 @@ class CustomerIO(Destination):
                     encoded=joined,
                     repairs=notes,
                 )
+        if route == ROUTE_BATCH and size > limits.MAX_V2_ITEM_BYTES:
+            call = v1_event_call(name, payload)  # v1 takes event data up to 100,000 bytes
+            if call is not None:
+                route, body, encoded = ROUTE_V1, call, limits.compact_json(call.body)
+                size = len(encoded)
         if "name" in payload:
             limits.check_event(payload["name"], payload.get("data"), size)
         if route != ROUTE_V1:

@@ -62,8 +62,9 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "type": "string",
             "enum": list(API_VERSIONS),
             "default": "v2",
-            "description": "`v2` (default): batched `/api/v2/batch`. `v1`: one request per "
-            "action to the per-action v1 endpoints.",
+            "description": "`v2` (default): batched `/api/v2/batch` (an event or page view "
+            "over a v2 entity's 32 KB goes alone to the v1 events endpoint). `v1`: one "
+            "request per action to the per-action v1 endpoints.",
         },
         "oversize": {
             "type": "string",

@@ -64,3 +64,31 @@ def test_v1_identify_under_dead_letter_is_still_refused(
     result = send(cli, tmp_path, customerio_server, docs, api="v1", oversize="dead_letter")
     assert customerio_server.accepted_items("PUT /api/v1/customers/p1") == []
     assert "dead-lettered: 1" in result.stderr
+
+
+def test_an_event_too_large_for_a_v2_entity_arrives_whole_at_the_v1_events_endpoint(
+    cli: Cli, tmp_path: Path, customerio_server: Any
+) -> None:
+    """Default settings: 9 custom attributes of 4,000 characters (about 36 KB, over the
+    32,000 bytes of a v2 entity, within the 100,000 of v1 event data) are delivered, not
+    dead-lettered; the person's other actions still go in a v2 batch."""
+    big = {f"attribute_{n}": chr(ord("a") + n) * 4000 for n in range(9)}
+    docs = [person("p2", {"plan": "pro"}, custom("Small"), custom("Big", **big), custom("After"))]
+    result = send(cli, tmp_path, customerio_server, docs)
+    assert result.exit_code == 0, result.output
+    assert "dead-lettered: 0" in result.stderr
+    (event,) = customerio_server.accepted_items("POST /api/v1/customers/p2/events")
+    assert event["name"] == "Big" and event["type"] == "event"
+    assert event["data"] == big
+    batched = customerio_server.accepted_items("POST /api/v2/batch")
+    assert [(i["action"], i.get("name")) for i in batched] == [
+        ("identify", None),
+        ("event", "Small"),
+        ("event", "After"),
+    ]
+    routes = [f"{r.method} {r.path}" for r in customerio_server.requests]
+    assert routes == [  # in the order the person's actions were accepted
+        "POST /api/v2/batch",
+        "POST /api/v1/customers/p2/events",
+        "POST /api/v2/batch",
+    ]
