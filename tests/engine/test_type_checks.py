@@ -88,8 +88,8 @@ PLANTED = [
     ),
     (
         AUDIENCES,
-        'key: "profile.mpid || customer_id || email"',
-        'key: "profile.mipd || customer_id || email"',
+        'member_key: "profile.mpid || customer_id || email"',
+        'member_key: "profile.mipd || customer_id || email"',
         "mipd",
         "E501",
         "(did you mean 'mpid'?)",
