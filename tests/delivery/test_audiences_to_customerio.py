@@ -148,3 +148,28 @@ def test_a_membership_list_over_the_limit_keeps_whole_ids(tmp_path: Path) -> Non
     full = ",".join(f"'{10_000 + n}'" for n in range(200))
     assert len(kept.encode()) <= 1000 and full.startswith(kept) and full[len(kept)] == ","
     assert "repaired fields (attribute value over 1000 bytes: truncated): 1" in err
+
+
+def test_a_late_older_message_sends_the_newest_list_without_its_old_time(tmp_path: Path) -> None:
+    config = _config(tmp_path, "c.yaml", "out", {"send_membership_attribute": "always"})
+    _send(
+        tmp_path,
+        config,
+        [
+            _change(1714592702000, "c1", (11036, "Aspiring Athenians", "add")),
+            _change(1714592701000, "c1", (11034, "Ibiza Dreamers", "add")),
+        ],
+    )
+    items = [
+        (item["attributes"], item.get("timestamp"))
+        for file in sorted((tmp_path / "out").glob("*.ndjson"))
+        for line in file.read_text().splitlines()
+        for item in json.loads(line)["body"]["batch"]
+    ]
+    assert items == [
+        ({"In Aspiring Athenians": "true"}, 1714592702),
+        ({"Segment Membership": "'11036'"}, None),
+        ({"In Ibiza Dreamers": "true"}, 1714592701),
+        # Stamped with the older time, Customer.io would keep the incomplete list.
+        ({"Segment Membership": "'11034','11036'"}, None),
+    ]
