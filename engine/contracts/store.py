@@ -157,5 +157,9 @@ class MemoryStore:
                 self._aliases_of.get((namespace, key), set()).discard(alias)
         return removed
 
+    def forget_seen(self, namespace: str, keys: Sequence[str]) -> None:
+        for key in keys:
+            self._seen.discard((namespace, key))
+
     def close(self) -> None:
         pass

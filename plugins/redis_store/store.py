@@ -11,6 +11,7 @@
   are kept, and the present members come back in the same round trip. Versions are
   integers, compared exactly as decimal text (never as Lua numbers, doubles).
 
+* ``forget_seen`` deletes the keys' entries (one ``DEL``), so each is new again.
 * ``add_aliases`` adds the alias to a set per alias (the keys it names) and to a set per
   key (its aliases); ``forget`` is one script that removes the named keys' hashes, those
   of the keys their aliases name, and every alias of those keys.
@@ -195,6 +196,12 @@ class RedisStore(RedisClient):
         names = [self.keys.seen(namespace, k) for k in keys]
         flags = self._first_seen(keys=names, args=expiry_args(self.clock(), ttl))
         return [bool(flag) for flag in flags]
+
+    def forget_seen(self, namespace: str, keys: Sequence[str]) -> None:
+        """Remove dedup keys ``first_seen`` recorded, in one command: each is new again.
+        Keys not recorded are ignored."""
+        if keys:
+            self._open().delete(*{self.keys.seen(namespace, k) for k in keys})
 
     def update_membership(
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]

@@ -80,6 +80,8 @@ WHERE ns = ? AND (expires_at IS NULL OR expires_at > ?) AND key IN ({})
 """
 _LIVE_CHUNK = 500
 
+_UNSEE = "DELETE FROM seen WHERE ns = ? AND key IN ({})"
+
 _PURGE = """
 DELETE FROM seen WHERE (ns, key) IN (
     SELECT ns, key FROM seen WHERE expires_at IS NOT NULL AND expires_at <= ? LIMIT ?
@@ -245,6 +247,17 @@ class SqliteStore(SqliteFile):
             result.append(key not in live and (again or key not in recorded))
             recorded.add(key)
         return result
+
+    def forget_seen(self, namespace: str, keys: Sequence[str]) -> None:
+        """Remove dedup keys ``first_seen`` recorded, in one transaction: each is new
+        again. Keys not recorded are ignored."""
+        distinct = list(dict.fromkeys(keys))
+        if not distinct:
+            return
+        with self._connection() as conn, immediate(conn):
+            for start in range(0, len(distinct), _LIVE_CHUNK):
+                chunk = distinct[start : start + _LIVE_CHUNK]
+                conn.execute(_UNSEE.format(", ".join("?" * len(chunk))), (namespace, *chunk))
 
     def update_membership(
         self, namespace: str, key: str, changes: Sequence[tuple[str, bool, int]]

@@ -125,6 +125,18 @@ class StateStoreContract:
         assert [store.first_seen("ns", k) for k in keys] == [True] * len(keys)
         assert [store.first_seen("ns", k) for k in keys] == [False] * len(keys)
 
+    def test_forget_seen_makes_only_the_named_keys_new_again(self, store: StateStore) -> None:
+        """The optional ``forget_seen`` (every store here has it): a queue takes back the
+        keys of an input it failed to queue."""
+        keys = ["k", "K", "", "ключ", "a\x00b", "kept"]
+        assert [store.first_seen("ns", k, 60) for k in keys] == [True] * len(keys)
+        store.first_seen("other", "k")
+        forget_seen = store.forget_seen  # type: ignore[attr-defined]
+        forget_seen("ns", ["k", "K", "", "ключ", "a\x00b", "k", "never seen"])
+        forget_seen("ns", [])
+        assert [store.first_seen("ns", k) for k in keys] == [True] * 5 + [False]
+        assert store.first_seen("other", "k") is False, "namespaces are separate"
+
     @needs("supports_ttl")
     def test_ttl_expiry(self, store: StateStore, clock: FakeClock) -> None:
         assert store.first_seen("ns", "k", ttl=60) is True
