@@ -60,6 +60,7 @@ from .contracts.store import (
     StateStore,
     apply_in_order,
     first_seen_all,
+    undo_seen_on_failure,
 )
 from .contracts.value_types import a_json_type
 from .contracts.wire_json import wire_json
@@ -124,5 +125,6 @@ __all__ = [
     "hookimpl",
     "hookspec",
     "person_key",
+    "undo_seen_on_failure",
     "wire_json",
 ]

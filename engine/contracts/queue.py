@@ -21,7 +21,9 @@ for a retry; entries without a key are ordered with no other.
 
 ``enqueue`` also records the actions' dedup keys through the given state store; when the
 store and the queue share one SQLite file this happens in the same transaction, so an
-input is either fully accepted (keys recorded and actions queued) or not at all.
+input is either fully accepted (keys recorded and actions queued) or not at all. With a
+store elsewhere the keys are recorded first, and removed again if the queue's own write
+fails (``undo_seen_on_failure``), so a refused input's retry is not skipped as duplicates.
 """
 
 from __future__ import annotations

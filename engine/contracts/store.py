@@ -19,11 +19,17 @@ What the mappings and the pipeline need:
 * ``forget(namespace, keys)`` removes, atomically, the sets stored under any of ``keys``
   or under a key one of them is an alias of, with every alias recorded for those sets
   (an erasure: a mapping rule's ``forget``); it returns how many sets it removed.
+* ``forget_seen(namespace, keys)`` removes dedup keys ``first_seen`` recorded, so that
+  each is new again. Optional: a queue whose enqueue failed after it recorded keys in a
+  store it does not share a transaction with takes back, through it, the keys that call
+  recorded (``undo_seen_on_failure``); without it those keys stay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -94,6 +100,51 @@ def first_seen_all(
     if many is not None:
         return list(many(namespace, list(keys), ttl))
     return [store.first_seen(namespace, key, ttl) for key in keys]
+
+
+#: The server's logger: its lines are written with the server's (``server/logs.py``).
+_logger = logging.getLogger("mapwire.server")
+
+
+@contextmanager
+def undo_seen_on_failure(
+    store: StateStore | None, namespace: str, keys: Sequence[str], new: Sequence[bool]
+) -> Iterator[None]:
+    """If the block fails, remove the keys ``first_seen_all(store, namespace, keys, ...)``
+    recorded (``new``: its answer), through the store's ``forget_seen``, and re-raise.
+
+    For a queue that records dedup keys in a store it does not share a transaction with,
+    around the write of the surviving entries: an input refused because that write failed
+    must not have its retry skipped as duplicates. Only the keys that call recorded
+    (``new`` True) are removed; those seen before stay (they are real duplicates). A write
+    that failed only to report it (a lost reply) may have queued its entries: the retry
+    then queues them again (delivery is at least once).
+
+    If the store has no ``forget_seen``, or it fails too, the keys stay, and the retry may
+    be skipped as duplicates (no worse than with nothing undone): ``dedup_undo_failed`` is
+    logged (the namespace, how many keys and the error's type; never a key), and the
+    block's error is raised all the same.
+    """
+    try:
+        yield
+    except BaseException:
+        if store is not None and any(new):
+            recorded = [k for k, n in zip(keys, new, strict=True) if n]
+            _forget_seen(store, namespace, list(dict.fromkeys(recorded)))
+        raise
+
+
+def _forget_seen(store: StateStore, namespace: str, keys: list[str]) -> None:
+    forget = getattr(store, "forget_seen", None)
+    error = "unsupported"
+    if forget is not None:
+        try:
+            forget(namespace, keys)
+            return
+        except Exception as exc:  # the block's error is the one raised
+            error = type(exc).__name__
+    fields = {"connection": namespace, "keys": len(keys), "error": error}
+    _logger.error("dedup_undo_failed", extra={"mapwire_fields": fields})
 
 
 class StateStore(Protocol):

@@ -18,8 +18,9 @@ Design (the keys are described in ``queue_index``, the scripts in ``queue_script
   provably dead (``claim_owner_is_dead``: a killed process on this host) claimable now.
 * ``enqueue`` is one script: when the dedup store is a ``RedisStore`` on the same server
   and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
-  are recorded together, atomically. Any other store records its keys first, as with
-  ``SqliteQueue``. An action is a duplicate if any of its keys was seen before.
+  are recorded together, atomically. Any other store records its keys first, and they
+  are removed again if the script fails, as with ``SqliteQueue``. An action is a
+  duplicate if any of its keys was seen before.
 * ``ack``, ``retry`` (an attempt counted), ``release`` and ``dead_letter`` are one script
   each. Settling an entry another worker has claimed since (after this worker's lease ran
   out) is allowed: delivery is at least once, as with ``SqliteQueue``.
@@ -47,6 +48,7 @@ from mapwire import (
     claim_owner_id,
     claim_owner_is_dead,
     first_seen_all,
+    undo_seen_on_failure,
 )
 
 from . import queue_scripts as scripts
@@ -146,15 +148,16 @@ class RedisQueue(RedisClient, PersonDrop):
         client = self._open()
         encoded = [(encode(a), a.order_key) for a in actions]
         counts = [0] * len(encoded)
+        flat = [k for a in actions for k in a.dedup_keys]
         keys: list[str] = []
+        new: list[bool] = []  # whether each of ``flat`` was new to another store
         dedup_now = self._clock()
         if isinstance(dedup, RedisStore) and dedup.identity == self.identity:
             counts = [len(a.dedup_keys) for a in actions]
-            keys = [self.keys.seen(connection, k) for a in actions for k in a.dedup_keys]
+            keys = [self.keys.seen(connection, k) for k in flat]
             dedup_now = dedup.clock()
         elif dedup is not None:
-            flat = [k for a in actions for k in a.dedup_keys]
-            flags = iter(first_seen_all(dedup, connection, flat, dedup_ttl))
+            flags = iter(new := first_seen_all(dedup, connection, flat, dedup_ttl))
             keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
             encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
             counts = [0] * len(encoded)
@@ -165,9 +168,9 @@ class RedisQueue(RedisClient, PersonDrop):
         args += expiry_args(dedup_now, dedup_ttl)
         for n, (action, order_key) in zip(counts, encoded, strict=True):
             args += [n, action, order_key]
-        stream = self.keys.stream(connection)
-        all_keys = [stream, self.keys.connections, self.keys.progress, *keys]
-        queued = int(self._enqueue(keys=all_keys, args=args, client=client))
+        all_keys = [self.keys.stream(connection), self.keys.connections, self.keys.progress]
+        with undo_seen_on_failure(dedup, connection, flat, new):  # keys of another store
+            queued = int(self._enqueue(keys=[*all_keys, *keys], args=args, client=client))
         return EnqueueResult(queued, len(actions) - queued)
 
     # -- delivery -------------------------------------------------------------------------

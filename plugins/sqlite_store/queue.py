@@ -9,10 +9,12 @@ across ``fork()``.
 * ``enqueue`` is one transaction. When ``dedup`` is a ``SqliteStore`` on the same file, the
   dedup keys are recorded in that transaction too, so an input is accepted entirely (keys,
   actions and progress) or not at all. Any other store records its keys before the
-  transaction starts: a crash (or a failed write) between the two leaves keys recorded for
-  actions that were never queued, and a replay of that input would skip them as
-  duplicates. Actions are serialised before any key is recorded, so an action that cannot
-  be stored fails the call without recording anything, whatever the store.
+  transaction starts; if the transaction fails, the keys this call recorded are removed
+  again (``undo_seen_on_failure``), so the refused input's retry is queued. Only a crash
+  between the two (or a store that cannot remove keys) leaves keys recorded for actions
+  that were never queued, and a replay of that input would skip them as duplicates.
+  Actions are serialised before any key is recorded, so an action that cannot be stored
+  fails the call without recording anything, whatever the store.
 * ``claim`` selects the ready entries and writes their leases in one ``BEGIN IMMEDIATE``
   transaction: concurrent claimers, threads or processes, never get the same entry. Leases
   are rows of their own narrow table (``leases``), so claiming never rewrites an entry's
@@ -67,6 +69,7 @@ from mapwire import (
     claim_owner_id,
     claim_owner_is_dead,
     first_seen_all,
+    undo_seen_on_failure,
 )
 
 from . import queue_sql as sql
@@ -137,17 +140,22 @@ class SqliteQueue(SqliteFile):
         Raises:
             TypeError, ValueError: an action cannot be serialised as JSON; nothing is
                 recorded.
+            QueueUnavailable: the transaction failed; the keys this call recorded in a
+                store on another file are removed again (see the module's docstring).
         """
         now = self._clock()
         rows = [(connection, encode(a), now, a.order_key, a.wire) for a in actions]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
+        elsewhere: list[bool] = []  # whether each key was new to a store on another file
         if keys and dedup is not None and paired is None:
-            rows = _survivors(rows, actions, first_seen_all(dedup, connection, keys, dedup_ttl))
+            elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
+            rows = _survivors(rows, actions, elsewhere)
         if not rows and progress is None:
             return EnqueueResult(0, len(actions))
-        with self._connection() as conn, immediate(conn):
+        undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
+        with undo, self._connection() as conn, immediate(conn):
             if keys and paired is not None:
                 new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
                 rows = _survivors(rows, actions, new)

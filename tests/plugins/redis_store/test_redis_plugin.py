@@ -15,12 +15,13 @@ import pytest
 from redis_helpers import REDIS_URL, prefix_for
 
 import mapwire.plugins.redis_store as redis_store
-from mapwire import QueueUnavailable, StoreUnavailable
+from mapwire import Action, QueueUnavailable, StateStore, StoreUnavailable
 from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.plugins.redis_store.connection import server_identity
 from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.ratelimit import RedisRateLimiter
 from mapwire.plugins.redis_store.store import RedisStore
+from mapwire.plugins.sqlite_store.store import SqliteStore
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.registry import Registry, build_registry, reset_registry
@@ -148,3 +149,40 @@ def test_redis_errors_become_the_engines_errors(request: pytest.FixtureRequest) 
         assert isinstance(refused.value.__cause__, redis.ConnectionError)
         with pytest.raises(StoreUnavailable):
             gone.first_seen("n", "k")
+
+
+def act(n: int, *keys: str) -> Action:
+    return Action("customerio", "track", {"n": n}, dedup_keys=keys, rule="orders")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_refused_enqueue_leaves_no_keys_in_another_store(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Keys recorded in a store the queue's script does not share are removed when the
+    script fails (the input is refused, 503 at intake), so its retry is queued, not skipped
+    as duplicates; keys recorded by an earlier call stay."""
+    import redis
+
+    prefix = prefix_for(request.node.name)
+    other: StateStore = (
+        SqliteStore(tmp_path / "state.db")
+        if kind == "sqlite"
+        else RedisStore(REDIS_URL, prefix=prefix + ":store")
+    )
+    client = redis.Redis.from_url(REDIS_URL)
+    with RedisQueue(REDIS_URL, prefix=prefix) as queue:
+        try:
+            assert queue.enqueue("c", [act(0, "k0")], dedup=other).queued == 1
+            client.set(queue.keys.stream("c"), "not a stream")  # the script's XADD fails
+            actions = [act(1, "k0"), act(2, "k1"), act(3, "k2", "k3")]
+            with pytest.raises(QueueUnavailable) as caught:
+                queue.enqueue("c", actions, dedup=other, progress=("p", "3"))
+            assert isinstance(caught.value.__cause__, redis.ResponseError)
+            client.delete(queue.keys.stream("c"))
+            result = queue.enqueue("c", actions, dedup=other, progress=("p", "3"))
+            assert (result.queued, result.duplicates, queue.progress("p")) == (2, 1, "3")
+            assert [e.action.payload["n"] for e in queue.claim("c", 10, 60)] == [2, 3]
+        finally:
+            client.close()
+            other.close()

@@ -4,6 +4,8 @@ with a ``SqliteStore`` on the same file, the hook, the file, threads)."""
 from __future__ import annotations
 
 import functools
+import io
+import json
 import os
 import random
 import sqlite3
@@ -20,7 +22,14 @@ from queue_contract import QueueContract, QueueOpener, act
 from queue_files import BEFORE_ORDERING
 from store_contract import FakeClock
 
-from mapwire import Action, MemoryStore, PluginError, QueueUnavailable, StateStore
+from mapwire import (
+    Action,
+    MemoryStore,
+    PluginError,
+    QueueUnavailable,
+    StateStore,
+    StoreUnavailable,
+)
 from mapwire.contracts import hookspecs
 from mapwire.contracts.queue import Failure, Queue
 from mapwire.plugins import sqlite_store
@@ -28,6 +37,7 @@ from mapwire.plugins.sqlite_store.queue import SqliteQueue
 from mapwire.plugins.sqlite_store.queue_sql import CLAIM
 from mapwire.plugins.sqlite_store.store import SqliteStore
 from mapwire.runtime.registry import Registry, build_registry
+from mapwire.server.logs import configure_logging, reset_logging
 
 
 class TestSqliteQueueContract(QueueContract):
@@ -92,16 +102,93 @@ def test_store_on_the_same_file_shares_the_transaction(
     assert store.first_seen("c", "k1") is True, "the keys were rolled back with the rows"
 
 
-def test_store_on_another_file_records_keys_first(
+def locked(db: Path) -> sqlite3.Connection:
+    """Another connection holding ``db``'s write lock (``BEGIN IMMEDIATE``) until closed."""
+    other = sqlite3.connect(db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_refused_enqueue_leaves_no_keys_in_a_store_on_another_file(
+    tmp_path: Path, db: Path
+) -> None:
+    """The input is refused (503 at intake), so its retry must be queued, not skipped."""
+    actions = [act(0, "k0"), act(1, "k1", "k2")]
+    with SqliteQueue(db, busy_timeout=0.05) as queue, SqliteStore(tmp_path / "o.db") as other:
+        holder = locked(db)
+        try:
+            with pytest.raises(QueueUnavailable, match="locked"):
+                queue.enqueue("c", actions, dedup=other, progress=("p", "2"))
+        finally:
+            holder.close()
+        assert count(tmp_path / "o.db", "seen") == 0, "the keys recorded were removed"
+        result = queue.enqueue("c", actions, dedup=other, progress=("p", "2"))
+        assert (result.queued, result.duplicates, queue.progress("p")) == (2, 0, "2")
+        assert numbers_claimed(queue) == [0, 1]
+
+
+def test_a_refused_enqueue_keeps_the_keys_recorded_before_it(
     queue: SqliteQueue, tmp_path: Path, db: Path
 ) -> None:
-    """The documented window: keys recorded, actions not queued."""
-    fail_on_insert(db, 1)
+    """Only the keys the failed call recorded go: those seen before are real duplicates."""
+    fail_on_insert(db, 3)
     with SqliteStore(tmp_path / "other.db") as other:
-        with pytest.raises(QueueUnavailable):
-            queue.enqueue("c", [act(0, "k0"), act(1, "k1")], dedup=other)
-        assert count(db, "queue") == 0
-        assert other.first_seen("c", "k0") is False
+        assert queue.enqueue("c", [act(0, "k0"), act(1, "k1")], dedup=other).queued == 2
+        again = [act(2, "k0", "k5"), act(3, "k3"), act(4, "k1"), act(5, "k3", "k4")]
+        with pytest.raises(QueueUnavailable, match="refused"):
+            queue.enqueue("c", again, dedup=other)
+        assert [other.first_seen("c", k) for k in ("k0", "k1")] == [False, False]
+        assert count(tmp_path / "other.db", "seen") == 2, "k3, k4 and k5 were removed"
+        assert other.first_seen_many("c", ["k3", "k4", "k5"]) == [True] * 3
+
+
+class FirstSeenOnly:
+    """A third-party store with ``first_seen`` alone."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryStore()
+
+    def first_seen(self, namespace: str, key: str, ttl: float | None = None) -> bool:
+        return self.inner.first_seen(namespace, key, ttl)
+
+
+class ForgetSeenFails(FirstSeenOnly):
+    """A third-party store whose ``forget_seen`` cannot reach its storage."""
+
+    def forget_seen(self, namespace: str, keys: list[str]) -> None:
+        raise StoreUnavailable("secret-key unreachable")
+
+
+@pytest.mark.parametrize(
+    ("store", "error"),
+    [(FirstSeenOnly(), "unsupported"), (ForgetSeenFails(), "StoreUnavailable")],
+    ids=["without forget_seen", "forget_seen fails"],
+)
+def test_keys_a_store_cannot_forget_stay_and_the_error_is_the_queues(
+    db: Path, store: FirstSeenOnly, error: str
+) -> None:
+    """The keys stay (the retry is skipped, as if nothing were undone); the undo's failure
+    is logged without a key or a message, and the caller still gets the queue's error."""
+    stream = io.StringIO()
+    handler = configure_logging("info", stream)
+    with SqliteQueue(db, busy_timeout=0.05) as queue:
+        holder = locked(db)
+        try:
+            with pytest.raises(QueueUnavailable, match="locked"):
+                queue.enqueue("c", [act(0, "secret-key")], dedup=store)  # type: ignore[arg-type]
+        finally:
+            holder.close()
+            reset_logging(handler)
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert {k: line[k] for k in ("level", "event", "connection", "keys", "error")} == {
+        "level": "error",
+        "event": "dedup_undo_failed",
+        "connection": "c",
+        "keys": 1,
+        "error": error,
+    }
+    assert "secret-key" not in stream.getvalue()
+    assert store.first_seen("c", "secret-key") is False
 
 
 def test_same_file_is_recognised_through_any_path(
