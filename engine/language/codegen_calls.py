@@ -36,13 +36,6 @@ PLAIN_RESULTS = frozenset(
 )
 
 
-def _arity_ok(signature: Any, n: int) -> bool:
-    """``n`` arguments fit ``signature`` (its last entry may say ``variadic``)."""
-    if signature and signature[-1].get("variadic"):
-        return n >= len(signature)
-    return n == len(signature)
-
-
 class CallEmitters(Emitter):
     """Emitters for ``function_expression`` and ``expref`` nodes."""
 
@@ -68,7 +61,7 @@ class CallEmitters(Emitter):
         name: str = node["value"]
         kids: list[Node] = node["children"]
         spec: Any = self._table.get(name)
-        ok = spec is not None and _arity_ok(spec["signature"], len(kids))
+        ok = spec is not None and rt.arity_ok(spec["signature"], len(kids))
         builtin = ok and self._facts.builtin(name)
         if builtin and name == "map" and kids[0]["type"] == "expref":
             return self._map(kids, src, cx)

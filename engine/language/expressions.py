@@ -55,6 +55,8 @@ class Usage:
 
     root_names: list[str] = field(default_factory=list)
     functions: list[str] = field(default_factory=list)
+    #: each call: the function's name and how many arguments it is given
+    calls: list[tuple[str, int]] = field(default_factory=list)
     settings: list[str] = field(default_factory=list)
     reads_whole_root: bool = False
     negated_paths: list[str] = field(default_factory=list)
@@ -79,6 +81,7 @@ def _walk(node: dict[str, Any], at_root: bool, usage: Usage) -> None:
         return
     if kind == "function_expression":
         usage.functions.append(node["value"])
+        usage.calls.append((node["value"], len(children)))
         for child in children:
             _walk(child, at_root, usage)
         return

@@ -12,7 +12,7 @@ plugin-contributed functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from numbers import Number
 from typing import Any, cast
 
@@ -172,6 +172,31 @@ def jmespath_signature(signature: tuple[Any, ...]) -> list[dict[str, Any]]:
         else:
             out.append({"types": _types(arg)})
     return out
+
+
+def arity_ok(signature: Sequence[Mapping[str, Any]], n: int) -> bool:
+    """``n`` arguments fit a jmespath ``signature`` (its last entry may say ``variadic``)."""
+    if signature and signature[-1].get("variadic"):
+        return n >= len(signature)
+    return n == len(signature)
+
+
+def arity_text(signature: Sequence[Mapping[str, Any]]) -> str:
+    """How many arguments ``signature`` takes, in words: ``2 arguments``, ``at least 1``."""
+    n = len(signature)
+    at_least = "at least " if signature and signature[-1].get("variadic") else ""
+    return f"{at_least}{n} argument{'' if n == 1 else 's'}"
+
+
+def signature_of(name: str, functions: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """The jmespath signature of the builtin or custom (``functions``: name -> FunctionDef)
+    function ``name``; None if there is none."""
+    fdef = functions.get(name)
+    if fdef is not None:
+        return jmespath_signature(tuple(fdef.signature))
+    method = getattr(Builtins, f"_func_{name}", None)
+    signature = getattr(method, "signature", None)
+    return list(signature) if signature is not None else None
 
 
 def _plain(arg: Any) -> Any:

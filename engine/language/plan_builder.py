@@ -4,8 +4,9 @@
 JMESPath expression once and checks, pointing inside the expression text: syntax (E201),
 unknown functions (E202), unknown names (E203: every name an expression reads at its root
 must be ``doc``, ``settings``, a loop name, a variable or a state name in scope), a negated
-path (E209), unknown settings (E204); then templates (E206), reserved names (E207), setting
-defaults (E208), a ``forget`` without an ``action`` (E210), and, when they are known,
+path (E209), unknown settings (E204), a call with the wrong number of arguments (E211);
+then templates (E206), reserved names (E207), setting defaults (E208), a ``forget``
+without an ``action`` (E210), and, when they are known,
 the destination and its actions and fields (``destination_checks``) and the sources.
 Problems accumulate in ``problems``; ``build`` returns None when there are any.
 """
@@ -24,6 +25,7 @@ from .expressions import (
     offset_of,
     parse,
 )
+from .jmespath_support import arity_ok, arity_text, signature_of
 from .mapping_settings import setting_type_error
 from .plan import Expr, FieldPlan, ForgetPlan, MembershipPlan, Plan, RulePlan, SettingDecl
 from .schema_errors import did_you_mean
@@ -90,6 +92,14 @@ class PlanBuilder:
             if fn not in BUILTIN_FUNCTIONS and fn not in self.functions:
                 hint = did_you_mean(fn, [*BUILTIN_FUNCTIONS, *self.functions])
                 at(offset_of(text, fn, call=True), "E202", f"unknown function {fn}(){hint}")
+        for fn, given in dict.fromkeys(usage.calls):
+            signature = signature_of(fn, self.functions)
+            if signature is not None and not arity_ok(signature, given):
+                at(
+                    offset_of(text, fn, call=True),
+                    "E211",
+                    f"{fn}() takes {arity_text(signature)}, not {given}",
+                )
         for name in dict.fromkeys(usage.root_names):
             if name not in scope:
                 hint = did_you_mean(name, scope)
