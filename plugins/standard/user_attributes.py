@@ -45,6 +45,8 @@ IDENTIFIER_ATTRIBUTES = frozenset({"id", "cio_id", "anonymous_id", "_update", "_
 """Identify body keys that Customer.io reads as the person's identity or as instructions
 (``_update``: never create; ``_timestamp``: when), never as plain attributes."""
 
+_WITH_EMAIL = IDENTIFIER_ATTRIBUTES | {"email"}
+
 TAG_POLICIES = ("skip", "true", "remove")
 
 _Function: TypeAlias = Callable[..., Json]
@@ -96,8 +98,12 @@ def mparticle_attributes(obj: JsonObject | None, tags: str, email: str | None) -
             plain[key] = value
     for key in reserved:
         plain.pop(key, None)
-    left_out = IDENTIFIER_ATTRIBUTES | {"email"} if email is not None else IDENTIFIER_ATTRIBUTES
-    return {k: v for k, v in {**plain, **reserved}.items() if k not in left_out}
+    out = {**plain, **reserved}
+    left_out = IDENTIFIER_ATTRIBUTES if email is None else _WITH_EMAIL
+    if not left_out.isdisjoint(out):  # rarely: the names are seldom any of these
+        for key in left_out:
+            out.pop(key, None)
+    return out
 
 
 def unix_seconds_attributes(obj: JsonObject | None, names: list[Json] | None) -> JsonObject | None:
