@@ -118,7 +118,7 @@ def enable_wal(conn: sqlite3.Connection, busy_timeout: float) -> None:
             conn.execute("PRAGMA journal_mode = WAL")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+            if not is_busy(exc) or time.monotonic() >= deadline:
                 raise
         time.sleep(0.005)
 
@@ -137,32 +137,47 @@ class TimedConnection(sqlite3.Connection):
     busy_timeout_ms = 0
 
 
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite's ``SQLITE_BUSY``, extended codes included (``SQLITE_BUSY_RECOVERY`` ...)."""
+    return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+
+
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """``BEGIN IMMEDIATE``: while another connection holds the write lock, try again after
     each of ``LOCK_POLL`` for as long as the connection's busy timeout (then SQLite's
     ``database is locked`` error is raised, as before). A connection that is no
-    ``TimedConnection`` waits with SQLite's own busy handler."""
+    ``TimedConnection`` waits with SQLite's own busy handler. Whatever interrupts it (an
+    error, Ctrl-C), it leaves no transaction open and the busy timeout as it was."""
     timeout_ms = getattr(conn, "busy_timeout_ms", 0)
-    if not timeout_ms:
-        conn.execute("BEGIN IMMEDIATE")
-        return
-    conn.execute("PRAGMA busy_timeout = 0")  # each try answers at once; we sleep between
     try:
-        deadline = 0.0
-        for attempt in itertools.count():
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
-                    raise
-                now = time.monotonic()
-                deadline = deadline or now + timeout_ms / 1000
-                if now >= deadline:
-                    raise
-            time.sleep(LOCK_POLL[min(attempt, len(LOCK_POLL) - 1)])
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+        if not timeout_ms:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        try:
+            conn.execute("PRAGMA busy_timeout = 0")  # each try answers at once
+            _poll_for_lock(conn, timeout_ms / 1000)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+    except BaseException:
+        if conn.in_transaction:  # begun, then interrupted before the caller got it
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _poll_for_lock(conn: sqlite3.Connection, timeout: float) -> None:
+    deadline = 0.0
+    for attempt in itertools.count():
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            now = time.monotonic()
+            deadline = deadline or now + timeout
+            if now >= deadline:
+                raise
+        time.sleep(LOCK_POLL[min(attempt, len(LOCK_POLL) - 1)])
 
 
 @contextmanager
