@@ -312,7 +312,8 @@ def purge(
                 )
                 raise SystemExit(EXIT_SPEC)
             click.confirm(f"purge {len(doomed)} dead letter(s) for good?", abort=True)
-        n = queue.purge_dead_letters(ids, connection, age, kind=kind)
+        # Exactly those listed and confirmed: not others that failed meanwhile.
+        n = queue.purge_dead_letters([d.id for d in doomed], connection, None, kind=kind)
     finally:
         queue.close()
     click.echo(f"purged {n} dead letter(s)")

@@ -215,6 +215,41 @@ def test_purge_on_a_terminal_asks_for_confirmation(tmp_path: Path, customerio_se
         os.close(secondary)
 
 
+def test_purge_deletes_only_what_it_listed(tmp_path: Path, customerio_server: Any) -> None:
+    """Letters that fail while the confirmation waits are not purged with the listed ones."""
+    customerio_server.fail_items(lambda item: True)
+    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    send_in_process(config, write_ndjson(tmp_path / "a.ndjson", batches(1, 1)))
+    listed = {r["id"] for r in dead_letters(config)}
+    assert len(listed) == 2
+    primary, secondary = os.openpty()
+    try:
+        purge = subprocess.Popen(
+            [str(MAPWIRE), "dlq", "purge", "--config", str(config), "--all"],
+            cwd=tmp_path,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert purge.stdout is not None
+        shown = b""
+        while b"for good?" not in shown:
+            chunk = os.read(purge.stdout.fileno(), 1024)
+            assert chunk, "the purge ended before asking"
+            shown += chunk
+        assert b"purge 2 dead letter(s)" in shown
+        send_in_process(config, write_ndjson(tmp_path / "b.ndjson", batches(1, 1, prefix="v")))
+        assert len(dead_letters(config)) == 4
+        os.write(primary, b"y\n")
+        out, _ = purge.communicate(timeout=60)
+        assert b"purged 2 dead letter(s)" in out
+        left = {r["id"] for r in dead_letters(config)}
+        assert len(left) == 2 and not left & listed
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
 def test_no_input_value_reaches_errors_logs_or_reasons(
     tmp_path: Path, customerio_server: Any
 ) -> None:
