@@ -75,15 +75,16 @@ def resume_point(recorded: str | None, fp: str) -> str | None:
 
 def resume_fits(stream: IO[bytes], position: str | None) -> bool:
     """Whether an NDJSON ``position`` still starts a line of ``stream`` (the byte before
-    it a line break): a file edited before it since (its first bytes unchanged) would
-    otherwise be resumed mid-line, skipping a document."""
+    it a line break) or is its very end (a last line without a line break, all sent): a
+    file edited before it since (its first bytes unchanged) would otherwise be resumed
+    mid-line, skipping a document."""
     offset = resumed_bytes(position)
     if offset == 0:
         return True
     stream.seek(offset - 1)
-    fits = stream.read(1) == b"\n"
+    before, after = stream.read(1), stream.read(1)
     stream.seek(0)
-    return fits
+    return before == b"\n" or (before != b"" and after == b"")
 
 
 def describe_resume(position: str, name: str) -> str:

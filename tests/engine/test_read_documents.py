@@ -157,6 +157,9 @@ def test_a_resume_position_must_still_start_a_line() -> None:
     assert not resume_fits(data, "n7:2")  # inside it: the file changed
     assert resume_fits(data, None) and resume_fits(data, "n0:1") and resume_fits(data, "d3")
     assert data.tell() == 0
+    unended = io.BytesIO(b'{"a": 1}\n{"b": 2}')  # no line break after the last line
+    assert resume_fits(unended, "n17:3")  # its very end: everything was sent
+    assert not resume_fits(unended, "n16:3") and not resume_fits(unended, "n18:3")
 
 
 class _LinesOnly(io.BytesIO):
