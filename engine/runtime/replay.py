@@ -10,7 +10,9 @@ failed items now maps. The other rules' actions were queued the first
 time; dedup keys (and the vendors' own dedup by event id) absorb an action queued before.
 Items that fail again are kept as new mapping dead letters whose history continues the
 old one; the replayed dead letters are then removed. Dead letters of one document and
-rule are replayed together, so the document is mapped once.
+rule are replayed together, so the document is mapped once; each is matched with a
+failure of the new mapping by its item, and those with no item (actions their
+destination held back) one for one, so that fixing some of them is seen as a fix.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..contracts.errors import UNPROCESSABLE
-from ..contracts.queue import MAPPING, DeadLetter
+from ..contracts.queue import MAPPING, DeadLetter, MappingFailure
 from .config import Config, Connection
 from .pipeline import Pipeline
 from .submissions import ConnectionReport
@@ -77,16 +79,9 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
         assert conn is not None  # checked above
         actions, failures = pipeline.map_documents(conn, [group[0].source], ConnectionReport())
         whole = rule == PLAN_VARIABLES or group[0].code == UNPROCESSABLE
-        by_item = {letter.item: letter for letter in group}
-        again = []
-        for failure in failures:
-            earlier = by_item.get(failure.item) if failure.rule == rule else None
-            if earlier is not None:
-                failure.history = list(earlier.history)
-            if earlier is not None or whole:
-                again.append(failure)
+        again = _failed_again(group, failures, rule, whole)
         if not whole:
-            fixed = len({f.item for f in again}) < len(by_item)
+            fixed = len(again) < len(group)
             # Nothing that was missing got through: the rule's other actions were queued
             # the first time, so queue nothing rather than send them again.
             actions = [a for a in actions if a.rule == rule] if fixed else []
@@ -108,6 +103,28 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
         report.duplicates += queued.duplicates
         report.failed_again += [f.describe() for f in again]
     return report
+
+
+def _failed_again(
+    group: Sequence[DeadLetter], failures: Sequence[MappingFailure], rule: str, whole: bool
+) -> list[MappingFailure]:
+    """The failures of this mapping that are ``group``'s letters failing again, each with
+    its letter's history (and, when the letters stand for the whole document, every
+    failure). A letter and a failure match by rule and item; actions held back by their
+    destination have no item, so those match one for one: of two letters, one fixed and
+    one failing again, one is fixed."""
+    waiting: dict[str, list[DeadLetter]] = {}
+    for letter in group:
+        waiting.setdefault(letter.item, []).append(letter)
+    again = []
+    for failure in failures:
+        letters = waiting.get(failure.item) if failure.rule == rule else None
+        earlier = letters.pop(0) if letters else None
+        if earlier is not None:
+            failure.history = list(earlier.history)
+        if earlier is not None or whole:
+            again.append(failure)
+    return again
 
 
 def _connection(config: Config, name: str) -> Connection | None:

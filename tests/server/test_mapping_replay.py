@@ -142,3 +142,44 @@ def test_a_replay_that_would_queue_nothing_of_a_fixed_item_keeps_the_letters(
     assert (other.replayed, len(other.refused)) == (0, 2)
     assert "now runs mapping" in other.refused[0]
     assert len(runtime.queue.dead_letters(kind=MAPPING)) == 2
+
+
+def _refused_events(real: Any, refused: set[int]) -> Any:
+    """The flow's runner, with the custom events at ``refused`` given a payload Customer.io
+    refuses (a timestamp that is no timestamp): held back at intake, ``undeliverable``."""
+
+    def runner(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(doc, *args, **kwargs)
+        events = [a for a in result.actions if a.rule == "custom event"]
+        for i in refused:
+            events[i].payload["timestamp"] = "not a time"
+        return result
+
+    return runner
+
+
+def test_held_back_actions_of_one_rule_are_replayed_one_by_one(runtime: Runtime) -> None:
+    """Two actions of one rule refused by their destination at intake are two dead letters
+    with no item: a replay that fixes one of them queues it (with the rule's other actions,
+    as any replay of a rule does: the vendor's dedup by event id absorbs them) and keeps
+    the other, rather than taking the two for one and dropping the fixed one."""
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _refused_events(real, {1, 3})
+    report = runtime.pipeline.submit(EVENTS, [events_batch("p1", 4)])
+    assert report.queued == 3
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert [(d.item, d.code) for d in letters] == [("", "undeliverable")] * 2
+
+    runtime.pipeline._runners["events"] = _refused_events(real, {3})
+    done = replay(runtime.pipeline, letters)
+    assert (done.replayed, done.queued, len(done.failed_again)) == (2, 3, 1)
+    [kept] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (kept.code, kept.attempts) == ("undeliverable", 2)
+    queued = [e.action.payload.get("event_id") for e in runtime.queue.claim("events", 100, 60)]
+    assert queued.count("e-p1-1") == 1, "the fixed event is queued"
+    assert "e-p1-3" not in queued
+
+    runtime.pipeline._runners["events"] = real
+    last = replay(runtime.pipeline, [kept])
+    assert (last.replayed, last.queued, last.failed_again) == (1, 4, [])
+    assert runtime.queue.dead_letters() == []
