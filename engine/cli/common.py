@@ -10,6 +10,7 @@ import click
 import orjson
 
 from ..contracts.errors import SpecError
+from ..runtime.backfill import without_bom
 
 EXIT_PROBLEMS = 1
 EXIT_SPEC = 2
@@ -52,6 +53,8 @@ def read_documents(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:
     at = 0  # the line number of the first line with text
     for head in lines:
         at += 1
+        if at == 1:
+            head = without_bom(head)
         if head.strip():
             break
     else:

@@ -35,6 +35,14 @@ from .json_limits import inexact_integer, nesting_exceeds, value_nests_deeper
 
 FINGERPRINT_BYTES = 65536
 DONE = "done"
+BOM = b"\xef\xbb\xbf"
+"""UTF-8's byte order mark, which editors and exports on Windows put before the first
+line: not part of the first document, so it is read past (and still counted in offsets)."""
+
+
+def without_bom(first: bytes) -> bytes:
+    """The input's first line (or whole text) without a leading byte order mark."""
+    return first[3:] if first.startswith(BOM) else first
 
 
 @dataclass(frozen=True)
@@ -169,7 +177,7 @@ def _check_line(text: bytes, limits: Limits) -> str | None:
 
 
 def _parse_whole(data: bytes) -> Any | None:
-    stripped = data.strip()
+    stripped = without_bom(data).strip()
     if not stripped or stripped[:1] not in (b"{", b"["):
         return None
     try:
@@ -213,13 +221,14 @@ def _sniff(stream: IO[bytes]) -> tuple[list[bytes], bool]:
     found = 0
     for raw in stream:
         head.append(raw)
-        if not raw.strip():
+        text = without_bom(raw) if len(head) == 1 else raw
+        if not text.strip():
             continue
         found += 1
         if found == 2:
             return head, True
         try:
-            orjson.loads(raw)
+            orjson.loads(text)
         except ValueError:
             break
     return head, False
@@ -241,8 +250,8 @@ def _ndjson_chunks(
     chunk = Chunk()
     start = offset
     for raw in stream:
+        text = (without_bom(raw) if offset == 0 else raw).strip()
         offset += len(raw)
-        text = raw.strip()
         if text:
             problem = _check_line(text, limits)
             if problem is None:
