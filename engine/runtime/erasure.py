@@ -17,7 +17,7 @@ delete or a suppress) and which connections deliver to one account
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ..contracts.actions import Action
@@ -52,6 +52,29 @@ def same_account(
         and destination.account_key(c.destination) == key
     )
     return (conn, *others)
+
+
+def erasing(actions: Iterable[Action], destination: Destination | None) -> list[Action]:
+    """Those of ``actions`` that erase their person (``Destination.erases``) or carry a
+    ``forget``."""
+    return [
+        a
+        for a in actions
+        if a.forget or (a.order_key and destination is not None and destination.erases(a.action))
+    ]
+
+
+def erasing_connections(
+    groups: Mapping[str, Sequence[Sequence[Action]]],
+    destination_of: Callable[[str], Destination | None],
+) -> set[str]:
+    """The connections of ``groups`` (each one's actions, per document) in which an action
+    erases (``erasing``)."""
+    return {
+        name
+        for name, documents in groups.items()
+        if erasing((a for g in documents for a in g), destination_of(name))
+    }
 
 
 def erase_people(

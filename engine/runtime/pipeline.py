@@ -40,7 +40,6 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action, MapResult
@@ -50,36 +49,24 @@ from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
 from .config import Config, Connection
-from .erasure import Erased, erase_people, same_account
+from .erasure import Erased, erase_people, erasing, erasing_connections, same_account
 from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
-from .submissions import ConnectionReport, IntakeReport, Mapped, Part, Submission, Submitted
+from .submissions import (
+    ConnectionReport,
+    IntakeReport,
+    Mapped,
+    Part,
+    Submission,
+    Submitted,
+    Work,
+)
 
 DEPTH_CACHE_SECONDS = 1.0
 
 
 UNSTORABLE = "the mapped actions could not be stored"
-
-
-@dataclass(slots=True)
-class _Work:
-    """One request on its way through ``submit_many``."""
-
-    submission: Submission
-    done: Submitted = field(default_factory=Submitted)
-    #: per connection, the actions of each document
-    groups: dict[str, list[list[Action]]] = field(default_factory=dict)
-    failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
-
-    def alone(self, connection: str) -> bool:
-        """Whether its actions go in a transaction of their own (exact duplicate counts)."""
-        if self.submission.progress is not None:
-            return True
-        return any(a.dedup_keys for g in self.groups[connection] for a in g)
-
-    def part(self, connection: str) -> ConnectionReport:
-        return self.done.report.connections[connection]
 
 
 def make_runner(plan: Any) -> Callable[..., Any]:
@@ -107,6 +94,7 @@ class Pipeline:
         self.metrics = metrics or Metrics()
         self.clock = clock
         self._runners = {c.name: make_runner(c.plan) for c in config.connections}
+        self._named = {c.name: c for c in config.connections}
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
         self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
@@ -161,23 +149,42 @@ class Pipeline:
 
     def submit_many(self, submissions: Sequence[Submission]) -> list[Submitted]:
         """Map, deduplicate and queue the documents of many requests at once, in few
-        transactions; what became of each request, in order (see the module docstring)."""
-        works = [self._prepare(s) for s in submissions]
+        transactions; what became of each request, in order (see the module docstring).
+        A request that erases a person (or forgets state) ends a group: the requests before
+        it are queued (in every connection) before its erasure drops what they queued of
+        the person, and the requests after it are mapped and queued after it."""
+        works: list[Work] = []
+        start = 0
+        for submission in submissions:
+            works.append(self._prepare(submission))
+            last = erasing_connections(works[-1].groups, self._destination_of)
+            if last:
+                self._commit(works[start:], last)
+                start = len(works)
+        self._commit(works[start:], set())
+        return [w.done for w in works]
+
+    def _destination_of(self, connection: str) -> Destination | None:
+        return self.destinations.get(self._named[connection].plan.destination)
+
+    def _commit(self, works: Sequence[Work], last: set[str]) -> None:
+        """Queue ``works`` connection by connection; the ``last`` connections (those the
+        final request erases in) after the others, so the erasure finds their actions."""
         order: dict[str, Connection] = {}
         for work in works:
             if work.done.error is None:
                 for part in work.submission.parts:
                     for conn in self.connections_for(part.source, part.only):
                         order.setdefault(conn.name, conn)
-        for conn in order.values():
+        for conn in sorted(order.values(), key=lambda c: c.name in last):
             self._keep_failures(conn.name, [w for w in works if w.done.error is None])
             feeding = [w for w in works if w.done.error is None and conn.name in w.groups]
             self._enqueue(conn, feeding)
         return [w.done for w in works]
 
-    def _prepare(self, submission: Submission) -> _Work:
+    def _prepare(self, submission: Submission) -> Work:
         """Backlog check and mapping for one request."""
-        work = _Work(submission)
+        work = Work(submission)
         targets = [
             (part, conn)
             for part in submission.parts
@@ -212,7 +219,7 @@ class Pipeline:
             work.done.error = error
         return work
 
-    def _keep_failures(self, connection: str, works: Sequence[_Work]) -> None:
+    def _keep_failures(self, connection: str, works: Sequence[Work]) -> None:
         """Record the requests' mapping failures before their actions are queued; a request
         whose failures cannot be recorded is not acknowledged either."""
         for work in works:
@@ -226,9 +233,9 @@ class Pipeline:
             except (TypeError, ValueError):  # the queue cannot store the source document
                 work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
 
-    def _enqueue(self, conn: Connection, works: Sequence[_Work]) -> None:
+    def _enqueue(self, conn: Connection, works: Sequence[Work]) -> None:
         """Queue the connection's actions: runs of requests without dedup keys together."""
-        runs: list[list[_Work]] = []
+        runs: list[list[Work]] = []
         for work in works:
             if work.alone(conn.name) or not runs or runs[-1][0].alone(conn.name):
                 runs.append([work])
@@ -243,10 +250,10 @@ class Pipeline:
         if queued and self.on_queued is not None:
             self.on_queued(conn.name)
 
-    def _enqueue_run(self, conn: Connection, run: list[_Work]) -> int:
+    def _enqueue_run(self, conn: Connection, run: list[Work]) -> int:
         """One ``enqueue_storable`` for the run's actions; how many were queued."""
         groups: list[list[Action]] = []
-        owners: list[tuple[_Work, int | None]] = []  # the request, and the document if apart
+        owners: list[tuple[Work, int | None]] = []  # the request, and the document if apart
         for work in run:
             documents = work.groups[conn.name]
             if work.submission.atomic:
@@ -297,18 +304,13 @@ class Pipeline:
         or carry a ``forget`` remove, in every connection to the same destination
         account (``erasure``)."""
         destination = self.destinations.get(conn.plan.destination)
-        erasing = [
-            a
-            for a in actions
-            if a.forget
-            or (a.order_key and destination is not None and destination.erases(a.action))
-        ]
-        if not erasing:
+        found = erasing(actions, destination)
+        if not found:
             return Erased()
         peers = self._accounts.get(conn.name)
         if peers is None:
             peers = self._accounts[conn.name] = same_account(self.config, conn, self.destinations)
-        return erase_people(self.queue, self.store, peers, erasing, destination)
+        return erase_people(self.queue, self.store, peers, found, destination)
 
     def map_documents(
         self, conn: Connection, documents: Sequence[Any], part: ConnectionReport

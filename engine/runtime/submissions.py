@@ -84,3 +84,23 @@ class Mapped:
     actions: Sequence[Action]
     skipped: Mapping[str, int]
     failures: Sequence[MappingFailure]
+
+
+@dataclass(slots=True)
+class Work:
+    """One request on its way through ``Pipeline.submit_many`` (the pipeline's own)."""
+
+    submission: Submission
+    done: Submitted = field(default_factory=Submitted)
+    #: per connection, the actions of each document
+    groups: dict[str, list[list[Action]]] = field(default_factory=dict)
+    failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
+
+    def alone(self, connection: str) -> bool:
+        """Whether its actions go in a transaction of their own (exact duplicate counts)."""
+        if self.submission.progress is not None:
+            return True
+        return any(a.dedup_keys for g in self.groups[connection] for a in g)
+
+    def part(self, connection: str) -> ConnectionReport:
+        return self.done.report.connections[connection]

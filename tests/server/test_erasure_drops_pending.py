@@ -12,6 +12,7 @@ from server_helpers import write_config
 
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
+from mapwire.runtime.submissions import Part, Submission
 
 EVENTS = "mparticle.events_api_batch"
 
@@ -75,3 +76,67 @@ def test_a_suppress_drops_the_persons_pending_updates_and_only_theirs(runtime: R
         "suppress",
         {"identifiers": {"id": "p1"}},
     )
+
+
+@pytest.fixture
+def two_connections(
+    tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Runtime]:
+    """``people`` and ``updates``: two connections to one Customer.io workspace."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "erase.yaml").write_text(MAPPING)
+    flows = [
+        {
+            "name": name,
+            "flow": "erase.yaml",
+            "destination": {"site_id": "s", "api_key": "k"},
+            "transport": "sink:out",
+        }
+        for name in ("people", "updates")
+    ]
+    running = Runtime(load_config(write_config(tmp_path, flows)))
+    yield running
+    running.close()
+
+
+def _request(connection: str, doc: dict[str, Any]) -> Submission:
+    return Submission([Part(EVENTS, [doc], only=connection)])
+
+
+def _pending(runtime: Runtime, connection: str) -> list[tuple[str, str]]:
+    entries = runtime.queue.claim(connection, 10, 60)
+    return [(e.action.action, e.action.payload["identifiers"]["id"]) for e in entries]
+
+
+def test_an_erasure_drops_the_earlier_updates_of_its_commit_in_every_connection(
+    two_connections: Runtime,
+) -> None:
+    """Requests committed together: one for ``people`` alone, an update of p1 through
+    ``updates``, then p1's erasure through ``people``. The update came first, so the
+    erasure drops it, even though ``people`` (seen first in the group) is queued first."""
+    done = two_connections.pipeline.submit_many(
+        [
+            _request("people", _batch("p2", plan="a")),
+            _request("updates", _batch("p1", plan="b")),
+            _request("people", _batch("p1", erase=True)),
+        ]
+    )
+    assert [d.error for d in done] == [None, None, None]
+    assert _pending(two_connections, "updates") == [], "p1's update would re-create p1"
+    assert _pending(two_connections, "people") == [("identify", "p2"), ("suppress", "p1")]
+
+
+def test_an_update_after_the_erasure_in_its_commit_stays(two_connections: Runtime) -> None:
+    """The other way round: the update came after the erasure (p1 is back), so it stays
+    queued, in whichever connection, and the request after it too."""
+    done = two_connections.pipeline.submit_many(
+        [
+            _request("people", _batch("p1", erase=True)),
+            _request("updates", _batch("p1", plan="b")),
+            _request("people", _batch("p1", plan="c")),
+        ]
+    )
+    assert [d.error for d in done] == [None, None, None]
+    assert _pending(two_connections, "updates") == [("identify", "p1")]
+    assert _pending(two_connections, "people") == [("suppress", "p1"), ("identify", "p1")]
+    assert [d.report.queued for d in done] == [1, 1, 1]

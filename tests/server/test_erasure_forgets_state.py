@@ -19,9 +19,13 @@ import pytest
 from server_helpers import RunningServer, bearer, write_config
 
 from mapwire.runtime.config import load_config
+from mapwire.runtime.process import Runtime
+from mapwire.runtime.submissions import Part, Submission
 
 AUDIENCES = "mparticle-audiences-to-customerio"
 LIST = {"one_attribute_per_segment": False}  # the single membership list is sent
+MEMBERSHIP = "mparticle.firehose_audience_membership"
+DSR = "mparticle.firehose_dsr"
 
 
 def _workspace(site_id: str) -> dict[str, Any]:
@@ -141,3 +145,33 @@ def test_an_erasure_forgets_the_persons_memberships_and_pending_updates_in_the_w
         ("identify", "c1", "'13'"),
     ]
     assert _pending(server, "elsewhere") == [*before, ("identify", "c1", "'11','12','13'")]
+
+
+def test_an_erasure_committed_with_other_requests_acts_in_their_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, secrets: None
+) -> None:
+    """Jane's memberships, her erasure and her next membership, taken in one commit (as
+    ``serve`` groups requests that arrive together): the erasure drops the update queued
+    before it and forgets the memberships stored before it, and only those: the request
+    after it is mapped once they are gone, so its list starts afresh."""
+    monkeypatch.chdir(tmp_path)
+    flows = [
+        {"name": "audiences", "flow": AUDIENCES, "settings": LIST, "destination": _workspace("a")},
+        {"name": "erasures", "flow": "mparticle-dsr-to-customerio", "destination": _workspace("a")},
+    ]
+    runtime = Runtime(load_config(write_config(tmp_path, flows)))
+    try:
+        jane = ("1", "c1", "jane@example.com")
+        done = runtime.pipeline.submit_many(
+            [
+                Submission([Part(MEMBERSHIP, [_memberships(100, _profile(*jane, 11, 12))])]),
+                Submission([Part(DSR, [ERASURE])]),
+                Submission([Part(MEMBERSHIP, [_memberships(300, _profile(*jane, 13))])]),
+            ]
+        )
+        assert [d.error for d in done] == [None, None, None]
+        pending = runtime.queue.claim("audiences", 100, 60)
+        lists = [e.action.payload["attributes"]["Segment Membership"] for e in pending]
+        assert lists == ["'13'"], "the update before the erasure is dropped, the one after kept"
+    finally:
+        runtime.close()
