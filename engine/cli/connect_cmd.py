@@ -11,8 +11,8 @@ import httpx
 
 from ..contracts.destination import Check
 from ..runtime.config import Connection
-from ..runtime.delivery import describe_transport_error
 from ..runtime.registry import get_registry
+from ..runtime.transport_errors import describe_transport_error
 from .config_discovery import load_config_or_exit
 
 SINK_PREFIX = "sink:"

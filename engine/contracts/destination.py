@@ -178,6 +178,15 @@ class Destination(ABC):
         ``""``, orders the action with no other."""
         return ""
 
+    def send_delay(self, item: PreparedItem, settings: Mapping[str, Any]) -> float:
+        """Seconds ``item`` must wait after its person's earlier items were sent, for a
+        vendor that applies them in the background and needs them applied first (a merge
+        whose primary person the identify before it creates). Delivery holds such an item
+        (and its person's items after it) that long when an earlier item of its person is
+        in the same claim, and until that long after it was queued; it then goes in a
+        claim of its own. Default 0: no item waits."""
+        return 0.0
+
     def erases(self, action: str) -> bool:
         """Whether ``action`` erases its person (a delete): before it is queued, the
         queue drops that person's pending entries (``Queue.drop_person`` with its

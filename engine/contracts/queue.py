@@ -66,7 +66,7 @@ class QueueEntry:
     ``wire`` is the action's item prepared at intake (``Action.wire``), if any. A queue
     may hand out entries whose action and history are decoded only when first read
     (``QueueEntry.deferred``): delivering an item restored from its ``wire`` then never
-    decodes its action.
+    decodes its action. ``order_key`` is the person it was queued under (``Action.order_key``).
     """
 
     __slots__ = (
@@ -78,6 +78,7 @@ class QueueEntry:
         "enqueued_at",
         "id",
         "last_error",
+        "order_key",
         "wire",
     )
 
@@ -96,6 +97,7 @@ class QueueEntry:
         self.attempts = attempts
         self.enqueued_at = enqueued_at
         self.last_error = last_error
+        self.order_key = action.order_key
         self.wire = action.wire
         self._action: Action | None = action
         self._history: list[FailedAttempt] = [] if history is None else history
@@ -111,11 +113,13 @@ class QueueEntry:
         attempts: int,
         enqueued_at: float,
         last_error: str = "",
+        order_key: str = "",
     ) -> QueueEntry:
         """An entry whose action and history ``decode`` returns when first read."""
         entry = cls.__new__(cls)
         entry.id, entry.connection, entry.wire = id, connection, wire
         entry.attempts, entry.enqueued_at, entry.last_error = attempts, enqueued_at, last_error
+        entry.order_key = order_key
         entry._action, entry._history, entry._decode = None, [], decode
         return entry
 

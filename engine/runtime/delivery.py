@@ -41,7 +41,9 @@ from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated
+from .delivery_holds import held_back
 from .metrics import Metrics
+from .transport_errors import describe_transport_error
 
 MAX_BODY_IN_DEAD_LETTER = 4000
 BASE_BACKOFF_SECONDS = 1.0
@@ -58,26 +60,6 @@ def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> flo
     if retry_after is not None:
         delay = max(retry_after, min(delay, retry_after + 1.0))
     return delay
-
-
-def describe_transport_error(exc: httpx.TransportError) -> str:
-    """A reason for a failed send that names the kind of failure, never the URL or headers."""
-    kinds = (
-        (httpx.ConnectTimeout, "connect timeout"),
-        (httpx.ReadTimeout, "read timeout"),
-        (httpx.WriteTimeout, "write timeout"),
-        (httpx.PoolTimeout, "connection pool timeout"),
-        (httpx.ConnectError, "connection failed"),
-        (httpx.RemoteProtocolError, "connection closed by the destination"),
-        (httpx.ReadError, "read error"),
-        (httpx.WriteError, "write error"),
-        (httpx.ProxyError, "proxy error"),
-        (httpx.UnsupportedProtocol, "unsupported protocol"),
-    )
-    for cls, text in kinds:
-        if isinstance(exc, cls):
-            return text
-    return f"transport error ({type(exc).__name__})"
 
 
 def observe_all(histogram: Any, values: Sequence[float]) -> None:
@@ -186,6 +168,10 @@ class Deliverer:
             max_backoff=max_backoff_seconds,
         )
         self._latency = metrics.latency.labels(connection)
+        self._delays = type(destination).send_delay is not Destination.send_delay
+
+    def _delay_of(self, item: PreparedItem) -> float:
+        return self.destination.send_delay(item, self.settings)
 
     async def step(self) -> Settled:
         """Claim one batch of ready items and settle every one of them."""
@@ -218,6 +204,10 @@ class Deliverer:
         if rejected:
             await asyncio.to_thread(self.queue.dead_letter, rejected)
             self._count_dead_letters(rejected, done)
+        if self._delays:
+            prepared, held = held_back(prepared, self._delay_of, self.clock())
+            for until, ids in held.items():  # given back untouched: their person waits
+                await asyncio.to_thread(self.queue.release, ids, not_before=until)
         if not prepared:
             return done
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)

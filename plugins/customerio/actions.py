@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from mapwire import PermanentDeliveryError
+from mapwire import PermanentDeliveryError, PreparedItem
 
 from .ulid import event_ulid
 
@@ -90,6 +90,19 @@ def _device(p: Payload, token_key: str) -> dict[str, Any]:
     out: dict[str, Any] = {token_key: device["token"]}
     out.update({k: device[k] for k in ("platform", "last_used", "attributes") if k in device})
     return out
+
+
+MERGE_PREFIX = b'{"type":"person","action":"merge",'
+"""How every encoded merge entity starts (``v2_entity`` writes these keys first)."""
+
+
+def is_merge(item: PreparedItem) -> bool:
+    """Whether a prepared item (a v2 batch item, or the v2 entity v1 sends a merge as) is
+    a merge, read from its bytes when it was restored from them."""
+    if item.encoded is not None:
+        return item.encoded.startswith(MERGE_PREFIX)
+    body = item.body
+    return isinstance(body, dict) and body.get("action") == "merge" and body.get("type") == "person"
 
 
 def v2_entity(name: str, p: Payload) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from .actions import (
     ROUTE_V1,
     Call,
     identify_attributes,
+    is_merge,
     render,
     v1_event_call,
 )
@@ -216,6 +217,17 @@ class CustomerIO(Destination):
         if type(value) is not str:
             return person_key("person", kind, value)
         return _person(kind, value.lower() if kind == "email" else value)
+
+    def send_delay(self, item: PreparedItem, settings: Mapping[str, Any]) -> float:
+        """A merge waits ``merge_delay_seconds`` after its person's earlier items:
+        Customer.io merges into a primary person that must already exist, and applies the
+        identify that creates it in the background (a merge sent with it may find none)."""
+        if not is_merge(item):
+            return 0.0
+        try:
+            return self._settings(settings)[0].merge_delay_seconds
+        except ConfigError:  # prepare has refused these settings already
+            return 0.0
 
     def erases(self, action: str) -> bool:
         """``delete`` and ``suppress`` erase the person: their pending updates are dropped

@@ -82,6 +82,17 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "triggers (`recipient`, `from_address`, `reply_to`). Off: they are left out "
             "and counted.",
         },
+        "merge_delay_seconds": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 3600,
+            "default": 10,
+            "description": "How long a merge waits after its person's earlier actions were "
+            "sent: Customer.io merges into a primary person that must already exist, and "
+            "applies the identify that creates it in the background. The merge (and the "
+            "person's actions after it) waits that long when it would go with an earlier "
+            "action of the person, and until that long after it was queued. 0: no wait.",
+        },
         "webhook_signing_key": {
             "type": "string",
             "minLength": 1,
@@ -111,6 +122,7 @@ class CioSettings:
     api: Literal["v2", "v1"] = "v2"
     oversize: str = "truncate"
     allow_message_overrides: bool = False
+    merge_delay_seconds: float = 10.0
 
 
 def _problem(message: str) -> ConfigError:
@@ -156,6 +168,9 @@ def read_settings(settings: Mapping[str, Any]) -> CioSettings:
     overrides = settings.get("allow_message_overrides", False)
     if not isinstance(overrides, bool):
         raise _problem("allow_message_overrides: expected true or false")
+    delay = settings.get("merge_delay_seconds", 10)
+    if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= 3600:
+        raise _problem("merge_delay_seconds: expected a number of seconds from 0 to 3600")
     tolerance = settings.get("signature_tolerance_seconds", 300)
     if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance < 1:
         raise _problem("signature_tolerance_seconds: expected a positive integer")
@@ -167,4 +182,5 @@ def read_settings(settings: Mapping[str, Any]) -> CioSettings:
         api="v1" if api == "v1" else "v2",
         oversize=oversize,
         allow_message_overrides=overrides,
+        merge_delay_seconds=float(delay),
     )

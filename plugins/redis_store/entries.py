@@ -120,6 +120,7 @@ def entry_from(connection: str, stream_id: str, fields: list[str], tries: str) -
         int(attempts),
         float(values["t"]),
         error,
+        values.get("k", ""),
     )
 
 

@@ -188,8 +188,8 @@ class SqliteQueue(SqliteFile):
         deferred = QueueEntry.deferred
         return [  # each action is decoded when read: one restored from its wire never is
             deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
-            for id_, text, attempts, enqueued_at, last_error, wire, _ in rows
-            for rest in ((attempts, enqueued_at, last_error),)
+            for id_, text, attempts, enqueued_at, last_error, wire, key in rows
+            for rest in ((attempts, enqueued_at, last_error, key),)
         ]
 
     def reclaim_dead(self, connection: str) -> int:

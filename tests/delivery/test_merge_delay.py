@@ -1,0 +1,132 @@
+"""A Customer.io merge waits after its person's earlier actions (``merge_delay_seconds``):
+Customer.io merges into a primary person that must already exist, and applies the
+identify that creates it in the background, so a merge sent in the same batch may find
+no primary. Against the Customer.io stand-in on loopback, through the real queue."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import cio_connection, write_config
+
+from mapwire import Action, ConfigError
+from mapwire.plugins.customerio.settings import read_settings
+from mapwire.runtime.config import load_config
+from mapwire.runtime.intake_check import held_back
+from mapwire.runtime.process import Runtime
+
+pytestmark = pytest.mark.usefixtures("secrets")
+
+DELAY = 0.6
+
+
+def _actions() -> list[Action]:
+    return [
+        Action("customerio", "identify", {"identifiers": {"id": "new-1"}, "attributes": {"a": 1}}),
+        Action("customerio", "merge", {"primary": {"id": "new-1"}, "secondary": {"id": "old-1"}}),
+        Action("customerio", "event", {"identifiers": {"id": "new-1"}, "name": "after merge"}),
+        Action("customerio", "event", {"identifiers": {"id": "other"}, "name": "someone else"}),
+    ]
+
+
+def _runtime(tmp_path: Path, server: Any, delay: float) -> Runtime:
+    conn = cio_connection(server)
+    conn["destination"]["merge_delay_seconds"] = delay
+    return Runtime(load_config(write_config(tmp_path, [conn])))
+
+
+def _queue(runtime: Runtime, actions: list[Action], *, wire: bool) -> None:
+    """As intake queues them: their person's key, and (``wire``) the item prepared ahead."""
+    [conn] = runtime.config.connections
+    cio = runtime.registry.destinations()["customerio"]
+    kept, held = held_back(conn, {}, actions, runtime.registry.destinations())
+    assert kept == actions and not held
+    queued = [
+        dataclasses.replace(a, order_key=cio.ordering_key(a.action, a.payload), wire=a.wire)
+        if wire
+        else dataclasses.replace(a, order_key=cio.ordering_key(a.action, a.payload), wire=None)
+        for a in kept
+    ]
+    runtime.queue.enqueue(conn.name, queued)
+
+
+def _sent(server: Any) -> list[tuple[str, str]]:
+    """(action, name or primary) of what Customer.io accepted, in order."""
+    return [
+        (i["action"], i.get("name") or i.get("primary", i.get("identifiers", {})).get("id"))
+        for i in server.accepted_items("POST /api/v2/batch")
+    ]
+
+
+async def _steps(runtime: Runtime, pause: float) -> list[int]:
+    """Delivered per step: two at once, then one after ``pause``."""
+    [conn] = runtime.config.connections
+    deliverer = runtime.deliverer(conn)
+    try:
+        first = await deliverer.step()
+        second = await deliverer.step()
+        await asyncio.sleep(pause)
+        third = await deliverer.step()
+        return [first.delivered, second.delivered, third.delivered]
+    finally:
+        await runtime.aclose()
+
+
+@pytest.mark.parametrize("wire", [True, False], ids=["prepared at intake", "at delivery"])
+def test_a_merge_waits_after_the_identify_that_creates_its_primary(
+    tmp_path: Path, customerio_server: Any, wire: bool
+) -> None:
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    try:
+        _queue(runtime, _actions(), wire=wire)
+        started = time.monotonic()
+        delivered = asyncio.run(_steps(runtime, DELAY + 0.2))
+        assert delivered == [2, 0, 2], "the merge and its person's next action wait"
+        assert time.monotonic() - started >= DELAY
+        assert _sent(customerio_server) == [
+            ("identify", "new-1"),
+            ("event", "someone else"),
+            ("merge", "new-1"),
+            ("event", "after merge"),
+        ]
+        assert customerio_server.request_count == 2
+        assert runtime.queue.depth() == 0
+    finally:
+        runtime.close()
+
+
+def test_a_merge_queued_on_its_own_waits_until_that_long_after_it_was_queued(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """Its person's identify went in an earlier claim, maybe a moment ago: the merge goes
+    no sooner than the delay after it was queued."""
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    try:
+        _queue(runtime, _actions()[1:2], wire=True)
+        assert asyncio.run(_steps(runtime, DELAY + 0.2)) == [0, 0, 1]
+        assert _sent(customerio_server) == [("merge", "new-1")]
+    finally:
+        runtime.close()
+
+
+def test_with_no_delay_a_merge_goes_with_the_identify(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    runtime = _runtime(tmp_path, customerio_server, 0)
+    try:
+        _queue(runtime, _actions(), wire=True)
+        assert asyncio.run(_steps(runtime, 0)) == [4, 0, 0]
+        assert customerio_server.request_count == 1
+    finally:
+        runtime.close()
+
+
+@pytest.mark.parametrize("value", [-1, 3601, "10", True, None])
+def test_the_delay_is_a_number_of_seconds(value: Any) -> None:
+    with pytest.raises(ConfigError, match="merge_delay_seconds"):
+        read_settings({"site_id": "s", "api_key": "k", "merge_delay_seconds": value})
