@@ -60,6 +60,26 @@ class OrderingContract:
         assert numbers(again) == [0, 2], "the retried one first, then the later one"
         assert [e.attempts for e in again] == [1, 0]
 
+    def test_a_claimed_entry_names_its_person(self, queue: Queue, clock: FakeClock) -> None:
+        queue.enqueue("c", [of("p", 0), Action("customerio", "identify", {"n": 1})])
+        assert [e.order_key for e in queue.claim("c", 10, 30)] == ["p", ""]
+
+    def test_a_release_until_later_holds_the_persons_later_entries(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        """What delivery does with an item that must wait (``Destination.send_delay``):
+        given back untouched until a time, with its person's later entries behind it."""
+        queue.enqueue("c", [of("p", 0), of("p", 1), of("p", 2), of("q", 3)])
+        first = queue.claim("c", 10, 30)
+        assert numbers(first) == [0, 1, 2, 3]
+        queue.ack([first[0].id, first[3].id])
+        queue.release([first[1].id, first[2].id], not_before=clock.now + 10)
+        queue.enqueue("c", [of("p", 4)])
+        assert queue.claim("c", 10, 30) == [], "p waits, with what it queues meanwhile"
+        clock.advance(10)
+        again = queue.claim("c", 10, 30)
+        assert numbers(again) == [1, 2, 4] and [e.attempts for e in again] == [0, 0, 0]
+
     def test_a_later_entry_ready_first_still_waits_for_the_earlier_one(
         self, queue: Queue, clock: FakeClock
     ) -> None:
