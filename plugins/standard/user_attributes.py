@@ -66,6 +66,19 @@ def mparticle_attribute_name(name: str | None) -> str | None:
     return RESERVED_ATTRIBUTE_NAMES.get(name.casefold()) or snake_case(name)
 
 
+# The same few reserved names come with every batch: their readable names, remembered.
+_READABLE: dict[str, str] = {}
+_READABLE_SIZE = 4096
+
+
+def _remember_readable(key: str) -> str:
+    """``mparticle_attribute_name(key) or key`` for a ``$`` name, remembered (up to a bound)."""
+    name = mparticle_attribute_name(key) or key
+    if len(_READABLE) < _READABLE_SIZE:
+        _READABLE[key] = name
+    return name
+
+
 def mparticle_attributes(obj: JsonObject | None, tags: str, email: str | None) -> JsonObject | None:
     """User attributes with readable names and tags handled by ``tags``, as Customer.io
     person attributes.
@@ -84,6 +97,7 @@ def mparticle_attributes(obj: JsonObject | None, tags: str, email: str | None) -
         return None
     plain: JsonObject = {}
     reserved: JsonObject = {}
+    readable = _READABLE
     for key, value in obj.items():
         if value is None:
             if tags == "true":
@@ -93,12 +107,16 @@ def mparticle_attributes(obj: JsonObject | None, tags: str, email: str | None) -
             else:
                 continue
         if key.startswith("$"):
-            reserved[mparticle_attribute_name(key) or key] = value
+            name = readable.get(key)
+            reserved[_remember_readable(key) if name is None else name] = value
         else:
             plain[key] = value
-    for key in reserved:
-        plain.pop(key, None)
-    out = {**plain, **reserved}
+    if not reserved:
+        out = plain
+    else:
+        for key in reserved:
+            plain.pop(key, None)
+        out = {**plain, **reserved}
     left_out = IDENTIFIER_ATTRIBUTES if email is None else _WITH_EMAIL
     if not left_out.isdisjoint(out):  # rarely: the names are seldom any of these
         for key in left_out:
@@ -114,7 +132,9 @@ def unix_seconds_attributes(obj: JsonObject | None, names: list[Json] | None) ->
     """
     if not isinstance(obj, dict):
         return None
-    wanted = {n for n in names or () if isinstance(n, str)}
+    if not names:  # the usual setting: no date attributes
+        return dict(obj)
+    wanted = {n for n in names if isinstance(n, str)}
     out = dict(obj)
     for key in wanted.intersection(out):
         value = out[key]
