@@ -19,6 +19,7 @@ settings restores to None: delivery prepares that item from its action, as befor
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,10 @@ def user_text(body: ItemBody) -> str:
     return orjson.dumps(user_key(body)).decode()
 
 
+@functools.cache
 def head(environment: str) -> bytes:
-    """What the wire of an item prepared for ``environment`` starts with."""
+    """What the wire of an item prepared for ``environment`` starts with (built once per
+    environment: every claimed item is checked against it)."""
     return HEAD + environment.encode() + b" "
 
 
@@ -75,18 +78,17 @@ def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
     start = head(environment)
     if not wire.startswith(start):
         return None
-    meta, _, batch = wire[len(start) :].partition(b"\n")
+    # Sliced straight from the wire (no copy of its tail first): this runs for every item
+    # delivered. ``wire_for`` writes no newline in the meta, so the first one ends it.
+    end = wire.find(b"\n", len(start))
+    if end < 0:
+        meta, batch = wire[len(start) :], b""
+    else:
+        meta, batch = wire[len(start) : end], wire[end + 1 :]
     size, repairs, user, stamp, message_id = orjson.loads(meta)
-    return AheadItem(
-        key=key,
-        body=None,
-        size=size,
-        encoded=batch,
-        repairs=repairs,
-        user=user,
-        stamp=stamp,
-        message_id=message_id,
-    )
+    # Positional, in the fields' order (key, body, size, route, encoded, repairs, user,
+    # stamp, message_id): cheaper than keywords, and ``test_mparticle_ahead`` checks it.
+    return AheadItem(key, None, size, "", batch, repairs, user, stamp, message_id)
 
 
 def body_of(item: AheadItem) -> ItemBody:
