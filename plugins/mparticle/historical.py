@@ -18,7 +18,7 @@ from typing import Final
 
 from mapwire import PreparedItem
 
-from .ahead import AheadItem, user_of
+from .ahead import AheadItem
 
 #: Events older than this (milliseconds before the send) go to the historical endpoint.
 AGE_MS: Final = 30 * 24 * 3600 * 1000
@@ -40,22 +40,30 @@ def is_historical(item: PreparedItem, now_ms: int) -> bool:
     return isinstance(stamp, (int, float)) and stamp < now_ms - AGE_MS
 
 
-def runs(items: Sequence[PreparedItem], now_ms: int) -> list[tuple[str, list[PreparedItem]]]:
-    """``(path, items)`` in the order to send them: the items of each endpoint together,
-    except that a user's item never goes before one of theirs queued earlier (the other
-    endpoint's items gathered so far are sent first when it would). Items of different
-    users may be reordered: order is kept per user."""
-    out: list[tuple[str, list[PreparedItem]]] = []
-    gathered: dict[str, list[PreparedItem]] = {RECENT_PATH: [], HISTORICAL_PATH: []}
-    users: dict[str, set[str]] = {RECENT_PATH: set(), HISTORICAL_PATH: set()}
-    for item in items:
-        path = HISTORICAL_PATH if is_historical(item, now_ms) else RECENT_PATH
-        other = RECENT_PATH if path == HISTORICAL_PATH else HISTORICAL_PATH
-        user = user_of(item)
-        if user in users[other]:  # an earlier item of this user waits for the other endpoint
-            out.append((other, gathered[other]))
-            gathered[other], users[other] = [], set()
-        gathered[path].append(item)
-        users[path].add(user)
-    out.extend((path, found) for path, found in gathered.items() if found)
+def runs(
+    items: Sequence[PreparedItem], users: Sequence[str], now_ms: int
+) -> list[tuple[str, list[PreparedItem], list[str]]]:
+    """``(path, items, their users)`` in the order to send them: the items of each endpoint
+    together, except that a user's item never goes before one of theirs queued earlier (the
+    other endpoint's items gathered so far are sent first when it would). Items of
+    different users may be reordered: order is kept per user. ``users[i]`` is the user of
+    ``items[i]`` (``user_of``)."""
+    historical = [is_historical(item, now_ms) for item in items]
+    if not any(historical):  # the usual claim: all of it to one endpoint, as it came
+        return [(RECENT_PATH, list(items), list(users))] if items else []
+    out: list[tuple[str, list[PreparedItem], list[str]]] = []
+    gathered: dict[str, tuple[list[PreparedItem], list[str]]] = {
+        RECENT_PATH: ([], []),
+        HISTORICAL_PATH: ([], []),
+    }
+    seen: dict[str, set[str]] = {RECENT_PATH: set(), HISTORICAL_PATH: set()}
+    for item, user, old in zip(items, users, historical, strict=True):
+        path, other = (HISTORICAL_PATH, RECENT_PATH) if old else (RECENT_PATH, HISTORICAL_PATH)
+        if user in seen[other]:  # an earlier item of this user waits for the other endpoint
+            out.append((other, *gathered[other]))
+            gathered[other], seen[other] = ([], []), set()
+        gathered[path][0].append(item)
+        gathered[path][1].append(user)
+        seen[path].add(user)
+    out.extend((path, *found) for path, found in gathered.items() if found[0])
     return out

@@ -17,10 +17,11 @@ that has no id gets none: an id derived from content alone could drop a real rep
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mapwire import OutboundRequest, PreparedItem, __version__
 
@@ -29,6 +30,9 @@ from .actions import ItemBody
 from .ahead import AheadItem, body_of, user_key, user_of
 from .settings import Connection
 from .wire import encode, request_uuid, size
+
+if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
+    import httpx
 
 #: A placeholder as long as any ``source_request_id`` (a UUID), for size estimates.
 _REQUEST_ID_PLACEHOLDER = "0" * 36
@@ -194,56 +198,61 @@ def build(
     ``/bulkevents`` (see ``historical``), a user's items never before one of theirs
     queued earlier (``historical.runs``)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
+    users = [user_of(item) for item in items]  # read once: both the split and batching use it
     return [
         request
-        for path, run in historical.runs(items, now)
-        for request in _build(run, connection, path)
+        for path, run, run_users in historical.runs(items, users, now)
+        for request in _build(run, run_users, connection, path)
     ]
 
 
 def _build(
-    items: Sequence[PreparedItem], connection: Connection, path: str
+    items: Sequence[PreparedItem], users: Sequence[str], connection: Connection, path: str
 ) -> list[OutboundRequest]:
     import httpx  # here, not at the top: importing the plugin stays cheap
 
     environment = connection.environment
     encoded: list[bytes] = []
-    carried_by: list[list[PreparedItem]] = []  # the items of each encoded batch
-    for run in _users(items):
-        if len(run) == 1 and isinstance(run[0], AheadItem) and run[0].encoded is not None:
-            encoded.append(run[0].encoded)  # its batch alone, rendered at intake
-            carried_by.append(run)
+    # Where each encoded batch's items start in ``items`` (and, last, where they end):
+    # batches hold consecutive items, in order, so a request carries a slice of ``items``.
+    starts: list[int] = []
+    count, start = len(items), 0
+    while start < count:
+        user, end = users[start], start + 1
+        while end < count and users[end] == user:  # the user's consecutive items
+            end += 1
+        first = items[start]
+        if end - start == 1 and isinstance(first, AheadItem) and first.encoded is not None:
+            encoded.append(first.encoded)  # its batch alone, rendered at intake
+            starts.append(start)
+            start = end
             continue
+        run = items[start:end]
         for item in run:
             if isinstance(item, AheadItem) and item.body is None:
                 item.body = body_of(item)
         for batch in group(run, environment):
             encoded.append(encode(batch.render(environment)))
-            carried_by.append(batch.items)
+            starts.append(start)
+            start += len(batch.items)
+    starts.append(count)
+    url = _url(connection.base_url, path)
     requests: list[OutboundRequest] = []
     for span in pack(encoded):
         body = b"[" + b",".join(encoded[span]) + b"]"
-        request = httpx.Request(
-            "POST", f"{connection.base_url}{path}", content=body, headers=headers(connection)
-        )
-        carried = [item for batch_items in carried_by[span] for item in batch_items]
+        request = httpx.Request("POST", url, content=body, headers=headers(connection))
+        carried = list(items[starts[span.start] : starts[span.stop]])
         requests.append(OutboundRequest(request=request, items=carried, endpoint=path))
     return requests
 
 
-def _users(items: Sequence[PreparedItem]) -> Iterator[list[PreparedItem]]:
-    """Consecutive items of one user, as lists, in order."""
-    run: list[PreparedItem] = []
-    current = None
-    for item in items:
-        user = user_of(item)
-        if run and user != current:
-            yield run
-            run = []
-        run.append(item)
-        current = user
-    if run:
-        yield run
+@functools.lru_cache(maxsize=32)
+def _url(base_url: str, path: str) -> httpx.URL:
+    """The parsed URL of ``path`` under ``base_url``: parsed once, not once per request (a
+    request copies it)."""
+    import httpx
+
+    return httpx.URL(f"{base_url}{path}")
 
 
 def _entry_bytes(name: str, value: Any) -> int:

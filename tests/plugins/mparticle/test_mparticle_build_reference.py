@@ -1,0 +1,222 @@
+"""``requests.build`` and ``ahead.restore`` take shortcuts (each item's user read once, one
+endpoint's claim not split, a request's items sliced, the wire sliced in place): they must
+give exactly what the plain item-by-item procedure below gives, for every mix of users,
+items prepared ahead or at delivery, old events, sizes and environments."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mapwire import Action, OutboundRequest, PreparedItem
+from mapwire.plugins.mparticle import ahead, historical, requests
+from mapwire.plugins.mparticle.ahead import AheadItem, body_of, user_of
+from mapwire.plugins.mparticle.destination import MParticle
+from mapwire.plugins.mparticle.settings import Connection, resolve
+from mapwire.plugins.mparticle.wire import encode
+
+NOW_MS = 1_760_000_000_000
+DAY_MS = 24 * 3600 * 1000
+USERS = [
+    {"customer_id": "c1"},
+    {"customer_id": "c2", "email": "c2@example.com"},
+    {"email": "c2@example.com", "customer_id": "c2"},  # c2 again, identities in another order
+    {"other": "o3"},
+    {"customer_id": "c4"},
+]
+
+
+def reference_runs(
+    items: Sequence[PreparedItem], now_ms: int
+) -> list[tuple[str, list[PreparedItem]]]:
+    """The endpoint split, item by item (as ``historical.runs`` was written first)."""
+    recent, old = historical.RECENT_PATH, historical.HISTORICAL_PATH
+    out: list[tuple[str, list[PreparedItem]]] = []
+    gathered: dict[str, list[PreparedItem]] = {recent: [], old: []}
+    users: dict[str, set[str]] = {recent: set(), old: set()}
+    for item in items:
+        path = old if historical.is_historical(item, now_ms) else recent
+        other = recent if path == old else old
+        user = user_of(item)
+        if user in users[other]:
+            out.append((other, gathered[other]))
+            gathered[other], users[other] = [], set()
+        gathered[path].append(item)
+        users[path].add(user)
+    out.extend((path, found) for path, found in gathered.items() if found)
+    return out
+
+
+def reference_users(items: Sequence[PreparedItem]) -> Iterator[list[PreparedItem]]:
+    run: list[PreparedItem] = []
+    current = None
+    for item in items:
+        user = user_of(item)
+        if run and user != current:
+            yield run
+            run = []
+        run.append(item)
+        current = user
+    if run:
+        yield run
+
+
+def reference_build(
+    items: Sequence[PreparedItem], connection: Connection, now_ms: int
+) -> list[OutboundRequest]:
+    """Each run's users' batches encoded, packed, and each request's items gathered batch
+    by batch."""
+    out: list[OutboundRequest] = []
+    for path, run in reference_runs(items, now_ms):
+        encoded: list[bytes] = []
+        carried_by: list[list[PreparedItem]] = []
+        for user_run in reference_users(run):
+            first = user_run[0]
+            if len(user_run) == 1 and isinstance(first, AheadItem) and first.encoded is not None:
+                encoded.append(first.encoded)
+                carried_by.append(user_run)
+                continue
+            for item in user_run:
+                if isinstance(item, AheadItem) and item.body is None:
+                    item.body = body_of(item)
+            for batch in requests.group(user_run, connection.environment):
+                encoded.append(encode(batch.render(connection.environment)))
+                carried_by.append(batch.items)
+        for span in requests.pack(encoded):
+            request = httpx.Request(
+                "POST",
+                f"{connection.base_url}{path}",
+                content=b"[" + b",".join(encoded[span]) + b"]",
+                headers=requests.headers(connection),
+            )
+            carried = [item for batch in carried_by[span] for item in batch]
+            out.append(OutboundRequest(request=request, items=carried, endpoint=path))
+    return out
+
+
+def described(built: list[OutboundRequest]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            str(r.request.url),
+            r.request.method,
+            sorted(r.request.headers.items()),
+            r.request.content,
+            r.endpoint,
+            [i.key for i in r.items],
+        )
+        for r in built
+    ]
+
+
+item_spec = st.tuples(
+    st.integers(0, len(USERS) - 1),  # the user
+    st.sampled_from(["custom_event", "screen_view", "user_attributes"]),
+    st.one_of(st.none(), st.integers(0, 2)),  # the mpid
+    st.one_of(st.none(), st.integers(1, 60)),  # the event's age in days
+    st.booleans(),  # with a source message id
+    st.sampled_from([0, 10, 3000, 60_000]),  # characters of attributes
+    st.booleans(),  # prepared ahead (else at delivery)
+)
+
+
+def items_of(
+    specs: list[tuple[Any, ...]], cfg: dict[str, Any]
+) -> tuple[list[PreparedItem], list[PreparedItem]]:
+    """Two equal, separate lists of the items ``specs`` describe (building may read an
+    item prepared ahead back into its ``body``)."""
+    mp = MParticle()
+    first: list[PreparedItem] = []
+    second: list[PreparedItem] = []
+    for n, (user, action, mpid, age, with_id, chars, early) in enumerate(specs):
+        payload: dict[str, Any] = {"user_identities": dict(USERS[user])}
+        if mpid is not None:
+            payload["mpid"] = mpid
+        if with_id:
+            payload["source_message_id"] = f"m-{n}"
+        if action == "user_attributes":
+            payload["user_attributes"] = {f"a{n % 5}": "v" * chars, "n": n}
+        else:
+            payload["event_name" if action == "custom_event" else "screen_name"] = f"e{n}"
+            payload["custom_attributes"] = {"n": n, "pad": "p" * chars}
+            if age is not None:
+                payload["timestamp_unixtime_ms"] = NOW_MS - age * DAY_MS
+        for out in (first, second):
+            copy = json.loads(json.dumps(payload))
+            if early:
+                _, wire = mp.prepare_ahead(Action("mparticle", action, copy), cfg)
+                assert wire is not None
+                out.append(mp.restore(wire, cfg, key=n) or PreparedItem(n, None, 0))
+            else:
+                out.append(mp.prepare(Action("mparticle", action, copy), cfg, key=n))
+    return first, second
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    specs=st.lists(item_spec, min_size=0, max_size=60),
+    environment=st.sampled_from(["production", "development"]),
+)
+def test_build_gives_the_requests_of_the_item_by_item_procedure(
+    specs: list[tuple[Any, ...]], environment: str
+) -> None:
+    cfg = {"api_key": "k", "api_secret": "s", "environment": environment}
+    fast, slow = items_of(specs, cfg)
+    connection = resolve(cfg)
+    assert described(requests.build(fast, connection, NOW_MS)) == described(
+        reference_build(slow, connection, NOW_MS)
+    )
+
+
+def test_many_lone_and_shared_batches_fill_several_requests_alike() -> None:
+    """Over 100 batches and over 256 KB: split into requests at the same places."""
+    cfg = {"api_key": "k", "api_secret": "s"}
+    specs: list[tuple[Any, ...]] = []
+    for n in range(260):  # every seventh item is its predecessor's user again
+        user = (n if n % 7 else n - 1) % len(USERS)
+        chars = 3000 if n % 3 else 10
+        specs.append((user, "custom_event", None, None, True, chars, n % 2 == 0))
+    fast, slow = items_of(specs, cfg)
+    built = requests.build(fast, resolve(cfg), NOW_MS)
+    assert len(built) > 2
+    assert described(built) == described(reference_build(slow, resolve(cfg), NOW_MS))
+
+
+def test_restore_reads_every_field_the_wire_holds() -> None:
+    """The positional construction in ``restore`` puts each field where ``wire_for`` meant."""
+    mp = MParticle()
+    cfg = {"api_key": "k", "api_secret": "s"}
+    payload = {
+        "user_identities": {"customer_id": "c1"},
+        "mpid": 7,
+        "source_message_id": "m-1",
+        "event_name": "e" * 300,  # repaired: cut to the limit
+        "timestamp_unixtime_ms": NOW_MS,
+    }
+    _, wire = mp.prepare_ahead(Action("mparticle", "custom_event", payload), cfg)
+    assert wire is not None
+    item = ahead.restore(wire, "production", key="k1")
+    head, _, batch = wire.partition(b"\n")
+    size, repairs, user, stamp, message_id = orjson.loads(head[len(ahead.head("production")) :])
+    assert item == AheadItem(
+        key="k1",
+        body=None,
+        size=size,
+        route="",
+        encoded=batch,
+        repairs=repairs,
+        user=user,
+        stamp=stamp,
+        message_id=message_id,
+    )
+    assert repairs and stamp == NOW_MS and message_id is not None
+    assert ahead.restore(wire, "development", key="k1") is None
+    lone = ahead.head("production") + b'[1,[],"u",null,null]'
+    assert ahead.restore(lone, "production", key=None) == AheadItem(
+        key=None, body=None, size=1, encoded=b"", repairs=[], user="u"
+    )
