@@ -198,7 +198,8 @@ def build(
     ``/bulkevents`` (see ``historical``), a user's items never before one of theirs
     queued earlier (``historical.runs``)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    users = [user_of(item) for item in items]  # read once: both the split and batching use it
+    # Each item's user read once (``user_of``, inlined): both the split and batching use it.
+    users = [item.user if isinstance(item, AheadItem) else user_of(item) for item in items]
     return [
         request
         for path, run, run_users in historical.runs(items, users, now)

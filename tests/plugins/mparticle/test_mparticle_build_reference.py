@@ -32,6 +32,17 @@ USERS = [
 ]
 
 
+def reference_is_historical(item: PreparedItem, now_ms: int) -> bool:
+    if isinstance(item, AheadItem):
+        stamp = item.stamp
+    else:
+        event = item.body.get("event")
+        if event is None:
+            return False
+        stamp = event["data"].get("timestamp_unixtime_ms")
+    return isinstance(stamp, (int, float)) and stamp < now_ms - historical.AGE_MS
+
+
 def reference_runs(
     items: Sequence[PreparedItem], now_ms: int
 ) -> list[tuple[str, list[PreparedItem]]]:
@@ -41,7 +52,7 @@ def reference_runs(
     gathered: dict[str, list[PreparedItem]] = {recent: [], old: []}
     users: dict[str, set[str]] = {recent: set(), old: set()}
     for item in items:
-        path = old if historical.is_historical(item, now_ms) else recent
+        path = old if reference_is_historical(item, now_ms) else recent
         other = recent if path == old else old
         user = user_of(item)
         if user in users[other]:
@@ -184,6 +195,22 @@ def test_many_lone_and_shared_batches_fill_several_requests_alike() -> None:
     fast, slow = items_of(specs, cfg)
     built = requests.build(fast, resolve(cfg), NOW_MS)
     assert len(built) > 2
+    assert described(built) == described(reference_build(slow, resolve(cfg), NOW_MS))
+
+
+def test_events_about_thirty_days_old_go_where_the_item_by_item_procedure_sends_them() -> None:
+    """At the boundary (exactly 30 days is not older), one user's old and new items mixed."""
+    cfg = {"api_key": "k", "api_secret": "s"}
+    specs: list[tuple[Any, ...]] = [
+        (user, action, None, age, True, 10, early)
+        for early in (True, False)
+        for age in (29, 30, 31, None)
+        for user in (0, 1)
+        for action in ("custom_event", "user_attributes")
+    ]
+    fast, slow = items_of(specs, cfg)
+    built = requests.build(fast, resolve(cfg), NOW_MS)
+    assert {r.endpoint for r in built} == {"/bulkevents", "/bulkevents/historical"}
     assert described(built) == described(reference_build(slow, resolve(cfg), NOW_MS))
 
 
