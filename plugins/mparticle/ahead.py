@@ -87,7 +87,7 @@ def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
         meta, batch = wire[len(start) : end], wire[end + 1 :]
     size, repairs, user, stamp, message_id = orjson.loads(meta)
     # Positional, in the fields' order (key, body, size, route, encoded, repairs, user,
-    # stamp, message_id): cheaper than keywords, and ``test_mparticle_ahead`` checks it.
+    # stamp, message_id): cheaper than keywords; ``test_mparticle_build_reference`` checks it.
     return AheadItem(key, None, size, "", batch, repairs, user, stamp, message_id)
 
 
