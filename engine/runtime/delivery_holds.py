@@ -1,8 +1,8 @@
 """Items that must wait after their person's earlier ones (``Destination.send_delay``).
 
 Some vendors apply what they accept in the background, so an item that needs an earlier
-one applied first (Customer.io merges into a primary person the identify before it
-creates) must not go with it, or right after. ``held_back`` splits a claim's prepared items
+one applied first (a merge into a primary person the identify before it creates) must not
+go with it, or right after. ``held_back`` splits a claim's prepared items
 into those to send now and those to give back, untouched, until a time: an item with a
 delay waits that long after now when an earlier item of its person is in the claim (it
 is sent now), and until that long after it was queued otherwise; its person's items after

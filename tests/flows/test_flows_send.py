@@ -194,7 +194,11 @@ def test_a_changed_customer_id_merges_the_old_person_into_the_new_one(tmp_path: 
         "user_identities": {"customer_id": "a-1", "email": "a@example.com"},
         "events": [_identity_change("email", "a@example.com", None)],
     }
-    items = _batch(_customerio(tmp_path, "mparticle-events-to-customerio", [changed, added]))
+    with CustomerIOServer() as server:
+        flow, delay = "mparticle-events-to-customerio", {"merge_delay_seconds": 0.3}
+        _send(tmp_path, server, flow, [changed, added], {}, delay)
+        items = _batch([(a.route, a.item) for a in server.accepted])
+        assert server.request_count == 2, "the merge waits for a request of its own"
     assert items == [
         {
             "type": "person",
@@ -204,21 +208,21 @@ def test_a_changed_customer_id_merges_the_old_person_into_the_new_one(tmp_path: 
         },
         {
             "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "a-1"},
+            "attributes": {"email": "a@example.com"},
+        },
+        {
+            "type": "person",
+            "action": "identify",
+            "identifiers": {"id": "a-1"},
+            "attributes": {"email": "a@example.com"},
+        },
+        {  # after the identify that creates the primary, by merge_delay_seconds
+            "type": "person",
             "action": "merge",
             "primary": {"id": "m-new"},
             "secondary": {"id": "m-old"},
-        },
-        {
-            "type": "person",
-            "action": "identify",
-            "identifiers": {"id": "a-1"},
-            "attributes": {"email": "a@example.com"},
-        },
-        {
-            "type": "person",
-            "action": "identify",
-            "identifiers": {"id": "a-1"},
-            "attributes": {"email": "a@example.com"},
         },
     ]
 
