@@ -180,7 +180,6 @@ class Pipeline:
             self._keep_failures(conn.name, [w for w in works if w.done.error is None])
             feeding = [w for w in works if w.done.error is None and conn.name in w.groups]
             self._enqueue(conn, feeding)
-        return [w.done for w in works]
 
     def _prepare(self, submission: Submission) -> Work:
         """Backlog check and mapping for one request."""
