@@ -24,6 +24,7 @@ from ..contracts.actions import Action
 from ..contracts.destination import Destination
 from ..contracts.queue import Queue
 from ..contracts.store import StateStore
+from ..language.plan import Plan
 from .config import Config, Connection
 
 
@@ -62,6 +63,22 @@ def erasing(actions: Iterable[Action], destination: Destination | None) -> list[
         for a in actions
         if a.forget or (a.order_key and destination is not None and destination.erases(a.action))
     ]
+
+
+def erasers(
+    connections: Iterable[Connection], destination_of: Callable[[str], Destination | None]
+) -> set[str]:
+    """The connections whose flow has a rule whose action erases its person or that
+    forgets state: most have none, and their requests need no look at their actions."""
+    return {c.name for c in connections if _may_erase(c.plan, destination_of(c.name))}
+
+
+def _may_erase(plan: Plan, destination: Destination | None) -> bool:
+    return any(
+        rule.forget
+        or (rule.action is not None and destination is not None and destination.erases(rule.action))
+        for rule in plan.all_rules()
+    )
 
 
 def erasing_connections(

@@ -2,37 +2,32 @@
 mapped, deduplicated and durably queued.
 
 ``Pipeline.submit_many`` is what ``serve``'s group committer calls with the requests it
-gathered, and ``Pipeline.submit`` (what ``send`` calls) is its one-request case. For each
-request (a ``Submission`` of ``Part``s) it does, in this order:
+gathered (``submit``, what ``send`` calls, is its one-request case). For each request (a
+``Submission`` of ``Part``s), in order:
 
 1. the connections that read each part's source, and the backlog check: a connection past
    its backlog refuses that request alone (``BacklogFull``) before anything is mapped;
-2. the mapping, through the plans the pipeline compiled once when it was made; a document
-   the mapping, its destination's intake checks or its ordering key raise on (a bug the
-   input exposed) is held as an ``unprocessable`` failure (below) and the others go on;
-   any other error on the way refuses that request alone (``InputError`` 422, the bug
-   chained as its ``__cause__``) before anything of it is queued;
+2. the mapping, through the plans compiled once; a document the mapping, its
+   destination's intake checks or its ordering key raise on (a bug the input exposed) is
+   held as an ``unprocessable`` failure (below) and the others go on; any other error
+   refuses that request alone (``InputError`` 422, the bug as its ``__cause__``);
 3. per connection, the items that failed to map are kept as ``mapping`` dead letters
    (``keep_failures``), then the actions are queued through ``enqueue_storable`` (one
-   unstorable input cannot block the rest): the actions of consecutive requests without
-   dedup keys in one transaction, a request whose actions carry dedup keys (or a progress
-   mark) on its own, so its duplicates are counted exactly;
+   unstorable input cannot block the rest): those of consecutive requests without dedup
+   keys in one transaction, a request with dedup keys (or a progress mark) on its own, so
+   its duplicates are counted exactly; a request that erases ends the group (``erasure``);
 4. the accounting: metrics, the queue depth the backlog check reads between its refreshes,
    and ``on_queued`` (the wake-up of in-process deliverers).
 
-It returns one ``Submitted`` per request: its ``IntakeReport``, or the error that stopped
-it (``BacklogFull``, ``InputError``, or the store's ``QueueUnavailable``/``StoreUnavailable``).
-A request is reported only once its actions are committed, so the caller may
-acknowledge it then. An ``atomic`` request (``serve``) whose actions cannot be stored is
-refused whole (422); otherwise (``send``) only the documents that cannot be stored are
-left out and named in ``ConnectionReport.refused``.
+It returns one ``Submitted`` per request, once its actions are committed: its
+``IntakeReport``, or the error that stopped it (``BacklogFull``, ``InputError``, the
+store's ``Unavailable``). An ``atomic`` request (``serve``) whose actions cannot be stored
+is refused whole (422); otherwise (``send``) only those documents, named in ``refused``.
 
 An item that fails to map (a required field is null, a function got the wrong type ...)
-does not stop the others. ``map_documents`` turns each such error into a
-``MappingFailure`` (where it failed and why, never a value, plus the source document) and
-``keep_failures`` records them as ``mapping`` dead letters, counts them per connection and
-rule, and tells ``on_mapping_failure`` (``serve`` logs them). ``mapwire dlq replay`` maps
-through these two methods too.
+does not stop the others: ``map_documents`` turns it into a ``MappingFailure`` (where and
+why, never a value, plus the source document) and ``keep_failures`` records it as a
+``mapping`` dead letter, counts it and tells ``on_mapping_failure``; ``dlq replay`` too.
 """
 
 from __future__ import annotations
@@ -48,8 +43,9 @@ from ..contracts.errors import BacklogFull, InputError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
+from . import erasure
 from .config import Config, Connection
-from .erasure import Erased, erase_people, erasing, erasing_connections, same_account
+from .erasure import Erased
 from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
@@ -64,8 +60,6 @@ from .submissions import (
 )
 
 DEPTH_CACHE_SECONDS = 1.0
-
-
 UNSTORABLE = "the mapped actions could not be stored"
 
 
@@ -95,6 +89,7 @@ class Pipeline:
         self.clock = clock
         self._runners = {c.name: make_runner(c.plan) for c in config.connections}
         self._named = {c.name: c for c in config.connections}
+        self._erasers = erasure.erasers(config.connections, self._destination_of)
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
         self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
@@ -157,7 +152,10 @@ class Pipeline:
         start = 0
         for submission in submissions:
             works.append(self._prepare(submission))
-            last = erasing_connections(works[-1].groups, self._destination_of)
+            groups = works[-1].groups
+            last = self._erasers.intersection(groups) and erasure.erasing_connections(
+                groups, self._destination_of
+            )
             if last:
                 self._commit(works[start:], last)
                 start = len(works)
@@ -303,13 +301,15 @@ class Pipeline:
         or carry a ``forget`` remove, in every connection to the same destination
         account (``erasure``)."""
         destination = self.destinations.get(conn.plan.destination)
-        found = erasing(actions, destination)
+        found = erasure.erasing(actions, destination)
         if not found:
             return Erased()
         peers = self._accounts.get(conn.name)
         if peers is None:
-            peers = self._accounts[conn.name] = same_account(self.config, conn, self.destinations)
-        return erase_people(self.queue, self.store, peers, found, destination)
+            peers = self._accounts[conn.name] = erasure.same_account(
+                self.config, conn, self.destinations
+            )
+        return erasure.erase_people(self.queue, self.store, peers, found, destination)
 
     def map_documents(
         self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
