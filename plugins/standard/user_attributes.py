@@ -66,15 +66,17 @@ def mparticle_attribute_name(name: str | None) -> str | None:
     return RESERVED_ATTRIBUTE_NAMES.get(name.casefold()) or snake_case(name)
 
 
-# The same few reserved names come with every batch: their readable names, remembered.
+# The same few reserved names come with every batch: their readable names, remembered
+# (short names only, and so many: the names come from the input).
 _READABLE: dict[str, str] = {}
 _READABLE_SIZE = 4096
+_READABLE_LENGTH = 64
 
 
 def _remember_readable(key: str) -> str:
     """``mparticle_attribute_name(key) or key`` for a ``$`` name, remembered (up to a bound)."""
     name = mparticle_attribute_name(key) or key
-    if len(_READABLE) < _READABLE_SIZE:
+    if len(_READABLE) < _READABLE_SIZE and len(key) <= _READABLE_LENGTH:
         _READABLE[key] = name
     return name
 

@@ -181,3 +181,14 @@ def test_date_attributes_always_copy(names: list[Any] | None) -> None:
     assert out is not attrs
     assert attrs == {"signup": "2020-01-01", "plan": "pro"}
     assert out == {**attrs, **({"signup": 1577836800} if names and "signup" in names else {})}
+
+
+def test_only_short_reserved_names_are_remembered() -> None:
+    """The names come from the input: a long one is renamed as any other but not kept."""
+    from mapwire.plugins.standard import user_attributes
+
+    long_name = "$" + "x" * 5000
+    out = user_attributes.mparticle_attributes({long_name: 1, "$FirstName": "A"}, "false", None)
+    assert out == _reference_attributes({long_name: 1, "$FirstName": "A"}, "false", None)
+    assert long_name not in user_attributes._READABLE
+    assert "$FirstName" in user_attributes._READABLE
