@@ -41,7 +41,7 @@ from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated
-from .delivery_holds import held_back
+from .delivery_holds import HOLD_REASON, held_back
 from .metrics import Metrics
 from .transport_errors import describe_transport_error
 
@@ -205,9 +205,13 @@ class Deliverer:
             await asyncio.to_thread(self.queue.dead_letter, rejected)
             self._count_dead_letters(rejected, done)
         if self._delays:
-            prepared, held = held_back(prepared, self._delay_of, self.clock())
-            for until, ids in held.items():  # given back untouched: their person waits
-                await asyncio.to_thread(self.queue.release, ids, not_before=until)
+            prepared, held, behind = held_back(prepared, self._delay_of, self.clock())
+            writes = [partial(self.queue.retry, ids, at, HOLD_REASON) for at, ids in held.items()]
+            writes += [
+                partial(self.queue.release, ids, not_before=at) for at, ids in behind.items()
+            ]
+            if writes:  # their person waits until then
+                await asyncio.to_thread(_run_all, writes)
         if not prepared:
             return done
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)

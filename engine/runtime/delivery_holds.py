@@ -2,12 +2,13 @@
 
 Some vendors apply what they accept in the background, so an item that needs an earlier
 one applied first (a merge into a primary person the identify before it creates) must not
-go with it, or right after. ``held_back`` splits a claim's prepared items
-into those to send now and those to give back, untouched, until a time: an item with a
-delay waits that long after now when an earlier item of its person is in the claim (it
-is sent now), and until that long after it was queued otherwise; its person's items after
-it wait with it, so the person's order holds. The queue's per-person hold keeps the rest
-of the person back until then; the item then goes in a claim of its own.
+go with it, or right after. ``held_back`` splits a claim's prepared items into those to
+send now and those to give back until a time. An item with a delay is held once, at its
+first claim (no attempt yet), for that delay from now: every earlier item of its person
+was settled before that claim or is in it, sent now, so the item goes at least the delay
+after them, whichever claim they went in. The hold counts as its first attempt (that is
+how a later claim knows it waited). Its person's items after it in the claim wait with
+it, untouched, and the queue's per-person hold keeps the rest of the person back.
 """
 
 from __future__ import annotations
@@ -18,33 +19,32 @@ from typing import Any
 from ..contracts.destination import PreparedItem
 from ..contracts.queue import QueueEntry
 
+HOLD_REASON = "held after its person's earlier items, as its destination asks (send_delay)"
+
 
 def held_back(
     items: Sequence[PreparedItem], delay_of: Callable[[PreparedItem], float], now: float
-) -> tuple[list[PreparedItem], dict[float, list[Any]]]:
-    """The items to send now, and the ids of the others by the time they wait until.
-    Each item's ``key`` is its ``QueueEntry``; an item without a person (no
-    ``order_key``) never waits."""
+) -> tuple[list[PreparedItem], dict[float, list[Any]], dict[float, list[Any]]]:
+    """The items to send now; the ids of those held (to retry at the time, an attempt
+    counted: ``HOLD_REASON``); the ids of their persons' items after them (to release
+    until the same time). Each item's ``key`` is its ``QueueEntry``; an item without a
+    person (no ``order_key``) or tried before is never held."""
     send: list[PreparedItem] = []
     held: dict[float, list[Any]] = {}
-    seen: set[str] = set()  # the people with an item sent now
+    behind: dict[float, list[Any]] = {}
     waiting: dict[str, float] = {}  # the people held back, and until when
     for item in items:
         entry: QueueEntry = item.key
         person = entry.order_key
         until = waiting.get(person) if person else None
-        if until is None and person:
+        if until is not None:
+            behind.setdefault(until, []).append(entry.id)
+            continue
+        if person and entry.attempts == 0:
             delay = delay_of(item)
             if delay > 0:
-                until = now + delay if person in seen else entry.enqueued_at + delay
-                if until > now:
-                    waiting[person] = until
-                else:
-                    until = None
-        if until is not None:
-            held.setdefault(until, []).append(entry.id)
-            continue
-        if person:
-            seen.add(person)
+                until = waiting[person] = now + delay
+                held.setdefault(until, []).append(entry.id)
+                continue
         send.append(item)
-    return send, held
+    return send, held, behind

@@ -89,9 +89,9 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "default": 10,
             "description": "How long a merge waits after its person's earlier actions were "
             "sent: Customer.io merges into a primary person that must already exist, and "
-            "applies the identify that creates it in the background. The merge (and the "
-            "person's actions after it) waits that long when it would go with an earlier "
-            "action of the person, and until that long after it was queued. 0: no wait.",
+            "applies the identify that creates it in the background. A merge is held that "
+            "long when first claimed (the person's actions after it wait with it), so it "
+            "goes at least that long after the person's earlier actions. 0: no wait.",
         },
         "webhook_signing_key": {
             "type": "string",

@@ -17,6 +17,7 @@ from delivery_helpers import cio_connection, write_config
 from mapwire import Action, ConfigError
 from mapwire.plugins.customerio.settings import read_settings
 from mapwire.runtime.config import load_config
+from mapwire.runtime.delivery_holds import HOLD_REASON
 from mapwire.runtime.intake_check import held_back
 from mapwire.runtime.process import Runtime
 
@@ -100,16 +101,63 @@ def test_a_merge_waits_after_the_identify_that_creates_its_primary(
         runtime.close()
 
 
-def test_a_merge_queued_on_its_own_waits_until_that_long_after_it_was_queued(
+def test_a_merge_claimed_after_its_identify_still_waits_after_it(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    """Its person's identify went in an earlier claim, maybe a moment ago: the merge goes
-    no sooner than the delay after it was queued."""
+    """A backlog older than the delay, the identify last in one claim (250 items) and the
+    merge first in the next: the merge still goes the delay after the identify."""
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    others = [
+        Action("customerio", "event", {"identifiers": {"id": f"o{i}"}, "name": "e"})
+        for i in range(249)
+    ]
+    try:
+        _queue(runtime, [*others, *_actions()[:2]], wire=True)
+        time.sleep(DELAY + 0.1)  # every action waited longer than the delay
+        [conn] = runtime.config.connections
+
+        async def steps() -> list[tuple[int, float]]:
+            deliverer = runtime.deliverer(conn)
+            out = []
+            try:
+                for pause in (0.0, 0.0, DELAY + 0.2):
+                    await asyncio.sleep(pause)
+                    done = await deliverer.step()
+                    out.append((done.delivered, time.monotonic()))
+            finally:
+                await runtime.aclose()
+            return out
+
+        (first, at), (second, _), (third, later) = asyncio.run(steps())
+        assert (first, second, third) == (250, 0, 1)
+        assert later - at >= DELAY
+        assert _sent(customerio_server)[-2:] == [("identify", "new-1"), ("merge", "new-1")]
+    finally:
+        runtime.close()
+
+
+def test_a_held_merge_counts_the_hold_as_its_first_attempt(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """So a later claim knows it waited (and sends it); the reason says why."""
     runtime = _runtime(tmp_path, customerio_server, DELAY)
     try:
         _queue(runtime, _actions()[1:2], wire=True)
-        assert asyncio.run(_steps(runtime, DELAY + 0.2)) == [0, 0, 1]
-        assert _sent(customerio_server) == [("merge", "new-1")]
+        [conn] = runtime.config.connections
+
+        async def one_step() -> int:
+            try:
+                return (await runtime.deliverer(conn).step()).delivered
+            finally:
+                await runtime.aclose()
+
+        assert asyncio.run(one_step()) == 0
+        assert runtime.queue.claim(conn.name, 10, 30) == [], "held until the delay is over"
+        time.sleep(DELAY + 0.1)
+        [entry] = runtime.queue.claim(conn.name, 10, 30)
+        assert (entry.action.action, entry.attempts) == ("merge", 1)
+        assert entry.last_error == HOLD_REASON
+        assert customerio_server.request_count == 0
     finally:
         runtime.close()
 

@@ -13,33 +13,34 @@ from mapwire.runtime.delivery_holds import held_back
 NOW = 1000.0
 
 
-def _item(id_: int, person: str, kind: str, queued: float = NOW - 1) -> PreparedItem:
-    action = Action("d", kind, {}, order_key=person)
-    return PreparedItem(key=QueueEntry(id_, "c", action, 0, queued), body={"kind": kind}, size=1)
+def _item(id_: int, person: str, kind: str, attempts: int = 0) -> PreparedItem:
+    entry = QueueEntry(id_, "c", Action("d", kind, {}, order_key=person), attempts, NOW - 60)
+    return PreparedItem(key=entry, body={"kind": kind}, size=1)
 
 
 def _delay(item: PreparedItem) -> float:
     return 5.0 if item.body["kind"] == "merge" else 0.0
 
 
-def _split(items: list[PreparedItem]) -> tuple[list[Any], dict[float, list[Any]]]:
-    send, held = held_back(items, _delay, NOW)
-    return [i.key.id for i in send], held
+def _split(items: list[PreparedItem]) -> tuple[list[Any], dict[float, list[Any]], Any]:
+    send, held, behind = held_back(items, _delay, NOW)
+    return [i.key.id for i in send], held, behind
 
 
-def test_an_item_waits_after_its_persons_earlier_item_in_the_claim() -> None:
+def test_an_item_with_a_delay_is_held_at_its_first_claim_with_its_persons_later_items() -> None:
     items = [
         _item(1, "p", "identify"),
         _item(2, "q", "event"),
-        _item(3, "p", "merge"),
-        _item(4, "s", "merge", queued=NOW - 60),  # first of its person, queued long ago
-        _item(5, "p", "event"),  # behind p's merge: waits with it
-        _item(6, "r", "merge", queued=NOW - 2),  # first of its person, queued 2 s ago
-        _item(7, "", "merge"),  # no person: nothing to wait behind
+        _item(3, "p", "merge"),  # after p's identify, sent now: held
+        _item(4, "s", "merge"),  # first of its person here: held all the same
+        _item(5, "p", "event"),  # behind p's merge: waits with it, untouched
+        _item(6, "q", "event"),
+        _item(7, "r", "merge", attempts=1),  # held before (or tried): goes now
+        _item(8, "", "merge"),  # no person: nothing to keep in order
     ]
-    assert _split(items) == ([1, 2, 4, 7], {NOW + 5: [3, 5], NOW + 3: [6]})
+    assert _split(items) == ([1, 2, 6, 7, 8], {NOW + 5: [3, 4]}, {NOW + 5: [5]})
 
 
 def test_nothing_waits_without_a_delay() -> None:
     items = [_item(1, "p", "identify"), _item(2, "p", "event")]
-    assert _split(items) == ([1, 2], {})
+    assert _split(items) == ([1, 2], {}, {})
