@@ -3,7 +3,8 @@ not queued to be dead-lettered later, but held with its source document.
 
 ``held_back`` asks each action's destination (``Destination.prepare_ahead``: the checks
 its ``prepare`` makes that need no settings or credentials, ``check_payload``'s) and turns
-every action that would fail into a ``MappingFailure`` with the code ``undeliverable``:
+every action that would fail into a ``MappingFailure`` with the code ``undeliverable``
+(its item: ``action[i]``, the i-th action its rule made for the document):
 kept as a ``mapping`` dead letter (the source document, for ``mapwire dlq replay`` once
 the mapping is fixed) and reported to the sender, by the pipeline. The messages name the
 field and the check, never a value. An action that passed is marked ``checked``, so
@@ -26,6 +27,7 @@ from ..contracts.queue import MappingFailure
 from .config import Connection
 
 UNDELIVERABLE = "undeliverable"
+HELD_ITEM = "action"
 
 
 def held_back(
@@ -37,7 +39,7 @@ def held_back(
     """The actions their destinations would take, and a failure for each other one."""
     kept: list[Action] = []
     held: list[MappingFailure] = []
-    for action in actions:
+    for index, action in enumerate(actions):
         destination = destinations.get(action.destination)
         problems: list[str] = []
         if destination is not None:
@@ -51,10 +53,18 @@ def held_back(
         what = f"{action.destination}.{action.action}"
         text = "; ".join(problems)
         message = text if text.startswith(what) else f"{what}: {text}"
-        held.append(
-            MappingFailure(conn.name, conn.plan.name, action.rule, "", UNDELIVERABLE, message, doc)
+        item = held_item(sum(1 for a in actions[:index] if a.rule == action.rule))
+        failure = MappingFailure(
+            conn.name, conn.plan.name, action.rule, "", UNDELIVERABLE, message, doc, item=item
         )
+        held.append(failure)
     return kept, held
+
+
+def held_item(position: int) -> str:
+    """The item of an action held back: its place among the actions its rule made for the
+    document (``dlq replay`` tells two held actions of one rule apart by it)."""
+    return f"{HELD_ITEM}[{position}]"
 
 
 def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:

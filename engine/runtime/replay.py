@@ -11,8 +11,9 @@ time; dedup keys (and the vendors' own dedup by event id) absorb an action queue
 Items that fail again are kept as new mapping dead letters whose history continues the
 old one; the replayed dead letters are then removed. Dead letters of one document and
 rule are replayed together, so the document is mapped once; each is matched with a
-failure of the new mapping by its item, and those with no item (actions their
-destination held back) one for one, so that fixing some of them is seen as a fix.
+failure of the new mapping by its item (an action its destination held back has the item
+``action[i]``, its place among its rule's actions), so that fixing some of them is seen
+as a fix, and letters of the same document taken twice count once.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from ..contracts.errors import UNPROCESSABLE
 from ..contracts.queue import MAPPING, DeadLetter, MappingFailure
 from .config import Config, Connection
+from .intake_check import HELD_ITEM
 from .pipeline import Pipeline
 from .submissions import ConnectionReport
 
@@ -79,9 +81,8 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
         assert conn is not None  # checked above
         actions, failures = pipeline.map_documents(conn, [group[0].source], ConnectionReport())
         whole = rule == PLAN_VARIABLES or group[0].code == UNPROCESSABLE
-        again = _failed_again(group, failures, rule, whole)
+        again, fixed = _failed_again(group, failures, rule, whole)
         if not whole:
-            fixed = len(again) < len(group)
             # Nothing that was missing got through: the rule's other actions were queued
             # the first time, so queue nothing rather than send them again.
             actions = [a for a in actions if a.rule == rule] if fixed else []
@@ -107,24 +108,34 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
 
 def _failed_again(
     group: Sequence[DeadLetter], failures: Sequence[MappingFailure], rule: str, whole: bool
-) -> list[MappingFailure]:
+) -> tuple[list[MappingFailure], bool]:
     """The failures of this mapping that are ``group``'s letters failing again, each with
-    its letter's history (and, when the letters stand for the whole document, every
-    failure). A letter and a failure match by rule and item; actions held back by their
-    destination have no item, so those match one for one: of two letters, one fixed and
-    one failing again, one is fixed."""
-    waiting: dict[str, list[DeadLetter]] = {}
+    its letter's history (every failure when the letters stand for the whole document),
+    and whether some letter's item now maps. A letter and a failure match by rule and
+    item (letters of one item, the same document taken twice, are one); letters with no
+    item (actions held back before held ones had theirs) match one for one."""
+    by_item: dict[str, DeadLetter] = {}
     for letter in group:
-        waiting.setdefault(letter.item, []).append(letter)
+        by_item.setdefault(letter.item, letter)
+    no_item = [letter for letter in group if not letter.item]
+    by_item.pop("", None)
+    matched: set[str] = set()
     again = []
     for failure in failures:
-        letters = waiting.get(failure.item) if failure.rule == rule else None
-        earlier = letters.pop(0) if letters else None
+        earlier = by_item.get(failure.item) if failure.rule == rule else None
+        if earlier is not None:
+            matched.add(failure.item)
+        elif failure.rule == rule and no_item and _held_or_none(failure.item):
+            earlier = no_item.pop(0)
         if earlier is not None:
             failure.history = list(earlier.history)
         if earlier is not None or whole:
             again.append(failure)
-    return again
+    return again, bool(no_item) or len(matched) < len(by_item)
+
+
+def _held_or_none(item: str) -> bool:
+    return not item or item.startswith(f"{HELD_ITEM}[")
 
 
 def _connection(config: Config, name: str) -> Connection | None:

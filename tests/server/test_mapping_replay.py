@@ -168,7 +168,10 @@ def test_held_back_actions_of_one_rule_are_replayed_one_by_one(runtime: Runtime)
     report = runtime.pipeline.submit(EVENTS, [events_batch("p1", 4)])
     assert report.queued == 3
     letters = runtime.queue.dead_letters(kind=MAPPING)
-    assert [(d.item, d.code) for d in letters] == [("", "undeliverable")] * 2
+    assert sorted((d.item, d.code) for d in letters) == [
+        ("action[1]", "undeliverable"),
+        ("action[3]", "undeliverable"),
+    ], "each held action has its place among its rule's actions as its item"
 
     runtime.pipeline._runners["events"] = _refused_events(real, {3})
     done = replay(runtime.pipeline, letters)
@@ -183,3 +186,41 @@ def test_held_back_actions_of_one_rule_are_replayed_one_by_one(runtime: Runtime)
     last = replay(runtime.pipeline, [kept])
     assert (last.replayed, last.queued, last.failed_again) == (1, 4, [])
     assert runtime.queue.dead_letters() == []
+
+
+def test_letters_of_a_document_taken_twice_replay_as_one(runtime: Runtime) -> None:
+    """A request retried after its answer was lost leaves its dead letters twice: a
+    replay that fixes nothing queues nothing (and keeps one), whether the item failed to
+    map or was held back by its destination."""
+    batch = two_nameless_events()
+    batch["events"][3]["data"]["event_name"] = "named"  # only event[1] fails to map
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _refused_events(real, {2})  # and one is held back
+    for _ in range(2):
+        runtime.pipeline.submit(EVENTS, [batch])
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert sorted(d.item for d in letters) == ["action[2]", "action[2]", "event[1]", "event[1]"]
+    depth = runtime.queue.depth("events")
+    done = replay(runtime.pipeline, letters)
+    assert (done.replayed, done.queued, len(done.failed_again)) == (4, 0, 2)
+    assert runtime.queue.depth("events") == depth
+    assert sorted(d.item for d in runtime.queue.dead_letters(kind=MAPPING)) == [
+        "action[2]",
+        "event[1]",
+    ]
+
+
+def test_held_back_letters_from_before_their_item_replay_one_for_one(runtime: Runtime) -> None:
+    """Letters kept before held actions had an item (item "") match the new failures of
+    their rule one for one: fixing one of two is a fix, and the other is kept."""
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _refused_events(real, {1, 3})
+    runtime.pipeline.submit(EVENTS, [events_batch("p1", 4)])
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    for letter in letters:
+        letter.item = ""
+    runtime.pipeline._runners["events"] = _refused_events(real, {3})
+    done = replay(runtime.pipeline, letters)
+    assert (done.replayed, done.queued, len(done.failed_again)) == (2, 3, 1)
+    [kept] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (kept.item, kept.attempts) == ("action[3]", 2)
