@@ -25,7 +25,7 @@ store's ``Unavailable``). An ``atomic`` request (``serve``) whose actions cannot
 is refused whole (422); otherwise (``send``) only those documents, named in ``refused``.
 
 An item that fails to map (a required field is null, a function got the wrong type ...)
-does not stop the others: ``map_documents`` turns it into a ``MappingFailure`` (where and
+does not stop the others: ``map_each`` turns it into a ``MappingFailure`` (where and
 why, never a value, plus the source document) and ``keep_failures`` records it as a
 ``mapping`` dead letter, counts it and tells ``on_mapping_failure``; ``dlq replay`` too.
 """
@@ -39,7 +39,7 @@ from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.destination import Destination
-from ..contracts.errors import BacklogFull, InputError, Unavailable
+from ..contracts.errors import BacklogFull, InputError, QueueUnavailable, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
@@ -111,9 +111,6 @@ class Pipeline:
             )
         return found
 
-    def sources(self) -> set[str]:
-        return {s for c in self.config.connections if c.enabled for s in c.plan.sources}
-
     def check_backlog(self, connections: Sequence[Connection]) -> None:
         now = self.clock()
         for conn in connections:
@@ -157,27 +154,39 @@ class Pipeline:
                 groups, self._destination_of
             )
             if last:
-                self._commit(works[start:], last)
+                self._commit_after(works, start, last)
                 start = len(works)
-        self._commit(works[start:], set())
+        self._commit_after(works, start, set())
         return [w.done for w in works]
 
     def _destination_of(self, connection: str) -> Destination | None:
         return self.destinations.get(self._named[connection].plan.destination)
 
-    def _commit(self, works: Sequence[Work], last: set[str]) -> None:
-        """Queue ``works`` connection by connection; the ``last`` connections (those the
-        final request erases in) after the others, so the erasure finds their actions."""
+    def _commit_after(self, works: Sequence[Work], start: int, last: set[str]) -> None:
+        """Queue ``works[start:]`` connection by connection; the ``last`` connections (those
+        the final request erases in) after the others, so the erasure finds their actions.
+        A bug raised past the first part fails only these requests: those before are
+        queued, and failing them would have them sent again."""
         order: dict[str, Connection] = {}
-        for work in works:
+        for work in works[start:]:
             if work.done.error is None:
                 for part in work.submission.parts:
                     for conn in self.connections_for(part.source, part.only):
                         order.setdefault(conn.name, conn)
-        for conn in sorted(order.values(), key=lambda c: c.name in last):
-            self._keep_failures(conn.name, [w for w in works if w.done.error is None])
-            feeding = [w for w in works if w.done.error is None and conn.name in w.groups]
-            self._enqueue(conn, feeding)
+        try:
+            for conn in sorted(order.values(), key=lambda c: c.name in last):
+                self._keep_failures(conn.name, [w for w in works[start:] if w.done.error is None])
+                feeding = [
+                    w for w in works[start:] if w.done.error is None and conn.name in w.groups
+                ]
+                self._enqueue(conn, feeding)
+        except Exception as exc:
+            if not start:
+                raise
+            error = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
+            error.__cause__ = exc
+            for work in works[start:]:
+                work.done.error = work.done.error or error
 
     def _prepare(self, submission: Submission) -> Work:
         """Backlog check and mapping for one request."""
@@ -311,14 +320,6 @@ class Pipeline:
             )
         return erasure.erase_people(self.queue, self.store, peers, found, destination)
 
-    def map_documents(
-        self, conn: Connection, documents: Sequence[Any], part: ConnectionReport
-    ) -> tuple[list[Action], list[MappingFailure]]:
-        """Map ``documents`` through ``conn``: the actions, and the items that failed
-        (also described in ``part.errors``; skips are counted in ``part.skipped``)."""
-        groups, failures = self.map_each(conn, documents, part)
-        return [a for g in groups for a in g], failures
-
     def map_each(
         self,
         conn: Connection,
@@ -328,10 +329,12 @@ class Pipeline:
         first: int = 0,
         source: str = "",
     ) -> tuple[list[list[Action]], list[MappingFailure]]:
-        """``map_documents`` with the actions of each document apart. An action its
-        destination would refuse is held back as a failure (``intake_check``); the
-        failures of each document are also listed in ``part.held`` by its index (counted
-        from ``first``). ``on_mapped`` is told of each document (``source``: its shape)."""
+        """Map ``documents`` through ``conn``: the actions of each document, and the items
+        that failed (also described in ``part.errors``; skips counted in ``part.skipped``).
+        An action its destination would refuse is held back as a failure
+        (``intake_check``); the failures of each document are also listed in ``part.held``
+        by its index (counted from ``first``). ``on_mapped`` is told of each document
+        (``source``: its shape)."""
         run = self._runners[conn.name]
         namespace = conn.state_namespace
         destinations = self.destinations

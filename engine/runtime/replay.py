@@ -79,7 +79,7 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
     for (name, rule, _), group in groups.items():
         conn = _connection(pipeline.config, name)
         assert conn is not None  # checked above
-        actions, failures = pipeline.map_documents(conn, [group[0].source], ConnectionReport())
+        [actions], failures = pipeline.map_each(conn, [group[0].source], ConnectionReport())
         whole = rule == PLAN_VARIABLES or group[0].code == UNPROCESSABLE
         again, fixed = _failed_again(group, failures, rule, whole)
         if not whole:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from server_helpers import write_config
 
+from mapwire.contracts.errors import QueueUnavailable
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import Part, Submission
@@ -140,3 +141,43 @@ def test_an_update_after_the_erasure_in_its_commit_stays(two_connections: Runtim
     assert _pending(two_connections, "updates") == [("identify", "p1")]
     assert _pending(two_connections, "people") == [("suppress", "p1"), ("identify", "p1")]
     assert [d.report.queued for d in done] == [1, 1, 1]
+
+
+def test_a_bug_after_an_erasure_fails_only_the_requests_after_it(
+    two_connections: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests up to the erasure are queued when a bug stops the rest: they are
+    answered as queued (failing them too would have them sent again), the rest fail."""
+    pipeline = two_connections.pipeline
+    enqueue = pipeline._enqueue
+    last = _request("updates", _batch("p3", plan="c"))
+
+    def buggy(conn: Any, works: Any) -> None:
+        if any(w.submission is last for w in works):
+            raise RuntimeError("a bug")
+        enqueue(conn, works)
+
+    monkeypatch.setattr(pipeline, "_enqueue", buggy)
+    done = pipeline.submit_many(
+        [
+            _request("updates", _batch("p2", plan="a")),
+            _request("people", _batch("p1", erase=True)),
+            last,
+        ]
+    )
+    assert [d.error for d in done[:2]] == [None, None]
+    assert isinstance(done[2].error, QueueUnavailable)
+    assert isinstance(done[2].error.__cause__, RuntimeError)
+    assert "a bug" not in str(done[2].error), "the bug's message may hold values"
+    assert _pending(two_connections, "updates") == [("identify", "p2")]
+
+
+def test_a_bug_before_any_erasure_raises_as_it_did(
+    two_connections: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def buggy(conn: Any, works: Any) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(two_connections.pipeline, "_enqueue", buggy)
+    with pytest.raises(RuntimeError):
+        two_connections.pipeline.submit_many([_request("updates", _batch("p2", plan="a"))])

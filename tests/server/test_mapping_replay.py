@@ -1,4 +1,4 @@
-"""Mapping failures through the shared intake path (``Pipeline.map_documents`` and
+"""Mapping failures through the shared intake path (``Pipeline.map_each`` and
 ``keep_failures``, used by ``send`` and by serve's group committer) and their replay."""
 
 from __future__ import annotations
