@@ -36,12 +36,6 @@ def stamp_of(item: PreparedItem) -> object:
     return None if event is None else event["data"].get("timestamp_unixtime_ms")
 
 
-def is_historical(item: PreparedItem, now_ms: int) -> bool:
-    """Whether ``item`` is an event stamped more than 30 days before ``now_ms``."""
-    stamp = stamp_of(item)
-    return isinstance(stamp, (int, float)) and stamp < now_ms - AGE_MS
-
-
 def runs(
     items: Sequence[PreparedItem], users: Sequence[str], now_ms: int
 ) -> list[tuple[str, list[PreparedItem], list[str]]]:
@@ -50,7 +44,8 @@ def runs(
     other endpoint's items gathered so far are sent first when it would). Items of
     different users may be reordered: order is kept per user. ``users[i]`` is the user of
     ``items[i]`` (``user_of``)."""
-    # ``is_historical`` for every item, its steps inlined: this runs for every item sent.
+    # Whether each item is an event stamped more than 30 days before ``now_ms``, over the
+    # whole claim at once: this runs for every item sent.
     cutoff = now_ms - AGE_MS
     stamps = [item.stamp if isinstance(item, AheadItem) else stamp_of(item) for item in items]
     historical = [isinstance(stamp, (int, float)) and stamp < cutoff for stamp in stamps]
