@@ -182,8 +182,9 @@ class Destination(ABC):
         """Seconds ``item`` must wait after its person's earlier items were sent, for a
         vendor that applies them in the background and needs them applied first (a merge
         whose primary person the identify before it creates). Delivery holds such an item
-        once, at its first claim, that long (counted as an attempt), with its person's
-        items after it; it then goes in a later claim. Default 0: no item waits."""
+        that long (counted as an attempt), with its person's items after it, at its first
+        claim and whenever it is claimed with an earlier item of its person; it then goes
+        in a later claim. Default 0: no item waits."""
         return 0.0
 
     def erases(self, action: str) -> bool:

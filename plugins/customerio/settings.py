@@ -90,8 +90,9 @@ SETTINGS_SCHEMA: Mapping[str, Any] = {
             "description": "How long a merge waits after its person's earlier actions were "
             "sent: Customer.io merges into a primary person that must already exist, and "
             "applies the identify that creates it in the background. A merge is held that "
-            "long when first claimed (the person's actions after it wait with it), so it "
-            "goes at least that long after the person's earlier actions. 0: no wait.",
+            "long when first claimed, and when claimed with an earlier action of the person "
+            "(the person's actions after it wait with it), so it goes at least that long "
+            "after them. 0: no wait.",
         },
         "webhook_signing_key": {
             "type": "string",

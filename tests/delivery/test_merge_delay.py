@@ -162,6 +162,36 @@ def test_a_held_merge_counts_the_hold_as_its_first_attempt(
         runtime.close()
 
 
+def test_a_merge_waits_again_after_its_identify_is_retried(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """The identify sent with the first hold fails (503) and is retried: claimed together
+    again, the merge waits again instead of going in the identify's request."""
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    try:
+        _queue(runtime, _actions()[:2], wire=True)
+        customerio_server.fail_next(1, 503)
+        [conn] = runtime.config.connections
+
+        async def steps() -> list[int]:
+            deliverer = runtime.deliverer(conn)
+            try:
+                first = await deliverer.step()  # the identify fails, the merge is held
+                await asyncio.sleep(2.2)  # past the identify's backoff and the hold
+                second = await deliverer.step()  # the identify again; the merge waits
+                await asyncio.sleep(DELAY + 0.2)
+                third = await deliverer.step()
+                return [first.retried, second.delivered, third.delivered]
+            finally:
+                await runtime.aclose()
+
+        assert asyncio.run(steps()) == [1, 1, 1]
+        assert customerio_server.request_count == 3
+        assert _sent(customerio_server) == [("identify", "new-1"), ("merge", "new-1")]
+    finally:
+        runtime.close()
+
+
 def test_with_no_delay_a_merge_goes_with_the_identify(
     tmp_path: Path, customerio_server: Any
 ) -> None:

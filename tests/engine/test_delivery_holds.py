@@ -44,3 +44,10 @@ def test_an_item_with_a_delay_is_held_at_its_first_claim_with_its_persons_later_
 def test_nothing_waits_without_a_delay() -> None:
     items = [_item(1, "p", "identify"), _item(2, "p", "event")]
     assert _split(items) == ([1, 2], {}, {})
+
+
+def test_an_item_tried_before_is_held_again_behind_its_persons_item_in_the_claim() -> None:
+    """Its person's identify was retried after the first hold: claimed together again, the
+    merge waits again rather than go in the identify's request."""
+    items = [_item(1, "p", "identify", attempts=1), _item(2, "p", "merge", attempts=1)]
+    assert _split(items) == ([1], {NOW + 5: [2]}, {})
