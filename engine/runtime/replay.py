@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from ..contracts.errors import UNPROCESSABLE
 from ..contracts.queue import MAPPING, DeadLetter, MappingFailure
 from .config import Config, Connection
-from .intake_check import HELD_ITEM
+from .intake_check import UNDELIVERABLE
 from .pipeline import Pipeline
 from .submissions import ConnectionReport
 
@@ -111,31 +111,42 @@ def _failed_again(
 ) -> tuple[list[MappingFailure], bool]:
     """The failures of this mapping that are ``group``'s letters failing again, each with
     its letter's history (every failure when the letters stand for the whole document),
-    and whether some letter's item now maps. A letter and a failure match by rule and
-    item (letters of one item, the same document taken twice, are one); letters with no
-    item (actions held back before held ones had theirs) match one for one."""
-    by_item: dict[str, DeadLetter] = {}
+    and whether some letter now maps.
+
+    A letter and a failure of the rule match by item; letters of one item (the same
+    document taken twice) are one. An action held back again whose place among its
+    rule's actions moved (an earlier item of the rule now maps), or one held back before
+    held actions had an item, matches a held letter left over one for one; one left
+    over after that is kept too, never dropped."""
+    remaining: dict[str, DeadLetter] = {}
+    legacy: list[DeadLetter] = []  # held back before held actions had an item
     for letter in group:
-        by_item.setdefault(letter.item, letter)
-    no_item = [letter for letter in group if not letter.item]
-    by_item.pop("", None)
-    matched: set[str] = set()
-    again = []
+        if not letter.item and letter.code == UNDELIVERABLE:
+            legacy.append(letter)
+        else:
+            remaining.setdefault(letter.item, letter)
+    again: list[MappingFailure] = []
+    held: list[MappingFailure] = []
     for failure in failures:
-        earlier = by_item.get(failure.item) if failure.rule == rule else None
-        if earlier is not None:
-            matched.add(failure.item)
-        elif failure.rule == rule and no_item and _held_or_none(failure.item):
-            earlier = no_item.pop(0)
+        earlier = remaining.pop(failure.item, None) if failure.rule == rule else None
         if earlier is not None:
             failure.history = list(earlier.history)
-        if earlier is not None or whole:
             again.append(failure)
-    return again, bool(no_item) or len(matched) < len(by_item)
-
-
-def _held_or_none(item: str) -> bool:
-    return not item or item.startswith(f"{HELD_ITEM}[")
+        elif failure.rule == rule and failure.code == UNDELIVERABLE:
+            held.append(failure)
+        elif whole:
+            again.append(failure)
+    spare = [*legacy, *(x for x in remaining.values() if x.code == UNDELIVERABLE)]
+    for failure in held:
+        if spare:
+            earlier = spare.pop(0)
+            failure.history = list(earlier.history)
+            if earlier.item:
+                del remaining[earlier.item]
+            else:
+                legacy.remove(earlier)
+        again.append(failure)
+    return again, bool(remaining or legacy)
 
 
 def _connection(config: Config, name: str) -> Connection | None:

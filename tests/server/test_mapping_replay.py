@@ -224,3 +224,65 @@ def test_held_back_letters_from_before_their_item_replay_one_for_one(runtime: Ru
     assert (done.replayed, done.queued, len(done.failed_again)) == (2, 3, 1)
     [kept] = runtime.queue.dead_letters(kind=MAPPING)
     assert (kept.item, kept.attempts) == ("action[3]", 2)
+
+
+def _refuse_named(real: Any, name: str) -> Any:
+    """The flow's runner, with the custom event called ``name`` refused by Customer.io."""
+
+    def runner(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(doc, *args, **kwargs)
+        for action in result.actions:
+            if action.rule == "custom event" and action.payload.get("name") == name:
+                action.payload["timestamp"] = "not a time"
+        return result
+
+    return runner
+
+
+def test_a_held_action_whose_place_moved_is_kept_with_its_history(runtime: Runtime) -> None:
+    """event[1] fails to map and event[3] is held back as the rule's action[2]; a fix of
+    the mapping alone makes event[1] map, so the still refused event is action[3] now:
+    it is the same letter failing again, never dropped."""
+    batch = events_batch("p1", 4)
+    batch["events"][1]["data"]["event_name"] = {"not": "a name"}
+    batch["events"][3]["data"]["event_name"] = "refuse-me"
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _refuse_named(real, "refuse-me")
+    runtime.pipeline.submit(EVENTS, [batch])
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert sorted(d.item for d in letters) == ["action[2]", "event[1]"]
+
+    runtime.pipeline._runners["events"] = _refuse_named(_naming(real), "refuse-me")
+    done = replay(runtime.pipeline, letters)
+    assert (done.replayed, len(done.failed_again)) == (2, 1)
+    [kept] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (kept.item, kept.code, kept.attempts) == ("action[3]", "undeliverable", 2)
+    queued = [e.action.payload.get("event_id") for e in runtime.queue.claim("events", 100, 60)]
+    assert "e-p1-1" in queued, "the fixed event is queued"
+
+
+def _loopless_rule_fails(real: Any) -> Any:
+    """The flow's runner with the rule of its first action (no loop) failing: item ""."""
+    from mapwire.contracts.errors import ItemError
+
+    def runner(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        result = real(doc, *args, **kwargs)
+        rule = result.actions[0].rule
+        result.actions[:] = [a for a in result.actions if a.rule != rule]
+        result.errors.append(ItemError("is null", rule=rule, field="f", code="required_null"))
+        return result
+
+    return runner
+
+
+def test_item_less_letters_of_a_document_taken_twice_replay_as_one(runtime: Runtime) -> None:
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _loopless_rule_fails(real)
+    for _ in range(2):  # a request retried after its answer was lost
+        runtime.pipeline.submit(EVENTS, [events_batch("p1", 2)])
+    letters = runtime.queue.dead_letters(kind=MAPPING)
+    assert [d.item for d in letters] == ["", ""]
+    depth = runtime.queue.depth("events")
+    done = replay(runtime.pipeline, letters)  # nothing is fixed
+    assert (done.replayed, done.queued, len(done.failed_again), done.refused) == (2, 0, 1, [])
+    assert runtime.queue.depth("events") == depth
