@@ -24,10 +24,9 @@ It returns one ``Submitted`` per request, once its actions are committed: its
 store's ``Unavailable``). An ``atomic`` request (``serve``) whose actions cannot be stored
 is refused whole (422); otherwise (``send``) only those documents, named in ``refused``.
 
-An item that fails to map (a required field is null, a function got the wrong type ...)
-does not stop the others: ``map_each`` turns it into a ``MappingFailure`` (where and
-why, never a value, plus the source document) and ``keep_failures`` records it as a
-``mapping`` dead letter, counts it and tells ``on_mapping_failure``; ``dlq replay`` too.
+An item that fails to map does not stop the others: ``map_each`` makes it a
+``MappingFailure`` (where and why, never a value, with the source document) and
+``keep_failures`` keeps it as a ``mapping`` dead letter (``dlq replay`` uses both).
 """
 
 from __future__ import annotations
@@ -140,33 +139,34 @@ class Pipeline:
         return done.report
 
     def submit_many(self, submissions: Sequence[Submission]) -> list[Submitted]:
-        """Map, deduplicate and queue the documents of many requests at once, in few
-        transactions; what became of each request, in order (see the module docstring).
-        A request that erases a person (or forgets state) ends a group: the requests before
-        it are queued (in every connection) before its erasure drops what they queued of
-        the person, and the requests after it are mapped and queued after it."""
+        """Map, deduplicate and queue many requests' documents in few transactions; what
+        became of each request, in order. A request that erases (or forgets state) ends a
+        group: what came before is queued before it, what comes after mapped after it."""
         works: list[Work] = []
-        start = 0
+        start, failed = 0, None
         for submission in submissions:
+            if failed is not None:  # a bug stopped a part: nothing after it may go first
+                works.append(Work(submission, Submitted(error=failed)))
+                continue
             works.append(self._prepare(submission))
             groups = works[-1].groups
-            last = self._erasers.intersection(groups) and erasure.erasing_connections(
-                groups, self._destination_of
-            )
-            if last:
-                self._commit_after(works, start, last)
+            erasing = self._erasers.intersection(groups)
+            if last := erasing and erasure.erasing_connections(groups, self._destination_of):
+                failed = self._commit_after(works, start, last)
                 start = len(works)
-        self._commit_after(works, start, set())
+        if failed is None:
+            self._commit_after(works, start, set())
         return [w.done for w in works]
 
     def _destination_of(self, connection: str) -> Destination | None:
         return self.destinations.get(self._named[connection].plan.destination)
 
-    def _commit_after(self, works: Sequence[Work], start: int, last: set[str]) -> None:
-        """Queue ``works[start:]`` connection by connection; the ``last`` connections (those
-        the final request erases in) after the others, so the erasure finds their actions.
-        A bug raised past the first part fails only these requests: those before are
-        queued, and failing them would have them sent again."""
+    def _commit_after(
+        self, works: Sequence[Work], start: int, last: set[str]
+    ) -> QueueUnavailable | None:
+        """Queue ``works[start:]`` per connection, the ``last`` (those the final request erases
+        in) last, so the erasure finds the others' actions. A bug past the first part fails
+        only these requests (returned): failing those queued would have them sent again."""
         order: dict[str, Connection] = {}
         for work in works[start:]:
             if work.done.error is None:
@@ -175,18 +175,18 @@ class Pipeline:
                         order.setdefault(conn.name, conn)
         try:
             for conn in sorted(order.values(), key=lambda c: c.name in last):
-                self._keep_failures(conn.name, [w for w in works[start:] if w.done.error is None])
-                feeding = [
-                    w for w in works[start:] if w.done.error is None and conn.name in w.groups
-                ]
-                self._enqueue(conn, feeding)
+                live = [w for w in works[start:] if w.done.error is None]
+                self._keep_failures(conn.name, live)
+                self._enqueue(conn, [w for w in live if conn.name in w.groups])
         except Exception as exc:
             if not start:
                 raise
-            error = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
-            error.__cause__ = exc
+            failed = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
+            failed.__traceback__ = exc.__traceback__  # the bug's frames, for the log
             for work in works[start:]:
-                work.done.error = work.done.error or error
+                work.done.error = work.done.error or failed
+            return failed
+        return None
 
     def _prepare(self, submission: Submission) -> Work:
         """Backlog check and mapping for one request."""
