@@ -182,7 +182,7 @@ class Pipeline:
             if not start:
                 raise
             failed = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
-            failed.__traceback__ = exc.__traceback__  # the bug's frames, for the log
+            failed.__cause__, failed.__traceback__ = exc, exc.__traceback__  # for the log
             for work in works[start:]:
                 work.done.error = work.done.error or failed
             return failed

@@ -4,8 +4,8 @@ Every line has ``time`` (UTC, ISO 8601), ``level`` and ``event``; request lines 
 ``request_id``, ``method``, ``path``, ``status``, ``duration_ms`` and ``counts``. Fields are
 only ever what the server passes explicitly (``log_event``): never headers, bodies, query
 strings or configuration values. Records from other libraries (the HTTP server) keep their
-message text, and an exception is written as its type and stack frames, without its message,
-because a message may quote the input that caused it.
+message text, and an exception is written as its type (and its cause's) and stack frames,
+without its message, because a message may quote the input that caused it.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def log_event(
 ) -> None:
     """Log one structured event; ``fields`` become keys of the JSON line.
 
-    ``exc`` adds the exception's type and stack frames (never its message).
+    ``exc`` adds the exception's type, its cause's, and stack frames (never a message).
     """
     if not logger.isEnabledFor(level):
         return
@@ -95,6 +95,8 @@ def event_line(
     line.update(fields)
     if exc is not None:
         line["error_type"] = type(exc).__name__
+        if exc.__cause__ is not None:  # e.g. the driver's error behind QueueUnavailable
+            line["cause_type"] = type(exc.__cause__).__name__
         line["traceback"] = _frames(exc)
     return orjson.dumps(line, default=str).decode()
 

@@ -3,6 +3,8 @@ person's pending queue entries before it is queued, through the shared intake pa
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ from mapwire.contracts.errors import QueueUnavailable
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import Part, Submission
+from mapwire.server.logs import event_line
 
 EVENTS = "mparticle.events_api_batch"
 
@@ -169,6 +172,9 @@ def test_a_bug_after_an_erasure_fails_only_the_requests_after_it(
     assert isinstance(done[2].error, QueueUnavailable)
     assert "RuntimeError" in str(done[2].error) and "a bug" not in str(done[2].error)
     assert done[2].error.__traceback__ is not None, "the bug's frames, for the log"
+    line = json.loads(event_line(0.0, logging.ERROR, "queue_unavailable", {}, done[2].error))
+    assert (line["error_type"], line["cause_type"]) == ("QueueUnavailable", "RuntimeError")
+    assert "a bug" not in json.dumps(line)
     assert _pending(two_connections, "updates") == [("identify", "p2")]
 
 
