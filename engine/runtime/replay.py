@@ -111,24 +111,25 @@ def _failed_again(
 ) -> tuple[list[MappingFailure], bool]:
     """The failures of this mapping that are ``group``'s letters failing again, each with
     its letter's history (every failure when the letters stand for the whole document),
-    and whether some letter now maps.
+    and whether a letter may be fixed: one its item's failure does not match exactly.
 
     A letter and a failure of the rule match by item; letters of one item (the same
-    document taken twice) are one. An action held back again whose place among its
-    rule's actions moved (an earlier item of the rule now maps), or one held back before
-    held actions had an item, matches a held letter left over one for one; one left
-    over after that is kept too, never dropped."""
-    remaining: dict[str, DeadLetter] = {}
+    document taken twice) are one. An action held back again but matching no letter (its
+    place among the rule's actions moved, or it was held before held actions had an
+    item) is kept too, never dropped, with the history of a letter left over; those
+    letters count as fixed, so the rule's actions are queued: a duplicate the vendor's
+    dedup absorbs rather than an item lost."""
+    unmatched: dict[str, DeadLetter] = {}
     legacy: list[DeadLetter] = []  # held back before held actions had an item
     for letter in group:
         if not letter.item and letter.code == UNDELIVERABLE:
             legacy.append(letter)
         else:
-            remaining.setdefault(letter.item, letter)
+            unmatched.setdefault(letter.item, letter)
     again: list[MappingFailure] = []
     held: list[MappingFailure] = []
     for failure in failures:
-        earlier = remaining.pop(failure.item, None) if failure.rule == rule else None
+        earlier = unmatched.pop(failure.item, None) if failure.rule == rule else None
         if earlier is not None:
             failure.history = list(earlier.history)
             again.append(failure)
@@ -136,17 +137,12 @@ def _failed_again(
             held.append(failure)
         elif whole:
             again.append(failure)
-    spare = [*legacy, *(x for x in remaining.values() if x.code == UNDELIVERABLE)]
+    spare = [*legacy, *unmatched.values()]
     for failure in held:
         if spare:
-            earlier = spare.pop(0)
-            failure.history = list(earlier.history)
-            if earlier.item:
-                del remaining[earlier.item]
-            else:
-                legacy.remove(earlier)
+            failure.history = list(spare.pop(0).history)
         again.append(failure)
-    return again, bool(remaining or legacy)
+    return again, bool(legacy or unmatched)
 
 
 def _connection(config: Config, name: str) -> Connection | None:

@@ -286,3 +286,28 @@ def test_item_less_letters_of_a_document_taken_twice_replay_as_one(runtime: Runt
     done = replay(runtime.pipeline, letters)  # nothing is fixed
     assert (done.replayed, done.queued, len(done.failed_again), done.refused) == (2, 0, 1, [])
     assert runtime.queue.depth("events") == depth
+
+
+def test_a_fixed_held_action_is_queued_when_another_of_its_rule_is_held_instead(
+    runtime: Runtime,
+) -> None:
+    """event[0] held back (action[0]); the new mapping lets it through but holds event[2]:
+    event[0] is queued, and event[2]'s refusal is kept, never taken for event[0]'s."""
+    batch = events_batch("p1", 4)
+    batch["events"][0]["data"]["event_name"] = "refuse-me"
+    real = runtime.pipeline._runners["events"]
+    runtime.pipeline._runners["events"] = _refuse_named(real, "refuse-me")
+    runtime.pipeline.submit(EVENTS, [batch])
+    [letter] = runtime.queue.dead_letters(kind=MAPPING)
+    assert letter.item == "action[0]"
+    claimed = runtime.queue.claim("events", 100, 60)
+    assert "e-p1-0" not in [e.action.payload.get("event_id") for e in claimed]
+    runtime.queue.ack([e.id for e in claimed])  # delivered
+
+    runtime.pipeline._runners["events"] = _refuse_named(real, "Event_2")
+    done = replay(runtime.pipeline, [letter])
+    after = [e.action.payload.get("event_id") for e in runtime.queue.claim("events", 100, 60)]
+    assert "e-p1-0" in after, "the fixed event is queued"
+    [kept] = runtime.queue.dead_letters(kind=MAPPING)
+    assert (kept.code, kept.item) == ("undeliverable", "action[2]")
+    assert done.replayed == 1
