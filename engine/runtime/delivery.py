@@ -204,16 +204,23 @@ class Deliverer:
         if rejected:
             await asyncio.to_thread(self.queue.dead_letter, rejected)
             self._count_dead_letters(rejected, done)
+        held: dict[float, list[Any]] = {}
+        behind: dict[float, list[Any]] = {}
         if self._delays:
-            prepared, held, behind = held_back(prepared, self._delay_of, self.clock())
-            writes = [partial(self.queue.retry, ids, at, HOLD_REASON) for at, ids in held.items()]
-            writes += [
-                partial(self.queue.release, ids, not_before=at) for at, ids in behind.items()
-            ]
-            if writes:  # their person waits until then
-                await asyncio.to_thread(_run_all, writes)
-        if not prepared:
-            return done
+            prepared, held, behind = held_back(prepared, self._delay_of)
+        if prepared:
+            await self._send_all(prepared, claimed_at, done)
+        if held or behind:  # from now: the person's earlier items went
+            at = self.clock()
+            writes = [partial(self.queue.retry, i, at + s, HOLD_REASON) for s, i in held.items()]
+            writes += [partial(self.queue.release, i, not_before=at + s) for s, i in behind.items()]
+            await asyncio.to_thread(_run_all, writes)
+        return done
+
+    async def _send_all(
+        self, prepared: list[PreparedItem], claimed_at: float, done: Settled
+    ) -> None:
+        """Build a claim's requests and send them one after another, settling each."""
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
         if unbuilt:
             await asyncio.to_thread(self.queue.dead_letter, unbuilt)
@@ -235,7 +242,6 @@ class Deliverer:
                 if rest:
                     await asyncio.to_thread(self.queue.release, rest, not_before=stop_at)
                 break
-        return done
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
         """Send and classify; a failure to reach the vendor or to read its answer (within

@@ -192,6 +192,46 @@ def test_a_merge_waits_again_after_its_identify_is_retried(
         runtime.close()
 
 
+def test_the_delay_counts_from_when_the_identify_went_not_from_the_claim(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """The identify waits a second for the rate limit (shared with the account's other
+    connections) before it goes: the merge still goes the delay after it."""
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    try:
+        _queue(runtime, _actions()[:2], wire=True)
+        [conn] = runtime.config.connections
+        sent: list[float] = []
+
+        async def steps() -> None:
+            deliverer = runtime.deliverer(conn)
+            acquire, send = deliverer.limiter.acquire, deliverer.client.send
+
+            async def busy_limit() -> None:
+                if not sent:
+                    await asyncio.sleep(1.0)
+                await acquire()
+
+            async def timed_send(request: Any, **kwargs: Any) -> Any:
+                sent.append(time.monotonic())
+                return await send(request, **kwargs)
+
+            deliverer.limiter.acquire = busy_limit  # type: ignore[method-assign]
+            deliverer.client.send = timed_send  # type: ignore[method-assign]
+            try:
+                while len(sent) < 2:
+                    await deliverer.step()
+                    await asyncio.sleep(0.05)
+            finally:
+                await runtime.aclose()
+
+        asyncio.run(asyncio.wait_for(steps(), 10))
+        assert sent[1] - sent[0] >= DELAY
+        assert _sent(customerio_server) == [("identify", "new-1"), ("merge", "new-1")]
+    finally:
+        runtime.close()
+
+
 def test_with_no_delay_a_merge_goes_with_the_identify(
     tmp_path: Path, customerio_server: Any
 ) -> None:

@@ -23,7 +23,7 @@ def _delay(item: PreparedItem) -> float:
 
 
 def _split(items: list[PreparedItem]) -> tuple[list[Any], dict[float, list[Any]], Any]:
-    send, held, behind = held_back(items, _delay, NOW)
+    send, held, behind = held_back(items, _delay)
     return [i.key.id for i in send], held, behind
 
 
@@ -38,7 +38,7 @@ def test_an_item_with_a_delay_is_held_at_its_first_claim_with_its_persons_later_
         _item(7, "r", "merge", attempts=1),  # held before (or tried): goes now
         _item(8, "", "merge"),  # no person: nothing to keep in order
     ]
-    assert _split(items) == ([1, 2, 6, 7, 8], {NOW + 5: [3, 4]}, {NOW + 5: [5]})
+    assert _split(items) == ([1, 2, 6, 7, 8], {5.0: [3, 4]}, {5.0: [5]})
 
 
 def test_nothing_waits_without_a_delay() -> None:
@@ -50,4 +50,4 @@ def test_an_item_tried_before_is_held_again_behind_its_persons_item_in_the_claim
     """Its person's identify was retried after the first hold: claimed together again, the
     merge waits again rather than go in the identify's request."""
     items = [_item(1, "p", "identify", attempts=1), _item(2, "p", "merge", attempts=1)]
-    assert _split(items) == ([1], {NOW + 5: [2]}, {})
+    assert _split(items) == ([1], {5.0: [2]}, {})
