@@ -13,7 +13,9 @@ old one; the replayed dead letters are then removed. Dead letters of one documen
 rule are replayed together, so the document is mapped once; each is matched with a
 failure of the new mapping by its item (an action its destination held back has the item
 ``action[i]``, its place among its rule's actions), so that fixing some of them is seen
-as a fix, and letters of the same document taken twice count once.
+as a fix, and letters of the same document taken twice count once. When in doubt (a held
+letter, a failure matching no letter) the rule's actions are queued and every failure of
+the rule kept: a duplicate absorbed downstream rather than an item lost.
 """
 
 from __future__ import annotations
@@ -111,14 +113,15 @@ def _failed_again(
 ) -> tuple[list[MappingFailure], bool]:
     """The failures of this mapping that are ``group``'s letters failing again, each with
     its letter's history (every failure when the letters stand for the whole document),
-    and whether a letter may be fixed: one its item's failure does not match exactly.
+    and whether a letter may be fixed.
 
     A letter and a failure of the rule match by item; letters of one item (the same
-    document taken twice) are one. An action held back again but matching no letter (its
-    place among the rule's actions moved, or it was held before held actions had an
-    item) is kept too, never dropped, with the history of a letter left over; those
-    letters count as fixed, so the rule's actions are queued: a duplicate the vendor's
-    dedup absorbs rather than an item lost."""
+    document taken twice) are one. A failure of the rule matching no letter (an action
+    held back at another place among its rule's actions, or an item failing otherwise
+    now) is kept too, never dropped, with the history of a letter left over, held ones
+    first. A letter may be fixed when its item has no failure now, and a held one always
+    (its place names no action for sure): then the rule's actions are queued, a
+    duplicate the vendors' dedup absorbs rather than an item lost."""
     unmatched: dict[str, DeadLetter] = {}
     legacy: list[DeadLetter] = []  # held back before held actions had an item
     for letter in group:
@@ -126,23 +129,24 @@ def _failed_again(
             legacy.append(letter)
         else:
             unmatched.setdefault(letter.item, letter)
+    fixed = any(letter.code == UNDELIVERABLE for letter in group)
     again: list[MappingFailure] = []
-    held: list[MappingFailure] = []
+    other: list[MappingFailure] = []
     for failure in failures:
         earlier = unmatched.pop(failure.item, None) if failure.rule == rule else None
         if earlier is not None:
             failure.history = list(earlier.history)
             again.append(failure)
-        elif failure.rule == rule and failure.code == UNDELIVERABLE:
-            held.append(failure)
-        elif whole:
-            again.append(failure)
-    spare = [*legacy, *unmatched.values()]
-    for failure in held:
-        if spare:
+        elif failure.rule == rule or whole:
+            other.append(failure)
+    fixed = fixed or bool(unmatched)
+    left = sorted(unmatched.values(), key=lambda letter: letter.code != UNDELIVERABLE)
+    spare = [*legacy, *left]
+    for failure in other:
+        if spare and failure.rule == rule:
             failure.history = list(spare.pop(0).history)
         again.append(failure)
-    return again, bool(legacy or unmatched)
+    return again, fixed
 
 
 def _connection(config: Config, name: str) -> Connection | None:
