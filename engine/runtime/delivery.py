@@ -25,14 +25,12 @@ import asyncio
 import json
 import random
 import time
-from bisect import bisect_left
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import httpx
-from prometheus_client import Histogram
 
 from ..contracts.actions import Outcome
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
@@ -41,8 +39,8 @@ from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated
-from .delivery_holds import HOLD_REASON, held_back
-from .metrics import Metrics
+from .delivery_holds import HOLD_REASON, Holds, held_back
+from .metrics import Metrics, observe_all
 from .transport_errors import describe_transport_error
 
 MAX_BODY_IN_DEAD_LETTER = 4000
@@ -60,25 +58,6 @@ def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> flo
     if retry_after is not None:
         delay = max(retry_after, min(delay, retry_after + 1.0))
     return delay
-
-
-def observe_all(histogram: Any, values: Sequence[float]) -> None:
-    """``histogram.observe(v)`` for every value, as one update per bucket touched when it
-    is prometheus_client's own histogram (the same counts and sum); one by one otherwise."""
-    bounds = getattr(histogram, "_upper_bounds", None)
-    own = type(histogram).observe is Histogram.observe
-    private = hasattr(histogram, "_buckets") and hasattr(histogram, "_sum")
-    if not own or bounds is None or not private or len(values) < 2:
-        for value in values:
-            histogram.observe(value)
-        return
-    counts: dict[int, int] = {}
-    for value in values:  # observe counts a value in the first bucket whose bound >= it
-        index = bisect_left(bounds, value)
-        counts[index] = counts.get(index, 0) + 1
-    histogram._sum.inc(sum(values))
-    for index, n in counts.items():
-        histogram._buckets[index].inc(n)
 
 
 class Redactor:
@@ -204,18 +183,28 @@ class Deliverer:
         if rejected:
             await asyncio.to_thread(self.queue.dead_letter, rejected)
             self._count_dead_letters(rejected, done)
-        held: dict[float, list[Any]] = {}
-        behind: dict[float, list[Any]] = {}
+        held: Holds = {}
+        behind: Holds = {}
         if self._delays:
             prepared, held, behind = held_back(prepared, self._delay_of)
+        # Held back before sending, from as late as the claim's requests may go (a failed
+        # or cancelled step still holds them); then, once they went, from then instead.
+        latest = claimed_at + 2 * SEND_WITHIN_LEASE * self.lease_seconds
+        if held or behind:
+            await self._hold(held, behind, latest, count=True)
         if prepared:
             await self._send_all(prepared, claimed_at, done)
-        if held or behind:  # from now: the person's earlier items went
-            at = self.clock()
-            writes = [partial(self.queue.retry, i, at + s, HOLD_REASON) for s, i in held.items()]
-            writes += [partial(self.queue.release, i, not_before=at + s) for s, i in behind.items()]
-            await asyncio.to_thread(_run_all, writes)
+        if (held or behind) and self.clock() < latest:  # before any claim may take them
+            await self._hold(held, behind, self.clock(), count=False)
         return done
+
+    async def _hold(self, held: Holds, behind: Holds, at: float, *, count: bool) -> None:
+        """Give ``held`` and ``behind`` back until ``at`` plus their delay; ``count``: the
+        held ones with an attempt counted (``HOLD_REASON``), once per hold."""
+        hold = partial(self.queue.retry, reason=HOLD_REASON) if count else self.queue.release
+        writes = [partial(hold, i, at + s) for s, i in held.items()]
+        writes += [partial(self.queue.release, i, not_before=at + s) for s, i in behind.items()]
+        await asyncio.to_thread(_run_all, writes)
 
     async def _send_all(
         self, prepared: list[PreparedItem], claimed_at: float, done: Settled

@@ -6,7 +6,8 @@ go with it, or right after. ``held_back`` splits a claim's prepared items into t
 send now and those to give back for a while. An item with a delay is held at its first
 claim (no attempt yet), and again whenever an earlier item of its person is sent in the
 same claim (one retried meanwhile, say); delivery counts the delay from when the claim's
-requests went. Every earlier item of its person was settled before its first claim or is
+requests went (first from as late as they may go, so a step that fails or is cancelled
+still holds them). Every earlier item of its person was settled before its first claim or is
 in it, so the item goes at least the delay after them. The hold counts as an attempt
 (that is how a later claim knows it waited). Its person's items after it in the claim
 wait with it, untouched, and the queue's per-person hold keeps the rest of the person
@@ -24,10 +25,13 @@ from ..contracts.queue import QueueEntry
 
 HOLD_REASON = "held after its person's earlier items, as its destination asks (send_delay)"
 
+Holds = dict[float, list[Any]]
+"""Queue ids by the delay (seconds) they wait."""
+
 
 def held_back(
     items: Sequence[PreparedItem], delay_of: Callable[[PreparedItem], float]
-) -> tuple[list[PreparedItem], dict[float, list[Any]], dict[float, list[Any]]]:
+) -> tuple[list[PreparedItem], Holds, Holds]:
     """The items to send now; the ids of those held, by their delay (to retry that long
     after the claim's requests went, an attempt counted: ``HOLD_REASON``); the ids of
     their persons' items after them, by the same delay (to give back until then). Each
@@ -35,8 +39,8 @@ def held_back(
     never held, nor one tried before with none of its person's items sent before it in
     this claim."""
     send: list[PreparedItem] = []
-    held: dict[float, list[Any]] = {}
-    behind: dict[float, list[Any]] = {}
+    held: Holds = {}
+    behind: Holds = {}
     waiting: dict[str, float] = {}  # the people held back, and for how long
     sending: set[str] = set()  # the people with an item sent now
     for item in items:

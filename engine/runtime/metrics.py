@@ -8,7 +8,9 @@ increment once per batch, not per event. ``snapshot()`` gives plain numbers for 
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -125,3 +127,22 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def observe_all(histogram: Any, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, as one update per bucket touched when it
+    is prometheus_client's own histogram (the same counts and sum); one by one otherwise."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    own = type(histogram).observe is Histogram.observe
+    private = hasattr(histogram, "_buckets") and hasattr(histogram, "_sum")
+    if not own or bounds is None or not private or len(values) < 2:
+        for value in values:
+            histogram.observe(value)
+        return
+    counts: dict[int, int] = {}
+    for value in values:  # observe counts a value in the first bucket whose bound >= it
+        index = bisect_left(bounds, value)
+        counts[index] = counts.get(index, 0) + 1
+    histogram._sum.inc(sum(values))
+    for index, n in counts.items():
+        histogram._buckets[index].inc(n)

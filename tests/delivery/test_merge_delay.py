@@ -6,7 +6,9 @@ no primary. Against the Customer.io stand-in on loopback, through the real queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,7 @@ from delivery_helpers import cio_connection, write_config
 from mapwire import Action, ConfigError
 from mapwire.plugins.customerio.settings import read_settings
 from mapwire.runtime.config import load_config
+from mapwire.runtime.delivery import SEND_WITHIN_LEASE
 from mapwire.runtime.delivery_holds import HOLD_REASON
 from mapwire.runtime.intake_check import held_back
 from mapwire.runtime.process import Runtime
@@ -228,6 +231,43 @@ def test_the_delay_counts_from_when_the_identify_went_not_from_the_claim(
         asyncio.run(asyncio.wait_for(steps(), 10))
         assert sent[1] - sent[0] >= DELAY
         assert _sent(customerio_server) == [("identify", "new-1"), ("merge", "new-1")]
+    finally:
+        runtime.close()
+
+
+def test_a_step_cancelled_while_sending_still_holds_the_merge(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """The hold is written before the claim's requests go, from as late as they may go:
+    a step cancelled (shutdown) while its identify is in flight leaves the merge held."""
+    runtime = _runtime(tmp_path, customerio_server, DELAY)
+    try:
+        _queue(runtime, _actions()[:2], wire=True)
+        [conn] = runtime.config.connections
+
+        async def cancelled_step() -> float:
+            deliverer = runtime.deliverer(conn)
+
+            async def in_flight(request: Any, **kwargs: Any) -> Any:
+                await asyncio.sleep(30)
+
+            deliverer.client.send = in_flight  # type: ignore[method-assign]
+            started = time.time()
+            step = asyncio.create_task(deliverer.step())
+            await asyncio.sleep(0.3)
+            step.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await step
+            await runtime.aclose()
+            return started + 2 * SEND_WITHIN_LEASE * deliverer.lease_seconds + DELAY
+
+        held_until = asyncio.run(cancelled_step())
+        with sqlite3.connect(tmp_path / "state.db") as db:
+            [(attempts, not_before, why)] = db.execute(
+                "SELECT attempts, not_before, last_error FROM queue WHERE action LIKE '%merge%'"
+            ).fetchall()
+        assert (attempts, why) == (1, HOLD_REASON)
+        assert not_before >= held_until - 1
     finally:
         runtime.close()
 

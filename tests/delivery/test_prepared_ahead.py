@@ -146,7 +146,7 @@ def test_the_intake_check_keeps_the_wire_of_the_actions_it_passes() -> None:
 def test_latency_observed_per_batch_counts_as_observed_one_by_one() -> None:
     from prometheus_client import CollectorRegistry, Histogram
 
-    from mapwire.runtime.delivery import observe_all
+    from mapwire.runtime.metrics import observe_all
 
     values = [0.0, 0.004, 0.005, 0.3, 7.0, 1e9, 0.005]
     one, batched = (
