@@ -185,26 +185,18 @@ class Deliverer:
             self._count_dead_letters(rejected, done)
         held: Holds = {}
         behind: Holds = {}
-        if self._delays:
-            prepared, held, behind = held_back(prepared, self._delay_of)
-        # Held back before sending, from as late as the claim's requests may go (a failed
-        # or cancelled step still holds them); then, once they went, from then instead.
-        latest = claimed_at + 2 * SEND_WITHIN_LEASE * self.lease_seconds
+        if self._delays:  # held before the requests go, as late as they may go if need be
+            latest = claimed_at + 2 * SEND_WITHIN_LEASE * self.lease_seconds
+            prepared, held, behind = held_back(
+                prepared, self._delay_of, alone_from=claimed_at, sent_from=latest
+            )
         if held or behind:
-            await self._hold(held, behind, latest, count=True)
+            writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
+            writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
+            await asyncio.to_thread(_run_all, writes)
         if prepared:
             await self._send_all(prepared, claimed_at, done)
-        if (held or behind) and self.clock() < latest:  # before any claim may take them
-            await self._hold(held, behind, self.clock(), count=False)
         return done
-
-    async def _hold(self, held: Holds, behind: Holds, at: float, *, count: bool) -> None:
-        """Give ``held`` and ``behind`` back until ``at`` plus their delay; ``count``: the
-        held ones with an attempt counted (``HOLD_REASON``), once per hold."""
-        hold = partial(self.queue.retry, reason=HOLD_REASON) if count else self.queue.release
-        writes = [partial(hold, i, at + s) for s, i in held.items()]
-        writes += [partial(self.queue.release, i, not_before=at + s) for s, i in behind.items()]
-        await asyncio.to_thread(_run_all, writes)
 
     async def _send_all(
         self, prepared: list[PreparedItem], claimed_at: float, done: Settled

@@ -118,8 +118,8 @@ def _failed_again(
     A letter and a failure of the rule match by item; letters of one item (the same
     document taken twice) are one. A failure of the rule matching no letter (an action
     held back at another place among its rule's actions, or an item failing otherwise
-    now) is kept too, never dropped, with the history of a letter left over, held ones
-    first. A letter may be fixed when its item has no failure now, and a held one always
+    now) is kept too, never dropped, with the history of a letter left over (of its kind
+    first). A letter may be fixed when its item has no failure now, and a held one always
     (its place names no action for sure): then the rule's actions are queued, a
     duplicate the vendors' dedup absorbs rather than an item lost."""
     unmatched: dict[str, DeadLetter] = {}
@@ -140,11 +140,14 @@ def _failed_again(
         elif failure.rule == rule or whole:
             other.append(failure)
     fixed = fixed or bool(unmatched)
-    left = sorted(unmatched.values(), key=lambda letter: letter.code != UNDELIVERABLE)
-    spare = [*legacy, *left]
+    held_left = [*legacy, *(x for x in unmatched.values() if x.code == UNDELIVERABLE)]
+    items_left = [x for x in unmatched.values() if x.code != UNDELIVERABLE]
     for failure in other:
-        if spare and failure.rule == rule:
-            failure.history = list(spare.pop(0).history)
+        if failure.rule == rule:  # a letter left over of its kind first, else any
+            held = failure.code == UNDELIVERABLE
+            spare = (held_left or items_left) if held else (items_left or held_left)
+            if spare:
+                failure.history = list(spare.pop(0).history)
         again.append(failure)
     return again, fixed
 

@@ -38,10 +38,17 @@ def _actions() -> list[Action]:
     ]
 
 
+LEASE = 2.0
+AFTER_SENT = 2 * SEND_WITHIN_LEASE * LEASE + DELAY
+"""How long a merge waits after a claim that sent an earlier action of its person: from as
+late as the claim's requests may go (the hold is written before they go)."""
+
+
 def _runtime(tmp_path: Path, server: Any, delay: float) -> Runtime:
     conn = cio_connection(server)
     conn["destination"]["merge_delay_seconds"] = delay
-    return Runtime(load_config(write_config(tmp_path, [conn])))
+    timing = {"lease_seconds": LEASE, "timeout_seconds": LEASE / 2}
+    return Runtime(load_config(write_config(tmp_path, [conn], delivery=timing)))
 
 
 def _queue(runtime: Runtime, actions: list[Action], *, wire: bool) -> None:
@@ -89,7 +96,7 @@ def test_a_merge_waits_after_the_identify_that_creates_its_primary(
     try:
         _queue(runtime, _actions(), wire=wire)
         started = time.monotonic()
-        delivered = asyncio.run(_steps(runtime, DELAY + 0.2))
+        delivered = asyncio.run(_steps(runtime, AFTER_SENT + 0.2))
         assert delivered == [2, 0, 2], "the merge and its person's next action wait"
         assert time.monotonic() - started >= DELAY
         assert _sent(customerio_server) == [
@@ -180,9 +187,9 @@ def test_a_merge_waits_again_after_its_identify_is_retried(
             deliverer = runtime.deliverer(conn)
             try:
                 first = await deliverer.step()  # the identify fails, the merge is held
-                await asyncio.sleep(2.2)  # past the identify's backoff and the hold
+                await asyncio.sleep(max(2.2, AFTER_SENT + 0.2))  # its backoff, the hold
                 second = await deliverer.step()  # the identify again; the merge waits
-                await asyncio.sleep(DELAY + 0.2)
+                await asyncio.sleep(AFTER_SENT + 0.2)
                 third = await deliverer.step()
                 return [first.retried, second.delivered, third.delivered]
             finally:
@@ -198,7 +205,7 @@ def test_a_merge_waits_again_after_its_identify_is_retried(
 def test_the_delay_counts_from_when_the_identify_went_not_from_the_claim(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    """The identify waits a second for the rate limit (shared with the account's other
+    """The identify waits half a second for the rate limit (shared with the account's other
     connections) before it goes: the merge still goes the delay after it."""
     runtime = _runtime(tmp_path, customerio_server, DELAY)
     try:
@@ -212,7 +219,7 @@ def test_the_delay_counts_from_when_the_identify_went_not_from_the_claim(
 
             async def busy_limit() -> None:
                 if not sent:
-                    await asyncio.sleep(1.0)
+                    await asyncio.sleep(0.5)  # within the part of the lease requests may start in
                 await acquire()
 
             async def timed_send(request: Any, **kwargs: Any) -> Any:

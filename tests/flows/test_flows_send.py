@@ -26,6 +26,7 @@ def _send(
     docs: list[Any],
     settings: dict[str, Any],
     destination_settings: dict[str, Any] | None = None,
+    delivery: dict[str, Any] | None = None,
 ) -> str:
     """``mapwire send`` ``docs`` through ``flow`` into ``server``; the summary on stderr."""
     if isinstance(server, CustomerIOServer):
@@ -42,7 +43,12 @@ def _send(
     config = {
         "mapwire": 1,
         "store": "sqlite:///state.db",
-        "delivery": {"retry_window_hours": 1, "max_backoff_seconds": 2, "timeout_seconds": 10},
+        "delivery": {
+            "retry_window_hours": 1,
+            "max_backoff_seconds": 2,
+            "timeout_seconds": 10,
+            **(delivery or {}),
+        },
         "connections": [connection],
     }
     (tmp_path / "mapwire.yaml").write_text(json.dumps(config))
@@ -196,7 +202,8 @@ def test_a_changed_customer_id_merges_the_old_person_into_the_new_one(tmp_path: 
     }
     with CustomerIOServer() as server:
         flow, delay = "mparticle-events-to-customerio", {"merge_delay_seconds": 0.3}
-        _send(tmp_path, server, flow, [changed, added], {}, delay)
+        lease = {"lease_seconds": 2, "timeout_seconds": 1}  # the hold counts from its end
+        _send(tmp_path, server, flow, [changed, added], {}, delay, lease)
         items = _batch([(a.route, a.item) for a in server.accepted])
         assert server.request_count == 2, "the merge waits for a request of its own"
     assert items == [

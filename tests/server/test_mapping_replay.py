@@ -342,3 +342,33 @@ def test_a_held_item_that_now_fails_to_map_is_kept(runtime: Runtime) -> None:
     assert (done.replayed, len(done.failed_again)) == (1, 1)
     [kept] = runtime.queue.dead_letters(kind=MAPPING)
     assert (kept.item, kept.code, kept.attempts) == ("event[0]", "wrong_type", 2)
+
+
+def test_a_failure_matching_no_letter_takes_the_history_of_a_letter_of_its_kind() -> None:
+    from mapwire import Action
+    from mapwire.contracts.queue import DeadLetter, FailedAttempt, MappingFailure
+    from mapwire.runtime.replay import _failed_again
+
+    def letter(i: int, item: str, code: str, why: str) -> DeadLetter:
+        history = [FailedAttempt(1.0, why, 1)]
+        action = Action("customerio", "event", {})
+        return DeadLetter(
+            i, "c", action, why, 1, 0.0, 1.0, kind=MAPPING, source={}, rule="R", code=code,
+            item=item, history=history,
+        )  # fmt: skip
+
+    def failure(item: str, code: str) -> MappingFailure:
+        return MappingFailure("c", "m", "R", "", code, "now", {}, item=item)
+
+    group = [letter(1, "action[1]", "undeliverable", "held"), letter(2, "events[0]", "x", "map")]
+    again, fixed = _failed_again(
+        group,
+        [failure("events[3]", "wrong_type"), failure("action[2]", "undeliverable")],
+        "R",
+        False,
+    )
+    assert fixed
+    assert {f.item: [h.reason for h in f.history] for f in again} == {
+        "events[3]": ["map"],
+        "action[2]": ["held"],
+    }
