@@ -297,18 +297,25 @@ def test_item_less_letters_of_a_document_taken_twice_replay_as_one(runtime: Runt
     assert runtime.queue.depth("events") == depth
 
 
-def test_a_fixed_held_action_is_queued_when_another_of_its_rule_is_held_instead(
-    runtime: Runtime,
-) -> None:
-    """event[0] held back (action[0]); the new mapping lets it through but holds event[2]:
-    event[0] is queued, and event[2]'s refusal is kept, never taken for event[0]'s."""
-    batch = events_batch("p1", 4)
+def _first_event_held(runtime: Runtime, events: int) -> tuple[Any, Any]:
+    """A batch of ``events`` whose first one is held back by its destination: the flow's
+    own runner, and the dead letter (item ``action[0]``)."""
+    batch = events_batch("p1", events)
     batch["events"][0]["data"]["event_name"] = "refuse-me"
     real = runtime.pipeline._runners["events"]
     runtime.pipeline._runners["events"] = _refuse_named(real, "refuse-me")
     runtime.pipeline.submit(EVENTS, [batch])
     [letter] = runtime.queue.dead_letters(kind=MAPPING)
     assert letter.item == "action[0]"
+    return real, letter
+
+
+def test_a_fixed_held_action_is_queued_when_another_of_its_rule_is_held_instead(
+    runtime: Runtime,
+) -> None:
+    """event[0] held back (action[0]); the new mapping lets it through but holds event[2]:
+    event[0] is queued, and event[2]'s refusal is kept, never taken for event[0]'s."""
+    real, letter = _first_event_held(runtime, 4)
     claimed = runtime.queue.claim("events", 100, 60)
     assert "e-p1-0" not in [e.action.payload.get("event_id") for e in claimed]
     runtime.queue.ack([e.id for e in claimed])  # delivered
@@ -325,12 +332,7 @@ def test_a_fixed_held_action_is_queued_when_another_of_its_rule_is_held_instead(
 def test_a_held_item_that_now_fails_to_map_is_kept(runtime: Runtime) -> None:
     """event[0] was held back (action[0]); after a mapping edit it fails to map instead
     (event[0]): its failure matches no letter but is kept, never dropped with the letter."""
-    batch = events_batch("p1", 3)
-    batch["events"][0]["data"]["event_name"] = "refuse-me"
-    real = runtime.pipeline._runners["events"]
-    runtime.pipeline._runners["events"] = _refuse_named(real, "refuse-me")
-    runtime.pipeline.submit(EVENTS, [batch])
-    [letter] = runtime.queue.dead_letters(kind=MAPPING)
+    real, letter = _first_event_held(runtime, 3)
 
     def name_is_an_object(doc: Any, *args: Any, **kwargs: Any) -> Any:
         doc = copy.deepcopy(doc)

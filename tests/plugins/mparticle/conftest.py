@@ -8,6 +8,7 @@ folder fails the run with a message rather than skipping it.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from referencing.jsonschema import DRAFT3, DRAFT7
 from mapwire import Action, PreparedItem
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.sources import load_schema
+
+sys.path.insert(0, str(Path(__file__).parent))  # mparticle_payloads, for the tests
 
 VENDOR = VENDOR_DIR / "mparticle"
 

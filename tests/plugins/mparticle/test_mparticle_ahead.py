@@ -10,21 +10,13 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mparticle_payloads import NOW_MS, USERS, payload_of
 
 from mapwire import Action, PreparedItem
 from mapwire.plugins.mparticle import requests
 from mapwire.plugins.mparticle.ahead import AheadItem
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.settings import resolve
-
-NOW_MS = 1_760_000_000_000
-DAY_MS = 24 * 3600 * 1000
-USERS = [
-    {"customer_id": "c1"},
-    {"customer_id": "c2", "email": "c2@example.com"},
-    {"email": "c2@example.com", "customer_id": "c2"},  # c2 again, identities in another order
-    {"other": "o3"},
-]
 
 item_spec = st.tuples(
     st.integers(0, len(USERS) - 1),  # the user
@@ -34,26 +26,6 @@ item_spec = st.tuples(
     st.booleans(),  # with a source message id
     st.integers(0, 3000),  # characters of attributes
 )
-
-
-def payload_of(n: int, spec: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
-    user, action, mpid, age, with_id, chars = spec
-    payload: dict[str, Any] = {"user_identities": dict(USERS[user])}
-    if mpid is not None:
-        payload["mpid"] = mpid
-    if with_id:
-        payload["source_message_id"] = f"m-{n}"
-    if action == "user_attributes":
-        payload["user_attributes"] = {f"a{n % 5}": "v" * chars, "n": n}
-        return action, payload
-    if action == "custom_event":
-        payload["event_name"] = f"e{n}"
-    else:
-        payload["screen_name"] = f"s{n}"
-    payload["custom_attributes"] = {"n": n, "pad": "p" * chars}
-    if age is not None:
-        payload["timestamp_unixtime_ms"] = NOW_MS - age * DAY_MS
-    return action, payload
 
 
 def bodies(built: list[Any]) -> list[tuple[str, bytes, list[Any]]]:

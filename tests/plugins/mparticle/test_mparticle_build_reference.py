@@ -13,6 +13,7 @@ import httpx
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mparticle_payloads import NOW_MS, USERS, payload_of
 
 from mapwire import Action, OutboundRequest, PreparedItem
 from mapwire.plugins.mparticle import ahead, historical, requests
@@ -20,16 +21,6 @@ from mapwire.plugins.mparticle.ahead import AheadItem, body_of, user_of
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.settings import Connection, resolve
 from mapwire.plugins.mparticle.wire import encode
-
-NOW_MS = 1_760_000_000_000
-DAY_MS = 24 * 3600 * 1000
-USERS = [
-    {"customer_id": "c1"},
-    {"customer_id": "c2", "email": "c2@example.com"},
-    {"email": "c2@example.com", "customer_id": "c2"},  # c2 again, identities in another order
-    {"other": "o3"},
-    {"customer_id": "c4"},
-]
 
 
 def reference_is_historical(item: PreparedItem, now_ms: int) -> bool:
@@ -144,19 +135,9 @@ def items_of(
     mp = MParticle()
     first: list[PreparedItem] = []
     second: list[PreparedItem] = []
-    for n, (user, action, mpid, age, with_id, chars, early) in enumerate(specs):
-        payload: dict[str, Any] = {"user_identities": dict(USERS[user])}
-        if mpid is not None:
-            payload["mpid"] = mpid
-        if with_id:
-            payload["source_message_id"] = f"m-{n}"
-        if action == "user_attributes":
-            payload["user_attributes"] = {f"a{n % 5}": "v" * chars, "n": n}
-        else:
-            payload["event_name" if action == "custom_event" else "screen_name"] = f"e{n}"
-            payload["custom_attributes"] = {"n": n, "pad": "p" * chars}
-            if age is not None:
-                payload["timestamp_unixtime_ms"] = NOW_MS - age * DAY_MS
+    for n, spec in enumerate(specs):
+        action, payload = payload_of(n, spec[:6])
+        early = spec[6]
         for out in (first, second):
             copy = json.loads(json.dumps(payload))
             if early:
