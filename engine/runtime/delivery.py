@@ -99,6 +99,8 @@ class Settled:
     retried: int = 0
     dead_lettered: int = 0
     requests: int = 0
+    held: int = 0
+    """Entries given back to wait after their person's earlier ones (``send_delay``)."""
     claimed: int = 0
     """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
 
@@ -194,6 +196,8 @@ class Deliverer:
             writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
             writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
             await asyncio.to_thread(_run_all, writes)
+            done.held = sum(map(len, held.values())) + sum(map(len, behind.values()))
+            self.metrics.count("held", self.connection, done.held)
         if prepared:
             await self._send_all(prepared, claimed_at, done)
         return done

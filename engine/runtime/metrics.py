@@ -53,6 +53,12 @@ class Metrics:
             ["connection"],
             registry=r,
         )
+        self.held = Counter(
+            "mapwire_held_actions",
+            "Actions held back a while after their person's earlier ones (send_delay).",
+            ["connection"],
+            registry=r,
+        )
         self.dead_lettered = Counter(
             "mapwire_dead_lettered_actions",
             "Actions that failed for good.",

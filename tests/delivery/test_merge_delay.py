@@ -155,13 +155,17 @@ def test_a_held_merge_counts_the_hold_as_its_first_attempt(
         _queue(runtime, _actions()[1:2], wire=True)
         [conn] = runtime.config.connections
 
-        async def one_step() -> int:
+        async def one_step() -> Any:
             try:
-                return (await runtime.deliverer(conn).step()).delivered
+                return await runtime.deliverer(conn).step()
             finally:
                 await runtime.aclose()
 
-        assert asyncio.run(one_step()) == 0
+        done = asyncio.run(one_step())
+        assert (done.delivered, done.held, done.retried) == (0, 1, 0), "held, not retried"
+        assert 'mapwire_held_actions_total{connection="cio"} 1.0' in (
+            runtime.metrics.render().decode()
+        )
         assert runtime.queue.claim(conn.name, 10, 30) == [], "held until the delay is over"
         time.sleep(DELAY + 0.1)
         [entry] = runtime.queue.claim(conn.name, 10, 30)
