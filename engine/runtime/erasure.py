@@ -24,7 +24,6 @@ from ..contracts.actions import Action
 from ..contracts.destination import Destination
 from ..contracts.queue import Queue
 from ..contracts.store import StateStore
-from ..language.plan import Plan
 from .config import Config, Connection
 
 
@@ -58,11 +57,7 @@ def same_account(
 def erasing(actions: Iterable[Action], destination: Destination | None) -> list[Action]:
     """Those of ``actions`` that erase their person (``Destination.erases``) or carry a
     ``forget``."""
-    return [
-        a
-        for a in actions
-        if a.forget or (a.order_key and destination is not None and destination.erases(a.action))
-    ]
+    return [a for a in actions if a.forget or (a.order_key and _erases(a.action, destination))]
 
 
 def erasers(
@@ -70,28 +65,29 @@ def erasers(
 ) -> set[str]:
     """The connections whose flow has a rule whose action erases its person or that
     forgets state: most have none, and their requests need no look at their actions."""
-    return {c.name for c in connections if _may_erase(c.plan, destination_of(c.name))}
-
-
-def _may_erase(plan: Plan, destination: Destination | None) -> bool:
-    return any(
-        rule.forget
-        or (rule.action is not None and destination is not None and destination.erases(rule.action))
-        for rule in plan.all_rules()
-    )
+    return {
+        c.name
+        for c in connections
+        if any(r.forget or _erases(r.action, destination_of(c.name)) for r in c.plan.all_rules())
+    }
 
 
 def erasing_connections(
     groups: Mapping[str, Sequence[Sequence[Action]]],
+    names: Iterable[str],
     destination_of: Callable[[str], Destination | None],
 ) -> set[str]:
-    """The connections of ``groups`` (each one's actions, per document) in which an action
-    erases (``erasing``)."""
+    """Those of the connections ``names`` in which an action of ``groups`` (each one's
+    actions, per document) erases (``erasing``)."""
     return {
         name
-        for name, documents in groups.items()
-        if erasing((a for g in documents for a in g), destination_of(name))
+        for name in names
+        if erasing((a for g in groups[name] for a in g), destination_of(name))
     }
+
+
+def _erases(action: str | None, destination: Destination | None) -> bool:
+    return action is not None and destination is not None and destination.erases(action)
 
 
 def erase_people(

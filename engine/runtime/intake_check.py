@@ -27,7 +27,6 @@ from ..contracts.queue import MappingFailure
 from .config import Connection
 
 UNDELIVERABLE = "undeliverable"
-HELD_ITEM = "action"
 
 
 def held_back(
@@ -64,7 +63,7 @@ def held_back(
 def held_item(position: int) -> str:
     """The item of an action held back: its place among the actions its rule made for the
     document (``dlq replay`` tells two held actions of one rule apart by it)."""
-    return f"{HELD_ITEM}[{position}]"
+    return f"action[{position}]"
 
 
 def failures_of(conn: Connection, doc: Any, errors: Sequence[Exception]) -> list[MappingFailure]:

@@ -150,8 +150,8 @@ class Pipeline:
                 continue
             works.append(self._prepare(submission))
             groups = works[-1].groups
-            erasing = self._erasers.intersection(groups)
-            if last := erasing and erasure.erasing_connections(groups, self._destination_of):
+            erasing = self._erasers.intersection(groups)  # usually none: nothing to look at
+            if last := erasure.erasing_connections(groups, erasing, self._destination_of):
                 failed = self._commit_after(works, start, last)
                 start = len(works)
         if failed is None:
@@ -309,7 +309,7 @@ class Pipeline:
         """Before ``actions`` are queued for ``conn``: what those that erase their person
         or carry a ``forget`` remove, in every connection to the same destination
         account (``erasure``)."""
-        destination = self.destinations.get(conn.plan.destination)
+        destination = self._destination_of(conn.name)
         found = erasure.erasing(actions, destination)
         if not found:
             return Erased()
