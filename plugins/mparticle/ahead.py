@@ -1,16 +1,15 @@
 """Items prepared at intake (``prepare_ahead``) and restored at delivery: each one's batch
-as it goes out when alone, ready to send.
+as it goes out, ready to send.
 
-mParticle takes one user per batch, and a delivery's consecutive items are far more often
-of different users than of one, so most items go in a batch of their own. The item's batch
-is therefore rendered once, at intake, for the connection's environment (by
-``requests.Batch``, exactly as delivery would), and the wire keeps beside it what batching
-needs without reading it: the item's size and repairs, its user (identities and mpid, as
-canonical JSON), its event's timestamp (the historical split) and its message id (a
-batch's ``source_request_id`` is derived from its items' ids). ``restore`` gives an
-``AheadItem``; ``requests.build`` sends a lone item's ``encoded`` batch as is and reads the
-batch back into the item's ``body`` (``body_of``) only when it shares a batch with others
-of its user.
+Every item goes out as a batch of its own (``requests``: its ``source_request_id`` then
+depends on the item alone, so a resent item is deduplicated by mParticle). The item's
+batch is therefore rendered once, at intake, for the connection's environment
+(``requests.lone_batch``, exactly as delivery would), and the wire keeps beside it what
+sending needs without reading it: the item's size and repairs, its user (identities and
+mpid, as canonical JSON) and its event's timestamp (the historical split keeps each
+user's order), and its message id. ``restore`` gives an ``AheadItem``; ``requests.build``
+sends its ``encoded`` batch as is, and ``body_of`` reads the batch back into the item's
+``body`` when a caller needs it.
 
 The wire: ``mp2 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
 message id]``, a newline and the batch. A wire of an older form (``mp1``) or of other

@@ -2,7 +2,7 @@
 
 ``prepare`` repairs fields over mParticle's limits as the ``oversize`` setting allows
 (``repairs``), checks the action against its payload schema and the limits, and renders
-it; ``build_requests`` batches rendered items per user into ``/bulkevents`` requests;
+it; ``build_requests`` packs rendered items, a batch each, into ``/bulkevents`` requests;
 ``classify`` reads the answer. All three are pure; a sender does the I/O.
 """
 
@@ -58,7 +58,7 @@ _ENVELOPE_BYTES = (
 
 def _alone_at_most(item: PreparedItem) -> int:
     """A cheap upper bound of the bytes of a batch holding ``item`` alone (what
-    ``requests.Batch`` estimates exactly, from its parts, only when this is too big)."""
+    ``requests.estimate_alone`` works out from its parts, only when this is too big)."""
     body = item.body
     identities = size(body["user_identities"]) + size(body.get("mpid", 0))
     attributes = body.get("user_attributes")
@@ -153,7 +153,7 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         item = PreparedItem(key=key, body=body, size=size(content), repairs=notes)
         if _alone_at_most(item) <= limits.BATCH_BYTES:
             return item
-        alone = requests.Batch.open(item, _LONGEST_ENVIRONMENT).estimate()
+        alone = requests.estimate_alone(item, _LONGEST_ENVIRONMENT)
         if alone > limits.BATCH_BYTES:
             raise PermanentDeliveryError(
                 f"{where}: a batch with this item alone is {alone} bytes; "
@@ -173,7 +173,7 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
     def build_requests(
         self, items: Sequence[PreparedItem], settings: Mapping[str, Any]
     ) -> list[OutboundRequest]:
-        """Batch consecutive items of one user and pack the batches into bulk requests."""
+        """Each item as a batch of its own, the batches packed into bulk requests."""
         return requests.build(items, resolve(settings))
 
     def check_response(self, response: httpx.Response, settings: Mapping[str, Any]) -> Check:

@@ -1,18 +1,20 @@
 """Pure batching: prepared items into Events API batches, batches into bulk requests.
 
-Consecutive items of one user (same ``user_identities`` and ``mpid``) share a batch, in
-order, while the batch stays within 128 KB and 100 user attributes; the batches are then
-packed, in order, into ``POST {base}/bulkevents`` bodies of at most 100 batches and
-256 KB. Every request goes to ``/bulkevents``, even with one batch: one endpoint and one
-code path whatever the traffic, and it accepts the same single batch ``/events`` would.
-Events older than 30 days are batched apart and go to ``/bulkevents/historical``.
-User attributes belong to a batch, not to an event: an item's attributes join its user's
-batch (a later value for the same name wins) and apply to that batch as a whole.
+Every item is a batch of its own (one user, one event or one set of user attributes); the
+batches are packed, in order, into ``POST {base}/bulkevents`` bodies of at most 100
+batches and 256 KB. Every request goes to ``/bulkevents``, even with one batch: one
+endpoint and one code path whatever the traffic, and it accepts the same single batch
+``/events`` would. Events older than 30 days go apart to ``/bulkevents/historical``.
 
-A batch whose items all carry a ``source_message_id`` gets a ``source_request_id``
-derived from those ids, so rebuilding the same items after a failed attempt yields the
-same id and mParticle drops the copy it may already have taken. A batch with an item
-that has no id gets none: an id derived from content alone could drop a real repeat.
+An item that carries a ``source_message_id`` gets a ``source_request_id`` derived from
+that id alone, so sending it again after a failed or unanswered attempt yields the same
+id and mParticle drops the copy it may already have taken, whatever other items the next
+claim holds. Merging a user's consecutive items into one batch would derive the id from
+the set of items, and a retry claimed with a newer item of the user would carry another
+id: mParticle would take the same events twice. One batch per item costs no rate: the
+connection's rate already spends mParticle's 270 batches per second as if every item
+were a batch (``MParticle.capabilities``). An item without an id gets none: an id
+derived from content alone could drop a real repeat.
 """
 
 from __future__ import annotations
@@ -20,14 +22,13 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
 from .actions import ItemBody
-from .ahead import AheadItem, body_of, user_key, user_of
+from .ahead import AheadItem, body_of, user_of
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
@@ -38,89 +39,28 @@ if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
 _REQUEST_ID_PLACEHOLDER = "0" * 36
 
 
-@dataclass(slots=True)
-class Batch:
-    """One user's consecutive items as one Events API batch, with a running size bound."""
-
-    key: tuple[Any, ...]
-    user_identities: dict[str, str]
-    mpid: int | None
-    envelope_bytes: int
-    items: list[PreparedItem] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    event_bytes: int = 0
-    user_attributes: dict[str, Any] = field(default_factory=dict)
-    attribute_bytes: dict[str, int] = field(default_factory=dict)
-
-    @classmethod
-    def open(cls, item: PreparedItem, environment: str) -> Batch:
-        """A batch holding ``item`` alone."""
-        body = item.body
-        envelope: dict[str, Any] = {
-            "environment": environment,
-            "user_identities": body["user_identities"],
-            "mpid": body.get("mpid", 0),
-            "user_attributes": {},
-            "events": [],
-            "source_request_id": _REQUEST_ID_PLACEHOLDER,
-        }
-        batch = cls(user_key(body), body["user_identities"], body.get("mpid"), size(envelope))
-        batch.add(item)
-        return batch
-
-    def estimate(self) -> int:
-        """An upper bound of the batch's encoded size in bytes."""
-        events = self.event_bytes + max(0, len(self.events) - 1)
-        return self.envelope_bytes + events + _members_bytes(self.attribute_bytes)
-
-    def accepts(self, item: PreparedItem) -> bool:
-        """Whether ``item`` is this batch's user and still fits within the batch limits."""
-        if user_key(item.body) != self.key:
-            return False
-        grown = self.estimate()
-        if "event" in item.body:
-            grown += item.size + (1 if self.events else 0)
-        attributes = item.body.get("user_attributes", {})
-        if attributes:
-            merged = self.attribute_bytes | {k: _entry_bytes(k, v) for k, v in attributes.items()}
-            if len(merged) > limits.USER_ATTRIBUTES:
-                return False
-            grown += _members_bytes(merged) - _members_bytes(self.attribute_bytes)
-        return grown <= limits.BATCH_BYTES
-
-    def add(self, item: PreparedItem) -> None:
-        """Append ``item``: its event after the others, its attributes over earlier ones."""
-        self.items.append(item)
-        event = item.body.get("event")
-        if event is not None:
-            self.events.append(event)
-            self.event_bytes += item.size
-        for name, value in item.body.get("user_attributes", {}).items():
-            self.user_attributes[name] = value
-            self.attribute_bytes[name] = _entry_bytes(name, value)
-
-    def source_request_id(self) -> str | None:
-        """The id derived from the items' message ids, or None if an item has none."""
-        ids = [item.body.get("source_message_id") for item in self.items]
-        if any(i is None for i in ids):
-            return None
-        return request_uuid(str(i) for i in ids)
-
-    def render(self, environment: str) -> dict[str, Any]:
-        """The batch as the Events API wants it."""
-        return _rendered(
-            environment,
-            self.user_identities,
-            self.mpid,
-            self.user_attributes,
-            self.events,
-            self.source_request_id(),
-        )
+def estimate_alone(item: PreparedItem, environment: str) -> int:
+    """An upper bound of the encoded bytes of the batch of ``item`` alone, from its parts
+    (``item.size`` for its event, each of its user attributes): what ``prepare`` holds to
+    the batch limit when the quicker bound is not enough."""
+    body = item.body
+    envelope: dict[str, Any] = {
+        "environment": environment,
+        "user_identities": body["user_identities"],
+        "mpid": body.get("mpid", 0),
+        "user_attributes": {},
+        "events": [],
+        "source_request_id": _REQUEST_ID_PLACEHOLDER,
+    }
+    attributes = body.get("user_attributes", {})
+    entries = {name: _entry_bytes(name, value) for name, value in attributes.items()}
+    event = item.size if body.get("event") is not None else 0
+    return size(envelope) + event + _members_bytes(entries)
 
 
 def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
-    """What ``Batch.open`` of an item with ``body`` renders, without the size estimate
-    (``prepare`` checked the item alone fits): its batch when no other item joins it."""
+    """The Events API batch of an item with ``body`` alone (``prepare`` checked that it
+    fits), its ``source_request_id`` derived from its message id."""
     event = body.get("event")
     message_id = body.get("source_message_id")
     return _rendered(
@@ -154,17 +94,6 @@ def _rendered(
     return out
 
 
-def group(items: Sequence[PreparedItem], environment: str) -> list[Batch]:
-    """Consecutive items of one user into batches, each within the batch limits."""
-    batches: list[Batch] = []
-    for item in items:
-        if batches and batches[-1].accepts(item):
-            batches[-1].add(item)
-        else:
-            batches.append(Batch.open(item, environment))
-    return batches
-
-
 def pack(encoded: Sequence[bytes]) -> Iterator[slice]:
     """Consecutive runs of encoded batches whose JSON array fits one request."""
     start, body_bytes = 0, 2
@@ -193,58 +122,51 @@ def headers(connection: Connection) -> dict[str, str]:
 def build(
     items: Sequence[PreparedItem], connection: Connection, now_ms: int | None = None
 ) -> list[OutboundRequest]:
-    """Every item in as few bulk requests as the limits allow, in order: events older than
-    30 days (at ``now_ms``, default now) to ``/bulkevents/historical``, the rest to
-    ``/bulkevents`` (see ``historical``), a user's items never before one of theirs
-    queued earlier (``historical.runs``)."""
+    """Every item, a batch of its own, in as few bulk requests as the limits allow, in
+    order: events older than 30 days (at ``now_ms``, default now) to
+    ``/bulkevents/historical``, the rest to ``/bulkevents`` (see ``historical``), a user's
+    items never before one of theirs queued earlier (``historical.runs``)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    # Each item's user read once (``user_of``, inlined): both the split and batching use it.
+    # Each item's user (``user_of``, inlined): the split keeps each user's order.
     users = [item.user if isinstance(item, AheadItem) else user_of(item) for item in items]
     return [
         request
-        for path, run, run_users in historical.runs(items, users, now)
-        for request in _build(run, run_users, connection, path)
+        for path, run, _ in historical.runs(items, users, now)
+        for request in _build(run, connection, path)
     ]
 
 
 def _build(
-    items: Sequence[PreparedItem], users: Sequence[str], connection: Connection, path: str
+    items: Sequence[PreparedItem], connection: Connection, path: str
 ) -> list[OutboundRequest]:
     import httpx  # here, not at the top: importing the plugin stays cheap
 
     environment = connection.environment
-    encoded: list[bytes] = []
-    # Where each encoded batch's items start in ``items`` (and, last, where they end):
-    # batches hold consecutive items, in order, so a request carries a slice of ``items``.
-    starts: list[int] = []
-    count, start = len(items), 0
-    while start < count:
-        user, end = users[start], start + 1
-        while end < count and users[end] == user:  # the user's consecutive items
-            end += 1
-        first = items[start]
-        if end - start == 1 and isinstance(first, AheadItem) and first.encoded is not None:
-            encoded.append(first.encoded)  # its batch alone, rendered at intake
-            starts.append(start)
-            start = end
-            continue
-        run = items[start:end]
-        for item in run:
-            if isinstance(item, AheadItem) and item.body is None:
-                item.body = body_of(item)
-        for batch in group(run, environment):
-            encoded.append(encode(batch.render(environment)))
-            starts.append(start)
-            start += len(batch.items)
-    starts.append(count)
+    encoded = [_alone(item, environment) for item in items]
     url = _url(connection.base_url, path)
-    requests: list[OutboundRequest] = []
-    for span in pack(encoded):
-        body = b"[" + b",".join(encoded[span]) + b"]"
-        request = httpx.Request("POST", url, content=body, headers=headers(connection))
-        carried = list(items[starts[span.start] : starts[span.stop]])
-        requests.append(OutboundRequest(request=request, items=carried, endpoint=path))
-    return requests
+    return [
+        OutboundRequest(
+            request=httpx.Request(
+                "POST",
+                url,
+                content=b"[" + b",".join(encoded[span]) + b"]",
+                headers=headers(connection),
+            ),
+            items=list(items[span]),
+            endpoint=path,
+        )
+        for span in pack(encoded)
+    ]
+
+
+def _alone(item: PreparedItem, environment: str) -> bytes:
+    """The encoded batch of ``item`` alone: rendered at intake when it was prepared ahead."""
+    if isinstance(item, AheadItem):
+        if item.encoded is not None:
+            return item.encoded
+        if item.body is None:
+            item.body = body_of(item)
+    return encode(lone_batch(item.body, environment))
 
 
 @functools.lru_cache(maxsize=32)

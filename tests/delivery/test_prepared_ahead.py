@@ -14,7 +14,7 @@ import pytest
 from mapwire import Action
 from mapwire.plugins.customerio.ulid import event_ulid
 from mapwire.plugins.mparticle.ahead import body_of
-from mapwire.plugins.mparticle.requests import Batch
+from mapwire.plugins.mparticle.requests import lone_batch
 from mapwire.runtime.intake_check import held_back
 from mapwire.runtime.registry import get_registry
 
@@ -117,7 +117,7 @@ MP_CASES = [
 @pytest.mark.parametrize(("action", "payload"), MP_CASES)
 def test_mparticle_restores_the_body_prepare_makes(action: str, payload: dict[str, Any]) -> None:
     restored, made = compare(destination("mparticle"), "mparticle", action, payload, MP)
-    alone = Batch.open(made, "production").render("production")
+    alone = lone_batch(made.body, "production")
     assert restored.body is None and json.loads(restored.encoded) == alone, "its batch alone"
     assert body_of(restored) == made.body
 

@@ -16,7 +16,7 @@ from mapwire.plugins.mparticle.actions import (
     USER_IDENTITY_KEYS,
 )
 from mapwire.plugins.mparticle.destination import MParticle
-from mapwire.plugins.mparticle.requests import Batch
+from mapwire.plugins.mparticle.requests import estimate_alone
 
 Prepare = Callable[..., PreparedItem]
 
@@ -363,11 +363,11 @@ def test_a_batch_of_one_item_is_at_most_128_kb(prepare: Prepare) -> None:
     """Within every per-field limit, 32 long values make a batch of exactly 128 KB, then over."""
     attributes = _attributes(31, value_chars=4096) | {"pad": ""}
     empty = prepare("custom_event", event_name="e", custom_attributes=attributes)
-    room = limits.BATCH_BYTES - Batch.open(empty, "development").estimate()
+    room = limits.BATCH_BYTES - estimate_alone(empty, "development")
     assert 0 < room <= limits.ATTRIBUTE_VALUE_CHARS
     attributes["pad"] = "v" * room
     full = prepare("custom_event", event_name="e", custom_attributes=attributes)
-    assert Batch.open(full, "development").estimate() == limits.BATCH_BYTES
+    assert estimate_alone(full, "development") == limits.BATCH_BYTES
     attributes["pad"] = "v" * (room + 1)
     with pytest.raises(PermanentDeliveryError, match="alone is 128001 bytes; at most 128000"):
         prepare("custom_event", event_name="e", custom_attributes=attributes)
@@ -389,4 +389,4 @@ def test_the_quick_bound_of_a_batch_alone_is_never_below_its_estimate(
 
     item = prepare(action, **fields)
     for environment in ("development", "production"):
-        assert _alone_at_most(item) >= Batch.open(item, environment).estimate()
+        assert _alone_at_most(item) >= estimate_alone(item, environment)

@@ -1,12 +1,13 @@
 """``requests.build`` and ``ahead.restore`` take shortcuts (each item's user read once, one
-endpoint's claim not split, a request's items sliced, the wire sliced in place): they must
-give exactly what the plain item-by-item procedure below gives, for every mix of users,
-items prepared ahead or at delivery, old events, sizes and environments."""
+endpoint's claim not split, a request's items sliced, the batch rendered at intake sent as
+is, the wire sliced in place): they must give exactly what the plain item-by-item
+procedure below gives, for every mix of users, items prepared ahead or at delivery, old
+events, sizes and environments."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -55,41 +56,18 @@ def reference_runs(
     return out
 
 
-def reference_users(items: Sequence[PreparedItem]) -> Iterator[list[PreparedItem]]:
-    run: list[PreparedItem] = []
-    current = None
-    for item in items:
-        user = user_of(item)
-        if run and user != current:
-            yield run
-            run = []
-        run.append(item)
-        current = user
-    if run:
-        yield run
-
-
 def reference_build(
     items: Sequence[PreparedItem], connection: Connection, now_ms: int
 ) -> list[OutboundRequest]:
-    """Each run's users' batches encoded, packed, and each request's items gathered batch
-    by batch."""
+    """Each run's items rendered one by one from their bodies (an item prepared ahead read
+    back first), each a batch of its own, encoded and packed."""
     out: list[OutboundRequest] = []
     for path, run in reference_runs(items, now_ms):
         encoded: list[bytes] = []
-        carried_by: list[list[PreparedItem]] = []
-        for user_run in reference_users(run):
-            first = user_run[0]
-            if len(user_run) == 1 and isinstance(first, AheadItem) and first.encoded is not None:
-                encoded.append(first.encoded)
-                carried_by.append(user_run)
-                continue
-            for item in user_run:
-                if isinstance(item, AheadItem) and item.body is None:
-                    item.body = body_of(item)
-            for batch in requests.group(user_run, connection.environment):
-                encoded.append(encode(batch.render(connection.environment)))
-                carried_by.append(batch.items)
+        for item in run:
+            if isinstance(item, AheadItem) and item.body is None:
+                item.body = body_of(item)
+            encoded.append(encode(requests.lone_batch(item.body, connection.environment)))
         for span in requests.pack(encoded):
             request = httpx.Request(
                 "POST",
@@ -97,8 +75,7 @@ def reference_build(
                 content=b"[" + b",".join(encoded[span]) + b"]",
                 headers=requests.headers(connection),
             )
-            carried = [item for batch in carried_by[span] for item in batch]
-            out.append(OutboundRequest(request=request, items=carried, endpoint=path))
+            out.append(OutboundRequest(request=request, items=run[span], endpoint=path))
     return out
 
 
@@ -165,7 +142,7 @@ def test_build_gives_the_requests_of_the_item_by_item_procedure(
     )
 
 
-def test_many_lone_and_shared_batches_fill_several_requests_alike() -> None:
+def test_many_batches_fill_several_requests_alike() -> None:
     """Over 100 batches and over 256 KB: split into requests at the same places."""
     cfg = {"api_key": "k", "api_secret": "s"}
     specs: list[tuple[Any, ...]] = []

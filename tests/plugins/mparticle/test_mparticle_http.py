@@ -101,7 +101,11 @@ def test_a_real_request_round_trip(
     assert headers["Content-Type"] == "application/json"
     batches = json.loads(body)
     assert list(bulk_validator.iter_errors(batches)) == []
-    assert [b["user_identities"] for b in batches] == [{"customer_id": "u1"}, {"customer_id": "u2"}]
+    assert [b["user_identities"] for b in batches] == [
+        {"customer_id": "u1"},
+        {"customer_id": "u1"},
+        {"customer_id": "u2"},
+    ]
 
 
 @pytest.mark.parametrize(
