@@ -82,9 +82,10 @@ _CUSTOM_ATTRIBUTES = {
 _SOURCE_MESSAGE_ID = {
     "type": "string",
     "minLength": 1,
-    "description": "Stable id of the source message. Sent as the event's source_message_id "
-    "(a UUID as is; any other string as a UUID derived from it) and used to derive the "
-    "batch's source_request_id, so a resent batch is deduplicated by mParticle.",
+    "description": "Stable id of the source message, one per event. Sent as the event's "
+    "source_message_id (a UUID as is; any other string as a UUID derived from it) and used "
+    "to derive its batch's source_request_id, so a resent event is deduplicated by "
+    "mParticle (two events with one id are one to it).",
 }
 _TIMESTAMP = {
     "type": "integer",
@@ -169,7 +170,7 @@ USER_ATTRIBUTES_SCHEMA: Final = {
         "source_message_id": {
             **_SOURCE_MESSAGE_ID,
             "description": "Stable id of the source message; used only to derive the "
-            "batch's source_request_id.",
+            "batch's source_request_id (apart from an event's with the same id).",
         },
     },
     "required": ["user_identities", "user_attributes"],

@@ -73,17 +73,17 @@ def wire_for(item: PreparedItem, batch: bytes, environment: str) -> bytes:
 
 
 def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
-    """The item ``wire_for`` wrote for ``environment``, else None."""
+    """The item ``wire_for`` wrote for ``environment``, else None (also for a wire cut
+    short of its batch: delivery then prepares the item from its action)."""
     start = head(environment)
     if not wire.startswith(start):
         return None
     # Sliced straight from the wire (no copy of its tail first): this runs for every item
     # delivered. ``wire_for`` writes no newline in the meta, so the first one ends it.
     end = wire.find(b"\n", len(start))
-    if end < 0:
-        meta, batch = wire[len(start) :], b""
-    else:
-        meta, batch = wire[len(start) : end], wire[end + 1 :]
+    if end < 0 or end + 1 == len(wire):
+        return None
+    meta, batch = wire[len(start) : end], wire[end + 1 :]
     size, repairs, user, stamp, message_id = orjson.loads(meta)
     # Positional, in the fields' order (key, body, size, route, encoded, repairs, user,
     # stamp, message_id): cheaper than keywords; ``test_mparticle_build_reference`` checks it.

@@ -188,8 +188,8 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
 
     def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
         """The user: ``customer_id`` when the payload has one (the identity mParticle
-        resolves a profile by first), else the identities and mpid together, as batches
-        group them; ``""`` when the payload names no one (it will be refused)."""
+        resolves a profile by first), else the identities and mpid together, as a batch
+        names its user; ``""`` when the payload names no one (it will be refused)."""
         identities = payload.get("user_identities")
         if not isinstance(identities, Mapping) or not identities:
             return ""

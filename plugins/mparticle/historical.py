@@ -6,9 +6,9 @@ upload historical data older than 30 days". The historical endpoint refuses a ba
 no events, with an event without ``timestamp_unixtime_ms``, or with an event less than
 72 hours old; it does not feed outputs or audiences. So an item goes there when it carries
 an event stamped more than 30 days before the send, and everything else (recent or
-unstamped events, user attributes) goes to ``/bulkevents``. Items are split, not batches:
-a user's old events form their own batches, so a batch never mixes the two. Each user's
-items still go out in the order they were queued (``runs``).
+unstamped events, user attributes) goes to ``/bulkevents``. Each item is a batch of its
+own (``requests``), so the split is by item. Each user's items still go out in the order
+they were queued (``runs``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Final
 
 from mapwire import PreparedItem
 
-from .ahead import AheadItem
+from .ahead import AheadItem, user_of
 
 #: Events older than this (milliseconds before the send) go to the historical endpoint.
 AGE_MS: Final = 30 * 24 * 3600 * 1000
@@ -36,34 +36,28 @@ def stamp_of(item: PreparedItem) -> object:
     return None if event is None else event["data"].get("timestamp_unixtime_ms")
 
 
-def runs(
-    items: Sequence[PreparedItem], users: Sequence[str], now_ms: int
-) -> list[tuple[str, list[PreparedItem], list[str]]]:
-    """``(path, items, their users)`` in the order to send them: the items of each endpoint
-    together, except that a user's item never goes before one of theirs queued earlier (the
-    other endpoint's items gathered so far are sent first when it would). Items of
-    different users may be reordered: order is kept per user. ``users[i]`` is the user of
-    ``items[i]`` (``user_of``)."""
+def runs(items: Sequence[PreparedItem], now_ms: int) -> list[tuple[str, list[PreparedItem]]]:
+    """``(path, items)`` in the order to send them: the items of each endpoint together,
+    except that a user's item never goes before one of theirs queued earlier (the other
+    endpoint's items gathered so far are sent first when it would). Items of different
+    users may be reordered: order is kept per user (``user_of``)."""
     # Whether each item is an event stamped more than 30 days before ``now_ms``, over the
     # whole claim at once: this runs for every item sent.
     cutoff = now_ms - AGE_MS
     stamps = [item.stamp if isinstance(item, AheadItem) else stamp_of(item) for item in items]
     historical = [isinstance(stamp, (int, float)) and stamp < cutoff for stamp in stamps]
     if not any(historical):  # the usual claim: all of it to one endpoint, as it came
-        return [(RECENT_PATH, list(items), list(users))] if items else []
-    out: list[tuple[str, list[PreparedItem], list[str]]] = []
-    gathered: dict[str, tuple[list[PreparedItem], list[str]]] = {
-        RECENT_PATH: ([], []),
-        HISTORICAL_PATH: ([], []),
-    }
+        return [(RECENT_PATH, list(items))] if items else []
+    out: list[tuple[str, list[PreparedItem]]] = []
+    gathered: dict[str, list[PreparedItem]] = {RECENT_PATH: [], HISTORICAL_PATH: []}
     seen: dict[str, set[str]] = {RECENT_PATH: set(), HISTORICAL_PATH: set()}
-    for item, user, old in zip(items, users, historical, strict=True):
+    for item, old in zip(items, historical, strict=True):
         path, other = (HISTORICAL_PATH, RECENT_PATH) if old else (RECENT_PATH, HISTORICAL_PATH)
+        user = user_of(item)
         if user in seen[other]:  # an earlier item of this user waits for the other endpoint
-            out.append((other, *gathered[other]))
-            gathered[other], seen[other] = ([], []), set()
-        gathered[path][0].append(item)
-        gathered[path][1].append(user)
+            out.append((other, gathered[other]))
+            gathered[other], seen[other] = [], set()
+        gathered[path].append(item)
         seen[path].add(user)
-    out.extend((path, *found) for path, found in gathered.items() if found[0])
+    out.extend((path, found) for path, found in gathered.items() if found)
     return out

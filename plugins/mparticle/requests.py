@@ -7,14 +7,18 @@ endpoint and one code path whatever the traffic, and it accepts the same single 
 ``/events`` would. Events older than 30 days go apart to ``/bulkevents/historical``.
 
 An item that carries a ``source_message_id`` gets a ``source_request_id`` derived from
-that id alone, so sending it again after a failed or unanswered attempt yields the same
-id and mParticle drops the copy it may already have taken, whatever other items the next
-claim holds. Merging a user's consecutive items into one batch would derive the id from
-the set of items, and a retry claimed with a newer item of the user would carry another
-id: mParticle would take the same events twice. One batch per item costs no rate: the
-connection's rate already spends mParticle's 270 batches per second as if every item
-were a batch (``MParticle.capabilities``). An item without an id gets none: an id
-derived from content alone could drop a real repeat.
+that id alone (and whether it is an event or user attributes: ``request_id``), so sending
+it again after a failed or unanswered attempt yields the same id and mParticle drops the
+copy it may already have taken, whatever other items the next claim holds. Merging a
+user's consecutive items into one batch would derive the id from the set of items, and a
+retry claimed with a newer item of the user would carry another id: mParticle would take
+the same events twice. One batch per item costs no rate: the connection's rate already
+spends mParticle's 270 batches per second as if every item were a batch
+(``MParticle.capabilities``). It does cost bytes: each event carries its user's
+identities, and a user's attributes go in a batch of their own, not with the events
+around them (mParticle promises no order between batches in any case). An item without
+an id gets none: an id derived from content alone could drop a real repeat. Two events
+with one message id are one event to mParticle: a mapping gives each its own.
 """
 
 from __future__ import annotations
@@ -28,12 +32,15 @@ from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
 from .actions import ItemBody
-from .ahead import AheadItem, body_of, user_of
+from .ahead import AheadItem, body_of
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
 if TYPE_CHECKING:  # imported where it is used: importing the plugin stays cheap
     import httpx
+
+#: Marks the message id of an item without an event (its user attributes) in its id.
+ATTRIBUTES_MARK = "user_attributes"
 
 #: A placeholder as long as any ``source_request_id`` (a UUID), for size estimates.
 _REQUEST_ID_PLACEHOLDER = "0" * 36
@@ -60,7 +67,7 @@ def estimate_alone(item: PreparedItem, environment: str) -> int:
 
 def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
     """The Events API batch of an item with ``body`` alone (``prepare`` checked that it
-    fits), its ``source_request_id`` derived from its message id."""
+    fits), its ``source_request_id`` derived from its message id (``request_id``)."""
     event = body.get("event")
     message_id = body.get("source_message_id")
     return _rendered(
@@ -69,8 +76,16 @@ def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
         body.get("mpid"),
         body.get("user_attributes"),
         [] if event is None else [event],
-        None if message_id is None else request_uuid([str(message_id)]),
+        None if message_id is None else request_id(str(message_id), event is not None),
     )
+
+
+def request_id(message_id: str, is_event: bool) -> str:
+    """The ``source_request_id`` of an item's batch: an event's from its message id alone,
+    an attributes item's from its message id marked as attributes. One source message
+    often yields both (a sign-up: the person's attributes and the event), and mParticle
+    would keep only the first of two batches with one id."""
+    return request_uuid([message_id] if is_event else [ATTRIBUTES_MARK, message_id])
 
 
 def _rendered(
@@ -127,11 +142,9 @@ def build(
     ``/bulkevents/historical``, the rest to ``/bulkevents`` (see ``historical``), a user's
     items never before one of theirs queued earlier (``historical.runs``)."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    # Each item's user (``user_of``, inlined): the split keeps each user's order.
-    users = [item.user if isinstance(item, AheadItem) else user_of(item) for item in items]
     return [
         request
-        for path, run, _ in historical.runs(items, users, now)
+        for path, run in historical.runs(items, now)
         for request in _build(run, connection, path)
     ]
 

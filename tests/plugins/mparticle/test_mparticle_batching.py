@@ -170,7 +170,7 @@ def test_each_item_carries_its_own_attributes_in_order(
     ]
 
 
-def test_at_most_100_user_attributes_per_batch(
+def test_each_attributes_item_is_a_batch_of_its_own_attributes(
     destination: MParticle, settings: dict[str, Any], prepare: Prepare
 ) -> None:
     items = [
@@ -272,6 +272,21 @@ def test_a_rebuilt_request_is_byte_for_byte_the_same(
     ids = _ids(first)
     assert None not in ids
     assert len(set(ids)) == len(ids)
+
+
+def test_attributes_and_an_event_of_one_message_have_different_ids(
+    destination: MParticle, settings: dict[str, Any], prepare: Prepare
+) -> None:
+    """A sign-up yields the person's attributes and the event, both naming its message:
+    two batches with one id would be one to mParticle, which keeps the first."""
+    items = [
+        prepare("user_attributes", user_attributes={"plan": "pro"}, source_message_id="m1"),
+        prepare("custom_event", event_name="Signed Up", source_message_id="m1"),
+    ]
+    attributes, event = _ids(destination.build_requests(items, settings))
+    assert attributes is not None and event is not None and attributes != event
+    (alone,) = _ids(destination.build_requests(items[1:], settings))
+    assert alone == event, "an event's id is its message's, as it always was"
 
 
 def test_source_request_id_only_for_an_item_with_a_message_id(
