@@ -291,25 +291,35 @@ class Queue(Protocol):
         """Atomically delete the entries of ``connection`` with this ``order_key`` (one
         person's, see ``Destination.ordering_key``) that no worker holds: new, waiting for
         a retry, or whose lease ran out; for an erasure request. Entries a live worker has
-        claimed are left: they may be in flight already and settle as usual. The person's
-        dead letters of ``connection`` are deleted too (they hold the person's data, and a
-        ``dlq retry`` would re-create the person). An empty key drops nothing. Returns how
-        many entries and dead letters were deleted."""
+        claimed (they may be in flight already) are marked *erased* in the same step: one
+        acknowledged is removed as usual, one retried, released or dead-lettered is
+        deleted instead (never sent again, never kept as a dead letter), and one whose
+        lease runs out is deleted by the next claim (or ``drop_person``), never handed out
+        again. The person's dead letters of ``connection`` are deleted too (they hold the
+        person's data, and a ``dlq retry`` would re-create the person). An empty key drops
+        nothing. Returns how many entries and dead letters were deleted (marked entries
+        are counted when they are deleted, by the call that settles them)."""
         ...
 
     def ack(self, ids: Sequence[Any]) -> None: ...
 
-    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
-        """Release with one more attempt counted; not claimable before ``not_before``."""
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
+        """Release with one more attempt counted; not claimable before ``not_before``.
+        Entries whose person was erased while they were claimed (``drop_person``) are
+        deleted instead; returns how many."""
         ...
 
-    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
-        """Give entries back without counting an attempt (they were not sent)."""
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> int:
+        """Give entries back without counting an attempt (they were not sent). Entries
+        whose person was erased while they were claimed are deleted instead; returns how
+        many."""
         ...
 
-    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> int:
         """Move entries to the dead letters; each dead letter's history is the entry's
-        history plus this failure, and its ``attempts`` the sum over that history."""
+        history plus this failure, and its ``attempts`` the sum over that history.
+        Entries whose person was erased while they were claimed are deleted instead, and
+        keep no dead letter; returns how many."""
         ...
 
     def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:

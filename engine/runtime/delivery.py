@@ -88,9 +88,9 @@ def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
     return [item.key.id for sent in requests for item in sent.items]
 
 
-def _run_all(writes: Sequence[Callable[[], None]]) -> None:
-    for write in writes:
-        write()
+def _run_all(writes: Sequence[Callable[[], int | None]]) -> int:
+    """Run the queue's writes in order; how many entries they deleted, their person erased."""
+    return sum(write() or 0 for write in writes)
 
 
 @dataclass
@@ -103,6 +103,9 @@ class Settled:
     """Entries given back to wait after their person's earlier ones (``send_delay``)."""
     claimed: int = 0
     """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
+    erased: int = 0
+    """Entries retried, released or dead-lettered that the queue deleted instead: their
+    person was erased while they were claimed (``Queue.drop_person``)."""
 
 
 class Deliverer:
@@ -183,7 +186,7 @@ class Deliverer:
             except MapwireError as exc:
                 rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
         if rejected:
-            await asyncio.to_thread(self.queue.dead_letter, rejected)
+            self._count_erased(await asyncio.to_thread(self.queue.dead_letter, rejected), done)
             self._count_dead_letters(rejected, done)
         held: Holds = {}
         behind: Holds = {}
@@ -195,7 +198,7 @@ class Deliverer:
         if held or behind:
             writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
             writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
-            await asyncio.to_thread(_run_all, writes)
+            self._count_erased(await asyncio.to_thread(_run_all, writes), done)
             done.held = sum(map(len, held.values())) + sum(map(len, behind.values()))
             self.metrics.count("held", self.connection, done.held)
         if prepared:
@@ -208,7 +211,7 @@ class Deliverer:
         """Build a claim's requests and send them one after another, settling each."""
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
         if unbuilt:
-            await asyncio.to_thread(self.queue.dead_letter, unbuilt)
+            self._count_erased(await asyncio.to_thread(self.queue.dead_letter, unbuilt), done)
             self._count_dead_letters(unbuilt, done)
         for i, sent in enumerate(requests):
             await self.limiter.acquire()
@@ -216,7 +219,8 @@ class Deliverer:
                 # Too late in the lease for another request to be settled within it: give
                 # the rest back untouched (the next claim takes them, in order) rather than
                 # risk another claim taking them, and the person's newer ones, meanwhile.
-                await asyncio.to_thread(self.queue.release, _ids(requests[i:]))
+                rest = _ids(requests[i:])
+                self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
             outcomes, response = await self._send(sent)
             done.requests += 1
@@ -225,7 +229,8 @@ class Deliverer:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = _ids(requests[i + 1 :])
                 if rest:
-                    await asyncio.to_thread(self.queue.release, rest, not_before=stop_at)
+                    release = partial(self.queue.release, rest, not_before=stop_at)
+                    self._count_erased(await asyncio.to_thread(release), done)
                 break
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
@@ -307,7 +312,7 @@ class Deliverer:
                 at = now + delay
                 retries.setdefault((at, redact(outcome.reason)), []).append(entry.id)
                 retry_at = at if retry_at is None else max(retry_at, at)
-        writes: list[Callable[[], None]] = []
+        writes: list[Callable[[], int | None]] = []
         if refused:
             again, released = self._credentials_refused(
                 sent, refused, redact(refused_reason), failed, response, answer
@@ -323,7 +328,7 @@ class Deliverer:
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
         if writes:
-            await asyncio.to_thread(_run_all, writes)
+            self._count_erased(await asyncio.to_thread(_run_all, writes), done)
         if delivered:
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
@@ -377,6 +382,10 @@ class Deliverer:
             answer["status"] = response.status_code
             answer["body"] = redact(response.text)[:MAX_BODY_IN_DEAD_LETTER]
         return Failure(redact(reason), request, dict(answer))
+
+    def _count_erased(self, erased: int, done: Settled) -> None:
+        done.erased += erased
+        self.metrics.count("erased", self.connection, erased)
 
     def _count_dead_letters(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
         done.dead_lettered += len(failed)

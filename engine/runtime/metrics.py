@@ -65,6 +65,13 @@ class Metrics:
             ["connection"],
             registry=r,
         )
+        self.erased = Counter(
+            "mapwire_erased_claimed_actions",
+            "Claimed actions deleted instead of retried or dead-lettered: their person was"
+            " erased meanwhile.",
+            ["connection"],
+            registry=r,
+        )
         self.repaired = Counter(
             "mapwire_repaired_fields",
             "Fields a destination repaired (cut, left out, unit corrected) in delivered items.",

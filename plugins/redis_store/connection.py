@@ -156,6 +156,26 @@ class Keys:
         hand-out."""
         return f"{self.prefix}:keyout:{connection}"
 
+    def erased(self, connection: str) -> str:
+        """A set: the pending entries whose person was erased while a worker held them
+        (``drop_person``); settling deletes them, unless they were delivered."""
+        return f"{self.prefix}:erased:{connection}"
+
+    def queue_keys(self, connection: str) -> list[str]:
+        """The ten keys every queue script takes first (``queue_index.PREAMBLE``)."""
+        return [
+            self.stream(connection),
+            self.due(connection),
+            self.tries(connection),
+            self.keyof(connection),
+            self.pending(connection),
+            self.loose(connection),
+            self.keyfree(connection),
+            self.keyq(connection),
+            self.keyout(connection),
+            self.erased(connection),
+        ]
+
     @property
     def layout(self) -> str:
         """A hash: connection -> the version of its queue index (``queue_index.LAYOUT``)."""

@@ -3,8 +3,10 @@
 One script, so atomic: it reads the connection's stream, and deletes every entry of the
 ordering key that no worker holds: new to the consumer group, waiting for a retry or a
 release (held by ``WAITING``), or whose lease ran out. An entry leased by a live worker
-is left alone: it may be in flight already, and settles as usual. The scan is over the
-connection's whole stream (erasures are rare; the queue is the backlog, not history).
+may be in flight already: it is marked (``erased``, see ``queue_index``), and deleted
+when it is settled other than by an acknowledgement or when its lease runs out. The
+scan is over the connection's whole stream (erasures are rare; the queue is the
+backlog, not history).
 Then the person's dead letters of the connection are deleted (each records its ordering
 key), in one transaction.
 """
@@ -15,7 +17,7 @@ from typing import Any
 
 from .queue_index import GROUP, PREAMBLE, WAITING
 
-#: KEYS: the nine queue keys. ARGV: group, now, the ordering key.
+#: KEYS: the ten queue keys. ARGV: group, now, the ordering key.
 DROP_PERSON = (
     PREAMBLE
     + f"""
@@ -34,10 +36,11 @@ for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
       local row = redis.call('XPENDING', stream, ARGV[1], id, id, 1)[1]
       held = row ~= nil and row[2] ~= '{WAITING}'
     end
-    if not held then
-      redis.call('XACK', stream, ARGV[1], id)
-      redis.call('XDEL', stream, id)
-      forget(id)
+    if held then  -- in flight, maybe: deleted when settled, unless delivered
+      redis.call('SADD', erased, id)
+      marked = true
+    else
+      drop(id)
       dropped = dropped + 1
     end
   end

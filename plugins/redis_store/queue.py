@@ -214,30 +214,33 @@ class RedisQueue(RedisClient, PersonDrop):
             args = [GROUP, repr(self._clock()), *sids]
             self._ack(keys=keys, args=args, client=self._open())
 
-    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
-        """Release with one more attempt counted; not claimable before ``not_before``."""
-        self._give_back_all(ids, not_before, "1", reason)
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
+        """Release with one more attempt counted; not claimable before ``not_before``.
+        Returns how many were deleted instead, their person erased (``drop_person``)."""
+        return self._give_back_all(ids, not_before, "1", reason)
 
-    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
-        """Give entries back without counting an attempt (they were not sent)."""
-        self._give_back_all(ids, not_before, "0", "")
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> int:
+        """Give entries back without counting an attempt (they were not sent). Returns
+        how many were deleted instead, their person erased (``drop_person``)."""
+        return self._give_back_all(ids, not_before, "0", "")
 
-    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> int:
         """Move entries to the dead letters, with the failure, one script per connection.
 
         The dead letter's ``attempts`` counts this last, failed try. Entries no longer
-        pending (settled elsewhere after their lease ran out) are skipped. Request and
+        pending (settled elsewhere after their lease ran out) are skipped; those whose
+        person was erased while claimed are deleted, and counted (returned). Request and
         response are stored as JSON; what JSON cannot hold is stored as its ``str``.
         """
         if not failed:
-            return
+            return 0
         client = self._open()
         last = int(client.incrby(self.keys.dead_sequence, len(failed)))
         dead_ids = iter(range(last - len(failed) + 1, last + 1))
         groups: dict[str, list[tuple[QueueEntry, Failure, int]]] = defaultdict(list)
         for entry, failure in failed:
             groups[entry.connection].append((entry, failure, next(dead_ids)))
-        now = repr(self._clock())
+        now, erased = repr(self._clock()), 0
         for connection, items in groups.items():
             keys = [
                 *self._pending_keys(connection),
@@ -253,7 +256,8 @@ class RedisQueue(RedisClient, PersonDrop):
                 action = encode(entry.action, history)
                 args += [sid, dead, f.reason, lenient(f.request), lenient(f.response)]
                 args += [action, total]
-            self._bury(keys=keys, args=args, client=client)
+            erased += int(self._bury(keys=keys, args=args, client=client))
+        return erased
 
     def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
         """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
@@ -379,22 +383,13 @@ class RedisQueue(RedisClient, PersonDrop):
         self.reclaim_dead(connection)
         self._started.add(connection)
 
-    def _give_back_all(self, ids: Sequence[Any], not_before: float, count: str, why: str) -> None:
+    def _give_back_all(self, ids: Sequence[Any], not_before: float, count: str, why: str) -> int:
+        erased = 0
         for connection, sids in by_connection(ids).items():
             args = [GROUP, repr(not_before), count, why, repr(self._clock()), *sids]
-            self._give_back(keys=self._pending_keys(connection), args=args, client=self._open())
+            keys, client = self._pending_keys(connection), self._open()
+            erased += int(self._give_back(keys=keys, args=args, client=client))
+        return erased
 
     def _pending_keys(self, connection: str) -> list[str]:
-        """The nine keys every queue script takes first (``queue_index.PREAMBLE``)."""
-        keys = self.keys
-        return [
-            keys.stream(connection),
-            keys.due(connection),
-            keys.tries(connection),
-            keys.keyof(connection),
-            keys.pending(connection),
-            keys.loose(connection),
-            keys.keyfree(connection),
-            keys.keyq(connection),
-            keys.keyout(connection),
-        ]
+        return self.keys.queue_keys(connection)

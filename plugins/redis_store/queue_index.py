@@ -20,6 +20,10 @@ What a connection keeps (key names in ``connection.Keys``; ``queue_scripts`` and
   emptied). ``keyout`` and ``keyq`` are one sorted set each, scored 0 and ordered by
   member: the person's key with its length first, then the stream id padded to a fixed
   width, so one person's entries are one lexicographic range, oldest first.
+* ``erased``: the pending entries whose person was erased while a worker held them
+  (``person_drop``). Retrying, releasing or dead-lettering one deletes it instead, and so
+  does a claim that finds its lease ran out; acknowledging it deletes it as usual. Each
+  script asks once whether the set exists, and looks an entry up in it only if it does.
 
 A claim therefore never scans entries it cannot take: the people it may serve are the
 ``keyfree`` range up to now, and the entries without a key the ``loose`` range, both
@@ -48,13 +52,16 @@ local function ensure_group(stream, group)
 end
 """
 
-#: Binds the nine keys every queue script takes first (in ``RedisQueue._pending_keys``
-#: order) and defines the helpers. ``touched`` collects the people whose ``keyfree`` time
-#: must be worked out again (``refresh``) once the script has changed their entries.
+#: Binds the ten keys every queue script takes first (in ``Keys.queue_keys`` order) and
+#: defines the helpers. ``touched`` collects the people whose ``keyfree`` time must be
+#: worked out again (``refresh``) once the script has changed their entries.
 PREAMBLE = """
 local stream, due, tries, keyof, pending = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local loose, keyfree, keyq, keyout = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local loose, keyfree, keyq, keyout, erased = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local touched = {}
+-- Whether any entry is marked erased: looked at once, so settling an entry looks at no
+-- mark unless some person was erased while their entries were claimed.
+local marked = redis.call('EXISTS', erased) == 1
 
 local function pad(digits) return string.rep('0', 20 - #digits) .. digits end
 
@@ -113,6 +120,19 @@ local function forget(id)
   end
   redis.call('ZREM', due, id)
   redis.call('HDEL', tries, id)
+  if marked then redis.call('SREM', erased, id) end
+end
+
+-- Whether a pending entry's person was erased while it was claimed (``erased``).
+local function is_erased(id)
+  return marked and redis.call('SISMEMBER', erased, id) == 1
+end
+
+-- Acknowledge and delete a pending entry (ARGV[1] is the group): settled, or dropped.
+local function drop(id)
+  redis.call('XACK', stream, ARGV[1], id)
+  redis.call('XDEL', stream, id)
+  forget(id)
 end
 
 -- A pending entry that was handed out may be claimed again from ``at`` (a score string).

@@ -52,7 +52,7 @@ return #keep
 """
 )
 
-#: KEYS: the nine queue keys, then the layout hash. ARGV: group, consumer, now,
+#: KEYS: the ten queue keys, then the layout hash. ARGV: group, consumer, now,
 #: lease_until, limit, park_cap, connection, layout version. Nothing is handed out while
 #: the index of the connection is incomplete (``REBUILD``): ``unindexed`` is returned.
 #: Returns ``{id, fields, tries}`` per entry, oldest first. First the pending work that is
@@ -65,7 +65,7 @@ CLAIM = (
 local group, consumer, now, lease_until = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local limit, park_cap = tonumber(ARGV[5]), tonumber(ARGV[6])
 if redis.call('EXISTS', stream) == 0 then return {} end
-if redis.call('HGET', KEYS[10], ARGV[7]) ~= ARGV[8] then return 'unindexed' end
+if redis.call('HGET', KEYS[11], ARGV[7]) ~= ARGV[8] then return 'unindexed' end
 local out, took, done = {}, {}, {}
 local function hand_out(entry)
   out[#out + 1] = entry
@@ -78,8 +78,11 @@ local function take_person(key)
     if #out < limit then
       for _, m in ipairs(redis.call('ZRANGEBYLEX', set, lo, hi, 'LIMIT', 0, limit - #out)) do
         local id = id_of(m, p)
-        local got = redis.call('XCLAIM', stream, group, consumer, 0, id)
-        if got[1] then
+        local gone = is_erased(id)  -- its lease ran out after its person was erased
+        local got = gone and {} or redis.call('XCLAIM', stream, group, consumer, 0, id)
+        if gone then
+          drop(id)
+        elseif got[1] then
           hand_out(got[1])
           if set == keyq then
             redis.call('ZREM', keyq, m)
@@ -182,7 +185,7 @@ return result
 """
 )
 
-#: KEYS: the nine queue keys. Returns when the next entry is claimable (as a string),
+#: KEYS: the ten queue keys. Returns when the next entry is claimable (as a string),
 #: ``0`` if an entry new to the group is waiting, or nil if there are none.
 NEXT_READY = (
     PREAMBLE
@@ -199,7 +202,7 @@ return person or single or false
 """
 )
 
-#: KEYS: the nine queue keys, then the layout hash. ARGV: connection, layout version,
+#: KEYS: the ten queue keys, then the layout hash. ARGV: connection, layout version,
 #: page size. One step of building ``loose``, ``keyq``, ``keyout`` and ``keyfree`` from
 #: ``due`` and ``keyof`` (a queue written by a version without them): a page of ``due``
 #: per call, so Redis is never held long, from a cursor kept in the layout hash
@@ -212,7 +215,7 @@ return person or single or false
 REBUILD = (
     PREAMBLE
     + """
-local state = redis.call('HGET', KEYS[10], ARGV[1])
+local state = redis.call('HGET', KEYS[11], ARGV[1])
 if state == ARGV[2] then
   -- Every pending entry is in exactly one of keyout, keyq and loose (each also holds the
   -- member KEEP, as due does): a count that differs means a process of a version without
@@ -244,10 +247,10 @@ for i = 1, #rows, 2 do
   end
 end
 if page[1] == '0' then
-  redis.call('HSET', KEYS[10], ARGV[1], ARGV[2])
+  redis.call('HSET', KEYS[11], ARGV[1], ARGV[2])
   return 1
 end
-redis.call('HSET', KEYS[10], ARGV[1], 'building:' .. page[1])
+redis.call('HSET', KEYS[11], ARGV[1], 'building:' .. page[1])
 return 0
 """
 )

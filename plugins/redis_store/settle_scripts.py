@@ -10,15 +10,20 @@ from .queue_index import ENSURE_GROUP, PREAMBLE, WAITING
 
 __all__ = ["ACK", "DEAD_LETTER", "GIVE_BACK", "RECLAIM", "REQUEUE"]
 
-#: KEYS: the nine queue keys. ARGV: group, not_before, whether to count an attempt
+#: KEYS: the ten queue keys. ARGV: group, not_before, whether to count an attempt
 #: (``1``: a retry, with its reason; ``0``: a release), reason, now, then the ids. Pending
-#: entries only; they move to the ``WAITING`` consumer.
+#: entries only; they move to the ``WAITING`` consumer, but those whose person was erased
+#: while they were claimed are deleted instead. Returns how many were deleted so.
 GIVE_BACK = (
     PREAMBLE
     + f"""
+local dropped = 0
 for i = 6, #ARGV do
   local id = ARGV[i]
-  if redis.call('ZSCORE', due, id) then
+  if is_erased(id) then
+    drop(id)
+    dropped = dropped + 1
+  elseif redis.call('ZSCORE', due, id) then
     redis.call('XCLAIM', stream, ARGV[1], '{WAITING}', 0, id, 'JUSTID')
     schedule(id, ARGV[2])
     if ARGV[3] == '1' then
@@ -30,27 +35,24 @@ for i = 6, #ARGV do
   end
 end
 refresh(ARGV[5])
-return 0
+return dropped
 """
 )
 
-#: KEYS: the nine queue keys. ARGV: group, now, then the ids. Acknowledge and delete
+#: KEYS: the ten queue keys. ARGV: group, now, then the ids. Acknowledge and delete
 #: delivered entries.
 ACK = (
     PREAMBLE
     + """
 for i = 3, #ARGV do
-  local id = ARGV[i]
-  redis.call('XACK', stream, ARGV[1], id)
-  redis.call('XDEL', stream, id)
-  forget(id)
+  drop(ARGV[i])
 end
 refresh(ARGV[2])
 return 0
 """
 )
 
-#: KEYS: the nine queue keys. ARGV: group, now, then the names of dead consumers. Their
+#: KEYS: the ten queue keys. ARGV: group, now, then the names of dead consumers. Their
 #: pending entries (leases: retried ones belong to ``WAITING``) become claimable now,
 #: held by ``WAITING``, 10,000 per consumer per call; a consumer left with none is
 #: deleted. Returns ``{moved, more}``: ``more`` is 1 while some consumer holds more.
@@ -78,19 +80,23 @@ return {{moved, more}}
 """
 )
 
-#: KEYS: the nine queue keys, dead_all, dead_of, then one item key per entry.
+#: KEYS: the ten queue keys, dead_all, dead_of, then one item key per entry.
 #: ARGV: group, connection, failed_at, then per entry: stream id, dead id, reason,
 #:   request JSON, response JSON, the action JSON (with its history), total attempts.
-#:   Entries no longer pending are skipped.
+#:   Entries no longer pending are skipped; those whose person was erased while they
+#:   were claimed are deleted, not buried. Returns how many were deleted so.
 DEAD_LETTER = (
     PREAMBLE
     + """
-local all, of = KEYS[10], KEYS[11]
-local moved, k = 0, 12
+local all, of = KEYS[11], KEYS[12]
+local dropped, k = 0, 13
 for i = 4, #ARGV, 7 do
   local id, dead = ARGV[i], ARGV[i + 1]
   local found = redis.call('XRANGE', stream, id, id)
-  if redis.call('ZSCORE', due, id) and found[1] then
+  if is_erased(id) then
+    drop(id)
+    dropped = dropped + 1
+  elseif redis.call('ZSCORE', due, id) and found[1] then
     local fields, entry = found[1][2], {}
     for j = 1, #fields, 2 do entry[fields[j]] = fields[j + 1] end
     redis.call('HSET', KEYS[k], 'c', ARGV[2], 'a', ARGV[i + 5], 't', entry['t'],
@@ -98,15 +104,12 @@ for i = 4, #ARGV, 7 do
     if entry['k'] then redis.call('HSET', KEYS[k], 'o', entry['k']) end
     redis.call('ZADD', all, dead, dead)
     redis.call('ZADD', of, dead, dead)
-    redis.call('XACK', stream, ARGV[1], id)
-    redis.call('XDEL', stream, id)
-    forget(id)
-    moved = moved + 1
+    drop(id)
   end
   k = k + 1
 end
 refresh(ARGV[3])
-return moved
+return dropped
 """
 )
 

@@ -29,13 +29,17 @@ across ``fork()``.
   Each claim records its owner (``claim_owner``); the first claim of a connection by a
   new ``SqliteQueue`` releases the leases of owners that are provably dead, so a process
   restarted after ``kill -9`` resumes with the killed one's entries, in order, at once.
+* ``drop_person`` (an erasure) deletes a person's entries no worker holds and marks the
+  lease rows of those claimed (``leases.erased``): settling such an entry other than by
+  acknowledging it, or its lease running out, deletes it (``queue_sql.DROP_PERSON_MARK``).
 * Dead letters of both kinds (``delivery``, ``mapping``) share the ``dead_letters`` table:
   ``kind`` tells them apart and ``detail`` (JSON) holds what a mapping failure adds (the
   mapping, field, code and source document). A dead letter's history travels in its
   action's JSON (``h``), so a requeued entry carries it back into the queue. Files written
   before these two columns existed get them on open (``ALTER TABLE ... ADD COLUMN``, with
   defaults that describe the old rows); older mapwire versions still read such files. The
-  queue's ``order_key``, ``owner`` and ``wire`` columns are added the same way. Leases that
+  queue's ``order_key``, ``owner`` and ``wire`` columns, and ``leases.erased``, are added
+  the same way (``queue_schema``). Leases that
   older versions held in the entry's row (``lease_until``, ``owner``) move to ``leases``
   at open, in the schema's transaction; a file from before lease rows named their person
   gets them named, and its delayed entries' holds written, likewise (``KEY_OLD_HOLDS``). A
@@ -82,7 +86,9 @@ from .queue_rows import (
     dumps_lenient,
     encode,
     id_list,
+    survivors,
 )
+from .queue_schema import setup_queue_schema
 from .store import SqliteStore, database_file, sqlite_path
 
 
@@ -151,14 +157,14 @@ class SqliteQueue(SqliteFile):
         elsewhere: list[bool] = []  # whether each key was new to a store on another file
         if keys and dedup is not None and paired is None:
             elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
-            rows = _survivors(rows, actions, elsewhere)
+            rows = survivors(rows, actions, elsewhere)
         if not rows and progress is None:
             return EnqueueResult(0, len(actions))
         undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
         with undo, self._connection() as conn, immediate(conn):
             if keys and paired is not None:
                 new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
-                rows = _survivors(rows, actions, new)
+                rows = survivors(rows, actions, new)
             insert_rows(conn, sql.INSERT, rows)
             if progress is not None:
                 conn.execute(sql.SET_PROGRESS, progress)
@@ -180,6 +186,8 @@ class SqliteQueue(SqliteFile):
         with self._connection() as conn, immediate(conn):
             now = self._clock()  # read once the write lock is held
             args = {"connection": connection, "now": now, "limit": limit}
+            if conn.execute(sql.DROP_ERASED_RUN_OUT, args).rowcount:  # erased, not to go
+                conn.execute(sql.UNLEASE_ERASED_RUN_OUT, args)
             rows = conn.execute(sql.CLAIM, args).fetchall()
             if rows:
                 pairs = dumps([(row[0], row[6]) for row in rows])
@@ -194,14 +202,17 @@ class SqliteQueue(SqliteFile):
 
     def reclaim_dead(self, connection: str) -> int:
         """Make the leased entries of dead owners (``claim_owner_is_dead``) claimable now;
-        returns how many. Reads the connection's entries once."""
+        returns how many. Reads the connection's entries once. Those whose person was
+        erased meanwhile are deleted instead."""
         now = self._clock()
         with self._connection() as conn:
             owners = [str(row[0]) for row in conn.execute(sql.OWNERS, (connection, now))]
             dead = [owner for owner in owners if claim_owner_is_dead(owner)]
             if not dead:
                 return 0
-            return int(conn.execute(sql.RECLAIM, (now, dumps(dead), connection)).rowcount)
+            with immediate(conn):
+                conn.execute(sql.RECLAIM_ERASED, args := (now, dumps(dead), connection))
+                return int(conn.execute(sql.RECLAIM, args).rowcount)
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries and their leases."""
@@ -210,50 +221,56 @@ class SqliteQueue(SqliteFile):
 
     def drop_person(self, connection: str, order_key: str) -> int:
         """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
-        waiting for a retry, or whose lease ran out; leased ones may be in flight and
-        settle as usual) and its dead letters. Returns how many were deleted."""
+        waiting for a retry, or whose lease ran out) and its dead letters, and mark its
+        leased ones (they may be in flight), which settling deletes unless acknowledged
+        (``sql.DROP_PERSON_MARK``). Returns how many were deleted."""
         if not order_key:
             return 0
         args = {"connection": connection, "key": order_key, "now": self._clock()}
         with self._connection() as conn, immediate(conn):
             conn.execute(sql.DROP_PERSON_UNLEASE, args)
             dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)
+            conn.execute(sql.DROP_PERSON_MARK, args)
             return dropped + int(
                 conn.execute(sql.DROP_PERSON_DEAD, (connection, order_key)).rowcount
             )
 
-    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> None:
-        """Release with one more attempt counted; not claimable before ``not_before``."""
-        if ids:
-            self._settle(sql.RETRY, (not_before, reason), ids, hold=True)
+    def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
+        """Release with one more attempt counted; not claimable before ``not_before``.
+        Returns how many were deleted instead, their person erased (``drop_person``)."""
+        return self._settle(sql.RETRY, (not_before, reason), ids, hold=True) if ids else 0
 
-    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> None:
-        """Give entries back without counting an attempt (they were not sent)."""
-        if ids:
-            self._settle(sql.RELEASE, (not_before,), ids, hold=not_before > 0)
+    def release(self, ids: Sequence[Any], not_before: float = 0.0) -> int:
+        """Give entries back without counting an attempt (they were not sent). Returns
+        how many were deleted instead, their person erased (``drop_person``)."""
+        return self._settle(sql.RELEASE, (not_before,), ids, hold=not_before > 0) if ids else 0
 
     def _settle(
         self, statement: str, args: tuple[Any, ...], ids: Sequence[Any], *, hold: bool = False
-    ) -> None:
+    ) -> int:
         """``statement`` on the entries ``ids`` (its last argument) and their leases dropped,
         in one transaction; ``hold``: then those of a person whose ``not_before`` is to come
-        hold it until then (``sql.HOLD``)."""
+        hold it until then (``sql.HOLD``). Those of an erased person are deleted first;
+        returns how many."""
         listed = id_list(ids)
         with self._connection() as conn, immediate(conn):
+            erased = int(conn.execute(sql.DROP_ERASED, (listed,)).rowcount)
             conn.execute(statement, (*args, listed))
             conn.execute(sql.UNLEASE, (listed,))
             if hold:
                 conn.execute(sql.HOLD, (listed, self._clock()))
+        return erased
 
-    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> None:
+    def dead_letter(self, failed: Sequence[tuple[QueueEntry, Failure]]) -> int:
         """Move entries to the dead letters, with the failure, in one transaction.
 
         The dead letter's ``attempts`` counts this last, failed try. Entries no longer in
-        the queue (settled elsewhere after their lease ran out) are skipped. Request and
+        the queue (settled elsewhere after their lease ran out) are skipped; those whose
+        person was erased while claimed are deleted, and counted (returned). Request and
         response are stored as JSON; what JSON cannot hold is stored as its ``str``.
         """
         if not failed:
-            return
+            return 0
         now = self._clock()
         rows = []
         for entry, f in failed:
@@ -262,10 +279,13 @@ class SqliteQueue(SqliteFile):
             request, response = dumps_lenient(f.request), dumps_lenient(f.response)
             action = encode(entry.action, history)
             rows.append((action, f.reason, total, now, request, response, entry.id))
+        listed = id_list([entry.id for entry, _ in failed])
         with self._connection() as conn, immediate(conn):
+            erased = int(conn.execute(sql.DROP_ERASED, (listed,)).rowcount)
             conn.executemany(sql.BURY, rows)
             conn.executemany(sql.DELETE_ONE, [(entry.id,) for entry, _ in failed])
-            conn.execute(sql.UNLEASE, (id_list([entry.id for entry, _ in failed]),))
+            conn.execute(sql.UNLEASE, (listed,))
+        return erased
 
     def record_mapping_failures(self, failures: Sequence[MappingFailure]) -> None:
         """Keep items that failed to map as ``mapping`` dead letters, in one transaction.
@@ -363,34 +383,4 @@ class SqliteQueue(SqliteFile):
 
     # -- internals ------------------------------------------------------------------------
     def _setup_schema(self, conn: sqlite3.Connection) -> None:
-        with immediate(conn):
-            for statement in sql.SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
-            for table, columns in sql.ADDED_COLUMNS.items():
-                have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
-                for name, definition in columns.items():
-                    if name not in have:
-                        conn.execute(f"ALTER TABLE {table} ADD COLUMN {definition}")
-            old_order = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
-                (sql.OLD_ORDER_INDEX,),
-            ).fetchone()
-            for statement in (*sql.INDEXES, *sql.MOVE_LEASES):
-                conn.execute(statement)
-            if old_order:
-                update, holds, drop = sql.KEY_OLD_HOLDS
-                conn.execute(update)
-                conn.execute(holds, (self._clock(),))
-                conn.execute(drop)
-
-
-def _survivors(
-    rows: list[tuple[str, str, float, str, bytes | None]],
-    actions: Sequence[Action],
-    new: list[bool],
-) -> list[tuple[str, str, float, str, bytes | None]]:
-    """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
-    flags = iter(new)
-    keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
-    return [row for row, kept in zip(rows, keep, strict=True) if kept]
+        setup_queue_schema(conn, self._clock())

@@ -107,3 +107,14 @@ def dead_filter(
     ]
     used = [(clause, arg) for clause, arg in parts if arg is not None]
     return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)
+
+
+def survivors(
+    rows: list[tuple[str, str, float, str, bytes | None]],
+    actions: Sequence[Action],
+    new: list[bool],
+) -> list[tuple[str, str, float, str, bytes | None]]:
+    """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
+    flags = iter(new)
+    keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+    return [row for row, kept in zip(rows, keep, strict=True) if kept]

@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS leases (
     lease_until REAL NOT NULL,
     owner TEXT NOT NULL,
     connection TEXT NOT NULL DEFAULT '',
-    order_key TEXT NOT NULL DEFAULT ''
+    order_key TEXT NOT NULL DEFAULT '',
+    erased INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -69,6 +70,7 @@ INDEXES = (
     " ON queue (connection, id, not_before, lease_until, order_key)",
     "CREATE INDEX IF NOT EXISTS queue_old_leases ON queue (id) WHERE lease_until > 0",
     "CREATE INDEX IF NOT EXISTS leases_key ON leases (connection, order_key, lease_until)",
+    "CREATE INDEX IF NOT EXISTS leases_erased ON leases (connection, lease_until) WHERE erased = 1",
 )
 
 #: The index by person that files from before ``leases_key`` have; its presence says that
@@ -176,7 +178,7 @@ KEY_OLD_HOLDS = (
 #: Columns added after the first release, by table, with what old rows get (old entries
 #: have no ordering key: each is ordered with no other, as before; and no ``wire``, the
 #: item prepared at intake: they are prepared at delivery, as before). Lease rows get their
-#: entry's person from ``KEY_OLD_HOLDS``.
+#: entry's person from ``KEY_OLD_HOLDS``; none was erased (``DROP_PERSON_MARK``).
 ADDED_COLUMNS = {
     "dead_letters": {
         "kind": "kind TEXT NOT NULL DEFAULT 'delivery'",
@@ -186,6 +188,7 @@ ADDED_COLUMNS = {
     "leases": {
         "connection": "connection TEXT NOT NULL DEFAULT ''",
         "order_key": "order_key TEXT NOT NULL DEFAULT ''",
+        "erased": "erased INTEGER NOT NULL DEFAULT 0",
     },
     "queue": {
         "order_key": "order_key TEXT NOT NULL DEFAULT ''",
@@ -234,6 +237,34 @@ WHERE connection = :connection AND order_key = :key
     AND NOT EXISTS (SELECT 1 FROM leases AS l WHERE l.id = queue.id)
 """
 DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key = ?"
+
+# An erasure reaches the person's claimed entries too: ``DROP_PERSON_MARK`` (after
+# ``DROP_PERSON_UNLEASE``, in its transaction) marks their live lease rows ``erased``.
+# Such an entry is deleted, not given back nor buried, when it is retried, released or
+# dead-lettered (``DROP_ERASED``, first in the settle's transaction), and when its lease
+# runs out: the next claim deletes it first (``DROP_ERASED_RUN_OUT``, then
+# ``UNLEASE_ERASED_RUN_OUT``), as does a restart that finds its owner dead
+# (``RECLAIM_ERASED``) or the next ``drop_person`` of the person. An acknowledgement
+# deletes it as usual. Marked rows are found through ``leases_erased``, a partial index
+# holding them alone: with none (the common case) each of these statements reads an
+# empty index, and settling or claiming looks at no entry's mark.
+DROP_PERSON_MARK = """
+UPDATE leases INDEXED BY leases_key SET erased = 1
+WHERE connection = :connection AND order_key = :key AND lease_until > :now
+"""
+_MARKED = "SELECT id FROM leases INDEXED BY leases_erased WHERE erased = 1"
+DROP_ERASED = f"DELETE FROM queue WHERE id IN ({_MARKED} AND +{IDS})"
+DROP_ERASED_RUN_OUT = f"""
+DELETE FROM queue WHERE id IN ({_MARKED} AND connection = :connection AND lease_until <= :now)
+"""
+UNLEASE_ERASED_RUN_OUT = """
+DELETE FROM leases INDEXED BY leases_erased
+WHERE erased = 1 AND connection = :connection AND lease_until <= :now
+"""
+RECLAIM_ERASED = f"""
+DELETE FROM queue WHERE id IN ({_MARKED}
+    AND lease_until > ? AND owner IN (SELECT value FROM json_each(?)) AND connection = ?)
+"""
 
 #: ``dlq retry``: delivery dead letters (``{where}``) back to the queue, oldest first. One
 #: from before histories were kept has its one failure in its row: it becomes the history

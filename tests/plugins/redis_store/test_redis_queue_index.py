@@ -138,3 +138,18 @@ def test_every_lease_of_a_dead_process_is_freed_at_once(tmp_path: Path) -> None:
     assert len(gone.claim("c", 20_000, 300)) == 10_050
     after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
     assert len(after.claim("c", 20_000, 300)) == 10_050
+
+
+def test_a_dead_process_leases_of_an_erased_person_are_deleted_not_freed(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock()
+    gone = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    gone.consumer = claim_owner_id().rsplit("/", 1)[0] + "/a-token-no-process-holds"
+    gone.enqueue("c", [of("p", 0), of("q", 1)])
+    assert numbers(gone.claim("c", 10, 300)) == [0, 1]
+    assert gone.drop_person("c", "p") == 0, "held: marked"
+    after = RedisQueue(REDIS_URL, prefix=prefix_for(tmp_path), clock=clock)
+    assert numbers(after.claim("c", 10, 300)) == [1], "p's is not sent again"
+    assert after.depth("c") == 1
+    assert after._open().exists(after.keys.erased("c")) == 0, "no mark outlives its entry"

@@ -1,10 +1,12 @@
 """The erasure part of the ``Queue`` contract (``QueueContract`` inherits it).
 
 ``drop_person(connection, order_key)`` deletes, atomically, a person's entries that no
-worker holds (new, waiting for a retry, or whose lease ran out); an entry a worker has
-claimed is left and settles as usual (it may already be in flight). The person's delivery
-dead letters of that connection go too: they hold the person's data, and a ``dlq retry``
-of one would re-create the person after the erasure.
+worker holds (new, waiting for a retry, or whose lease ran out), and marks the ones a
+worker has claimed (they may already be in flight): such an entry is removed when it is
+acknowledged, and deleted when it is retried, released or dead-lettered (each returns how
+many it deleted so), or when its lease runs out: it is never sent again, nor kept as a
+dead letter. The person's delivery dead letters of that connection go too: they hold the
+person's data, and a ``dlq retry`` of one would re-create the person after the erasure.
 """
 
 from __future__ import annotations
@@ -29,14 +31,17 @@ class PersonDropContract:
         assert numbers(queue.claim("d", 10, 30)) == [3], "other connections keep theirs"
         assert queue.drop_person("c", "") == 0
 
-    def test_drop_person_leaves_a_claim_in_flight_and_takes_retries_and_expired_leases(
+    def test_drop_person_keeps_a_claim_in_flight_and_takes_retries_and_expired_leases(
         self, queue: Queue, clock: FakeClock
     ) -> None:
         queue.enqueue("c", [of("p", 0), of("p", 1)])
         (leased,) = queue.claim("c", 1, 30)
         assert queue.drop_person("c", "p") == 1, "the unclaimed later entry goes"
-        assert queue.depth("c") == 1
-        queue.retry([leased.id], clock.now + 10, "HTTP 503")
+        assert queue.depth("c") == 1, "the claimed one is left to its worker"
+        assert queue.retry([leased.id], clock.now + 10, "HTTP 503") == 1, "then it goes"
+        queue.enqueue("c", [of("p", 2)])
+        (again,) = queue.claim("c", 1, 30)
+        assert queue.retry([again.id], clock.now + 10, "HTTP 503") == 0
         assert queue.drop_person("c", "p") == 1, "an entry waiting for a retry goes"
         assert queue.depth("c") == 0
         queue.enqueue("c", [of("p", 4)])
@@ -68,3 +73,72 @@ class PersonDropContract:
         assert left == [("c", 1), ("d", 3)]
         assert queue.requeue_dead_letters(None, "c") == 1
         assert numbers(queue.claim("c", 10, 30)) == [1], "only q's comes back"
+
+    def test_a_claimed_entry_of_an_erased_person_is_deleted_when_retried_not_sent_again(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("q", 1)])
+        in_flight = queue.claim("c", 10, 30)
+        assert queue.drop_person("c", "p") == 0, "claimed: marked, not deleted yet"
+        queue.enqueue("c", [of("p", 2)])  # the erasure, queued after the drop
+        assert queue.retry([e.id for e in in_flight], clock.now + 5, "HTTP 503") == 1
+        assert numbers(queue.claim("c", 10, 30)) == [2], "the erasure goes at once"
+        clock.advance(5)
+        assert numbers(queue.claim("c", 10, 30)) == [1], "q's retry comes back; p's never"
+        assert queue.depth("c") == 2
+
+    def test_a_claimed_entry_of_an_erased_person_is_deleted_when_released(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("p", 1)])
+        first, second = queue.claim("c", 10, 30)
+        assert queue.drop_person("c", "p") == 0
+        assert queue.release([first.id], not_before=clock.now + 5) == 1
+        assert queue.release([second.id]) == 1
+        clock.advance(5)
+        assert queue.claim("c", 10, 30) == [] and queue.depth("c") == 0
+        assert queue.drop_person("c", "p") == 0, "nothing of p was left behind"
+
+    def test_a_claimed_entry_of_an_erased_person_is_never_dead_lettered(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("q", 1)])
+        p, q = queue.claim("c", 10, 30)
+        queue.drop_person("c", "p")
+        assert queue.dead_letter([(p, Failure("HTTP 400")), (q, Failure("HTTP 400"))]) == 1
+        assert [d.action.payload["n"] for d in queue.dead_letters()] == [1], "only q's is kept"
+        assert queue.depth("c") == 0
+
+    def test_an_erased_persons_claim_is_acknowledged_as_usual_and_the_rest_deleted(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("p", 1)])
+        sent, unsent = queue.claim("c", 10, 30)
+        assert queue.drop_person("c", "p") == 0
+        queue.ack([sent.id])  # it reached the vendor before the erasure
+        assert queue.retry([unsent.id], clock.now + 5, "HTTP 503") == 1
+        assert queue.depth("c") == 0
+        queue.enqueue("c", [of("p", 2)])
+        assert numbers(queue.claim("c", 10, 30)) == [2], "a new entry of p is not marked"
+
+    def test_a_claimed_entry_of_an_erased_person_whose_lease_runs_out_is_deleted(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("p", 0), of("q", 1)])
+        in_flight = queue.claim("c", 10, 30)
+        queue.drop_person("c", "p")
+        queue.enqueue("c", [of("p", 2)])
+        clock.advance(31)  # the worker died: its leases ran out
+        assert numbers(queue.claim("c", 10, 30)) == [1, 2], "p's claimed entry never again"
+        assert queue.retry([e.id for e in in_flight], clock.now, "late") == 0, "gone already"
+        assert queue.depth("c") == 2
+
+    def test_a_mark_reaches_only_that_connection(self, queue: Queue, clock: FakeClock) -> None:
+        queue.enqueue("c", [of("p", 0)])
+        queue.enqueue("d", [of("p", 1)])
+        in_c, in_d = queue.claim("c", 10, 30), queue.claim("d", 10, 30)
+        queue.drop_person("c", "p")
+        assert queue.retry([e.id for e in in_d], clock.now + 5, "HTTP 503") == 0
+        assert queue.retry([e.id for e in in_c], clock.now + 5, "HTTP 503") == 1
+        clock.advance(5)
+        assert numbers(queue.claim("d", 10, 30)) == [1]

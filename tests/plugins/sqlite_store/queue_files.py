@@ -65,6 +65,23 @@ CREATE INDEX queue_old_leases ON queue (id) WHERE lease_until > 0;
 """
 )
 
+#: Before erasures reached claimed entries: ``leases`` naming their person, without
+#: ``erased``; the person's holds found through ``leases_key``.
+BEFORE_ERASED_MARKS = (
+    BEFORE_LEASES.replace("CREATE INDEX queue_order ON queue (connection, order_key, id);\n", "")
+    + """
+CREATE TABLE leases (
+    id INTEGER PRIMARY KEY,
+    lease_until REAL NOT NULL,
+    owner TEXT NOT NULL,
+    connection TEXT NOT NULL DEFAULT '',
+    order_key TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX queue_old_leases ON queue (id) WHERE lease_until > 0;
+CREATE INDEX leases_key ON leases (connection, order_key, lease_until);
+"""
+)
+
 #: An owner on another host: never provably dead, so its leases hold until they run out.
 ELSEWHERE = "elsewhere/instance/1/token"
 

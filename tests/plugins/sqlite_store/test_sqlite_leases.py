@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ordering_contract import numbers, of
 from queue_contract import act
-from queue_files import BEFORE_LEASES, ELSEWHERE, rows
+from queue_files import BEFORE_ERASED_MARKS, BEFORE_LEASES, ELSEWHERE, rows
 from store_contract import FakeClock
 
 from mapwire import claim_owner_id
@@ -67,6 +67,20 @@ def test_drop_person_removes_run_out_leases_and_keeps_live_ones(
     assert queue.drop_person("c", "q") == 2
     assert queue.drop_person("c", "p") == 0, "p's entry is held by a worker"
     assert [row[0] for row in lease_rows(db)] == [p.id]
+
+
+def test_a_restart_deletes_an_erased_persons_entries_its_dead_owner_had_claimed(
+    db: Path, clock: FakeClock
+) -> None:
+    with SqliteQueue(db, clock=clock) as killed:
+        killed.owner = dead_owner()
+        killed.enqueue("c", [of("p", 0), of("q", 1)])
+        assert numbers(killed.claim("c", 10, 60)) == [0, 1]
+        assert killed.drop_person("c", "p") == 0
+    with SqliteQueue(db, clock=clock) as restarted:
+        assert numbers(restarted.claim("c", 10, 60)) == [1], "p's is not sent again"
+        assert restarted.depth("c") == 1
+        assert lease_rows(db) == [(2, clock.now + 60, restarted.owner)]
 
 
 def test_claim_never_hands_out_an_entry_another_live_owner_leased(
@@ -160,3 +174,24 @@ def test_opening_drops_leases_of_entries_settled_without_them(db: Path) -> None:
         conn.close()
     with SqliteQueue(db):
         assert [row[0] for row in lease_rows(db)] == [second.id]
+
+
+def test_a_file_from_before_erased_marks_gets_them(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path)
+    try:
+        conn.executescript(BEFORE_ERASED_MARKS)
+        action = '{"d":"customerio","a":"identify","p":{"n":0},"r":""}'
+        conn.execute(
+            "INSERT INTO queue (connection, action, enqueued_at, order_key) VALUES (?, ?, 1, ?)",
+            ("c", action, "p"),
+        )
+        conn.execute("INSERT INTO leases VALUES (1, ?, ?, 'c', 'p')", (clock.now + 60, ELSEWHERE))
+        conn.commit()
+    finally:
+        conn.close()
+    with SqliteQueue(path, clock=clock) as queue:
+        assert rows(path, "SELECT id, erased FROM leases") == [(1, 0)]
+        assert queue.drop_person("c", "p") == 0, "claimed by a live worker elsewhere"
+        assert queue.retry([1], clock.now, "HTTP 503") == 1
+        assert queue.depth("c") == 0
