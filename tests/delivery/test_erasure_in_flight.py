@@ -1,0 +1,112 @@
+"""An erasure that arrives while a worker has the person's update in flight: the update,
+answered with a transient failure, is not retried after the erasure (in another
+connection to the same Customer.io workspace it would re-create the erased person).
+Against the Customer.io stand-in on loopback, through the real queue."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import write_config
+
+from mapwire.runtime.config import load_config
+from mapwire.runtime.delivery import Settled
+from mapwire.runtime.process import Runtime
+
+pytestmark = pytest.mark.usefixtures("secrets")
+
+EVENTS = "mparticle.events_api_batch"
+
+#: A person's attributes become an identify; an ``erase`` attribute a suppress instead.
+MAPPING = """\
+mapwire: 1
+name: erase-or-update
+source: mparticle.events_api_batch
+destination: customerio
+rules:
+  - name: update
+    when: "!(doc.user_attributes.erase)"
+    action: identify
+    fields:
+      identifiers: "{id: doc.user_identities.customer_id}"
+      attributes: doc.user_attributes
+  - name: erase
+    when: "doc.user_attributes.erase"
+    action: suppress
+    fields:
+      identifiers: "{id: doc.user_identities.customer_id}"
+"""
+
+
+def _batch(person: str, **attributes: Any) -> dict[str, Any]:
+    return {
+        "environment": "production",
+        "user_identities": {"customer_id": person},
+        "user_attributes": attributes,
+    }
+
+
+def _runtime(tmp_path: Path, server: Any) -> Runtime:
+    """``updates`` and ``people``: two connections to one Customer.io workspace."""
+    (tmp_path / "erase.yaml").write_text(MAPPING)
+    flows = [
+        {
+            "name": name,
+            "flow": str(tmp_path / "erase.yaml"),
+            "destination": {
+                "site_id": server.site_id,
+                "api_key": {"env": "TEST_CIO_API_KEY"},
+                "base_url": server.origin,
+            },
+        }
+        for name in ("updates", "people")
+    ]
+    return Runtime(load_config(write_config(tmp_path, flows)))
+
+
+def _sent(server: Any) -> list[tuple[str, str]]:
+    return [
+        (i["action"], i["identifiers"]["id"]) for i in server.accepted_items("POST /api/v2/batch")
+    ]
+
+
+def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    runtime = _runtime(tmp_path, customerio_server)
+    updates, people = runtime.config.connections
+    runtime.pipeline.submit(
+        EVENTS, [_batch("p1", plan="a"), _batch("p2", plan="b")], only="updates"
+    )
+
+    async def run() -> tuple[Settled, Settled, Settled]:
+        customerio_server.set_delay(1.0)  # the update is in flight a while, then fails
+        customerio_server.fail_next(1, 503)
+        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
+        while customerio_server.arrived == 0:  # the erasure comes while it is in flight
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(
+            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+        )
+        failed = await sending
+        customerio_server.set_delay(0)
+        erased = await runtime.deliverer(people).step()
+        await asyncio.sleep(2.5)  # past any backoff (max_backoff_seconds: 2)
+        again = await runtime.deliverer(updates).step()
+        await runtime.aclose()
+        return failed, erased, again
+
+    try:
+        failed, erased, again = asyncio.run(run())
+        assert _sent(customerio_server) == [("suppress", "p1"), ("identify", "p2")]
+        assert runtime.queue.depth() == 0 and runtime.queue.dead_letters() == []
+        assert (failed.retried, failed.erased) == (2, 1), "p1's update deleted, p2's retried"
+        assert erased.delivered == 1
+        assert (again.delivered, again.erased) == (1, 0), "p2's update only"
+        metrics = runtime.metrics.render().decode()
+        assert 'mapwire_erased_claimed_actions_total{connection="updates"} 1.0' in metrics
+    finally:
+        runtime.close()
