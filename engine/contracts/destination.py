@@ -191,7 +191,8 @@ class Destination(ABC):
         """Whether ``action`` erases its person (a delete): before it is queued, the
         queue drops that person's pending entries (``Queue.drop_person`` with its
         ``ordering_key``) in every connection to the same account (``account_key``), so
-        no older update re-creates them. Default: no action does."""
+        no older update re-creates them; claimed ones are deleted unless delivered.
+        Default: no action does."""
         return False
 
     def account_key(self, settings: Mapping[str, Any]) -> str | None:

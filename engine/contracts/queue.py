@@ -5,7 +5,8 @@ Intake writes actions with ``enqueue`` *before* it acknowledges its input; deliv
 once to a process that finds their owner dead on its own host), and
 settles every claimed item exactly once: ``ack`` (delivered), ``retry`` (try again later),
 or ``dead_letter`` (never going to work; kept with the request, the response and the
-reason for ``mapwire dlq``).
+reason for ``mapwire dlq``). An item whose person was erased while it was claimed
+(``drop_person``) is deleted by any of these but ``ack``.
 
 Dead letters are of two kinds. ``delivery``: a queued action a destination refused (or
 that never reached it within the retry window). ``mapping``: an input item that failed to

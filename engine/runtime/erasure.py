@@ -9,7 +9,13 @@ delete or a suppress) and which connections deliver to one account
   (the same person: the key is computed from the payload's identifiers, so it is the same
   in every connection of the destination) that no worker holds (``Queue.drop_person``), so
   no older update re-creates the person after the erasure. Entries a worker has already
-  claimed may still go out; per-person order then sends the erasure after them;
+  claimed are marked in the same step: one the vendor accepts is removed as usual, one
+  that fails (to be retried, or for good) or is given back is deleted, neither sent again
+  nor kept as a dead letter, and one whose worker died is deleted once its lease runs
+  out. What is left: a request already in flight when the erasure is queued may still
+  reach the vendor; in the erasure's own connection per-person order sends the erasure
+  after it, but in another connection to the account it may arrive just after the
+  erasure (and re-create the person there);
 * the state the mapping rule's ``forget`` names (``Action.forget``) is removed from the
   state store (``StateStore.forget``) in every connection to the account, e.g. the
   person's audience memberships an audience flow keeps.
