@@ -107,6 +107,7 @@ class VendorServer:
         self._faults: deque[_Fault] = deque()
         self._predicate: ItemPredicate | None = None
         self._delay = 0.0
+        self._gate: threading.Event | None = None
         self._validate = True
         self._errors: list[str] = []
 
@@ -249,6 +250,19 @@ class VendorServer:
             raise ValueError("delay must not be negative")
         with self._lock:
             self._delay = float(seconds)
+
+    def hold_answers(self) -> None:
+        """Keep every request that arrives from now on waiting for its answer until
+        :meth:`answer_held` (or the server stops): a test decides when it is answered."""
+        with self._lock:
+            self._gate = threading.Event()
+
+    def answer_held(self) -> None:
+        """Answer the requests :meth:`hold_answers` keeps waiting, and the next at once."""
+        with self._lock:
+            gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.set()
 
     def set_validate(self, enabled: bool) -> None:
         """Turn schema validation (and per-item limits) on or off; on by default."""
@@ -402,6 +416,9 @@ class VendorServer:
             self._arrived += 1
             fault = self._faults.popleft() if self._faults else None
             delay = self._delay
+            gate = self._gate
+        while gate is not None and not gate.wait(0.05) and not self._stopping.is_set():
+            pass  # held until the test answers (``answer_held``)
         if (delay > 0 and self._stopping.wait(delay)) or self._stopping.is_set():
             self._record(request, None)
             return None

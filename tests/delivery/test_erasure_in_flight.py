@@ -83,7 +83,7 @@ def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
     )
 
     async def run() -> tuple[Settled, Settled, Settled]:
-        customerio_server.set_delay(1.0)  # the update is in flight a while, then fails
+        customerio_server.hold_answers()  # the update is in flight until erased, then fails
         customerio_server.fail_next(1, 503)
         sending = asyncio.ensure_future(runtime.deliverer(updates).step())
         while customerio_server.arrived == 0:  # the erasure comes while it is in flight
@@ -91,8 +91,8 @@ def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
         await asyncio.to_thread(
             runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
         )
+        customerio_server.answer_held()
         failed = await sending
-        customerio_server.set_delay(0)
         erased = await runtime.deliverer(people).step()
         await asyncio.sleep(2.5)  # past any backoff (max_backoff_seconds: 2)
         again = await runtime.deliverer(updates).step()
