@@ -30,7 +30,7 @@ fails (``undo_seen_on_failure``), so a refused input's retry is not skipped as d
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -288,7 +288,7 @@ class Queue(Protocol):
         an entry is not ready while an earlier one of its ``order_key`` is pending."""
         ...
 
-    def drop_person(self, connection: str, order_key: str) -> int:
+    def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
         """Atomically delete the entries of ``connection`` with this ``order_key`` (one
         person's, see ``Destination.ordering_key``) that no worker holds: new, waiting for
         a retry, or whose lease ran out; for an erasure request. Entries a live worker has
@@ -298,8 +298,11 @@ class Queue(Protocol):
         lease runs out is deleted by the next claim (or ``drop_person``), never handed out
         again. The person's dead letters of ``connection`` are deleted too (they hold the
         person's data, and a ``dlq retry`` would re-create the person). An empty key drops
-        nothing. Returns how many entries and dead letters were deleted (marked entries
-        are counted when they are deleted, by the call that settles them)."""
+        nothing. Entries whose action name is in ``keep`` (the erasing actions: an
+        erasure must not delete an earlier erasure of the person, in flight or waiting
+        for a retry) are neither deleted nor marked. Returns how many entries and dead
+        letters were deleted (marked entries are counted when they are deleted, by the
+        call that settles them)."""
         ...
 
     def ack(self, ids: Sequence[Any]) -> None: ...

@@ -8,8 +8,10 @@ delete or a suppress) and which connections deliver to one account
 * in every connection to the account, the queue drops the entries of its ``order_key``
   (the same person: the key is computed from the payload's identifiers, so it is the same
   in every connection of the destination) that no worker holds (``Queue.drop_person``), so
-  no older update re-creates the person after the erasure. Entries a worker has already
-  claimed are marked in the same step: one the vendor accepts is removed as usual, one
+  no older update re-creates the person after the erasure. The person's erasing entries
+  (an earlier erasure, in flight or waiting for a retry) are left alone: a redelivered
+  erasure request must not undo the first. Entries a worker has already claimed are
+  marked in the same step: one the vendor accepts is removed as usual, one
   that fails (to be retried, or for good) or is given back is deleted, neither sent again
   nor kept as a dead letter, and one whose worker died is deleted once its lease runs
   out. What is left: a request already in flight when the erasure is queued may still
@@ -108,12 +110,14 @@ def erase_people(
     sets it names from each connection's state."""
     actions = list(actions)
     keys: set[str] = set()
+    keep: list[str] = []  # an erasure never drops the person's erasures (a redelivered one)
     if destination is not None:
         keys = {a.order_key for a in actions if a.order_key and destination.erases(a.action)}
+        keep = sorted(name for name in destination.actions if destination.erases(name))
     forgets = [f for a in actions for f in a.forget]
     if not keys and not forgets:
         return Erased()
-    dropped = sum(queue.drop_person(c.name, key) for c in connections for key in sorted(keys))
+    dropped = sum(queue.drop_person(c.name, key, keep) for c in connections for key in sorted(keys))
     forgotten = sum(
         store.forget(f"{c.state_namespace}{f.set}", f.keys) for c in connections for f in forgets
     )

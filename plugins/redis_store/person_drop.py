@@ -6,28 +6,38 @@ release (held by ``WAITING``), or whose lease ran out. An entry leased by a live
 may be in flight already: it is marked (``erased``, see ``queue_index``), and deleted
 when it is settled other than by an acknowledgement or when its lease runs out. The
 scan is over the connection's whole stream (erasures are rare; the queue is the
-backlog, not history).
+backlog, not history). An entry whose action is one the caller keeps (the erasures
+themselves) is left alone, held or not.
 Then the person's dead letters of the connection are deleted (each records its ordering
 key), in one transaction.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Collection
 from typing import Any
 
 from .queue_index import GROUP, PREAMBLE, WAITING
 
-#: KEYS: the ten queue keys. ARGV: group, now, the ordering key.
+#: KEYS: the ten queue keys. ARGV: group, now, the ordering key, the action names to
+#: keep (a JSON array: the erasures themselves, neither dropped nor marked).
 DROP_PERSON = (
     PREAMBLE
     + f"""
 local dropped = 0
 if redis.call('EXISTS', stream) == 0 then return 0 end
+local keep = {{}}
+for _, name in ipairs(cjson.decode(ARGV[4])) do keep[name] = true end
 for _, entry in ipairs(redis.call('XRANGE', stream, '-', '+')) do
   local id, fields = entry[1], entry[2]
-  local key = nil
+  local key, action = nil, nil
   for i = 1, #fields, 2 do
     if fields[i] == 'k' then key = fields[i + 1] end
+    if fields[i] == 'a' then action = fields[i + 1] end
+  end
+  if key == ARGV[3] and next(keep) ~= nil and keep[cjson.decode(action).a] then
+    key = nil  -- an erasure itself: left alone
   end
   if key == ARGV[3] then
     local held = false
@@ -57,8 +67,9 @@ class PersonDrop:
 
     _drop_script: Any = None
 
-    def drop_person(self, connection: str, order_key: str) -> int:
-        """Delete the entries of ``order_key`` no live worker holds; returns how many."""
+    def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
+        """Delete the entries of ``order_key`` no live worker holds and mark the others,
+        but those whose action is in ``keep``; returns how many were deleted."""
         if not order_key:
             return 0
         queue: Any = self
@@ -66,7 +77,7 @@ class PersonDrop:
         if self._drop_script is None:
             self._drop_script = client.register_script(DROP_PERSON)
         keys = queue._pending_keys(connection)
-        args = [GROUP, repr(queue._clock()), order_key]
+        args = [GROUP, repr(queue._clock()), order_key, json.dumps(sorted(keep))]
         dropped = int(self._drop_script(keys=keys, args=args, client=client))
         return dropped + self._drop_dead_letters(client, connection, order_key)
 

@@ -57,7 +57,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from functools import partial
 from typing import Any
 
@@ -219,14 +219,16 @@ class SqliteQueue(SqliteFile):
         if ids:
             self._settle(sql.ACK, (), ids)
 
-    def drop_person(self, connection: str, order_key: str) -> int:
+    def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
         """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
         waiting for a retry, or whose lease ran out) and its dead letters, and mark its
         leased ones (they may be in flight), which settling deletes unless acknowledged
-        (``sql.DROP_PERSON_MARK``). Returns how many were deleted."""
+        (``sql.DROP_PERSON_MARK``); entries whose action is in ``keep`` are left alone.
+        Returns how many were deleted."""
         if not order_key:
             return 0
-        args = {"connection": connection, "key": order_key, "now": self._clock()}
+        keeps = dumps(sorted(keep))
+        args = {"connection": connection, "key": order_key, "now": self._clock(), "keep": keeps}
         with self._connection() as conn, immediate(conn):
             conn.execute(sql.DROP_PERSON_UNLEASE, args)
             dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)

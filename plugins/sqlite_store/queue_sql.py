@@ -227,14 +227,19 @@ DEAD_COLUMNS = (
 #: left is a worker's live claim; both run in one transaction. The queue has no index by
 #: person: ``DROP_PERSON`` reads the connection's entries in ``queue_claim`` (the person's
 #: key is in it), a rare cost an erasure may pay.
-DROP_PERSON_UNLEASE = """
+#: Entries whose action is named in ``:keep`` (a JSON array: the erasures themselves) are
+#: neither dropped nor marked, and one waiting for a retry keeps its delay's hold.
+_KEPT = "json_extract(q.action, '$.a') IN (SELECT value FROM json_each(:keep))"
+DROP_PERSON_UNLEASE = f"""
 DELETE FROM leases INDEXED BY leases_key
-WHERE connection = :connection AND order_key = :key AND (lease_until <= :now OR owner = '')
+WHERE connection = :connection AND order_key = :key AND (lease_until <= :now
+    OR owner = '' AND NOT EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id AND {_KEPT}))
 """
 DROP_PERSON = """
 DELETE FROM queue INDEXED BY queue_claim
 WHERE connection = :connection AND order_key = :key
     AND NOT EXISTS (SELECT 1 FROM leases AS l WHERE l.id = queue.id)
+    AND json_extract(action, '$.a') NOT IN (SELECT value FROM json_each(:keep))
 """
 DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key = ?"
 
@@ -248,9 +253,10 @@ DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key 
 # deletes it as usual. Marked rows are found through ``leases_erased``, a partial index
 # holding them alone: with none (the common case) each of these statements reads an
 # empty index, and settling or claiming looks at no entry's mark.
-DROP_PERSON_MARK = """
+DROP_PERSON_MARK = f"""
 UPDATE leases INDEXED BY leases_key SET erased = 1
 WHERE connection = :connection AND order_key = :key AND lease_until > :now
+    AND NOT EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id AND {_KEPT})
 """
 _MARKED = "SELECT id FROM leases INDEXED BY leases_erased WHERE erased = 1"
 DROP_ERASED = f"DELETE FROM queue WHERE id IN ({_MARKED} AND +{IDS})"

@@ -110,3 +110,51 @@ def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
         assert 'mapwire_erased_claimed_actions_total{connection="updates"} 1.0' in metrics
     finally:
         runtime.close()
+
+
+def test_a_redelivered_erasure_does_not_delete_the_first_one_in_flight(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """The erase rule's dedup key (the request's id) makes the redelivered erasure a
+    duplicate: the first one, in flight and failing, must stay to be retried."""
+    (tmp_path / "erase.yaml").write_text(
+        MAPPING + '    dedup_key: "doc.user_attributes.request_id"\n'
+    )
+    flows = [
+        {
+            "name": "people",
+            "flow": str(tmp_path / "erase.yaml"),
+            "destination": {
+                "site_id": customerio_server.site_id,
+                "api_key": {"env": "TEST_CIO_API_KEY"},
+                "base_url": customerio_server.origin,
+            },
+        }
+    ]
+    runtime = Runtime(load_config(write_config(tmp_path, flows)))
+    (people,) = runtime.config.connections
+    erase = [_batch("p1", erase=True, request_id="dsr-1")]
+    runtime.pipeline.submit(EVENTS, erase, only="people")
+
+    async def run() -> tuple[Settled, Settled]:
+        customerio_server.hold_answers()
+        customerio_server.fail_next(1, 503)
+        sending = asyncio.ensure_future(runtime.deliverer(people).step())
+        while customerio_server.arrived == 0:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(runtime.pipeline.submit, EVENTS, erase, only="people")
+        customerio_server.answer_held()
+        first = await sending
+        await asyncio.sleep(2.5)  # past any backoff (max_backoff_seconds: 2)
+        again = await runtime.deliverer(people).step()
+        await runtime.aclose()
+        return first, again
+
+    try:
+        first, again = asyncio.run(run())
+        assert (first.retried, first.erased) == (1, 0), "retried, not deleted"
+        assert again.delivered == 1
+        assert _sent(customerio_server) == [("suppress", "p1")]
+        assert runtime.queue.depth() == 0
+    finally:
+        runtime.close()

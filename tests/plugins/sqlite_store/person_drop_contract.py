@@ -7,6 +7,8 @@ acknowledged, and deleted when it is retried, released or dead-lettered (each re
 many it deleted so), or when its lease runs out: it is never sent again, nor kept as a
 dead letter. The person's delivery dead letters of that connection go too: they hold the
 person's data, and a ``dlq retry`` of one would re-create the person after the erasure.
+Entries whose action the caller keeps (``keep``: the erasing actions) are left alone,
+claimed or not: a redelivered erasure request must not delete the first erasure.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from __future__ import annotations
 from ordering_contract import numbers, of
 from store_contract import FakeClock
 
+from mapwire.contracts.actions import Action
 from mapwire.contracts.queue import Failure, Queue
+
+#: The erasing action names a caller keeps (``drop_person``'s ``keep``).
+ERASING = ("delete", "suppress")
+
+
+def erasure(person: str, n: int) -> Action:
+    """A suppress numbered ``n`` of ``person``: an erasure, kept by ``drop_person``."""
+    payload = {"id": person, "n": n}
+    return Action("customerio", "suppress", payload, rule="erase", order_key=person)
 
 
 class PersonDropContract:
@@ -142,3 +154,45 @@ class PersonDropContract:
         assert queue.retry([e.id for e in in_c], clock.now + 5, "HTTP 503") == 1
         clock.advance(5)
         assert numbers(queue.claim("d", 10, 30)) == [1]
+
+    def test_an_erasure_keeps_the_persons_claimed_erasure_unmarked(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [erasure("p", 0), of("p", 1)])
+        (first,) = queue.claim("c", 1, 30)
+        assert queue.drop_person("c", "p", keep=ERASING) == 1, "only the update goes"
+        queue.enqueue("c", [erasure("p", 2)])  # the redelivered erasure
+        assert queue.retry([first.id], clock.now + 5, "HTTP 503") == 0, "retried, not deleted"
+        clock.advance(5)
+        assert numbers(queue.claim("c", 10, 30)) == [0, 2], "the first erasure goes, first"
+
+    def test_an_erasure_keeps_the_persons_erasure_waiting_for_a_retry_and_its_turn(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [erasure("p", 0)])
+        (first,) = queue.claim("c", 1, 30)
+        queue.retry([first.id], clock.now + 5, "HTTP 503")
+        queue.enqueue("c", [of("p", 1)])
+        assert queue.drop_person("c", "p", keep=ERASING) == 1, "the update only"
+        queue.enqueue("c", [erasure("p", 2)])
+        assert queue.claim("c", 10, 30) == [], "the later erasure waits behind the first"
+        clock.advance(5)
+        assert numbers(queue.claim("c", 10, 30)) == [0, 2]
+
+    def test_a_failed_erasure_of_a_person_erased_again_is_dead_lettered_not_deleted(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [erasure("p", 0), of("p", 1)])
+        first, update = queue.claim("c", 10, 30)
+        queue.drop_person("c", "p", keep=ERASING)
+        failed = [(first, Failure("HTTP 400")), (update, Failure("HTTP 400"))]
+        assert queue.dead_letter(failed) == 1, "the update is deleted"
+        kept = [(d.action.action, d.action.payload["n"]) for d in queue.dead_letters()]
+        assert kept == [("suppress", 0)], "a failed erasure stays visible"
+
+    def test_without_keep_an_erasure_is_dropped_like_any_entry(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [erasure("p", 0)])
+        assert queue.drop_person("c", "p") == 1
+        assert queue.depth("c") == 0
