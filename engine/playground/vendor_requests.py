@@ -16,7 +16,7 @@ from typing import Any
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
 from ..contracts.errors import MapwireError, PermanentDeliveryError
-from ..runtime.delivery import Redactor
+from ..runtime.redaction import Redactor
 
 MASK = "[masked]"
 CREDENTIAL_HEADERS = frozenset(

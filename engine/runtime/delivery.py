@@ -41,6 +41,7 @@ from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .metrics import Metrics, observe_all
+from .redaction import Redactor
 from .transport_errors import describe_transport_error
 
 MAX_BODY_IN_DEAD_LETTER = 4000
@@ -60,37 +61,15 @@ def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> flo
     return delay
 
 
-class Redactor:
-    """Replaces every secret setting's value in text bound for logs or dead letters."""
-
-    def __init__(self, secrets: Sequence[str]) -> None:
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
-        self._with_token: tuple[str, Redactor] | None = None
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    def with_credentials_of(self, request: httpx.Request) -> Redactor:
-        """Also the credentials ``request`` carries in its ``Authorization`` header (a
-        Basic token is the base64 of the secrets: a vendor echoing it would store them)."""
-        token = request.headers.get("authorization", "").partition(" ")[2].strip()
-        if not token:
-            return self
-        if self._with_token is None or self._with_token[0] != token:  # built once per token
-            self._with_token = (token, Redactor([*self.secrets, token]))
-        return self._with_token[1]
-
-
 def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
     """The queue ids of the items ``requests`` carry, in order."""
     return [item.key.id for sent in requests for item in sent.items]
 
 
-def _run_all(writes: Sequence[Callable[[], int | None]]) -> int:
-    """Run the queue's writes in order; how many entries they deleted, their person erased."""
-    return sum(write() or 0 for write in writes)
+def _run_all(writes: Sequence[Callable[[], int | None]]) -> list[int]:
+    """Run the queue's writes in order; how many entries each deleted, their person erased
+    (a queue written before ``drop_person`` marked claimed entries returns None: none)."""
+    return [write() or 0 for write in writes]
 
 
 @dataclass
@@ -105,7 +84,8 @@ class Settled:
     """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
     erased: int = 0
     """Entries retried, released or dead-lettered that the queue deleted instead: their
-    person was erased while they were claimed (``Queue.drop_person``)."""
+    person was erased while they were claimed (``Queue.drop_person``). Not counted as
+    retried, held or dead-lettered: each entry is counted once."""
 
 
 class Deliverer:
@@ -186,8 +166,10 @@ class Deliverer:
             except MapwireError as exc:
                 rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
         if rejected:
-            self._count_erased(await asyncio.to_thread(self.queue.dead_letter, rejected), done)
-            self._count_dead_letters(rejected, done)
+            erased = self._count_erased(
+                await asyncio.to_thread(self.queue.dead_letter, rejected), done
+            )
+            self._count_dead_letters(len(rejected) - erased, done)
         held: Holds = {}
         behind: Holds = {}
         if self._delays:  # held before the requests go, as late as they may go if need be
@@ -198,8 +180,8 @@ class Deliverer:
         if held or behind:
             writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
             writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
-            self._count_erased(await asyncio.to_thread(_run_all, writes), done)
-            done.held = sum(map(len, held.values())) + sum(map(len, behind.values()))
+            erased = self._count_erased(sum(await asyncio.to_thread(_run_all, writes)), done)
+            done.held = sum(map(len, held.values())) + sum(map(len, behind.values())) - erased
             self.metrics.count("held", self.connection, done.held)
         if prepared:
             await self._send_all(prepared, claimed_at, done)
@@ -211,8 +193,10 @@ class Deliverer:
         """Build a claim's requests and send them one after another, settling each."""
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
         if unbuilt:
-            self._count_erased(await asyncio.to_thread(self.queue.dead_letter, unbuilt), done)
-            self._count_dead_letters(unbuilt, done)
+            erased = self._count_erased(
+                await asyncio.to_thread(self.queue.dead_letter, unbuilt), done
+            )
+            self._count_dead_letters(len(unbuilt) - erased, done)
         for i, sent in enumerate(requests):
             await self.limiter.acquire()
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
@@ -324,22 +308,24 @@ class Deliverer:
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
             writes.append(partial(self.queue.ack, delivered))
+        retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        if writes:
-            self._count_erased(await asyncio.to_thread(_run_all, writes), done)
+        erased = await asyncio.to_thread(_run_all, writes) if writes else []
+        self._count_erased(sum(erased), done)
         if delivered:
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
             observe_all(self._latency, waited)
         if repaired:
             self.metrics.repair(self.connection, repaired)
-        for ids in retries.values():
-            done.retried += len(ids)
-            self.metrics.count("retried", self.connection, len(ids))
+        if retries:
+            n = sum(map(len, retries.values())) - sum(erased[retried : retried + len(retries)])
+            done.retried += n
+            self.metrics.count("retried", self.connection, n)
         if failed:
-            self._count_dead_letters(failed, done)
+            self._count_dead_letters(len(failed) - erased[-1], done)
         return retry_at
 
     def _credentials_refused(
@@ -383,10 +369,14 @@ class Deliverer:
             answer["body"] = redact(response.text)[:MAX_BODY_IN_DEAD_LETTER]
         return Failure(redact(reason), request, dict(answer))
 
-    def _count_erased(self, erased: int, done: Settled) -> None:
+    def _count_erased(self, erased: int | None, done: Settled) -> int:
+        """Count the entries a queue write deleted, their person erased; how many (None,
+        from a queue written before ``drop_person`` marked claimed entries: none)."""
+        erased = erased or 0
         done.erased += erased
         self.metrics.count("erased", self.connection, erased)
+        return erased
 
-    def _count_dead_letters(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
-        done.dead_lettered += len(failed)
-        self.metrics.count("dead_lettered", self.connection, len(failed))
+    def _count_dead_letters(self, n: int, done: Settled) -> None:
+        done.dead_lettered += n
+        self.metrics.count("dead_lettered", self.connection, n)

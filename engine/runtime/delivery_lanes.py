@@ -89,7 +89,7 @@ async def _lane(
                 backlog.set()
             else:
                 backlog.clear()
-        if done.requests or done.dead_lettered or done.held:
+        if done.requests or done.dead_lettered or done.held or done.erased:
             if done.claimed < deliverer.claim_limit:
                 # Caught up: what arrived meanwhile is less than a request. Let the next
                 # batch gather rather than send a request for every few actions.

@@ -42,8 +42,8 @@ from typing import Any
 import orjson
 
 from ..runtime.config import Config
-from ..runtime.delivery import Redactor
 from ..runtime.pipeline import Pipeline
+from ..runtime.redaction import Redactor
 from ..runtime.submissions import Mapped
 from .logs import log_event
 from .tap_records import Masker, config_secrets, records

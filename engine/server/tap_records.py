@@ -28,7 +28,7 @@ from typing import Any
 import orjson
 
 from ..runtime.config import Config
-from ..runtime.delivery import Redactor
+from ..runtime.redaction import Redactor
 from ..runtime.submissions import Mapped
 
 MASK = "[masked]"

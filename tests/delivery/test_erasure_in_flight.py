@@ -103,7 +103,7 @@ def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
         failed, erased, again = asyncio.run(run())
         assert _sent(customerio_server) == [("suppress", "p1"), ("identify", "p2")]
         assert runtime.queue.depth() == 0 and runtime.queue.dead_letters() == []
-        assert (failed.retried, failed.erased) == (2, 1), "p1's update deleted, p2's retried"
+        assert (failed.retried, failed.erased) == (1, 1), "p1's update deleted, p2's retried"
         assert erased.delivered == 1
         assert (again.delivered, again.erased) == (1, 0), "p2's update only"
         metrics = runtime.metrics.render().decode()
@@ -156,5 +156,37 @@ def test_a_redelivered_erasure_does_not_delete_the_first_one_in_flight(
         assert again.delivered == 1
         assert _sent(customerio_server) == [("suppress", "p1")]
         assert runtime.queue.depth() == 0
+    finally:
+        runtime.close()
+
+
+def test_an_erased_update_that_fails_for_good_is_not_counted_as_dead_lettered(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    runtime = _runtime(tmp_path, customerio_server)
+    updates, _ = runtime.config.connections
+    runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")], only="updates")
+
+    async def run() -> Settled:
+        customerio_server.hold_answers()
+        customerio_server.fail_next(1, 400)  # for good: a dead letter, but for the erasure
+        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
+        while customerio_server.arrived == 0:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(
+            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+        )
+        customerio_server.answer_held()
+        done = await sending
+        await runtime.aclose()
+        return done
+
+    try:
+        done = asyncio.run(run())
+        assert runtime.queue.dead_letters() == []
+        assert (done.dead_lettered, done.erased) == (0, 1)
+        metrics = runtime.metrics.render().decode()
+        assert 'mapwire_dead_lettered_actions_total{connection="updates"} 1.0' not in metrics
+        assert 'mapwire_erased_claimed_actions_total{connection="updates"} 1.0' in metrics
     finally:
         runtime.close()

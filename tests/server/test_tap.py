@@ -23,7 +23,7 @@ from test_serve_command import MAPWIRE
 from test_serve_processes import Serve, until
 
 from mapwire.cli import main
-from mapwire.runtime.delivery import Redactor
+from mapwire.runtime.redaction import Redactor
 from mapwire.server.tap_records import Masker, is_credential, personal
 
 pytestmark = pytest.mark.usefixtures("secrets")

@@ -1,0 +1,96 @@
+"""A queue plugin written to the contract from before erasures reached claimed entries:
+its ``retry``, ``release`` and ``dead_letter`` return None. Delivery counts none of its
+entries as erased, and goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import write_config
+
+from mapwire.contracts.queue import Queue
+from mapwire.runtime.config import load_config
+from mapwire.runtime.delivery import Settled
+from mapwire.runtime.process import Runtime
+
+pytestmark = pytest.mark.usefixtures("secrets")
+
+EVENTS = "mparticle.events_api_batch"
+
+MAPPING = """\
+mapwire: 1
+name: update
+source: mparticle.events_api_batch
+destination: customerio
+rules:
+  - name: update
+    action: identify
+    fields:
+      identifiers: "{id: doc.user_identities.customer_id}"
+      attributes: doc.user_attributes
+"""
+
+
+class OldContractQueue:
+    """The runtime's queue, but settling returns None, as under the old contract."""
+
+    def __init__(self, queue: Queue) -> None:
+        self._queue = queue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+    def retry(self, ids: Any, not_before: float, reason: str) -> None:
+        self._queue.retry(ids, not_before, reason)
+
+    def release(self, ids: Any, not_before: float = 0.0) -> None:
+        self._queue.release(ids, not_before)
+
+    def dead_letter(self, failed: Any) -> None:
+        self._queue.dead_letter(failed)
+
+
+def test_a_queue_returning_none_from_settling_is_delivered_from(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    (tmp_path / "update.yaml").write_text(MAPPING)
+    flow = {
+        "name": "updates",
+        "flow": str(tmp_path / "update.yaml"),
+        "destination": {
+            "site_id": customerio_server.site_id,
+            "api_key": {"env": "TEST_CIO_API_KEY"},
+            "base_url": customerio_server.origin,
+            "api": "v1",  # one request per item: a retry gives the rest back (release)
+        },
+    }
+    runtime = Runtime(load_config(write_config(tmp_path, [flow])))
+    (updates,) = runtime.config.connections
+    batches = [
+        {
+            "environment": "production",
+            "user_identities": {"customer_id": p},
+            "user_attributes": {"n": 1},
+        }
+        for p in ("p1", "p2", "p3")
+    ]
+    runtime.pipeline.submit(EVENTS, batches, only="updates")
+
+    async def run() -> Settled:
+        deliverer = runtime.deliverer(updates)
+        deliverer.queue = OldContractQueue(runtime.queue)  # type: ignore[assignment]
+        customerio_server.fail_next(1, 503)
+        try:
+            return await deliverer.step()
+        finally:
+            await runtime.aclose()
+
+    try:
+        done = asyncio.run(run())
+        assert (done.retried, done.erased, done.requests) == (1, 0, 1)
+        assert runtime.queue.depth() == 3, "the retried one and the two given back"
+    finally:
+        runtime.close()
