@@ -203,7 +203,7 @@ class SqliteQueue(SqliteFile):
     def reclaim_dead(self, connection: str) -> int:
         """Make the leased entries of dead owners (``claim_owner_is_dead``) claimable now;
         returns how many. Reads the connection's entries once. Those whose person was
-        erased meanwhile are deleted instead."""
+        erased meanwhile are deleted instead (and not counted)."""
         now = self._clock()
         with self._connection() as conn:
             owners = [str(row[0]) for row in conn.execute(sql.OWNERS, (connection, now))]
@@ -211,13 +211,14 @@ class SqliteQueue(SqliteFile):
             if not dead:
                 return 0
             with immediate(conn):
-                conn.execute(sql.RECLAIM_ERASED, args := (now, dumps(dead), connection))
-                return int(conn.execute(sql.RECLAIM, args).rowcount)
+                args = (now, dumps(dead), connection)
+                erased = int(conn.execute(sql.RECLAIM_ERASED, args).rowcount)
+                return int(conn.execute(sql.RECLAIM, args).rowcount) - erased
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries and their leases."""
         if ids:
-            self._settle(sql.ACK, (), ids)
+            self._settle(sql.ACK, (), ids, marked=False)
 
     def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
         """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
@@ -248,15 +249,21 @@ class SqliteQueue(SqliteFile):
         return self._settle(sql.RELEASE, (not_before,), ids, hold=not_before > 0) if ids else 0
 
     def _settle(
-        self, statement: str, args: tuple[Any, ...], ids: Sequence[Any], *, hold: bool = False
+        self,
+        statement: str,
+        args: tuple[Any, ...],
+        ids: Sequence[Any],
+        *,
+        hold: bool = False,
+        marked: bool = True,
     ) -> int:
         """``statement`` on the entries ``ids`` (its last argument) and their leases dropped,
         in one transaction; ``hold``: then those of a person whose ``not_before`` is to come
-        hold it until then (``sql.HOLD``). Those of an erased person are deleted first;
-        returns how many."""
+        hold it until then (``sql.HOLD``). ``marked``: those of an erased person are
+        deleted first (an acknowledgement deletes them anyway); returns how many."""
         listed = id_list(ids)
         with self._connection() as conn, immediate(conn):
-            erased = int(conn.execute(sql.DROP_ERASED, (listed,)).rowcount)
+            erased = int(conn.execute(sql.DROP_ERASED, (listed,)).rowcount) if marked else 0
             conn.execute(statement, (*args, listed))
             conn.execute(sql.UNLEASE, (listed,))
             if hold:

@@ -78,6 +78,7 @@ def test_a_restart_deletes_an_erased_persons_entries_its_dead_owner_had_claimed(
         assert numbers(killed.claim("c", 10, 60)) == [0, 1]
         assert killed.drop_person("c", "p") == 0
     with SqliteQueue(db, clock=clock) as restarted:
+        assert restarted.reclaim_dead("c") == 1, "q's made claimable; p's deleted, not counted"
         assert numbers(restarted.claim("c", 10, 60)) == [1], "p's is not sent again"
         assert restarted.depth("c") == 1
         assert lease_rows(db) == [(2, clock.now + 60, restarted.owner)]
