@@ -67,8 +67,8 @@ class Metrics:
         )
         self.erased = Counter(
             "mapwire_erased_claimed_actions",
-            "Claimed actions deleted instead of retried or dead-lettered: their person was"
-            " erased meanwhile.",
+            "Claimed actions deleted when settled, instead of retried, held or dead-lettered:"
+            " their person was erased meanwhile (not those of a worker that died).",
             ["connection"],
             registry=r,
         )
