@@ -28,6 +28,8 @@ delete or a suppress) and which connections deliver to one account
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -120,8 +122,28 @@ def erase_people(
     forgets = [f for a in actions for f in a.forget]
     if not keys and not forgets:
         return Erased()
-    dropped = sum(queue.drop_person(c.name, key, keep) for c in connections for key in sorted(keys))
+    drop = _dropper(queue)
+    dropped = sum(drop(c.name, key, keep) for c in connections for key in sorted(keys))
     forgotten = sum(
         store.forget(f"{c.state_namespace}{f.set}", f.keys) for c in connections for f in forgets
     )
     return Erased(dropped, forgotten)
+
+
+def _dropper(queue: Queue) -> Callable[[str, str, Sequence[str]], int]:
+    """``queue.drop_person``, given ``keep`` when it takes it: a queue plugin written before
+    ``keep`` existed takes two arguments (its erasures are then dropped like any entry)."""
+    if _takes_keep(type(queue)):
+        return queue.drop_person
+    return lambda connection, key, keep: queue.drop_person(connection, key)
+
+
+@functools.cache
+def _takes_keep(kind: type) -> bool:
+    try:
+        parameters = inspect.signature(kind.drop_person).parameters.values()
+    except (TypeError, ValueError):  # no signature to read: assume the current contract
+        return True
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
+    return varargs or sum(p.kind in positional for p in parameters) >= 4  # self and three

@@ -1,19 +1,24 @@
 """A queue plugin written to the contract from before erasures reached claimed entries:
-its ``retry``, ``release`` and ``dead_letter`` return None. Delivery counts none of its
-entries as erased, and goes on."""
+its ``retry``, ``release`` and ``dead_letter`` return None, and its ``drop_person`` takes
+no ``keep``. Delivery counts none of its entries as erased, and goes on; an erasure still
+drops the person."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from delivery_helpers import write_config
 
+from mapwire.contracts.actions import Action
 from mapwire.contracts.queue import Queue
 from mapwire.runtime.config import load_config
 from mapwire.runtime.delivery import Settled
+from mapwire.runtime.erasure import erase_people
 from mapwire.runtime.process import Runtime
 
 pytestmark = pytest.mark.usefixtures("secrets")
@@ -94,3 +99,45 @@ def test_a_queue_returning_none_from_settling_is_delivered_from(
         assert runtime.queue.depth() == 3, "the retried one and the two given back"
     finally:
         runtime.close()
+
+
+class TwoArgumentDropQueue:
+    """A queue whose ``drop_person`` takes no ``keep`` (the contract before it existed)."""
+
+    def __init__(self) -> None:
+        self.dropped: list[tuple[str, str]] = []
+
+    def drop_person(self, connection: str, order_key: str) -> int:
+        self.dropped.append((connection, order_key))
+        return 1
+
+
+class KeepingQueue(TwoArgumentDropQueue):
+    def drop_person(  # type: ignore[override]
+        self, connection: str, order_key: str, keep: Sequence[str] = ()
+    ) -> int:
+        self.dropped.append((connection, order_key, *keep))  # type: ignore[arg-type]
+        return 1
+
+
+@pytest.mark.parametrize(
+    ("queue", "called"),
+    [
+        pytest.param(TwoArgumentDropQueue(), ("c", "k"), id="two-arguments"),
+        pytest.param(KeepingQueue(), ("c", "k", "erase"), id="with-keep"),
+    ],
+)
+def test_an_erasure_drops_the_person_in_a_queue_of_either_contract(
+    queue: TwoArgumentDropQueue, called: tuple[str, ...]
+) -> None:
+    class Erasing:
+        actions = {"erase": None, "update": None}
+
+        def erases(self, action: str) -> bool:
+            return action == "erase"
+
+    connection = SimpleNamespace(name="c", state_namespace="c:")
+    action = Action("d", "erase", {}, order_key="k")
+    erased = erase_people(queue, None, [connection], [action], Erasing())  # type: ignore[arg-type]
+    assert erased.dropped == 1
+    assert queue.dropped == [called]
