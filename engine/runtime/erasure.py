@@ -28,10 +28,10 @@ delete or a suppress) and which connections deliver to one account
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from inspect import Parameter
 
 from ..contracts.actions import Action
 from ..contracts.destination import Destination
@@ -133,17 +133,17 @@ def erase_people(
 def _dropper(queue: Queue) -> Callable[[str, str, Sequence[str]], int]:
     """``queue.drop_person``, given ``keep`` when it takes it: a queue plugin written before
     ``keep`` existed takes two arguments (its erasures are then dropped like any entry)."""
-    if _takes_keep(type(queue)):
-        return queue.drop_person
-    return lambda connection, key, keep: queue.drop_person(connection, key)
-
-
-@functools.cache
-def _takes_keep(kind: type) -> bool:
+    drop = queue.drop_person
     try:
-        parameters = inspect.signature(kind.drop_person).parameters.values()
+        parameters = inspect.signature(drop).parameters.values()
     except (TypeError, ValueError):  # no signature to read: assume the current contract
-        return True
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    varargs = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in parameters)
-    return varargs or sum(p.kind in positional for p in parameters) >= 4  # self and three
+        return drop
+    kinds = [p.kind for p in parameters]
+    positional = sum(
+        k in (Parameter.POSITIONAL_ONLY, Parameter.POSITIONAL_OR_KEYWORD) for k in kinds
+    )
+    if positional >= 3 or Parameter.VAR_POSITIONAL in kinds:
+        return drop
+    if Parameter.VAR_KEYWORD in kinds or any(p.name == "keep" for p in parameters):
+        return lambda connection, key, keep: drop(connection, key, keep=keep)
+    return lambda connection, key, keep: drop(connection, key)

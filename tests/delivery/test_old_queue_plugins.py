@@ -120,11 +120,33 @@ class KeepingQueue(TwoArgumentDropQueue):
         return 1
 
 
+class KeywordKeepQueue(TwoArgumentDropQueue):
+    def drop_person(  # type: ignore[override]
+        self, connection: str, order_key: str, *, keep: Sequence[str] = ()
+    ) -> int:
+        self.dropped.append((connection, order_key, *keep))  # type: ignore[arg-type]
+        return 1
+
+
+class Forwarding:
+    """A wrapper handing every attribute on to the queue it wraps."""
+
+    def __init__(self, queue: TwoArgumentDropQueue) -> None:
+        self._queue = queue
+        self.dropped = queue.dropped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+
 @pytest.mark.parametrize(
     ("queue", "called"),
     [
         pytest.param(TwoArgumentDropQueue(), ("c", "k"), id="two-arguments"),
         pytest.param(KeepingQueue(), ("c", "k", "erase"), id="with-keep"),
+        pytest.param(KeywordKeepQueue(), ("c", "k", "erase"), id="keyword-keep"),
+        pytest.param(Forwarding(TwoArgumentDropQueue()), ("c", "k"), id="wrapped-two"),
+        pytest.param(Forwarding(KeepingQueue()), ("c", "k", "erase"), id="wrapped-keep"),
     ],
 )
 def test_an_erasure_drops_the_person_in_a_queue_of_either_contract(
