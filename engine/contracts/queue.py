@@ -299,8 +299,9 @@ class Queue(Protocol):
         again. The person's dead letters of ``connection`` are deleted too (they hold the
         person's data, and a ``dlq retry`` would re-create the person). An empty key drops
         nothing. Entries whose action name is in ``keep`` (the erasing actions: an
-        erasure must not delete an earlier erasure of the person, in flight or waiting
-        for a retry) are neither deleted nor marked. Returns how many entries and dead
+        erasure must not delete an earlier erasure of the person, in flight, waiting for
+        a retry, which keeps its hold on the person, or failed) are neither deleted nor
+        marked, and their dead letters stay. Returns how many entries and dead
         letters were deleted (marked entries are counted when they are deleted, by the
         call that settles them)."""
         ...

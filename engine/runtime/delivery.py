@@ -66,6 +66,11 @@ def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
     return [item.key.id for sent in requests for item in sent.items]
 
 
+def _ack(queue: Queue, ids: Sequence[Any]) -> None:
+    """``queue.ack``, whatever it returns: an acknowledgement deletes nothing as erased."""
+    queue.ack(ids)
+
+
 def _run_all(writes: Sequence[Callable[[], int | None]]) -> list[int]:
     """Run the queue's writes in order; how many entries each deleted, their person erased
     (a queue written before ``drop_person`` marked claimed entries returns None: none)."""
@@ -307,7 +312,7 @@ class Deliverer:
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
-            writes.append(partial(self.queue.ack, delivered))
+            writes.append(partial(_ack, self.queue, delivered))
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:

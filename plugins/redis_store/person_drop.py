@@ -79,10 +79,13 @@ class PersonDrop:
         keys = queue._pending_keys(connection)
         args = [GROUP, repr(queue._clock()), order_key, json.dumps(sorted(keep))]
         dropped = int(self._drop_script(keys=keys, args=args, client=client))
-        return dropped + self._drop_dead_letters(client, connection, order_key)
+        return dropped + self._drop_dead_letters(client, connection, order_key, keep)
 
-    def _drop_dead_letters(self, client: Any, connection: str, order_key: str) -> int:
-        """Delete the connection's dead letters of ``order_key``; how many."""
+    def _drop_dead_letters(
+        self, client: Any, connection: str, order_key: str, keep: Collection[str]
+    ) -> int:
+        """Delete the connection's dead letters of ``order_key`` but those of an action in
+        ``keep``; how many."""
         queue: Any = self
         keys = queue.keys
         numbers = [int(n) for n in client.zrange(keys.dead_of(connection), 0, -1)]
@@ -90,9 +93,13 @@ class PersonDrop:
             return 0
         with client.pipeline(transaction=False) as pipe:
             for number in numbers:
-                pipe.hget(keys.dead(number), "o")
-            owners = pipe.execute()
-        theirs = [n for n, key in zip(numbers, owners, strict=True) if key == order_key]
+                pipe.hmget(keys.dead(number), "o", "a")
+            found = pipe.execute()
+        theirs = [
+            n
+            for n, (key, action) in zip(numbers, found, strict=True)
+            if key == order_key and not (keep and _action_name(action) in keep)
+        ]
         if not theirs:
             return 0
         with client.pipeline(transaction=True) as pipe:
@@ -101,3 +108,12 @@ class PersonDrop:
             pipe.zrem(keys.dead_of(connection), *theirs)
             deleted = pipe.execute()[0]
         return int(deleted)
+
+
+def _action_name(action: str | None) -> str:
+    """The action's name in a dead letter's stored action JSON (``a``); "" if unreadable."""
+    try:
+        name = json.loads(action or "{}").get("a", "")
+    except (ValueError, AttributeError):
+        return ""
+    return name if isinstance(name, str) else ""

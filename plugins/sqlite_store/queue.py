@@ -224,7 +224,8 @@ class SqliteQueue(SqliteFile):
         """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
         waiting for a retry, or whose lease ran out) and its dead letters, and mark its
         leased ones (they may be in flight), which settling deletes unless acknowledged
-        (``sql.DROP_PERSON_MARK``); entries whose action is in ``keep`` are left alone.
+        (``sql.DROP_PERSON_MARK``); entries and dead letters whose action is in ``keep``
+        are left alone.
         Returns how many were deleted."""
         if not order_key:
             return 0
@@ -234,9 +235,7 @@ class SqliteQueue(SqliteFile):
             conn.execute(sql.DROP_PERSON_UNLEASE, args)
             dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)
             conn.execute(sql.DROP_PERSON_MARK, args)
-            return dropped + int(
-                conn.execute(sql.DROP_PERSON_DEAD, (connection, order_key)).rowcount
-            )
+            return dropped + int(conn.execute(sql.DROP_PERSON_DEAD, args).rowcount)
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
         """Release with one more attempt counted; not claimable before ``not_before``.

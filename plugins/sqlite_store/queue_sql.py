@@ -228,20 +228,26 @@ DEAD_COLUMNS = (
 #: person: ``DROP_PERSON`` reads the connection's entries in ``queue_claim`` (the person's
 #: key is in it), a rare cost an erasure may pay.
 #: Entries whose action is named in ``:keep`` (a JSON array: the erasures themselves) are
-#: neither dropped nor marked, and one waiting for a retry keeps its delay's hold.
-_KEPT = "json_extract(q.action, '$.a') IN (SELECT value FROM json_each(:keep))"
+#: neither dropped nor marked, and one waiting for a retry keeps its delay's hold; nor are
+#: the dead letters of such actions (a failed erasure stays for ``dlq retry``).
+_NAME = "coalesce(json_extract({}action, '$.a'), '')"
+_KEEP = "(SELECT value FROM json_each(:keep))"
+_KEPT = f"{_NAME.format('q.')} IN {_KEEP}"
 DROP_PERSON_UNLEASE = f"""
 DELETE FROM leases INDEXED BY leases_key
 WHERE connection = :connection AND order_key = :key AND (lease_until <= :now
     OR owner = '' AND NOT EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id AND {_KEPT}))
 """
-DROP_PERSON = """
+DROP_PERSON = f"""
 DELETE FROM queue INDEXED BY queue_claim
 WHERE connection = :connection AND order_key = :key
     AND NOT EXISTS (SELECT 1 FROM leases AS l WHERE l.id = queue.id)
-    AND json_extract(action, '$.a') NOT IN (SELECT value FROM json_each(:keep))
+    AND {_NAME.format("")} NOT IN {_KEEP}
 """
-DROP_PERSON_DEAD = "DELETE FROM dead_letters WHERE connection = ? AND order_key = ?"
+DROP_PERSON_DEAD = f"""
+DELETE FROM dead_letters
+WHERE connection = :connection AND order_key = :key AND {_NAME.format("")} NOT IN {_KEEP}
+"""
 
 # An erasure reaches the person's claimed entries too: ``DROP_PERSON_MARK`` (after
 # ``DROP_PERSON_UNLEASE``, in its transaction) marks their live lease rows ``erased``.

@@ -7,8 +7,9 @@ acknowledged, and deleted when it is retried, released or dead-lettered (each re
 many it deleted so), or when its lease runs out: it is never sent again, nor kept as a
 dead letter. The person's delivery dead letters of that connection go too: they hold the
 person's data, and a ``dlq retry`` of one would re-create the person after the erasure.
-Entries whose action the caller keeps (``keep``: the erasing actions) are left alone,
-claimed or not: a redelivered erasure request must not delete the first erasure.
+Entries and dead letters whose action the caller keeps (``keep``: the erasing actions)
+are left alone, claimed or not: a redelivered erasure request must not delete the first
+erasure.
 """
 
 from __future__ import annotations
@@ -189,6 +190,17 @@ class PersonDropContract:
         assert queue.dead_letter(failed) == 1, "the update is deleted"
         kept = [(d.action.action, d.action.payload["n"]) for d in queue.dead_letters()]
         assert kept == [("suppress", 0)], "a failed erasure stays visible"
+
+    def test_an_erasure_keeps_the_dead_letter_of_the_persons_failed_erasure(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        """A redelivered erasure request (a duplicate its dedup key skips) must not take
+        away the first erasure's dead letter: ``dlq retry`` is then its only way out."""
+        queue.enqueue("c", [erasure("p", 0), of("p", 1)])
+        queue.dead_letter([(e, Failure("HTTP 400")) for e in queue.claim("c", 10, 30)])
+        assert queue.drop_person("c", "p", keep=ERASING) == 1, "the update's dead letter"
+        kept = [(d.action.action, d.action.payload["n"]) for d in queue.dead_letters()]
+        assert kept == [("suppress", 0)]
 
     def test_without_keep_an_erasure_is_dropped_like_any_entry(
         self, queue: Queue, clock: FakeClock
