@@ -73,6 +73,15 @@ def _sent(server: Any) -> list[tuple[str, str]]:
     ]
 
 
+async def _arrived(server: Any, within: float = 30.0) -> None:
+    """Wait until the stand-in has a request in hand (a bound, so a regression fails the
+    test rather than hanging the run)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while server.arrived == 0:
+        assert asyncio.get_running_loop().time() < deadline, "no request reached the vendor"
+        await asyncio.sleep(0.01)
+
+
 def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
     tmp_path: Path, customerio_server: Any
 ) -> None:
@@ -86,8 +95,7 @@ def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
         customerio_server.hold_answers()  # the update is in flight until erased, then fails
         customerio_server.fail_next(1, 503)
         sending = asyncio.ensure_future(runtime.deliverer(updates).step())
-        while customerio_server.arrived == 0:  # the erasure comes while it is in flight
-            await asyncio.sleep(0.01)
+        await _arrived(customerio_server)  # the erasure comes while it is in flight
         await asyncio.to_thread(
             runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
         )
@@ -140,8 +148,7 @@ def test_a_redelivered_erasure_does_not_delete_the_first_one_in_flight(
         customerio_server.hold_answers()
         customerio_server.fail_next(1, 503)
         sending = asyncio.ensure_future(runtime.deliverer(people).step())
-        while customerio_server.arrived == 0:
-            await asyncio.sleep(0.01)
+        await _arrived(customerio_server)
         await asyncio.to_thread(runtime.pipeline.submit, EVENTS, erase, only="people")
         customerio_server.answer_held()
         first = await sending
@@ -171,8 +178,7 @@ def test_an_erased_update_that_fails_for_good_is_not_counted_as_dead_lettered(
         customerio_server.hold_answers()
         customerio_server.fail_next(1, 400)  # for good: a dead letter, but for the erasure
         sending = asyncio.ensure_future(runtime.deliverer(updates).step())
-        while customerio_server.arrived == 0:
-            await asyncio.sleep(0.01)
+        await _arrived(customerio_server)
         await asyncio.to_thread(
             runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
         )
