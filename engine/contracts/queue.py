@@ -306,6 +306,15 @@ class Queue(Protocol):
         call that settles them)."""
         ...
 
+    def drop_erased(self, ids: Sequence[Any]) -> list[Any]:
+        """Of the claimed entries ``ids``, delete those ``drop_person`` marked since they
+        were claimed (their person erased) and return their ids. Delivery asks before
+        each request of a claim after its first, so an erasure that arrives while a
+        claim's requests go out one after another stops the person's entries not yet
+        sent. Cheap when no person was erased: asked for every such request. A queue
+        written before this method existed is not asked (those entries then go)."""
+        ...
+
     def ack(self, ids: Sequence[Any]) -> None: ...
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:

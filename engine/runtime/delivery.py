@@ -25,7 +25,7 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -38,9 +38,10 @@ from ..contracts.errors import MapwireError, PermanentDeliveryError
 from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
-from .delivery_build import build_isolated
+from .delivery_build import build_isolated, rebuilt_without
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .metrics import Metrics, observe_all
+from .queue_writes import acknowledge, erased_among, ids_of, run_all
 from .redaction import Redactor
 from .transport_errors import describe_transport_error
 
@@ -59,22 +60,6 @@ def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> flo
     if retry_after is not None:
         delay = max(retry_after, min(delay, retry_after + 1.0))
     return delay
-
-
-def _ids(requests: Sequence[OutboundRequest]) -> list[Any]:
-    """The queue ids of the items ``requests`` carry, in order."""
-    return [item.key.id for sent in requests for item in sent.items]
-
-
-def _ack(queue: Queue, ids: Sequence[Any]) -> None:
-    """``queue.ack``, whatever it returns: an acknowledgement deletes nothing as erased."""
-    queue.ack(ids)
-
-
-def _run_all(writes: Sequence[Callable[[], int | None]]) -> list[int]:
-    """Run the queue's writes in order; how many entries each deleted, their person erased
-    (a queue written before ``drop_person`` marked claimed entries returns None: none)."""
-    return [write() or 0 for write in writes]
 
 
 @dataclass
@@ -185,7 +170,7 @@ class Deliverer:
         if held or behind:
             writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
             writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
-            erased = self._count_erased(sum(await asyncio.to_thread(_run_all, writes)), done)
+            erased = self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
             done.held = sum(map(len, held.values())) + sum(map(len, behind.values())) - erased
             self.metrics.count("held", self.connection, done.held)
         if prepared:
@@ -197,30 +182,54 @@ class Deliverer:
     ) -> None:
         """Build a claim's requests and send them one after another, settling each."""
         requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
-        if unbuilt:
-            erased = self._count_erased(
-                await asyncio.to_thread(self.queue.dead_letter, unbuilt), done
-            )
-            self._count_dead_letters(len(unbuilt) - erased, done)
-        for i, sent in enumerate(requests):
+        await self._bury_unbuilt(unbuilt, done)
+        i = 0
+        while i < len(requests):
             await self.limiter.acquire()
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
                 # Too late in the lease for another request to be settled within it: give
                 # the rest back untouched (the next claim takes them, in order) rather than
                 # risk another claim taking them, and the person's newer ones, meanwhile.
-                rest = _ids(requests[i:])
+                rest = ids_of(requests[i:])
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
+            if i:  # a person erased while the claim's earlier requests went: not theirs
+                requests[i:] = await self._without_erased(requests[i:], done)
+                if i == len(requests):
+                    break
+            sent = requests[i]
+            i += 1
             outcomes, response = await self._send(sent)
             done.requests += 1
             stop_at = await self._settle(sent, outcomes, response, done)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
-                rest = _ids(requests[i + 1 :])
+                rest = ids_of(requests[i:])
                 if rest:
                     release = partial(self.queue.release, rest, not_before=stop_at)
                     self._count_erased(await asyncio.to_thread(release), done)
                 break
+
+    async def _without_erased(
+        self, rest: list[OutboundRequest], done: Settled
+    ) -> list[OutboundRequest]:
+        """``rest`` without the entries the queue deleted because their person was erased
+        since the claim (``Queue.drop_erased``; a queue without it is not asked)."""
+        gone = await asyncio.to_thread(erased_among, self.queue, ids_of(rest))
+        if not gone:
+            return rest
+        self._count_erased(len(gone), done)
+        rebuilt, unbuilt = rebuilt_without(self.destination, rest, gone, self.settings)
+        await self._bury_unbuilt(unbuilt, done)
+        return rebuilt
+
+    async def _bury_unbuilt(self, unbuilt: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
+        """Dead-letter the items no request could be built for (``build_isolated``)."""
+        if unbuilt:
+            erased = self._count_erased(
+                await asyncio.to_thread(self.queue.dead_letter, unbuilt), done
+            )
+            self._count_dead_letters(len(unbuilt) - erased, done)
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
         """Send and classify; a failure to reach the vendor or to read its answer (within
@@ -312,12 +321,12 @@ class Deliverer:
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
         if delivered:
-            writes.append(partial(_ack, self.queue, delivered))
+            writes.append(partial(acknowledge, self.queue, delivered))
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        erased = await asyncio.to_thread(_run_all, writes) if writes else []
+        erased = await asyncio.to_thread(run_all, writes) if writes else []
         self._count_erased(sum(erased), done)
         if delivered:
             done.delivered += len(delivered)

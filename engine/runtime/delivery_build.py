@@ -1,9 +1,10 @@
 """Building a claim's requests so that one item a destination cannot build never stops
-its connection: ``build_isolated``."""
+its connection: ``build_isolated``; and building them again without some of their items
+(``rebuilt_without``: those the queue deleted, their person erased since the claim)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
@@ -35,3 +36,15 @@ def build_isolated(
         return destination.build_requests(good, settings), unbuilt
     except Exception:  # together they still fail: each alone, then
         return [r for item in good for r in destination.build_requests([item], settings)], unbuilt
+
+
+def rebuilt_without(
+    destination: Destination,
+    requests: Sequence[OutboundRequest],
+    gone: Collection[Any],
+    settings: Mapping[str, Any],
+) -> tuple[list[OutboundRequest], list[tuple[QueueEntry, Failure]]]:
+    """``requests`` built again, in order, without the items whose queue ids are in
+    ``gone`` (``build_isolated``)."""
+    items = [item for sent in requests for item in sent.items if item.key.id not in gone]
+    return build_isolated(destination, items, settings)

@@ -13,14 +13,14 @@ delete or a suppress) and which connections deliver to one account
   erasure request must not undo the first. Entries a worker has already claimed are
   marked in the same step: one the vendor accepts is removed as usual, one
   that fails (to be retried, or for good) or is given back is deleted, neither sent again
-  nor kept as a dead letter, and one whose worker died is deleted once its lease runs
-  out. What is left: a request already in flight when the erasure is queued may still
-  reach the vendor, and so may the later requests of the same claim (sent one after
-  another, up to 0.8 x the lease after the claim), carrying the person's other claimed
-  entries; in the erasure's own connection per-person order sends the erasure after
-  them, but in another connection to the account they may arrive just after the erasure
-  (and re-create the person there). Entries of a worker that died are deleted uncounted
-  (``mapwire_erased_claimed_actions_total`` counts those a worker settles);
+  nor kept as a dead letter, one in a request of the claim not yet sent is taken out of
+  it before it goes (``Queue.drop_erased``, asked before each request after a claim's
+  first), and one whose worker died is deleted once its lease runs out. What is left: a
+  request already in flight when the erasure is queued may still reach the vendor; in
+  the erasure's own connection per-person order sends the erasure after it, but in
+  another connection to the account it may arrive just after the erasure (and re-create
+  the person there). Entries of a worker that died are deleted uncounted
+  (``mapwire_erased_claimed_actions_total`` counts those a worker settles or takes out);
 * the state the mapping rule's ``forget`` names (``Action.forget``) is removed from the
   state store (``StateStore.forget``) in every connection to the account, e.g. the
   person's audience memberships an audience flow keeps.

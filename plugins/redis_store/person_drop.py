@@ -9,15 +9,18 @@ scan is over the connection's whole stream (erasures are rare; the queue is the
 backlog, not history). An entry whose action is one the caller keeps (the erasures
 themselves) is left alone, held or not.
 Then the person's dead letters of the connection are deleted (each records its ordering
-key), in one transaction.
+key), in one transaction. ``drop_erased`` finds, among a claim's entries not yet sent,
+those marked since the claim, and deletes them (one script; nothing is looked up unless
+some entry of the connection is marked).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from .entries import EntryId, by_connection
 from .queue_index import GROUP, PREAMBLE, WAITING
 
 #: KEYS: the ten queue keys. ARGV: group, now, the ordering key, the action names to
@@ -61,11 +64,31 @@ return dropped
 )
 
 
+#: KEYS: the ten queue keys. ARGV: group, now, then the ids of a claim's entries. Deletes
+#: those marked (their person erased since the claim); returns their ids.
+DROP_ERASED = (
+    PREAMBLE
+    + """
+local gone = {}
+if not marked then return gone end
+for i = 3, #ARGV do
+  if is_erased(ARGV[i]) then
+    drop(ARGV[i])
+    gone[#gone + 1] = ARGV[i]
+  end
+end
+refresh(ARGV[2])
+return gone
+"""
+)
+
+
 class PersonDrop:
     """``drop_person`` for ``RedisQueue``, which supplies ``_open`` (the client),
     ``_pending_keys`` (the connection's keys) and ``_clock``."""
 
     _drop_script: Any = None
+    _drop_erased_script: Any = None
 
     def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
         """Delete the entries of ``order_key`` no live worker holds and mark the others,
@@ -80,6 +103,22 @@ class PersonDrop:
         args = [GROUP, repr(queue._clock()), order_key, json.dumps(sorted(keep))]
         dropped = int(self._drop_script(keys=keys, args=args, client=client))
         return dropped + self._drop_dead_letters(client, connection, order_key, keep)
+
+    def drop_erased(self, ids: Sequence[Any]) -> list[Any]:
+        """Of the claimed entries ``ids``, delete those marked since they were claimed
+        (their person erased); returns their ids."""
+        queue: Any = self
+        client = queue._open()
+        if self._drop_erased_script is None:
+            self._drop_erased_script = client.register_script(DROP_ERASED)
+        gone: list[Any] = []
+        for connection, sids in by_connection(ids).items():
+            keys = queue._pending_keys(connection)
+            args = [GROUP, repr(queue._clock()), *sids]
+            for sid in self._drop_erased_script(keys=keys, args=args, client=client):
+                text = sid.decode() if isinstance(sid, bytes) else str(sid)
+                gone.append(EntryId.parse(connection, text))
+        return gone
 
     def _drop_dead_letters(
         self, client: Any, connection: str, order_key: str, keep: Collection[str]

@@ -57,7 +57,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -78,6 +78,7 @@ from mapwire import (
 
 from . import queue_sql as sql
 from .database import SqliteFile, immediate, insert_rows
+from .erasure_marks import ErasureMarks
 from .queue_rows import (
     action_and_history,
     dead_filter,
@@ -104,7 +105,7 @@ def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
     return SqliteQueue(path, busy_timeout=float(options.get("busy_timeout", 5.0)))
 
 
-class SqliteQueue(SqliteFile):
+class SqliteQueue(ErasureMarks, SqliteFile):
     """A durable ``Queue`` in one SQLite file; safe across processes and threads.
 
     Args:
@@ -219,23 +220,6 @@ class SqliteQueue(SqliteFile):
         """Delivered: delete the entries and their leases."""
         if ids:
             self._settle(sql.ACK, (), ids, marked=False)
-
-    def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
-        """Delete, in one transaction, the entries of ``order_key`` no worker holds (new,
-        waiting for a retry, or whose lease ran out) and its dead letters, and mark its
-        leased ones (they may be in flight), which settling deletes unless acknowledged
-        (``sql.DROP_PERSON_MARK``); entries and dead letters whose action is in ``keep``
-        are left alone.
-        Returns how many were deleted."""
-        if not order_key:
-            return 0
-        keeps = dumps(sorted(keep))
-        args = {"connection": connection, "key": order_key, "now": self._clock(), "keep": keeps}
-        with self._connection() as conn, immediate(conn):
-            conn.execute(sql.DROP_PERSON_UNLEASE, args)
-            dropped = int(conn.execute(sql.DROP_PERSON, args).rowcount)
-            conn.execute(sql.DROP_PERSON_MARK, args)
-            return dropped + int(conn.execute(sql.DROP_PERSON_DEAD, args).rowcount)
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
         """Release with one more attempt counted; not claimable before ``not_before``.

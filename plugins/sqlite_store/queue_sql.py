@@ -265,6 +265,8 @@ WHERE connection = :connection AND order_key = :key AND lease_until > :now
     AND NOT EXISTS (SELECT 1 FROM queue AS q WHERE q.id = leases.id AND {_KEPT})
 """
 _MARKED = "SELECT id FROM leases INDEXED BY leases_erased WHERE erased = 1"
+#: Which of a claim's entries (a JSON array of ids) were marked since: read, no lock taken.
+MARKED_AMONG = f"{_MARKED} AND +{IDS}"
 DROP_ERASED = f"DELETE FROM queue WHERE id IN ({_MARKED} AND +{IDS})"
 DROP_ERASED_RUN_OUT = f"""
 DELETE FROM queue WHERE id IN ({_MARKED} AND connection = :connection AND lease_until <= :now)

@@ -49,7 +49,7 @@ def _batch(person: str, **attributes: Any) -> dict[str, Any]:
     }
 
 
-def _runtime(tmp_path: Path, server: Any) -> Runtime:
+def _runtime(tmp_path: Path, server: Any, **destination: Any) -> Runtime:
     """``updates`` and ``people``: two connections to one Customer.io workspace."""
     (tmp_path / "erase.yaml").write_text(MAPPING)
     flows = [
@@ -60,6 +60,7 @@ def _runtime(tmp_path: Path, server: Any) -> Runtime:
                 "site_id": server.site_id,
                 "api_key": {"env": "TEST_CIO_API_KEY"},
                 "base_url": server.origin,
+                **destination,
             },
         }
         for name in ("updates", "people")
@@ -194,5 +195,41 @@ def test_an_erased_update_that_fails_for_good_is_not_counted_as_dead_lettered(
         metrics = runtime.metrics.render().decode()
         assert 'mapwire_dead_lettered_actions_total{connection="updates"} 1.0' not in metrics
         assert 'mapwire_erased_claimed_actions_total{connection="updates"} 1.0' in metrics
+    finally:
+        runtime.close()
+
+
+def test_a_claims_update_not_yet_sent_when_its_person_is_erased_never_goes(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """With ``api: v1`` each item is a request of its own, sent one after another: p1's
+    update, claimed with p2's, is not sent once p1 is erased while p2's request goes."""
+    runtime = _runtime(tmp_path, customerio_server, api="v1")
+    updates, people = runtime.config.connections
+    runtime.pipeline.submit(
+        EVENTS, [_batch("p2", plan="b"), _batch("p1", plan="a")], only="updates"
+    )
+
+    async def run() -> tuple[Settled, Settled]:
+        customerio_server.hold_answers()
+        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
+        await _arrived(customerio_server)  # p2's request is in flight
+        await asyncio.to_thread(
+            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+        )
+        customerio_server.answer_held()
+        done = await sending
+        erased = await runtime.deliverer(people).step()
+        await runtime.aclose()
+        return done, erased
+
+    try:
+        done, erased = asyncio.run(run())
+        sent = [(r.method, r.path.rsplit("/", 1)[-1]) for r in customerio_server.requests]
+        assert ("PUT", "p1") not in sent, "p1's update never goes"
+        assert sent[0] == ("PUT", "p2")
+        assert (done.delivered, done.erased, done.requests) == (1, 1, 1)
+        assert erased.delivered == 1
+        assert runtime.queue.depth() == 0 and runtime.queue.dead_letters() == []
     finally:
         runtime.close()

@@ -7,7 +7,8 @@ acknowledged, and deleted when it is retried, released or dead-lettered (each re
 many it deleted so), or when its lease runs out: it is never sent again, nor kept as a
 dead letter. The person's delivery dead letters of that connection go too: they hold the
 person's data, and a ``dlq retry`` of one would re-create the person after the erasure.
-Entries and dead letters whose action the caller keeps (``keep``: the erasing actions)
+``drop_erased(ids)`` takes, among a claim's entries not yet sent, those marked since the
+claim. Entries and dead letters whose action the caller keeps (``keep``: the erasing actions)
 are left alone, claimed or not: a redelivered erasure request must not delete the first
 erasure.
 """
@@ -201,6 +202,23 @@ class PersonDropContract:
         assert queue.drop_person("c", "p", keep=ERASING) == 1, "the update's dead letter"
         kept = [(d.action.action, d.action.payload["n"]) for d in queue.dead_letters()]
         assert kept == [("suppress", 0)]
+
+    def test_drop_erased_takes_a_claims_entries_marked_since_the_claim(
+        self, queue: Queue, clock: FakeClock
+    ) -> None:
+        queue.enqueue("c", [of("q", 0), of("p", 1), of("p", 2), of("q", 3)])
+        claimed = queue.claim("c", 10, 30)
+        ids = [e.id for e in claimed]
+        assert queue.drop_erased(ids) == [], "no one erased: nothing taken"
+        queue.drop_person("c", "p")
+        gone = queue.drop_erased(ids[1:])
+        assert sorted(gone) == sorted(ids[1:3]), "p's two, not yet sent"
+        assert queue.drop_erased(ids) == [], "taken once"
+        assert queue.depth("c") == 2
+        queue.ack([ids[0], ids[3]])
+        assert queue.depth("c") == 0 and queue.dead_letters() == []
+        queue.enqueue("c", [of("p", 4)])
+        assert numbers(queue.claim("c", 10, 30)) == [4], "the person's new entry flows"
 
     def test_without_keep_an_erasure_is_dropped_like_any_entry(
         self, queue: Queue, clock: FakeClock
