@@ -181,9 +181,9 @@ class Deliverer:
         self, prepared: list[PreparedItem], claimed_at: float, done: Settled
     ) -> None:
         """Build a claim's requests and send them one after another, settling each."""
-        requests, unbuilt = build_isolated(self.destination, prepared, self.settings)
+        built, unbuilt = build_isolated(self.destination, prepared, self.settings)
         await self._bury_unbuilt(unbuilt, done)
-        i = 0
+        requests, i = list(built), 0
         while i < len(requests):
             await self.limiter.acquire()
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
