@@ -311,8 +311,10 @@ class Queue(Protocol):
         were claimed (their person erased) and return their ids. Delivery asks before
         each request of a claim after its first, so an erasure that arrives while a
         claim's requests go out one after another stops the person's entries not yet
-        sent. Cheap when no person was erased: asked for every such request. A queue
-        written before this method existed is not asked (those entries then go)."""
+        sent. Return the ids as given (equal, hashing alike): delivery takes out of the
+        request only those. Cheap when no person was erased: asked for every such
+        request. A queue written before this method existed is not asked (those entries
+        then go)."""
         ...
 
     def ack(self, ids: Sequence[Any]) -> None: ...

@@ -194,7 +194,7 @@ class Deliverer:
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
             if i:  # a person erased while the claim's earlier requests went: not theirs
-                requests[i:] = await self._without_erased(requests[i:], done)
+                requests[i : i + 1] = await self._without_erased(requests[i], done)
                 if i == len(requests):
                     break
             sent = requests[i]
@@ -210,16 +210,15 @@ class Deliverer:
                     self._count_erased(await asyncio.to_thread(release), done)
                 break
 
-    async def _without_erased(
-        self, rest: list[OutboundRequest], done: Settled
-    ) -> list[OutboundRequest]:
-        """``rest`` without the entries the queue deleted because their person was erased
-        since the claim (``Queue.drop_erased``; a queue without it is not asked)."""
-        gone = await asyncio.to_thread(erased_among, self.queue, ids_of(rest))
+    async def _without_erased(self, sent: OutboundRequest, done: Settled) -> list[OutboundRequest]:
+        """``sent`` without the entries the queue deleted because their person was erased
+        since the claim (``Queue.drop_erased``; a queue without it is not asked): rebuilt,
+        as none, one or more requests, when it carried any."""
+        gone = await asyncio.to_thread(erased_among, self.queue, ids_of([sent]))
         if not gone:
-            return rest
+            return [sent]
         self._count_erased(len(gone), done)
-        rebuilt, unbuilt = rebuilt_without(self.destination, rest, gone, self.settings)
+        rebuilt, unbuilt = rebuilt_without(self.destination, [sent], gone, self.settings)
         await self._bury_unbuilt(unbuilt, done)
         return rebuilt
 

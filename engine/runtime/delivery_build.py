@@ -47,4 +47,4 @@ def rebuilt_without(
     """``requests`` built again, in order, without the items whose queue ids are in
     ``gone`` (``build_isolated``)."""
     items = [item for sent in requests for item in sent.items if item.key.id not in gone]
-    return build_isolated(destination, items, settings)
+    return build_isolated(destination, items, settings) if items else ([], [])

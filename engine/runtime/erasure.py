@@ -16,7 +16,8 @@ delete or a suppress) and which connections deliver to one account
   nor kept as a dead letter, one in a request of the claim not yet sent is taken out of
   it before it goes (``Queue.drop_erased``, asked before each request after a claim's
   first), and one whose worker died is deleted once its lease runs out. What is left: a
-  request already in flight when the erasure is queued may still reach the vendor; in
+  request already in flight when the erasure is queued, or the first request of a claim
+  taken before it (sent right after the claim), may still reach the vendor; in
   the erasure's own connection per-person order sends the erasure after it, but in
   another connection to the account it may arrive just after the erasure (and re-create
   the person there). Entries of a worker that died are deleted uncounted

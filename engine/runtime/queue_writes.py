@@ -31,6 +31,9 @@ def run_all(writes: Sequence[Callable[[], int | None]]) -> list[int]:
 
 def erased_among(queue: Queue, ids: Sequence[Any]) -> set[Any]:
     """Those of the claimed entries ``ids`` the queue deleted because their person was
-    erased since the claim (``Queue.drop_erased``); none from a queue without it."""
+    erased since the claim (``Queue.drop_erased``); none from a queue without it. Only ids
+    asked about count: an id the queue returns in another form is not one of them."""
     drop_erased = getattr(queue, "drop_erased", None)
-    return set(drop_erased(ids)) if drop_erased is not None and ids else set()
+    if drop_erased is None or not ids:
+        return set()
+    return set(drop_erased(ids)) & set(ids)

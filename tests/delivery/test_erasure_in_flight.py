@@ -6,6 +6,7 @@ Against the Customer.io stand-in on loopback, through the real queue."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -231,5 +232,72 @@ def test_a_claims_update_not_yet_sent_when_its_person_is_erased_never_goes(
         assert (done.delivered, done.erased, done.requests) == (1, 1, 1)
         assert erased.delivered == 1
         assert runtime.queue.depth() == 0 and runtime.queue.dead_letters() == []
+    finally:
+        runtime.close()
+
+
+def test_only_the_erased_persons_updates_leave_the_claims_later_requests(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """p1 erased while p2's request goes: p1's two updates are taken out, p3's two go."""
+    runtime = _runtime(tmp_path, customerio_server, api="v1")
+    updates, _ = runtime.config.connections
+    order = ["p2", "p1", "p3", "p1", "p3"]
+    batches = [_batch(p, n=n) for n, p in enumerate(order)]
+    runtime.pipeline.submit(EVENTS, batches, only="updates")
+
+    async def run() -> Settled:
+        customerio_server.hold_answers()
+        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
+        await _arrived(customerio_server)  # p2's request is in flight
+        await asyncio.to_thread(
+            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+        )
+        customerio_server.answer_held()
+        done = await sending
+        await runtime.aclose()
+        return done
+
+    try:
+        done = asyncio.run(run())
+        sent = [r.path.rsplit("/", 1)[-1] for r in customerio_server.requests]
+        assert sent == ["p2", "p3", "p3"]
+        assert (done.delivered, done.erased, done.requests) == (3, 2, 3)
+        assert runtime.queue.depth("updates") == 0
+    finally:
+        runtime.close()
+
+
+def test_a_request_of_several_people_goes_without_the_erased_ones(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """A v2 batch carrying p1's and p3's updates, not yet sent when p1 is erased, is built
+    again with p3's alone (``Deliverer._without_erased``, asked before a claim's later
+    requests)."""
+    runtime = _runtime(tmp_path, customerio_server)
+    updates, _ = runtime.config.connections
+    order = ["p1", "p3", "p1", "p3"]
+    runtime.pipeline.submit(EVENTS, [_batch(p, n=n) for n, p in enumerate(order)], only="updates")
+    deliverer = runtime.deliverer(updates)
+    entries = runtime.queue.claim("updates", 10, 30)
+    destination, settings = deliverer.destination, deliverer.settings
+    items = [destination.restore(e.wire, settings, key=e) for e in entries if e.wire]
+    (request,) = destination.build_requests(items, settings)
+    runtime.queue.drop_person("people", entries[0].order_key)  # nothing of p1 there
+    runtime.queue.drop_person("updates", entries[0].order_key)
+
+    async def run() -> tuple[list[Any], Settled]:
+        done = Settled()
+        rebuilt = await deliverer._without_erased(request, done)
+        await runtime.aclose()
+        return rebuilt, done
+
+    try:
+        rebuilt, done = asyncio.run(run())
+        assert [[i.key.id for i in r.items] for r in rebuilt] == [[entries[1].id, entries[3].id]]
+        body = json.loads(rebuilt[0].request.content)
+        assert [b["identifiers"]["id"] for b in body["batch"]] == ["p3", "p3"]
+        assert done.erased == 2
+        assert runtime.queue.depth("updates") == 2, "p3's two, still claimed"
     finally:
         runtime.close()
