@@ -84,6 +84,20 @@ async def _arrived(server: Any, within: float = 30.0) -> None:
         await asyncio.sleep(0.01)
 
 
+async def _erase_p1_while_a_request_goes(runtime: Runtime, server: Any) -> Settled:
+    """One step of ``updates`` whose first request is held in flight while p1's erasure
+    is queued through ``people``; what the step settled."""
+    updates = runtime.config.connections[0]
+    server.hold_answers()
+    sending = asyncio.ensure_future(runtime.deliverer(updates).step())
+    await _arrived(server)
+    await asyncio.to_thread(
+        runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+    )
+    server.answer_held()
+    return await sending
+
+
 def test_an_update_in_flight_when_its_person_is_erased_is_not_retried(
     tmp_path: Path, customerio_server: Any
 ) -> None:
@@ -173,19 +187,11 @@ def test_an_erased_update_that_fails_for_good_is_not_counted_as_dead_lettered(
     tmp_path: Path, customerio_server: Any
 ) -> None:
     runtime = _runtime(tmp_path, customerio_server)
-    updates, _ = runtime.config.connections
     runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")], only="updates")
 
     async def run() -> Settled:
-        customerio_server.hold_answers()
         customerio_server.fail_next(1, 400)  # for good: a dead letter, but for the erasure
-        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
-        await _arrived(customerio_server)
-        await asyncio.to_thread(
-            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
-        )
-        customerio_server.answer_held()
-        done = await sending
+        done = await _erase_p1_while_a_request_goes(runtime, customerio_server)
         await runtime.aclose()
         return done
 
@@ -206,20 +212,13 @@ def test_a_claims_update_not_yet_sent_when_its_person_is_erased_never_goes(
     """With ``api: v1`` each item is a request of its own, sent one after another: p1's
     update, claimed with p2's, is not sent once p1 is erased while p2's request goes."""
     runtime = _runtime(tmp_path, customerio_server, api="v1")
-    updates, people = runtime.config.connections
+    people = runtime.config.connections[1]
     runtime.pipeline.submit(
         EVENTS, [_batch("p2", plan="b"), _batch("p1", plan="a")], only="updates"
     )
 
     async def run() -> tuple[Settled, Settled]:
-        customerio_server.hold_answers()
-        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
-        await _arrived(customerio_server)  # p2's request is in flight
-        await asyncio.to_thread(
-            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
-        )
-        customerio_server.answer_held()
-        done = await sending
+        done = await _erase_p1_while_a_request_goes(runtime, customerio_server)  # p2's
         erased = await runtime.deliverer(people).step()
         await runtime.aclose()
         return done, erased
@@ -241,20 +240,12 @@ def test_only_the_erased_persons_updates_leave_the_claims_later_requests(
 ) -> None:
     """p1 erased while p2's request goes: p1's two updates are taken out, p3's two go."""
     runtime = _runtime(tmp_path, customerio_server, api="v1")
-    updates, _ = runtime.config.connections
     order = ["p2", "p1", "p3", "p1", "p3"]
     batches = [_batch(p, n=n) for n, p in enumerate(order)]
     runtime.pipeline.submit(EVENTS, batches, only="updates")
 
     async def run() -> Settled:
-        customerio_server.hold_answers()
-        sending = asyncio.ensure_future(runtime.deliverer(updates).step())
-        await _arrived(customerio_server)  # p2's request is in flight
-        await asyncio.to_thread(
-            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
-        )
-        customerio_server.answer_held()
-        done = await sending
+        done = await _erase_p1_while_a_request_goes(runtime, customerio_server)  # p2's
         await runtime.aclose()
         return done
 
