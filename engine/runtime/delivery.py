@@ -51,6 +51,9 @@ BASE_BACKOFF_SECONDS = 1.0
 #: up (a retry) past this much of it: every request is then settled within the lease, so
 #: no other claim can take its items, or their person's newer ones, before it is.
 SEND_WITHIN_LEASE = 0.4
+#: A claim's first request is looked at for entries erased since the claim too when it
+#: goes this long after it (the rate limit held it); its later ones always are.
+ERASED_LOOK_AFTER = 0.05
 
 
 def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
@@ -193,7 +196,7 @@ class Deliverer:
                 rest = ids_of(requests[i:])
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
-            if i:  # a person erased while the claim's earlier requests went: not theirs
+            if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased meanwhile: not theirs
                 requests[i : i + 1] = await self._without_erased(requests[i], done)
                 if i == len(requests):
                     break

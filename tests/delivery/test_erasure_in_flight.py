@@ -292,3 +292,49 @@ def test_a_request_of_several_people_goes_without_the_erased_ones(
         assert runtime.queue.depth("updates") == 2, "p3's two, still claimed"
     finally:
         runtime.close()
+
+
+class _HeldLimiter:
+    """A rate limit that holds the first request until the test lets it go."""
+
+    def __init__(self) -> None:
+        self.waiting = asyncio.Event()
+        self.go = asyncio.Event()
+
+    async def acquire(self) -> None:
+        self.waiting.set()
+        await self.go.wait()
+
+
+def test_a_claims_first_request_held_by_the_rate_limit_goes_without_the_erased(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """The rate limit holds a claim's only request while p1 is erased: it goes with p3's
+    update alone."""
+    runtime = _runtime(tmp_path, customerio_server)
+    updates = runtime.config.connections[0]
+    runtime.pipeline.submit(
+        EVENTS, [_batch("p1", plan="a"), _batch("p3", plan="c")], only="updates"
+    )
+
+    async def run() -> Settled:
+        deliverer = runtime.deliverer(updates)
+        limiter = _HeldLimiter()
+        deliverer.limiter = limiter  # type: ignore[assignment]
+        sending = asyncio.ensure_future(deliverer.step())
+        await limiter.waiting.wait()
+        await asyncio.to_thread(
+            runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
+        )
+        await asyncio.sleep(0.1)  # held past a moment after the claim
+        limiter.go.set()
+        done = await sending
+        await runtime.aclose()
+        return done
+
+    try:
+        done = asyncio.run(run())
+        assert _sent(customerio_server) == [("identify", "p3")]
+        assert (done.delivered, done.erased) == (1, 1)
+    finally:
+        runtime.close()
