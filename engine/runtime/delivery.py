@@ -197,7 +197,10 @@ class Deliverer:
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
             if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased meanwhile: not theirs
-                requests[i : i + 1] = await self._without_erased(requests[i], done)
+                while i < len(requests):  # a request left empty: the next is looked at
+                    requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
+                    if rebuilt:
+                        break
                 if i == len(requests):
                     break
             sent = requests[i]
@@ -214,9 +217,8 @@ class Deliverer:
                 break
 
     async def _without_erased(self, sent: OutboundRequest, done: Settled) -> list[OutboundRequest]:
-        """``sent`` without the entries the queue deleted because their person was erased
-        since the claim (``Queue.drop_erased``; a queue without it is not asked): rebuilt,
-        as none, one or more requests, when it carried any."""
+        """``sent`` rebuilt (as none, one or more requests) without the entries the queue
+        deleted, their person erased since the claim (``Queue.drop_erased``), if any."""
         gone = await asyncio.to_thread(erased_among, self.queue, ids_of([sent]))
         if not gone:
             return [sent]
