@@ -52,7 +52,7 @@ BASE_BACKOFF_SECONDS = 1.0
 #: no other claim can take its items, or their person's newer ones, before it is.
 SEND_WITHIN_LEASE = 0.4
 #: A claim's first request is looked at for entries erased since the claim too when it
-#: goes this long after it (the rate limit held it); its later ones always are.
+#: goes this long after it (the rate limit held it, say); its later ones always are.
 ERASED_LOOK_AFTER = 0.05
 
 
@@ -196,7 +196,7 @@ class Deliverer:
                 rest = ids_of(requests[i:])
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
-            if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased meanwhile: not theirs
+            if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
                 while i < len(requests):  # a request left empty: the next is looked at
                     requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
                     if rebuilt:
