@@ -158,11 +158,7 @@ class Deliverer:
                 rejected.append((entry, Failure(self.redact(exc.reason), {"item": "not built"})))
             except MapwireError as exc:
                 rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
-        if rejected:
-            erased = self._count_erased(
-                await asyncio.to_thread(self.queue.dead_letter, rejected), done
-            )
-            self._count_dead_letters(len(rejected) - erased, done)
+        await self._bury(rejected, done)
         held: Holds = {}
         behind: Holds = {}
         if self._delays:  # held before the requests go, as late as they may go if need be
@@ -185,7 +181,7 @@ class Deliverer:
     ) -> None:
         """Build a claim's requests and send them one after another, settling each."""
         built, unbuilt = build_isolated(self.destination, prepared, self.settings)
-        await self._bury_unbuilt(unbuilt, done)
+        await self._bury(unbuilt, done)
         requests, i = list(built), 0
         while i < len(requests):
             await self.limiter.acquire()
@@ -224,16 +220,16 @@ class Deliverer:
             return [sent]
         self._count_erased(len(gone), done)
         rebuilt, unbuilt = rebuilt_without(self.destination, [sent], gone, self.settings)
-        await self._bury_unbuilt(unbuilt, done)
+        await self._bury(unbuilt, done)
         return rebuilt
 
-    async def _bury_unbuilt(self, unbuilt: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
-        """Dead-letter the items no request could be built for (``build_isolated``)."""
-        if unbuilt:
+    async def _bury(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
+        """Dead-letter entries that cannot go (not prepared, or no request built for them)."""
+        if failed:
             erased = self._count_erased(
-                await asyncio.to_thread(self.queue.dead_letter, unbuilt), done
+                await asyncio.to_thread(self.queue.dead_letter, failed), done
             )
-            self._count_dead_letters(len(unbuilt) - erased, done)
+            self._count_dead_letters(len(failed) - erased, done)
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
         """Send and classify; a failure to reach the vendor or to read its answer (within

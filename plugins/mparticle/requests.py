@@ -32,7 +32,7 @@ from mapwire import OutboundRequest, PreparedItem, __version__
 
 from . import historical, limits
 from .actions import ItemBody
-from .ahead import AheadItem, body_of
+from .ahead import AheadItem
 from .settings import Connection
 from .wire import encode, request_uuid, size
 
@@ -174,11 +174,8 @@ def _build(
 
 def _alone(item: PreparedItem, environment: str) -> bytes:
     """The encoded batch of ``item`` alone: rendered at intake when it was prepared ahead."""
-    if isinstance(item, AheadItem):
-        if item.encoded is not None:
-            return item.encoded
-        if item.body is None:
-            item.body = body_of(item)
+    if isinstance(item, AheadItem) and item.encoded is not None:
+        return item.encoded
     return encode(lone_batch(item.body, environment))
 
 
