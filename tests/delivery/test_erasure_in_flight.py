@@ -22,24 +22,7 @@ pytestmark = pytest.mark.usefixtures("secrets")
 EVENTS = "mparticle.events_api_batch"
 
 #: A person's attributes become an identify; an ``erase`` attribute a suppress instead.
-MAPPING = """\
-mapwire: 1
-name: erase-or-update
-source: mparticle.events_api_batch
-destination: customerio
-rules:
-  - name: update
-    when: "!(doc.user_attributes.erase)"
-    action: identify
-    fields:
-      identifiers: "{id: doc.user_identities.customer_id}"
-      attributes: doc.user_attributes
-  - name: erase
-    when: "doc.user_attributes.erase"
-    action: suppress
-    fields:
-      identifiers: "{id: doc.user_identities.customer_id}"
-"""
+MAPPING = (Path(__file__).parents[1] / "flow_files" / "erase_or_update.yaml").read_text()
 
 
 def _batch(person: str, **attributes: Any) -> dict[str, Any]:
