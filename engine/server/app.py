@@ -9,7 +9,9 @@ stops them in order.
 ``GET /healthz``                         the process is alive
 ``GET /readyz``                          store and queue reachable, backlog under limit,
                                          some connection delivering (paused ones named)
-``GET /metrics``                         Prometheus text
+``GET /metrics``                         Prometheus text (with ``--workers`` and
+                                         ``--deliverers``: of every process, added up
+                                         by ``shared_metrics``)
 =======================================  ==============================================
 
 Every error is a JSON body ``{"error": {"code", "message"}}``: bad input is a 4xx that
@@ -55,6 +57,7 @@ from .offload import Offload
 from .parse_budget import ParseBudget
 from .reload import Loader, Reloader
 from .request_log import HttpMetrics
+from .shared_metrics import MetricsFolder, Publisher, live_gauge, render_merged
 from .tap import TapServer, open_tap
 
 DELIVERY_STOP_SECONDS = 15.0
@@ -84,9 +87,22 @@ def _readiness(state: ServerState) -> tuple[int, dict[str, Any]]:
         log_event(logging.WARNING, "not_ready", error_type=type(exc).__name__)
         return 503, {"status": "not_ready", "reason": "the store or the queue is unavailable"}
     paused = runtime.paused()  # 503 only when no connection is delivering at all
+    if state.shared_metrics is not None:  # paused by a deliverer process
+        paused = {**paused_elsewhere(state.shared_metrics), **paused}
     if paused and len(paused) >= len(runtime.delivering()):
         return 503, {"status": "paused", "paused": paused}
     return 200, {"status": "ready", **({"paused": paused} if paused else {})}
+
+
+def paused_elsewhere(shared: MetricsFolder) -> dict[str, str]:
+    """The connections another process of ``serve`` has paused (``credentials_pause``)."""
+    paused = {}
+    for labels, value in live_gauge(shared, "mapwire_connection_paused").items():
+        named = dict(labels)
+        if value >= 1 and "connection" in named:
+            reason = named.get("reason", "paused").replace("_", " ")
+            paused[named["connection"]] = f"{reason} (seen by a deliverer process)"
+    return paused
 
 
 async def readyz(request: Request) -> Response:
@@ -94,15 +110,17 @@ async def readyz(request: Request) -> Response:
     return JSONBody(body, status)
 
 
-def _render_metrics(runtime: Runtime) -> bytes:
+def _render_metrics(runtime: Runtime, shared: MetricsFolder | None) -> bytes:
     for conn in runtime.config.connections:
         runtime.metrics.queue_depth.labels(conn.name).set(runtime.queue.depth(conn.name))
+    if shared is not None:  # serve's other processes too
+        return render_merged(runtime.metrics.registry, shared)
     return runtime.metrics.render()
 
 
 async def metrics(request: Request) -> Response:
-    runtime = server_state(request).running
-    text = await asyncio.to_thread(_render_metrics, runtime)
+    state = server_state(request)
+    text = await asyncio.to_thread(_render_metrics, state.running, state.shared_metrics)
     return Response(text, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
 
@@ -163,6 +181,8 @@ async def lifespan(app: ServerApp) -> AsyncIterator[None]:
         delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
         delivery.add_done_callback(_delivery_ended)
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
+    registry, shared = runtime.metrics.registry, state.shared_metrics
+    publisher = Publisher(shared, lambda: registry).start() if shared is not None else None
     reloader = _reloader(app, state, runtime, committer, tap)
     if app.state.settle:
         settle_interpreter()
@@ -185,6 +205,8 @@ async def lifespan(app: ServerApp) -> AsyncIterator[None]:
         state.parsing.close()
         await runtime.aclose()
         runtime.close()
+        if publisher is not None:
+            await asyncio.to_thread(publisher.stop)
         state.runtime = state.committer = state.delivery = state.http_metrics = None
         state.active = Active(state.config, state.auth)
         log_event(
@@ -268,9 +290,12 @@ def create_app(
     reload: Loader | None = None,
     watch: bool = False,
     settle: bool = False,
+    shared_metrics: MetricsFolder | None = None,
 ) -> ServerApp:
     """The server for ``config``; the runtime is opened when the app starts up. With
     ``delivers`` false the server only takes in (other processes deliver). With
+    ``shared_metrics`` it publishes its metrics there and ``/metrics`` adds up those of
+    every process publishing there (``serve``'s workers and deliverers). With
     ``reload`` (what reads the config again) it reloads on SIGHUP, and with ``watch``
     when the files change. ``settle``: the app has its process to itself (``mapwire
     serve``), so once started it settles the interpreter (``runtime.interpreter``)."""
@@ -283,6 +308,7 @@ def create_app(
         active=Active(config, InboundAuth(config.server.auth)),
         parsing=ParseBudget(config.server.max_parse_bytes),
         offload=Offload(config),
+        shared_metrics=shared_metrics,
     )
     app = ServerApp(
         routes,

@@ -21,6 +21,7 @@ from ..runtime.process import Runtime
 from .app import stop_delivery
 from .logs import log_event
 from .reload import Loader, Reloader, hold_hangups
+from .shared_metrics import MetricsFolder, Publisher
 from .supervisor import EXIT_NEVER_STARTED
 
 #: How often an idle deliverer looks at the shared queue: intake runs in other processes
@@ -28,10 +29,17 @@ from .supervisor import EXIT_NEVER_STARTED
 IDLE_POLL_SECONDS = 0.1
 
 
-def run_deliverer(config: Config, reload: Loader | None = None, *, loop: str = "asyncio") -> int:
+def run_deliverer(
+    config: Config,
+    reload: Loader | None = None,
+    *,
+    loop: str = "asyncio",
+    shared_metrics: MetricsFolder | None = None,
+) -> int:
     """Deliver ``config``'s connections until signalled (and with ``reload``, reload on
     SIGHUP: the loops whose connection changed start again), on the event ``loop`` the
-    intake processes run (``uvloop`` or ``asyncio``); the process's exit code."""
+    intake processes run (``uvloop`` or ``asyncio``), publishing the metrics to
+    ``shared_metrics`` (the intake processes serve them); the process's exit code."""
     hold_hangups()
     try:
         runtime = Runtime(config)
@@ -40,6 +48,8 @@ def run_deliverer(config: Config, reload: Loader | None = None, *, loop: str = "
         log_event(logging.ERROR, "startup_failed", exc=exc, reason=type(exc).__name__)
         return EXIT_NEVER_STARTED
     settle_interpreter()  # this process delivers and nothing else
+    registry = runtime.metrics.registry
+    publisher = Publisher(shared_metrics, lambda: registry).start() if shared_metrics else None
     try:
         if loop == "uvloop":
             import uvloop
@@ -49,6 +59,8 @@ def run_deliverer(config: Config, reload: Loader | None = None, *, loop: str = "
             asyncio.run(_deliver_until_signalled(runtime, reload))
     finally:
         runtime.close()
+        if publisher is not None:
+            publisher.stop()
     snapshot = {c.name: runtime.metrics.snapshot(c.name) for c in runtime.delivering()}
     log_event(
         logging.INFO,

@@ -30,6 +30,7 @@ from .offload import Handled, Offload
 from .parse_budget import ParseBudget
 from .queueing import require_readers
 from .request_log import HttpMetrics
+from .shared_metrics import MetricsFolder
 
 #: How long a request waits for its group to commit before it is answered 503.
 SUBMIT_TIMEOUT_SECONDS = 30.0
@@ -59,6 +60,8 @@ class ServerState:
     accepting: bool = False
     #: the time limits of reading and committing requests (one timer for all of them)
     deadlines: Deadlines = field(default_factory=Deadlines)
+    #: where serve's processes publish their metrics (``--workers``/``--deliverers``)
+    shared_metrics: MetricsFolder | None = None
 
     def pinned(self) -> ServerState:
         """A copy of this state: a reload replacing ``active`` here leaves the copy's."""

@@ -58,6 +58,7 @@ def run_server(
     from .connection_limits import guarded_protocol
     from .delivery_process import run_deliverer
     from .reload import ParentReload, hold_hangups
+    from .shared_metrics import MetricsFolder
     from .supervisor import EXIT_NEVER_STARTED, Role, supervise
 
     hold_hangups()
@@ -69,10 +70,23 @@ def run_server(
     http, loop = http_stack(options.http, options.loop)
     log_event(logging.INFO, "http_stack", http=http, loop=loop)
 
-    def server(config: Config, delivers: bool, watching: bool = False) -> uvicorn.Server:
+    def server(
+        config: Config,
+        delivers: bool,
+        watching: bool = False,
+        metrics: MetricsFolder | None = None,
+    ) -> uvicorn.Server:
+        app = create_app(
+            config,
+            delivers=delivers,
+            reload=reload,
+            watch=watching,
+            settle=True,
+            shared_metrics=metrics,
+        )
         return uvicorn.Server(
             uvicorn.Config(
-                create_app(config, delivers=delivers, reload=reload, watch=watching, settle=True),
+                app,
                 host=host or options.host,
                 port=options.port if port is None else port,
                 log_config=None,
@@ -108,21 +122,25 @@ def run_server(
     def current() -> Config:
         return parent.config if parent is not None else config
 
+    # Each child publishes its metrics here; the worker that answers /metrics adds them up.
+    metrics = MetricsFolder.create()
+
     def intake() -> int:
         hold_hangups()
-        worker = server(current(), delivers=deliverers == 0)
+        worker = server(current(), delivers=deliverers == 0, metrics=metrics)
         worker.run(sockets=[listening])
         return 0 if worker.started else EXIT_NEVER_STARTED
 
     def deliver() -> int:
-        return run_deliverer(current(), reload, loop=loop)
+        return run_deliverer(current(), reload, loop=loop, shared_metrics=metrics)
 
     roles = [Role("worker", i, intake) for i in range(workers)]
     roles += [Role("deliverer", i, deliver) for i in range(deliverers)]
     try:
-        return supervise(roles, parent)
+        return supervise(roles, parent, on_exit=metrics.retire)
     finally:
         listening.close()
+        metrics.remove()
 
 
 def http_stack(http: str, loop: str) -> tuple[str, str]:

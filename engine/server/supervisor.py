@@ -72,8 +72,13 @@ class Reloading(Protocol):
     def apply(self, trigger: str) -> None: ...
 
 
-def supervise(roles: list[Role], reloading: Reloading | None = None) -> bool:
-    """Run ``roles`` as children until a signal drains them; False if one never started."""
+def supervise(
+    roles: list[Role],
+    reloading: Reloading | None = None,
+    on_exit: Callable[[int], None] | None = None,
+) -> bool:
+    """Run ``roles`` as children until a signal drains them; False if one never started.
+    ``on_exit`` is told the pid of every child that exits."""
     signals: list[int] = []
     hangups: list[int] = []
 
@@ -101,6 +106,8 @@ def supervise(roles: list[Role], reloading: Reloading | None = None) -> bool:
                 _send(slots, signal.SIGTERM if forwarded == 0 else signal.SIGINT)
                 forwarded = len(signals)
             for slot, code in _reaped(slots):
+                if on_exit is not None:
+                    on_exit(slot.last_pid)
                 if forwarded or not started:
                     continue
                 if code == EXIT_NEVER_STARTED and slot.generation == 1:

@@ -1,6 +1,7 @@
 """``mapwire serve`` as a real process while the vendor refuses the credentials: the
 connection is paused (``/readyz`` names it, the gauge is 1, one log line), nothing is
-dead-lettered, and everything is delivered once the credentials work again."""
+dead-lettered, and everything is delivered once the credentials work again; the same
+when a deliverer process delivers and the intake processes answer."""
 
 from __future__ import annotations
 
@@ -26,8 +27,13 @@ def _until(check: Callable[[], bool], what: str) -> None:
 
 
 @pytest.mark.usefixtures("vendor_secrets")
+@pytest.mark.parametrize(
+    "processes",
+    [[], ["--workers", "2", "--deliverers", "1"]],
+    ids=["one process", "a deliverer process"],
+)
 def test_serve_pauses_on_refused_credentials_and_resumes(
-    tmp_path: Path, customerio_server: Any
+    tmp_path: Path, customerio_server: Any, processes: list[str]
 ) -> None:
     config = write_config(
         tmp_path,
@@ -39,7 +45,7 @@ def test_serve_pauses_on_refused_credentials_and_resumes(
             }
         ],
     )
-    process, url = _start(["--config", str(config)], tmp_path)
+    process, url = _start(["--config", str(config), *processes], tmp_path)
     try:
         customerio_server.fail_next(1000, 401)
         answer = httpx.post(url + "/mparticle/events", json=events_batch("u1", 3), headers=bearer())

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from server_helpers import bearer, cio_destination, event_ids, events_batch, write_config
 from test_serve_command import MAPWIRE, _free_port
 
@@ -161,6 +163,60 @@ def test_two_workers_and_a_deliverer_deliver_everything_and_sigterm_drains_them(
     ids = event_ids(customerio_server)
     assert len(ids) == len(set(ids))
     assert customerio_server.duplicates_absorbed == 0
+
+
+def metric(serve: Serve, name: str, **labels: str) -> float:
+    """The sum of the samples ``name`` (with ``labels``) on ``/metrics``."""
+    text = httpx.get(serve.url + "/metrics", timeout=10).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+def test_metrics_are_those_of_every_process_added_up_and_a_killed_deliverer_s_are_kept(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    customerio_server.set_validate(False)
+    config = cio_config(tmp_path, customerio_server)
+    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    try:
+        assert len(Traffic(serve.url, [f"m{i}" for i in range(40)]).wait()) == 40
+        actions = 40 * (EVENTS + 1)
+        # Delivery counts come from the deliverer; intake counts from both workers.
+        until(
+            lambda: metric(serve, "mapwire_delivered_actions_total") == actions,
+            "the deliverer's counts on /metrics",
+        )
+        until(
+            lambda: (
+                metric(serve, "mapwire_mapped_actions_total") == actions
+                and metric(
+                    serve, "mapwire_http_requests_total", route="/mparticle/events", status="202"
+                )
+                == 40
+            ),
+            "both workers' counts, added up",
+        )
+        assert metric(serve, "mapwire_queue_depth") == 0
+        (deliverer,) = serve.children("deliverer")
+        os.kill(deliverer, signal.SIGKILL)
+        until(
+            lambda: serve.children("deliverer") not in ([], [deliverer]),
+            "the deliverer is replaced",
+        )
+        assert len(Traffic(serve.url, [f"n{i}" for i in range(10)]).wait()) == 10
+        until(
+            lambda: metric(serve, "mapwire_delivered_actions_total") == actions + 10 * (EVENTS + 1),
+            "the killed deliverer's counts kept, its successor's added",
+        )
+    finally:
+        assert serve.stop() == 0, serve.log.read_text()
+    children = {e["pid"] for e in serve.events("child_started")}
+    left = Path(tempfile.gettempdir()).glob("mapwire-metrics-*/*.json")
+    assert not [p for p in left if int(p.name.split(".")[0]) in children], "folder removed"
 
 
 def test_kill_9_of_a_worker_and_of_the_deliverer_mid_load_loses_nothing_acknowledged(
