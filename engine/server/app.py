@@ -101,7 +101,7 @@ def paused_elsewhere(shared: MetricsFolder) -> dict[str, str]:
         named = dict(labels)
         if value >= 1 and "connection" in named:
             reason = named.get("reason", "paused").replace("_", " ")
-            paused[named["connection"]] = f"{reason} (seen by a deliverer process)"
+            paused[named["connection"]] = f"{reason} (seen by another process of serve)"
     return paused
 
 
@@ -113,8 +113,8 @@ async def readyz(request: Request) -> Response:
 def _render_metrics(runtime: Runtime, shared: MetricsFolder | None) -> bytes:
     for conn in runtime.config.connections:
         runtime.metrics.queue_depth.labels(conn.name).set(runtime.queue.depth(conn.name))
-    if shared is not None:  # serve's other processes too
-        return render_merged(runtime.metrics.registry, shared)
+    if shared is not None:  # serve's other processes too; the depth is this one's reading
+        return render_merged(runtime.metrics.registry, shared, frozenset({"mapwire_queue_depth"}))
     return runtime.metrics.render()
 
 

@@ -123,7 +123,17 @@ def run_server(
         return parent.config if parent is not None else config
 
     # Each child publishes its metrics here; the worker that answers /metrics adds them up.
-    metrics = MetricsFolder.create()
+    metrics: MetricsFolder | None = None
+    try:
+        metrics = MetricsFolder.create()
+    except OSError as exc:
+        log_event(
+            logging.WARNING,
+            "shared_metrics_unavailable",
+            error_type=type(exc).__name__,
+            message="no temporary folder could be made: each intake process answers "
+            "/metrics for itself, and the deliverers' metrics are not served",
+        )
 
     def intake() -> int:
         hold_hangups()
@@ -137,10 +147,11 @@ def run_server(
     roles = [Role("worker", i, intake) for i in range(workers)]
     roles += [Role("deliverer", i, deliver) for i in range(deliverers)]
     try:
-        return supervise(roles, parent, on_exit=metrics.retire)
+        return supervise(roles, parent, on_exit=metrics.retire if metrics else None)
     finally:
         listening.close()
-        metrics.remove()
+        if metrics is not None:
+            metrics.remove()
 
 
 def http_stack(http: str, loop: str) -> tuple[str, str]:

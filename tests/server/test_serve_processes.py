@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -217,6 +218,82 @@ def test_metrics_are_those_of_every_process_added_up_and_a_killed_deliverer_s_ar
     children = {e["pid"] for e in serve.events("child_started")}
     left = Path(tempfile.gettempdir()).glob("mapwire-metrics-*/*.json")
     assert not [p for p in left if int(p.name.split(".")[0]) in children], "folder removed"
+
+
+def test_totals_on_metrics_never_fall_while_both_workers_answer_under_load(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    customerio_server.set_validate(False)
+    config = cio_config(tmp_path, customerio_server)
+    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client(base_url=serve.url, headers=bearer(), timeout=30) as client:
+            for i in range(10_000):
+                if stop.is_set():
+                    return
+                client.post("/mparticle/events", content=json.dumps(events_batch(f"l{i}", 2)))
+
+    def totals() -> tuple[float, ...]:
+        # A new connection each time, as a scraper may open: either worker may answer.
+        text = httpx.get(serve.url + "/metrics", headers={"Connection": "close"}).text
+        names = ("mapwire_http_requests_total", "mapwire_mapped_actions_total")
+        found = {name: 0.0 for name in names}
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                if s.name in found:
+                    found[s.name] += s.value
+        return tuple(found.values())
+
+    threads = [threading.Thread(target=load) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    seen = []
+    try:
+        until(lambda: (seen.append(totals()), len(seen) >= 60)[1], "60 scrapes", timeout=120)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert serve.stop() == 0, serve.log.read_text()
+    falls = [(a, b) for a, b in pairwise(seen) if any(y < x for x, y in zip(a, b, strict=True))]
+    assert seen[-1][0] > seen[0][0] and not falls, falls
+
+
+NO_METRICS_FOLDER = """
+import tempfile
+
+_mkdtemp = tempfile.mkdtemp
+
+
+def mkdtemp(*args, **kwargs):
+    if str(kwargs.get("prefix", "")).startswith("mapwire-metrics-"):
+        raise PermissionError(13, "Permission denied")
+    return _mkdtemp(*args, **kwargs)
+
+
+tempfile.mkdtemp = mkdtemp
+"""
+
+
+def test_serve_runs_without_a_metrics_folder_each_worker_answering_for_itself(
+    tmp_path: Path, customerio_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    (patches / "sitecustomize.py").write_text(NO_METRICS_FOLDER)
+    monkeypatch.setenv("PYTHONPATH", str(patches))
+    config = cio_config(tmp_path, customerio_server)
+    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    try:
+        assert len(Traffic(serve.url, ["x1", "x2"]).wait()) == 2
+        until(lambda: all_delivered(customerio_server, {"x1", "x2"}), "delivered")
+        assert httpx.get(serve.url + "/metrics").status_code == 200
+    finally:
+        assert serve.stop() == 0, serve.log.read_text()
+    (warning,) = serve.events("shared_metrics_unavailable")
+    assert warning["level"] == "warning" and warning["error_type"] == "PermissionError"
 
 
 def test_kill_9_of_a_worker_and_of_the_deliverer_mid_load_loses_nothing_acknowledged(

@@ -10,7 +10,13 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.parser import text_string_to_metric_families
 
-from mapwire.server.shared_metrics import MetricsFolder, Publisher, render_merged
+from mapwire.server.shared_metrics import (
+    STOPPED,
+    MetricsFolder,
+    Publisher,
+    live_gauge,
+    render_merged,
+)
 
 
 class Process:
@@ -45,12 +51,16 @@ def folder(tmp_path: Path) -> MetricsFolder:
     return MetricsFolder(tmp_path)
 
 
-def test_counters_and_histograms_add_up_and_gauges_are_the_answering_process_s_own(
+DEPTH = frozenset({"queue_depth"})
+
+
+def test_counters_and_histograms_add_up_and_gauges_are_the_largest_of_the_running_ones(
     folder: MetricsFolder,
 ) -> None:
     me, worker, deliverer = Process(), Process(), Process()
     me.delivered.labels("cio").inc(0)
     me.depth.labels("cio").set(7)  # read at this moment
+    me.paused.labels("cio").set(0)  # this process delivers too, and is not paused
     me.latency.observe(0.05)
     worker.depth.labels("cio").set(100)  # an old reading: not used
     worker.latency.observe(0.5)
@@ -61,17 +71,27 @@ def test_counters_and_histograms_add_up_and_gauges_are_the_answering_process_s_o
     folder.publish(worker.registry, pid=101)
     folder.publish(deliverer.registry, pid=102)
 
-    got = samples(render_merged(me.registry, folder))
+    got = samples(render_merged(me.registry, folder, DEPTH))
 
     assert got[("delivered_actions_total", CIO)] == 30
     assert got[("delivered_actions_total", (("connection", "other"),))] == 4
     assert got[("queue_depth", CIO)] == 7
-    assert got[("connection_paused", CIO)] == 1  # only a peer has it: theirs counts
+    assert got[("connection_paused", CIO)] == 1  # paused by any: paused
     assert got[("latency_seconds_count", ())] == 3
     assert got[("latency_seconds_bucket", (("le", "0.1"),))] == 1
     assert got[("latency_seconds_bucket", (("le", "1.0"),))] == 2
     assert got[("latency_seconds_bucket", (("le", "+Inf"),))] == 3
     assert got[("latency_seconds_sum", ())] == pytest.approx(2.55)
+
+
+def test_a_fresh_gauge_the_answering_process_lacks_is_the_largest_of_the_running_ones(
+    folder: MetricsFolder,
+) -> None:
+    me, worker = Process(), Process()
+    worker.depth.labels("cio").set(5)
+    folder.publish(worker.registry, pid=101)
+
+    assert samples(render_merged(me.registry, folder, DEPTH))[("queue_depth", CIO)] == 5
 
 
 def test_the_earliest_created_time_is_kept(folder: MetricsFolder) -> None:
@@ -93,27 +113,57 @@ def test_the_earliest_created_time_is_kept(folder: MetricsFolder) -> None:
     assert got[("delivered_actions_total", CIO)] == 2
 
 
-def test_a_stopped_process_keeps_its_counts_but_not_its_gauges(folder: MetricsFolder) -> None:
-    me, gone = Process(), Process()
-    gone.delivered.labels("cio").inc(5)
-    gone.paused.labels("cio").set(1)
-    folder.publish(gone.registry, pid=101)
-
-    folder.retire(101)
+def test_exited_processes_keep_their_counts_in_one_file_but_not_their_gauges(
+    folder: MetricsFolder,
+) -> None:
+    me = Process()
+    for pid in range(101, 111):  # ten children that came and went
+        gone = Process()
+        gone.delivered.labels("cio").inc(5)
+        gone.paused.labels("cio").set(1)
+        gone.latency.observe(0.5)
+        folder.publish(gone.registry, pid=pid)
+        folder.retire(pid)
     folder.retire(999)  # never published: nothing to do
 
-    assert sorted(os.listdir(folder.path)) == ["101.stopped.json"]
+    assert sorted(p for p in os.listdir(folder.path) if not p.startswith(".")) == [STOPPED]
     got = samples(render_merged(me.registry, folder))
-    assert got[("delivered_actions_total", CIO)] == 5
+    assert got[("delivered_actions_total", CIO)] == 50
+    assert got[("latency_seconds_count", ())] == 10
     assert ("connection_paused", CIO) not in got
+    assert live_gauge(folder, "connection_paused") == {}
 
 
-def test_the_answering_process_s_own_file_is_not_counted_twice(folder: MetricsFolder) -> None:
-    me = Process()
-    me.delivered.labels("cio").inc(3)
-    folder.publish(me.registry)  # this process's pid
+def test_a_pid_used_again_adds_to_the_earlier_process_s_counts(folder: MetricsFolder) -> None:
+    first, again = Process(), Process()
+    first.delivered.labels("cio").inc(500)
+    folder.publish(first.registry, pid=4242)
+    folder.retire(4242)
+    again.delivered.labels("cio").inc(3)
+    folder.publish(again.registry, pid=4242)
+    folder.retire(4242)
 
-    assert samples(render_merged(me.registry, folder))[("delivered_actions_total", CIO)] == 3
+    got = samples(render_merged(Process().registry, folder))
+
+    assert got[("delivered_actions_total", CIO)] == 503
+
+
+def test_totals_never_fall_whichever_process_answers(
+    folder: MetricsFolder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two intake processes answer in turn, each counting more meanwhile and publishing
+    only when it answers: every answer is made of files, each of which only grows."""
+    workers = {101: Process(), 102: Process()}
+    totals = []
+    for turn in range(6):
+        for pid, worker in workers.items():
+            worker.delivered.labels("cio").inc(10 * pid + turn)  # counted, not yet published
+        answering = 101 + turn % 2
+        monkeypatch.setattr(os, "getpid", lambda pid=answering: pid)
+        got = samples(render_merged(workers[answering].registry, folder))
+        totals.append(got[("delivered_actions_total", CIO)])
+
+    assert totals == sorted(totals), totals
 
 
 def test_files_that_are_not_snapshots_are_left_out(folder: MetricsFolder) -> None:
@@ -131,22 +181,20 @@ def test_files_that_are_not_snapshots_are_left_out(folder: MetricsFolder) -> Non
     assert not any(name.startswith("x") for name, _ in got)
 
 
-def test_a_file_retired_while_the_folder_is_read_is_read_under_its_new_name(
-    folder: MetricsFolder, monkeypatch: pytest.MonkeyPatch
+def test_a_folder_that_is_gone_leaves_the_answering_process_s_own_metrics(
+    folder: MetricsFolder,
 ) -> None:
-    peer = Process()
-    peer.delivered.labels("cio").inc(9)
-    folder.publish(peer.registry, pid=101)
-    listed = os.listdir(folder.path)
-    folder.retire(101)  # between the listing and the read
-    monkeypatch.setattr(os, "listdir", lambda path: listed)
+    me = Process()
+    me.delivered.labels("cio").inc(4)
+    me.paused.labels("cio").set(1)
+    folder.remove()
 
-    (snapshot,) = folder.peers()
+    got = samples(render_merged(me.registry, folder))
 
-    assert snapshot.stopped
-    assert ["delivered_actions_total", {"connection": "cio"}, 9.0] in [
-        [n, labels, v] for family in snapshot.families for n, labels, v in family[3]
-    ]
+    assert got[("delivered_actions_total", CIO)] == 4
+    assert got[("connection_paused", CIO)] == 1
+    assert live_gauge(folder, "connection_paused") == {}
+    folder.retire(101)  # nothing to fold, no error
 
 
 def test_the_publisher_publishes_at_start_while_running_and_at_stop(
