@@ -191,14 +191,22 @@ class SqliteQueue(ErasureMarks, SqliteFile):
                 conn.execute(sql.UNLEASE_ERASED_RUN_OUT, args)
             rows = conn.execute(sql.CLAIM, args).fetchall()
             if rows:
-                pairs = dumps([(row[0], row[6]) for row in rows])
-                lease = {"lease": now + lease_seconds, "owner": self.owner, "pairs": pairs}
-                conn.execute(sql.LEASE, {**lease, "connection": connection})
+                ids = dumps([row[0] for row in rows])
+                lease = {"lease": now + lease_seconds, "owner": self.owner, "ids": ids}
+                conn.execute(sql.LEASE, lease)
         deferred = QueueEntry.deferred
         return [  # each action is decoded when read: one restored from its wire never is
-            deferred(id_, connection, partial(action_and_history, text, wire), wire, *rest)
+            deferred(
+                id_,
+                connection,
+                partial(action_and_history, text, wire),
+                wire,
+                attempts,
+                enqueued_at,
+                last_error,
+                key,
+            )
             for id_, text, attempts, enqueued_at, last_error, wire, key in rows
-            for rest in ((attempts, enqueued_at, last_error, key),)
         ]
 
     def reclaim_dead(self, connection: str) -> int:

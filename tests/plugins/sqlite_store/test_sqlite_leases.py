@@ -53,6 +53,17 @@ def test_ack_retry_release_and_dead_letter_leave_no_lease_behind(
     assert numbers(queue.claim("c", 10, 60)) == [1, 2]
 
 
+def test_a_claims_lease_rows_name_each_entrys_connection_and_person(
+    queue: SqliteQueue, db: Path
+) -> None:
+    queue.enqueue("c", [of("p", 0), act(1), of("q", 2)])
+    queue.enqueue("d", [of("p", 3)])
+    claimed = queue.claim("c", 10, 60) + queue.claim("d", 10, 60)
+    assert numbers(claimed) == [0, 1, 2, 3]
+    named = rows(db, "SELECT id, connection, order_key FROM leases ORDER BY id")
+    assert named == [(1, "c", "p"), (2, "c", ""), (3, "c", "q"), (4, "d", "p")]
+
+
 def test_drop_person_removes_run_out_leases_and_keeps_live_ones(
     queue: SqliteQueue, db: Path, clock: FakeClock
 ) -> None:
