@@ -87,6 +87,7 @@ from .queue_rows import (
     dumps_lenient,
     encode,
     id_list,
+    id_range,
     survivors,
 )
 from .queue_schema import setup_queue_schema
@@ -225,9 +226,16 @@ class SqliteQueue(ErasureMarks, SqliteFile):
                 return int(conn.execute(sql.RECLAIM, args).rowcount) - erased
 
     def ack(self, ids: Sequence[Any]) -> None:
-        """Delivered: delete the entries and their leases."""
-        if ids:
+        """Delivered: delete the entries and their leases (by their range when they fill one)."""
+        if not ids:
+            return
+        span = id_range(ids)
+        if span is None:
             self._settle(sql.ACK, (), ids, marked=False)
+            return
+        with self._connection() as conn, immediate(conn):
+            conn.execute(sql.ACK_RANGE, span)
+            conn.execute(sql.UNLEASE_RANGE, span)
 
     def retry(self, ids: Sequence[Any], not_before: float, reason: str) -> int:
         """Release with one more attempt counted; not claimable before ``not_before``.

@@ -92,6 +92,14 @@ def id_list(ids: Sequence[Any]) -> str:
     return dumps([int(i) for i in ids])
 
 
+def id_range(ids: Sequence[Any]) -> tuple[int, int] | None:
+    """``(first, last)`` when ``ids`` (not empty) are every integer from ``first`` to
+    ``last``, in any order: a statement on that range touches exactly these ids."""
+    ints = {int(i) for i in ids}
+    first, last = min(ints), max(ints)
+    return (first, last) if last - first + 1 == len(ints) else None
+
+
 def dead_filter(
     ids: Sequence[Any] | None,
     connection: str | None,

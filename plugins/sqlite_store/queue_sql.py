@@ -1,7 +1,8 @@
 """The SQL behind ``SqliteQueue``: its tables, indexes and statements.
 
 Every statement on a list of ids takes them as one JSON array (``queue_rows.IDS``): one
-statement, any count.
+statement, any count. An acknowledgement of ids that fill a range names its ends instead
+(``ACK_RANGE``).
 """
 
 from __future__ import annotations
@@ -148,6 +149,11 @@ ACK = f"DELETE FROM queue WHERE {IDS}"
 UNLEASE = f"DELETE FROM leases WHERE {IDS}"
 RETRY = f"UPDATE queue SET attempts = attempts + 1, not_before = ?, last_error = ? WHERE {IDS}"
 RELEASE = f"UPDATE queue SET not_before = ? WHERE {IDS}"
+#: ``ACK`` and ``UNLEASE`` for ids that are every integer from the first to the last
+#: (``queue_rows.id_range``), as a claim's entries mostly are: the same rows, found by one
+#: seek each, where ``json_each`` parses the list and looks every id up.
+ACK_RANGE = "DELETE FROM queue WHERE id BETWEEN ? AND ?"
+UNLEASE_RANGE = "DELETE FROM leases WHERE id BETWEEN ? AND ?"
 
 #: Leases held in the ``queue`` row by files from before ``leases``, moved there at open in
 #: the schema's transaction; then the lease rows of entries gone (settled by such code).

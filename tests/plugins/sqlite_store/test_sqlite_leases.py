@@ -64,6 +64,23 @@ def test_a_claims_lease_rows_name_each_entrys_connection_and_person(
     assert named == [(1, "c", "p"), (2, "c", ""), (3, "c", "q"), (4, "d", "p")]
 
 
+def test_ack_deletes_exactly_its_ids_whether_or_not_they_fill_a_range(
+    queue: SqliteQueue, db: Path
+) -> None:
+    queue.enqueue("c", [act(n) for n in range(8)])
+    queue.enqueue("d", [act(8)])
+    claimed = queue.claim("c", 8, 60) + queue.claim("d", 1, 60)
+    ids = [e.id for e in claimed]
+    queue.ack([ids[3], ids[1], ids[2], ids[2]])  # a range, unordered, one id twice
+    queue.ack([ids[5], ids[7]])  # a gap between them: ids[6] stays
+    remaining = [row[0] for row in rows(db, "SELECT id FROM queue ORDER BY id")]
+    assert remaining == [ids[0], ids[4], ids[6], ids[8]]
+    assert [row[0] for row in lease_rows(db)] == remaining
+    queue.ack([ids[8], ids[6]])  # a gap, and entries of two connections
+    assert [row[0] for row in lease_rows(db)] == [ids[0], ids[4]]
+    assert queue.depth("c") == 2 and queue.depth("d") == 0
+
+
 def test_drop_person_removes_run_out_leases_and_keeps_live_ones(
     queue: SqliteQueue, db: Path, clock: FakeClock
 ) -> None:
