@@ -192,22 +192,16 @@ class SqliteQueue(ErasureMarks, SqliteFile):
                 conn.execute(sql.UNLEASE_ERASED_RUN_OUT, args)
             rows = conn.execute(sql.CLAIM, args).fetchall()
             if rows:
-                ids = dumps([row[0] for row in rows])
-                lease = {"lease": now + lease_seconds, "owner": self.owner, "ids": ids}
-                conn.execute(sql.LEASE, lease)
-        deferred = QueueEntry.deferred
+                lease = {"lease": now + lease_seconds, "owner": self.owner}
+                first, last = rows[0][0], rows[-1][0]
+                if last - first + 1 == len(rows):
+                    conn.execute(sql.LEASE_RANGE, {**lease, "first": first, "last": last})
+                else:
+                    conn.execute(sql.LEASE, {**lease, "ids": dumps([row[0] for row in rows])})
+        deferred, decode = QueueEntry.deferred, action_and_history
         return [  # each action is decoded when read: one restored from its wire never is
-            deferred(
-                id_,
-                connection,
-                partial(action_and_history, text, wire),
-                wire,
-                attempts,
-                enqueued_at,
-                last_error,
-                key,
-            )
-            for id_, text, attempts, enqueued_at, last_error, wire, key in rows
+            deferred(id_, connection, partial(decode, text, wire), wire, tries, at, error, key)
+            for id_, text, tries, at, error, wire, key in rows
         ]
 
     def reclaim_dead(self, connection: str) -> int:

@@ -120,11 +120,15 @@ WHERE q.connection = :connection AND q.not_before <= :now
     AND (q.order_key = '' OR NOT EXISTS ({_HELD}))
 ORDER BY q.id LIMIT :limit
 """
-LEASE = """
+_LEASE = """
 INSERT OR REPLACE INTO leases (id, lease_until, owner, connection, order_key)
-SELECT id, :lease, :owner, connection, order_key FROM queue
-WHERE id IN (SELECT value FROM json_each(:ids))
+SELECT id, :lease, :owner, connection, order_key FROM queue WHERE {}
 """
+LEASE = _LEASE.format("id IN (SELECT value FROM json_each(:ids))")
+#: ``LEASE`` of a claim whose ids are every integer from ``:first`` to ``:last`` (the
+#: claim's rows come in id order, so consecutive ids fill that range and nothing else is in
+#: it), as most are: one seek where ``json_each`` parses the list and looks every id up.
+LEASE_RANGE = _LEASE.format("id BETWEEN :first AND :last")
 #: After ``RETRY`` or ``RELEASE`` (and ``UNLEASE``): the entries of a person that may not go
 #: before ``not_before`` hold their person until then.
 HOLD = f"""

@@ -58,10 +58,14 @@ def test_a_claims_lease_rows_name_each_entrys_connection_and_person(
 ) -> None:
     queue.enqueue("c", [of("p", 0), act(1), of("q", 2)])
     queue.enqueue("d", [of("p", 3)])
-    claimed = queue.claim("c", 10, 60) + queue.claim("d", 10, 60)
-    assert numbers(claimed) == [0, 1, 2, 3]
+    queue.enqueue("c", [of("r", 4)])
+    queue.enqueue("d", [act(5), of("s", 6)])
+    assert numbers(queue.claim("d", 10, 60)) == [3, 5, 6], "ids 4, 6 and 7: not one range"
+    assert numbers(queue.claim("c", 3, 60)) == [0, 1, 2], "ids 1 to 3: one range"
     named = rows(db, "SELECT id, connection, order_key FROM leases ORDER BY id")
-    assert named == [(1, "c", "p"), (2, "c", ""), (3, "c", "q"), (4, "d", "p")]
+    assert named[:3] == [(1, "c", "p"), (2, "c", ""), (3, "c", "q")]
+    assert named[3:] == [(4, "d", "p"), (6, "d", ""), (7, "d", "s")], "nothing leased at 5"
+    assert numbers(queue.claim("c", 3, 60)) == [4]
 
 
 def test_ack_deletes_exactly_its_ids_whether_or_not_they_fill_a_range(
