@@ -40,7 +40,7 @@ from .actions import (
     render,
     v1_event_call,
 )
-from .plain_events import plain_event
+from .plain_events import plain_item
 from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, CioSettings, read_settings
 from .validation import certainly_valid, validate
 
@@ -97,14 +97,14 @@ class CustomerIO(Destination):
         item's wire bytes behind a header naming the settings that shaped it (``api``,
         ``oversize``, ``allow_message_overrides``) and its repairs. Other items (v1 calls,
         an identify split in parts) and items these settings refuse are prepared at
-        delivery. The commonest item, a plain v2 event, is written directly
+        delivery. The commonest items, a plain v2 event or identify, are written directly
         (``plain_events``); every other one takes the general path."""
         try:
             cfg, head = self._settings(settings)
         except ConfigError:
             pass  # the general path answers as it always has
         else:
-            encoded = plain_event(action.action, action.payload, cfg)
+            encoded = plain_item(action.action, action.payload, cfg)
             if encoded is not None:
                 return [], head + b"\n" + encoded
         return self._prepare_ahead(action, settings)

@@ -1,7 +1,7 @@
-"""The plain-event path of ``prepare_ahead`` (``plain_events``) answers exactly what the
-general path (``_checked`` and ``_render``) answers, on generated payloads and settings:
-the same wire bytes when it takes an item, and the general path's answer (repairs, notes,
-refusals) for every item it leaves."""
+"""The plain paths of ``prepare_ahead`` (``plain_events``: events and identifies) answer
+exactly what the general path (``_checked`` and ``_render``) answers, on generated payloads
+and settings: the same wire bytes when they take an item, and the general path's answer
+(repairs, notes, refusals) for every item they leave."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from mapwire import Action
 from mapwire.plugins.customerio.destination import CustomerIO
-from mapwire.plugins.customerio.plain_events import plain_event
+from mapwire.plugins.customerio.plain_events import plain_event, plain_identify
 from mapwire.plugins.customerio.settings import read_settings
 
 from .conftest import BASE_SETTINGS
@@ -74,6 +74,31 @@ plain_payloads = st.fixed_dictionaries(
     },
 )
 payloads = st.one_of(plain_payloads, plain_payloads, odd_payloads)
+attribute_values = values | st.sampled_from(
+    ["x" * 1000, "x" * 1001, "é" * 500, "é" * 501, ["a"], {"k": 1}, float("nan")]
+)
+attribute_names = st.text(ASCII, max_size=6) | st.sampled_from(
+    ["created_at", "unsubscribed", "n" * 150, "n" * 151, "é" * 75, "é" * 76]
+)
+#: Identify payloads of the plain kind, with the odd value here and there.
+identify_payloads = st.fixed_dictionaries(
+    {
+        "identifiers": st.fixed_dictionaries({"id": st.text(ASCII, min_size=1, max_size=8)})
+        | st.fixed_dictionaries({"email": st.just("a@b.co")})
+        | identifiers
+    },
+    optional={
+        "attributes": st.dictionaries(attribute_names, attribute_values, max_size=5)
+        | st.sampled_from([None, "text", {"big": "x" * 999, "more": "y" * 999}])
+        | st.just({f"a{i}": i for i in range(301)})
+        | st.just({f"a{i}": "x" * 990 for i in range(40)}),
+        "created_at": st.integers(0, 10**11) | timestamps,
+        "unsubscribed": st.booleans() | st.just("yes"),
+        "timestamp": st.integers(0, 10**11) | timestamps,
+        "timestamp_ms": st.integers(10**11, 10**14 - 1) | timestamps,
+        "unexpected": st.just(1),
+    },
+)
 connection_settings = st.fixed_dictionaries(
     {
         "api": st.sampled_from(["v2", "v2", "v1"]),
@@ -101,6 +126,40 @@ def test_the_plain_path_answers_what_the_general_path_answers(
     if taken is not None:
         assert general[0] == [] and general[1] is not None
         assert general[1].endswith(b"\n" + taken)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=list(HealthCheck))
+@given(payload=identify_payloads, given_settings=connection_settings)
+def test_the_plain_identify_answers_what_the_general_path_answers(
+    payload: dict[str, Any], given_settings: dict[str, Any]
+) -> None:
+    destination = CustomerIO()
+    action = Action("customerio", "identify", payload)
+    general = destination._prepare_ahead(action, given_settings)
+    assert destination.prepare_ahead(action, given_settings) == general
+    taken = plain_identify(payload, read_settings(given_settings))
+    event("plain path" if taken is not None else "general path")
+    if taken is not None:
+        assert general[0] == [] and general[1] is not None
+        assert general[1].endswith(b"\n" + taken)
+
+
+def test_the_plain_identify_takes_the_common_identify() -> None:
+    payload = {
+        "identifiers": {"id": "cust-1"},
+        "attributes": {"plan": "pro", "first_name": "Ann", "created_at": 5},
+        "unsubscribed": False,
+        "timestamp_ms": 1_713_484_800_123,
+    }
+    taken = plain_identify(payload, read_settings(BASE_SETTINGS))
+    assert taken == (
+        b'{"type":"person","action":"identify","identifiers":{"id":"cust-1"},'
+        b'"attributes":{"plan":"pro","first_name":"Ann","created_at":5,"unsubscribed":false},'
+        b'"timestamp":1713484800}'
+    )
+    # an attribute value over the limit is repaired with a note: the general path's
+    too_long = {**payload, "attributes": {"bio": "x" * 1001}}
+    assert plain_identify(too_long, read_settings(BASE_SETTINGS)) is None
 
 
 def test_the_plain_path_takes_the_common_event() -> None:
