@@ -56,6 +56,8 @@ from .submissions import (
     Submission,
     Submitted,
     Work,
+    merged,
+    runs_of,
 )
 
 DEPTH_CACHE_SECONDS = 1.0
@@ -152,6 +154,7 @@ class Pipeline:
             groups = works[-1].groups
             erasing = self._erasers.intersection(groups)  # usually none: nothing to look at
             if last := erasure.erasing_connections(groups, erasing, self._destination_of):
+                works[-1].erasing = last
                 failed = self._commit_after(works, start, last)
                 start = len(works)
         if failed is None:
@@ -241,18 +244,12 @@ class Pipeline:
 
     def _enqueue(self, conn: Connection, works: Sequence[Work]) -> None:
         """Queue the connection's actions: runs of requests without dedup keys together."""
-        runs: list[list[Work]] = []
-        for work in works:
-            if work.alone(conn.name) or not runs or runs[-1][0].alone(conn.name):
-                runs.append([work])
-            else:
-                runs[-1].append(work)
         queued = 0
-        for run in runs:
+        for run in runs_of(works, conn.name):
             queued += self._enqueue_run(conn, run)
-        for work in works:
-            if work.done.error is None:
-                self._account(conn.name, work.part(conn.name))
+        done = [work.part(conn.name) for work in works if work.done.error is None]
+        if done:
+            self._account(conn.name, merged(done))
         if queued and self.on_queued is not None:
             self.on_queued(conn.name)
 
@@ -270,7 +267,8 @@ class Pipeline:
                 owners.extend((work, i) for i in range(len(documents)))
         progress = run[0].submission.progress if len(run) == 1 else None
         try:
-            self.erase(conn, (a for g in groups for a in g))
+            if any(conn.name in work.erasing for work in run):  # else nothing to erase
+                self.erase(conn, (a for g in groups for a in g))
             result, refused = enqueue_storable(
                 self.queue,
                 conn.name,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,9 @@ class Work:
     #: per connection, the actions of each document
     groups: dict[str, list[list[Action]]] = field(default_factory=dict)
     failures: dict[str, list[MappingFailure]] = field(default_factory=dict)
+    #: the connections in which one of its actions erases its person or forgets state,
+    #: found once when it was mapped: in the others there is nothing to erase
+    erasing: Collection[str] = ()
 
     def alone(self, connection: str) -> bool:
         """Whether its actions go in a transaction of their own (exact duplicate counts)."""
@@ -104,3 +107,32 @@ class Work:
 
     def part(self, connection: str) -> ConnectionReport:
         return self.done.report.connections[connection]
+
+
+def runs_of(works: Sequence[Work], connection: str) -> list[list[Work]]:
+    """The requests in order, in runs that go in one transaction each: a request with dedup
+    keys (or a progress mark) alone, those without together (each request looked at once)."""
+    runs: list[list[Work]] = []
+    last_alone = True
+    for work in works:
+        alone = work.alone(connection)
+        if alone or last_alone:
+            runs.append([work])
+        else:
+            runs[-1].append(work)
+        last_alone = alone
+    return runs
+
+
+def merged(parts: Sequence[ConnectionReport]) -> ConnectionReport:
+    """What several requests did for one connection, as one report to count in the metrics
+    (queued, errors and skips summed): a counter moved once per group, not per request."""
+    if len(parts) == 1:
+        return parts[0]
+    total = ConnectionReport()
+    for part in parts:
+        total.queued += part.queued
+        total.errors.extend(part.errors)
+        for reason, n in part.skipped.items():
+            total.skipped[reason] = total.skipped.get(reason, 0) + n
+    return total
