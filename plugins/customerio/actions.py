@@ -74,8 +74,14 @@ def path_identifier(identifiers: Mapping[str, str]) -> str:
     return f"cio_{encoded}" if kind == "cio_id" else encoded
 
 
-def _event_fields(p: Payload, data_key: str) -> dict[str, Any]:
-    fields: dict[str, Any] = {"name": p["name"]}
+def _event_fields(
+    p: Payload, data_key: str, fields: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An event's fields, written into ``fields`` (a v2 entity, no copy to merge) or a new
+    dict."""
+    if fields is None:
+        fields = {}
+    fields["name"] = p["name"]
     if "event_id" in p:
         fields["id"] = event_ulid(p["event_id"], p.get("timestamp"))
     if "timestamp" in p:
@@ -126,7 +132,7 @@ def v2_entity(name: str, p: Payload) -> dict[str, Any]:
         if "timestamp" in p:
             entity["timestamp"] = p["timestamp"]
     elif name in EVENT_ACTIONS:
-        entity.update(_event_fields(p, "attributes"))
+        _event_fields(p, "attributes", entity)
     elif name == "add_device":
         entity["device"] = _device(p, "token")
     elif name == "delete_device":

@@ -211,8 +211,8 @@ class CustomerIO(Destination):
             anonymous = payload.get("anonymous_id")
             return person_key("anonymous", anonymous) if isinstance(anonymous, str) else ""
         who = payload.get("primary" if action == "merge" else "identifiers")
-        if not isinstance(who, Mapping) or len(who) != 1:
-            return ""
+        if (type(who) is not dict and not isinstance(who, Mapping)) or len(who) != 1:
+            return ""  # (a dict is told apart without the slower abstract type check)
         ((kind, value),) = who.items()
         if type(value) is not str:
             return person_key("person", kind, value)
