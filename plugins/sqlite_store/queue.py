@@ -152,7 +152,14 @@ class SqliteQueue(ErasureMarks, SqliteFile):
                 store on another file are removed again (see the module's docstring).
         """
         now = self._clock()
-        rows = [(connection, encode(a), now, a.order_key, a.wire) for a in actions]
+        # ``wire`` is bound as a bytearray, the same BLOB: the sqlite3 module binds a few
+        # types at once (bytearray among them, bytes not) and offers any other value to its
+        # adapters first, two failed attribute look-ups that cost more than this small copy.
+        rows = [
+            (connection, encode(a), now, a.order_key, None if w is None else bytearray(w))
+            for a in actions
+            for w in (a.wire,)
+        ]
         keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
         same_file = self.file is not None and getattr(dedup, "file", None) == self.file
         paired = dedup if isinstance(dedup, SqliteStore) and same_file else None

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from mapwire import Action, DeadLetter, FailedAttempt, history_from
+
+#: A queue row, one per action (``survivors`` keeps some of them as they are).
+Row = TypeVar("Row")
 
 #: A list of ids as one JSON array argument: one statement, any count.
 IDS = "id IN (SELECT value FROM json_each(?))"
@@ -117,11 +120,7 @@ def dead_filter(
     return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)
 
 
-def survivors(
-    rows: list[tuple[str, str, float, str, bytes | None]],
-    actions: Sequence[Action],
-    new: list[bool],
-) -> list[tuple[str, str, float, str, bytes | None]]:
+def survivors(rows: list[Row], actions: Sequence[Action], new: list[bool]) -> list[Row]:
     """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
     flags = iter(new)
     keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
