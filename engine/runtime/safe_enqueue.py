@@ -30,11 +30,17 @@ def enqueue_storable(
     dedup_ttl: float | None = None,
     progress: tuple[str, str] | None = None,
 ) -> tuple[EnqueueResult, list[int]]:
-    """Queue the storable groups: (what was queued, indexes of the groups refused)."""
+    """Queue the storable groups: (what was queued, indexes of the groups refused).
+
+    The halves are tried depth first, the first before the second, from a stack rather
+    than by a function calling itself: a nested function that refers to itself is a
+    reference cycle, which kept every action of every request alive until the cyclic
+    collector found it, instead of freeing them when the call returns."""
     total = EnqueueResult()
     refused: list[int] = []
-
-    def attempt(lo: int, hi: int, mark: tuple[str, str] | None) -> None:
+    pending: list[tuple[int, int, tuple[str, str] | None]] = [(0, len(groups), progress)]
+    while pending:
+        lo, hi, mark = pending.pop()
         actions = [a for g in groups[lo:hi] for a in g]
         try:
             result = queue.enqueue(
@@ -45,15 +51,12 @@ def enqueue_storable(
                 raise
             if hi - lo > 1:
                 mid = (lo + hi) // 2
-                attempt(lo, mid, None)
-                attempt(mid, hi, mark)
-                return
+                pending += [(mid, hi, mark), (lo, mid, None)]  # the first half first
+                continue
             refused.append(lo)
             if mark is not None:  # the position still moves past the refused input
-                attempt(lo, lo, mark)
-            return
+                pending.append((lo, lo, mark))
+            continue
         total.queued += result.queued
         total.duplicates += result.duplicates
-
-    attempt(0, len(groups), progress)
     return total, refused
