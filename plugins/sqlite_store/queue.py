@@ -228,6 +228,7 @@ class SqliteQueue(ErasureMarks, SqliteFile):
 
     def ack(self, ids: Sequence[Any]) -> None:
         """Delivered: delete the entries and their leases (by their range when they fill one)."""
+        ids = list(ids)  # looked at twice: an iterator would be spent by the first look
         if not ids:
             return
         span = id_range(ids)

@@ -7,10 +7,27 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from mapwire import Action
+from mapwire.plugins.sqlite_store import database
 from mapwire.plugins.sqlite_store.queue import SqliteQueue
 from mapwire.plugins.sqlite_store.store import SqliteStore
+
+
+@pytest.fixture(autouse=True)
+def library_default_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every connection starts as a SQLite library built without secure deletes would."""
+    connect = sqlite3.connect
+
+    def connect_off(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        conn = connect(*args, **kwargs)
+        conn.execute("PRAGMA secure_delete = OFF")
+        return conn
+
+    monkeypatch.setattr(database.sqlite3, "connect", connect_off)
 
 
 def person_update(marker: str, n: int) -> Action:

@@ -76,7 +76,7 @@ def test_ack_deletes_exactly_its_ids_whether_or_not_they_fill_a_range(
     claimed = queue.claim("c", 8, 60) + queue.claim("d", 1, 60)
     ids = [e.id for e in claimed]
     queue.ack([ids[3], ids[1], ids[2], ids[2]])  # a range, unordered, one id twice
-    queue.ack([ids[5], ids[7]])  # a gap between them: ids[6] stays
+    queue.ack(iter([ids[5], ids[7]]))  # a gap between them: ids[6] stays (any iterable)
     remaining = [row[0] for row in rows(db, "SELECT id FROM queue ORDER BY id")]
     assert remaining == [ids[0], ids[4], ids[6], ids[8]]
     assert [row[0] for row in lease_rows(db)] == remaining
