@@ -131,12 +131,18 @@ def all_delivered(server: Any, users: set[str]) -> bool:
     return all(len(items.get(user, ())) == EVENTS + 1 for user in users)
 
 
+def two_workers_and_a_deliverer(folder: Path, vendor: Any) -> Serve:
+    """``serve --workers 2 --deliverers 1`` for the Customer.io flow (the vendor accepting
+    any payload)."""
+    vendor.set_validate(False)
+    config = cio_config(folder, vendor)
+    return Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], folder)
+
+
 def test_two_workers_and_a_deliverer_deliver_everything_and_sigterm_drains_them(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    customerio_server.set_validate(False)
-    config = cio_config(tmp_path, customerio_server)
-    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    serve = two_workers_and_a_deliverer(tmp_path, customerio_server)
     try:
         assert len(serve.children("worker")) == 2 and len(serve.children("deliverer")) == 1
         first = Traffic(serve.url, [f"a{i}" for i in range(60)]).wait()
@@ -156,7 +162,7 @@ def test_two_workers_and_a_deliverer_deliver_everything_and_sigterm_drains_them(
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
     # What was acknowledged before the stop is delivered by the next run, if not by this one.
-    again = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    again = two_workers_and_a_deliverer(tmp_path, customerio_server)
     try:
         until(lambda: all_delivered(customerio_server, first | second), "the rest delivered")
     finally:
@@ -166,9 +172,11 @@ def test_two_workers_and_a_deliverer_deliver_everything_and_sigterm_drains_them(
     assert customerio_server.duplicates_absorbed == 0
 
 
-def metric(serve: Serve, name: str, **labels: str) -> float:
-    """The sum of the samples ``name`` (with ``labels``) on ``/metrics``."""
-    text = httpx.get(serve.url + "/metrics", timeout=10).text
+def metric(serve: Serve, name: str, *, close: bool = False, **labels: str) -> float:
+    """The sum of the samples ``name`` (with ``labels``) on ``/metrics`` (with ``close``,
+    asked on a connection of its own)."""
+    headers = {"Connection": "close"} if close else {}
+    text = httpx.get(serve.url + "/metrics", headers=headers, timeout=10).text
     return sum(
         s.value
         for family in text_string_to_metric_families(text)
@@ -180,9 +188,7 @@ def metric(serve: Serve, name: str, **labels: str) -> float:
 def test_metrics_are_those_of_every_process_added_up_and_a_killed_deliverer_s_are_kept(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    customerio_server.set_validate(False)
-    config = cio_config(tmp_path, customerio_server)
-    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    serve = two_workers_and_a_deliverer(tmp_path, customerio_server)
     try:
         assert len(Traffic(serve.url, [f"m{i}" for i in range(40)]).wait()) == 40
         actions = 40 * (EVENTS + 1)
@@ -223,9 +229,7 @@ def test_metrics_are_those_of_every_process_added_up_and_a_killed_deliverer_s_ar
 def test_totals_on_metrics_never_fall_while_both_workers_answer_under_load(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    customerio_server.set_validate(False)
-    config = cio_config(tmp_path, customerio_server)
-    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    serve = two_workers_and_a_deliverer(tmp_path, customerio_server)
     stop = threading.Event()
 
     def load() -> None:
@@ -237,14 +241,8 @@ def test_totals_on_metrics_never_fall_while_both_workers_answer_under_load(
 
     def totals() -> tuple[float, ...]:
         # A new connection each time, as a scraper may open: either worker may answer.
-        text = httpx.get(serve.url + "/metrics", headers={"Connection": "close"}).text
         names = ("mapwire_http_requests_total", "mapwire_mapped_actions_total")
-        found = {name: 0.0 for name in names}
-        for family in text_string_to_metric_families(text):
-            for s in family.samples:
-                if s.name in found:
-                    found[s.name] += s.value
-        return tuple(found.values())
+        return tuple(metric(serve, name, close=True) for name in names)
 
     threads = [threading.Thread(target=load) for _ in range(3)]
     for thread in threads:
@@ -284,8 +282,7 @@ def test_serve_runs_without_a_metrics_folder_each_worker_answering_for_itself(
     patches.mkdir()
     (patches / "sitecustomize.py").write_text(NO_METRICS_FOLDER)
     monkeypatch.setenv("PYTHONPATH", str(patches))
-    config = cio_config(tmp_path, customerio_server)
-    serve = Serve(["--config", str(config), "--workers", "2", "--deliverers", "1"], tmp_path)
+    serve = two_workers_and_a_deliverer(tmp_path, customerio_server)
     try:
         assert len(Traffic(serve.url, ["x1", "x2"]).wait()) == 2
         until(lambda: all_delivered(customerio_server, {"x1", "x2"}), "delivered")
