@@ -5,6 +5,8 @@ On the first SIGTERM/SIGINT the server stops accepting connections, lets in-flig
 requests finish (up to ``GRACEFUL_SECONDS``), then the application's shutdown commits what
 is waiting, stops delivery and closes the queue. A second Ctrl-C forces the exit. SIGHUP
 (and with ``watch`` a change to the files) reloads the config and the mappings (``reload``).
+Supervised, the children publish their metrics to one folder of the run, and the worker
+answering ``/metrics`` adds them up (``shared_metrics``).
 """
 
 from __future__ import annotations
