@@ -38,7 +38,11 @@ def write_config(
     return path
 
 
-def cio_connection(server: Any, name: str = "cio", **extra: Any) -> dict[str, Any]:
+def cio_connection(
+    server: Any, name: str = "cio", *, settings: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
+    """A connection to the Customer.io stand-in ``server``: the shipped events flow unless
+    ``extra`` names another ``flow``; ``settings`` adds to the destination's."""
     return {
         "name": name,
         "flow": "mparticle-events-to-customerio",
@@ -46,6 +50,7 @@ def cio_connection(server: Any, name: str = "cio", **extra: Any) -> dict[str, An
             "site_id": server.site_id,
             "api_key": {"env": "TEST_CIO_API_KEY"},
             "base_url": server.origin,
+            **(settings or {}),
         },
         **extra,
     }

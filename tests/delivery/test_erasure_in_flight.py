@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delivery_helpers import write_config
+from delivery_helpers import cio_connection, write_config
 
 from mapwire.runtime.config import load_config
 from mapwire.runtime.delivery import Settled
@@ -36,17 +36,9 @@ def _batch(person: str, **attributes: Any) -> dict[str, Any]:
 def _runtime(tmp_path: Path, server: Any, **destination: Any) -> Runtime:
     """``updates`` and ``people``: two connections to one Customer.io workspace."""
     (tmp_path / "erase.yaml").write_text(MAPPING)
+    flow = str(tmp_path / "erase.yaml")
     flows = [
-        {
-            "name": name,
-            "flow": str(tmp_path / "erase.yaml"),
-            "destination": {
-                "site_id": server.site_id,
-                "api_key": {"env": "TEST_CIO_API_KEY"},
-                "base_url": server.origin,
-                **destination,
-            },
-        }
+        cio_connection(server, name, flow=flow, settings=destination)
         for name in ("updates", "people")
     ]
     return Runtime(load_config(write_config(tmp_path, flows)))
@@ -127,17 +119,7 @@ def test_a_redelivered_erasure_does_not_delete_the_first_one_in_flight(
     (tmp_path / "erase.yaml").write_text(
         MAPPING + '    dedup_key: "doc.user_attributes.request_id"\n'
     )
-    flows = [
-        {
-            "name": "people",
-            "flow": str(tmp_path / "erase.yaml"),
-            "destination": {
-                "site_id": customerio_server.site_id,
-                "api_key": {"env": "TEST_CIO_API_KEY"},
-                "base_url": customerio_server.origin,
-            },
-        }
-    ]
+    flows = [cio_connection(customerio_server, "people", flow=str(tmp_path / "erase.yaml"))]
     runtime = Runtime(load_config(write_config(tmp_path, flows)))
     (people,) = runtime.config.connections
     erase = [_batch("p1", erase=True, request_id="dsr-1")]

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from delivery_helpers import write_config
+from delivery_helpers import cio_connection, write_config
 
 from mapwire.contracts.actions import Action
 from mapwire.contracts.queue import Queue
@@ -62,16 +62,12 @@ def test_a_queue_returning_none_from_settling_is_delivered_from(
     tmp_path: Path, customerio_server: Any
 ) -> None:
     (tmp_path / "update.yaml").write_text(MAPPING)
-    flow = {
-        "name": "updates",
-        "flow": str(tmp_path / "update.yaml"),
-        "destination": {
-            "site_id": customerio_server.site_id,
-            "api_key": {"env": "TEST_CIO_API_KEY"},
-            "base_url": customerio_server.origin,
-            "api": "v1",  # one request per item: a retry gives the rest back (release)
-        },
-    }
+    flow = cio_connection(
+        customerio_server,
+        "updates",
+        flow=str(tmp_path / "update.yaml"),
+        settings={"api": "v1"},  # one request per item: a retry gives the rest back (release)
+    )
     runtime = Runtime(load_config(write_config(tmp_path, [flow])))
     (updates,) = runtime.config.connections
     batches = [
