@@ -53,6 +53,9 @@ class DeliveryOptions:
     lease_seconds: float = 30.0
     credentials_hold_minutes: float = 60.0
     concurrency: int = 4
+    http: str = "auto"
+    """The HTTP client's transport: ``auto`` (``runtime/http1.py`` where httptools is
+    installed) or ``httpx`` (httpx's own)."""
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from ..contracts.destination import Destination
+from . import http1
 from .config import Config, Connection
 from .credentials_pause import REASON as PAUSE_REASON
 from .delivery import Deliverer
@@ -74,7 +75,7 @@ class Runtime:
         if conn.transport:
             transport = self.registry.make_transport(conn.transport)
         client = httpx.AsyncClient(
-            transport=transport or httpx.AsyncHTTPTransport(limits=USER_AGENT_LIMITS),
+            transport=transport or http1.make_transport(USER_AGENT_LIMITS, conn.delivery.http),
             timeout=conn.delivery.timeout_seconds,
         )
         self._clients.append(client)

@@ -1,0 +1,404 @@
+"""The deliverers' HTTP/1.1 transport (``mapwire.runtime.http1``) against a real loopback
+server that answers as each path says: the same answers as httpx's own transport, kept
+alive connections, and httpx's exceptions for every way an exchange fails."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import ssl
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import trustme
+
+from mapwire.runtime.http1 import Http1Transport, make_transport
+
+LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[bool]]
+
+
+def _answer(status: str, headers: list[str], body: bytes = b"") -> bytes:
+    return (f"HTTP/1.1 {status}\r\n" + "".join(f"{h}\r\n" for h in headers) + "\r\n").encode() + (
+        body
+    )
+
+
+async def _plain(_r: asyncio.StreamReader, w: asyncio.StreamWriter, body: bytes) -> bool:
+    w.write(_answer("200 OK", [f"Content-Length: {len(body)}", "X-Echo: yes"], body))
+    return True
+
+
+async def _chunked(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("202 Accepted", ["Transfer-Encoding: chunked"]))
+    w.write(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+    return True
+
+
+async def _gzip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    body = gzip.compress(b'{"ok": true}')
+    w.write(_answer("200 OK", ["Content-Encoding: gzip", f"Content-Length: {len(body)}"], body))
+    return True
+
+
+async def _until_close(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Connection: close"], b"all of it until the end"))
+    return False
+
+
+async def _close_after(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("429 Too Many Requests", ["Content-Length: 0", "Connection: close"]))
+    return False
+
+
+async def _interim(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("100 Continue", []) + _answer("201 Created", ["Content-Length: 2"], b"{}"))
+    return True
+
+
+async def _no_content(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("204 No Content", []))
+    return True
+
+
+async def _hang_up(_r: asyncio.StreamReader, _w: asyncio.StreamWriter, _b: bytes) -> bool:
+    return False  # read the request, close without a word
+
+
+async def _silent(_r: asyncio.StreamReader, _w: asyncio.StreamWriter, _b: bytes) -> bool:
+    await asyncio.sleep(30)
+    return False
+
+
+async def _drip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    """Six bytes of body, one each 0.1 s: 0.6 s in all, never 0.3 s without a byte."""
+    w.write(_answer("200 OK", ["Content-Length: 6"]))
+    for byte in b"drip!!":
+        await w.drain()
+        await asyncio.sleep(0.1)
+        w.write(bytes([byte]))
+    return True
+
+
+async def _garbage(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(b"SMTP ready\r\n\r\n")
+    return False
+
+
+async def _late(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    await asyncio.sleep(0.5)
+    w.write(_answer("200 OK", ["Content-Length: 4"], b"late"))
+    return True
+
+
+async def _head(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Content-Length: 1000"]))  # HEAD: the length, no body
+    return True
+
+
+async def _extra(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Content-Length: 2"], b"{}"))
+    await w.drain()
+    await asyncio.sleep(0.05)
+    w.write(_answer("200 OK", ["Content-Length: 5"], b"stale"))  # nobody asked
+    return True
+
+
+HANDLERS: dict[str, Handler] = {
+    "/plain": _plain,
+    "/chunked": _chunked,
+    "/gzip": _gzip,
+    "/until-close": _until_close,
+    "/close-after": _close_after,
+    "/interim": _interim,
+    "/no-content": _no_content,
+    "/hang-up": _hang_up,
+    "/silent": _silent,
+    "/drip": _drip,
+    "/garbage": _garbage,
+    "/late": _late,
+    "/head": _head,
+    "/extra": _extra,
+}
+
+
+class ScriptedServer:
+    """An HTTP/1.1 server on loopback in a thread of its own; each request's path picks
+    its handler. ``connections`` counts accepted connections, ``requests`` keeps each
+    request's raw bytes."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.server: asyncio.Server | None = None
+
+    def __enter__(self) -> ScriptedServer:
+        self.thread.start()
+        started = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls), self.loop
+        )
+        self.server = started.result(10)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+    async def _close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.server.wait_closed()
+
+    def url(self, path: str) -> str:
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://localhost:{self.port}{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                body = await _request_body(reader, head)
+                self.requests.append(head + body)
+                path = head.split(b" ")[1].split(b"?")[0].decode()
+                keep = await HANDLERS[path](reader, writer, body)
+                await writer.drain()
+                if not keep:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _request_body(reader: asyncio.StreamReader, head: bytes) -> bytes:
+    """The body after ``head``: its Content-Length's bytes, or its chunks."""
+    fields = dict(
+        (name.strip().lower(), value.strip())
+        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+    )
+    if fields.get(b"transfer-encoding") != b"chunked":
+        return await reader.readexactly(int(fields.get(b"content-length", b"0")))
+    body = b""
+    while size := int(await reader.readuntil(b"\r\n"), 16):
+        body += (await reader.readexactly(size + 2))[:-2]
+    await reader.readuntil(b"\r\n")
+    return body
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as running:
+        yield running
+
+
+def send(
+    transport: httpx.AsyncBaseTransport,
+    calls: Callable[[httpx.AsyncClient], Awaitable[Any]],
+    *,
+    timeout: float = 5.0,
+) -> Any:
+    async def run() -> Any:
+        async with httpx.AsyncClient(transport=transport, timeout=timeout) as client:
+            return await calls(client)
+
+    return asyncio.run(run())
+
+
+def lean() -> Http1Transport:
+    transport = make_transport(LIMITS)
+    assert isinstance(transport, Http1Transport)  # httptools is installed with mapwire
+    return transport
+
+
+ANSWERED = ["/plain", "/chunked", "/gzip", "/until-close", "/close-after", "/interim"]
+
+
+@pytest.mark.parametrize("path", [*ANSWERED, "/no-content"])
+def test_it_reads_every_kind_of_answer_as_httpx_own_transport_does(
+    server: ScriptedServer, path: str
+) -> None:
+    async def post(client: httpx.AsyncClient) -> tuple[int, list[tuple[str, str]], bytes]:
+        response = await client.post(server.url(path), content=b'{"a": 1}')
+        return response.status_code, sorted(response.headers.multi_items()), response.content
+
+    ours = send(lean(), post)
+    theirs = send(httpx.AsyncHTTPTransport(limits=LIMITS), post)
+    assert ours == theirs
+    assert ours[0] in (200, 201, 202, 204, 429)
+
+
+def test_the_request_goes_out_as_httpx_prepared_it(server: ScriptedServer) -> None:
+    async def post(client: httpx.AsyncClient) -> None:
+        await client.post(
+            server.url("/plain?x=1&y=%20"), content=b"[1,2]", headers={"Authorization": "B x"}
+        )
+
+    send(lean(), post)
+    send(httpx.AsyncHTTPTransport(limits=LIMITS), post)
+    ours, theirs = server.requests
+    assert ours == theirs
+    assert ours.startswith(b"POST /plain?x=1&y=%20 HTTP/1.1\r\n")
+    assert ours.endswith(b"\r\n\r\n[1,2]")
+
+
+def test_a_large_body_goes_whole(server: ScriptedServer) -> None:
+    body = bytes(range(256)) * 2000  # 512 KB: written apart from the head
+
+    async def post(client: httpx.AsyncClient) -> bytes:
+        return (await client.post(server.url("/plain"), content=body)).content
+
+    assert send(lean(), post) == body
+
+
+def test_one_connection_carries_many_requests(server: ScriptedServer) -> None:
+    async def three(client: httpx.AsyncClient) -> list[int]:
+        paths = ["/plain", "/chunked", "/gzip", "/interim", "/no-content"]
+        return [(await client.post(server.url(p), content=b"x")).status_code for p in paths]
+
+    assert send(lean(), three) == [200, 202, 200, 201, 204]
+    assert server.connections == 1
+
+
+def test_an_answer_that_ends_the_connection_is_not_reused(server: ScriptedServer) -> None:
+    async def calls(client: httpx.AsyncClient) -> list[int]:
+        paths = ["/close-after", "/plain", "/until-close", "/plain"]
+        return [(await client.post(server.url(p), content=b"x")).status_code for p in paths]
+
+    assert send(lean(), calls) == [429, 200, 200, 200]
+    assert server.connections == 3
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used(server: ScriptedServer) -> None:
+    async def calls(client: httpx.AsyncClient) -> int:
+        await client.post(server.url("/plain"), content=b"x")
+        for task in list(asyncio.all_tasks(server.loop)):  # the server drops idle ones
+            server.loop.call_soon_threadsafe(task.cancel)
+        await asyncio.sleep(0.2)
+        return (await client.post(server.url("/plain"), content=b"y")).status_code
+
+    assert send(lean(), calls) == 200
+    assert server.connections == 2
+
+
+def test_bytes_nobody_asked_for_retire_the_connection(server: ScriptedServer) -> None:
+    async def calls(client: httpx.AsyncClient) -> bytes:
+        await client.post(server.url("/extra"), content=b"x")
+        await asyncio.sleep(0.2)  # the stray answer arrives while the connection is idle
+        return (await client.post(server.url("/plain"), content=b"mine")).content
+
+    assert send(lean(), calls) == b"mine"
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [("/hang-up", httpx.RemoteProtocolError), ("/garbage", httpx.RemoteProtocolError)],
+)
+def test_a_broken_exchange_is_httpx_error(
+    server: ScriptedServer, path: str, error: type[Exception]
+) -> None:
+    async def calls(client: httpx.AsyncClient) -> int:
+        with pytest.raises(error):
+            await client.post(server.url(path), content=b"x")
+        return (await client.post(server.url("/plain"), content=b"x")).status_code
+
+    assert send(lean(), calls) == 200  # and the next request goes on a new connection
+
+
+def test_the_read_timeout_is_between_reads(server: ScriptedServer) -> None:
+    async def calls(client: httpx.AsyncClient) -> bytes:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(server.url("/silent"), content=b"x")
+        return (await client.post(server.url("/drip"), content=b"x")).content
+
+    assert send(lean(), calls, timeout=0.3) == b"drip!!"
+
+
+def test_a_refused_connection_is_a_connect_error() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+
+    async def post(client: httpx.AsyncClient) -> None:
+        await client.post(f"http://127.0.0.1:{port}/plain", content=b"x")
+
+    with pytest.raises(httpx.ConnectError):
+        send(lean(), post)
+
+
+def test_a_cancelled_send_leaves_no_answer_behind(server: ScriptedServer) -> None:
+    async def calls(client: httpx.AsyncClient) -> bytes:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.1):
+                await client.post(server.url("/late"), content=b"x")
+        await asyncio.sleep(0.6)  # the late answer would be waiting on a reused connection
+        return (await client.post(server.url("/plain"), content=b"fresh")).content
+
+    assert send(lean(), calls) == b"fresh"
+    assert server.connections == 2
+
+
+def test_requests_beyond_the_connection_limit_wait_their_turn(server: ScriptedServer) -> None:
+    transport = Http1Transport(limits=httpx.Limits(max_connections=1))
+
+    async def calls(client: httpx.AsyncClient) -> list[int]:
+        posts = [client.post(server.url("/late"), content=b"x") for _ in range(3)]
+        return [r.status_code for r in await asyncio.gather(*posts)]
+
+    assert send(transport, calls) == [200, 200, 200]
+    assert server.connections == 1
+
+    async def starved(client: httpx.AsyncClient) -> None:
+        first = asyncio.create_task(client.post(server.url("/late"), content=b"x"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx.PoolTimeout):
+            quick = httpx.Timeout(5, pool=0.1)
+            await client.post(server.url("/plain"), content=b"x", timeout=quick)
+        await first
+
+    send(Http1Transport(limits=httpx.Limits(max_connections=1)), starved)
+
+
+def test_head_and_streamed_bodies_go_through_httpx_own_transport(server: ScriptedServer) -> None:
+    async def chunks() -> Any:
+        yield b"streamed "
+        yield b"body"
+
+    async def calls(client: httpx.AsyncClient) -> tuple[int, bytes]:
+        head = await client.head(server.url("/head"))
+        streamed = await client.post(server.url("/plain"), content=chunks())
+        return head.status_code, streamed.content
+
+    assert send(lean(), calls) == (200, b"streamed body")
+
+
+def test_https_with_a_trusted_certificate_and_not_with_another() -> None:
+    authority = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(served)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    with ScriptedServer(tls=served) as server:
+
+        async def post(client: httpx.AsyncClient) -> bytes:
+            return (await client.post(server.url("/chunked"), content=b"x")).content
+
+        assert send(Http1Transport(limits=LIMITS, verify=trusting), post) == b"hello world"
+        with pytest.raises(httpx.ConnectError):
+            send(Http1Transport(limits=LIMITS), post)  # the system's trust store: unknown CA
