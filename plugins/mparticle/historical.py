@@ -48,6 +48,8 @@ def runs(items: Sequence[PreparedItem], now_ms: int) -> list[tuple[str, list[Pre
     historical = [isinstance(stamp, (int, float)) and stamp < cutoff for stamp in stamps]
     if not any(historical):  # the usual claim: all of it to one endpoint, as it came
         return [(RECENT_PATH, list(items))] if items else []
+    if all(historical):  # a backfill of old events: all of it to the other, as it came
+        return [(HISTORICAL_PATH, list(items))]
     out: list[tuple[str, list[PreparedItem]]] = []
     gathered: dict[str, list[PreparedItem]] = {RECENT_PATH: [], HISTORICAL_PATH: []}
     seen: dict[str, set[str]] = {RECENT_PATH: set(), HISTORICAL_PATH: set()}
