@@ -157,7 +157,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
     ) -> None:
         self._limits = limits
         self._ssl = verify
-        self._fallback = fallback or httpx.AsyncHTTPTransport(limits=limits)
+        self._fallback = fallback  # made when first needed: it imports httpcore
         self._idle: defaultdict[Origin, list[_Answer]] = defaultdict(list)
         self._open: set[_Answer] = set()
         self._slots = asyncio.Semaphore(limits.max_connections or 1_000_000)
@@ -167,9 +167,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
         try:
             body = request.content  # given as bytes (``content=``), or read already
         except httpx.RequestNotRead:  # a streamed body
-            return await self._fallback.handle_async_request(request)
+            return await self._httpx().handle_async_request(request)
         if request.method == "HEAD" or url.scheme not in _DEFAULT_PORTS:
-            return await self._fallback.handle_async_request(request)
+            return await self._httpx().handle_async_request(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
         origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
         try:
@@ -181,6 +181,12 @@ class Http1Transport(httpx.AsyncBaseTransport):
             return await self._exchange(origin, request, body, timeouts)
         finally:
             self._slots.release()
+
+    def _httpx(self) -> httpx.AsyncBaseTransport:
+        """httpx's own transport, for what this one does not handle."""
+        if self._fallback is None:
+            self._fallback = httpx.AsyncHTTPTransport(limits=self._limits)
+        return self._fallback
 
     async def _exchange(
         self, origin: Origin, request: httpx.Request, body: bytes, timeouts: dict[str, Any]
@@ -254,7 +260,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle.clear()
         if closing:
             await asyncio.wait(closing, timeout=1.0)
-        await self._fallback.aclose()
+        if self._fallback is not None:
+            await self._fallback.aclose()
 
 
 def _head(request: httpx.Request) -> bytes:
@@ -301,3 +308,29 @@ def make_transport(limits: httpx.Limits, choice: str = "auto") -> httpx.AsyncBas
     if choice == "httpx" or not HAVE_HTTPTOOLS:
         return httpx.AsyncHTTPTransport(limits=limits)
     return Http1Transport(limits=limits)
+
+
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps nothing (``VendorClient``)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class VendorClient(httpx.AsyncClient):
+    """httpx's client for vendor requests, without a cookie jar.
+
+    The vendors' APIs authenticate each request by its headers, and a request built apart
+    from the client, as every destination builds theirs, is sent without the client's
+    cookies anyway: the jar was only ever written, at half the client's CPU per request."""
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+_NO_COOKIES = _NoCookies()

@@ -74,7 +74,7 @@ class Runtime:
         transport: Any = None
         if conn.transport:
             transport = self.registry.make_transport(conn.transport)
-        client = httpx.AsyncClient(
+        client = http1.VendorClient(
             transport=transport or http1.make_transport(USER_AGENT_LIMITS, conn.delivery.http),
             timeout=conn.delivery.timeout_seconds,
         )

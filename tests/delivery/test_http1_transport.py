@@ -16,7 +16,7 @@ import httpx
 import pytest
 import trustme
 
-from mapwire.runtime.http1 import Http1Transport, make_transport
+from mapwire.runtime.http1 import Http1Transport, VendorClient, make_transport
 
 LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
 
@@ -96,6 +96,11 @@ async def _late(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) ->
     return True
 
 
+async def _cookie(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Set-Cookie: AWSALB=sticky; Path=/", "Content-Length: 0"]))
+    return True
+
+
 async def _head(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
     w.write(_answer("200 OK", ["Content-Length: 1000"]))  # HEAD: the length, no body
     return True
@@ -123,6 +128,7 @@ HANDLERS: dict[str, Handler] = {
     "/garbage": _garbage,
     "/late": _late,
     "/head": _head,
+    "/cookie": _cookie,
     "/extra": _extra,
 }
 
@@ -402,3 +408,15 @@ def test_https_with_a_trusted_certificate_and_not_with_another() -> None:
         assert send(Http1Transport(limits=LIMITS, verify=trusting), post) == b"hello world"
         with pytest.raises(httpx.ConnectError):
             send(Http1Transport(limits=LIMITS), post)  # the system's trust store: unknown CA
+
+
+def test_the_vendor_client_keeps_no_cookies(server: ScriptedServer) -> None:
+    async def calls() -> dict[str, str]:
+        async with VendorClient(transport=lean()) as client:
+            for _ in range(2):
+                await client.post(server.url("/cookie"), content=b"x")
+                await client.send(httpx.Request("POST", server.url("/cookie"), content=b"x"))
+            return dict(client.cookies)
+
+    assert asyncio.run(calls()) == {}
+    assert not any(b"cookie:" in request.lower() for request in server.requests)

@@ -12,7 +12,7 @@ import pytest
 from delivery_helpers import batches, cio_connection, write_config, write_ndjson
 
 from mapwire.runtime.config import load_config
-from mapwire.runtime.http1 import Http1Transport
+from mapwire.runtime.http1 import Http1Transport, VendorClient
 from mapwire.runtime.process import Runtime
 
 pytestmark = pytest.mark.usefixtures("secrets")
@@ -35,6 +35,7 @@ def test_each_transport_delivers_the_same_items(
     try:
         [conn] = runtime.config.connections
         client = runtime.deliverer(conn).client
+        assert isinstance(client, VendorClient)
         assert type(client._transport) is transport
     finally:
         runtime.close()
