@@ -1,7 +1,7 @@
 """Delivery CPU: what delivering one queued action costs this process.
 
     python benchmarks/delivery_cpu.py [--actions 20000] [--persons 2000] [--only cio|mp]
-                                      [--profile]
+                                      [--loop auto|uvloop|asyncio] [--profile]
 
 For each destination it fills a real SQLite queue with ``--actions`` mapped actions (the
 shipped flows' output: ``mparticle-events-to-customerio`` for Customer.io,
@@ -14,7 +14,9 @@ action is printed apart (``intake_cpu_us_per_action``: mapping, the destination'
 checks and what it prepares ahead, queueing). Between the two the interpreter is settled,
 as a deliverer process does once started (``mapwire.runtime.interpreter``). ``--profile``
 adds a cProfile top list of
-the delivery run. The rate limit is raised so it never waits.
+the delivery run. The rate limit is raised so it never waits. The deliverer runs on the
+event loop a deliverer process of ``serve`` runs on: uvloop where it is installed
+(``--loop auto``, as ``server.loop``), else asyncio.
 """
 
 from __future__ import annotations
@@ -152,7 +154,22 @@ async def deliver_all(
     return delivered, requests, cpu, wall
 
 
-def measure(kind: str, actions: int, persons: int, profile: bool) -> dict[str, Any]:
+def run_on(loop: str, run: Any) -> Any:
+    """``run`` to its end on ``loop`` (``auto``: uvloop where importable)."""
+    if loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if loop == "uvloop":
+                raise
+        else:
+            return uvloop.run(run)
+    return asyncio.run(run)
+
+
+def measure(
+    kind: str, actions: int, persons: int, profile: bool, loop: str = "auto"
+) -> dict[str, Any]:
     parent, child = multiprocessing.Pipe()
     server = multiprocessing.Process(target=run_contract_server, args=(kind, child))
     server.start()
@@ -174,7 +191,7 @@ def measure(kind: str, actions: int, persons: int, profile: bool) -> dict[str, A
         settle_interpreter()  # as a deliverer process does once started
         profiler = cProfile.Profile() if profile else None
         run = deliver_all(runtime, "bench", profiler)
-        delivered, requests, cpu, wall = asyncio.run(run)
+        delivered, requests, cpu, wall = run_on(loop, run)
         runtime.close()
     parent.send("stop")
     received = receive(parent, server)
@@ -201,10 +218,11 @@ def main() -> None:
     parser.add_argument("--actions", type=int, default=20_000)
     parser.add_argument("--persons", type=int, default=2_000)
     parser.add_argument("--only", choices=("cio", "mp"))
+    parser.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     for kind in [args.only] if args.only else ["cio", "mp"]:
-        result = measure(kind, args.actions, args.persons, args.profile)
+        result = measure(kind, args.actions, args.persons, args.profile, args.loop)
         profile = result.pop("profile", None)
         print(json.dumps(result))
         if profile:

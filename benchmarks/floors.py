@@ -19,7 +19,9 @@ the least it could spend with these parts:
   holding its six actions, what packing a request's actions into one row would save.
 * **Sending to the vendor**: httpx posting 50 KB bodies (a Customer.io batch of about 200
   events) to a trivial server on loopback, one request at a time: the client's CPU per
-  request, with ``AsyncClient`` (as delivery runs it) and with the synchronous ``Client``.
+  request, with ``AsyncClient`` on httpx's own transport, with the deliverers' client (its
+  lean HTTP/1.1 transport, ``mapwire.runtime.http1``, as delivery runs it) and with the
+  synchronous ``Client``.
 
 It prints one JSON object. ``--small`` is a smoke test (a few hundred of each).
 """
@@ -159,8 +161,16 @@ def queue_rows(folder: Path, actions: int, per_row: int) -> dict[str, float]:
     }
 
 
-async def send_async(url: str, body: bytes, sends: int) -> float:
-    async with httpx.AsyncClient(base_url=url) as client:
+async def send_async(url: str, body: bytes, sends: int, *, lean: bool = False) -> float:
+    from mapwire.runtime.http1 import Http1Transport, VendorClient
+
+    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+    client = (
+        VendorClient(base_url=url, transport=Http1Transport(limits=limits))
+        if lean
+        else httpx.AsyncClient(base_url=url)
+    )
+    async with client:
         for _ in range(max(1, sends // 10)):
             (await client.post("/api/v2/batch", content=body)).raise_for_status()
         started = time.process_time()
@@ -198,6 +208,7 @@ def main() -> None:
         body = b'{"batch":[' + b",".join([b'{"type":"person","x":"' + b"y" * 230 + b'"}'] * 200)
         body += b"]}"
         sent_async = asyncio.run(send_async(url, body, args.sends))
+        sent_lean = asyncio.run(send_async(url, body, args.sends, lean=True))
         sent_sync = send_sync(url, body, args.sends)
     finally:
         server.terminate()
@@ -213,6 +224,7 @@ def main() -> None:
                 "queue_one_action_per_row": one,
                 "queue_six_actions_per_row": six,
                 "httpx_async_us_per_request": round(sent_async, 1),
+                "deliverers_client_us_per_request": round(sent_lean, 1),
                 "httpx_sync_us_per_request": round(sent_sync, 1),
                 "body_bytes": len(body),
             }
