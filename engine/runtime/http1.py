@@ -3,22 +3,25 @@
 httpx's own transport (httpcore over anyio) costs about 300 µs of CPU per request on
 these machines, most of it in cancel scopes, locks and per-event objects; a deliverer
 sends a request per 100-250 actions, so that is 1-3 µs of every action. This transport
-keeps httpx's client (its API, its timeouts, its exceptions, its proxies) and replaces
-only the part that talks to the socket: an ``asyncio.Protocol`` per connection, the
+keeps httpx's client (its API, its timeouts, its exceptions) and replaces only the part
+that talks to the socket: a connection per request in flight (``http1_connection``), the
 request written in one piece, the answer parsed by ``httptools`` (the C parser the
-receiver already uses), connections kept alive per origin. It costs about a third.
+receiver already uses), connections kept alive per origin and opened as httpx opens them,
+happy eyeballs included (``tcp_connect``). It costs about a third.
 
 What it does not handle goes to httpx's own transport, unchanged: ``HEAD`` (an answer
 without the body its headers announce), a streamed request body, and everything when
-``httptools`` is missing (``make_transport``). Proxies never reach it: httpx sends a
-proxied URL through the proxy's own transport.
+``httptools`` is missing (``make_transport``). Like httpx's own transport given to a
+client, it uses no proxy from the environment.
 
 Failures are httpx's exceptions, as httpcore would raise them: ``ConnectError`` and
 ``ConnectTimeout`` before the request went out, ``ReadTimeout`` when the answer stops
-coming for the ``read`` timeout, ``RemoteProtocolError`` when the server closes the
-connection or answers something that is not HTTP/1.1, ``PoolTimeout`` when every
-connection stays busy for the ``pool`` timeout. A connection whose answer was not read
-to its end (a failure, a cancelled send) is closed, never reused.
+coming for the ``read`` timeout, ``ReadError`` when the connection breaks,
+``RemoteProtocolError`` when the server closes it before answering or answers something
+that is not HTTP/1.1, ``PoolTimeout`` when every connection stays busy for the ``pool``
+timeout; anything else that goes wrong is a ``TransportError`` too, never an exception a
+deliverer would not expect. A connection whose answer was not read to its end (a
+failure, a cancelled send) is closed, never reused.
 """
 
 from __future__ import annotations
@@ -26,119 +29,17 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections import defaultdict
-from typing import Any, cast
+from typing import Any
 
 import httpx
 
-try:  # CPython wheels everywhere; elsewhere httpx's own transport does all of it
-    import httptools
-
-    HAVE_HTTPTOOLS = True
-except ImportError:  # pragma: no cover - exercised where httptools is not installed
-    HAVE_HTTPTOOLS = False
+from .http1_connection import HAVE_HTTPTOOLS, Connection, answered
+from .tcp_connect import connect_socket
 
 #: Origins are (scheme, host, port).
 Origin = tuple[str, str, int]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-class _Answer(asyncio.Protocol):
-    """One connection: writes a request, parses its answer, tells the waiting send."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        self.parser: Any = httptools.HttpResponseParser(self)
-        self.waiter: asyncio.Future[None] | None = None
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
-        self.status = 0
-        self.received = 0  # bytes so far: a read timeout looks for progress
-        self.until_close = False  # an answer with neither length nor chunks ends at EOF
-        self.usable = True  # False once closed, broken, or answered out of turn
-        self.idle_since = 0.0
-        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    # -- asyncio.Protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-
-    def data_received(self, data: bytes) -> None:
-        self.received += len(data)
-        if self.waiter is None or self.waiter.done():  # bytes nobody asked for
-            self.usable = False
-            self.close()
-            return
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fail(httpx.RemoteProtocolError("the server switched protocols"))
-        except httptools.HttpParserError as exc:
-            self._fail(httpx.RemoteProtocolError(f"the answer is not HTTP/1.1 ({exc})"))
-
-    def eof_received(self) -> bool | None:
-        return None  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.usable = False
-        if not self.lost.done():
-            self.lost.set_result(None)
-        waiter = self.waiter
-        if waiter is None or waiter.done():
-            return
-        if self.until_close and self.status:
-            waiter.set_result(None)  # the answer's body was everything until the close
-        else:
-            waiter.set_exception(
-                httpx.RemoteProtocolError("the server closed the connection before answering")
-            )
-
-    # -- httptools callbacks ----------------------------------------------------------------
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
-        names = {name.lower() for name, _ in self.headers}
-        self.until_close = (
-            b"content-length" not in names
-            and b"transfer-encoding" not in names
-            and self.status >= 200
-            and self.status not in (204, 304)
-        )
-
-    def on_body(self, body: bytes) -> None:
-        self.body.append(body)
-
-    def on_message_complete(self) -> None:
-        if 100 <= self.status < 200:  # an interim answer: the real one follows
-            self.headers, self.body, self.status = [], [], 0
-            return
-        if not self.parser.should_keep_alive():
-            self.usable = False
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    # -- use --------------------------------------------------------------------------------
-    def start(self, head: bytes, body: bytes, loop: asyncio.AbstractEventLoop) -> None:
-        """Write one request; ``waiter`` resolves when its whole answer is in."""
-        self.waiter = loop.create_future()
-        self.headers, self.body, self.status, self.until_close = [], [], 0, False
-        assert self.transport is not None
-        self.transport.write(head + body if len(body) < 65_536 else head)
-        if len(body) >= 65_536:
-            self.transport.write(body)  # not copied into the head's bytes
-
-    def _fail(self, exc: Exception) -> None:
-        self.usable = False
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc)
-        self.close()
-
-    def close(self) -> None:
-        self.usable = False
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -158,8 +59,8 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._ssl = verify
         self._fallback = fallback  # made when first needed: it imports httpcore
-        self._idle: defaultdict[Origin, list[_Answer]] = defaultdict(list)
-        self._open: set[_Answer] = set()
+        self._idle: defaultdict[Origin, list[Connection]] = defaultdict(list)
+        self._open: set[Connection] = set()  # until their sockets are closed
         self._slots = asyncio.Semaphore(limits.max_connections or 1_000_000)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -179,6 +80,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.PoolTimeout("no connection became free in time") from None
         try:
             return await self._exchange(origin, request, body, timeouts)
+        except httpx.HTTPError:
+            raise
+        except Exception as exc:  # whatever else: a failed send, never a stopped deliverer
+            raise httpx.TransportError(f"the request failed ({type(exc).__name__})") from exc
         finally:
             self._slots.release()
 
@@ -194,56 +99,61 @@ class Http1Transport(httpx.AsyncBaseTransport):
         loop = asyncio.get_running_loop()
         conn = self._idle_connection(origin, loop.time())
         if conn is None:
-            conn = await self._connect(origin, timeouts.get("connect"), loop)
+            conn = await self._connect(origin, timeouts.get("connect"))
         finished = False
         try:
-            conn.start(_head(request), body, loop)
-            await _answered(conn, timeouts.get("read"), loop)
+            conn.start(_head(request), body)
+            answer = await answered(conn, timeouts.get("read"))
             finished = True
         finally:
             if not finished:  # failed or cancelled midway: the connection's state is unknown
                 conn.close()
         response = httpx.Response(
-            conn.status,
-            headers=conn.headers,
-            stream=httpx.ByteStream(b"".join(conn.body)),
-            extensions={"http_version": b"HTTP/1.1"},
+            answer.status,
+            headers=answer.headers,
+            stream=httpx.ByteStream(answer.body),
+            extensions={"http_version": answer.version, "reason_phrase": answer.reason},
         )
         self._keep(origin, conn, loop.time())
         return response
 
-    def _idle_connection(self, origin: Origin, now: float) -> _Answer | None:
+    def _idle_connection(self, origin: Origin, now: float) -> Connection | None:
         idle = self._idle.get(origin)
         expiry = self._limits.keepalive_expiry
         while idle:
             conn = idle.pop()
-            if conn.usable and (expiry is None or now - conn.idle_since < expiry):
+            if (expiry is None or now - conn.idle_since < expiry) and conn.looks_idle():
                 return conn
             conn.close()
         return None
 
-    async def _connect(
-        self, origin: Origin, timeout: float | None, loop: asyncio.AbstractEventLoop
-    ) -> _Answer:
+    async def _connect(self, origin: Origin, timeout: float | None) -> Connection:
         scheme, host, port = origin
         context = None
         if scheme == "https":
             context = self._ssl or httpx.create_ssl_context()
             self._ssl = context  # made once: loading the trust store is not cheap
+        loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
-                _, conn = await loop.create_connection(
-                    _Answer, host, port, ssl=context, server_hostname=host if context else None
-                )
+                sock = await connect_socket(host, port)
+                try:
+                    name = host if context else None  # SNI, and the name the certificate proves
+                    _, conn = await loop.create_connection(
+                        Connection, sock=sock, ssl=context, server_hostname=name
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"no connection to {host}:{port} in time") from None
-        except OSError as exc:  # refused, unreachable, unknown host, a TLS failure
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
-        self._open.add(conn)  # until its socket is closed (``aclose`` waits for that)
+            raise httpx.ConnectTimeout("no connection in time") from None
+        except (OSError, ValueError) as exc:  # refused, unreachable, unknown host, bad name, TLS
+            raise httpx.ConnectError(f"no connection ({type(exc).__name__})") from None
+        self._open.add(conn)
         conn.lost.add_done_callback(lambda _: self._open.discard(conn))
         return conn
 
-    def _keep(self, origin: Origin, conn: _Answer, now: float) -> None:
+    def _keep(self, origin: Origin, conn: Connection, now: float) -> None:
         most = self._limits.max_keepalive_connections  # None: no limit, as httpx reads it
         if not conn.usable or (most is not None and len(self._idle[origin]) >= most):
             conn.close()
@@ -253,10 +163,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle[origin].append(conn)
 
     async def aclose(self) -> None:
-        """Close every connection and wait (a second at most) until their sockets are."""
+        """Close every connection at once (no TLS goodbye) and wait until their sockets
+        are (a second at most)."""
         closing = [conn.lost for conn in self._open]
         for conn in list(self._open):
-            conn.close()
+            conn.abort()
         self._idle.clear()
         if closing:
             await asyncio.wait(closing, timeout=1.0)
@@ -271,34 +182,6 @@ def _head(request: httpx.Request) -> bytes:
     lines += [b"%s: %s\r\n" % pair for pair in request.headers.raw]
     lines.append(b"\r\n")
     return b"".join(lines)
-
-
-async def _answered(conn: _Answer, read: float | None, loop: asyncio.AbstractEventLoop) -> None:
-    """Wait for ``conn``'s whole answer; ``ReadTimeout`` after ``read`` seconds without a
-    byte of it (httpx's meaning of a read timeout: between reads, not in all)."""
-    waiter = conn.waiter
-    assert waiter is not None
-    if read is None:
-        await waiter
-        return
-    seen = conn.received
-    timers: list[asyncio.TimerHandle] = []
-
-    def check() -> None:
-        nonlocal seen
-        if waiter.done():
-            return
-        if conn.received == seen:
-            waiter.set_exception(httpx.ReadTimeout(f"no answer within {read:g} s"))
-        else:
-            seen = conn.received
-            timers.append(loop.call_later(read, check))
-
-    timers.append(loop.call_later(read, check))
-    try:
-        await waiter
-    finally:
-        timers[-1].cancel()
 
 
 def make_transport(limits: httpx.Limits, choice: str = "auto") -> httpx.AsyncBaseTransport:

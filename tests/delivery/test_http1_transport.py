@@ -8,7 +8,9 @@ import asyncio
 import gzip
 import socket
 import ssl
+import struct
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -114,6 +116,49 @@ async def _extra(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -
     return True
 
 
+async def _two_in_one(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    """An answer and, in the same segment, a second one nobody asked for."""
+    w.write(
+        _answer("503 Service Unavailable", ["Content-Length: 0", "Retry-After: 60"])
+        + _answer("202 Accepted", ["Content-Length: 2"], b"{}")
+    )
+    return True
+
+
+async def _then_close(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Content-Length: 2"], b"ok"))  # keep-alive, then closed
+    return False
+
+
+async def _reset(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    """An answer without a length (it ends when the connection does), cut by a reset."""
+    w.write(_answer("200 OK", ["Content-Type: application/json"], b'{"errors": [{"ind'))
+    await w.drain()
+    await asyncio.sleep(0.1)
+    w.get_extra_info("socket").setsockopt(
+        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+    )
+    w.transport.abort()
+    return False
+
+
+async def _then_silence(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Content-Length: 10"], b"x"))
+    await asyncio.sleep(30)
+    return False
+
+
+async def _wording(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(b"HTTP/1.0 429 Slow Down Please\r\nContent-Length: 0\r\n\r\n")
+    return False
+
+
+async def _trailers(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
+    w.write(_answer("200 OK", ["Transfer-Encoding: chunked", "Trailer: X-Sum"]))
+    w.write(b"2\r\nok\r\n0\r\nX-Sum: 2\r\n\r\n")
+    return True
+
+
 HANDLERS: dict[str, Handler] = {
     "/plain": _plain,
     "/chunked": _chunked,
@@ -129,6 +174,12 @@ HANDLERS: dict[str, Handler] = {
     "/late": _late,
     "/head": _head,
     "/cookie": _cookie,
+    "/two-in-one": _two_in_one,
+    "/then-close": _then_close,
+    "/reset": _reset,
+    "/then-silence": _then_silence,
+    "/wording": _wording,
+    "/trailers": _trailers,
     "/extra": _extra,
 }
 
@@ -232,21 +283,38 @@ def lean() -> Http1Transport:
     return transport
 
 
-ANSWERED = ["/plain", "/chunked", "/gzip", "/until-close", "/close-after", "/interim"]
+ANSWERED = [
+    "/plain",
+    "/chunked",
+    "/gzip",
+    "/until-close",
+    "/close-after",
+    "/interim",
+    "/wording",
+    "/trailers",
+]
 
 
 @pytest.mark.parametrize("path", [*ANSWERED, "/no-content"])
 def test_it_reads_every_kind_of_answer_as_httpx_own_transport_does(
     server: ScriptedServer, path: str
 ) -> None:
-    async def post(client: httpx.AsyncClient) -> tuple[int, list[tuple[str, str]], bytes]:
+    async def post(client: httpx.AsyncClient) -> tuple[Any, ...]:
         response = await client.post(server.url(path), content=b'{"a": 1}')
-        return response.status_code, sorted(response.headers.multi_items()), response.content
+        return (
+            response.status_code,
+            response.reason_phrase,
+            response.http_version,
+            sorted(response.headers.multi_items()),
+            response.content,
+        )
 
     ours = send(lean(), post)
     theirs = send(httpx.AsyncHTTPTransport(limits=LIMITS), post)
     assert ours == theirs
     assert ours[0] in (200, 201, 202, 204, 429)
+    if path == "/wording":
+        assert ours[1:3] == ("Slow Down Please", "HTTP/1.0")
 
 
 def test_the_request_goes_out_as_httpx_prepared_it(server: ScriptedServer) -> None:
@@ -420,3 +488,97 @@ def test_the_vendor_client_keeps_no_cookies(server: ScriptedServer) -> None:
 
     assert asyncio.run(calls()) == {}
     assert not any(b"cookie:" in request.lower() for request in server.requests)
+
+
+def test_an_answer_is_taken_whole_before_what_follows_it(server: ScriptedServer) -> None:
+    """A second answer in the same segment neither changes the first nor is taken for the
+    next request's: a 503 stays a 503, and the connection is not used again."""
+
+    async def calls(client: httpx.AsyncClient) -> list[Any]:
+        first = await client.post(server.url("/two-in-one"), content=b"x")
+        second = await client.post(server.url("/plain"), content=b"mine")
+        return [first.status_code, dict(first.headers), second.content]
+
+    status, headers, mine = send(lean(), calls)
+    assert (status, headers, mine) == (503, {"content-length": "0", "retry-after": "60"}, b"mine")
+    assert server.connections == 2
+
+
+def test_a_connection_closed_right_after_its_answer_is_not_reused(server: ScriptedServer) -> None:
+    """The server's close is in the socket before the event loop has seen it (the loop is
+    kept busy meanwhile): the readable socket says the connection is done."""
+
+    async def calls(client: httpx.AsyncClient) -> list[int]:
+        statuses = []
+        for _ in range(5):
+            statuses.append(
+                (await client.post(server.url("/then-close"), content=b"x")).status_code
+            )
+            time.sleep(0.1)  # blocks the loop: the close arrives, unseen
+        return statuses
+
+    assert send(lean(), calls) == [200] * 5
+    assert server.connections == 5
+
+
+@pytest.mark.parametrize("host", ["track..example.test", "a" * 64 + ".example.test"])
+def test_a_host_name_no_resolver_takes_is_a_connect_error(host: str) -> None:
+    async def post(client: httpx.AsyncClient) -> None:
+        await client.post(f"http://{host}/x", content=b"x")
+
+    with pytest.raises(httpx.ConnectError):
+        send(lean(), post)
+
+
+def test_a_host_whose_first_address_drops_packets_is_reached_by_its_second(
+    server: ScriptedServer,
+) -> None:
+    """Happy eyeballs: 127.0.0.2's accept queue is full, so its SYNs are dropped; the
+    second address, tried a quarter of a second later, answers (within the 5 s connect
+    timeout, which trying one address after the other would spend on the first)."""
+    with socket.socket() as deaf:
+        deaf.bind(("127.0.0.2", 0))
+        deaf.listen(0)
+        port = deaf.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.2", port))
+        time.sleep(0.2)
+
+        async def post(client: httpx.AsyncClient) -> bytes:
+            loop = asyncio.get_running_loop()
+
+            async def two_addresses(host: str, port_: int, **_: Any) -> list[Any]:
+                return [
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", server.port)),
+                ]
+
+            loop.getaddrinfo = two_addresses  # type: ignore[method-assign]
+            return (await client.post("http://two.example.test/plain", content=b"hi")).content
+
+        try:
+            assert send(lean(), post) == b"hi"
+        finally:
+            for filler in fillers:
+                filler.close()
+
+
+def test_the_read_timeout_counts_from_the_last_byte(server: ScriptedServer) -> None:
+    async def post(client: httpx.AsyncClient) -> float:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post(server.url("/then-silence"), content=b"x")
+        return time.monotonic() - started
+
+    waited = send(lean(), post, timeout=1.0)
+    assert 0.9 < waited < 1.7  # 1 s after the byte; counting from each check took 2 s
+
+
+def test_an_answer_cut_by_a_reset_is_a_read_error(server: ScriptedServer) -> None:
+    async def post(client: httpx.AsyncClient) -> None:
+        await client.post(server.url("/reset"), content=b"x")
+
+    with pytest.raises(httpx.ReadError):
+        send(lean(), post)

@@ -1,0 +1,230 @@
+"""One HTTP/1.1 connection of the deliverers' transport (``http1``): writes a request,
+parses its answer with ``httptools`` and hands the waiting send a copy of it.
+
+An answer is copied out (``Answer``) the moment its last byte is parsed: bytes after it in
+the same read (a second answer nobody asked for) can neither change it nor be taken for
+the next request's; they retire the connection. So does anything that arrives while the
+connection is idle, and an idle connection whose socket is readable (the server closed it,
+or sent something) is not reused (``looks_idle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import select
+from dataclasses import dataclass
+from typing import Any, cast
+
+import httpx
+
+try:  # CPython wheels everywhere; elsewhere httpx's own transport does all of it
+    import httptools
+
+    HAVE_HTTPTOOLS = True
+except ImportError:  # pragma: no cover - exercised where httptools is not installed
+    HAVE_HTTPTOOLS = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A whole answer, as read."""
+
+    status: int
+    reason: bytes
+    version: bytes
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class _Stray(Exception):
+    """A second answer began where none was asked for."""
+
+
+class Connection(asyncio.Protocol):
+    """One connection's protocol: ``start`` writes a request; ``waiter`` then resolves with
+    its ``answer``, or fails with httpx's exception."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.parser: Any = httptools.HttpResponseParser(self)
+        # What h11 (httpx's own parser) takes and llhttp would refuse: a Content-Length
+        # beside chunked encoding (the chunks win), a bare LF ending a line.
+        self.parser.set_dangerous_leniencies(
+            lenient_chunked_length=True, lenient_optional_cr_before_lf=True
+        )
+        self.waiter: asyncio.Future[None] | None = None
+        self.answer: Answer | None = None
+        self._reset()
+        self.received_at = 0.0  # loop time of the last bytes read: the read timeout's start
+        self.usable = True  # False once closed, broken, or answered out of turn
+        self.idle_since = 0.0
+        self.lost: asyncio.Future[None] = self.loop.create_future()
+
+    def _reset(self) -> None:
+        self.status, self.reason = 0, b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.in_headers = True  # trailers after a chunked body are not headers
+        self.until_close = False  # neither a length nor chunks: the body ends at EOF
+
+    # -- asyncio.Protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.received_at = self.loop.time()
+        if self.waiter is None or self.waiter.done():  # bytes nobody asked for
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(httpx.RemoteProtocolError("the server switched protocols"))
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _Stray) or self.waiter.done():
+                self.close()  # the answer was taken; what followed it retires the connection
+            else:
+                self._fail(httpx.RemoteProtocolError(f"the answer is not HTTP/1.1 ({exc})"))
+
+    def eof_received(self) -> bool | None:
+        return None  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.usable = False
+        if not self.lost.done():
+            self.lost.set_result(None)
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is None and self.until_close and not self.in_headers:
+            self._complete()  # the body was everything until the server closed
+        elif exc is not None:
+            waiter.set_exception(httpx.ReadError(f"the connection broke ({type(exc).__name__})"))
+        else:
+            waiter.set_exception(
+                httpx.RemoteProtocolError("the server closed the connection before answering")
+            )
+
+    # -- httptools callbacks ----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.answer is not None:  # its answer is in: this one was not asked for
+            self.usable = False
+            raise _Stray
+        self._reset()
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if self.in_headers:
+            self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.in_headers = False
+        self.status = self.parser.get_status_code()
+        names = {name.lower() for name, _ in self.headers}
+        self.until_close = (
+            b"content-length" not in names
+            and b"transfer-encoding" not in names
+            and self.status >= 200
+            and self.status not in (204, 304)
+        )
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:  # an interim answer: the real one follows
+            return
+        if not self.parser.should_keep_alive():
+            self.usable = False
+        self._complete()
+
+    # -- use --------------------------------------------------------------------------------
+    def start(self, head: bytes, body: bytes) -> None:
+        """Write one request; ``waiter`` resolves when its whole answer is in."""
+        self.waiter = self.loop.create_future()
+        self.answer = None
+        self._reset()
+        self.received_at = self.loop.time()
+        assert self.transport is not None
+        if len(body) < 65_536:
+            self.transport.write(head + body)
+        else:  # not copied into the head's bytes
+            self.transport.write(head)
+            self.transport.write(body)
+
+    def looks_idle(self) -> bool:
+        """Usable, and nothing to read on the socket: the server neither closed it nor sent
+        anything since the last answer (httpcore looks the same way before a reuse)."""
+        if not self.usable or self.transport is None or self.transport.is_closing():
+            return False
+        sock = self.transport.get_extra_info("socket")
+        if sock is None:
+            return True
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return False
+        return not readable
+
+    def uploading(self) -> bool:
+        """Some of the request is still waiting to be written."""
+        return self.transport is not None and self.transport.get_write_buffer_size() > 0
+
+    def _complete(self) -> None:
+        version = b"HTTP/" + self.parser.get_http_version().encode("ascii")
+        body = b"".join(self.body)
+        self.answer = Answer(self.status, self.reason, version, self.headers, body)
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        self.usable = False
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        self.close()
+
+    def close(self) -> None:
+        self.usable = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def abort(self) -> None:
+        """Close now, without TLS's goodbye (a peer that never answers it would be waited
+        for)."""
+        self.usable = False
+        if self.transport is not None:
+            self.transport.abort()
+
+
+async def answered(conn: Connection, read: float | None) -> Answer:
+    """``conn``'s whole answer; ``ReadTimeout`` once ``read`` seconds pass without a byte of
+    it (httpx's meaning of a read timeout: between reads, not in all), counted from the
+    end of the request's upload."""
+    waiter = conn.waiter
+    assert waiter is not None
+    if read is not None:
+        loop = conn.loop
+        timers: list[asyncio.TimerHandle] = []
+
+        def check() -> None:
+            if waiter.done():
+                return
+            due = conn.received_at + read
+            if conn.uploading():
+                due = loop.time() + read
+            if loop.time() >= due:
+                waiter.set_exception(httpx.ReadTimeout(f"no answer within {read:g} s"))
+            else:
+                timers.append(loop.call_at(due, check))
+
+        timers.append(loop.call_at(conn.received_at + read, check))
+    try:
+        await waiter
+    finally:
+        if read is not None:
+            timers[-1].cancel()
+    assert conn.answer is not None
+    return conn.answer
