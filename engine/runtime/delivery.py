@@ -55,8 +55,8 @@ SEND_WITHIN_LEASE = 0.4
 #: goes this long after it (the rate limit held it, say); its later ones always are.
 ERASED_LOOK_AFTER = 0.05
 #: A claim takes whole requests' worth, at least this many entries (a claim costs about as
-#: much for 100 as for 300): mParticle's 100-batch requests go three to a claim.
-CLAIM_AT_LEAST = 250
+#: much for 100 as for 300), of at most ``CLAIM_REQUESTS``: 100-item requests go three.
+CLAIM_AT_LEAST, CLAIM_REQUESTS = 250, 4
 
 
 def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
@@ -79,9 +79,8 @@ class Settled:
     claimed: int = 0
     """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
     erased: int = 0
-    """Entries retried, released or dead-lettered that the queue deleted instead: their
-    person was erased while they were claimed (``Queue.drop_person``). Not counted as
-    retried, held or dead-lettered: each entry is counted once."""
+    """Entries retried, released or dead-lettered that the queue deleted instead, their
+    person erased while claimed (``Queue.drop_person``): counted here only."""
 
 
 class Deliverer:
@@ -114,8 +113,9 @@ class Deliverer:
         self.retry_window = retry_window_seconds
         self.max_backoff = max_backoff_seconds
         self.lease_seconds = lease_seconds
-        per_request = destination.capabilities.max_items_per_request  # rounded up below
-        self.claim_limit = per_request * (claim_requests or -(-CLAIM_AT_LEAST // per_request))
+        per_request = destination.capabilities.max_items_per_request
+        at_least = min(CLAIM_REQUESTS, -(-CLAIM_AT_LEAST // per_request))  # rounded up
+        self.claim_limit = per_request * (claim_requests or at_least)
         self.clock = clock
         secrets = [str(settings.get(k, "")) for k in destination.secret_settings]
         self.redact = Redactor(secrets)

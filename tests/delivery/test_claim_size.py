@@ -5,6 +5,8 @@ Customer.io's 250-item requests one to a claim, as before."""
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 from delivery_helpers import cio_connection, mp_connection, write_config
 
 from mapwire.runtime.config import load_config
-from mapwire.runtime.delivery import CLAIM_AT_LEAST
+from mapwire.runtime.delivery import CLAIM_AT_LEAST, CLAIM_REQUESTS, Deliverer
 from mapwire.runtime.process import Runtime
 
 pytestmark = pytest.mark.usefixtures("secrets")
@@ -59,7 +61,7 @@ def test_mparticle_claims_three_requests_worth_and_keeps_each_persons_order(
         first, second = asyncio.run(steps(runtime, 2))
     finally:
         runtime.close()
-    assert CLAIM_AT_LEAST == 250
+    assert (CLAIM_AT_LEAST, CLAIM_REQUESTS) == (250, 4)
     assert (first.claimed, first.requests, first.delivered) == (300, 3, 300)
     assert (second.claimed, second.requests, second.delivered) == (20, 1, 20)
     batches = mparticle_server.accepted_items("POST /v2/bulkevents")
@@ -78,5 +80,34 @@ def test_customerio_claims_one_request_worth(tmp_path: Path, customerio_server: 
     try:
         [conn] = runtime.config.connections
         assert runtime.deliverer(conn).claim_limit == 250
+    finally:
+        runtime.close()
+
+
+def test_a_destination_of_small_requests_claims_at_most_four_of_them(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """A claim is sent request after request: a destination of one item per request would
+    otherwise claim 250 and give most back each lease."""
+    runtime = Runtime(load_config(write_config(tmp_path, [cio_connection(customerio_server)])))
+    try:
+        [conn] = runtime.config.connections
+        cio = runtime.deliverer(conn)
+        for per_request, claimed in [(1, 4), (10, 40), (100, 300), (250, 250), (500, 500)]:
+            limits = dataclasses.replace(
+                cio.destination.capabilities, max_items_per_request=per_request
+            )
+            small = copy.copy(cio.destination)
+            small.capabilities = limits  # type: ignore[misc]
+            deliverer = Deliverer(
+                conn.name,
+                small,
+                cio.settings,
+                cio.queue,
+                cio.client,
+                limiter=cio.limiter,
+                metrics=cio.metrics,
+            )
+            assert deliverer.claim_limit == claimed, per_request
     finally:
         runtime.close()
