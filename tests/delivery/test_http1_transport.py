@@ -36,35 +36,9 @@ async def _plain(_r: asyncio.StreamReader, w: asyncio.StreamWriter, body: bytes)
     return True
 
 
-async def _chunked(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("202 Accepted", ["Transfer-Encoding: chunked"]))
-    w.write(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
-    return True
-
-
 async def _gzip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
     body = gzip.compress(b'{"ok": true}')
     w.write(_answer("200 OK", ["Content-Encoding: gzip", f"Content-Length: {len(body)}"], body))
-    return True
-
-
-async def _until_close(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Connection: close"], b"all of it until the end"))
-    return False
-
-
-async def _close_after(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("429 Too Many Requests", ["Content-Length: 0", "Connection: close"]))
-    return False
-
-
-async def _interim(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("100 Continue", []) + _answer("201 Created", ["Content-Length: 2"], b"{}"))
-    return True
-
-
-async def _no_content(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("204 No Content", []))
     return True
 
 
@@ -87,24 +61,9 @@ async def _drip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) ->
     return True
 
 
-async def _garbage(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(b"SMTP ready\r\n\r\n")
-    return False
-
-
 async def _late(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
     await asyncio.sleep(0.5)
     w.write(_answer("200 OK", ["Content-Length: 4"], b"late"))
-    return True
-
-
-async def _cookie(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Set-Cookie: AWSALB=sticky; Path=/", "Content-Length: 0"]))
-    return True
-
-
-async def _head(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Content-Length: 1000"]))  # HEAD: the length, no body
     return True
 
 
@@ -125,11 +84,6 @@ async def _two_in_one(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: byt
     return True
 
 
-async def _then_close(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Content-Length: 2"], b"ok"))  # keep-alive, then closed
-    return False
-
-
 async def _reset(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
     """An answer without a length (it ends when the connection does), cut by a reset."""
     w.write(_answer("200 OK", ["Content-Type: application/json"], b'{"errors": [{"ind'))
@@ -148,38 +102,48 @@ async def _then_silence(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: b
     return False
 
 
-async def _wording(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(b"HTTP/1.0 429 Slow Down Please\r\nContent-Length: 0\r\n\r\n")
-    return False
-
-
-async def _trailers(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Transfer-Encoding: chunked", "Trailer: X-Sum"]))
-    w.write(b"2\r\nok\r\n0\r\nX-Sum: 2\r\n\r\n")
-    return True
-
+#: Answers written whole, and whether the connection stays open after them.
+CANNED: dict[str, tuple[bytes, bool]] = {
+    "/chunked": (
+        _answer("202 Accepted", ["Transfer-Encoding: chunked"])
+        + b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        True,
+    ),
+    "/until-close": (_answer("200 OK", ["Connection: close"], b"all of it until the end"), False),
+    "/close-after": (
+        _answer("429 Too Many Requests", ["Content-Length: 0", "Connection: close"]),
+        False,
+    ),
+    "/interim": (
+        _answer("100 Continue", []) + _answer("201 Created", ["Content-Length: 2"], b"{}"),
+        True,
+    ),
+    "/no-content": (_answer("204 No Content", []), True),
+    "/garbage": (b"SMTP ready\r\n\r\n", False),
+    "/cookie": (
+        _answer("200 OK", ["Set-Cookie: AWSALB=sticky; Path=/", "Content-Length: 0"]),
+        True,
+    ),
+    "/head": (_answer("200 OK", ["Content-Length: 1000"]), True),  # HEAD: the length, no body
+    "/then-close": (_answer("200 OK", ["Content-Length: 2"], b"ok"), False),  # no warning
+    "/wording": (b"HTTP/1.0 429 Slow Down Please\r\nContent-Length: 0\r\n\r\n", False),
+    "/trailers": (
+        _answer("200 OK", ["Transfer-Encoding: chunked", "Trailer: X-Sum"])
+        + b"2\r\nok\r\n0\r\nX-Sum: 2\r\n\r\n",
+        True,
+    ),
+}
 
 HANDLERS: dict[str, Handler] = {
     "/plain": _plain,
-    "/chunked": _chunked,
     "/gzip": _gzip,
-    "/until-close": _until_close,
-    "/close-after": _close_after,
-    "/interim": _interim,
-    "/no-content": _no_content,
     "/hang-up": _hang_up,
     "/silent": _silent,
     "/drip": _drip,
-    "/garbage": _garbage,
     "/late": _late,
-    "/head": _head,
-    "/cookie": _cookie,
     "/two-in-one": _two_in_one,
-    "/then-close": _then_close,
     "/reset": _reset,
     "/then-silence": _then_silence,
-    "/wording": _wording,
-    "/trailers": _trailers,
     "/extra": _extra,
 }
 
@@ -233,7 +197,11 @@ class ScriptedServer:
                 body = await _request_body(reader, head)
                 self.requests.append(head + body)
                 path = head.split(b" ")[1].split(b"?")[0].decode()
-                keep = await HANDLERS[path](reader, writer, body)
+                if path in CANNED:
+                    answer, keep = CANNED[path]
+                    writer.write(answer)
+                else:
+                    keep = await HANDLERS[path](reader, writer, body)
                 await writer.drain()
                 if not keep:
                     break
