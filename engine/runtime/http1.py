@@ -62,6 +62,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._idle: defaultdict[Origin, list[Connection]] = defaultdict(list)
         self._open: set[Connection] = set()  # until their sockets are closed
         self._slots = asyncio.Semaphore(limits.max_connections or 1_000_000)
+        self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -72,7 +73,10 @@ class Http1Transport(httpx.AsyncBaseTransport):
         if request.method == "HEAD" or url.scheme not in _DEFAULT_PORTS:
             return await self._httpx().handle_async_request(request)
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        origin = (url.scheme, url.host, url.port or _DEFAULT_PORTS[url.scheme])
+        # The host as it goes on the wire (IDNA 2008, as httpx wrote the Host header), not
+        # as Python's own codec (IDNA 2003) would encode it for the resolver.
+        host = url.raw_host.decode("ascii")
+        origin = (url.scheme, host, url.port or _DEFAULT_PORTS[url.scheme])
         try:
             async with asyncio.timeout(timeouts.get("pool")):
                 await self._slots.acquire()
@@ -103,11 +107,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         finished = False
         try:
             conn.start(_head(request), body)
-            answer = await answered(conn, timeouts.get("read"))
+            answer = await answered(conn, timeouts)
             finished = True
         finally:
             if not finished:  # failed or cancelled midway: the connection's state is unknown
-                conn.close()
+                conn.abort()
         response = httpx.Response(
             answer.status,
             headers=answer.headers,
@@ -149,6 +153,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout("no connection in time") from None
         except (OSError, ValueError) as exc:  # refused, unreachable, unknown host, bad name, TLS
             raise httpx.ConnectError(f"no connection ({type(exc).__name__})") from None
+        if self._closed:  # closed while this connection was being made
+            conn.abort()
+            raise httpx.ConnectError("the client was closed")
         self._open.add(conn)
         conn.lost.add_done_callback(lambda _: self._open.discard(conn))
         return conn
@@ -165,6 +172,7 @@ class Http1Transport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close every connection at once (no TLS goodbye) and wait until their sockets
         are (a second at most)."""
+        self._closed = True
         closing = [conn.lost for conn in self._open]
         for conn in list(self._open):
             conn.abort()

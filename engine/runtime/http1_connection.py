@@ -57,6 +57,9 @@ class Connection(asyncio.Protocol):
         self.answer: Answer | None = None
         self._reset()
         self.received_at = 0.0  # loop time of the last bytes read: the read timeout's start
+        self.uploaded_at = 0.0  # loop time the request's last byte left the write buffer
+        self.writing = False  # some of the request waits in the write buffer
+        self.closed_here = False  # closed by this side (a failure, a cancel, ``aclose``)
         self.usable = True  # False once closed, broken, or answered out of turn
         self.idle_since = 0.0
         self.lost: asyncio.Future[None] = self.loop.create_future()
@@ -71,6 +74,16 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        # Told of every byte left waiting to go, and of the moment none is left: when the
+        # upload ended (the read timeout counts from there) and whether it moves at all.
+        self.transport.set_write_buffer_limits(high=0, low=0)
+
+    def pause_writing(self) -> None:
+        self.writing = True
+
+    def resume_writing(self) -> None:
+        self.writing = False
+        self.uploaded_at = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
         self.received_at = self.loop.time()
@@ -101,6 +114,8 @@ class Connection(asyncio.Protocol):
             self._complete()  # the body was everything until the server closed
         elif exc is not None:
             waiter.set_exception(httpx.ReadError(f"the connection broke ({type(exc).__name__})"))
+        elif self.closed_here:
+            waiter.set_exception(httpx.ReadError("the client closed the connection"))
         else:
             waiter.set_exception(
                 httpx.RemoteProtocolError("the server closed the connection before answering")
@@ -147,7 +162,7 @@ class Connection(asyncio.Protocol):
         self.waiter = self.loop.create_future()
         self.answer = None
         self._reset()
-        self.received_at = self.loop.time()
+        self.received_at = self.uploaded_at = self.loop.time()
         assert self.transport is not None
         if len(body) < 65_536:
             self.transport.write(head + body)
@@ -164,14 +179,13 @@ class Connection(asyncio.Protocol):
         if sock is None:
             return True
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
+            return not _readable(sock.fileno())
         except (OSError, ValueError):
             return False
-        return not readable
 
-    def uploading(self) -> bool:
-        """Some of the request is still waiting to be written."""
-        return self.transport is not None and self.transport.get_write_buffer_size() > 0
+    def buffered(self) -> int:
+        """Bytes of the request still waiting to be written."""
+        return self.transport.get_write_buffer_size() if self.transport is not None else 0
 
     def _complete(self) -> None:
         version = b"HTTP/" + self.parser.get_http_version().encode("ascii")
@@ -184,47 +198,71 @@ class Connection(asyncio.Protocol):
         self.usable = False
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(exc)
-        self.close()
+        self.abort()
 
     def close(self) -> None:
-        self.usable = False
+        """Close once what is written has gone (an answered connection not kept)."""
+        self.usable, self.closed_here = False, True
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
 
     def abort(self) -> None:
-        """Close now, without TLS's goodbye (a peer that never answers it would be waited
-        for)."""
-        self.usable = False
+        """Close now: nothing buffered is sent, no TLS goodbye is waited for (a connection
+        whose exchange failed or was cancelled, whose peer may answer nothing)."""
+        self.usable, self.closed_here = False, True
         if self.transport is not None:
             self.transport.abort()
 
 
-async def answered(conn: Connection, read: float | None) -> Answer:
-    """``conn``'s whole answer; ``ReadTimeout`` once ``read`` seconds pass without a byte of
-    it (httpx's meaning of a read timeout: between reads, not in all), counted from the
-    end of the request's upload."""
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or was closed by its peer), at once."""
+    if hasattr(select, "poll"):  # any descriptor number, where select() stops at 1023
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    readable, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - no poll: Windows
+    return bool(readable)
+
+
+async def answered(conn: Connection, timeouts: dict[str, float | None]) -> Answer:
+    """``conn``'s whole answer, with httpx's timeouts: ``WriteTimeout`` when the upload has
+    not moved for ``write`` seconds, ``ReadTimeout`` once ``read`` seconds pass without a
+    byte of the answer (between reads, not in all), counted from the end of the upload."""
     waiter = conn.waiter
     assert waiter is not None
-    if read is not None:
-        loop = conn.loop
-        timers: list[asyncio.TimerHandle] = []
+    read, write = timeouts.get("read"), timeouts.get("write")
+    loop = conn.loop
+    timers: list[asyncio.TimerHandle] = []
+    moved = [conn.buffered(), loop.time()]  # the write buffer's size, and when it last fell
 
-        def check() -> None:
-            if waiter.done():
-                return
-            due = conn.received_at + read
-            if conn.uploading():
-                due = loop.time() + read
-            if loop.time() >= due:
-                waiter.set_exception(httpx.ReadTimeout(f"no answer within {read:g} s"))
+    def check() -> None:
+        if waiter.done():
+            return
+        now = loop.time()
+        if conn.writing:
+            size = conn.buffered()
+            if size < moved[0]:
+                moved[:] = [size, now]
+            if write is not None and now - moved[1] >= write:
+                waiter.set_exception(httpx.WriteTimeout(f"the upload stalled for {write:g} s"))
             else:
-                timers.append(loop.call_at(due, check))
+                timers.append(loop.call_at(now + min(write or 1.0, 1.0), check))
+            return
+        if read is None:
+            return  # no read timeout; the upload is done
+        due = max(conn.received_at, conn.uploaded_at) + read
+        if now >= due:
+            waiter.set_exception(httpx.ReadTimeout(f"no answer within {read:g} s"))
+        else:
+            timers.append(loop.call_at(due, check))
 
-        timers.append(loop.call_at(conn.received_at + read, check))
+    if read is not None or write is not None:
+        first = min(write or 1.0, 1.0) if conn.writing else (read or 0.0)
+        timers.append(loop.call_at(loop.time() + first, check))
     try:
         await waiter
     finally:
-        if read is not None:
+        if timers:
             timers[-1].cancel()
     assert conn.answer is not None
     return conn.answer

@@ -23,18 +23,24 @@ Address = tuple[int, Any]  # (family, sockaddr)
 async def connect_socket(host: str, port: int) -> socket.socket:
     """A connected non-blocking socket to ``host``:``port``; ``OSError`` (the last
     attempt's) when no address answers, ``ValueError`` for a host name IDNA refuses."""
+    found = await resolve(host, port)
+    if not found:
+        raise OSError("the host has no address")
+    return await first_connected(interleaved(found))
+
+
+async def resolve(host: str, port: int) -> list[Address]:
+    """``host``'s addresses for TCP, in the resolver's order."""
     loop = asyncio.get_running_loop()
     found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    if not found:
-        raise OSError(f"no address for {host}")
-    return await first_connected(interleaved([(f, addr) for f, _, _, _, addr in found]))
+    return [(family, address) for family, _, _, _, address in found]
 
 
 def interleaved(addresses: list[Address]) -> list[Address]:
     """The addresses, one family then the other in turn, each family in the resolver's
     order, starting with the resolver's first (RFC 8305, section 4)."""
     families: dict[int, list[Address]] = {}
-    for address in addresses:
+    for address in dict.fromkeys(addresses):  # each once, however often it was listed
         families.setdefault(address[0], []).append(address)
     queues = list(families.values())
     out: list[Address] = []

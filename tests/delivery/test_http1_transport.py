@@ -5,11 +5,10 @@ alive connections, and httpx's exceptions for every way an exchange fails."""
 from __future__ import annotations
 
 import asyncio
-import gzip
+import os
+import resource
 import socket
 import ssl
-import struct
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -17,213 +16,12 @@ from typing import Any
 import httpx
 import pytest
 import trustme
+from scripted_server import ScriptedServer
 
+from mapwire.runtime import tcp_connect
 from mapwire.runtime.http1 import Http1Transport, VendorClient, make_transport
 
 LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[bool]]
-
-
-def _answer(status: str, headers: list[str], body: bytes = b"") -> bytes:
-    return (f"HTTP/1.1 {status}\r\n" + "".join(f"{h}\r\n" for h in headers) + "\r\n").encode() + (
-        body
-    )
-
-
-async def _plain(_r: asyncio.StreamReader, w: asyncio.StreamWriter, body: bytes) -> bool:
-    w.write(_answer("200 OK", [f"Content-Length: {len(body)}", "X-Echo: yes"], body))
-    return True
-
-
-async def _gzip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    body = gzip.compress(b'{"ok": true}')
-    w.write(_answer("200 OK", ["Content-Encoding: gzip", f"Content-Length: {len(body)}"], body))
-    return True
-
-
-async def _hang_up(_r: asyncio.StreamReader, _w: asyncio.StreamWriter, _b: bytes) -> bool:
-    return False  # read the request, close without a word
-
-
-async def _silent(_r: asyncio.StreamReader, _w: asyncio.StreamWriter, _b: bytes) -> bool:
-    await asyncio.sleep(30)
-    return False
-
-
-async def _drip(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    """Six bytes of body, one each 0.1 s: 0.6 s in all, never 0.3 s without a byte."""
-    w.write(_answer("200 OK", ["Content-Length: 6"]))
-    for byte in b"drip!!":
-        await w.drain()
-        await asyncio.sleep(0.1)
-        w.write(bytes([byte]))
-    return True
-
-
-async def _late(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    await asyncio.sleep(0.5)
-    w.write(_answer("200 OK", ["Content-Length: 4"], b"late"))
-    return True
-
-
-async def _extra(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Content-Length: 2"], b"{}"))
-    await w.drain()
-    await asyncio.sleep(0.05)
-    w.write(_answer("200 OK", ["Content-Length: 5"], b"stale"))  # nobody asked
-    return True
-
-
-async def _two_in_one(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    """An answer and, in the same segment, a second one nobody asked for."""
-    w.write(
-        _answer("503 Service Unavailable", ["Content-Length: 0", "Retry-After: 60"])
-        + _answer("202 Accepted", ["Content-Length: 2"], b"{}")
-    )
-    return True
-
-
-async def _reset(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    """An answer without a length (it ends when the connection does), cut by a reset."""
-    w.write(_answer("200 OK", ["Content-Type: application/json"], b'{"errors": [{"ind'))
-    await w.drain()
-    await asyncio.sleep(0.1)
-    w.get_extra_info("socket").setsockopt(
-        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-    )
-    w.transport.abort()
-    return False
-
-
-async def _then_silence(_r: asyncio.StreamReader, w: asyncio.StreamWriter, _b: bytes) -> bool:
-    w.write(_answer("200 OK", ["Content-Length: 10"], b"x"))
-    await asyncio.sleep(30)
-    return False
-
-
-#: Answers written whole, and whether the connection stays open after them.
-CANNED: dict[str, tuple[bytes, bool]] = {
-    "/chunked": (
-        _answer("202 Accepted", ["Transfer-Encoding: chunked"])
-        + b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
-        True,
-    ),
-    "/until-close": (_answer("200 OK", ["Connection: close"], b"all of it until the end"), False),
-    "/close-after": (
-        _answer("429 Too Many Requests", ["Content-Length: 0", "Connection: close"]),
-        False,
-    ),
-    "/interim": (
-        _answer("100 Continue", []) + _answer("201 Created", ["Content-Length: 2"], b"{}"),
-        True,
-    ),
-    "/no-content": (_answer("204 No Content", []), True),
-    "/garbage": (b"SMTP ready\r\n\r\n", False),
-    "/cookie": (
-        _answer("200 OK", ["Set-Cookie: AWSALB=sticky; Path=/", "Content-Length: 0"]),
-        True,
-    ),
-    "/head": (_answer("200 OK", ["Content-Length: 1000"]), True),  # HEAD: the length, no body
-    "/then-close": (_answer("200 OK", ["Content-Length: 2"], b"ok"), False),  # no warning
-    "/wording": (b"HTTP/1.0 429 Slow Down Please\r\nContent-Length: 0\r\n\r\n", False),
-    "/trailers": (
-        _answer("200 OK", ["Transfer-Encoding: chunked", "Trailer: X-Sum"])
-        + b"2\r\nok\r\n0\r\nX-Sum: 2\r\n\r\n",
-        True,
-    ),
-}
-
-HANDLERS: dict[str, Handler] = {
-    "/plain": _plain,
-    "/gzip": _gzip,
-    "/hang-up": _hang_up,
-    "/silent": _silent,
-    "/drip": _drip,
-    "/late": _late,
-    "/two-in-one": _two_in_one,
-    "/reset": _reset,
-    "/then-silence": _then_silence,
-    "/extra": _extra,
-}
-
-
-class ScriptedServer:
-    """An HTTP/1.1 server on loopback in a thread of its own; each request's path picks
-    its handler. ``connections`` counts accepted connections, ``requests`` keeps each
-    request's raw bytes."""
-
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: asyncio.Server | None = None
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls), self.loop
-        )
-        self.server = started.result(10)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    async def _close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.server.wait_closed()
-
-    def url(self, path: str) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://localhost:{self.port}{path}"
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                body = await _request_body(reader, head)
-                self.requests.append(head + body)
-                path = head.split(b" ")[1].split(b"?")[0].decode()
-                if path in CANNED:
-                    answer, keep = CANNED[path]
-                    writer.write(answer)
-                else:
-                    keep = await HANDLERS[path](reader, writer, body)
-                await writer.drain()
-                if not keep:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-async def _request_body(reader: asyncio.StreamReader, head: bytes) -> bytes:
-    """The body after ``head``: its Content-Length's bytes, or its chunks."""
-    fields = dict(
-        (name.strip().lower(), value.strip())
-        for name, _, value in (line.partition(b":") for line in head.split(b"\r\n")[1:])
-    )
-    if fields.get(b"transfer-encoding") != b"chunked":
-        return await reader.readexactly(int(fields.get(b"content-length", b"0")))
-    body = b""
-    while size := int(await reader.readuntil(b"\r\n"), 16):
-        body += (await reader.readexactly(size + 2))[:-2]
-    await reader.readuntil(b"\r\n")
-    return body
 
 
 @pytest.fixture
@@ -499,7 +297,7 @@ def test_a_host_name_no_resolver_takes_is_a_connect_error(host: str) -> None:
 
 
 def test_a_host_whose_first_address_drops_packets_is_reached_by_its_second(
-    server: ScriptedServer,
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Happy eyeballs: 127.0.0.2's accept queue is full, so its SYNs are dropped; the
     second address, tried a quarter of a second later, answers (within the 5 s connect
@@ -514,18 +312,16 @@ def test_a_host_whose_first_address_drops_packets_is_reached_by_its_second(
             filler.connect_ex(("127.0.0.2", port))
         time.sleep(0.2)
 
+        async def two_addresses(host: str, port_: int) -> list[Any]:
+            return [
+                (socket.AF_INET, ("127.0.0.2", port)),
+                (socket.AF_INET, ("127.0.0.1", server.port)),
+            ]
+
         async def post(client: httpx.AsyncClient) -> bytes:
-            loop = asyncio.get_running_loop()
-
-            async def two_addresses(host: str, port_: int, **_: Any) -> list[Any]:
-                return [
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
-                    (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", server.port)),
-                ]
-
-            loop.getaddrinfo = two_addresses  # type: ignore[method-assign]
             return (await client.post("http://two.example.test/plain", content=b"hi")).content
 
+        monkeypatch.setattr(tcp_connect, "resolve", two_addresses)
         try:
             assert send(lean(), post) == b"hi"
         finally:
@@ -550,3 +346,90 @@ def test_an_answer_cut_by_a_reset_is_a_read_error(server: ScriptedServer) -> Non
 
     with pytest.raises(httpx.ReadError):
         send(lean(), post)
+
+
+def test_a_stalled_upload_is_a_write_timeout_and_its_connection_is_dropped(
+    server: ScriptedServer,
+) -> None:
+    transport = lean()
+
+    async def post(client: httpx.AsyncClient) -> int:
+        with pytest.raises(httpx.WriteTimeout):
+            await client.post(server.url("/never-reads"), content=b"x" * 20_000_000)
+        await asyncio.sleep(0.1)
+        return len(transport._open)  # aborted: nothing left to flush, nothing kept open
+
+    assert send(transport, post, timeout=1.0) == 0
+
+
+def test_the_read_timeout_counts_from_the_end_of_the_upload(server: ScriptedServer) -> None:
+    """The server takes 2 s to read the body and answers 0.2 s after: within a 1 s read
+    timeout of the upload's end (what the kernel's buffers hold apart), though 2.2 s after
+    the request began."""
+
+    async def post(client: httpx.AsyncClient) -> bytes:
+        return (await client.post(server.url("/slow-reader"), content=b"x" * 20_000_000)).content
+
+    assert send(lean(), post, timeout=1.0) == b"done"
+
+
+def test_idle_connections_are_reused_past_descriptor_1023(server: ScriptedServer) -> None:
+    """select() refuses descriptors from 1024; with that many files open, every request
+    took a new connection."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
+    ballast = [open(os.devnull) for _ in range(1100)]  # noqa: SIM115 - held open on purpose
+    try:
+
+        async def posts(client: httpx.AsyncClient) -> list[int]:
+            return [
+                (await client.post(server.url("/plain"), content=b"x")).status_code
+                for _ in range(5)
+            ]
+
+        assert send(lean(), posts) == [200] * 5
+        assert server.connections == 1
+    finally:
+        for file in ballast:
+            file.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_the_host_is_resolved_as_the_host_header_names_it(
+    server: ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """IDNA 2008, as httpx writes the Host header: "faß" is xn--fa-hia, where Python's own
+    codec (IDNA 2003) would resolve "fass"."""
+    asked: list[str] = []
+
+    async def here(host: str, port: int) -> list[Any]:
+        asked.append(host)
+        return [(socket.AF_INET, ("127.0.0.1", server.port))]
+
+    monkeypatch.setattr(tcp_connect, "resolve", here)
+
+    async def post(client: httpx.AsyncClient) -> int:
+        return (await client.post("http://faß.example/plain", content=b"x")).status_code
+
+    assert send(lean(), post) == 200
+    assert asked == ["xn--fa-hia.example"]
+    assert b"Host: xn--fa-hia.example" in server.requests[0]
+
+
+def test_closing_the_client_mid_request_is_a_read_error(server: ScriptedServer) -> None:
+    async def calls() -> None:
+        client = VendorClient(transport=lean(), timeout=5)
+        sending = asyncio.create_task(client.post(server.url("/late"), content=b"x"))
+        await asyncio.sleep(0.1)
+        await client.aclose()
+        with pytest.raises(httpx.ReadError):
+            await sending
+
+    asyncio.run(calls())
+
+
+def test_an_address_listed_twice_is_tried_once() -> None:
+    four, six = socket.AF_INET, socket.AF_INET6
+    a, b, c = (four, ("10.0.0.1", 80)), (four, ("10.0.0.2", 80)), (six, ("::1", 80, 0, 0))
+    assert tcp_connect.interleaved([a, a, b, c, a]) == [a, c, b]
