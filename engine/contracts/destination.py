@@ -138,7 +138,8 @@ class Destination(ABC):
 
     @abstractmethod
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
-        """One outcome per item of ``sent``, in the same order."""
+        """One outcome per item of ``sent``, in the same order. Items may share one
+        ``Outcome`` object: delivery reads outcomes and never changes them."""
 
     def check_payload(self, action: str, payload: Mapping[str, Any]) -> list[str]:
         """What delivery would refuse in one action's payload, found without settings or

@@ -90,7 +90,7 @@ def test_every_item_shares_the_requests_fate(
 ) -> None:
     outcomes = destination.classify(sent, _response(sent.request, status, headers, body))
     assert len(outcomes) == len(sent.items) == 5
-    assert len({id(o) for o in outcomes}) == 5
+    assert all(o == outcomes[0] for o in outcomes)  # one outcome (delivery only reads it)
     for result in outcomes:
         assert result.status == outcome
         assert reason in result.reason
