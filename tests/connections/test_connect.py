@@ -110,3 +110,26 @@ def test_event_selection_is_validated_with_did_you_mean(
     result = CliRunner().invoke(main, ["config", "check", str(config)])
     assert result.exit_code == 1
     assert "C104" in result.stdout and message in result.stdout
+
+
+@pytest.mark.parametrize("choice", ["auto", "httpx"])
+def test_connect_test_goes_the_way_delivery_goes(
+    tmp_path: Path, customerio_server: Any, monkeypatch: pytest.MonkeyPatch, choice: str
+) -> None:
+    """The check takes the connection's own transport (``delivery.http``), so it passes
+    only where the connection's requests would get through."""
+    from mapwire.cli import connect_cmd
+
+    chosen: list[str] = []
+    make = connect_cmd.make_transport
+
+    def recording(limits: Any, http: str = "auto") -> Any:
+        chosen.append(http)
+        return make(limits, http)
+
+    monkeypatch.setattr(connect_cmd, "make_transport", recording)
+    connection = {**_cio("cio", customerio_server), "delivery": {"http": choice}}
+    config = _config(tmp_path, [connection])
+    result = CliRunner().invoke(main, ["connect", "test", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert chosen == [choice]
