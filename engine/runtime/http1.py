@@ -162,6 +162,9 @@ class Http1Transport(httpx.AsyncBaseTransport):
 
     def _keep(self, origin: Origin, conn: Connection, now: float) -> None:
         most = self._limits.max_keepalive_connections  # None: no limit, as httpx reads it
+        if conn.uploading():  # answered before its upload ended: the rest would come first
+            conn.abort()
+            return
         if not conn.usable or (most is not None and len(self._idle[origin]) >= most):
             conn.close()
             return

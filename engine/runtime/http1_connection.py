@@ -58,11 +58,12 @@ class Connection(asyncio.Protocol):
         self._reset()
         self.received_at = 0.0  # loop time of the last bytes read: the read timeout's start
         self.uploaded_at = 0.0  # loop time the request's last byte left the write buffer
-        self.writing = False  # some of the request waits in the write buffer
+        self.early: list[bytes] | None = []  # bytes before the first request (None after)
         self.closed_here = False  # closed by this side (a failure, a cancel, ``aclose``)
         self.usable = True  # False once closed, broken, or answered out of turn
         self.idle_since = 0.0
         self.lost: asyncio.Future[None] = self.loop.create_future()
+        self.lost_to: Exception | None = None  # why the connection was lost, if it was
 
     def _reset(self) -> None:
         self.status, self.reason = 0, b""
@@ -74,19 +75,23 @@ class Connection(asyncio.Protocol):
     # -- asyncio.Protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        # Told of every byte left waiting to go, and of the moment none is left: when the
-        # upload ended (the read timeout counts from there) and whether it moves at all.
-        self.transport.set_write_buffer_limits(high=0, low=0)
+        # Told when the write buffer empties: the upload's end, which the read timeout
+        # counts from. (``high=1``: TLS transports pause at ``size >= high``, so 0 would
+        # pause with nothing buffered.) Whether the upload is still going is read from
+        # the buffer itself (``uploading``), never from these calls.
+        self.transport.set_write_buffer_limits(high=1, low=0)
 
     def pause_writing(self) -> None:
-        self.writing = True
+        return None
 
     def resume_writing(self) -> None:
-        self.writing = False
         self.uploaded_at = self.loop.time()
 
     def data_received(self, data: bytes) -> None:
         self.received_at = self.loop.time()
+        if self.early is not None:  # a server may answer (a 503, say) before it is asked
+            self.early.append(data)
+            return
         if self.waiter is None or self.waiter.done():  # bytes nobody asked for
             self.close()
             return
@@ -107,6 +112,12 @@ class Connection(asyncio.Protocol):
         self.usable = False
         if not self.lost.done():
             self.lost.set_result(None)
+        self.lost_to = exc
+        self._ended()
+
+    def _ended(self) -> None:
+        """The connection is gone: the answer is whole (read until the close) or failed."""
+        exc = self.lost_to
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
@@ -169,6 +180,11 @@ class Connection(asyncio.Protocol):
         else:  # not copied into the head's bytes
             self.transport.write(head)
             self.transport.write(body)
+        early, self.early = self.early, None
+        for data in early or ():  # what the server said before it was asked
+            self.data_received(data)
+        if self.lost.done():  # and the server has gone since
+            self._ended()
 
     def looks_idle(self) -> bool:
         """Usable, and nothing to read on the socket: the server neither closed it nor sent
@@ -186,6 +202,10 @@ class Connection(asyncio.Protocol):
     def buffered(self) -> int:
         """Bytes of the request still waiting to be written."""
         return self.transport.get_write_buffer_size() if self.transport is not None else 0
+
+    def uploading(self) -> bool:
+        """Some of the request is still waiting to be written (its upload goes on)."""
+        return self.buffered() > 0
 
     def _complete(self) -> None:
         version = b"HTTP/" + self.parser.get_http_version().encode("ascii")
@@ -239,7 +259,7 @@ async def answered(conn: Connection, timeouts: dict[str, float | None]) -> Answe
         if waiter.done():
             return
         now = loop.time()
-        if conn.writing:
+        if conn.uploading():
             size = conn.buffered()
             if size < moved[0]:
                 moved[:] = [size, now]
@@ -257,7 +277,7 @@ async def answered(conn: Connection, timeouts: dict[str, float | None]) -> Answe
             timers.append(loop.call_at(due, check))
 
     if read is not None or write is not None:
-        first = min(write or 1.0, 1.0) if conn.writing else (read or 0.0)
+        first = min(write or 1.0, 1.0) if conn.uploading() else (read or 0.0)
         timers.append(loop.call_at(loop.time() + first, check))
     try:
         await waiter

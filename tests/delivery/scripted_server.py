@@ -109,8 +109,20 @@ async def _slow_reader(r: asyncio.StreamReader, w: asyncio.StreamWriter, head: b
     return True
 
 
+async def _refuses_body(r: asyncio.StreamReader, w: asyncio.StreamWriter, _h: bytes) -> bool:
+    """Answers 413 at once, keeping the connection open, and never reads the body."""
+    w.write(_answer("413 Content Too Large", ["Content-Length: 0"]))
+    await w.drain()
+    await asyncio.sleep(30)
+    return False
+
+
 #: Paths whose handler reads the request's body itself (or never does).
-OWN_BODY: dict[str, Handler] = {"/never-reads": _never_reads, "/slow-reader": _slow_reader}
+OWN_BODY: dict[str, Handler] = {
+    "/never-reads": _never_reads,
+    "/slow-reader": _slow_reader,
+    "/refuses-body": _refuses_body,
+}
 
 #: Answers written whole, and whether the connection stays open after them.
 CANNED: dict[str, tuple[bytes, bool]] = {
@@ -163,8 +175,9 @@ class ScriptedServer:
     its handler. ``connections`` counts accepted connections, ``requests`` keeps each
     request's raw bytes."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None, greeting: bytes = b"") -> None:
         self.tls = tls
+        self.greeting = greeting  # written as each connection opens, before any request
         self.connections = 0
         self.requests: list[bytes] = []
         self.loop = asyncio.new_event_loop()
@@ -201,6 +214,7 @@ class ScriptedServer:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        writer.write(self.greeting)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

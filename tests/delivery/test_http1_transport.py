@@ -20,6 +20,7 @@ from scripted_server import ScriptedServer
 
 from mapwire.runtime import tcp_connect
 from mapwire.runtime.http1 import Http1Transport, VendorClient, make_transport
+from mapwire.runtime.http1_connection import Connection, answered
 
 LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
 
@@ -435,3 +436,74 @@ def test_an_address_listed_twice_is_tried_once() -> None:
     four, six = socket.AF_INET, socket.AF_INET6
     a, b, c = (four, ("10.0.0.1", 80)), (four, ("10.0.0.2", 80)), (six, ("::1", 80, 0, 0))
     assert tcp_connect.interleaved([a, a, b, c, a]) == [a, c, b]
+
+
+def _tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server context with a certificate for localhost, and a client one trusting it."""
+    authority = trustme.CA()
+    served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(served)
+    trusting = ssl.create_default_context()
+    authority.configure_trust(trusting)
+    return served, trusting
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_a_tls_upload_that_went_is_waited_for_by_the_read_timeout_alone(loop: str) -> None:
+    """Over TLS, a 100 KB body written in two pieces once left the connection looking as if
+    it were still uploading: a slow answer became a WriteTimeout, and without a write
+    timeout a silent server was never given up on."""
+    import uvloop
+
+    served, trusting = _tls_pair()
+    body = b"x" * 100_000
+
+    async def calls() -> list[str]:
+        transport = Http1Transport(limits=LIMITS, verify=trusting)
+        slow_answer = httpx.Timeout(5, write=0.2)
+        no_write_limit = httpx.Timeout(5, read=0.5, write=None)
+        out = []
+        async with VendorClient(transport=transport) as client:
+            out.append((await client.post(url("/late"), content=body, timeout=slow_answer)).text)
+            try:
+                await client.post(url("/silent"), content=body, timeout=no_write_limit)
+            except httpx.ReadTimeout:
+                out.append("read timeout")
+        return out
+
+    with ScriptedServer(tls=served) as server:
+        url = server.url
+        runner = uvloop.run if loop == "uvloop" else asyncio.run
+        assert runner(asyncio.wait_for(calls(), 10)) == ["late", "read timeout"]
+
+
+def test_a_connection_answered_before_its_upload_ended_is_not_reused(
+    server: ScriptedServer,
+) -> None:
+    async def calls(client: httpx.AsyncClient) -> list[int]:
+        refused = await client.post(server.url("/refuses-body"), content=b"x" * 20_000_000)
+        then = await client.post(server.url("/plain"), content=b"x")
+        return [refused.status_code, then.status_code]
+
+    assert send(lean(), calls) == [413, 200]
+    assert server.connections == 2
+
+
+def test_an_answer_that_comes_before_the_request_is_read() -> None:
+    """A server that answers 503 as the connection opens (an overloaded proxy, say), its
+    answer in before the request is written: it is the request's answer, not bytes nobody
+    asked for."""
+    greeting = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    with ScriptedServer(greeting=greeting) as server:
+
+        async def exchange() -> int:
+            loop = asyncio.get_running_loop()
+            _, conn = await loop.create_connection(Connection, "127.0.0.1", server.port)
+            await asyncio.sleep(0.2)  # the greeting arrives first
+            conn.start(b"POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"")
+            try:
+                return (await answered(conn, {"read": 5.0})).status
+            finally:
+                conn.abort()
+
+        assert asyncio.run(exchange()) == 503
