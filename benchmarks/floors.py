@@ -162,14 +162,10 @@ def queue_rows(folder: Path, actions: int, per_row: int) -> dict[str, float]:
 
 
 async def send_async(url: str, body: bytes, sends: int, *, lean: bool = False) -> float:
-    from mapwire.runtime.http1 import Http1Transport, VendorClient
+    from mapwire.runtime.http1 import vendor_client
 
-    limits = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-    client = (
-        VendorClient(base_url=url, transport=Http1Transport(limits=limits))
-        if lean
-        else httpx.AsyncClient(base_url=url)
-    )
+    client = vendor_client("auto", 5.0) if lean else httpx.AsyncClient()
+    client.base_url = httpx.URL(url)
     async with client:
         for _ in range(max(1, sends // 10)):
             (await client.post("/api/v2/batch", content=body)).raise_for_status()

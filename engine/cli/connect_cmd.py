@@ -11,8 +11,7 @@ import httpx
 
 from ..contracts.destination import Check
 from ..runtime.config import Connection
-from ..runtime.http1 import VendorClient, make_transport
-from ..runtime.process import USER_AGENT_LIMITS
+from ..runtime.http1 import vendor_client
 from ..runtime.registry import get_registry
 from ..runtime.transport_errors import describe_transport_error
 from .config_discovery import load_config_or_exit
@@ -36,8 +35,7 @@ async def check_connection(conn: Connection, timeout: float = 10.0) -> Check:
         return Check("unexpected", f"destination {destination.name!r} offers no check")
     # The client and transport delivery uses (``delivery.http``): what passes here is the
     # path the connection's requests will take (no proxy from the environment, as there).
-    transport = make_transport(USER_AGENT_LIMITS, conn.delivery.http)
-    async with VendorClient(transport=transport, timeout=timeout) as client:
+    async with vendor_client(conn.delivery.http, timeout) as client:
         try:
             response = await client.send(request)
         except httpx.TransportError as exc:

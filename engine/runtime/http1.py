@@ -41,6 +41,9 @@ Origin = tuple[str, str, int]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
+#: A vendor client's connections: at most 8 at once, all of them kept alive.
+LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
+
 
 class Http1Transport(httpx.AsyncBaseTransport):
     """httpx's ``AsyncBaseTransport`` over lean HTTP/1.1 connections (module doc).
@@ -54,11 +57,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         *,
         limits: httpx.Limits,
         verify: ssl.SSLContext | None = None,
-        fallback: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._limits = limits
         self._ssl = verify
-        self._fallback = fallback  # made when first needed: it imports httpcore
+        self._fallback: httpx.AsyncBaseTransport | None = None  # made when first needed:
+        # importing httpcore is not cheap
         self._idle: defaultdict[Origin, list[Connection]] = defaultdict(list)
         self._open: set[Connection] = set()  # until their sockets are closed
         self._slots = asyncio.Semaphore(limits.max_connections or 1_000_000)
@@ -193,6 +196,14 @@ def _head(request: httpx.Request) -> bytes:
     lines += [b"%s: %s\r\n" % pair for pair in request.headers.raw]
     lines.append(b"\r\n")
     return b"".join(lines)
+
+
+def vendor_client(
+    choice: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+) -> VendorClient:
+    """The client a connection's requests go through: ``transport`` (a plugin's, e.g. a
+    sink), else the one its ``delivery.http`` names (``make_transport``)."""
+    return VendorClient(transport=transport or make_transport(LIMITS, choice), timeout=timeout)
 
 
 def make_transport(limits: httpx.Limits, choice: str = "auto") -> httpx.AsyncBaseTransport:

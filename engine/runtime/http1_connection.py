@@ -81,9 +81,6 @@ class Connection(asyncio.Protocol):
         # the buffer itself (``uploading``), never from these calls.
         self.transport.set_write_buffer_limits(high=1, low=0)
 
-    def pause_writing(self) -> None:
-        return None
-
     def resume_writing(self) -> None:
         self.uploaded_at = self.loop.time()
 

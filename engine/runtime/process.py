@@ -25,8 +25,6 @@ from .metrics import Metrics
 from .pipeline import Pipeline
 from .registry import Registry, get_registry
 
-USER_AGENT_LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
-
 
 class Runtime:
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
@@ -74,10 +72,7 @@ class Runtime:
         transport: Any = None
         if conn.transport:
             transport = self.registry.make_transport(conn.transport)
-        client = http1.VendorClient(
-            transport=transport or http1.make_transport(USER_AGENT_LIMITS, conn.delivery.http),
-            timeout=conn.delivery.timeout_seconds,
-        )
+        client = http1.vendor_client(conn.delivery.http, conn.delivery.timeout_seconds, transport)
         self._clients.append(client)
         return client
 

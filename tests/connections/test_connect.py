@@ -118,16 +118,16 @@ def test_connect_test_goes_the_way_delivery_goes(
 ) -> None:
     """The check takes the connection's own transport (``delivery.http``), so it passes
     only where the connection's requests would get through."""
-    from mapwire.cli import connect_cmd
+    from mapwire.runtime import http1
 
     chosen: list[str] = []
-    make = connect_cmd.make_transport
+    make = http1.make_transport
 
     def recording(limits: Any, http: str = "auto") -> Any:
         chosen.append(http)
         return make(limits, http)
 
-    monkeypatch.setattr(connect_cmd, "make_transport", recording)
+    monkeypatch.setattr(http1, "make_transport", recording)
     connection = {**_cio("cio", customerio_server), "delivery": {"http": choice}}
     config = _config(tmp_path, [connection])
     result = CliRunner().invoke(main, ["connect", "test", "--config", str(config)])
