@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "contract"))
+sys.path.insert(0, str(Path(__file__).parent))  # helpers shared across folders
 
 from contract_fixtures import customerio_server, mparticle_server
 

@@ -8,8 +8,7 @@ batch is therefore rendered once, at intake, for the connection's environment
 sending needs without reading it: the item's size and repairs, its user (identities and
 mpid, as canonical JSON) and its event's timestamp (the historical split keeps each
 user's order), and its message id. ``restore`` gives an ``AheadItem``; ``requests.build``
-sends its ``encoded`` batch as is, and ``body_of`` reads the batch back into the item's
-``body`` when a caller needs it.
+sends its ``encoded`` batch as is: nothing at delivery reads the batch back.
 
 The wire: ``mp2 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
 message id]``, a newline and the batch. A wire of an older form (``mp1``) or of other
@@ -36,7 +35,7 @@ HEAD = b"mp2 truncate "
 @dataclass(slots=True)
 class AheadItem(PreparedItem):
     """A ``PreparedItem`` restored from its wire: ``encoded`` is its batch alone, ``body``
-    is None until ``body_of`` reads it."""
+    stays None (nothing at delivery needs it)."""
 
     #: the user, as ``user_text`` writes it
     user: str = ""
@@ -88,21 +87,6 @@ def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
     # Positional, in the fields' order (key, body, size, route, encoded, repairs, user,
     # stamp, message_id): cheaper than keywords; ``test_mparticle_build_reference`` checks it.
     return AheadItem(key, None, size, "", batch, repairs, user, stamp, message_id)
-
-
-def body_of(item: AheadItem) -> ItemBody:
-    """The ``ItemBody`` the item was rendered from, read back from its batch."""
-    batch = orjson.loads(item.encoded or b"{}")
-    body = ItemBody(user_identities=batch["user_identities"])
-    if "mpid" in batch:
-        body["mpid"] = batch["mpid"]
-    if item.message_id is not None:
-        body["source_message_id"] = item.message_id
-    if "events" in batch:
-        body["event"] = batch["events"][0]
-    if "user_attributes" in batch:
-        body["user_attributes"] = batch["user_attributes"]
-    return body
 
 
 def user_of(item: PreparedItem) -> str:

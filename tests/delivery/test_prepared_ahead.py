@@ -10,10 +10,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from mparticle_bodies import body_of
 
 from mapwire import Action
 from mapwire.plugins.customerio.ulid import event_ulid
-from mapwire.plugins.mparticle.ahead import body_of
 from mapwire.plugins.mparticle.requests import lone_batch
 from mapwire.runtime.intake_check import held_back
 from mapwire.runtime.registry import get_registry

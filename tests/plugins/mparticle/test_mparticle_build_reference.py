@@ -14,11 +14,12 @@ import httpx
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from mparticle_bodies import body_of
 from mparticle_payloads import NOW_MS, USERS, payload_of
 
 from mapwire import Action, OutboundRequest, PreparedItem
 from mapwire.plugins.mparticle import ahead, historical, requests
-from mapwire.plugins.mparticle.ahead import AheadItem, body_of, user_of
+from mapwire.plugins.mparticle.ahead import AheadItem, user_of
 from mapwire.plugins.mparticle.destination import MParticle
 from mapwire.plugins.mparticle.settings import Connection, resolve
 from mapwire.plugins.mparticle.wire import encode
