@@ -56,7 +56,6 @@ from .submissions import (
     Submission,
     Submitted,
     Work,
-    merged,
     runs_of,
 )
 
@@ -249,7 +248,7 @@ class Pipeline:
             queued += self._enqueue_run(conn, run)
         done = [work.part(conn.name) for work in works if work.done.error is None]
         if done:
-            self._account(conn.name, merged(done))
+            self._account(conn.name, done)
         if queued and self.on_queued is not None:
             self.on_queued(conn.name)
 
@@ -386,13 +385,16 @@ class Pipeline:
         for source, n in received.items():
             self.metrics.received.labels(source).inc(n)
         for connection, part in report.connections.items():
-            self._account(connection, part)
+            self._account(connection, [part])
 
-    def _account(self, connection: str, part: ConnectionReport) -> None:
-        self.metrics.count("mapped", connection, part.queued)
-        self.metrics.count("item_errors", connection, len(part.errors))
-        for reason, n in part.skipped.items():
+    def _account(self, connection: str, parts: Sequence[ConnectionReport]) -> None:
+        """Count what ``parts`` (one connection's share of requests) did, once each."""
+        queued = sum(part.queued for part in parts)
+        self.metrics.count("mapped", connection, queued)
+        self.metrics.count("item_errors", connection, sum(len(part.errors) for part in parts))
+        skipped: Counter[str] = sum((Counter(part.skipped) for part in parts), Counter())
+        for reason, n in skipped.items():
             self.metrics.skip(connection, reason, n)
         cached = self._depth.get(connection)
         if cached is not None:
-            self._depth[connection] = (cached[0], cached[1] + part.queued)
+            self._depth[connection] = (cached[0], cached[1] + queued)

@@ -122,17 +122,3 @@ def runs_of(works: Sequence[Work], connection: str) -> list[list[Work]]:
             runs[-1].append(work)
         last_alone = alone
     return runs
-
-
-def merged(parts: Sequence[ConnectionReport]) -> ConnectionReport:
-    """What several requests did for one connection, as one report to count in the metrics
-    (queued, errors and skips summed): a counter moved once per group, not per request."""
-    if len(parts) == 1:
-        return parts[0]
-    total = ConnectionReport()
-    for part in parts:
-        total.queued += part.queued
-        total.errors.extend(part.errors)
-        for reason, n in part.skipped.items():
-            total.skipped[reason] = total.skipped.get(reason, 0) + n
-    return total
