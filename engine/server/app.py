@@ -181,8 +181,8 @@ async def lifespan(app: ServerApp) -> AsyncIterator[None]:
         delivery = asyncio.create_task(runtime.deliver(stop), name="mapwire-delivery")
         delivery.add_done_callback(_delivery_ended)
     state.runtime, state.committer, state.delivery = runtime, committer, delivery
-    registry, shared = runtime.metrics.registry, state.shared_metrics
-    publisher = Publisher(shared, lambda: registry).start() if shared is not None else None
+    shared = state.shared_metrics
+    publisher = Publisher(shared, runtime.metrics.registry).start() if shared is not None else None
     reloader = _reloader(app, state, runtime, committer, tap)
     if app.state.settle:
         settle_interpreter()

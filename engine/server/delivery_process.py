@@ -49,7 +49,7 @@ def run_deliverer(
         return EXIT_NEVER_STARTED
     settle_interpreter()  # this process delivers and nothing else
     registry = runtime.metrics.registry
-    publisher = Publisher(shared_metrics, lambda: registry).start() if shared_metrics else None
+    publisher = Publisher(shared_metrics, registry).start() if shared_metrics else None
     try:
         if loop == "uvloop":
             import uvloop

@@ -34,7 +34,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,13 +248,13 @@ def live_gauge(folder: MetricsFolder, name: str) -> dict[Labels, float]:
 
 
 class Publisher:
-    """Publishes ``registry()`` to ``folder`` every ``every`` seconds from a thread, and
+    """Publishes ``registry`` to ``folder`` every ``every`` seconds from a thread, and
     once more on ``stop``."""
 
     def __init__(
         self,
         folder: MetricsFolder,
-        registry: Callable[[], CollectorRegistry],
+        registry: CollectorRegistry,
         every: float = PUBLISH_SECONDS,
     ) -> None:
         self.folder = folder
@@ -269,7 +269,7 @@ class Publisher:
         return self
 
     def publish(self) -> None:
-        self.folder.publish(self._registry())
+        self.folder.publish(self._registry)
 
     def stop(self) -> None:
         self._stopped.set()

@@ -201,7 +201,7 @@ def test_the_publisher_publishes_at_start_while_running_and_at_stop(
     folder: MetricsFolder,
 ) -> None:
     me = Process()
-    publisher = Publisher(folder, lambda: me.registry, every=0.01).start()
+    publisher = Publisher(folder, me.registry, every=0.01).start()
     try:
         (first,) = folder.peers()
         assert all(not family[3] or family[0] != "delivered_actions" for family in first.families)
