@@ -21,12 +21,16 @@ Rounds alternate bare and mapwire. For each run: acknowledged events/s, end-to-e
 delivered events/s, ack p50/p99, vendor HTTP requests per 1,000 events, server CPU
 seconds from the first request to the last delivery (and CPU microseconds per delivered
 action), peak RSS; then the ratio mapwire/bare for acknowledgement and end to end, per
-round and as the median. ``--small`` is a smoke test (100 requests, one round).
+round and as the median. Under each mapwire run with several processes, the server's CPU
+is split by role (the intake ``worker``s, the ``deliverer``s and the ``supervisor``, as
+``serve`` logs each process it starts), to show which side a change moved. ``--small`` is
+a smoke test (100 requests, one round).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -35,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +72,7 @@ class Run:
     cpu_s: float
     cpu_us_per_action: float
     peak_rss_mb: float
+    cpu_by_role: dict[str, float] = field(default_factory=dict)
 
 
 def process_tree(pid: int) -> list[int]:
@@ -80,12 +85,40 @@ def process_tree(pid: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(pid: int) -> float:
-    total = 0
+def cpu_by_pid(pid: int) -> dict[int, float]:
+    """CPU seconds (user and system) of ``pid`` and each of its descendants."""
+    found = {}
     for p in process_tree(pid):
         fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+        found[p] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_by_pid(pid).values())
+
+
+def roles_from_log(path: Path) -> dict[int, str]:
+    """The role of each process ``serve`` started, from its ``child_started`` log lines."""
+    roles = {}
+    for line in path.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            record = orjson.loads(line)
+            if isinstance(record, dict) and record.get("event") == "child_started":
+                roles[int(record["pid"])] = str(record["role"])
+    return roles
+
+
+def cpu_split(
+    before: dict[int, float], after: dict[int, float], roles: dict[int, str], top: int
+) -> dict[str, float]:
+    """CPU seconds spent between ``before`` and ``after``, added up per role (``top``, the
+    process started first, is the ``supervisor``)."""
+    split: dict[str, float] = {}
+    for pid, seconds in after.items():
+        role = "supervisor" if pid == top else roles.get(pid, "other")
+        split[role] = split.get(role, 0.0) + seconds - before.get(pid, 0.0)
+    return split
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -141,7 +174,7 @@ def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
         )
         client.start()
         receive(mine, client)
-        cpu_before = cpu_seconds(server.pid)
+        cpu_before = cpu_by_pid(server.pid)
         started = time.perf_counter()
         mine.send("go")
         latencies: list[float] = sorted(receive(mine, client))
@@ -152,13 +185,18 @@ def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
             time.sleep(0.02)
             count, done = delivered(kind, url, expected, supervised)
         finished = time.perf_counter() - started
-        cpu = cpu_seconds(server.pid) - cpu_before
+        cpu_after = cpu_by_pid(server.pid)
+        cpu = sum(cpu_after.values()) - sum(cpu_before.values())
         rss = peak_rss_mb(server.pid)
     finally:
         server.terminate()
         server.wait(60)
         log.close()
         contract_pipe.send("stop")
+    split = {}
+    if supervised:
+        roles = roles_from_log(folder / "server.log")
+        split = cpu_split(cpu_before, cpu_after, roles, server.pid)
     vendor_requests, _ = receive(contract_pipe, contract)
     contract.join(10)
     shutil.rmtree(folder, ignore_errors=True)
@@ -173,6 +211,7 @@ def one_run(kind: str, args: argparse.Namespace, ctx: Any) -> Run:
         cpu,
         cpu * 1e6 / max(count, 1),
         rss,
+        split,
     )
 
 
@@ -183,6 +222,13 @@ def show(run: Run) -> None:
         f"vendor {run.vendor_per_1000:5.1f}/1k ev  CPU {run.cpu_s:5.2f} s "
         f"({run.cpu_us_per_action:5.0f} us/action)  RSS {run.peak_rss_mb:5.0f} MB"
     )
+    if run.cpu_by_role:
+        actions = run.cpu_s * 1e6 / run.cpu_us_per_action if run.cpu_us_per_action else 0
+        parts = [
+            f"{role} {seconds:.2f} s ({seconds * 1e6 / max(actions, 1):.0f} us/action)"
+            for role, seconds in sorted(run.cpu_by_role.items())
+        ]
+        print("           CPU by role: " + ", ".join(parts))
 
 
 def main() -> None:
