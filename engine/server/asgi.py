@@ -102,13 +102,12 @@ class ServerApp:
         self.state = State()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer one HTTP request (here rather than in a method of its own: a coroutine
+        less per request), or run the lifespan protocol."""
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(receive, send)
+            return
         started = time.perf_counter()
         request_id = request_id_of(scope)
         state: dict[str, Any] = scope.setdefault("state", {})

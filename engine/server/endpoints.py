@@ -10,6 +10,7 @@ refusal is an ``InputError`` the app turns into a JSON 4xx.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import Any
@@ -46,10 +47,9 @@ def add_routes(routes: RouteTable, endpoints: Iterable[Endpoint]) -> None:
 
 
 def _handler(endpoint: Endpoint) -> Handler:
-    async def handle(request: Request) -> Response:
-        return await receive(request, endpoint)
-
-    return handle
+    """``receive`` for ``endpoint``: a partial, not a coroutine that would only pass the
+    request on (one coroutine less per request)."""
+    return functools.partial(receive, endpoint=endpoint)
 
 
 async def receive(request: Request, endpoint: Endpoint) -> Response:

@@ -25,7 +25,7 @@ from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
 from .deadlines import Deadlines
-from .intake import BODY_TIMEOUT_SECONDS, check_content_type, read_body
+from .intake import BODY_TIMEOUT_SECONDS, check_content_type, parse_json, read_body
 from .offload import Handled, Offload
 from .parse_budget import ParseBudget
 from .queueing import require_readers
@@ -144,7 +144,10 @@ async def read_raw(request: Request, state: ServerState, *, limit: int | None = 
 
 
 async def parse_body(state: ServerState, body: bytes) -> Any:
-    """Check the depth and parse; a large body off the event loop, within the parse budget."""
+    """Check the depth and parse; a large body off the event loop, within the parse budget.
+    A small body is parsed here, as ``ParseBudget.parse`` would, without its coroutine."""
+    if len(body) <= state.parsing.inline_bytes:
+        return parse_json(body, state.config.server.max_json_depth)
     return await state.parsing.parse(body, state.config.server.max_json_depth)
 
 
@@ -196,8 +199,9 @@ async def submit_heavy(
 
 
 def record_counts(request: Request, report: IntakeReport) -> None:
-    """Counts for the request's log line."""
-    request.state.counts = {
+    """Counts for the request's log line (in the scope's state, as ``request.state`` would
+    put them, without building its wrapper)."""
+    request.scope.setdefault("state", {})["counts"] = {
         "documents": report.documents,
         "queued": report.queued,
         "skipped": sum(n for c in report.connections.values() for n in c.skipped.values()),

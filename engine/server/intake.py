@@ -74,20 +74,25 @@ async def read_body(
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    body = bytearray()
+    # The chunks are joined once at the end: a body of one chunk (the usual case) is then
+    # that chunk itself, never copied.
+    parts: list[bytes] = []
+    size = 0
     try:
         async with within(timeout):
             async for chunk in chunks:
-                if len(body) + len(chunk) > limit:
+                size += len(chunk)
+                if size > limit:
                     raise _too_large(limit)
-                body += chunk
+                if chunk:
+                    parts.append(chunk)
     except TimeoutError:
         raise InputError(
             f"the request body was not received within {timeout:g} seconds",
             status=408,
             code="body_timeout",
         ) from None
-    return bytes(body)
+    return b"".join(parts)
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
