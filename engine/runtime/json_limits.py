@@ -38,6 +38,8 @@ def nesting_exceeds(body: bytes, limit: int) -> bool:
     (one regular-expression match per run, never a Python step per character). Unbalanced
     brackets may answer either way: the parser reports those as malformed.
     """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False  # few brackets in all, strings included: cheaper than any pass below
     if b"\\" in body:
         body = body.replace(b"\\\\", b"").replace(b'\\"', b"")
     shape = body.translate(_BRACKETS_AS_PARENS, _NOT_STRUCTURE).replace(b'""', b"")

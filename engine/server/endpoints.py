@@ -33,7 +33,7 @@ from .handling import (
     submit_heavy,
 )
 from .logs import log_event
-from .queueing import parts_for, summary
+from .queueing import parts_for
 
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -80,8 +80,8 @@ async def _take(
     found = endpoint.split(parsed)
     if found is None:
         return _answer(request, state, endpoint, parsed, None)
-    report = await submit(request, state, parts_for(state.pipeline, found, only))
-    return _answer(request, state, endpoint, parsed, summary(report))
+    intake = await submit(request, state, parts_for(state.pipeline, found, only))
+    return _answer(request, state, endpoint, parsed, intake)
 
 
 async def _take_heavy(

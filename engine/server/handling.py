@@ -8,7 +8,7 @@ Errors are raised, not returned: ``InputError`` (a 4xx with its code), ``Backlog
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +21,13 @@ from ..contracts.errors import InputError
 from ..runtime.config import Config
 from ..runtime.pipeline import Pipeline
 from ..runtime.process import Runtime
-from ..runtime.submissions import IntakeReport
 from .auth import InboundAuth
 from .committer import GroupCommitter, IntakeUnavailable, Part
 from .deadlines import Deadlines
 from .intake import BODY_TIMEOUT_SECONDS, check_content_type, parse_json, read_body
 from .offload import Handled, Offload
 from .parse_budget import ParseBudget
-from .queueing import require_readers
+from .queueing import require_readers, summary
 from .request_log import HttpMetrics
 from .shared_metrics import MetricsFolder
 
@@ -164,8 +163,9 @@ def _accepting(state: ServerState) -> GroupCommitter:
     return state.committer
 
 
-async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> IntakeReport:
-    """Queue the parts durably; return only once they are committed."""
+async def submit(request: Request, state: ServerState, parts: Sequence[Part]) -> dict[str, Any]:
+    """Queue the parts durably; once they are committed, return the intake summary (the
+    answer's, ``queueing.summary``), from which the log line's counts are taken too."""
     future = _accepting(state).submit(parts, state.pipeline)
     try:
         async with state.deadlines.limit(SUBMIT_TIMEOUT_SECONDS):
@@ -176,8 +176,9 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
             code="queue_timeout",
             retry_after=5,
         ) from None
-    record_counts(request, report)
-    return report
+    answer = summary(report)
+    record_counts(request, answer)
+    return answer
 
 
 async def submit_heavy(
@@ -193,17 +194,17 @@ async def submit_heavy(
     async with state.parsing.turn(len(body)):
         handled = await state.offload.handle(endpoint, body, only)
     if handled.report is not None:
-        record_counts(request, handled.report)
+        record_counts(request, summary(handled.report))
         state.pipeline.account(handled.report, handled.received)
     return handled
 
 
-def record_counts(request: Request, report: IntakeReport) -> None:
-    """Counts for the request's log line (in the scope's state, as ``request.state`` would
-    put them, without building its wrapper)."""
+def record_counts(request: Request, answer: Mapping[str, Any]) -> None:
+    """Counts for the request's log line, from its intake summary (in the scope's state, as
+    ``request.state`` would put them, without building its wrapper)."""
     request.scope.setdefault("state", {})["counts"] = {
-        "documents": report.documents,
-        "queued": report.queued,
-        "skipped": sum(n for c in report.connections.values() for n in c.skipped.values()),
-        "errors": len(report.errors),
+        "documents": answer["documents"],
+        "queued": answer["queued"],
+        "skipped": sum(answer["skipped"].values()),
+        "errors": answer["errors"],
     }
