@@ -26,6 +26,7 @@ from .handling import (
     JSONBody,
     RawJSON,
     ServerState,
+    intake_headers,
     parse_body,
     read_raw,
     server_state,
@@ -59,7 +60,7 @@ async def receive(request: Request, endpoint: Endpoint) -> Response:
         return await _receive_verified(request, state, endpoint)
     if endpoint.credentials == "server":
         try:
-            state.auth.check(request.headers.get("authorization"), endpoint.schemes)
+            state.auth.check(intake_headers(request).get("authorization"), endpoint.schemes)
         except InputError as refused:
             return await _unauthenticated(request, state, endpoint, refused)
     return await _take(request, state, endpoint, await read_raw(request, state), None)

@@ -102,6 +102,29 @@ def server_state(request: Request) -> ServerState:
     return pinned
 
 
+_HEADERS = "mapwire.intake_headers"
+#: The headers intake reads (raw name: the name it is looked up by).
+_INTAKE_HEADERS = {
+    b"authorization": "authorization",
+    b"content-type": "content-type",
+    b"content-length": "content-length",
+}
+
+
+def intake_headers(request: Request) -> dict[str, str]:
+    """The request's ``Authorization``, ``Content-Type`` and ``Content-Length`` (the first
+    of each, as ``request.headers.get`` gives it), found in one pass over its headers and
+    kept for the request's later looks: ``request.headers`` scans them all on every look."""
+    found: dict[str, str] | None = request.scope.get(_HEADERS)
+    if found is None:
+        found = request.scope[_HEADERS] = {}
+        for name, value in request.scope["headers"]:
+            key = _INTAKE_HEADERS.get(name)
+            if key is not None and key not in found:
+                found[key] = value.decode("latin-1")
+    return found
+
+
 class JSONBody(Response):
     """A JSON response encoded with orjson."""
 
@@ -125,11 +148,12 @@ def error_body(
 
 async def read_raw(request: Request, state: ServerState, *, limit: int | None = None) -> bytes:
     """Check the content type and read the body within the limit."""
-    check_content_type(request.headers.get("content-type"))
+    headers = intake_headers(request)
+    check_content_type(headers.get("content-type"))
     limit = limit or state.config.server.max_body_bytes
     try:
         return await read_body(
-            request.headers,
+            headers,
             request.stream(),
             limit,
             timeout=BODY_TIMEOUT_SECONDS,
