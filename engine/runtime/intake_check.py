@@ -38,15 +38,16 @@ def held_back(
     """The actions their destinations would take, and a failure for each other one."""
     kept: list[Action] = []
     held: list[MappingFailure] = []
+    settings = conn.destination
     for index, action in enumerate(actions):
         destination = destinations.get(action.destination)
-        problems: list[str] = []
-        if destination is not None:
-            problems, wire = destination.prepare_ahead(action, conn.destination)
-            if not problems:
-                action.checked = True
-                action.wire = wire
+        if destination is None:
+            kept.append(action)
+            continue
+        problems, wire = destination.prepare_ahead(action, settings)
         if not problems:
+            action.checked = True
+            action.wire = wire
             kept.append(action)
             continue
         what = f"{action.destination}.{action.action}"

@@ -49,6 +49,7 @@ from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 from .submissions import (
+    ByLabel,
     ConnectionReport,
     IntakeReport,
     Mapped,
@@ -57,15 +58,11 @@ from .submissions import (
     Submitted,
     Work,
     runs_of,
+    skips_of,
 )
 
 DEPTH_CACHE_SECONDS = 1.0
 UNSTORABLE = "the mapped actions could not be stored"
-
-
-def make_runner(plan: Any) -> Callable[..., Any]:
-    """How a flow runs on the hot path: its generated code (the interpreter is for explain)."""
-    return compile_plan(plan).run
 
 
 class Pipeline:
@@ -87,12 +84,14 @@ class Pipeline:
         self.queue = queue
         self.metrics = metrics or Metrics()
         self.clock = clock
-        self._runners = {c.name: make_runner(c.plan) for c in config.connections}
+        # how a flow runs on the hot path: its generated code (the interpreter is for explain)
+        self._runners = {c.name: compile_plan(c.plan).run for c in config.connections}
         self._named = {c.name: c for c in config.connections}
         self._erasers = erasure.erasers(config.connections, self._destination_of)
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
         self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
+        self._received = ByLabel(self.metrics.received)
         self.on_queued: Callable[[str], None] | None = None
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
         #: ``mapwire tap``, while one is attached: each document a connection mapped
@@ -206,7 +205,7 @@ class Pipeline:
         report = work.done.report
         for part in submission.parts:
             report.documents += len(part.documents)
-            self.metrics.received.labels(part.source).inc(len(part.documents))
+            self._received[part.source].inc(len(part.documents))
         try:
             for part, conn in targets:
                 counts = report.connections.setdefault(conn.name, ConnectionReport())
@@ -383,7 +382,7 @@ class Pipeline:
         """Count, in this process's metrics, a request another process mapped and queued
         (``received``: its documents per source)."""
         for source, n in received.items():
-            self.metrics.received.labels(source).inc(n)
+            self._received[source].inc(n)
         for connection, part in report.connections.items():
             self._account(connection, [part])
 
@@ -392,8 +391,7 @@ class Pipeline:
         queued = sum(part.queued for part in parts)
         self.metrics.count("mapped", connection, queued)
         self.metrics.count("item_errors", connection, sum(len(part.errors) for part in parts))
-        skipped: Counter[str] = sum((Counter(part.skipped) for part in parts), Counter())
-        for reason, n in skipped.items():
+        for reason, n in skips_of(parts).items():
             self.metrics.skip(connection, reason, n)
         cached = self._depth.get(connection)
         if cached is not None:
