@@ -136,6 +136,26 @@ def check_identifier(field: str, identifiers: Mapping[str, Any]) -> None:
             raise too_big(f"{field}.id", size, MAX_ID_BYTES)
 
 
+def plain_attributes(attributes: Mapping[str, Any]) -> bool:
+    """``True`` when ``check_attributes`` would pass ``attributes`` and ``repairs.attributes``
+    keep them as they are, read without encoding a thing: few enough, each an ASCII string
+    (its length its size in bytes) under an ASCII name, both within the limits. ``False``
+    means "measure them", never that they are too big."""
+    if len(attributes) > MAX_ATTRIBUTES:
+        return False
+    for name, value in attributes.items():
+        if not (
+            type(value) is str
+            and len(value) <= MAX_ATTRIBUTE_VALUE_BYTES
+            and value.isascii()
+            and type(name) is str
+            and len(name) <= MAX_ATTRIBUTE_NAME_BYTES
+            and name.isascii()
+        ):
+            return False
+    return True
+
+
 def check_attributes(field: str, attributes: Mapping[str, Any]) -> None:
     """Person attributes: count, name length and value length."""
     if len(attributes) > MAX_ATTRIBUTES:

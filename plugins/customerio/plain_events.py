@@ -66,13 +66,15 @@ def plain_identify(payload: Mapping[str, Any], cfg: CioSettings) -> bytes | None
     if resolved is None:
         return None
     entity = v2_entity("identify", resolved)
-    notes: list[str] = []
-    try:  # the repairs the general path makes: with none to make, it sends them as they are
-        attributes(entity.get("attributes", {}), cfg.oversize, notes)
-    except PermanentDeliveryError:  # refused: the general path says why
-        return None
-    if notes:
-        return None
+    found = entity.get("attributes", {})
+    if not limits.plain_attributes(found):  # short ASCII strings need no repair: else ask
+        notes: list[str] = []
+        try:  # the repairs the general path makes: with none to make, it sends them as is
+            attributes(found, cfg.oversize, notes)
+        except PermanentDeliveryError:  # refused: the general path says why
+            return None
+        if notes:
+            return None
     return _encoded(entity)
 
 
