@@ -32,30 +32,38 @@ def is_ulid(value: str) -> bool:
 _PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]
 """Two digits for each 10-bit value: a ULID is written 13 pairs at a time."""
 
+_HALF = (1 << 40) - 1
+"""The low 40 bits of the random part (its high 40 are the rest)."""
+
 
 def encode(time_ms: int, randomness: bytes) -> str:
-    """Encode a 48-bit millisecond time and 10 random bytes as a 26-character ULID."""
+    """Encode a 48-bit millisecond time and 10 random bytes as a 26-character ULID.
+
+    The 130 bits are read from three numbers of at most 48 bits, the time and the random
+    part's two halves (5 pairs, 4 and 4), not from one 128-bit number: Python shifts and
+    masks a small number faster, and every event queued takes a ULID."""
     if not 0 <= time_ms < 1 << _TIME_BITS:
         raise ValueError("ULID time must fit in 48 bits")
     if len(randomness) != _RANDOM_BYTES:
         raise ValueError("ULID randomness must be exactly 10 bytes")
-    n = (time_ms << 80) | int.from_bytes(randomness, "big")
+    entropy = int.from_bytes(randomness, "big")
+    high, low, t = entropy >> 40, entropy & _HALF, time_ms
     p = _PAIRS  # 13 pairs of digits, 10 bits each, written out and joined once
     return "".join(
         (
-            p[n >> 120],
-            p[(n >> 110) & 1023],
-            p[(n >> 100) & 1023],
-            p[(n >> 90) & 1023],
-            p[(n >> 80) & 1023],
-            p[(n >> 70) & 1023],
-            p[(n >> 60) & 1023],
-            p[(n >> 50) & 1023],
-            p[(n >> 40) & 1023],
-            p[(n >> 30) & 1023],
-            p[(n >> 20) & 1023],
-            p[(n >> 10) & 1023],
-            p[n & 1023],
+            p[t >> 40],
+            p[(t >> 30) & 1023],
+            p[(t >> 20) & 1023],
+            p[(t >> 10) & 1023],
+            p[t & 1023],
+            p[high >> 30],
+            p[(high >> 20) & 1023],
+            p[(high >> 10) & 1023],
+            p[high & 1023],
+            p[low >> 30],
+            p[(low >> 20) & 1023],
+            p[(low >> 10) & 1023],
+            p[low & 1023],
         )
     )
 
