@@ -79,6 +79,9 @@ class CustomerIO(Destination):
     )
 
     _cache: dict[int, tuple[Mapping[str, Any], CioSettings, bytes]] | None = None
+    #: The settings ``prepare_ahead`` was last given, read, with the start of its wire
+    #: bytes: intake passes one connection's settings object for action after action.
+    _plain: tuple[Mapping[str, Any], CioSettings, bytes] | None = None
 
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
@@ -99,14 +102,16 @@ class CustomerIO(Destination):
         an identify split in parts) and items these settings refuse are prepared at
         delivery. The commonest items, a plain v2 event or identify, are written directly
         (``plain_events``); every other one takes the general path."""
-        try:
-            cfg, head = self._settings(settings)
-        except ConfigError:
-            pass  # the general path answers as it always has
-        else:
-            encoded = plain_item(action.action, action.payload, cfg)
-            if encoded is not None:
-                return [], head + b"\n" + encoded
+        plain = self._plain
+        if plain is None or plain[0] is not settings:
+            try:
+                cfg, head = self._settings(settings)
+            except ConfigError:  # the general path answers as it always has
+                return self._prepare_ahead(action, settings)
+            plain = self._plain = (settings, cfg, head + b"\n")
+        encoded = plain_item(action.action, action.payload, plain[1])
+        if encoded is not None:
+            return [], plain[2] + encoded
         return self._prepare_ahead(action, settings)
 
     def _prepare_ahead(
