@@ -72,11 +72,13 @@ async def read_body(
     """The whole body, never holding more than ``limit`` bytes of it, read ``within``
     ``timeout`` seconds (the server's ``Deadlines.limit``)."""
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    # The chunks are joined once at the end: a body of one chunk (the usual case) is then
-    # that chunk itself, never copied.
-    parts: list[bytes] = []
+    # A body of one chunk (the usual case) is that chunk itself, never copied; from a second
+    # chunk on they are copied into one buffer as they come, so a body sent in many small
+    # pieces costs its size, not an object per piece.
+    first = b""
+    body: bytearray | None = None
     size = 0
     try:
         async with within(timeout):
@@ -84,15 +86,22 @@ async def read_body(
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(limit)
-                if chunk:
-                    parts.append(chunk)
+                if not chunk:
+                    continue
+                if body is not None:
+                    body += chunk
+                elif first:
+                    body = bytearray(first)
+                    body += chunk
+                else:
+                    first = chunk if type(chunk) is bytes else bytes(chunk)
     except TimeoutError:
         raise InputError(
             f"the request body was not received within {timeout:g} seconds",
             status=408,
             code="body_timeout",
         ) from None
-    return b"".join(parts)
+    return first if body is None else bytes(body)
 
 
 def parse_json(body: bytes, max_depth: int) -> Any:
