@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -40,13 +38,13 @@ from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated, rebuilt_without
 from .delivery_holds import HOLD_REASON, Holds, held_back
+from .delivery_settled import Settled, backoff
 from .metrics import Metrics, observe_all
-from .queue_writes import acknowledge, erased_among, ids_of, run_all
+from .queue_writes import acknowledge, erased_among, ids_of, run_all, settle_then_look
 from .redaction import Redactor
 from .transport_errors import describe_transport_error
 
 MAX_BODY_IN_DEAD_LETTER = 4000
-BASE_BACKOFF_SECONDS = 1.0
 #: A claim's next request is sent only this far into its lease, and each request is given
 #: up (a retry) past this much of it: every request is then settled within the lease, so
 #: no other claim can take its items, or their person's newer ones, before it is.
@@ -57,30 +55,6 @@ ERASED_LOOK_AFTER = 0.05
 #: A claim takes whole requests' worth, at least this many entries (a claim costs about as
 #: much for 100 as for 300), of at most ``CLAIM_REQUESTS``: 100-item requests go three.
 CLAIM_AT_LEAST, CLAIM_REQUESTS = 250, 4
-
-
-def backoff(attempts: int, retry_after: float | None, max_backoff: float) -> float:
-    """Exponential backoff with full jitter, never sooner than the vendor's Retry-After."""
-    ceiling = min(max_backoff, BASE_BACKOFF_SECONDS * (2 ** min(attempts, 20)))
-    delay = random.uniform(ceiling / 2, ceiling)
-    if retry_after is not None:
-        delay = max(retry_after, min(delay, retry_after + 1.0))
-    return delay
-
-
-@dataclass
-class Settled:
-    delivered: int = 0
-    retried: int = 0
-    dead_lettered: int = 0
-    requests: int = 0
-    held: int = 0
-    """Entries given back to wait after their person's earlier ones (``send_delay``)."""
-    claimed: int = 0
-    """Entries the step's claim took (``claim_limit`` of them: a backlog)."""
-    erased: int = 0
-    """Entries retried, released or dead-lettered that the queue deleted instead, their
-    person erased while claimed (``Queue.drop_person``): counted here only."""
 
 
 class Deliverer:
@@ -187,9 +161,13 @@ class Deliverer:
         built, unbuilt = build_isolated(self.destination, prepared, self.settings)
         await self._bury(unbuilt, done)
         requests, i = list(built), 0
+        # A request's settling hop also looks at the next for entries erased since the claim:
+        # those before ``looked_end``, looked at then, go unlooked within ERASED_LOOK_AFTER.
+        looked_end, looked_at = 0, 0.0
         while i < len(requests):
             await self.limiter.acquire()
-            if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
+            now = self.clock()
+            if now - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
                 # Too late in the lease for another request to be settled within it: give
                 # the rest back untouched (the next claim takes them, in order) rather than
                 # risk another claim taking them, and the person's newer ones, meanwhile.
@@ -198,6 +176,8 @@ class Deliverer:
                 break
             if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
                 while i < len(requests):  # a request left empty: the next is looked at
+                    if i < looked_end and now - looked_at <= ERASED_LOOK_AFTER:
+                        break  # looked at in the last settle's hop, just now
                     requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
                     if rebuilt:
                         break
@@ -207,7 +187,9 @@ class Deliverer:
             i += 1
             outcomes, response = await self._send(sent)
             done.requests += 1
-            stop_at = await self._settle(sent, outcomes, response, done)
+            following = requests[i] if i < len(requests) else None
+            answered = self.clock()  # the look at ``following`` comes after this
+            stop_at, gone = await self._settle(sent, outcomes, response, done, following)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = ids_of(requests[i:])
@@ -215,6 +197,12 @@ class Deliverer:
                     release = partial(self.queue.release, rest, not_before=stop_at)
                     self._count_erased(await asyncio.to_thread(release), done)
                 break
+            if following is not None:
+                now_sent = (
+                    await self._rebuilt_without(following, gone, done) if gone else [following]
+                )
+                requests[i : i + 1] = now_sent
+                looked_end, looked_at = i + len(now_sent), answered
 
     async def _without_erased(self, sent: OutboundRequest, done: Settled) -> list[OutboundRequest]:
         """``sent`` rebuilt (as none, one or more requests) without the entries the queue
@@ -223,6 +211,12 @@ class Deliverer:
         if not gone:
             return [sent]
         self._count_erased(len(gone), done)
+        return await self._rebuilt_without(sent, gone, done)
+
+    async def _rebuilt_without(
+        self, sent: OutboundRequest, gone: set[Any], done: Settled
+    ) -> list[OutboundRequest]:
+        """``sent`` rebuilt without the entries ``gone`` (erased: counted already)."""
         rebuilt, unbuilt = rebuilt_without(self.destination, [sent], gone, self.settings)
         await self._bury(unbuilt, done)
         return rebuilt
@@ -274,10 +268,12 @@ class Deliverer:
         outcomes: list[Outcome],
         response: httpx.Response | None,
         done: Settled,
-    ) -> float | None:
+        following: OutboundRequest | None = None,
+    ) -> tuple[float | None, set[Any]]:
         """Apply each item's outcome (the queue's writes in one hop to the worker thread, in
         this order: credentials' release, acknowledgement, retries, dead letters); return
-        the retry time if any item must wait."""
+        the retry time if any item must wait, and the entries of ``following`` (the claim's
+        next request) erased since the claim, looked for after the writes in that hop."""
         now = self.clock()
         redact = self.redact.with_credentials_of(sent.request)
         answer: dict[str, Any] = {}  # the vendor's answer, redacted once for every failure
@@ -330,8 +326,12 @@ class Deliverer:
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        erased = await asyncio.to_thread(run_all, writes) if writes else []
-        self._count_erased(sum(erased), done)
+        ahead = ids_of([following]) if following is not None else []
+        erased: list[int] = []
+        gone: set[Any] = set()
+        if writes or ahead:
+            erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
+        self._count_erased(sum(erased) + len(gone), done)
         if delivered:
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))
@@ -344,7 +344,7 @@ class Deliverer:
             self.metrics.count("retried", self.connection, n)
         if failed:
             self._count_dead_letters(len(failed) - erased[-1], done)
-        return retry_at
+        return retry_at, gone
 
     def _credentials_refused(
         self,

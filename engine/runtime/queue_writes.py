@@ -37,3 +37,11 @@ def erased_among(queue: Queue, ids: Sequence[Any]) -> set[Any]:
     if drop_erased is None or not ids:
         return set()
     return set(drop_erased(ids)) & set(ids)
+
+
+def settle_then_look(
+    queue: Queue, writes: Sequence[Callable[[], int | None]], ids: Sequence[Any]
+) -> tuple[list[int], set[Any]]:
+    """``run_all(writes)``, then ``erased_among(queue, ids)``: a request settled and the
+    claim's next one looked at in one hop to the worker thread, not two."""
+    return run_all(writes), erased_among(queue, ids)
