@@ -308,10 +308,13 @@ class Queue(Protocol):
 
     def drop_erased(self, ids: Sequence[Any]) -> list[Any]:
         """Of the claimed entries ``ids``, delete those ``drop_person`` marked since they
-        were claimed (their person erased) and return their ids. Delivery asks before
-        each request of a claim (but a first one sent within 50 ms of the claim), so an
-        erasure that arrives while a claim waits on the rate limit, or while its
-        requests go out one after another, stops the person's entries not yet sent.
+        were claimed (their person erased) and return their ids. Delivery asks for each
+        request of a claim at most 50 ms before it goes (a first one sent within 50 ms of
+        the claim is not asked for; a later one is asked for in the hop that settles the
+        request before it, and again if it goes later than 50 ms after), so an erasure
+        that arrives while a claim waits on the rate limit, or while its requests go out
+        one after another, stops the person's entries not yet sent. A request asked for
+        may still be given back unsent (the claim's lease runs short).
         Return the ids as given (equal, hashing alike): delivery takes out of the
         request only those. Cheap when no person was erased: asked for every such
         request. A queue written before this method existed is not asked (those entries

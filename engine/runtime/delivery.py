@@ -49,8 +49,8 @@ MAX_BODY_IN_DEAD_LETTER = 4000
 #: up (a retry) past this much of it: every request is then settled within the lease, so
 #: no other claim can take its items, or their person's newer ones, before it is.
 SEND_WITHIN_LEASE = 0.4
-#: A claim's first request is looked at for entries erased since the claim too when it
-#: goes this long after it (the rate limit held it, say); its later ones always are.
+#: A look for erased entries holds this long: a claim's first request is looked at past it
+#: after the claim, a later one past it after its predecessor's settling hop looked.
 ERASED_LOOK_AFTER = 0.05
 #: A claim takes whole requests' worth, at least this many entries (a claim costs about as
 #: much for 100 as for 300), of at most ``CLAIM_REQUESTS``: 100-item requests go three.
@@ -197,7 +197,7 @@ class Deliverer:
                     release = partial(self.queue.release, rest, not_before=stop_at)
                     self._count_erased(await asyncio.to_thread(release), done)
                 break
-            if following is not None:
+            if following is not None and gone is not None:  # None: not looked at after all
                 now_sent = (
                     await self._rebuilt_without(following, gone, done) if gone else [following]
                 )
@@ -269,11 +269,11 @@ class Deliverer:
         response: httpx.Response | None,
         done: Settled,
         following: OutboundRequest | None = None,
-    ) -> tuple[float | None, set[Any]]:
-        """Apply each item's outcome (the queue's writes in one hop to the worker thread, in
-        this order: credentials' release, acknowledgement, retries, dead letters); return
-        the retry time if any item must wait, and the entries of ``following`` (the claim's
-        next request) erased since the claim, looked for after the writes in that hop."""
+    ) -> tuple[float | None, set[Any] | None]:
+        """Apply each item's outcome (the queue's writes in one hop to the worker thread:
+        credentials' release, acknowledgement, retries, dead letters); return the retry time
+        if any item must wait, and, looked for after the writes in that hop, the entries of
+        ``following`` (the next request; no pause coming) erased since the claim (None: not)."""
         now = self.clock()
         redact = self.redact.with_credentials_of(sent.request)
         answer: dict[str, Any] = {}  # the vendor's answer, redacted once for every failure
@@ -326,12 +326,12 @@ class Deliverer:
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        ahead = ids_of([following]) if following is not None else []
+        ahead = ids_of([following]) if following is not None and retry_at is None else []
         erased: list[int] = []
-        gone: set[Any] = set()
+        gone: set[Any] | None = None
         if writes or ahead:
             erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
-        self._count_erased(sum(erased) + len(gone), done)
+        self._count_erased(sum(erased) + len(gone or ()), done)
         if delivered:
             done.delivered += len(delivered)
             self.metrics.count("delivered", self.connection, len(delivered))

@@ -14,11 +14,11 @@ delete or a suppress) and which connections deliver to one account
   marked in the same step: one the vendor accepts is removed as usual, one
   that fails (to be retried, or for good) or is given back is deleted, neither sent again
   nor kept as a dead letter, one in a request of the claim not yet sent is taken out of
-  it before it goes (``Queue.drop_erased``, asked before each request of a claim but a
-  first one sent within ``ERASED_LOOK_AFTER`` of the claim), and one whose worker died is
-  deleted once its lease runs out. What is left: a request already in flight when the
-  erasure is queued, or a claim's first sent within 50 ms of the claim, may still reach
-  the vendor; in
+  it before it goes (``Queue.drop_erased``, asked for each request of a claim at most
+  ``ERASED_LOOK_AFTER`` before it goes; a claim's first sent that soon after the claim is
+  not asked for), and one whose worker died is deleted once its lease runs out. What is
+  left: a request already in flight when the erasure is queued, or one sent within 50 ms
+  of the claim or of its look, may still reach the vendor; in
   the erasure's own connection per-person order sends the erasure after it, but in
   another connection to the account it may arrive just after the erasure (and re-create
   the person there). Entries of a worker that died are deleted uncounted

@@ -41,7 +41,13 @@ def erased_among(queue: Queue, ids: Sequence[Any]) -> set[Any]:
 
 def settle_then_look(
     queue: Queue, writes: Sequence[Callable[[], int | None]], ids: Sequence[Any]
-) -> tuple[list[int], set[Any]]:
+) -> tuple[list[int], set[Any] | None]:
     """``run_all(writes)``, then ``erased_among(queue, ids)``: a request settled and the
-    claim's next one looked at in one hop to the worker thread, not two."""
-    return run_all(writes), erased_among(queue, ids)
+    claim's next one looked at in one hop to the worker thread, not two. A look that fails
+    gives None (not looked at): the writes done are still counted, and the request is
+    looked at again before it goes, where the failure is raised."""
+    settled = run_all(writes)
+    try:
+        return settled, erased_among(queue, ids)
+    except Exception:
+        return settled, None

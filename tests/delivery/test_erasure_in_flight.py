@@ -307,3 +307,70 @@ def test_a_claims_first_request_held_by_the_rate_limit_goes_without_the_erased(
         assert (done.delivered, done.erased) == (1, 1)
     finally:
         runtime.close()
+
+
+class _FailingLook:
+    """The queue, but its look for erased entries fails (a locked database, a lost Redis
+    connection): ``drop_erased`` raises."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+    def drop_erased(self, ids: Any) -> list[Any]:
+        raise RuntimeError("the look failed")
+
+
+def test_a_failed_look_ahead_keeps_the_settled_requests_counts(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    """A request's settling hop also looks at the next request; when that look fails, the
+    request it settled is still counted (it was acknowledged), and the failure is raised
+    where the look is made again, before the next request goes."""
+    runtime = _runtime(tmp_path, customerio_server, api="v1")
+    updates = runtime.config.connections[0]
+    runtime.pipeline.submit(
+        EVENTS, [_batch("p2", plan="b"), _batch("p1", plan="a")], only="updates"
+    )
+
+    async def run() -> None:
+        deliverer = runtime.deliverer(updates)
+        deliverer.queue = _FailingLook(runtime.queue)
+        with pytest.raises(RuntimeError, match="the look failed"):
+            await deliverer.step()
+        await runtime.aclose()
+
+    try:
+        asyncio.run(run())
+        metrics = runtime.metrics.render().decode()
+        assert 'mapwire_delivered_actions_total{connection="updates"} 1.0' in metrics
+        assert runtime.queue.depth("updates") == 1  # p2 acknowledged, p1 still queued
+    finally:
+        runtime.close()
+
+
+def test_a_retry_pause_does_not_look_ahead(tmp_path: Path, customerio_server: Any) -> None:
+    """A request answered 503 gives the rest of the claim back: the next request is not
+    sent, so it is not looked at, and a look that would fail does not stop the pause."""
+    runtime = _runtime(tmp_path, customerio_server, api="v1")
+    updates = runtime.config.connections[0]
+    runtime.pipeline.submit(
+        EVENTS, [_batch("p2", plan="b"), _batch("p1", plan="a")], only="updates"
+    )
+
+    async def run() -> tuple[Settled, float]:
+        deliverer = runtime.deliverer(updates)
+        deliverer.queue = _FailingLook(runtime.queue)
+        customerio_server.fail_next(1, 503)
+        done = await deliverer.step()
+        await runtime.aclose()
+        return done, deliverer.paused_until
+
+    try:
+        done, paused_until = asyncio.run(run())
+        assert done.retried == 1 and paused_until > 0
+        assert runtime.queue.depth("updates") == 2  # both still queued, none leased away
+    finally:
+        runtime.close()
