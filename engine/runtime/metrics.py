@@ -104,28 +104,42 @@ class Metrics:
         self._skips: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._repairs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self._endpoints: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._children: dict[tuple[str, ...], Any] = {}
+
+    def _child(self, metric: str, *labels: str) -> Any:
+        """``labels(...)`` of the metric named ``metric``, looked up once per label values:
+        the lookup takes a lock and a join, and intake and delivery count per request."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = getattr(self, metric).labels(*labels)
+        return child
+
+    def receive(self, source: str, n: int) -> None:
+        """Count ``n`` input documents of ``source``."""
+        self._child("received", source).inc(n)
 
     def count(self, what: str, connection: str, n: float = 1) -> None:
         """Increment one of the per-connection counters by ``n``."""
         if n:
-            getattr(self, what).labels(connection).inc(n)
+            self._child(what, connection).inc(n)
             self._counts[f"{what}:{connection}"] += n
 
     def skip(self, connection: str, reason: str, n: int = 1) -> None:
-        self.skipped.labels(connection, reason).inc(n)
+        self._child("skipped", connection, reason).inc(n)
         self._skips[connection][reason] += n
 
     def repair(self, connection: str, reasons: dict[str, int]) -> None:
         """Count repaired fields by reason."""
         for reason, n in reasons.items():
-            self.repaired.labels(connection, reason).inc(n)
+            self._child("repaired", connection, reason).inc(n)
             self._repairs[connection][reason] += n
 
     def mapping_failure(self, connection: str, rule: str, n: int = 1) -> None:
-        self.mapping_failures.labels(connection, rule).inc(n)
+        self._child("mapping_failures", connection, rule).inc(n)
 
     def request(self, connection: str, status: str, endpoint: str = "") -> None:
-        self.requests.labels(connection, status).inc()
+        self._child("requests", connection, status).inc()
         self._counts[f"requests:{connection}"] += 1
         if endpoint:
             self._endpoints[connection][endpoint] += 1

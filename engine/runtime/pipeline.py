@@ -49,7 +49,6 @@ from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 from .submissions import (
-    ByLabel,
     ConnectionReport,
     IntakeReport,
     Mapped,
@@ -91,7 +90,6 @@ class Pipeline:
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
         self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
-        self._received = ByLabel(self.metrics.received)
         self.on_queued: Callable[[str], None] | None = None
         self.on_mapping_failure: Callable[[MappingFailure], None] | None = None
         #: ``mapwire tap``, while one is attached: each document a connection mapped
@@ -205,7 +203,7 @@ class Pipeline:
         report = work.done.report
         for part in submission.parts:
             report.documents += len(part.documents)
-            self._received[part.source].inc(len(part.documents))
+            self.metrics.receive(part.source, len(part.documents))
         try:
             for part, conn in targets:
                 counts = report.connections.setdefault(conn.name, ConnectionReport())
@@ -382,7 +380,7 @@ class Pipeline:
         """Count, in this process's metrics, a request another process mapped and queued
         (``received``: its documents per source)."""
         for source, n in received.items():
-            self._received[source].inc(n)
+            self.metrics.receive(source, n)
         for connection, part in report.connections.items():
             self._account(connection, [part])
 

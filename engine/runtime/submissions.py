@@ -133,16 +133,3 @@ def skips_of(parts: Iterable[ConnectionReport]) -> Counter[str]:
         if part.skipped:
             total.update(part.skipped)
     return +total
-
-
-class ByLabel(dict[str, Any]):
-    """A metric's children by their one label, each looked up once: ``labels`` costs about
-    a microsecond, and intake counts every request's parts by their source."""
-
-    def __init__(self, metric: Any) -> None:
-        super().__init__()
-        self.metric = metric
-
-    def __missing__(self, label: str) -> Any:
-        child = self[label] = self.metric.labels(label)
-        return child
