@@ -79,9 +79,9 @@ class CustomerIO(Destination):
     )
 
     _cache: dict[int, tuple[Mapping[str, Any], CioSettings, bytes]] | None = None
-    #: The settings ``prepare_ahead`` was last given, read, with the start of its wire
-    #: bytes: intake passes one connection's settings object for action after action.
-    _plain: tuple[Mapping[str, Any], CioSettings, bytes] | None = None
+    #: The settings ``_settings`` was last given, read, with their wire header: intake and
+    #: delivery pass one connection's settings object for item after item.
+    _last: tuple[Mapping[str, Any], CioSettings, bytes] | None = None
 
     def prepare(
         self, action: Action, settings: Mapping[str, Any], *, key: Any = None
@@ -102,16 +102,14 @@ class CustomerIO(Destination):
         an identify split in parts) and items these settings refuse are prepared at
         delivery. The commonest items, a plain v2 event or identify, are written directly
         (``plain_events``); every other one takes the general path."""
-        plain = self._plain
-        if plain is None or plain[0] is not settings:
-            try:
-                cfg, head = self._settings(settings)
-            except ConfigError:  # the general path answers as it always has
-                return self._prepare_ahead(action, settings)
-            plain = self._plain = (settings, cfg, head + b"\n")
-        encoded = plain_item(action.action, action.payload, plain[1])
-        if encoded is not None:
-            return [], plain[2] + encoded
+        try:
+            cfg, head = self._settings(settings)
+        except ConfigError:
+            pass  # the general path answers as it always has
+        else:
+            encoded = plain_item(action.action, action.payload, cfg)
+            if encoded is not None:
+                return [], head + b"\n" + encoded
         return self._prepare_ahead(action, settings)
 
     def _prepare_ahead(
@@ -284,18 +282,22 @@ class CustomerIO(Destination):
     def _settings(self, settings: Mapping[str, Any]) -> tuple[CioSettings, bytes]:
         """``read_settings``, and the header of the wire bytes ``prepare_ahead`` writes
         with them, remembered for the settings objects intake and delivery keep passing."""
+        last = self._last
+        if last is not None and last[0] is settings:  # the same as the item before
+            return last[1], last[2]
         cache = self._cache
         if cache is None:
             cache = self._cache = {}
         cached = cache.get(id(settings))
         if cached is not None and cached[0] is settings:
+            self._last = cached
             return cached[1], cached[2]
         cfg = read_settings(settings)
         overrides = int(cfg.allow_message_overrides)
         head = f"cio1 {cfg.api} {cfg.oversize} {overrides} ".encode()
         if len(cache) >= 8:
             cache.clear()
-        cache[id(settings)] = (settings, cfg, head)
+        cache[id(settings)] = self._last = (settings, cfg, head)
         return cfg, head
 
     def build_requests(
