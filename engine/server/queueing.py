@@ -11,7 +11,7 @@ from typing import Any
 from ..contracts.endpoint import Documents
 from ..contracts.errors import InputError, IntakeUnavailable
 from ..runtime.pipeline import Pipeline
-from ..runtime.submissions import IntakeReport, Part
+from ..runtime.submissions import IntakeReport, Part, skips_of
 
 #: at most this many documents, and reasons per document, in an answer's ``not_delivered``
 MAX_HELD_DOCUMENTS = 100
@@ -54,15 +54,11 @@ def parts_for(
 
 def summary(report: IntakeReport) -> dict[str, Any]:
     """The small JSON answer to an accepted request."""
-    skipped: dict[str, int] = {}
-    for part in report.connections.values():
-        for reason, n in part.skipped.items():
-            skipped[reason] = skipped.get(reason, 0) + n
     answer: dict[str, Any] = {
         "status": "accepted",
         "documents": report.documents,
         "queued": report.queued,
-        "skipped": skipped,
+        "skipped": dict(skips_of(report.connections.values())),
         "errors": len(report.errors),
     }
     held = not_delivered(report)
