@@ -11,7 +11,7 @@ import httpx
 
 from ..contracts.destination import Check
 from ..runtime.config import Connection
-from ..runtime.http1 import vendor_client
+from ..runtime.process import client_for
 from ..runtime.registry import get_registry
 from ..runtime.transport_errors import describe_transport_error
 from .config_discovery import load_config_or_exit
@@ -33,9 +33,9 @@ async def check_connection(conn: Connection, timeout: float = 10.0) -> Check:
         return Check("unexpected", f"settings refused: {exc}")
     if request is None:
         return Check("unexpected", f"destination {destination.name!r} offers no check")
-    # The client and transport delivery uses (``delivery.http``): what passes here is the
-    # path the connection's requests will take (no proxy from the environment, as there).
-    async with vendor_client(conn.delivery.http, timeout) as client:
+    # The client and transport delivery uses: what passes here is the path the
+    # connection's requests will take (no proxy from the environment, as there).
+    async with client_for(conn, get_registry(), timeout) as client:
         try:
             response = await client.send(request)
         except httpx.TransportError as exc:

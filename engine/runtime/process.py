@@ -26,6 +26,13 @@ from .pipeline import Pipeline
 from .registry import Registry, get_registry
 
 
+def client_for(conn: Connection, registry: Registry, timeout: float) -> httpx.AsyncClient:
+    """The client ``conn``'s requests go through: the transport a plugin registered under
+    its ``transport:`` name, else the deliverers' own (``delivery.http``)."""
+    transport = registry.make_transport(conn.transport) if conn.transport else None
+    return http1.vendor_client(conn.delivery.http, timeout, transport)
+
+
 class Runtime:
     def __init__(self, config: Config, registry: Registry | None = None) -> None:
         self.config = config
@@ -69,10 +76,7 @@ class Runtime:
 
     # -- delivery ---------------------------------------------------------------------------
     def _client(self, conn: Connection) -> httpx.AsyncClient:
-        transport: Any = None
-        if conn.transport:
-            transport = self.registry.make_transport(conn.transport)
-        client = http1.vendor_client(conn.delivery.http, conn.delivery.timeout_seconds, transport)
+        client = client_for(conn, self.registry, conn.delivery.timeout_seconds)
         self._clients.append(client)
         return client
 
