@@ -94,10 +94,6 @@ def cpu_by_pid(pid: int) -> dict[int, float]:
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    return sum(cpu_by_pid(pid).values())
-
-
 def roles_from_log(path: Path) -> dict[int, str]:
     """The role of each process ``serve`` started, from its ``child_started`` log lines."""
     roles = {}
@@ -223,9 +219,9 @@ def show(run: Run) -> None:
         f"({run.cpu_us_per_action:5.0f} us/action)  RSS {run.peak_rss_mb:5.0f} MB"
     )
     if run.cpu_by_role:
-        actions = run.cpu_s * 1e6 / run.cpu_us_per_action if run.cpu_us_per_action else 0
+        per_second = run.cpu_us_per_action / run.cpu_s if run.cpu_s else 0.0  # of CPU
         parts = [
-            f"{role} {seconds:.2f} s ({seconds * 1e6 / max(actions, 1):.0f} us/action)"
+            f"{role} {seconds:.2f} s ({seconds * per_second:.0f} us/action)"
             for role, seconds in sorted(run.cpu_by_role.items())
         ]
         print("           CPU by role: " + ", ".join(parts))

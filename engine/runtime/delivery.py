@@ -174,7 +174,7 @@ class Deliverer:
                 rest = ids_of(requests[i:])
                 self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
                 break
-            if i or self.clock() - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
+            if i or now - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
                 while i < len(requests):  # a request left empty: the next is looked at
                     if i < looked_end and now - looked_at <= ERASED_LOOK_AFTER:
                         break  # looked at in the last settle's hop, just now
