@@ -94,6 +94,10 @@ def run_server(
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                # Nothing reads a request's client address or scheme, so uvicorn's
+                # X-Forwarded-* rewriting would only add a layer and a header scan to
+                # every request.
+                proxy_headers=False,
                 lifespan="on",
                 timeout_graceful_shutdown=GRACEFUL_SECONDS,
                 http=guarded_protocol(options.header_timeout_seconds, http),
