@@ -34,7 +34,7 @@ async def check_connection(conn: Connection, timeout: float = 10.0) -> Check:
     if request is None:
         return Check("unexpected", f"destination {destination.name!r} offers no check")
     # The client and transport delivery uses: what passes here is the path the
-    # connection's requests will take (no proxy from the environment, as there).
+    # connection's requests will take (a proxy from the environment included, as there).
     async with client_for(conn, get_registry(), timeout) as client:
         try:
             response = await client.send(request)

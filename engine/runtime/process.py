@@ -28,7 +28,8 @@ from .registry import Registry, get_registry
 
 def client_for(conn: Connection, registry: Registry, timeout: float) -> httpx.AsyncClient:
     """The client ``conn``'s requests go through: the transport a plugin registered under
-    its ``transport:`` name, else the deliverers' own (``delivery.http``)."""
+    its ``transport:`` name (never proxied), else the deliverers' own (``delivery.http``),
+    with a proxy from the environment where one applies (``http1.vendor_client``)."""
     transport = registry.make_transport(conn.transport) if conn.transport else None
     return http1.vendor_client(conn.delivery.http, timeout, transport)
 
