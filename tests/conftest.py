@@ -7,6 +7,7 @@ controller, which prints each once.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,13 @@ sys.path.insert(0, str(Path(__file__).parent))  # helpers shared across folders
 from contract_fixtures import customerio_server, mparticle_server
 
 __all__ = ["customerio_server", "mparticle_server"]
+
+# Vendor requests follow the proxy environment variables, as a deployment behind an egress
+# proxy needs; the tests' vendors are servers on loopback, so a proxy the machine running
+# them happens to have set (and the processes they start, which inherit this environment)
+# would stand between them. The proxy tests set their own.
+for _name in [name for name in os.environ if name.lower().endswith("_proxy")]:
+    del os.environ[_name]
 
 
 def pytest_configure(config: pytest.Config) -> None:
