@@ -48,6 +48,8 @@ FIREHOSE_ITEMS: Final = {
 REGISTRATION: Final = "module_registration_request"
 #: The most an unauthenticated Firehose request may send: a registration request is tiny.
 UNAUTHENTICATED_BODY_BYTES: Final = 16_384
+#: The event types the registration may ask for: those the Firehose mapping has rules for
+#: (its ``forward_events`` choices). mParticle sends a partner only the types it registered.
 FIREHOSE_EVENT_TYPES: Final = (
     "custom_event",
     "screen_view",
@@ -55,6 +57,7 @@ FIREHOSE_EVENT_TYPES: Final = (
     "push_subscription",
     "privacy_setting_change",
     "user_attribute_change",
+    "user_identity_change",
 )
 #: The Authorization schemes the token may come with: the Firehose sends ``Token``.
 TOKEN_SCHEMES: Final = ("bearer", "token")

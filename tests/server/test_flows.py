@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from contract_specs import VENDOR_DIR
 from server_helpers import (
     SAMPLES,
@@ -30,6 +31,9 @@ from server_helpers import (
 
 Serve = Callable[[Path], RunningServer]
 FIREHOSE = VENDOR_DIR / "mparticle" / "firehose"
+FIREHOSE_MAPPING = yaml.safe_load(
+    (Path(__file__).parents[2] / "mappings" / "mparticle_firehose_to_customerio.yaml").read_text()
+)
 
 
 def firehose_schema(name: str) -> jsonschema.Draft3Validator:
@@ -169,7 +173,11 @@ def test_firehose_registration_is_answered_and_an_unread_dsr_is_not_acknowledged
     reply = answer.json()
     assert reply["type"] == "module_registration_response" and reply["id"] == registration["id"]
     assert list(firehose_schema("ModuleRegistrationResponse").iter_errors(reply)) == []
-    assert "custom_event" in reply["event_processing_registration"]["supported_event_types"]
+    # The connection's defaults forward every type the Firehose mapping has rules for
+    # (identity changes included: the merges), and mParticle sends only the types asked for.
+    forwarded = FIREHOSE_MAPPING["settings"]["forward_events"]
+    assert reply["event_processing_registration"]["supported_event_types"] == forwarded["default"]
+    assert forwarded["default"] == forwarded["items"]["enum"]
     assert "audience_processing_registration" in reply
     assert "dsr_processing_registration" not in reply  # no connection reads erasures
     # the Firehose flow's push devices read the runtime environment: asked for
