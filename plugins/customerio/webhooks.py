@@ -103,11 +103,21 @@ ENVELOPE: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
 }
 
 
+#: Where Customer.io's spec puts ``object_type`` on a subscription-preferences change
+#: (``cio_subscription_preferences_changed``): a webhook may carry it under this name.
+SPEC_OBJECT_TYPE: Final = "object_type_type"
+
+
 def check_envelope(doc: Any) -> None:
-    """The five envelope fields every reporting webhook has, with their types."""
+    """The five envelope fields every reporting webhook has, with their types; a webhook
+    with ``object_type_type`` (a string) in place of ``object_type``, as the spec describes
+    a subscription-preferences change, passes too. A webhook refused here is retried by
+    Customer.io only an hour later, with every later one held back behind it."""
     if not isinstance(doc, dict):
         raise InputError(f"body: expected an object, got {a_json_type(doc)}", code="invalid_shape")
     for name, (ok, expected) in ENVELOPE.items():
+        if name == "object_type" and name not in doc and isinstance(doc.get(SPEC_OBJECT_TYPE), str):
+            continue
         if name not in doc:
             raise InputError(f"body.{name} is required", code="invalid_shape")
         if not ok(doc[name]):

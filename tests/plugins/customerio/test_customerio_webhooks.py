@@ -96,10 +96,34 @@ def test_malformed_bodies_are_invalid(validator: Any, change: dict[str, Any]) ->
     assert not validator.is_valid(body)
 
 
+def test_the_specs_subscription_preferences_change_is_taken_in(validator: Any) -> None:
+    """The spec names ``object_type`` ``object_type_type`` on this one webhook (its text still
+    says ``object_type``): either passes, so a body shaped as the spec says is never refused
+    with a 400, which would hold back every later webhook for an hour."""
+    body = {
+        "metric": "cio_subscription_preferences_changed",
+        "event_id": "01HXYZ0000000000000000000F",
+        "object_type_type": "email",
+        "timestamp": NOW,
+        "data": {"customer_id": "42", "email_address": "a@b.c", "identifiers": {"id": "42"}},
+    }
+    assert webhooks.webhook_documents(body) == [body]
+    assert validator.is_valid(body)
+    renamed = {"object_type" if k == "object_type_type" else k: v for k, v in body.items()}
+    assert webhooks.webhook_documents(renamed) == [renamed]
+    neither = {k: v for k, v in body.items() if k != "object_type_type"}
+    with pytest.raises(InputError, match=r"body\.object_type is required"):
+        webhooks.webhook_documents(neither)
+    with pytest.raises(InputError, match=r"body\.object_type: expected a string"):
+        webhooks.webhook_documents({**body, "object_type": None})
+
+
 def test_source_is_registered_with_schema_and_authenticator() -> None:
     source = webhooks.make_source()
     assert source.name == "customerio.reporting_webhook"
-    assert set(source.schema["required"]) == ENVELOPE
+    # object_type is not required by the schema: it may come as object_type_type
+    assert set(source.schema["required"]) == ENVELOPE - {"object_type"}
+    assert {"object_type", "object_type_type"} <= source.schema["properties"].keys()
     assert source.authenticate is webhooks.authenticate
 
 
