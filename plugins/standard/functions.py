@@ -21,7 +21,7 @@ from .array_functions import compact, sort_numeric, unique
 from .choice_functions import if_else, map_value
 from .identifiers import ulid_to_uuid, uuid_to_ulid
 from .json_values import Json
-from .number_functions import to_int
+from .number_functions import to_int, to_int64
 from .object_functions import (
     entries,
     from_entries,
@@ -74,6 +74,7 @@ FUNCTIONS: Mapping[str, tuple[Callable[..., Json], Signature]] = {
     "event_name": (event_name, (_NULLABLE_STRING,)),
     "sha256": (sha256, (_NULLABLE_STRING,)),
     "to_int": (to_int, (["any"],)),
+    "to_int64": (to_int64, (["any"],)),
     "truncate_bytes": (truncate_bytes, (_NULLABLE_STRING, ["number"])),
     "quote_join": (quote_join, (_NULLABLE_ARRAY,)),
     "ulid_to_uuid": (ulid_to_uuid, (_NULLABLE_STRING,)),
@@ -119,6 +120,7 @@ RETURNS: Mapping[str, str | tuple[str, ...]] = {
     "event_name": _S,
     "sha256": _S,
     "to_int": _I,
+    "to_int64": _I,
     "truncate_bytes": _S,
     "quote_join": _S,
     "rename_keys": _O,
