@@ -13,7 +13,9 @@ from mapwire.plugins.mparticle.ahead import AheadItem
 def body_of(item: AheadItem) -> ItemBody:
     """The ``ItemBody`` the item was rendered from, read back from its batch."""
     batch = orjson.loads(item.encoded or b"{}")
-    body = ItemBody(user_identities=batch["user_identities"])
+    body = ItemBody()
+    if "user_identities" in batch:  # left out for a user named by mpid alone
+        body["user_identities"] = batch["user_identities"]
     if "mpid" in batch:
         body["mpid"] = batch["mpid"]
     if item.message_id is not None:

@@ -55,21 +55,25 @@ _SCALAR = ["string", "number", "boolean", "null"]
 
 _USER_IDENTITIES = {
     "type": "object",
-    "description": "The user's identities, as the Events API's flat map; at least one. "
-    "The mParticle ID goes in mpid, not here.",
+    "description": "The user's identities, as the Events API's flat map. The mParticle ID "
+    "goes in mpid, not here. A payload names its user by at least one identity or by mpid "
+    "(an empty map is no identities: it is left out of the batch).",
     "properties": {
         key: {"type": "string", "minLength": 1, "description": f"The user's {key} identity."}
         for key in USER_IDENTITY_KEYS
     },
-    "minProperties": 1,
     "additionalProperties": False,
 }
 _MPID = {
     "type": "integer",
     "minimum": -(2**63),
     "maximum": 2**63 - 1,
-    "description": "mParticle ID (64-bit signed integer), if known.",
+    "description": "mParticle ID (64-bit signed integer), if known: with it the user "
+    "identities may be left out.",
 }
+#: Why a payload that names no user is refused (the schemas cannot say "identities or mpid"
+#: without an ``anyOf``, which would cost every payload the full validator: ``check`` does).
+NO_USER = "payload: names no user; expected user_identities with at least one identity, or mpid"
 _CUSTOM_ATTRIBUTES = {
     "type": "object",
     "description": f"Event attributes: at most {limits.EVENT_ATTRIBUTES}, names up to "
@@ -114,7 +118,7 @@ def _event_schema(title: str, fields: Mapping[str, Any], required: list[str]) ->
             "source_message_id": _SOURCE_MESSAGE_ID,
             "timestamp_unixtime_ms": _TIMESTAMP,
         },
-        "required": ["user_identities", *required],
+        "required": required,
         "additionalProperties": False,
     }
 
@@ -173,7 +177,7 @@ USER_ATTRIBUTES_SCHEMA: Final = {
             "batch's source_request_id (apart from an event's with the same id).",
         },
     },
-    "required": ["user_identities", "user_attributes"],
+    "required": ["user_attributes"],
     "additionalProperties": False,
 }
 
@@ -202,7 +206,8 @@ def _validator(action: str) -> SchemaValidator:
 
 
 class ItemBody(TypedDict, total=False):
-    """One rendered action: its user, and one event or the user attributes to set."""
+    """One rendered action: its user (its identities, left out when it has none, and its
+    mpid), and one event or the user attributes to set."""
 
     user_identities: dict[str, str]
     mpid: int
@@ -216,6 +221,8 @@ def check(action: str, payload: Any) -> list[str]:
     found = problems(_validator(action), payload)
     if found:
         return found
+    if not payload.get("user_identities") and "mpid" not in payload:
+        found.append(NO_USER)
     stamp = payload.get("timestamp_unixtime_ms")
     if stamp is not None and stamp < limits.MIN_TIMESTAMP_MS:
         found.append(
@@ -235,7 +242,10 @@ def check(action: str, payload: Any) -> list[str]:
 
 def render(action: str, payload: Mapping[str, Any]) -> ItemBody:
     """The wire form of a checked payload: user, and one event or the attributes to set."""
-    body = ItemBody(user_identities=dict(payload["user_identities"]))
+    body = ItemBody()
+    identities = payload.get("user_identities")
+    if identities:
+        body["user_identities"] = dict(identities)
     if "mpid" in payload:
         body["mpid"] = payload["mpid"]
     if "source_message_id" in payload:

@@ -46,8 +46,10 @@ class AheadItem(PreparedItem):
 
 
 def user_key(body: ItemBody) -> tuple[Any, ...]:
-    """Identifies the user of a rendered item: its identities (any order) and mpid."""
-    return (*sorted(body["user_identities"].items()), body.get("mpid"))
+    """Identifies the user of a rendered item: its identities (any order; none when it is
+    named by mpid alone) and mpid."""
+    identities = body.get("user_identities")
+    return (*(sorted(identities.items()) if identities else ()), body.get("mpid"))
 
 
 def user_text(body: ItemBody) -> str:

@@ -60,7 +60,7 @@ def _alone_at_most(item: PreparedItem) -> int:
     """A cheap upper bound of the bytes of a batch holding ``item`` alone (what
     ``requests.estimate_alone`` works out from its parts, only when this is too big)."""
     body = item.body
-    identities = size(body["user_identities"]) + size(body.get("mpid", 0))
+    identities = size(body.get("user_identities", {})) + size(body.get("mpid", 0))
     attributes = body.get("user_attributes")
     extra = size(attributes) if attributes and "event" in body else 0
     return _ENVELOPE_BYTES + identities + item.size + extra
@@ -189,14 +189,18 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
     def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
         """The user: ``customer_id`` when the payload has one (the identity mParticle
         resolves a profile by first), else the identities and mpid together, as a batch
-        names its user; ``""`` when the payload names no one (it will be refused)."""
+        names its user, or the mpid alone when it has no identities; ``""`` when the payload
+        names no one (it will be refused)."""
         identities = payload.get("user_identities")
-        if not isinstance(identities, Mapping) or not identities:
+        if not isinstance(identities, Mapping):
+            identities = {}
+        mpid = payload.get("mpid")
+        if not identities and mpid is None:
             return ""
         customer = identities.get("customer_id")
         if customer is not None:
             return person_key("customer_id", customer)
-        return person_key("user", sorted(identities.items()), payload.get("mpid"))
+        return person_key("user", sorted(identities.items()), mpid)
 
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``; the items of a request share its fate."""

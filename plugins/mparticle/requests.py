@@ -53,7 +53,7 @@ def estimate_alone(item: PreparedItem, environment: str) -> int:
     body = item.body
     envelope: dict[str, Any] = {
         "environment": environment,
-        "user_identities": body["user_identities"],
+        "user_identities": body.get("user_identities", {}),
         "mpid": body.get("mpid", 0),
         "user_attributes": {},
         "events": [],
@@ -72,7 +72,7 @@ def lone_batch(body: ItemBody, environment: str) -> dict[str, Any]:
     message_id = body.get("source_message_id")
     return _rendered(
         environment,
-        body["user_identities"],
+        body.get("user_identities"),
         body.get("mpid"),
         body.get("user_attributes"),
         [] if event is None else [event],
@@ -90,14 +90,17 @@ def request_id(message_id: str, is_event: bool) -> str:
 
 def _rendered(
     environment: str,
-    user_identities: dict[str, str],
+    user_identities: dict[str, str] | None,
     mpid: int | None,
     user_attributes: dict[str, Any] | None,
     events: list[dict[str, Any]],
     request_id: str | None,
 ) -> dict[str, Any]:
-    """A batch's JSON object, its members in the Events API's order, the empty ones left out."""
-    out: dict[str, Any] = {"environment": environment, "user_identities": user_identities}
+    """A batch's JSON object, its members in the Events API's order, the empty ones left out
+    (a user named by mpid alone has no ``user_identities``: the Events API's are optional)."""
+    out: dict[str, Any] = {"environment": environment}
+    if user_identities:
+        out["user_identities"] = user_identities
     if mpid is not None:
         out["mpid"] = mpid
     if user_attributes:

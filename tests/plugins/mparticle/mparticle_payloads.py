@@ -1,6 +1,7 @@
 """Payloads of mParticle actions for the plugin's property tests, each described by a
-small spec: the user, the action, the mpid, the event's age in days, whether it has a
-source message id, and how many characters of attributes pad it."""
+small spec: the user (identities, or none: named by mpid alone), the action, the mpid,
+the event's age in days, whether it has a source message id, and how many characters of
+attributes pad it."""
 
 from __future__ import annotations
 
@@ -14,14 +15,21 @@ USERS = [
     {"email": "c2@example.com", "customer_id": "c2"},  # c2 again, identities in another order
     {"other": "o3"},
     {"customer_id": "c4"},
+    {},  # named by mpid alone (MPID_ONLY when the spec gives none): no user_identities
 ]
+#: The mpid of a user named by it alone: beyond 2**53, as real MPIDs are.
+MPID_ONLY = -4_263_172_847_210_939_204
 
 
 def payload_of(n: int, spec: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
     user, action, mpid, age, with_id, chars = spec
-    payload: dict[str, Any] = {"user_identities": dict(USERS[user])}
+    payload: dict[str, Any] = {}
+    if USERS[user]:
+        payload["user_identities"] = dict(USERS[user])
     if mpid is not None:
         payload["mpid"] = mpid
+    elif not USERS[user]:
+        payload["mpid"] = MPID_ONLY
     if with_id:
         payload["source_message_id"] = f"m-{n}"
     if action == "user_attributes":

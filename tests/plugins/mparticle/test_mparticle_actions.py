@@ -13,6 +13,7 @@ from mapwire.plugins.mparticle import limits
 from mapwire.plugins.mparticle.actions import (
     ACTIONS,
     CUSTOM_EVENT_TYPES,
+    NO_USER,
     USER_IDENTITY_KEYS,
 )
 from mapwire.plugins.mparticle.destination import MParticle
@@ -31,7 +32,9 @@ def test_payload_schema_is_a_closed_documented_contract(name: str) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
-    assert "user_identities" in schema["required"]
+    # "user_identities or mpid" is the destination's check, not an anyOf (see NO_USER)
+    assert "user_identities" not in schema["required"]
+    assert {"user_identities", "mpid"} <= set(schema["properties"])
     assert set(schema["required"]) <= set(schema["properties"])
     for field, spec in _fields(schema):
         assert spec.get("type"), f"{name}.{field} has no type"
@@ -270,13 +273,31 @@ INVALID = [
         "no-identities",
         "custom_event",
         {"event_name": "e"},
-        "payload: missing required field user_identities",
+        NO_USER,
     ),
     (
         "empty-identities",
         "custom_event",
         {"user_identities": {}, "event_name": "e"},
-        "user_identities: 0 entries; at least 1",
+        NO_USER,
+    ),
+    (
+        "no-identities-screen-view",
+        "screen_view",
+        {"screen_name": "s"},
+        NO_USER,
+    ),
+    (
+        "no-identities-user-attributes",
+        "user_attributes",
+        {"user_identities": {}, "user_attributes": {"a": 1}},
+        NO_USER,
+    ),
+    (
+        "mpid-beyond-64-bits",
+        "custom_event",
+        {"mpid": 2**63, "event_name": "e"},
+        "mpid: above the maximum",
     ),
     (
         "mpid-in-identities",
