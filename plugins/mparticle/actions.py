@@ -56,8 +56,9 @@ _SCALAR = ["string", "number", "boolean", "null"]
 _USER_IDENTITIES = {
     "type": "object",
     "description": "The user's identities, as the Events API's flat map. The mParticle ID "
-    "goes in mpid, not here. A payload names its user by at least one identity or by mpid "
-    "(an empty map is no identities: it is left out of the batch).",
+    "goes in mpid, not here. Always given, so that a mapping that never sets it is told "
+    "so when it loads; empty when the user is named by mpid alone (the batch then leaves "
+    "it out). A payload names its user by at least one identity or by mpid.",
     "properties": {
         key: {"type": "string", "minLength": 1, "description": f"The user's {key} identity."}
         for key in USER_IDENTITY_KEYS
@@ -71,7 +72,7 @@ _MPID = {
     "description": "mParticle ID (64-bit signed integer), if known: with it the user "
     "identities may be left out.",
 }
-#: Why a payload that names no user is refused (the schemas cannot say "identities or mpid"
+#: Why a payload that names no user is refused (the schemas cannot say "an identity or mpid"
 #: without an ``anyOf``, which would cost every payload the full validator: ``check`` does).
 NO_USER = "payload: names no user; expected user_identities with at least one identity, or mpid"
 _CUSTOM_ATTRIBUTES = {
@@ -118,7 +119,7 @@ def _event_schema(title: str, fields: Mapping[str, Any], required: list[str]) ->
             "source_message_id": _SOURCE_MESSAGE_ID,
             "timestamp_unixtime_ms": _TIMESTAMP,
         },
-        "required": required,
+        "required": ["user_identities", *required],
         "additionalProperties": False,
     }
 
@@ -177,7 +178,7 @@ USER_ATTRIBUTES_SCHEMA: Final = {
             "batch's source_request_id (apart from an event's with the same id).",
         },
     },
-    "required": ["user_attributes"],
+    "required": ["user_identities", "user_attributes"],
     "additionalProperties": False,
 }
 

@@ -15,7 +15,7 @@ USERS = [
     {"email": "c2@example.com", "customer_id": "c2"},  # c2 again, identities in another order
     {"other": "o3"},
     {"customer_id": "c4"},
-    {},  # named by mpid alone (MPID_ONLY when the spec gives none): no user_identities
+    {},  # named by mpid alone (MPID_ONLY when the spec gives none): empty user_identities
 ]
 #: The mpid of a user named by it alone: beyond 2**53, as real MPIDs are.
 MPID_ONLY = -4_263_172_847_210_939_204
@@ -23,9 +23,7 @@ MPID_ONLY = -4_263_172_847_210_939_204
 
 def payload_of(n: int, spec: tuple[Any, ...]) -> tuple[str, dict[str, Any]]:
     user, action, mpid, age, with_id, chars = spec
-    payload: dict[str, Any] = {}
-    if USERS[user]:
-        payload["user_identities"] = dict(USERS[user])
+    payload: dict[str, Any] = {"user_identities": dict(USERS[user])}
     if mpid is not None:
         payload["mpid"] = mpid
     elif not USERS[user]:

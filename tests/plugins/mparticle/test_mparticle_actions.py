@@ -32,8 +32,9 @@ def test_payload_schema_is_a_closed_documented_contract(name: str) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
-    # "user_identities or mpid" is the destination's check, not an anyOf (see NO_USER)
-    assert "user_identities" not in schema["required"]
+    # Always given (a mapping that never sets it is told when it loads); "at least one
+    # identity, or mpid" is the destination's check, not an anyOf (see NO_USER)
+    assert "user_identities" in schema["required"]
     assert {"user_identities", "mpid"} <= set(schema["properties"])
     assert set(schema["required"]) <= set(schema["properties"])
     for field, spec in _fields(schema):
@@ -273,7 +274,7 @@ INVALID = [
         "no-identities",
         "custom_event",
         {"event_name": "e"},
-        NO_USER,
+        "payload: missing required field user_identities",
     ),
     (
         "empty-identities",
@@ -284,7 +285,7 @@ INVALID = [
     (
         "no-identities-screen-view",
         "screen_view",
-        {"screen_name": "s"},
+        {"user_identities": {}, "screen_name": "s"},
         NO_USER,
     ),
     (
@@ -296,7 +297,7 @@ INVALID = [
     (
         "mpid-beyond-64-bits",
         "custom_event",
-        {"mpid": 2**63, "event_name": "e"},
+        {"user_identities": {}, "mpid": 2**63, "event_name": "e"},
         "mpid: above the maximum",
     ),
     (

@@ -1,5 +1,6 @@
-"""A user named by mpid alone: the batch carries ``mpid`` and no ``user_identities`` (the
-Events API requires neither), and a payload that names no user at all is refused."""
+"""A user named by mpid alone (empty ``user_identities`` in the payload): the batch carries
+``mpid`` and no ``user_identities`` (the Events API requires neither), and a payload that
+names no user at all is refused."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def test_a_payload_with_mpid_only_goes_as_a_batch_with_mpid_and_no_identities(
     action: str,
     mpid: int,
 ) -> None:
-    payload = {"mpid": mpid, **PAYLOADS[action]}
+    payload = {"user_identities": {}, "mpid": mpid, **PAYLOADS[action]}
     raw, (batch,) = _sent(destination, settings, action, payload)
     assert list(bulk_validator.iter_errors([batch])) == []
     assert batch["mpid"] == mpid
@@ -73,7 +74,12 @@ def test_an_email_goes_with_the_mpid(
 def test_prepared_ahead_the_mpid_only_batch_is_the_one_delivery_renders(
     destination: MParticle, settings: dict[str, Any], action: str
 ) -> None:
-    payload = {"mpid": MPIDS[0], "source_message_id": "m-1", **PAYLOADS[action]}
+    payload = {
+        "user_identities": {},
+        "mpid": MPIDS[0],
+        "source_message_id": "m-1",
+        **PAYLOADS[action],
+    }
     problems, wire = destination.prepare_ahead(Action("mparticle", action, payload), settings)
     assert problems == [] and wire is not None
     restored = destination.restore(wire, settings, key=1)
@@ -84,16 +90,22 @@ def test_prepared_ahead_the_mpid_only_batch_is_the_one_delivery_renders(
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "why"),
     [
-        pytest.param({"event_name": "e"}, id="neither"),
-        pytest.param({"user_identities": {}, "event_name": "e"}, id="empty-identities"),
+        # user_identities is always given (empty when the mpid names the user), so that a
+        # mapping that never sets it is told so when it loads
+        pytest.param(
+            {"event_name": "e", "mpid": 1},
+            "payload: missing required field user_identities",
+            id="no-identities",
+        ),
+        pytest.param({"user_identities": {}, "event_name": "e"}, NO_USER, id="empty-identities"),
     ],
 )
 def test_a_payload_that_names_no_user_is_refused_everywhere(
-    destination: MParticle, settings: dict[str, Any], payload: dict[str, Any]
+    destination: MParticle, settings: dict[str, Any], payload: dict[str, Any], why: str
 ) -> None:
-    expected = f"mparticle.custom_event: {NO_USER}"
+    expected = f"mparticle.custom_event: {why}"
     action = Action("mparticle", "custom_event", payload)
     with pytest.raises(PermanentDeliveryError) as caught:
         destination.prepare(action, settings)
@@ -107,8 +119,9 @@ def test_the_ordering_key_of_a_user_named_by_mpid_alone(destination: MParticle) 
     def key(payload: dict[str, Any]) -> str:
         return destination.ordering_key("custom_event", payload)
 
-    one, other = key({"mpid": MPIDS[0]}), key({"mpid": MPIDS[1]})
+    one = key({"user_identities": {}, "mpid": MPIDS[0]})
+    other = key({"user_identities": {}, "mpid": MPIDS[1]})
     assert one and other and one != other
-    assert key({"mpid": MPIDS[0], "user_identities": {}}) == one
+    assert key({"mpid": MPIDS[0]}) == one
     assert key({"event_name": "e"}) == ""
     assert key({"user_identities": {}}) == ""
