@@ -22,11 +22,13 @@ from contract_fixtures import customerio_server, mparticle_server
 __all__ = ["customerio_server", "mparticle_server"]
 
 # Vendor requests follow the proxy environment variables, as a deployment behind an egress
-# proxy needs; the tests' vendors are servers on loopback, so a proxy the machine running
-# them happens to have set (and the processes they start, which inherit this environment)
-# would stand between them. The proxy tests set their own.
-for _name in [name for name in os.environ if name.lower().endswith("_proxy")]:
-    del os.environ[_name]
+# proxy needs; the tests' vendors are servers on loopback, so loopback goes direct whatever
+# proxy the machine running them has set (the processes they start inherit this), while
+# that proxy still serves what needs it (pip reaching the package index). The proxy tests
+# set their own variables.
+_LOOPBACK = "127.0.0.1,localhost,::1"
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(filter(None, (os.environ.get(_name, ""), _LOOPBACK)))
 
 
 def pytest_configure(config: pytest.Config) -> None:

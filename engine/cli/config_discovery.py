@@ -69,11 +69,15 @@ def config_loader(given: Path | None) -> Callable[[], Config]:
     return partial(load_config, found.path)
 
 
-def load_config_or_exit(given: Path | None, command: str = "", *, demo: bool = False) -> Config:
+def load_config_or_exit(
+    given: Path | None, command: str = "", *, demo: bool = False, delivers: bool = False
+) -> Config:
     """Load the discovered config, reporting problems as file:line:col (exit 2).
 
     With ``demo``, no config means the bundled demo config (said on stderr); without
-    it, no config is an error (exit 2) naming the places looked at.
+    it, no config is an error (exit 2) naming the places looked at. With ``delivers`` (a
+    command that sends vendor requests), a proxy variable vendor requests cannot use is
+    such a problem too, found before anything starts.
     """
     found = find_config(given)
     try:
@@ -82,10 +86,24 @@ def load_config_or_exit(given: Path | None, command: str = "", *, demo: bool = F
                 click.echo(no_config_message(command), err=True)
                 raise SystemExit(EXIT_SPEC)
             click.echo(DEMO_NOTE, err=True)
-            return load_config(DEMO_CONFIG, base=Path.cwd())
-        if found.origin != "--config":
-            click.echo(f"config: {found.path} (from {found.origin})", err=True)
-        return load_config(found.path)
+            config = load_config(DEMO_CONFIG, base=Path.cwd())
+        else:
+            if found.origin != "--config":
+                click.echo(f"config: {found.path} (from {found.origin})", err=True)
+            config = load_config(found.path)
+        if delivers:
+            check_proxies()
+        return config
     except ConfigError as exc:
         report_spec_error(exc)
         raise SystemExit(EXIT_SPEC) from exc
+
+
+def check_proxies() -> None:
+    """Raise ``ConfigError`` when a proxy variable holds a URL vendor requests cannot use
+    (``runtime.env_proxies``; its value is never shown)."""
+    import httpx
+
+    from ..runtime.env_proxies import proxy_mounts
+
+    proxy_mounts(httpx.Limits())

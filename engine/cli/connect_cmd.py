@@ -72,7 +72,7 @@ def test_command(config_path: Path | None, timeout: float, names: tuple[str, ...
       mapwire connect test --config mapwire.yaml
       mapwire connect test --config mapwire.yaml cio-events
     """
-    config = load_config_or_exit(config_path, "connect test")
+    config = load_config_or_exit(config_path, "connect test", delivers=True)
     chosen = [c for c in config.connections if not names or c.name in names]
     unknown = set(names) - {c.name for c in config.connections}
     if unknown:

@@ -48,7 +48,7 @@ def deliver(config_path: Path | None, connections: tuple[str, ...], timeout: flo
       mapwire deliver --config mapwire.yaml
       mapwire deliver --config mapwire.yaml --connection cio-events --timeout 60
     """
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, delivers=True)
     names = [c.name for c in config.connections if c.delivers]
     for name in connections:
         if name not in names:

@@ -103,7 +103,7 @@ def send(
       mapwire send --config mapwire.yaml --flow customerio-activity-to-mparticle - < hooks.ndjson
       mapwire send --config mapwire.yaml --connection cio-events --restart batches.ndjson
     """
-    config = load_config_or_exit(config_path, "send")
+    config = load_config_or_exit(config_path, "send", delivers=True)
     conn = pick_connection(config, connection_name, flow)
     if not conn.enabled:
         raise click.BadParameter(f"connection {conn.name!r} is disabled", param_hint="--connection")

@@ -82,7 +82,7 @@ def serve(
       mapwire serve --config mapwire.yaml --watch
       kill -HUP <pid of serve>     (reload after editing the files)
     """
-    config = load_config_or_exit(config_path, "serve", demo=True)
+    config = load_config_or_exit(config_path, "serve", demo=True, delivers=True)
     try:
         started = run_server(
             config,

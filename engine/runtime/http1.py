@@ -13,7 +13,7 @@ What it does not handle goes to httpx's own transport, unchanged: ``HEAD`` (an a
 without the body its headers announce), a streamed request body, and everything when
 ``httptools`` is missing (``make_transport``). It speaks to no proxy: a request a proxy
 from the environment applies to goes through httpx's own transport for that proxy
-(``vendor_client``, ``environment_proxies``).
+(``vendor_client``, ``env_proxies``).
 
 Failures are httpx's exceptions, as httpcore would raise them: ``ConnectError`` and
 ``ConnectTimeout`` before the request went out, ``ReadTimeout`` when the answer stops
@@ -28,14 +28,13 @@ failure, a cancelled send) is closed, never reused.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import ssl
-import urllib.request
 from collections import defaultdict
 from typing import Any
 
 import httpx
 
+from .env_proxies import proxy_mounts
 from .http1_connection import HAVE_HTTPTOOLS, Connection, answered
 from .tcp_connect import connect_socket
 
@@ -208,51 +207,15 @@ def vendor_client(
     sink) for every request, with no proxy in front of it; else the one its
     ``delivery.http`` names (``make_transport``), except for the URLs a proxy from the
     environment applies to: those go through httpx's own transport for that proxy, as a
-    plain httpx client would send them (``environment_proxies``, read once here)."""
+    plain httpx client would send them (``env_proxies``, read once here).
+
+    Raises:
+        ConfigError: a proxy variable holds a URL that cannot be used.
+    """
     if transport is not None:
         return VendorClient(transport=transport, timeout=timeout)
-    mounts = {
-        pattern: None if proxy is None else httpx.AsyncHTTPTransport(proxy=proxy, limits=LIMITS)
-        for pattern, proxy in environment_proxies().items()
-    }
+    mounts = proxy_mounts(LIMITS)
     return VendorClient(transport=make_transport(LIMITS, choice), mounts=mounts, timeout=timeout)
-
-
-def environment_proxies() -> dict[str, str | None]:
-    """The proxies the environment names, by the rules httpx applies for a client given no
-    transport of its own: ``HTTP_PROXY``, ``HTTPS_PROXY`` and ``ALL_PROXY`` (or their
-    lower-case forms, which win) as URL patterns (``http://``, ``https://``, ``all://``) to
-    proxy URLs, and each ``NO_PROXY`` host as a pattern to ``None`` (the client's own
-    transport). Empty when no proxy is set, or ``NO_PROXY`` is ``*``: the client then
-    has no mounts to look through."""
-    found = urllib.request.getproxies()
-    proxies: dict[str, str | None] = {}
-    for scheme in ("http", "https", "all"):
-        if url := found.get(scheme):
-            proxies[f"{scheme}://"] = url if "://" in url else f"http://{url}"
-    for host in (name.strip() for name in found.get("no", "").split(",")):
-        if host == "*":
-            return {}
-        if host:
-            proxies[_no_proxy_pattern(host)] = None
-    return proxies if any(proxies.values()) else {}
-
-
-def _no_proxy_pattern(host: str) -> str:
-    """The URL pattern a ``NO_PROXY`` entry stands for: a URL as given, an address or
-    ``localhost`` exactly, any other name with its subdomains (``example.com`` and
-    ``www.example.com``; ``.example.com`` only the subdomains)."""
-    if "://" in host:
-        return host
-    try:
-        address = ipaddress.ip_address(host.split("/")[0])
-    except ValueError:
-        address = None
-    if isinstance(address, ipaddress.IPv6Address):
-        return f"all://[{host}]"
-    if address is not None or host.lower() == "localhost":
-        return f"all://{host}"
-    return f"all://*{host}"
 
 
 def make_transport(limits: httpx.Limits, choice: str = "auto") -> httpx.AsyncBaseTransport:

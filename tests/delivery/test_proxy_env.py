@@ -20,8 +20,10 @@ import pytest
 from delivery_helpers import batches, cio_connection, write_config, write_ndjson
 from scripted_server import ScriptedServer
 
+from mapwire.contracts.errors import ConfigError
 from mapwire.runtime.config import load_config
-from mapwire.runtime.http1 import Http1Transport, VendorClient, environment_proxies, vendor_client
+from mapwire.runtime.env_proxies import environment_proxies
+from mapwire.runtime.http1 import Http1Transport, VendorClient, vendor_client
 from mapwire.runtime.process import Runtime, client_for
 from mapwire.runtime.registry import get_registry
 from mapwire.runtime.transport_errors import describe_transport_error
@@ -300,3 +302,66 @@ def test_delivery_goes_through_the_proxy(
     assert len(customerio_server.accepted_items("POST /api/v2/batch")) == 5 * 3
     batch_url = f"POST {customerio_server.origin}/api/v2/batch HTTP/1.1"
     assert proxy.targets and set(proxy.targets) == {batch_url}
+
+
+def test_a_no_proxy_entry_httpx_cannot_read_is_left_out_not_fatal(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx itself refuses to build a client for these; delivery goes on without them."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost,fd00::/8,[::1],corp.example")
+
+    with caplog.at_level("WARNING", logger="mapwire.delivery"):
+        found = environment_proxies()
+        client = vendor_client("auto", 5.0)
+
+    assert found == {
+        "https://": "http://proxy.corp:3128",
+        "all://localhost": None,
+        "all://*corp.example": None,
+    }
+    assert type(_transport_for(client, "https://track.customer.io/x")) is httpx.AsyncHTTPTransport
+    assert type(_transport_for(client, "https://a.corp.example/x")) is Http1Transport
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "fd00::/8" in warned and "[::1]" in warned
+
+
+@pytest.mark.parametrize(
+    "value",
+    [f"http://svc:pa#{PASSWORD}@proxy.corp:3128", f"ftp://svc:{PASSWORD}@proxy.corp:21"],
+    ids=["unencoded-password", "unknown-scheme"],
+)
+def test_a_proxy_url_that_cannot_be_used_names_the_variable_never_its_value(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("https_proxy", value)
+
+    with pytest.raises(ConfigError) as refused:
+        vendor_client("auto", 5.0)
+
+    (problem,) = refused.value.problems
+    assert problem.code == "C090" and "HTTPS_PROXY" in problem.message
+    shown = "".join(traceback.format_exception(refused.value))
+    assert PASSWORD not in shown and "svc" not in shown and "proxy.corp" not in shown
+
+
+@pytest.mark.parametrize("command", ["send", "deliver", "connect test"])
+@pytest.mark.usefixtures("secrets")
+def test_commands_that_deliver_refuse_an_unusable_proxy_before_they_start(
+    customerio_server: Any,
+    tmp_path: Path,
+    cli: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", f"http://svc:pa#{PASSWORD}@proxy.corp:3128")
+    config = write_config(tmp_path, [cio_connection(customerio_server)])
+    path = write_ndjson(tmp_path / "in.ndjson", batches(2, 1))
+    extra = [str(path)] if command == "send" else []
+
+    result = cli(*command.split(), "--config", str(config), *extra)
+
+    assert result.exit_code == 2, result.output
+    assert "environment:1:1: C090 HTTPS_PROXY (or https_proxy) is not a proxy URL" in result.output
+    assert PASSWORD not in result.output and "proxy.corp" not in result.output
+    assert customerio_server.accepted_items("POST /api/v2/batch") == []
