@@ -11,6 +11,7 @@ import ssl
 import struct
 import threading
 from collections.abc import Awaitable, Callable
+from typing import Self
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[bool]]
 
@@ -170,21 +171,17 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-class ScriptedServer:
-    """An HTTP/1.1 server on loopback in a thread of its own; each request's path picks
-    its handler. ``connections`` counts accepted connections, ``requests`` keeps each
-    request's raw bytes."""
+class LoopbackServer:
+    """An asyncio server on loopback in a thread of its own, serving each connection with
+    ``_serve`` (a subclass's): started on entering, every connection ended on leaving."""
 
-    def __init__(self, tls: ssl.SSLContext | None = None, greeting: bytes = b"") -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.tls = tls
-        self.greeting = greeting  # written as each connection opens, before any request
-        self.connections = 0
-        self.requests: list[bytes] = []
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.server: asyncio.Server | None = None
 
-    def __enter__(self) -> ScriptedServer:
+    def __enter__(self) -> Self:
         self.thread.start()
         started = asyncio.run_coroutine_threadsafe(
             asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls), self.loop
@@ -207,6 +204,21 @@ class ScriptedServer:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+
+class ScriptedServer(LoopbackServer):
+    """An HTTP/1.1 server on loopback in a thread of its own; each request's path picks
+    its handler. ``connections`` counts accepted connections, ``requests`` keeps each
+    request's raw bytes."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, greeting: bytes = b"") -> None:
+        super().__init__(tls)
+        self.greeting = greeting  # written as each connection opens, before any request
+        self.connections = 0
+        self.requests: list[bytes] = []
 
     def url(self, path: str) -> str:
         scheme = "https" if self.tls else "http"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import threading
 import traceback
 import urllib.parse
 from collections.abc import Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 from delivery_helpers import batches, cio_connection, write_config, write_ndjson
-from scripted_server import ScriptedServer
+from scripted_server import LoopbackServer, ScriptedServer
 
 from mapwire.contracts.errors import ConfigError
 from mapwire.runtime.config import load_config
@@ -31,40 +30,14 @@ from mapwire.runtime.transport_errors import describe_transport_error
 PASSWORD = "s3cr3t-Pa55"
 
 
-class ForwardingProxy:
+class ForwardingProxy(LoopbackServer):
     """A forwarding HTTP proxy on loopback in a thread of its own: it takes absolute-form
     requests (``POST http://host:port/path HTTP/1.1``), records each one's head, sends it
     in origin form to its target on a connection of its own and relays the answer."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.heads: list[bytes] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.server: asyncio.Server | None = None
-
-    def __enter__(self) -> ForwardingProxy:
-        self.thread.start()
-        started = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._serve, "127.0.0.1", 0), self.loop
-        )
-        self.server = started.result(10)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._close(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
-
-    async def _close(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        await self.server.wait_closed()
 
     def url(self, userinfo: str = "") -> str:
         return f"http://{userinfo}127.0.0.1:{self.port}"
