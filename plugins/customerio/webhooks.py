@@ -93,36 +93,33 @@ def sign(body: bytes, key: str, *, now: int | None = None) -> dict[str, str]:
     return {"X-CIO-Timestamp": stamp, "X-CIO-Signature": digest}
 
 
-#: Envelope field -> (check, what it must be).
-ENVELOPE: Final[dict[str, tuple[Callable[[Any], bool], str]]] = {
-    "event_id": (lambda v: isinstance(v, str) and bool(v), "a non-empty string"),
-    "object_type": (lambda v: isinstance(v, str), "a string"),
-    "metric": (lambda v: isinstance(v, str), "a string"),
-    "timestamp": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "data": (lambda v: isinstance(v, dict), "an object"),
+_STRING = (lambda v: isinstance(v, str), "a string")
+
+#: Envelope field -> (check, what it must be, the other names it may come under).
+#: Customer.io's spec calls ``object_type`` ``object_type_type`` on a subscription-preferences
+#: change (``cio_subscription_preferences_changed``).
+ENVELOPE: Final[dict[str, tuple[Callable[[Any], bool], str, tuple[str, ...]]]] = {
+    "event_id": (lambda v: isinstance(v, str) and bool(v), "a non-empty string", ()),
+    "object_type": (*_STRING, ("object_type_type",)),
+    "metric": (*_STRING, ()),
+    "timestamp": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", ()),
+    "data": (lambda v: isinstance(v, dict), "an object", ()),
 }
 
 
-#: Where Customer.io's spec puts ``object_type`` on a subscription-preferences change
-#: (``cio_subscription_preferences_changed``): a webhook may carry it under this name.
-SPEC_OBJECT_TYPE: Final = "object_type_type"
-
-
 def check_envelope(doc: Any) -> None:
-    """The five envelope fields every reporting webhook has, with their types; a webhook
-    with ``object_type_type`` (a string) in place of ``object_type``, as the spec describes
-    a subscription-preferences change, passes too. A webhook refused here is retried by
+    """The five envelope fields every reporting webhook has (each under its name or one of
+    the others ``ENVELOPE`` allows), with their types. A webhook refused here is retried by
     Customer.io only an hour later, with every later one held back behind it."""
     if not isinstance(doc, dict):
         raise InputError(f"body: expected an object, got {a_json_type(doc)}", code="invalid_shape")
-    for name, (ok, expected) in ENVELOPE.items():
-        if name == "object_type" and name not in doc and isinstance(doc.get(SPEC_OBJECT_TYPE), str):
-            continue
-        if name not in doc:
+    for name, (ok, expected, others) in ENVELOPE.items():
+        found = next((key for key in (name, *others) if key in doc), None)
+        if found is None:
             raise InputError(f"body.{name} is required", code="invalid_shape")
-        if not ok(doc[name]):
+        if not ok(doc[found]):
             raise InputError(
-                f"body.{name}: expected {expected}, got {a_json_type(doc[name])}",
+                f"body.{found}: expected {expected}, got {a_json_type(doc[found])}",
                 code="invalid_shape",
             )
 
