@@ -25,8 +25,9 @@ from ..contracts.errors import ConfigError, Problem
 
 logger = logging.getLogger("mapwire.delivery")
 
-#: The proxy variable of each URL pattern (its lower-case form is read first).
-VARIABLES = {"http://": "HTTP_PROXY", "https://": "HTTPS_PROXY", "all://": "ALL_PROXY"}
+#: The proxy variable of each scheme, ``all`` for every URL (its lower-case form is read
+#: first).
+VARIABLES = {"http": "HTTP_PROXY", "https": "HTTPS_PROXY", "all": "ALL_PROXY"}
 
 
 def environment_proxies() -> dict[str, str | None]:
@@ -36,9 +37,9 @@ def environment_proxies() -> dict[str, str | None]:
     client then has no mounts to look through."""
     found = urllib.request.getproxies()
     proxies: dict[str, str | None] = {}
-    for pattern in VARIABLES:
-        if url := found.get(pattern[: -len("://")]):
-            proxies[pattern] = url if "://" in url else f"http://{url}"
+    for scheme in VARIABLES:
+        if url := found.get(scheme):
+            proxies[f"{scheme}://"] = url if "://" in url else f"http://{url}"
     for host in (name.strip() for name in found.get("no", "").split(",")):
         if host == "*":
             return {}
@@ -74,7 +75,7 @@ def proxy_mounts(limits: httpx.Limits) -> dict[str, httpx.AsyncBaseTransport | N
 
 
 def _unusable(pattern: str, exc: Exception) -> ConfigError:
-    name = VARIABLES[pattern]
+    name = VARIABLES[pattern.removesuffix("://")]
     message = (
         f"{name} (or {name.lower()}) is not a proxy URL vendor requests can use "
         f"({type(exc).__name__}); its value is not shown, as it may hold a password"
