@@ -1,17 +1,18 @@
 """JSON Schema validation fast enough for every item on the delivery path.
 
-``SchemaValidator(schema)`` compiles the schema three times: to one plain function that
-answers "certainly valid" for the keywords it knows (``schema_predicate``, a fraction of a
-microsecond for a typical payload), to generated code (fastjsonschema) for the yes/no
-answer when that function is not sure, and to a jsonschema validator that is only asked
-for its detailed errors when the answer is no. Valid items, the overwhelming majority,
-never pay for a general validator's machinery. If fastjsonschema cannot handle a schema,
-jsonschema answers in its place.
+``SchemaValidator(schema)`` compiles the schema to one plain function that answers
+"certainly valid" for the keywords it knows (``schema_predicate``, a fraction of a
+microsecond for a typical payload). Only when that function is not sure does it build,
+once, the two slower validators: generated code (fastjsonschema) for the yes/no answer,
+and a jsonschema validator asked for its detailed errors when the answer is no. Valid
+items, the overwhelming majority, never pay for a general validator's machinery, and a
+process that only ever sees them never builds one (a command starts sooner). If
+fastjsonschema cannot handle a schema, jsonschema answers in its place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .schema_predicate import compile_predicate
@@ -22,29 +23,48 @@ if TYPE_CHECKING:
 
 class SchemaValidator:
     def __init__(self, schema: Mapping[str, Any], *, check_formats: bool = False) -> None:
-        import jsonschema  # imported when a validator is built, not with the package
-
-        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        checker = cls.FORMAT_CHECKER if check_formats else None
-        self._full: Any = cls(schema, format_checker=checker)
-        self.certainly_valid = compile_predicate(
-            schema, None if checker is None else checker.conforms
-        )
+        self._schema = schema
+        self._check_formats = check_formats
+        self._full: Any = None
+        self._fast: Callable[[Any], Any] | None = None
+        self._fast_error: type[Exception] = Exception
+        self._slow_built = False
+        self.certainly_valid = compile_predicate(schema, self._conforms if check_formats else None)
         """``certainly_valid(instance)``: ``True`` only when valid; ``False`` when invalid or
         unsure (``is_valid`` then asks the slower validators)."""
-        self._fast: Any = None
+
+    def _conforms(self, instance: Any, fmt: str) -> bool:
+        """The full validator's format checker's answer (the checker built on first use)."""
+        return bool(self._full_validator().format_checker.conforms(instance, fmt))
+
+    def _full_validator(self) -> Any:
+        if self._full is None:
+            import jsonschema  # imported when first needed, not with the package
+
+            cls = jsonschema.validators.validator_for(
+                self._schema, default=jsonschema.Draft202012Validator
+            )
+            checker = cls.FORMAT_CHECKER if self._check_formats else None
+            self._full = cls(self._schema, format_checker=checker)
+        return self._full
+
+    def _build_slow(self) -> None:
+        self._full_validator()
         try:
             import fastjsonschema
 
-            fast_schema = {k: v for k, v in schema.items() if k != "$schema"}
-            self._fast = fastjsonschema.compile(fast_schema, use_formats=check_formats)
-            self._fast_error: type[Exception] = fastjsonschema.JsonSchemaException
+            fast_schema = {k: v for k, v in self._schema.items() if k != "$schema"}
+            self._fast = fastjsonschema.compile(fast_schema, use_formats=self._check_formats)
+            self._fast_error = fastjsonschema.JsonSchemaException
         except Exception:  # an unsupported keyword: jsonschema answers alone
             self._fast = None
+        self._slow_built = True
 
     def is_valid(self, instance: Any) -> bool:
         if self.certainly_valid(instance):
             return True
+        if not self._slow_built:
+            self._build_slow()
         if self._fast is None:
             return bool(self._full.is_valid(instance))
         try:
@@ -55,5 +75,5 @@ class SchemaValidator:
 
     def iter_errors(self, instance: Any) -> Iterator[jsonschema.ValidationError]:
         """Every error, from jsonschema (slow: call it when ``is_valid`` said no)."""
-        errors: Iterator[jsonschema.ValidationError] = self._full.iter_errors(instance)
+        errors: Iterator[jsonschema.ValidationError] = self._full_validator().iter_errors(instance)
         return errors
