@@ -50,6 +50,7 @@ from .contracts.queue import (
     QueueEntry,
     history_from,
 )
+from .contracts.schema_predicate import ASCII_PATTERN
 from .contracts.schema_validator import SchemaValidator
 from .contracts.source import Source
 from .contracts.store import (
@@ -68,6 +69,7 @@ from .contracts.wire_json import wire_json
 __version__ = "0.1.0"
 
 __all__ = [
+    "ASCII_PATTERN",
     "DELIVERED",
     "DELIVERY",
     "MAPPING",

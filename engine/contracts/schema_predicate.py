@@ -11,7 +11,9 @@ predicate may be stricter than the schema but never more lenient:
 * ``number`` accepts finite floats only, and a bound compares false against NaN;
 * ``enum`` and ``const`` compare type and value (``1`` is not ``true``);
 * ``pattern`` is searched with Python's ``re`` and ``format`` asks the full validator's
-  format checker, as the full validator does.
+  format checker, as the full validator does; the pattern that admits ASCII strings alone
+  (``ASCII_PATTERN``) is ``str.isascii``, the same answer for a tenth of the cost;
+* ``allOf`` checks each of its schemas on the value (a caller narrows a schema with it).
 
 The generated code is one function with the checks inlined, property by property, so a
 valid payload costs a fraction of a general validator's generic machinery: it is the fast
@@ -67,6 +69,7 @@ _HANDLED = frozenset(
         "pattern",
         "format",
         "propertyNames",
+        "allOf",
     }
 )
 """The keywords the predicate checks itself; any other sends the instance to the full
@@ -86,6 +89,8 @@ _GUARDS = {
     "array": "type({v}) is list",
 }
 _NUMBER_GUARD = "(type({v}) is int or type({v}) is float)"
+ASCII_PATTERN = "^[\\x00-\\x7f]*$"
+"""Strings of ASCII characters only, any length: the pattern ``str.isascii`` answers."""
 _MAX_DEPTH = 16
 _MAX_LINES = 4000
 
@@ -152,6 +157,15 @@ class _Emitter:
         self.emit_number(node, v, pad, only)
         self.emit_array(node, v, pad, only, depth)
         self.emit_object(node, v, pad, only, depth)
+        if "allOf" in node:
+            self.emit_all_of(node["allOf"], v, pad, depth)
+
+    def emit_all_of(self, schemas: Any, v: str, pad: str, depth: int) -> None:
+        if not isinstance(schemas, list) or not schemas:
+            self.fail(pad)
+            return
+        for schema in schemas:
+            self.emit(schema, v, pad, depth + 1)
 
     def guarded(self, kind: str, only: str | None, v: str, pad: str) -> str:
         """The indentation for checks that apply to one JSON type only."""
@@ -205,19 +219,26 @@ class _Emitter:
         pattern = node.get("pattern")
         if pattern is not None:
             inner = self.guarded("string", only, v, pad)
-            try:
-                compiled = re.compile(pattern) if isinstance(pattern, str) else None
-            except re.error:
-                compiled = None
-            if compiled is None:
-                self.fail(inner)
-            else:  # unanchored, with Python's re: as the full validator searches
-                self.lines.append(f"{inner}if {self.const(compiled)}.search({v}) is None:")
+            if pattern == ASCII_PATTERN:  # exactly the strings ``isascii`` accepts
+                self.lines.append(f"{inner}if not {v}.isascii():")
                 self.fail(inner + "    ")
+            else:
+                self.emit_pattern(pattern, v, inner)
         if "format" in node and self.conforms is not None:
             # Without a format checker a format is an annotation; with one, its answer.
             fmt = self.const(node["format"])
             self.lines.append(f"{pad}if not {self.const(self.conforms)}({v}, {fmt}):")
+            self.fail(pad + "    ")
+
+    def emit_pattern(self, pattern: Any, v: str, pad: str) -> None:
+        try:
+            compiled = re.compile(pattern) if isinstance(pattern, str) else None
+        except re.error:
+            compiled = None
+        if compiled is None:
+            self.fail(pad)
+        else:  # unanchored, with Python's re: as the full validator searches
+            self.lines.append(f"{pad}if {self.const(compiled)}.search({v}) is None:")
             self.fail(pad + "    ")
 
     def emit_number(self, node: Mapping[str, Any], v: str, pad: str, only: str | None) -> None:
@@ -279,10 +300,15 @@ class _Emitter:
             self.lines.append(f"{inner}if not {v}.keys() <= {self.const(frozenset(props))}:")
             self.fail(inner + "    ")
         elif extra is not True and extra != {}:
-            key = self.name("_k")
-            self.lines.append(f"{inner}for {key} in {v}:")
-            self.lines.append(f"{inner}    if {key} not in {self.const(frozenset(props))}:")
-            self.emit(extra, f"{v}[{key}]", inner + "        ", depth + 1)
+            value = self.name("_x")
+            if props:
+                key = self.name("_k")
+                self.lines.append(f"{inner}for {key}, {value} in {v}.items():")
+                self.lines.append(f"{inner}    if {key} not in {self.const(frozenset(props))}:")
+                self.emit(extra, value, inner + "        ", depth + 1)
+            else:  # every value is an additional one
+                self.lines.append(f"{inner}for {value} in {v}.values():")
+                self.emit(extra, value, inner + "    ", depth + 1)
         for name, sub in props.items():
             if self.resolve(sub) is True or self.resolve(sub) == {}:
                 continue

@@ -42,7 +42,7 @@ from .actions import (
 )
 from .plain_events import plain_item
 from .settings import REGIONS, SECRET_SETTINGS, SETTINGS_SCHEMA, CioSettings, read_settings
-from .validation import certainly_valid, validate
+from .validation import certainly_plain, validate
 
 if TYPE_CHECKING:
     import httpx
@@ -271,7 +271,7 @@ class CustomerIO(Destination):
         """The checks ``prepare`` makes before rendering, as messages (empty: it would go).
         A payload the compiled schema check is sure of, with plain timestamps and
         identifiers, passes without the copies and messages of ``_checked``."""
-        if limits.plainly_within(payload) and certainly_valid(action, payload):
+        if certainly_plain(action, payload):
             return []
         try:
             self._checked(action, payload, [])

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapwire import PermanentDeliveryError, wire_json
+from mapwire import ASCII_PATTERN, PermanentDeliveryError, wire_json
 
 MAX_ID_BYTES = 150
 MAX_ATTRIBUTE_NAME_BYTES = 150
@@ -116,6 +116,35 @@ def plainly_within(payload: Mapping[str, Any]) -> bool:
         and ("primary" not in payload or _plain_identifiers(payload["primary"]))
         and ("secondary" not in payload or _plain_identifiers(payload["secondary"]))
     )
+
+
+_PLAIN_ID = {"type": "string", "maxLength": MAX_ID_BYTES, "pattern": ASCII_PATTERN}
+_PLAIN_IDENTIFIERS = {"type": "object", "additionalProperties": _PLAIN_ID}
+_PLAIN_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP}
+PLAIN: dict[str, Any] = {
+    "timestamp_ms": {"type": "integer", "minimum": 0, "exclusiveMaximum": MAX_TIMESTAMP * 1000},
+    **{name: _PLAIN_SECONDS for name in TIMESTAMP_FIELDS},
+    "device": {"type": ["object", "null"], "properties": {"last_used": False}},
+    **{name: _PLAIN_IDENTIFIERS for name in ("identifiers", "primary", "secondary")},
+}
+"""``plainly_within`` as JSON Schema, property by property."""
+
+
+def plain_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """An action's payload ``schema`` narrowed to the payloads ``plainly_within`` passes,
+    each of ``PLAIN``'s properties checked beside the schema's own (``allOf``), so that one
+    compiled check (``SchemaValidator.certainly_valid``) answers both at once."""
+    props = dict(schema.get("properties") or {})
+    rest = {}
+    for name, plain in PLAIN.items():
+        if name in props:
+            props[name] = {"allOf": [props[name], plain]}
+        elif schema.get("additionalProperties", True) is not False:
+            rest[name] = plain  # allowed beside the schema's properties: narrowed too
+    narrowed = {**schema, "properties": props}
+    if rest:
+        narrowed["allOf"] = [*schema.get("allOf", ()), {"properties": rest}]
+    return narrowed
 
 
 def _plain_identifiers(who: Any) -> bool:

@@ -4,8 +4,8 @@
 (timestamps resolved, the schema, the identifiers) and ``_render`` (repairs, the v2
 entity, its size and limits), with the copies and dispatch every kind of action needs. The
 commonest items are a Track v2 ``event``, ``screen`` or ``page``, and an ``identify``, that
-need nothing of that: the payload plainly within the limits (``limits.plainly_within``),
-certainly valid (``validation.certainly_valid``), a timestamp that is a timestamp, and for
+need nothing of that: the payload plainly within the limits and certainly valid
+(``validation.certainly_plain``), a timestamp that is a timestamp, and for
 an event a short ASCII name and no message-override keys to leave out of its data (or
 overrides allowed), for an identify attributes that no repair touches. For them,
 ``plain_item`` renders the entity (``actions.v2_entity``) and encodes it directly; for
@@ -25,7 +25,7 @@ from . import limits
 from .actions import EVENT_ACTIONS, v2_entity
 from .repairs import attributes, event_data_kept
 from .settings import CioSettings
-from .validation import certainly_valid
+from .validation import certainly_plain
 
 
 def plain_item(name: str, payload: Mapping[str, Any], cfg: CioSettings) -> bytes | None:
@@ -40,7 +40,7 @@ def plain_event(name: str, payload: Mapping[str, Any], cfg: CioSettings) -> byte
     docstring), byte for byte what ``_render`` would encode; None otherwise."""
     if name not in EVENT_ACTIONS or cfg.api != "v2":
         return None
-    if not (limits.plainly_within(payload) and certainly_valid(name, payload)):
+    if not certainly_plain(name, payload):
         return None
     event_name = payload["name"]
     if not (len(event_name) <= limits.MAX_EVENT_NAME_BYTES and event_name.isascii()):
@@ -60,7 +60,7 @@ def plain_identify(payload: Mapping[str, Any], cfg: CioSettings) -> bytes | None
     module docstring), byte for byte what ``_render`` would encode; None otherwise."""
     if cfg.api != "v2":
         return None
-    if not (limits.plainly_within(payload) and certainly_valid("identify", payload)):
+    if not certainly_plain("identify", payload):
         return None
     resolved = _resolved(payload)
     if resolved is None:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapwire.contracts.schema_predicate import compile_predicate
+from mapwire.contracts.schema_predicate import ASCII_PATTERN, compile_predicate
 
 DRAFT = jsonschema.Draft202012Validator
 CHECKER = DRAFT.FORMAT_CHECKER
@@ -40,6 +40,16 @@ SCHEMAS: list[dict[str, Any]] = [
     {"minLength": 1, "minimum": 3, "minItems": 1, "required": ["k"]},  # no type: per kind
     {"oneOf": [{"type": "string"}, {"type": "integer"}]},  # left to the full validator
     {"type": "string", "format": "email"},
+    {"type": ["string", "integer"], "pattern": ASCII_PATTERN, "maxLength": 2},
+    {  # a schema narrowed by allOf, its $ref read from the root beside it
+        "type": "object",
+        "properties": {"id": {"$ref": "#/$defs/id"}, "n": {"type": "number"}},
+        "$defs": {"id": {"type": "string", "minLength": 1}},
+        "allOf": [
+            {"properties": {"id": {"maxLength": 2, "pattern": ASCII_PATTERN}}},
+            {"properties": {"n": {"type": "integer", "minimum": 0}}, "required": ["n"]},
+        ],
+    },
 ]
 
 JSON_VALUES = st.recursive(
@@ -47,7 +57,7 @@ JSON_VALUES = st.recursive(
     | st.booleans()
     | st.integers(-5, 20)
     | st.floats(allow_nan=True, allow_infinity=True)
-    | st.sampled_from(["", "a", "ab", "abc", "A1", "x@y.z", "id", "no-at", "a\n"]),
+    | st.sampled_from(["", "a", "ab", "abc", "A1", "x@y.z", "id", "no-at", "a\n", "é", "a\né"]),
     lambda inner: (
         st.lists(inner, max_size=4)
         | st.dictionaries(
@@ -89,6 +99,8 @@ def test_never_more_lenient_than_json_schema(schema: dict[str, Any], instance: A
         ({"type": "object", "patternProperties": {"^a": {}}}, {}),
         ({"type": "integer", "exclusiveMinimum": True}, 1),  # draft 4's boolean form
         ({"type": "string", "minLength": "1"}, "a"),  # not a count
+        ({"allOf": [{"type": "string"}, {"not": {"const": "a"}}]}, "b"),
+        ({"allOf": []}, 1),  # not a schema
     ],
 )
 def test_unsure_means_false(schema: dict[str, Any], instance: Any) -> None:
@@ -113,3 +125,17 @@ def test_nested_loops_stay_within_what_python_compiles() -> None:
     quick = compile_predicate(nested)
     assert quick([[[]]])
     assert not quick([1])
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(max_size=6) | st.sampled_from(["a\n", "\né", "é\n"]))
+def test_the_ascii_pattern_is_exactly_isascii(text: str) -> None:
+    """Tested as ``str.isascii`` (not searched), with the full validator's very answer."""
+    schema = {"type": "string", "pattern": ASCII_PATTERN}
+    assert compile_predicate(schema)(text) is DRAFT(schema).is_valid(text) is text.isascii()
+
+
+def test_all_of_holds_every_schema() -> None:
+    narrowed = {"type": "integer", "allOf": [{"minimum": 0}, {"maximum": 9}]}
+    quick = compile_predicate(narrowed)
+    assert [quick(n) for n in (-1, 0, 9, 10)] == [False, True, True, False]
