@@ -70,6 +70,7 @@ def _describe(error: Any) -> str:
 
 
 _PLAIN: dict[str, Callable[[Any], bool]] = {}
+"""Each action's compiled check, built once (intake asks it of every action it takes)."""
 
 
 def certainly_plain(name: str, payload: Mapping[str, Any]) -> bool:

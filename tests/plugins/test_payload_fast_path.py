@@ -142,6 +142,15 @@ def test_everyday_customerio_payloads_take_the_fast_path(name: str) -> None:
     assert CustomerIO().check_payload(name, TYPICAL[name]) == []
 
 
+def test_a_schema_open_to_more_properties_is_narrowed_beside_them() -> None:
+    """The limits' conditions reach a property the schema does not name but allows."""
+    quick = compile_predicate(limits.plain_schema({"type": "object", "properties": {}}))
+    assert quick({"timestamp": 1, "identifiers": {"id": "u-1"}, "other": 1.5})
+    assert not quick({"timestamp": 1.0})
+    assert not quick({"identifiers": {"id": "é"}})
+    assert not quick({"device": {"last_used": 1}})
+
+
 def test_a_payload_the_fast_path_is_unsure_of_gets_the_full_messages() -> None:
     bad = {"identifiers": {"id": "u-1", "email": "a@example.com"}, "name": ""}
     problems = CustomerIO().check_payload("event", bad)
