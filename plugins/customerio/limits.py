@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapwire import ASCII_PATTERN, PermanentDeliveryError, wire_json
+from mapwire import ASCII_PATTERN, PermanentDeliveryError, SchemaValidator, wire_json
 
 MAX_ID_BYTES = 150
 MAX_ATTRIBUTE_NAME_BYTES = 150
@@ -90,34 +90,6 @@ def normalize_timestamps(payload: Mapping[str, Any]) -> dict[str, Any]:
     return out  # type: ignore[no-any-return]
 
 
-def plainly_within(payload: Mapping[str, Any]) -> bool:
-    """``True`` when ``normalize_timestamps`` and ``check_identifier`` would pass the payload
-    unchanged, and ``timestamp_ms`` converts to seconds within range: integer timestamps
-    within range and short ASCII identifiers. ``False`` means "run the checks" (a float
-    timestamp, a long or non-ASCII identifier, a problem), never that the payload is bad."""
-    if "timestamp_ms" in payload:
-        value = payload["timestamp_ms"]
-        if type(value) is not int or not 0 <= value < MAX_TIMESTAMP * 1000:
-            return False
-    if "timestamp" in payload:
-        value = payload["timestamp"]
-        if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
-            return False
-    if "created_at" in payload:
-        value = payload["created_at"]
-        if type(value) is not int or not 0 <= value <= MAX_TIMESTAMP:
-            return False
-    if "device" in payload:
-        device = payload["device"]
-        if device is not None and (type(device) is not dict or "last_used" in device):
-            return False
-    return (
-        ("identifiers" not in payload or _plain_identifiers(payload["identifiers"]))
-        and ("primary" not in payload or _plain_identifiers(payload["primary"]))
-        and ("secondary" not in payload or _plain_identifiers(payload["secondary"]))
-    )
-
-
 _PLAIN_ID = {"type": "string", "maxLength": MAX_ID_BYTES, "pattern": ASCII_PATTERN}
 _PLAIN_IDENTIFIERS = {"type": "object", "additionalProperties": _PLAIN_ID}
 _PLAIN_SECONDS = {"type": "integer", "minimum": 0, "maximum": MAX_TIMESTAMP}
@@ -127,7 +99,19 @@ PLAIN: dict[str, Any] = {
     "device": {"type": ["object", "null"], "properties": {"last_used": False}},
     **{name: _PLAIN_IDENTIFIERS for name in ("identifiers", "primary", "secondary")},
 }
-"""``plainly_within`` as JSON Schema, property by property."""
+"""What makes a payload plainly within the limits, property by property: integer timestamps
+within range (``timestamp_ms`` too, in milliseconds), no device ``last_used`` and short ASCII
+identifiers. ``normalize_timestamps`` and ``check_identifier`` then pass it unchanged, and
+``timestamp_ms`` converts to seconds within range."""
+
+_PLAINLY_WITHIN = SchemaValidator({"type": "object", "properties": PLAIN}).certainly_valid
+
+
+def plainly_within(payload: Mapping[str, Any]) -> bool:
+    """``True`` when the payload is plainly within the limits (``PLAIN``). ``False`` means
+    "run the checks" (a float timestamp, a long or non-ASCII identifier, a problem), never
+    that the payload is bad."""
+    return _PLAINLY_WITHIN(payload)
 
 
 def plain_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -145,15 +129,6 @@ def plain_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     if rest:
         narrowed["allOf"] = [*schema.get("allOf", ()), {"properties": rest}]
     return narrowed
-
-
-def _plain_identifiers(who: Any) -> bool:
-    if type(who) is not dict:
-        return False
-    for value in who.values():
-        if type(value) is not str or len(value) > MAX_ID_BYTES or not value.isascii():
-            return False
-    return True
 
 
 def check_identifier(field: str, identifiers: Mapping[str, Any]) -> None:

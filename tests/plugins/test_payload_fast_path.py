@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from mapwire import PermanentDeliveryError, SchemaValidator
 from mapwire.contracts.schema_predicate import compile_predicate
-from mapwire.plugins.customerio import limits
+from mapwire.plugins.customerio import limits, repairs
 from mapwire.plugins.customerio.action_schemas import ACTIONS as CIO_ACTIONS
 from mapwire.plugins.customerio.destination import CustomerIO
 from mapwire.plugins.customerio.validation import certainly_plain
@@ -83,6 +83,23 @@ def mutated(draw: st.DrawFn) -> tuple[str, str, Any]:
         else:
             target[draw(st.sampled_from(sorted(target)))] = draw(VALUES)
     return vendor, name, payload
+
+
+@settings(max_examples=1500, deadline=None)
+@given(case=mutated())
+def test_plainly_within_means_the_limits_change_nothing(case: tuple[str, str, Any]) -> None:
+    """What ``plainly_within`` passes, the checks it stands for pass unchanged: timestamps
+    in seconds (``timestamp_ms`` converted), identifiers within their limit."""
+    vendor, _, payload = case
+    if vendor != "customerio" or not limits.plainly_within(payload):
+        event("not plain")
+        return
+    event("plain")
+    resolved = repairs.resolve_timestamp_ms(payload, [])
+    assert limits.normalize_timestamps(resolved) is resolved
+    for field in ("identifiers", "primary", "secondary"):
+        if field in payload:
+            limits.check_identifier(field, payload[field])
 
 
 def test_the_seeds_cover_both_vendors() -> None:
