@@ -7,7 +7,8 @@ client (``http1.vendor_client``): a pattern to httpx's own transport for that pr
 ``None`` (the client's own transport) for a host that goes direct.
 
 A ``NO_PROXY`` entry httpx cannot read as a host (an IPv6 range such as ``fd00::/8``,
-``[::1]``) is left out with a warning, rather than stopping every vendor request as httpx
+``[::1]``) is left out with a warning (once per process: the check at start and every
+client after it read the same variables), rather than stopping every vendor request as httpx
 itself would; like httpx, an IPv4 range matches only its first address and a port is
 compared as written. A proxy URL that cannot be used stops the client's construction with a
 ``ConfigError`` naming the variable, never its value (a proxy URL may hold a password).
@@ -29,6 +30,9 @@ logger = logging.getLogger("mapwire.delivery")
 #: first).
 VARIABLES = {"http": "HTTP_PROXY", "https": "HTTPS_PROXY", "all": "ALL_PROXY"}
 
+#: The ``NO_PROXY`` entries this process has warned about already.
+_warned: set[str] = set()
+
 
 def environment_proxies() -> dict[str, str | None]:
     """URL patterns (``http://``, ``https://``, ``all://``) to proxy URLs, and each usable
@@ -49,7 +53,9 @@ def environment_proxies() -> dict[str, str | None]:
         try:
             httpx.URL(pattern)
         except (httpx.InvalidURL, ValueError):
-            logger.warning("NO_PROXY entry %r is not a host httpx can match: left out", host)
+            if host not in _warned:
+                _warned.add(host)
+                logger.warning("NO_PROXY entry %r is not a host httpx can match: left out", host)
             continue
         proxies[pattern] = None
     return proxies if any(proxies.values()) else {}

@@ -20,6 +20,7 @@ from delivery_helpers import batches, cio_connection, write_config, write_ndjson
 from scripted_server import LoopbackServer, ScriptedServer
 
 from mapwire.contracts.errors import ConfigError
+from mapwire.runtime import env_proxies
 from mapwire.runtime.config import load_config
 from mapwire.runtime.env_proxies import environment_proxies
 from mapwire.runtime.http1 import Http1Transport, VendorClient, vendor_client
@@ -280,13 +281,16 @@ def test_delivery_goes_through_the_proxy(
 def test_a_no_proxy_entry_httpx_cannot_read_is_left_out_not_fatal(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """httpx itself refuses to build a client for these; delivery goes on without them."""
+    """httpx itself refuses to build a client for these; delivery goes on without them,
+    and each is warned about once, however many clients read the variables after it."""
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
     monkeypatch.setenv("NO_PROXY", "localhost,fd00::/8,[::1],corp.example")
+    monkeypatch.setattr(env_proxies, "_warned", set())  # as a new process
 
     with caplog.at_level("WARNING", logger="mapwire.delivery"):
         found = environment_proxies()
         client = vendor_client("auto", 5.0)
+        vendor_client("auto", 5.0)
 
     assert found == {
         "https://": "http://proxy.corp:3128",
@@ -295,8 +299,9 @@ def test_a_no_proxy_entry_httpx_cannot_read_is_left_out_not_fatal(
     }
     assert type(_transport_for(client, "https://track.customer.io/x")) is httpx.AsyncHTTPTransport
     assert type(_transport_for(client, "https://a.corp.example/x")) is Http1Transport
-    warned = " ".join(r.getMessage() for r in caplog.records)
-    assert "fd00::/8" in warned and "[::1]" in warned
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 2
+    assert "fd00::/8" in warned[0] and "[::1]" in warned[1]
 
 
 @pytest.mark.parametrize(
