@@ -188,19 +188,22 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
 
     def ordering_key(self, action: str, payload: Mapping[str, Any]) -> str:
         """The user: ``customer_id`` when the payload has one (the identity mParticle
-        resolves a profile by first), else the identities and mpid together, as a batch
-        names its user, or the mpid alone when it has no identities; ``""`` when the payload
-        names no one (it will be refused)."""
+        resolves a profile by first), else the mpid (the profile itself: its items are
+        ordered together whether or not they also carry an email, say), else every
+        identity together, as a batch names its user; ``""`` when the payload names no one
+        (it will be refused)."""
         identities = payload.get("user_identities")
         if not isinstance(identities, Mapping):
             identities = {}
-        mpid = payload.get("mpid")
-        if not identities and mpid is None:
-            return ""
         customer = identities.get("customer_id")
         if customer is not None:
             return person_key("customer_id", customer)
-        return person_key("user", sorted(identities.items()), mpid)
+        mpid = payload.get("mpid")
+        if mpid is not None:
+            return person_key("mpid", mpid)
+        if not identities:
+            return ""
+        return person_key("user", sorted(identities.items()))
 
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``; the items of a request share its fate."""

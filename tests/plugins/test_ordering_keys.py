@@ -22,12 +22,19 @@ def test_customerio_orders_by_the_person_named_in_the_payload() -> None:
     assert "u1" not in by_id and "ann" not in person, "no personal data in the key"
 
 
-def test_mparticle_orders_by_customer_id_else_every_identity() -> None:
+def test_mparticle_orders_by_customer_id_else_mpid_else_every_identity() -> None:
     key = MParticle().ordering_key
     user = key("custom_event", {"user_identities": {"customer_id": "c1", "email": "a@x.io"}})
     assert user == key("user_attributes", {"user_identities": {"customer_id": "c1"}})
+    assert user == key("custom_event", {"user_identities": {"customer_id": "c1"}, "mpid": 7})
     assert user != key("custom_event", {"user_identities": {"customer_id": "c2"}})
-    other = key("screen_view", {"user_identities": {"email": "a@x.io"}, "mpid": 7})
-    assert other == key("custom_event", {"mpid": 7, "user_identities": {"email": "a@x.io"}})
-    assert other != key("custom_event", {"user_identities": {"email": "a@x.io"}})
+    profile = key("screen_view", {"user_identities": {"email": "a@x.io"}, "mpid": 7})
+    assert profile == key("custom_event", {"mpid": 7, "user_identities": {"email": "a@x.io"}})
+    # one profile, whichever identities each item carries beside its mpid
+    assert profile == key("custom_event", {"mpid": 7, "user_identities": {}})
+    assert profile == key("custom_event", {"mpid": 7, "user_identities": {"email": "b@x.io"}})
+    assert profile != key("custom_event", {"mpid": 8, "user_identities": {"email": "a@x.io"}})
+    by_email = key("custom_event", {"user_identities": {"email": "a@x.io", "other": "o"}})
+    assert by_email == key("custom_event", {"user_identities": {"other": "o", "email": "a@x.io"}})
+    assert by_email not in (profile, user)
     assert key("custom_event", {"user_identities": {}}) == key("custom_event", {}) == ""
