@@ -5,14 +5,15 @@ Every item goes out as a batch of its own (``requests``: its ``source_request_id
 depends on the item alone, so a resent item is deduplicated by mParticle). The item's
 batch is therefore rendered once, at intake, for the connection's environment
 (``requests.lone_batch``, exactly as delivery would), and the wire keeps beside it what
-sending needs without reading it: the item's size and repairs, its user (identities and
-mpid, as canonical JSON) and its event's timestamp (the historical split keeps each
+sending needs without reading it: the item's size and repairs, its user (``user_key``,
+as canonical JSON) and its event's timestamp (the historical split keeps each
 user's order), and its message id. ``restore`` gives an ``AheadItem``; ``requests.build``
 sends its ``encoded`` batch as is: nothing at delivery reads the batch back.
 
-The wire: ``mp2 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
-message id]``, a newline and the batch. A wire of an older form (``mp1``) or of other
-settings restores to None: delivery prepares that item from its action, as before.
+The wire: ``mp3 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
+message id]``, a newline and the batch. A wire of an older form (``mp1``; ``mp2``, whose
+user was its identities and mpid together) or of other settings restores to None:
+delivery prepares that item from its action, as before.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .actions import ItemBody
 from .wire import encode
 
 #: The form and the ``oversize`` policy of the wire (only the default one is prepared ahead).
-HEAD = b"mp2 truncate "
+HEAD = b"mp3 truncate "
 
 
 @dataclass(slots=True)
@@ -46,10 +47,16 @@ class AheadItem(PreparedItem):
 
 
 def user_key(body: ItemBody) -> tuple[Any, ...]:
-    """Identifies the user of a rendered item: its identities (any order; none when it is
-    named by mpid alone) and mpid."""
-    identities = body.get("user_identities")
-    return (*(sorted(identities.items()) if identities else ()), body.get("mpid"))
+    """Identifies the user of a rendered item as ``MParticle.ordering_key`` does: its
+    ``customer_id``, else its mpid, else all its identities (any order)."""
+    identities = body.get("user_identities") or {}
+    customer = identities.get("customer_id")
+    if customer is not None:
+        return ("customer_id", customer)
+    mpid = body.get("mpid")
+    if mpid is not None:
+        return ("mpid", mpid)
+    return ("user", *sorted(identities.items()))
 
 
 def user_text(body: ItemBody) -> str:

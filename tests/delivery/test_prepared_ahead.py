@@ -130,6 +130,8 @@ def test_mparticle_prepares_again_under_another_oversize_policy_or_environment()
     assert mp.restore(wire, {**MP, "environment": "development"}) is None
     older = b"mp1 truncate [7,[]]\n" + wire.partition(b"\n")[2]  # the form before batches
     assert mp.restore(older, MP) is None
+    keyed_otherwise = b"mp2" + wire.removeprefix(b"mp3")  # its user: identities and mpid
+    assert mp.restore(keyed_otherwise, MP) is None
     other = Action("mparticle", action, payload)
     assert mp.prepare_ahead(other, {**MP, "oversize": "dead_letter"}) == ([], None)
 

@@ -73,6 +73,49 @@ def test_one_users_items_go_out_in_their_order_across_the_endpoints(
     ]
 
 
+def test_a_profiles_items_keep_their_order_whichever_identities_each_carries(
+    settings: dict[str, Any], prepare: Prepare
+) -> None:
+    """Items of one mpid are one user (as their ordering key says), with or without an
+    email beside it; a ``customer_id`` names the user whatever else an item carries."""
+    old = NOW_MS - 31 * DAY_MS
+    mpid, email = {"mpid": 8_876_543_210_123_456}, {"email": "a@example.com"}
+    items = [
+        prepare(
+            "custom_event",
+            user_identities=email,
+            event_name="old1",
+            **mpid,
+            timestamp_unixtime_ms=old,
+        ),
+        prepare(
+            "custom_event",
+            user_identities={},
+            event_name="new1",
+            **mpid,
+            timestamp_unixtime_ms=NOW_MS,
+        ),
+        prepare("custom_event", user="c1", event_name="old2", timestamp_unixtime_ms=old),
+        prepare(
+            "custom_event",
+            user_identities={"customer_id": "c1", **email},
+            event_name="new2",
+            timestamp_unixtime_ms=NOW_MS,
+        ),
+    ]
+    requests = build(items, resolve(settings), now_ms=NOW_MS)
+    sent = [
+        (r.endpoint, [i.body["event"]["data"]["event_name"] for i in r.items]) for r in requests
+    ]
+    # each user's new item waits for their old one (told apart by their identities alone,
+    # both new items would have gone first, in the recent request gathered before)
+    assert sent == [
+        ("/bulkevents/historical", ["old1"]),
+        ("/bulkevents/historical", ["old2"]),
+        ("/bulkevents", ["new1", "new2"]),
+    ]
+
+
 def test_recent_traffic_alone_makes_no_historical_request(
     settings: dict[str, Any], prepare: Prepare
 ) -> None:
