@@ -1,13 +1,15 @@
-"""The result types of JMESPath functions, for the type checks.
+"""The types of JMESPath functions, for the type checks: their results and the
+arguments they take.
 
 Builtins have known results (``BUILTIN_RETURNS``, some depending on their arguments'
 types); a plugin function declares the JSON type(s) it returns (``returns_type``); any
-other function gives ``any``.
+other function gives ``any``. ``refused_arguments`` holds the inferred type of each
+argument to the types the function's signature takes (jmespath's, or the plugin's).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .typing_schema import (
@@ -69,3 +71,52 @@ def returns_type(spec: Any) -> Ty:
     if isinstance(spec, list | tuple) and all(isinstance(s, str) for s in spec):
         return from_kinds(spec)
     return ANY
+
+
+#: The kinds of value each of jmespath's signature types takes (``expref`` is no value).
+_TAKES = {
+    "number": frozenset({"integer", "number"}),
+    "string": frozenset({"string"}),
+    "boolean": frozenset({"boolean"}),
+    "array": frozenset({"array"}),
+    "array-number": frozenset({"array"}),
+    "array-string": frozenset({"array"}),
+    "object": frozenset({"object"}),
+    "null": frozenset({"null"}),
+}
+
+
+def refused_arguments(
+    name: str,
+    signature: Sequence[Mapping[str, Any]] | None,
+    nodes: Sequence[Mapping[str, Any]],
+    args: Sequence[Ty],
+) -> Iterator[tuple[int, str]]:
+    """``(place, message)`` for each argument none of whose values ``name`` takes: a call
+    that fails whenever the argument has a value. An argument only some of whose types are
+    taken passes (a source schema's union, say, that the rule's ``when`` narrows: the
+    checks do not follow it), and so does null (many functions take it; a missing value is
+    the mapping's null handling, not a type mistake). A wrong count of arguments is the
+    planner's to report."""
+    if not signature:
+        return
+    variadic = bool(signature[-1].get("variadic"))
+    if len(args) < len(signature) or (len(args) > len(signature) and not variadic):
+        return
+    for place, (node, ty) in enumerate(zip(nodes, args, strict=True)):
+        spec = signature[min(place, len(signature) - 1)]
+        wanted = [t for t in spec.get("types") or () if t != "expref"]
+        if not wanted or node["type"] == "expref" or any(t not in _TAKES for t in wanted):
+            continue  # anything goes, or an expression reference, or a type unknown here
+        taken = frozenset().union(*(_TAKES[t] for t in wanted))
+        given = ty.kinds - {"null"}
+        if not ty.checked or not given or given & taken:
+            continue
+        yield (
+            place,
+            (
+                f"argument {place + 1} of {name}() is {ty.describe()}; {name}() takes "
+                f"{' or '.join(wanted)}, so the call fails for every {' or '.join(sorted(given))}"
+                " value"
+            ),
+        )

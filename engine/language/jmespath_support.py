@@ -233,13 +233,13 @@ class Builtins(jfunctions.Functions):
     false (as the Go implementation does), and ``merge`` refuses an argument after the
     first that is not an object as it refuses the first (jmespath's type error)."""
 
-    @jfunctions.signature({"types": ["array", "string"]}, {"types": []})  # type: ignore[misc]
+    @jfunctions.signature({"types": ["array", "string"]}, {"types": []})  # type: ignore[misc, unused-ignore]
     def _func_contains(self, subject: Any, search: Any) -> bool:
         if type(subject) is str and type(search) is not str:
             return False
         return search in subject
 
-    @jfunctions.signature({"types": ["object"], "variadic": True})  # type: ignore[misc]
+    @jfunctions.signature({"types": ["object"], "variadic": True})  # type: ignore[misc, unused-ignore]
     def _func_merge(self, *arguments: Any) -> dict[str, Any]:
         merged: dict[str, Any] = {}
         for argument in arguments:  # jmespath checks the first against the signature only

@@ -10,6 +10,8 @@ the expressions:
 - E501 a path step no source schema declares (did-you-mean among the declared keys)
 - E502 a path step that can only give null (e.g. ``.key`` on an array)
 - E503 a comparison with a literal that can never be true (did-you-mean among the enum)
+- E504 a function argument of a type the function never takes, by the builtin's or the
+  plugin function's signature
 - E510/E511 a field whose type can never / may not match the destination's (error / warning)
 - E512/E513 a required field never set / set from something that may be null (error / warning)
 
@@ -20,14 +22,17 @@ it is only a warning for some source.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..contracts.errors import Problem
 from .function_types import returns_type
+from .jmespath_support import signature_of
 from .plan import Expr, FieldPlan, Plan, RulePlan
 from .type_contract import Contract
 from .type_infer import (
+    ARGUMENT_NEVER,
     NEVER_EQUAL,
     ONLY_NULL,
     UNKNOWN_KEY,
@@ -52,6 +57,8 @@ _SUGGEST = {
     UNKNOWN_KEY: "check the spelling; if the key exists, declare it in the source's schema",
     ONLY_NULL: "an array needs a projection (`list[*].key`) or an index (`list[0].key`)",
     NEVER_EQUAL: "compare with one of the values the source's schema allows",
+    ARGUMENT_NEVER: "pass a value of a type it takes (`describe functions` lists them), "
+    "or convert it first (`to_string`, `to_number`)",
 }
 
 
@@ -65,10 +72,12 @@ class _Walk:
         doc: Ty,
         destination: Any,
         returns: Mapping[str, Ty],
+        signatures: Callable[[str], Sequence[Mapping[str, Any]] | None],
     ) -> None:
         self.plan = plan
         self.positions = positions
         self.returns = returns
+        self.signatures = signatures
         self.problems: list[Problem] = []
         self.origin: dict[Problem, tuple[str | int, ...]] = {}  # the spec path it is about
         self.unsure: set[tuple[int, int]] = set()  # positions this source could not check
@@ -78,7 +87,7 @@ class _Walk:
 
     # -- expressions --------------------------------------------------------------------
     def expr(self, expr: Expr, env: Mapping[str, Ty]) -> Ty:
-        inferer = Inferer(env, self.returns)
+        inferer = Inferer(env, self.returns, self.signatures)
         ty = inferer.infer(expr.text, expr.ast)
         for offset in inferer.unsure:
             self.unsure.add(self.positions.inside(expr.path, expr.base + offset))
@@ -262,7 +271,8 @@ def type_problems(
         sources[name].schema for name in plan.sources if sources is not None and name in sources
     ]
     docs = [from_schema(schema) for schema in schemas] or [ANY]
-    runs = [_Walk(plan, positions, doc, destination, returns) for doc in docs]
+    signatures = functools.cache(lambda name: signature_of(name, functions))
+    runs = [_Walk(plan, positions, doc, destination, returns, signatures) for doc in docs]
     for run in runs:
         run.run()
     found = _combine(runs)

@@ -8,17 +8,19 @@ only give null, a comparison with a literal that can never be true. Each finding
 the offset of the offending token inside the expression text (``expression_offsets``).
 
 Functions give the types ``function_types`` knows: builtins' known results, plugin
-functions' declared ``returns`` (passed in as ``returns``), anything else ``any``.
+functions' declared ``returns`` (passed in as ``returns``), anything else ``any``. Given
+the functions' signatures (``signatures``: name -> jmespath signature), an argument none
+of whose values its function takes is an error (E504, ``function_types.refused_arguments``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .expression_offsets import token_offsets
-from .function_types import BUILTIN_RETURNS
+from .function_types import BUILTIN_RETURNS, refused_arguments
 from .schema_errors import did_you_mean
 from .typing_schema import (
     ANY,
@@ -40,6 +42,7 @@ from .typing_schema import (
 UNKNOWN_KEY = "E501"
 ONLY_NULL = "E502"
 NEVER_EQUAL = "E503"
+ARGUMENT_NEVER = "E504"
 
 
 @dataclass(frozen=True)
@@ -54,9 +57,15 @@ class Finding:
 class Inferer:
     """Infers expression types in one scope; findings accumulate in ``findings``."""
 
-    def __init__(self, env: Mapping[str, Ty], returns: Mapping[str, Ty]) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, Ty],
+        returns: Mapping[str, Ty],
+        signatures: Callable[[str], Sequence[Mapping[str, Any]] | None] | None = None,
+    ) -> None:
         self.env = env
         self.returns = returns
+        self.signatures = signatures
         self.findings: list[Finding] = []
         self.unsure: list[int] = []  # offsets this source could not check (upstream error)
         self._text = ""
@@ -81,6 +90,9 @@ class Inferer:
 
     def _at(self, node: dict[str, Any], code: str, message: str) -> None:
         offset = self._offset(node)
+        if offset is None:  # no token of its own (a path, a call): its first one
+            found = (self._offset(n) for n in _descendants(node))
+            offset = next((o for o in found if o is not None), None)
         if offset is not None:
             self.findings.append(Finding(offset, code, message))
 
@@ -285,6 +297,9 @@ class Inferer:
     def _function_expression(self, node: dict[str, Any], current: Ty | None) -> Ty:
         args = [self.walk(child, current) for child in node["children"]]
         name = node["value"]
+        signature = self.signatures(name) if self.signatures is not None else None
+        for place, message in refused_arguments(name, signature, node["children"], args):
+            self._at(node["children"][place], ARGUMENT_NEVER, message)
         if name in BUILTIN_RETURNS:
             return BUILTIN_RETURNS[name](args)
         if name == "if_else" and len(args) == 3:
@@ -293,6 +308,14 @@ class Inferer:
 
     def _expref(self, node: dict[str, Any], current: Ty | None) -> Ty:
         return ANY
+
+
+def _descendants(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The nodes under ``node``, depth first, leftmost first."""
+    for child in node.get("children", []):
+        if isinstance(child, dict):
+            yield child
+            yield from _descendants(child)
 
 
 def _here(current: Ty | None) -> Ty:

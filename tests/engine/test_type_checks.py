@@ -118,6 +118,30 @@ PLANTED = [
         "E510",
         "field 'timestamp_unixtime_ms' expects integer, and this is object",
     ),
+    (
+        ACTIVITY,
+        'timestamp_unixtime_ms: "s_to_ms(doc.timestamp)"',
+        'timestamp_unixtime_ms: "s_to_ms(doc.data.recipient)"',
+        "doc.data.recipient",
+        "E504",
+        "argument 1 of s_to_ms() is string or null; s_to_ms() takes number or null",
+    ),
+    (
+        EVENTS,
+        'platform: "lower(doc.device_info.platform || doc.application_info.os)"',
+        'platform: "lower(doc.timestamp_unixtime_ms)"',
+        "doc.timestamp_unixtime_ms",
+        "E504",
+        "so the call fails for every integer value",
+    ),
+    (
+        EVENTS,
+        'platform: "lower(doc.device_info.platform || doc.application_info.os)"',
+        'platform: "lower(to_string(length(doc.timestamp_unixtime_ms)))"',
+        "doc.timestamp_unixtime_ms",
+        "E504",
+        "argument 1 of length() is integer or null; length() takes string or array or object",
+    ),
 ]
 
 
