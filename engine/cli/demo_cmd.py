@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from ..contracts.endpoint import Endpoint
+from ..runtime.config import DEMO_CONFIG
 from ..runtime.registry import get_registry
 
 DEMO_SIGNING_KEY = "demo-signing-key"
@@ -40,6 +41,10 @@ def endpoint_for(document: Any, endpoints: list[Endpoint]) -> Endpoint | None:
         if endpoint.recognizes is not None and endpoint.recognizes(document):
             return endpoint
     return None
+
+
+#: What becomes a dead letter: an action a vendor refused, a document item that failed to map.
+DEAD_LETTER_METRICS = ("mapwire_dead_lettered_actions_total", "mapwire_mapping_failures_total")
 
 
 def metric_total(text: str, name: str) -> float:
@@ -180,8 +185,15 @@ def post(
             )
         if not wait_delivered(client, wait):
             click.echo(f"still delivering after {wait:g}s; the sink may be incomplete", err=True)
+        text = client.get("/metrics").text
+        dead = sum(metric_total(text, name) for name in DEAD_LETTER_METRICS)
     for line in sink_summary(sink, started):
         click.echo(line)
+    if dead:
+        click.echo(
+            f"{dead:g} dead letter(s) since the server started; from the folder it runs in, "
+            f"with the bundled demo config: mapwire dlq list --config {DEMO_CONFIG}"
+        )
     if failed:
         raise SystemExit(1)
 

@@ -272,16 +272,26 @@ def _delivery(raw: Mapping[str, Any], base: DeliveryOptions) -> DeliveryOptions:
     return DeliveryOptions(**{**base.__dict__, **raw})
 
 
+def _is_demo(file: FsPath) -> bool:
+    try:
+        return file.resolve() == DEMO_CONFIG.resolve()
+    except OSError:
+        return False
+
+
 def load_config(
     path: str | FsPath, registry: Registry | None = None, *, base: FsPath | None = None
 ) -> Config:
     """Read, validate and resolve a config file; raise ``ConfigError`` with every problem.
 
     Relative paths in it (SQLite files, sink folders, extra mappings) are relative to the
-    file's folder, or to ``base`` when given (the bundled demo config uses the current
-    directory).
+    file's folder, or to ``base`` when given. The bundled demo config's are relative to
+    the current directory, however it is named (``serve`` without a config, or
+    ``--config`` with its installed path: ``dlq list`` then reads the demo's store).
     """
     file = FsPath(path)
+    if base is None and _is_demo(file):
+        base = FsPath.cwd()
     base = base or file.parent
     try:
         text = file.read_text("utf-8")

@@ -82,3 +82,21 @@ def test_connect_test_skips_local_sink_connections(tmp_path: Path) -> None:
 def test_local_state_is_ignored_by_git() -> None:
     lines = (ROOT / ".gitignore").read_text("utf-8").splitlines()
     assert "mapwire-data/" in lines
+
+
+def test_the_bundled_demo_named_by_its_path_reads_the_demo_state_where_serve_ran(
+    tmp_path: Path,
+) -> None:
+    """``serve`` without a config keeps the demo's state under ./mapwire-data; the demo
+    config named by its installed path (as ``demo post`` prints it) reads that same state,
+    and creates nothing beside the installed file."""
+    from mapwire.runtime.config import DEMO_CONFIG, load_config
+
+    beside = DEMO_CONFIG.parent / "mapwire-data"
+    existed = beside.exists()
+    done = mapwire("dlq", "list", "--config", str(DEMO_CONFIG), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mapwire-data" / "state.db").exists()
+    assert beside.exists() == existed
+    config = load_config(DEMO_CONFIG)
+    assert Path.cwd() / "mapwire-data" / "state.db" == Path(config.store.removeprefix("sqlite:///"))
