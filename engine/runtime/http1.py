@@ -241,7 +241,7 @@ class VendorClient(httpx.AsyncClient):
     from the client, as every destination builds theirs, is sent without the client's
     cookies anyway: the jar was only ever written, at half the client's CPU per request."""
 
-    @property  # type: ignore[override]
+    @property  # type: ignore[override, unused-ignore]
     def cookies(self) -> httpx.Cookies:
         return _NO_COOKIES
 
