@@ -22,6 +22,7 @@ from ..language.mapping_settings import resolve_settings
 from ..language.plan import Plan
 from ..runtime.mapping_files import compile_with_plugins, resolve_mapping
 from ..runtime.registry import get_registry
+from ..runtime.source_shapes import refusal
 from .common import (
     EXIT_PROBLEMS,
     EXIT_SPEC,
@@ -104,6 +105,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     """
     plan, settings = _load(mapping_ref, sets)
     run = compile_plan(plan).function
+    refused = refusal(plan)  # what serve and send refuse before mapping
     dedup = any(rule.dedup for rule in plan.all_rules())  # else no action has a dedup key
     store = MemoryStore()
     destinations = get_registry().destinations()
@@ -130,6 +132,11 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
         for line, doc in each_document(stream):
             if isinstance(doc, ValueError):
                 warn(f"input line {line}: {doc}")
+                failed = True
+                continue
+            why = refused(doc)
+            if why is not None:
+                warn(f"input line {line}: refused, as serve and send refuse it: {why}")
                 failed = True
                 continue
             try:

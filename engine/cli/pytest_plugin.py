@@ -15,6 +15,7 @@ import pytest
 from ..language.cases import Case, check_case, load_cases
 from ..runtime.mapping_files import compile_with_plugins, is_cases_file
 from ..runtime.registry import get_registry
+from ..runtime.source_shapes import refusal
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -42,7 +43,9 @@ class MappingCaseItem(pytest.Item):
         self.plan = plan
 
     def runtest(self) -> None:
-        failures = check_case(self.plan, self.case, get_registry().destinations())
+        failures = check_case(
+            self.plan, self.case, get_registry().destinations(), refusal(self.plan)
+        )
         if failures:
             raise MappingCaseFailure("\n".join(failures))
 

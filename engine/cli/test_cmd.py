@@ -10,6 +10,7 @@ from ..contracts.errors import MapwireError, SpecError
 from ..language.cases import check_case, load_cases
 from ..runtime.mapping_files import compile_with_plugins, find_files, shipped_paths
 from ..runtime.registry import get_registry
+from ..runtime.source_shapes import refusal
 from .common import EXIT_PROBLEMS
 
 
@@ -39,7 +40,7 @@ def test(paths: tuple[Path, ...], quiet: bool) -> None:
             continue
         for case in cases_file.cases:
             try:
-                failures = check_case(plan, case, get_registry().destinations())
+                failures = check_case(plan, case, get_registry().destinations(), refusal(plan))
             except MapwireError as exc:
                 failures = [f"error: {exc}"]
             if failures:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,13 +113,24 @@ def _read_input(path: Path) -> Any:
     return json.loads(path.read_text("utf-8"))
 
 
-def run_case(plan: Plan, case: Case) -> MapResult:
-    """All the case's inputs through the plan with one in-memory store, dedup applied."""
+#: Why production would refuse an input document before mapping it (None: taken).
+Refusal = Callable[[Any], str | None]
+
+
+def run_case(plan: Plan, case: Case, refused: Refusal | None = None) -> MapResult:
+    """All the case's inputs through the plan with one in-memory store, dedup applied.
+    An input ``refused`` names a reason for is not mapped: it is the case's error
+    (``input refused: <reason>``, code ``invalid_shape``), as ``serve`` and ``send``
+    refuse it."""
     settings = resolve_settings(plan, case.settings, where=f"case {case.name!r}")
     store = MemoryStore()
     evaluator = compile_plan(plan)
     total = MapResult()
     for doc in case.inputs:
+        why = refused(doc) if refused is not None else None
+        if why is not None:
+            total.errors.append(ItemError(f"input refused: {why}", code="invalid_shape"))
+            continue
         try:
             result = apply_dedup(evaluator.run(doc, settings, store), store, plan.name)
         except Exception as exc:  # a bug the input exposed: the case's error, not a crash
@@ -134,13 +145,19 @@ def run_case(plan: Plan, case: Case) -> MapResult:
     return total
 
 
-def check_case(plan: Plan, case: Case, destinations: Mapping[str, Any] | None = None) -> list[str]:
+def check_case(
+    plan: Plan,
+    case: Case,
+    destinations: Mapping[str, Any] | None = None,
+    refused: Refusal | None = None,
+) -> list[str]:
     """Mismatches between what the case expects and what the plan does (empty = pass).
 
     ``destinations`` (name -> destination plugin) adds each destination's own payload
-    checks: an action the destination would refuse fails the case.
+    checks: an action the destination would refuse fails the case. ``refused``: the
+    sources' shape check (``run_case``).
     """
-    result = run_case(plan, case)
+    result = run_case(plan, case, refused)
     failures = []
     actual = [
         {"action": a.action, "payload": a.payload}

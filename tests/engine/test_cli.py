@@ -289,3 +289,39 @@ def test_dlq_retry_exits_1_when_a_given_dead_letter_is_not_there(
     assert result.exit_code == 1, result.output
     assert "requeued 0 dead letter(s)" in result.output
     assert "not found" in result.output
+
+
+def test_map_and_test_refuse_what_serve_and_send_refuse(cli: CliRunner, tmp_path: Path) -> None:
+    """A document its source's shape check refuses (a webhook whose timestamp is not an
+    integer) is refused by ``map`` and by a test case too, not mapped into errors that
+    production never sees; the other documents go on."""
+    good = {
+        "event_id": "01HX0000000000000000000E01",
+        "object_type": "email",
+        "metric": "sent",
+        "timestamp": 1713484800,
+        "data": {"delivery_id": "d", "identifiers": {"id": "1"}, "recipient": "r"},
+    }
+    bad = {**good, "event_id": "01HX0000000000000000000E02", "timestamp": "soon"}
+    text = "\n".join(json.dumps(d) for d in (bad, good)) + "\n"
+    mapping = "customerio-activity-to-mparticle"
+    result = cli.invoke(main, ["map", "--mapping", mapping, "-"], input=text)
+    assert result.exit_code == 1
+    assert [json.loads(x)["payload"]["event_name"] for x in result.stdout.splitlines()] == [
+        "email_sent"
+    ]
+    assert (
+        "input line 1: refused, as serve and send refuse it: body.timestamp: expected an "
+        "integer, got a string" in result.stderr
+    ), result.stderr
+
+    shipped = Path(__file__).parents[2] / "mappings" / "customerio_activity_to_mparticle.yaml"
+    case = tmp_path / "refused.test.yaml"
+    case.write_text(
+        f"mapping: {shipped}\ncases:\n  - name: refused\n    inputs: {json.dumps([bad])}\n"
+        "    expect:\n      actions: []\n      errors: ['input refused: body.timestamp']\n",
+        "utf-8",
+    )
+    result = cli.invoke(main, ["test", str(case)])
+    assert result.exit_code == 0, result.output
+    assert "1 passed, 0 failed" in result.output
