@@ -15,7 +15,12 @@ from .diagnostics import print_text
 
 @click.group("config")
 def config_group() -> None:
-    """Config files: named connections, store and queue location, server options."""
+    """Config files: named connections, store and queue location, server options.
+
+    \b
+    Examples:
+      mapwire config check mapwire.yaml
+    """
 
 
 @config_group.command()

@@ -2,7 +2,8 @@
 
 ``--config FILE``, else the ``MAPWIRE_CONFIG`` environment variable, else ``mapwire.yaml``
 in the current directory. Only the commands that exist to try mapwire out (``serve`` and
-``demo``) fall back to the bundled demo config, and they say so; every other command
+``demo``, and ``tap``, which watches ``serve``) fall back to the bundled demo config, and
+they say so; every other command
 without a config stops with exit 2 and says where it looked, so a typo never sends a
 backfill into a demo database.
 """
@@ -56,7 +57,8 @@ def no_config_message(command: str) -> str:
     return (
         f"{who}: no config file: looked for --config FILE, the {ENV_VAR} "
         f"environment variable and ./{LOCAL_NAME} in {Path.cwd()}; pass --config FILE "
-        f"(only `mapwire serve` and `mapwire demo` run the bundled demo without one)"
+        f"(only `mapwire serve`, `mapwire demo` and `mapwire tap` run the bundled demo "
+        f"without one)"
     )
 
 

@@ -46,7 +46,13 @@ async def check_connection(conn: Connection, timeout: float = 10.0) -> Check:
 
 @click.group()
 def connect() -> None:
-    """Connections: test their credentials against the vendors."""
+    """Connections: test their credentials against the vendors.
+
+    \b
+    Examples:
+      mapwire connect test --config mapwire.yaml
+      mapwire connect test --config mapwire.yaml cio-events
+    """
 
 
 @connect.command("test")

@@ -21,7 +21,7 @@ POLL_SECONDS = 0.1
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
-    help="Config file (default: the bundled demo).",
+    help="Config file (default: $MAPWIRE_CONFIG, else ./mapwire.yaml).",
 )
 @click.option(
     "--connection",

@@ -106,7 +106,13 @@ def sink_summary(folder: Path, since: float) -> list[str]:
 
 @click.group()
 def demo() -> None:
-    """Try mapwire end to end on this machine, with no vendor account."""
+    """Try mapwire end to end on this machine, with no vendor account.
+
+    \b
+    Examples:
+      mapwire serve              (in one terminal: the bundled demo)
+      mapwire demo post          (in another: post the samples, see what was delivered)
+    """
 
 
 @demo.command("post")
@@ -141,14 +147,18 @@ def post(
 ) -> None:
     """Post the bundled samples to a running mapwire serve and show what was delivered.
 
-    The bundled demo needs no credentials; a server whose config sets server.auth
-    needs --token or --basic for the endpoints it guards.
+    The bundled demo asks no credentials (server.auth none), but a webhook source that
+    checks signatures still does: the samples for it are signed with the demo config's
+    signing key (--signing-key, as the vendor signs them), and a request to that endpoint
+    without a valid signature is refused. A server whose config sets server.auth needs
+    --token or --basic for the endpoints it guards.
 
     \b
-    In one terminal:   mapwire serve
-    In another:        mapwire demo post
-    Against a server with inbound auth:
-                       mapwire demo post --url http://127.0.0.1:8080 --token "$TOKEN"
+    Examples:
+      mapwire serve              (in one terminal)
+      mapwire demo post          (in another)
+      mapwire demo post --url http://127.0.0.1:8080 --token "$TOKEN"
+                                 (a server whose config sets server.auth)
     """
     import httpx
 

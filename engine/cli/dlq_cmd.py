@@ -122,7 +122,14 @@ def list_command(
     config_path: Path | None, connection: str | None, kind: str | None, limit: int, fmt: str
 ) -> None:
     """List dead letters, newest first: id, time, kind, connection, action (or rule and
-    field), attempts, reason."""
+    field), attempts, reason.
+
+    \b
+    Examples:
+      mapwire dlq list --config mapwire.yaml
+      mapwire dlq list --config mapwire.yaml --kind mapping --connection cio-events
+      mapwire dlq list --config mapwire.yaml --format json --limit 500
+    """
     queue = _open(config_path)
     try:
         rows = queue.dead_letters(connection, limit=limit, kind=kind)
@@ -149,7 +156,12 @@ def _parse_id(ident: str) -> Any:
 @click.argument("ident")
 def show(config_path: Path | None, ident: str) -> None:
     """Show one dead letter in full: its history, and the payload, request and response
-    (delivery) or the source document (mapping)."""
+    (delivery) or the source document (mapping).
+
+    \b
+    Examples:
+      mapwire dlq show --config mapwire.yaml 17
+    """
     config = load_config_or_exit(config_path)
     queue = get_registry().make_queue(config.queue)
     try:
@@ -208,6 +220,11 @@ def retry(
 
     Mapping failures have no payload to send: fix the mapping, then `mapwire dlq replay`.
     Exits 1 if a dead letter given by id was not found or is a mapping failure.
+
+    \b
+    Examples:
+      mapwire dlq retry --config mapwire.yaml 17 18
+      mapwire dlq retry --config mapwire.yaml --all --connection cio-events
     """
     ids = _ids(idents, all_)
     queue = _open(config_path)
@@ -241,7 +258,13 @@ def replay_command(
 ) -> None:
     """Map the source documents of mapping failures again, with the mapping as it is
     now, and queue the results; items that fail again stay dead letters, with their
-    history. Exits 1 if any failed again or could not be replayed."""
+    history. Exits 1 if any failed again or could not be replayed.
+
+    \b
+    Examples:
+      mapwire dlq replay --config mapwire.yaml 21
+      mapwire dlq replay --config mapwire.yaml --all --connection cio-events
+    """
     ids = _ids(idents, all_)
     config = load_config_or_exit(config_path)
     runtime = Runtime(config)
@@ -288,6 +311,11 @@ def purge(
     """Delete dead letters for good (both kinds unless --kind).
 
     Asks for confirmation on a terminal; pass --yes in scripts.
+
+    \b
+    Examples:
+      mapwire dlq purge --config mapwire.yaml --all --older-than 30d --dry-run
+      mapwire dlq purge --config mapwire.yaml --kind mapping --all --yes
     """
     ids = _ids(idents, all_)
     age = parse_age(older_than) if older_than else None

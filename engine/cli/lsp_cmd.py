@@ -16,7 +16,13 @@ def lsp() -> None:
     It reports what `mapwire validate` reports as you type (from the unsaved text), shows
     the type and description of an input path or destination field on hover, and completes
     input paths, functions, actions, fields and mapping keys. Needs the lsp extra:
-    pip install 'mapwire[lsp]'. docs/editors.md shows the VS Code and Neovim setup.
+    pip install '.[lsp]' (from a clone; 'mapwire[lsp]' from an index). docs/editors.md
+    shows the VS Code and Neovim setup.
+
+    \b
+    Examples:
+      mapwire lsp                      (an editor starts it; it reads stdin)
+      pip install '.[lsp]' && mapwire lsp
     """
     try:
         run_stdio()

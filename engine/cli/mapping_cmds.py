@@ -111,6 +111,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
     destinations = get_registry().destinations()
     failed = False
     skipped: dict[str, int] = {}
+    unmatched: list[int] = []  # input lines no rule acted on, skipped or failed on
     # One binary stream with a large buffer, one write per input document (no flush per
     # line); flushed before each message to stderr, so the two stay in order on a terminal.
     out = _binary_stdout()
@@ -179,11 +180,20 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 failed = True
             for reason, n in result.skipped.items():
                 skipped[reason] = skipped.get(reason, 0) + n
+            if not (result.actions or result.errors or result.skipped):
+                unmatched.append(line)
     out.flush()
     _exit_without_collecting()
     if skipped:
         summary = ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items()))
         click.echo(f"skipped ({summary})", err=True)
+    if unmatched:
+        lines = ", ".join(map(str, unmatched[:10])) + (", ..." if len(unmatched) > 10 else "")
+        click.echo(
+            f"{len(unmatched)} document(s) produced nothing (input line {lines}): no rule "
+            "matched, or a matching rule had no item to map (nothing skipped or failed)",
+            err=True,
+        )
     if failed:
         raise SystemExit(EXIT_PROBLEMS)
 

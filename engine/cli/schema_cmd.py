@@ -43,7 +43,7 @@ def schema(kind: str, extra: tuple[Path, ...]) -> None:
 
     \b
     Examples:
-      mapwire schema mapping > .mapwire/mapping.schema.json
+      mkdir -p .mapwire && mapwire schema mapping > .mapwire/mapping.schema.json
       mapwire schema config --mappings my_flows/ > .mapwire/config.schema.json
       mapwire schema test > .mapwire/test.schema.json
     """

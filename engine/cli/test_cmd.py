@@ -29,6 +29,10 @@ def test(paths: tuple[Path, ...], quiet: bool) -> None:
       mapwire test mappings/ my_mappings/
     """
     files = find_files(list(paths) or shipped_paths(), cases=True)
+    if not files:
+        where = ", ".join(map(str, paths)) or "the installed plugins' mappings"
+        click.echo(f"no test cases found: no *.test.yaml file in {where}", err=True)
+        raise SystemExit(EXIT_PROBLEMS)
     passed = failed = 0
     for path in files:
         try:

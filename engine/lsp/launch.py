@@ -16,6 +16,6 @@ def run_stdio() -> None:
             raise
         raise MissingDependency(
             f"mapwire lsp needs the language-server dependencies ({exc.name} is missing): "
-            "pip install 'mapwire[lsp]'"
+            "pip install '.[lsp]' (from a clone; 'mapwire[lsp]' from an index)"
         ) from exc
     build_server().start_io()

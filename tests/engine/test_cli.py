@@ -7,9 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -30,13 +32,24 @@ def cli(fake_registry: Registry) -> CliRunner:
 
 
 def test_every_command_has_help_with_examples(cli: CliRunner) -> None:
-    for command in ("validate", "map", "test", "explain", "plugins"):
-        result = cli.invoke(main, [command, "--help"])
+    """Every command and subcommand, as the README promises."""
+
+    def walk(command: click.Command, path: list[str]) -> Iterator[list[str]]:
+        if path:
+            yield path
+        if isinstance(command, click.Group):
+            context = click.Context(command)
+            for name in command.list_commands(context):
+                sub = command.get_command(context, name)
+                assert sub is not None, name
+                yield from walk(sub, [*path, name])
+
+    paths = list(walk(main, []))
+    assert ["dlq", "purge"] in paths and ["lsp"] in paths
+    for path in paths:
+        result = cli.invoke(main, [*path, "--help"])
         assert result.exit_code == 0, result.output
-        if command != "plugins":
-            assert "Examples:" in result.output
-        else:
-            assert "Example:" in result.output
+        assert "Example" in result.output, " ".join(path)
 
 
 def test_validate_clean_file(cli: CliRunner) -> None:
@@ -325,3 +338,16 @@ def test_map_and_test_refuse_what_serve_and_send_refuse(cli: CliRunner, tmp_path
     result = cli.invoke(main, ["test", str(case)])
     assert result.exit_code == 0, result.output
     assert "1 passed, 0 failed" in result.output
+
+
+def test_test_without_cases_says_so_and_map_names_documents_no_rule_matched(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    result = cli.invoke(main, ["test", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"no test cases found: no *.test.yaml file in {tmp_path}" in result.stderr
+    docs = [{"items": [{"id": "1", "text": "a"}]}, {"other": 1}, {"items": []}]
+    text = "\n".join(json.dumps(d) for d in docs) + "\n"
+    result = cli.invoke(main, ["map", "--mapping", NOTES, "-"], input=text)
+    assert result.exit_code == 0, result.output
+    assert "2 document(s) produced nothing (input line 2, 3): no rule matched" in result.stderr
