@@ -2,10 +2,11 @@
 settings, every problem with ``file:line:col``.
 
 The shape is ``schemas/test.schema.json`` (unknown keys, a case without input, wrong
-types); then the mapping the file names must exist (``E405``), and every setting a case
-gives must be one the mapping declares (``E406``), of the declared type (``E407``). A
-setting given its default value is a warning (``W408``): the case does not test what it
-seems to.
+types); then the mapping the file names must exist (``E405``), every setting a case
+gives must be one the mapping declares (``E406``), of the declared type (``E407``), and
+every action a case expects must be one of the mapping's rules produce (``E409``: the
+case could never pass). A setting given its default value is a warning (``W408``): the
+case does not test what it seems to.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ MISSING_MAPPING = "E405"
 UNKNOWN_SETTING = "E406"
 BAD_SETTING = "E407"
 DEFAULT_SETTING = "W408"
+UNKNOWN_ACTION = "E409"
 
 
 @lru_cache(maxsize=1)
@@ -81,10 +83,25 @@ def check_cases_text(
     except SpecError:
         return problems  # the mapping's problems are the mapping file's to report
     cases = value.get("cases")
+    produced = {rule.action for rule in plan.all_rules() if rule.action}
     for i, case in enumerate(cases if isinstance(cases, list) else []):
-        settings = case.get("settings") if isinstance(case, dict) else None
+        if not isinstance(case, dict):
+            continue
+        settings = case.get("settings")
         if isinstance(settings, dict):
             problems.extend(_settings_problems(plan, settings, ("cases", i, "settings"), positions))
+        expect = case.get("expect")
+        wanted = expect.get("actions") if isinstance(expect, dict) else None
+        for j, action in enumerate(wanted if isinstance(wanted, list) else []):
+            name = action.get("action") if isinstance(action, dict) else None
+            if isinstance(name, str) and name not in produced:
+                where = ("cases", i, "expect", "actions", j, "action")
+                hint = did_you_mean(name, sorted(produced))
+                message = (
+                    f"no rule of mapping {plan.name!r} produces action {name!r}{hint}; "
+                    f"its rules produce: {', '.join(sorted(produced)) or 'none'}"
+                )
+                problems.append(positions.problem(where, UNKNOWN_ACTION, message))
     return sorted(problems, key=lambda p: (p.line, p.col))
 
 
