@@ -108,5 +108,8 @@ def open_input(path: str) -> IO[bytes]:
         return sys.stdin.buffer
     try:
         return open(path, "rb", buffering=1 << 20)
+    except FileNotFoundError:
+        raise click.BadParameter(f"no such file: {path}", param_hint="INPUT") from None
     except OSError as exc:
-        raise click.BadParameter(str(exc), param_hint="INPUT") from exc
+        why = exc.strerror or type(exc).__name__
+        raise click.BadParameter(f"cannot read {path}: {why}", param_hint="INPUT") from None

@@ -74,7 +74,8 @@ def check_cases_text(
             positions.problem(
                 where,
                 MISSING_MAPPING,
-                f"the mapping {mapping.name!r} does not exist (looked for {mapping})",
+                f"the mapping {mapping.name!r} does not exist (looked for {mapping.absolute()})"
+                + did_you_mean(mapping.name, _mappings_beside(mapping)),
             )
         )
         return problems
@@ -103,6 +104,15 @@ def check_cases_text(
                 )
                 problems.append(positions.problem(where, UNKNOWN_ACTION, message))
     return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _mappings_beside(mapping: Path) -> list[str]:
+    """The mapping files in the folder ``mapping`` was looked for in."""
+    try:
+        found = sorted(mapping.parent.glob("*.yaml"))
+    except OSError:
+        return []
+    return [p.name for p in found if not p.name.endswith(".test.yaml")]
 
 
 def _settings_problems(

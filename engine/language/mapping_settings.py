@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 
 from ..contracts.errors import ConfigError, Problem
+from ..contracts.value_types import json_type
 from .plan import Plan, SettingDecl
 from .schema_errors import did_you_mean
 
@@ -32,7 +33,7 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
         decl.type in ("integer", "number") and isinstance(value, bool)
     )
     if not ok:
-        return f"setting {decl.name!r} expects {decl.type}, got {type(value).__name__}"
+        return f"setting {decl.name!r} expects {decl.type}, got {json_type(value)}"
     if decl.enum is not None and value not in decl.enum:
         hint = did_you_mean(str(value), [str(v) for v in decl.enum])
         return f"setting {decl.name!r}: {value!r} is not one of {list(decl.enum)!r}{hint}"

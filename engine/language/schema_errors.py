@@ -66,7 +66,9 @@ def _message(error: ValidationError) -> tuple[str, str, bool]:
         allowed = (
             cast(Any, error.validator_value) if v == "enum" else [cast(Any, error.validator_value)]
         )
-        return "E104", f"{instance!r} is not one of {allowed!r}", False
+        strings = [a for a in allowed if isinstance(a, str)]
+        hint = did_you_mean(instance, strings) if isinstance(instance, str) else ""
+        return "E104", f"{instance!r} is not one of {allowed!r}{hint}", False
     if v in ("oneOf", "anyOf"):
         return "E105", _alternatives(error), False
     if v == "pattern":

@@ -12,6 +12,7 @@ from ..contracts.errors import SpecError
 from ..language.mapping_names import MappingIndex, index_mappings
 from ..language.plan import Plan
 from ..language.planner import compile_text, load_plan
+from ..language.schema_errors import did_you_mean
 from .registry import Registry, get_registry
 
 MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
@@ -110,4 +111,5 @@ def resolve_mapping(ref: str, registry: Registry | None = None) -> Path:
         raise SpecError(index.problems)
     if ref in index.by_name:
         return index.by_name[ref].path
-    raise FileNotFoundError(f"no mapping file or shipped mapping named {ref!r}")
+    hint = did_you_mean(ref, sorted(index.by_name))
+    raise FileNotFoundError(f"no mapping file or shipped mapping named {ref!r}{hint}")
