@@ -10,10 +10,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .plan import FieldPlan
+
+
+@dataclass
+class Scope:
+    """Names an expression may start from, and the Python local bound to each."""
+
+    bindings: dict[str, str] = field(default_factory=dict)
+
+    def bind(self, name: str, local: str) -> Scope:
+        return Scope({**self.bindings, name: local})
 
 
 @dataclass

@@ -39,6 +39,10 @@ PLAIN_RESULTS = frozenset(
 class CallEmitters(Emitter):
     """Emitters for ``function_expression`` and ``expref`` nodes."""
 
+    #: The output field the expression being generated computes, if any: a call's error
+    #: then names it (``_CALLF``, ``compiled_support.field_call``).
+    where: str | None = None
+
     def _n_expref(self, node: Node, src: str, cx: Block) -> str:
         return self._expref(node["children"][0])
 
@@ -67,7 +71,8 @@ class CallEmitters(Emitter):
             return self._map(kids, src, cx)
         vals = [self._g(k, src, cx) for k in kids]
         t = self._tmp()
-        call = f"_CALL({name!r}, [{', '.join(vals)}])"
+        args = f"{name!r}, [{', '.join(vals)}]"
+        call = f"_CALL({args})" if self.where is None else f"_CALLF({self.where!r}, {args})"
         if not ok:  # unknown function or wrong arity: jmespath raises after the arguments
             cx.emit(f"{t} = {call}")
             return t

@@ -27,6 +27,7 @@ from .codegen_blocks import (
     truth_test,
 )
 from .codegen_facts import Node, SubtreeFacts
+from .compiled_support import field_call
 from .jmespath_support import make_functions_class
 
 if TYPE_CHECKING:
@@ -63,6 +64,7 @@ class Emitter:
         self.namespace: dict[str, Any] = dict(rt.BASE_NAMESPACE)
         self.namespace["_F"] = self._fns
         self.namespace["_CALL"] = self._fns.call_function
+        self.namespace["_CALLF"] = field_call(self._fns.call_function)
         #: Source of the helper functions (expression references) exec-ed into namespace.
         self.helper_source: list[str] = []
         #: How many sub-trees were handed to the interpreter.

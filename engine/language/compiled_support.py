@@ -11,7 +11,7 @@ from typing import Any
 from ..contracts.actions import MapResult
 from ..contracts.errors import ItemError
 from ..contracts.store import MemoryStore, StateStore, membership_update
-from ..contracts.value_types import json_type
+from ..contracts.value_types import describe_expression_error, json_type
 from .interpreter import Evaluator, TraceEntry
 from .plan import MembershipPlan, Plan
 from .state_rules import record_aliases
@@ -83,3 +83,18 @@ class CompiledPlan:
             return self._evaluator.run(doc, settings, store, namespace=namespace, trace=trace)
         result: MapResult = self._run(doc, settings, store or MemoryStore(), namespace)
         return result
+
+
+def field_call(call: Callable[[str, list[Any]], Any]) -> Callable[[str, str, list[Any]], Any]:
+    """``call`` (jmespath's ``call_function``) for an expression computing an output field:
+    an error of the call is that field's (an ``ItemError`` naming it, as a required field
+    found null is), so the failure, its log line and its dead letter say where it was."""
+
+    def at(field: str, name: str, args: list[Any]) -> Any:
+        try:
+            return call(name, args)
+        except ValueError as exc:  # jmespath's type and arity errors, a plugin's refusal
+            code, message = describe_expression_error(exc)
+            raise ItemError(message, field=field, code=code) from None
+
+    return at

@@ -16,12 +16,11 @@ every shipped mapping case. ``mapwire explain --compiled`` prints the generated 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.errors import ItemError, SkipItem
-from .codegen_blocks import cast_alone_test
+from .codegen_blocks import Scope, cast_alone_test
 from .codegen_sharing import hoist_invariants, share_calls
 from .codegen_when import dispatch, nested_tests
 from .compiled_support import CompiledPlan, dedup_key, loop_error, membership
@@ -35,16 +34,6 @@ from .value_rules import cast_value, is_empty, post_process, render_template_val
 __all__ = ["CompiledPlan", "compile_plan"]
 
 _CAUGHT = "(_ItemError, _SkipItem, ValueError)"
-
-
-@dataclass
-class _Scope:
-    """Names an expression may start from, and the Python local bound to each."""
-
-    bindings: dict[str, str] = field(default_factory=dict)
-
-    def bind(self, name: str, local: str) -> _Scope:
-        return _Scope({**self.bindings, name: local})
 
 
 class _PlanGen:
@@ -89,7 +78,7 @@ class _PlanGen:
     def emit(self, indent: str, line: str) -> None:
         self.lines.append(indent + line)
 
-    def expr(self, e: Expr, scope: _Scope, indent: str, cse: dict[Any, Any]) -> str:
+    def expr(self, e: Expr, scope: Scope, indent: str, cse: dict[Any, Any]) -> str:
         src = "_scope"
         if analyse(e.ast).reads_whole_root:
             items = ", ".join(f"{n!r}: {v}" for n, v in scope.bindings.items())
@@ -99,12 +88,14 @@ class _PlanGen:
 
     # -- fields -------------------------------------------------------------------------------
     def raw(
-        self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
+        self, fp: FieldPlan, scope: Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
     ) -> str:
         """Emit code computing the field's source value; return a local holding it."""
         if fp.source == "expr":
             assert fp.expr is not None
+            self.py.where = path  # an error of a call in it names the field
             result = self.expr(fp.expr, scope, indent, cse)
+            self.py.where = None
             if fp.is_plain and result.isidentifier():
                 return result  # no copy: the expression's own temporary is the value
             out = self.tmp("_f")
@@ -162,7 +153,7 @@ class _PlanGen:
         self.emit(indent, f"{out} = _post({self.const(fp, '_fp')}, {out})")
 
     def value(
-        self, fp: FieldPlan, scope: _Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
+        self, fp: FieldPlan, scope: Scope, indent: str, cse: dict[Any, Any], rule: str, path: str
     ) -> str:
         """A local holding the field's value, None when it is null (omitted or kept)."""
         v = self.raw(fp, scope, indent, cse, rule, path)
@@ -182,7 +173,7 @@ class _PlanGen:
         self,
         target: str,
         fields: tuple[FieldPlan, ...],
-        scope: _Scope,
+        scope: Scope,
         indent: str,
         cse: dict[Any, Any],
         rule: str,
@@ -221,7 +212,7 @@ class _PlanGen:
     def rule(
         self,
         rule: RulePlan,
-        scope: _Scope,
+        scope: Scope,
         indent: str,
         label: str,
         cse: dict[Any, Any],
@@ -237,7 +228,7 @@ class _PlanGen:
     def _level(
         self,
         rule: RulePlan,
-        scope: _Scope,
+        scope: Scope,
         indent: str,
         label: str,
         level: int,
@@ -270,7 +261,7 @@ class _PlanGen:
     def _apply(
         self,
         rule: RulePlan,
-        scope: _Scope,
+        scope: Scope,
         indent: str,
         label: str,
         cse: dict[Any, Any],
@@ -365,7 +356,7 @@ class _PlanGen:
             # (`@` at the root) get a real dict of the names in scope instead.
             "    _scope = _ROOT",
         ]
-        scope = _Scope({"doc": "doc", "settings": "settings"})
+        scope = Scope({"doc": "doc", "settings": "settings"})
         indent = "    "
         self.emit(indent, "try:")
         cse: dict[Any, Any] = {}  # every variable is computed before the first rule runs

@@ -250,7 +250,11 @@ class _Run:
         src = fp.source
         if src == "expr":
             assert fp.expr is not None
-            return self.ev.search(fp.expr, ctx)
+            try:
+                return self.ev.search(fp.expr, ctx)
+            except ValueError as exc:  # a function's error: the field's (as compiled)
+                code, message = describe_expression_error(exc)
+                raise ItemError(message, field=path, code=code) from None
         if src == "value":
             return _copy(fp.value)
         if src == "first":

@@ -49,5 +49,7 @@ def test_type_errors_name_the_types_not_the_value(run: Run) -> None:
     for name in ("lowered", "joined", "absolute", "looped"):
         assert errors[name].code == "wrong_type"
     assert errors["needed"].code == "required_null"
-    assert errors["needed"].field == "f"
+    for name in ("lowered", "joined", "absolute", "needed"):  # the field it failed in
+        assert errors[name].field == "f", name
+    assert str(errors["absolute"]) == "absolute:f: function abs(): expected number, got string"
     assert all(SECRET not in str(e) and "secret" not in str(e) for e in errors.values())
