@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ..contracts.errors import ConfigError
-from ..runtime.config import load_config
+from ..contracts.errors import ConfigError, Problem
+from ..runtime.config import load_config, ordered
 from .common import EXIT_PROBLEMS, EXIT_SPEC
 from .config_discovery import find_config, no_config_message
 from .diagnostics import print_text
@@ -34,6 +34,7 @@ def config_group() -> None:
 def check(config_path: Path | None, file: Path | None) -> None:
     """Validate a config file: schema, flows, flow settings, destination settings and
     environment variables. Prints path:line:col: CODE message per problem; exit 1 if any.
+    A secret written in the file instead of {env: NAME} is a warning: printed, exit 0.
     Secret values are never printed. Without FILE: $MAPWIRE_CONFIG, else ./mapwire.yaml.
 
     \b
@@ -46,14 +47,20 @@ def check(config_path: Path | None, file: Path | None) -> None:
         click.echo(no_config_message("config check"), err=True)
         raise SystemExit(EXIT_SPEC)
     path = found.path
+    warnings: list[Problem] = []
     try:
-        config = load_config(path)
+        config = load_config(path, warnings=warnings)
     except ConfigError as exc:
-        print_text(exc.problems)
-        click.echo(f"{len(exc.problems)} problem(s)", err=True)
+        print_text(ordered([*exc.problems, *warnings], path))
+        click.echo(f"{len(exc.problems)} problem(s){_and(warnings)}", err=True)
         raise SystemExit(EXIT_PROBLEMS) from exc
+    print_text(warnings)
     for c in config.connections:
         state = "enabled" if c.enabled else f"disabled ({c.when_disabled})"
         where = f" -> {c.transport}" if c.transport else ""
         click.echo(f"{c.name}: {c.plan.name} -> {c.plan.destination}{where} [{state}]")
-    click.echo(f"{path}: OK ({len(config.connections)} connection(s))", err=True)
+    click.echo(f"{path}: OK ({len(config.connections)} connection(s){_and(warnings)})", err=True)
+
+
+def _and(warnings: list[Problem]) -> str:
+    return f", {len(warnings)} warning(s)" if warnings else ""

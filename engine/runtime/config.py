@@ -1,18 +1,20 @@
 """The config file: named connections, where state and the queue live, server options.
 
 ``load_config(path)`` validates the YAML against ``schemas/config.schema.json`` and then
-checks what only the plugins know: every flow exists, every flow setting is valid for that
-flow, destination settings match the destination's settings schema, every ``{env: NAME}``
-is set. Every problem is reported at once as ``file:line:col`` (``ConfigError``).
+checks what only the plugins know (``config_checks``): every flow exists, every flow
+setting is valid for that flow, destination settings match the destination's settings
+schema, every ``{env: NAME}`` is set. Every problem is reported at once as
+``file:line:col`` (``ConfigError``): the schema's, and those of every part of the file
+whose shape the schema accepted. A secret written in the file instead of ``{env: NAME}``
+is a warning (``config_secrets``), never an error.
 
-Secret values are read from the environment here and handed only to plugins; the config
-object's ``repr`` and every message name the variable, never its value.
+Secret values are read from the environment by the checks and handed only to plugins; the
+config object's ``repr`` and every message name the variable, never its value.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -22,13 +24,12 @@ from typing import Any
 
 import jsonschema
 
-from ..contracts.errors import ConfigError, Problem, SpecError
-from ..language.mapping_settings import setting_type_error
+from ..contracts.errors import ConfigError, Problem
 from ..language.plan import Plan
 from ..language.schema_errors import did_you_mean, schema_problems
-from ..language.yaml_loader import Path, Positions, load
+from ..language.yaml_loader import load
+from .config_checks import Checked, ConfigChecker, check_config
 from .durations import parse_duration
-from .mapping_files import compile_with_plugins, find_files, search_path_index
 from .registry import Registry, get_registry
 
 DEFAULT_STORE = "sqlite:///mapwire.db"
@@ -36,9 +37,6 @@ DEFAULT_STORE = "sqlite:///mapwire.db"
 #: past the week senders commonly retry a webhook for, so a redelivery is always still
 #: recognised, while old keys are removed instead of piling up.
 DEFAULT_DEDUP_TTL = "30d"
-#: Stands in for a secret whose environment variable is missing (already reported), so
-#: the same value does not draw a second, confusing error from the settings schema.
-UNSET = "<unset>"
 DEMO_CONFIG = FsPath(__file__).parent.parent / "defaults" / "demo.yaml"
 
 
@@ -141,131 +139,12 @@ def config_schema() -> dict[str, Any]:
     return schema
 
 
-class _Checker:
-    def __init__(self, positions: Positions, base: FsPath, registry: Registry) -> None:
-        self.positions = positions
-        self.base = base
-        self.registry = registry
-        self.problems: list[Problem] = []
-        self._flows: dict[str, FsPath] | None = None
-        self.extra_mappings: list[FsPath] = []
-        self._plans: dict[FsPath, Plan | SpecError] = {}
-        self.reported: set[FsPath] = set()
-
-    def problem(self, path: Path, code: str, message: str, *, key: bool = False) -> None:
-        self.problems.append(self.positions.problem(path, code, message, key=key))
-
-    def resolve(self, value: Any, path: Path) -> Any:
-        """A plain value, or the environment variable an ``{env: NAME}`` names."""
-        if isinstance(value, dict) and "env" in value:
-            name = value["env"]
-            found = os.environ.get(name, value.get("default"))
-            if found is None:
-                self.problem(path, "C201", f"environment variable {name} is not set")
-                return UNSET
-            return found
-        return value
-
-    def flows(self) -> dict[str, FsPath]:
-        if self._flows is None:
-            index = search_path_index(self.extra_mappings, self.registry)
-            self.problems.extend(index.problems)
-            self._flows = index.paths()
-        return self._flows
-
-    def compiled(self, file: FsPath) -> Plan | SpecError:
-        """The mapping at ``file`` compiled (once), or the error listing its problems."""
-        key = file.resolve()
-        if key not in self._plans:
-            try:
-                self._plans[key] = compile_with_plugins(file, self.registry)
-            except SpecError as exc:
-                self._plans[key] = exc
-        return self._plans[key]
-
-    def check_mapping_folders(self) -> None:
-        """Names on the whole search path, then every file of the ``mappings:`` folders
-        in full: all their problems at once, not the first of the first bad file."""
-        self.flows()
-        for file in find_files(self.extra_mappings):
-            result = self.compiled(file)
-            if isinstance(result, SpecError):
-                self.problems.extend(result.problems)
-                self.reported.add(file.resolve())
-
-    def plan_for(self, flow: str, path: Path) -> Plan | None:
-        candidate = (self.base / flow) if flow.endswith((".yaml", ".yml", ".json")) else None
-        file = candidate if candidate is not None and candidate.exists() else self.flows().get(flow)
-        if file is None:
-            hint = did_you_mean(flow, self.flows())
-            self.problem(path, "C101", f"unknown flow {flow!r}{hint}")
-            return None
-        result = self.compiled(file)
-        if isinstance(result, SpecError):
-            if file.resolve() not in self.reported:
-                self.problem(path, "C102", f"flow {flow!r} is invalid: {result.problems[0]}")
-            return None
-        return result
-
-    def settings(self, plan: Plan, given: Mapping[str, Any], path: Path) -> dict[str, Any]:
-        resolved = {n: d.default for n, d in plan.settings.items()}
-        for name, value in given.items():
-            decl = plan.settings.get(name)
-            if decl is None:
-                hint = did_you_mean(name, plan.settings)
-                self.problem(
-                    (*path, name),
-                    "C103",
-                    f"flow {plan.name!r} has no setting {name!r}{hint}",
-                    key=True,
-                )
-                continue
-            err = setting_type_error(decl, value)
-            if err:
-                self.problem((*path, name), "C104", err)
-                continue
-            resolved[name] = value
-        return resolved
-
-    def destination_settings(
-        self, plan: Plan, given: Mapping[str, Any], path: Path
-    ) -> dict[str, Any]:
-        values = {k: self.resolve(v, (*path, k)) for k, v in given.items()}
-        destination = self.registry.destinations().get(plan.destination)
-        if destination is None:
-            return values
-        schema = dict(destination.settings_schema)
-        validator = jsonschema.Draft202012Validator(schema)
-        for error in validator.iter_errors(values):
-            where = (*path, *error.absolute_path)
-            if error.validator == "additionalProperties":
-                allowed = sorted(schema.get("properties", {}))
-                for extra in [k for k in error.instance if k not in allowed]:
-                    hint = did_you_mean(extra, allowed)
-                    self.problem(
-                        (*path, extra),
-                        "C105",
-                        f"destination {plan.destination!r} has no setting {extra!r}{hint}",
-                        key=True,
-                    )
-                continue
-            if error.validator == "required":
-                self.problem(path, "C106", f"destination {plan.destination!r}: {error.message}")
-                continue
-            self.problem(where, "C107", f"destination {plan.destination!r}: {_safe(error)}")
-        return values
-
-
-def _safe(error: jsonschema.ValidationError) -> str:
-    """A validation message that does not quote the (possibly secret) value."""
-    field_name = ".".join(str(p) for p in error.absolute_path) or "settings"
-    if error.validator in ("enum", "const"):
-        return f"{field_name}: must be one of {error.validator_value!r}"
-    if error.validator == "type":
-        return f"{field_name}: must be of type {error.validator_value}"
-    if error.validator == "pattern":
-        return f"{field_name}: does not have the expected format"
-    return f"{field_name}: invalid value ({error.validator})"
+def ordered(problems: list[Problem], file: str | FsPath) -> list[Problem]:
+    """``problems`` once each, the config file's first, in ``line:col`` order."""
+    unique = {(p.path, p.line, p.col, p.code, p.message): p for p in reversed(problems)}
+    return sorted(
+        reversed(unique.values()), key=lambda p: (p.path != str(file), p.path, p.line, p.col)
+    )
 
 
 def _delivery(raw: Mapping[str, Any], base: DeliveryOptions) -> DeliveryOptions:
@@ -280,7 +159,11 @@ def _is_demo(file: FsPath) -> bool:
 
 
 def load_config(
-    path: str | FsPath, registry: Registry | None = None, *, base: FsPath | None = None
+    path: str | FsPath,
+    registry: Registry | None = None,
+    *,
+    base: FsPath | None = None,
+    warnings: list[Problem] | None = None,
 ) -> Config:
     """Read, validate and resolve a config file; raise ``ConfigError`` with every problem.
 
@@ -288,6 +171,8 @@ def load_config(
     file's folder, or to ``base`` when given. The bundled demo config's are relative to
     the current directory, however it is named (``serve`` without a config, or
     ``--config`` with its installed path: ``dlq list`` then reads the demo's store).
+    ``warnings``, when given, receives the warnings (a secret written in the file), with
+    or without errors; a warning never makes loading fail.
     """
     file = FsPath(path)
     if base is None and _is_demo(file):
@@ -298,50 +183,50 @@ def load_config(
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(file), 1, 1, "C000", f"cannot read file: {exc}")]) from exc
     value, positions, problems = load(text, str(file))
-    if problems:
-        raise ConfigError(problems)
     if not isinstance(value, dict):
-        raise ConfigError([Problem(str(file), 1, 1, "C001", "a config file must be an object")])
-    validator = jsonschema.Draft202012Validator(config_schema())
-    problems = schema_problems(validator.iter_errors(value), positions)
-    if problems:
+        if value is not None or not problems:
+            problems.append(Problem(str(file), 1, 1, "C001", "a config file must be an object"))
         raise ConfigError(problems)
-    reg = registry or get_registry()
-    checker = _Checker(positions, base, reg)
-    checker.extra_mappings = [base / m for m in value.get("mappings", [])]
-    checker.check_mapping_folders()
+    checker = ConfigChecker(positions, base, registry or get_registry())
+    errors = list(jsonschema.Draft202012Validator(config_schema()).iter_errors(value))
+    checker.problems = [*problems, *schema_problems(errors, positions)]
+    checker.refused = [tuple(e.absolute_path) for e in errors]
+    try:
+        checked = check_config(checker, value)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        if not checker.problems:  # a shape the schema accepted: a bug, not the file's
+            raise
+        checked = []
+    if warnings is not None:
+        warnings += ordered(checker.warnings, file)
+    if checker.problems:
+        raise ConfigError(ordered(checker.problems, file))
+    return _build(file, value, base, checked, checker.auth)
+
+
+def _build(
+    file: FsPath,
+    value: Mapping[str, Any],
+    base: FsPath,
+    checked: list[tuple[Any, Checked]],
+    auth: dict[str, Any],
+) -> Config:
+    """The ``Config`` of a file without problems."""
     defaults = _delivery(value.get("delivery", {}), DeliveryOptions())
     connections = []
-    seen: dict[str, int] = {}
-    for i, raw in enumerate(value["connections"]):
-        where: Path = ("connections", i)
-        name = raw["name"]
-        if name in seen:
-            checker.problem(
-                (*where, "name"),
-                "C108",
-                f"duplicate connection name {name!r} (also #{seen[name] + 1})",
-            )
-        seen[name] = i
-        plan = checker.plan_for(raw["flow"], (*where, "flow"))
-        if plan is None:
-            continue
+    for raw, (plan, settings, destination, source) in checked:
+        assert plan is not None  # no plan is a problem reported
         transport = raw.get("transport")
         if transport and transport.startswith("sink:"):
             transport = "sink:" + str((base / transport[len("sink:") :]).resolve())
         connections.append(
             Connection(
-                name=name,
+                name=raw["name"],
                 flow=raw["flow"],
                 plan=plan,
-                settings=checker.settings(plan, raw.get("settings", {}), (*where, "settings")),
-                destination=checker.destination_settings(
-                    plan, raw.get("destination", {}), (*where, "destination")
-                ),
-                source={
-                    k: checker.resolve(v, (*where, "source", k))
-                    for k, v in raw.get("source", {}).items()
-                },
+                settings=settings,
+                destination=destination,
+                source=source,
                 enabled=raw.get("enabled", True),
                 when_disabled=raw.get("when_disabled", "hold"),
                 transport=transport,
@@ -352,16 +237,7 @@ def load_config(
     server_raw = dict(value.get("server", {}))
     if isinstance(server_raw.get("tap"), str):
         server_raw["tap"] = str((base / server_raw["tap"]).resolve())
-    auth = {
-        k: checker.resolve(v, ("server", "auth", k)) for k, v in server_raw.pop("auth", {}).items()
-    }
-    for key in ("bearer_token", "username", "password"):
-        if isinstance(auth.get(key), str) and not auth[key].strip():  # an empty env var, say
-            checker.problem(("server", "auth", key), "C202", f"server.auth.{key} is empty")
-    if checker.problems:
-        raise ConfigError(
-            sorted(checker.problems, key=lambda p: (p.path != str(file), p.path, p.line, p.col))
-        )
+    server_raw.pop("auth", None)
     store = _relative_url(value.get("store", DEFAULT_STORE), base)
     return Config(
         path=str(file),

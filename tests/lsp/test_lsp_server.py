@@ -167,4 +167,4 @@ def test_without_pygls_the_command_says_what_to_install(tmp_path: Path) -> None:
         [sys.executable, "-c", hide], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert done.returncode == 1
-    assert "pip install 'mapwire[lsp]'" in done.stderr
+    assert "pip install '.[lsp]'" in done.stderr
