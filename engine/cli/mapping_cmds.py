@@ -137,7 +137,7 @@ def map_command(mapping_ref: str, sets: tuple[str, ...], meta: bool, input_path:
                 continue
             why = refused(doc)
             if why is not None:
-                warn(f"input line {line}: refused, as serve and send refuse it: {why}")
+                warn(f"input line {line}: refused, as serve refuses it: {why}")
                 failed = True
                 continue
             try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jmespath.exceptions import JMESPathTypeError
+
 from ..contracts.actions import MapResult
 from ..contracts.errors import ItemError
 from ..contracts.store import MemoryStore, StateStore, membership_update
@@ -87,13 +89,14 @@ class CompiledPlan:
 
 def field_call(call: Callable[[str, list[Any]], Any]) -> Callable[[str, str, list[Any]], Any]:
     """``call`` (jmespath's ``call_function``) for an expression computing an output field:
-    an error of the call is that field's (an ``ItemError`` naming it, as a required field
-    found null is), so the failure, its log line and its dead letter say where it was."""
+    a type error of the call is that field's (an ``ItemError`` naming it, as a required
+    field found null is), so the failure, its log line and its dead letter say where it
+    was. Other errors stay the rule's, as in the interpreter."""
 
     def at(field: str, name: str, args: list[Any]) -> Any:
         try:
             return call(name, args)
-        except ValueError as exc:  # jmespath's type and arity errors, a plugin's refusal
+        except JMESPathTypeError as exc:  # an argument of a type the function refuses
             code, message = describe_expression_error(exc)
             raise ItemError(message, field=field, code=code) from None
 

@@ -103,8 +103,10 @@ def refused_arguments(
     variadic = bool(signature[-1].get("variadic"))
     if len(args) < len(signature) or (len(args) > len(signature) and not variadic):
         return
-    for place, (node, ty) in enumerate(zip(nodes, args, strict=True)):
-        spec = signature[min(place, len(signature) - 1)]
+    # jmespath checks the first ``len(signature)`` arguments only: a variadic function's
+    # further ones are the function's to take or leave (``merge_deep`` skips non-objects).
+    for place, (node, ty) in enumerate(zip(nodes, args[: len(signature)], strict=False)):
+        spec = signature[place]
         wanted = [t for t in spec.get("types") or () if t != "expref"]
         if not wanted or node["type"] == "expref" or any(t not in _TAKES for t in wanted):
             continue  # anything goes, or an expression reference, or a type unknown here

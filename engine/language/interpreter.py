@@ -252,7 +252,7 @@ class _Run:
             assert fp.expr is not None
             try:
                 return self.ev.search(fp.expr, ctx)
-            except ValueError as exc:  # a function's error: the field's (as compiled)
+            except jmespath.exceptions.JMESPathTypeError as exc:  # the field's, as compiled
                 code, message = describe_expression_error(exc)
                 raise ItemError(message, field=path, code=code) from None
         if src == "value":

@@ -1,10 +1,10 @@
 """The shape check a mapping's input gets in production, for the commands that only map.
 
-``serve`` and ``send`` read a document through its source's ``split``, which refuses one
-whose shape the source cannot take (an envelope field of the wrong type, a request of
-another type). ``refusal(plan)`` gives ``map`` and ``test`` the same check, so a dry run
-or a test case refuses what production refuses rather than mapping it into errors
-production never sees.
+``serve`` and ``send`` read a document through its source's ``split`` (or the
+endpoint's), which refuses one whose shape the source cannot take (an envelope field of
+the wrong type, a request of another type). ``refusal(plan)`` gives ``map`` and ``test``
+the same check, so a dry run or a test case refuses what production refuses rather than
+mapping it into errors production never sees.
 """
 
 from __future__ import annotations
@@ -22,15 +22,22 @@ Refusal = Callable[[Any], str | None]
 
 def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
     """Why every source ``plan`` reads would refuse a document, in the first source's
-    words; None when one of them takes it. A source that checks nothing (no ``split``), or
-    one no installed plugin provides, takes every document."""
-    sources = (registry or get_registry()).sources()
-    splits = []
+    words; None when one of them takes it. A source is checked by its own ``split`` (as
+    ``send`` reads it), else by that of an endpoint ``serve`` takes it at (an Events API
+    batch, at the events endpoint); one with neither, or no installed plugin provides,
+    takes every document."""
+    reg = registry or get_registry()
+    sources = reg.sources()
+    endpoints = list(reg.endpoints().values())
+    splits: list[Callable[[Any], object]] = []
     for name in plan.sources:
         source = sources.get(name)
-        if source is None or source.split is None:
+        split = None if source is None else source.split
+        if split is None:
+            split = next((e.split for e in endpoints if name in e.sources), None)
+        if split is None:
             return _takes_all
-        splits.append(source.split)
+        splits.append(split)
 
     def why(doc: Any) -> str | None:
         first: str | None = None

@@ -46,9 +46,10 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def _split_of(name: str) -> Callable[[Any], list[Any]] | None:
-    """The split ``send`` and the endpoints share: batches for the Webhook output (an Events
-    API batch is one document), the checked request for a Firehose source."""
-    if name == "mparticle.webhook_output":
+    """The split ``send`` (and ``map``, ``test``) read with: the batches of a body (an
+    object is one, an array several), checked as the events endpoint checks them, for the
+    Events API and Webhook output; the checked request for a Firehose source."""
+    if name in ("mparticle.webhook_output", "mparticle.events_api_batch"):
         return split_webhook_output
     if name in FIREHOSE_SOURCES.values():
         return firehose_split(name)

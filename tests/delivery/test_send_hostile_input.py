@@ -70,8 +70,10 @@ def test_odd_lines_are_reported_and_the_good_ones_delivered(
     assert status == 1, stderr  # partial failure: some lines were not sent
     assert "Traceback" not in stderr
     assert f"{path}:2: {deep_reason}" in stderr
-    for line in (4, 5, 6):
-        assert f"{path}:{line}: not a JSON object" in stderr
+    # refused as the events endpoint refuses them (the source's check), naming no value
+    assert f"{path}:4: body: expected a batch object, got a string" in stderr
+    assert f"{path}:5: body[0]: expected a batch object, got a number" in stderr
+    assert f"{path}:6: body: expected a batch object, got a number" in stderr
     # beyond 64 bits the parser would change the number: refused, never sent changed
     assert f"{path}:8: an integer is beyond 64 bits and cannot be carried exactly" in stderr
     assert "malformed input lines: 5" in stderr
@@ -113,6 +115,6 @@ def test_odd_elements_of_a_json_array_are_reported(tmp_path: Path, customerio_se
     config = write_config(tmp_path, [cio_connection(customerio_server)])
     status, stderr = _send(tmp_path, config, path)
     assert status == 1, stderr
-    assert f"{path}:element 2: not a JSON object" in stderr
+    assert f"{path}:element 2: body: expected a batch object, got a string" in stderr
     assert f"{path}:element 3: JSON nests deeper than 64 levels" in stderr
     assert _delivered_users(customerio_server) == {"u-0", "u-1"}

@@ -324,7 +324,7 @@ def test_map_and_test_refuse_what_serve_and_send_refuse(cli: CliRunner, tmp_path
         "email_sent"
     ]
     assert (
-        "input line 1: refused, as serve and send refuse it: body.timestamp: expected an "
+        "input line 1: refused, as serve refuses it: body.timestamp: expected an "
         "integer, got a string" in result.stderr
     ), result.stderr
 

@@ -225,3 +225,15 @@ def test_an_object_built_in_a_variable_is_checked_key_by_key(tmp_path: Path) -> 
     assert (problems[0].line, problems[0].col) == _line_col(
         text, "identifiers\n", "identifiers: identifiers", first
     )
+
+
+def test_a_variadic_functions_further_arguments_are_its_own_to_judge(tmp_path: Path) -> None:
+    """jmespath checks the first arguments a signature lists; those a variadic function
+    takes beyond them are the function's (``merge_deep`` skips what is not an object)."""
+    old = 'platform: "lower(doc.device_info.platform || doc.application_info.os)"'
+    further = 'platform: "keys(merge_deep(doc.user_attributes, settings.user_id_type)) | [0]"'
+    path, _ = _plant(tmp_path, EVENTS, old, further)
+    assert _compile(path) == []
+    first = 'platform: "keys(merge_deep(settings.user_id_type, doc.user_attributes)) | [0]"'
+    path, _ = _plant(tmp_path, EVENTS, old, first)
+    assert [p.code for p in _compile(path)] == ["E504"]

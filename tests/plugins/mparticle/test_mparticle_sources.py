@@ -58,12 +58,18 @@ def test_schema_is_a_titled_described_2020_12_schema(name: str) -> None:
     assert all(spec.get("description") for spec in schema.get("$defs", {}).values())
 
 
-def test_only_the_events_api_batch_is_unsplit_and_no_source_authenticates() -> None:
+def test_every_source_checks_what_it_reads_and_none_authenticates() -> None:
+    """Each source's split refuses what its endpoint refuses (``send``, ``map`` and
+    ``test`` read through it); the endpoints authenticate, not the sources."""
     sources = {source.name: source for source in all_sources()}
     assert list(sources) == list(DESCRIPTIONS)
-    assert {name for name, s in sources.items() if s.split is None} == {
-        "mparticle.events_api_batch"
-    }
+    assert all(s.split is not None for s in sources.values())
+    split = sources["mparticle.events_api_batch"].split
+    assert split is not None
+    batch = {"user_identities": {"customer_id": "c1"}, "events": []}
+    assert split(batch) == [batch] and split([batch, batch]) == [batch, batch]
+    with pytest.raises(InputError, match="body.user_attributes: expected an object"):
+        split({**batch, "user_attributes": "oops"})
     assert all(s.authenticate is None and s.description for s in sources.values())
 
 
