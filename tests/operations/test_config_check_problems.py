@@ -13,6 +13,13 @@ ENV = {"CIO_SITE": "site-1", "CIO_KEY": "key-from-env"}
 PROBLEM_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)$")
 
 
+def _config(tmp_path: Path, *lines: str) -> Path:
+    """``mapwire.yaml`` in ``tmp_path``: ``mapwire: 1`` and then ``lines``."""
+    config = tmp_path / "mapwire.yaml"
+    config.write_text("mapwire: 1\n" + "".join(lines))
+    return config
+
+
 def _problems(stdout: str) -> list[tuple[int, int, str]]:
     """(line, col, 'CODE message') of each printed problem (suggestion lines left out)."""
     found = []
@@ -24,9 +31,8 @@ def _problems(stdout: str) -> list[tuple[int, int, str]]:
 
 
 def test_one_run_reports_every_problem_in_file_order(tmp_path: Path) -> None:
-    config = tmp_path / "mapwire.yaml"
-    config.write_text(
-        "mapwire: 1\n"
+    config = _config(
+        tmp_path,
         "prot: 1\n"
         "connections:\n"
         "  - name: cio-events\n"
@@ -100,9 +106,8 @@ def test_a_literal_secret_warns_without_showing_it_and_passes(tmp_path: Path) ->
 
 
 def test_warnings_are_listed_with_the_errors_in_file_order(tmp_path: Path) -> None:
-    config = tmp_path / "mapwire.yaml"
-    config.write_text(
-        "mapwire: 1\n"
+    config = _config(
+        tmp_path,
         "connections:\n"
         "  - name: cio-events\n"
         "    flow: mparticle-events-to-customerio\n"
@@ -117,9 +122,8 @@ def test_warnings_are_listed_with_the_errors_in_file_order(tmp_path: Path) -> No
 
 
 def test_literal_keys_of_a_local_sink_connection_draw_no_warning(tmp_path: Path) -> None:
-    config = tmp_path / "mapwire.yaml"
-    config.write_text(
-        "mapwire: 1\n"
+    config = _config(
+        tmp_path,
         "connections:\n"
         "  - name: cio-events\n"
         "    flow: mparticle-events-to-customerio\n"

@@ -68,7 +68,7 @@ def test_every_source_checks_what_it_reads_and_none_authenticates() -> None:
     assert split is not None
     batch = {"user_identities": {"customer_id": "c1"}, "events": []}
     assert split(batch) == [batch] and split([batch, batch]) == [batch, batch]
-    with pytest.raises(InputError, match="body.user_attributes: expected an object"):
+    with pytest.raises(InputError, match=r"body\.user_attributes: expected an object"):
         split({**batch, "user_attributes": "oops"})
     assert all(s.authenticate is None and s.description for s in sources.values())
 
