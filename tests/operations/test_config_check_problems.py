@@ -42,7 +42,7 @@ def test_one_run_reports_every_problem_in_file_order(tmp_path: Path) -> None:
         "    flow: mparticle-events-to-customeri\n"
         "    destination: {site_id: {env: CIO_SITE}, api_key: {env: CIO_KEY}, region: mars}\n"
         "    transport: 5\n"
-        "    delivery: {concurency: 4}\n"
+        "    delivery: {concurency: 4}\n",
     )
     done = mapwire("config", "check", str(config), cwd=tmp_path, env=ENV)
     assert done.returncode == 1, done.stdout + done.stderr
@@ -111,7 +111,7 @@ def test_warnings_are_listed_with_the_errors_in_file_order(tmp_path: Path) -> No
         "connections:\n"
         "  - name: cio-events\n"
         "    flow: mparticle-events-to-customerio\n"
-        "    destination: {site_id: demo-site, api_key: literal-SECRET7, region: euu}\n"
+        "    destination: {site_id: demo-site, api_key: literal-SECRET7, region: euu}\n",
     )
     done = mapwire("config", "check", str(config), cwd=tmp_path, env=ENV)
     assert done.returncode == 1
@@ -128,7 +128,7 @@ def test_literal_keys_of_a_local_sink_connection_draw_no_warning(tmp_path: Path)
         "  - name: cio-events\n"
         "    flow: mparticle-events-to-customerio\n"
         "    destination: {site_id: demo-site, api_key: demo-key}\n"
-        "    transport: sink:delivered\n"
+        "    transport: sink:delivered\n",
     )
     done = mapwire("config", "check", str(config), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
