@@ -96,13 +96,13 @@ def check_cases_text(
         for j, action in enumerate(wanted if isinstance(wanted, list) else []):
             name = action.get("action") if isinstance(action, dict) else None
             if isinstance(name, str) and name not in produced:
-                where = ("cases", i, "expect", "actions", j, "action")
+                at = ("cases", i, "expect", "actions", j, "action")
                 hint = did_you_mean(name, sorted(produced))
                 message = (
                     f"no rule of mapping {plan.name!r} produces action {name!r}{hint}; "
                     f"its rules produce: {', '.join(sorted(produced)) or 'none'}"
                 )
-                problems.append(positions.problem(where, UNKNOWN_ACTION, message))
+                problems.append(positions.problem(at, UNKNOWN_ACTION, message))
     return sorted(problems, key=lambda p: (p.line, p.col))
 
 

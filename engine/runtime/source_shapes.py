@@ -32,7 +32,7 @@ def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
     splits: list[Callable[[Any], object]] = []
     for name in plan.sources:
         source = sources.get(name)
-        split = None if source is None else source.split
+        split: Callable[[Any], object] | None = None if source is None else source.split
         if split is None:
             split = next((e.split for e in endpoints if name in e.sources), None)
         if split is None:
