@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 
-from ..contracts.errors import ConfigError
+from ..contracts.errors import ConfigError, Problem, SpecError
 from ..runtime.config import DEMO_CONFIG, Config, load_config
 from .common import EXIT_SPEC, report_spec_error
 
@@ -82,17 +82,19 @@ def load_config_or_exit(
     such a problem too, found before anything starts.
     """
     found = find_config(given)
+    warnings: list[Problem] = []  # a secret written in the file, say: said, never fatal
     try:
         if found is None:
             if not demo:
                 click.echo(no_config_message(command), err=True)
                 raise SystemExit(EXIT_SPEC)
             click.echo(DEMO_NOTE, err=True)
-            config = load_config(DEMO_CONFIG, base=Path.cwd())
+            config = load_config(DEMO_CONFIG, base=Path.cwd(), warnings=warnings)
         else:
             if found.origin != "--config":
                 click.echo(f"config: {found.path} (from {found.origin})", err=True)
-            config = load_config(found.path)
+            config = load_config(found.path, warnings=warnings)
+        report_spec_error(SpecError(warnings))
         if delivers:
             check_proxies()
         return config

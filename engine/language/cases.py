@@ -32,6 +32,7 @@ from ..contracts.store import MemoryStore
 from .compiler import compile_plan
 from .mapping_settings import resolve_settings
 from .plan import Plan
+from .schema_errors import did_you_mean
 from .yaml_loader import load
 
 _CASE_KEYS = {"name", "description", "settings", "input", "inputs", "input_file", "expect"}
@@ -72,15 +73,21 @@ def load_cases(path: Path) -> CasesFile:
             continue
         for key in raw:
             if key not in _CASE_KEYS:
+                hint = did_you_mean(str(key), sorted(_CASE_KEYS))
                 problems.append(
-                    positions.problem((*where, key), "E403", f"unknown case key {key!r}", key=True)
+                    positions.problem(
+                        (*where, key), "E403", f"unknown case key {key!r}{hint}", key=True
+                    )
                 )
         expect = raw.get("expect", {})
         for key in expect if isinstance(expect, dict) else ():
             if key not in _EXPECT_KEYS:
                 problems.append(
                     positions.problem(
-                        (*where, "expect", key), "E403", f"unknown expect key {key!r}", key=True
+                        (*where, "expect", key),
+                        "E403",
+                        f"unknown expect key {key!r}{did_you_mean(str(key), sorted(_EXPECT_KEYS))}",
+                        key=True,
                     )
                 )
         if "inputs" in raw:

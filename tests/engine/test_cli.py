@@ -351,3 +351,16 @@ def test_test_without_cases_says_so_and_map_names_documents_no_rule_matched(
     result = cli.invoke(main, ["map", "--mapping", NOTES, "-"], input=text)
     assert result.exit_code == 0, result.output
     assert "2 document(s) produced nothing (input line 2, 3): no rule matched" in result.stderr
+
+
+def test_test_names_a_misspelled_case_key_with_a_suggestion(cli: CliRunner, tmp_path: Path) -> None:
+    cases = tmp_path / "notes.test.yaml"
+    cases.write_text(
+        f"mapping: {NOTES}\ncases:\n  - name: x\n    input: {{items: []}}\n"
+        "    expct: {actions: []}\n    expect: {actoins: []}\n",
+        "utf-8",
+    )
+    result = cli.invoke(main, ["test", str(cases)])
+    assert result.exit_code == 1
+    assert "E403 unknown case key 'expct' (did you mean 'expect'?)" in result.output
+    assert "E403 unknown expect key 'actoins' (did you mean 'actions'?)" in result.output

@@ -165,3 +165,19 @@ def test_a_malformed_config_is_reported_not_crashed_on(tmp_path: Path, text: str
     assert "Traceback" not in done.stderr
     found = _problems(done.stdout)
     assert found and [p[:2] for p in found] == sorted(p[:2] for p in found)
+
+
+def test_every_command_that_loads_the_config_says_the_warning(tmp_path: Path) -> None:
+    """Not only ``config check``: ``dlq list`` (as ``serve`` and ``send``) prints the
+    warning on stderr once and goes on."""
+    config = _config(
+        tmp_path,
+        "connections:\n"
+        "  - name: cio-events\n"
+        "    flow: mparticle-events-to-customerio\n"
+        "    destination: {site_id: demo-site, api_key: literal-SECRET7}\n",
+    )
+    done = mapwire("dlq", "list", "--config", str(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("warning C203 destination setting 'api_key' is a secret") == 1
+    assert "SECRET7" not in done.stdout + done.stderr
