@@ -83,12 +83,18 @@ def _message(error: ValidationError) -> tuple[str, str, bool]:
 def _alternatives(error: ValidationError) -> str:
     schema: Any = error.schema
     keysets = []
+    partial = ""  # a branch the object has part of: what it lacks is the likely mistake
+    instance: Any = error.instance
     for branch in schema.get(error.validator, []):
         req = branch.get("required")
         if req:
             keysets.append("/".join(req))
-    if keysets and isinstance(cast(Any, error.instance), dict):
-        return "needs exactly one of: " + ", ".join(keysets)
+            missing = [k for k in req if isinstance(instance, dict) and k not in instance]
+            if not partial and missing and len(missing) < len(req):
+                given = [k for k in req if k not in missing]
+                partial = f"`{'`, `'.join(given)}` needs `{'`, `'.join(missing)}` beside it; "
+    if keysets and isinstance(instance, dict):
+        return partial + "needs exactly one of: " + ", ".join(keysets)
     return f"{json_type(cast(Any, error.instance))} is not valid here"
 
 
