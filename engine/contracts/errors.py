@@ -52,7 +52,8 @@ class Problem:
     """One problem found in a file: where it is and what is wrong.
 
     ``severity`` is ``"error"`` (the default) or ``"warning"``; warnings print with the
-    word ``warning`` before the code. ``suggestion`` is an optional fix to show.
+    word ``warning`` before the code. ``suggestion`` is an optional fix to show. Line 0
+    means a problem not in a file (a command-line option): it prints without a position.
     """
 
     path: str
@@ -65,6 +66,8 @@ class Problem:
 
     def __str__(self) -> str:
         word = "warning " if self.severity == "warning" else ""
+        if self.line == 0:  # not from a file (a command-line option): no position to give
+            return f"{self.path}: {word}{self.code} {self.message}"
         return f"{self.path}:{self.line}:{self.col}: {word}{self.code} {self.message}"
 
     def as_dict(self) -> dict[str, object]:

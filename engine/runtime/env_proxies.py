@@ -87,7 +87,7 @@ def _unusable(pattern: str, exc: Exception) -> ConfigError:
         f"({type(exc).__name__}); its value is not shown, as it may hold a password"
     )
     hint = "an http:// or https:// URL, with a user name and password percent-encoded"
-    return ConfigError([Problem("environment", 1, 1, "C090", message, suggestion=hint)])
+    return ConfigError([Problem("environment", 0, 0, "C090", message, suggestion=hint)])
 
 
 def _no_proxy_pattern(host: str) -> str:

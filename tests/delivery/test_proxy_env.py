@@ -340,6 +340,6 @@ def test_commands_that_deliver_refuse_an_unusable_proxy_before_they_start(
     result = cli(*command.split(), "--config", str(config), *extra)
 
     assert result.exit_code == 2, result.output
-    assert "environment:1:1: C090 HTTPS_PROXY (or https_proxy) is not a proxy URL" in result.output
+    assert "environment: C090 HTTPS_PROXY (or https_proxy) is not a proxy URL" in result.output
     assert PASSWORD not in result.output and "proxy.corp" not in result.output
     assert customerio_server.accepted_items("POST /api/v2/batch") == []

@@ -364,3 +364,9 @@ def test_test_names_a_misspelled_case_key_with_a_suggestion(cli: CliRunner, tmp_
     assert result.exit_code == 1
     assert "E403 unknown case key 'expct' (did you mean 'expect'?)" in result.output
     assert "E403 unknown expect key 'actoins' (did you mean 'actions'?)" in result.output
+
+
+def test_a_bad_set_option_is_reported_without_a_made_up_position(cli: CliRunner) -> None:
+    result = cli.invoke(main, ["map", "--mapping", NOTES, "--set", "lowd=true", "-"], input="{}")
+    assert result.exit_code == 2
+    assert "--set: E204 unknown setting 'lowd' (did you mean 'loud'?)" in result.stderr
