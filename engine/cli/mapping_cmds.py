@@ -229,6 +229,7 @@ def explain(
     evaluator = Evaluator(plan)
     store = MemoryStore()
     destinations = get_registry().destinations()
+    refused = refusal(plan)
     failed = False
     with open_input(input_path) as stream:
         for line, doc in each_document(stream):
@@ -236,6 +237,10 @@ def explain(
                 click.echo(f"input line {line}: {doc}", err=True)
                 failed = True
                 continue
+            why = refused(doc)
+            if why is not None:  # traced all the same: what the mapping would make of it
+                click.echo(f"input line {line}: serve would refuse it: {why}", err=True)
+                failed = True
             trace: list[TraceEntry] = []
             try:
                 result = evaluator.run(doc, settings, store, trace=trace)

@@ -2,9 +2,10 @@
 
 ``serve`` and ``send`` read a document through its source's ``split`` (or the
 endpoint's), which refuses one whose shape the source cannot take (an envelope field of
-the wrong type, a request of another type). ``refusal(plan)`` gives ``map`` and ``test``
-the same check, so a dry run or a test case refuses what production refuses rather than
-mapping it into errors production never sees.
+the wrong type, a request of another type). ``refusal(plan)`` gives ``map``, ``explain``
+and ``test`` the same check, so a dry run or a test case refuses what production refuses
+rather than mapping it into errors production never sees (``explain`` says so and
+traces it all the same).
 """
 
 from __future__ import annotations

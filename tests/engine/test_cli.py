@@ -370,3 +370,18 @@ def test_a_bad_set_option_is_reported_without_a_made_up_position(cli: CliRunner)
     result = cli.invoke(main, ["map", "--mapping", NOTES, "--set", "lowd=true", "-"], input="{}")
     assert result.exit_code == 2
     assert "--set: E204 unknown setting 'lowd' (did you mean 'loud'?)" in result.stderr
+
+
+def test_explain_traces_a_document_serve_would_refuse_and_says_so(cli: CliRunner) -> None:
+    doc = {"event_id": "x", "object_type": "email", "metric": "sent", "timestamp": "soon"}
+    result = cli.invoke(
+        main,
+        ["explain", "--mapping", "customerio-activity-to-mparticle", "-"],
+        input=json.dumps({**doc, "data": {}}),
+    )
+    assert result.exit_code == 1
+    assert "== input line 1: 0 action(s)" in result.stdout
+    assert (
+        "input line 1: serve would refuse it: body.timestamp: expected an integer, got a string"
+        in result.stderr
+    )
