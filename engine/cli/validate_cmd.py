@@ -11,6 +11,7 @@ from ..language.cases_check import check_cases_file
 from ..language.mapping_names import index_mappings
 from ..language.plan import Plan
 from ..runtime.mapping_files import compile_with_plugins, find_files, shipped_paths
+from ..runtime.source_shapes import refusal
 from .common import EXIT_PROBLEMS
 from .diagnostics import as_json, print_text
 
@@ -49,7 +50,7 @@ def check_paths(paths: list[Path]) -> tuple[list[Problem], int]:
         except SpecError as exc:
             problems.extend(exc.problems)
     for path in cases:
-        problems.extend(check_cases_file(path, compiled))
+        problems.extend(check_cases_file(path, compiled, refusal))
     return problems, len(mappings) + len(cases)
 
 

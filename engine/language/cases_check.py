@@ -5,8 +5,10 @@ The shape is ``schemas/test.schema.json`` (unknown keys, a case without input, w
 types); then the mapping the file names must exist (``E405``), every setting a case
 gives must be one the mapping declares (``E406``), of the declared type (``E407``), and
 every action a case expects must be one of the mapping's rules produce (``E409``: the
-case could never pass). A setting given its default value is a warning (``W408``): the
-case does not test what it seems to.
+case could never pass), and, given the sources' shape check (``refusal``), every input
+written in the file must be one ``serve`` would take (``E410``: ``test`` reports it as
+the case's error). A setting given its default value is a warning (``W408``): the case
+does not test what it seems to.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ UNKNOWN_SETTING = "E406"
 BAD_SETTING = "E407"
 DEFAULT_SETTING = "W408"
 UNKNOWN_ACTION = "E409"
+REFUSED_INPUT = "E410"
+
+#: Why production would refuse a document (None: taken), for a compiled mapping.
+Refusal = Callable[[Plan], Callable[[Any], str | None]]
 
 
 @lru_cache(maxsize=1)
@@ -47,17 +53,22 @@ def mapping_of(path: Path, value: dict[str, Any]) -> Path:
     return path.parent / name
 
 
-def check_cases_file(path: Path, compile_mapping: Callable[[Path], Plan]) -> list[Problem]:
+def check_cases_file(
+    path: Path, compile_mapping: Callable[[Path], Plan], refusal: Refusal | None = None
+) -> list[Problem]:
     """Every problem in one cases file (its mapping's own problems are not repeated)."""
     try:
         text = path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [Problem(str(path), 1, 1, "E000", f"cannot read file: {exc}")]
-    return check_cases_text(text, path, compile_mapping)
+    return check_cases_text(text, path, compile_mapping, refusal)
 
 
 def check_cases_text(
-    text: str, path: Path, compile_mapping: Callable[[Path], Plan]
+    text: str,
+    path: Path,
+    compile_mapping: Callable[[Path], Plan],
+    refusal: Refusal | None = None,
 ) -> list[Problem]:
     """``check_cases_file`` for the text of ``path`` (an editor's unsaved buffer)."""
     value, positions, problems = load(text, str(path))
@@ -85,12 +96,15 @@ def check_cases_text(
         return problems  # the mapping's problems are the mapping file's to report
     cases = value.get("cases")
     produced = {rule.action for rule in plan.all_rules() if rule.action}
+    refused = refusal(plan) if refusal is not None else None
     for i, case in enumerate(cases if isinstance(cases, list) else []):
         if not isinstance(case, dict):
             continue
         settings = case.get("settings")
         if isinstance(settings, dict):
             problems.extend(_settings_problems(plan, settings, ("cases", i, "settings"), positions))
+        if refused is not None:
+            problems.extend(_refused_inputs(case, ("cases", i), refused, positions))
         expect = case.get("expect")
         wanted = expect.get("actions") if isinstance(expect, dict) else None
         for j, action in enumerate(wanted if isinstance(wanted, list) else []):
@@ -104,6 +118,27 @@ def check_cases_text(
                 )
                 problems.append(positions.problem(at, UNKNOWN_ACTION, message))
     return sorted(problems, key=lambda p: (p.line, p.col))
+
+
+def _refused_inputs(
+    case: dict[str, Any],
+    where: tuple[str | int, ...],
+    refused: Callable[[Any], str | None],
+    positions: Positions,
+) -> list[Problem]:
+    """E410 for each input written in the case that ``serve`` would refuse."""
+    inputs: list[tuple[tuple[str | int, ...], Any]] = []
+    if "input" in case:
+        inputs.append(((*where, "input"), case["input"]))
+    elif isinstance(case.get("inputs"), list):
+        inputs.extend(((*where, "inputs", j), doc) for j, doc in enumerate(case["inputs"]))
+    out = []
+    for at, doc in inputs:
+        why = refused(doc)
+        if why is not None:
+            message = f"serve would refuse this input: {why}"
+            out.append(positions.problem(at, REFUSED_INPUT, message))
+    return out
 
 
 def _mappings_beside(mapping: Path) -> list[str]:

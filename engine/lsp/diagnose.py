@@ -25,6 +25,7 @@ from ..runtime.mapping_files import (
     shipped_paths,
 )
 from ..runtime.registry import Registry, get_registry
+from ..runtime.source_shapes import refusal
 from .positions import Span, problem_span
 
 #: The text of a file as an editor holds it, or None when it is not open.
@@ -68,7 +69,7 @@ def problems_for(
                 buffer = mapping.read_text("utf-8")
             return compile_text_with_plugins(buffer, str(mapping), reg)
 
-        return check_cases_text(text, path, compile_mapping)
+        return check_cases_text(text, path, compile_mapping, lambda plan: refusal(plan, reg))
     try:
         problems = list(compile_text_with_plugins(text, str(path), reg).warnings)
     except SpecError as exc:

@@ -148,3 +148,26 @@ def test_map_prints_the_suggestion_of_a_mapping_problem(
     result = CliRunner().invoke(main, ["map", "--mapping", str(bad), "-"], input="{}")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[1] == "  suggestion: indent with spaces, not tabs"
+
+
+def test_validate_reports_a_case_input_serve_would_refuse(tmp_path: Path) -> None:
+    """E410: an input written in a case that the source's shape check refuses, where it
+    is; ``mapwire test`` would report it as the case's error."""
+    shipped = HERE.parents[1] / "mappings" / "customerio_activity_to_mparticle.yaml"
+    cases = tmp_path / "hooks.test.yaml"
+    cases.write_text(
+        f"mapping: {shipped}\n"
+        "cases:\n"
+        "  - name: one good, one refused\n"
+        "    inputs:\n"
+        "      - {event_id: a, object_type: email, metric: sent, timestamp: 1, data: {}}\n"
+        "      - {event_id: b, object_type: email, metric: sent, timestamp: soon, data: {}}\n"
+        "    expect: {actions: []}\n",
+        "utf-8",
+    )
+    result = CliRunner().invoke(main, ["validate", str(cases)])
+    assert result.exit_code == 1
+    assert (
+        f"{cases}:6:9: E410 serve would refuse this input: body.timestamp: expected an "
+        "integer, got a string" in result.stdout
+    ), result.stdout
