@@ -38,7 +38,19 @@ def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
             split = next((e.split for e in endpoints if name in e.sources), None)
         if split is None:
             return _takes_all
-        splits.append(split)
+        if split not in splits:  # sources that share one check (one body, two dialects)
+            splits.append(split)
+    if len(splits) == 1:  # the usual case, once per document: no loop around it
+        (only,) = splits
+
+        def why_one(doc: Any) -> str | None:
+            try:
+                only(doc)
+            except InputError as exc:
+                return str(exc)
+            return None
+
+        return why_one
 
     def why(doc: Any) -> str | None:
         first: str | None = None
