@@ -72,9 +72,15 @@ def split_batches(body: Any) -> list[Documents]:
 
 
 def split_webhook_output(parsed: Any) -> list[Any]:
-    """The Webhook output source's split: an object is one batch, an array several (Send
-    as Batch); checked as the events endpoint checks them."""
-    return [doc for _, doc in sourced_batches(parsed)]
+    """The split of the Webhook output and Events API sources: an object is one batch, an
+    array several (Send as Batch); checked as the events endpoint checks them (without
+    the pairs ``sourced_batches`` builds: ``send`` and ``map`` run this per document)."""
+    if isinstance(parsed, list):
+        for index, doc in enumerate(parsed):
+            batch_source(doc, f"body[{index}]")
+        return list(parsed)
+    batch_source(parsed, "body")
+    return [parsed]
 
 
 def looks_like_batches(doc: Any) -> bool:
