@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 import click
 import orjson
 
-from ..contracts.errors import SpecError
+from ..contracts.errors import Problem, SpecError
 from ..runtime.backfill import without_bom
 
 EXIT_PROBLEMS = 1
@@ -17,7 +17,12 @@ EXIT_SPEC = 2
 
 
 def report_spec_error(exc: SpecError) -> None:
-    for problem in exc.problems:
+    report_problems(exc.problems)
+
+
+def report_problems(problems: Iterable[Problem]) -> None:
+    """Each problem on stderr, its suggestion on an indented line."""
+    for problem in problems:
         click.echo(str(problem), err=True)
         if problem.suggestion:
             click.echo(f"  suggestion: {problem.suggestion}", err=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import click
 
-from ..contracts.errors import ConfigError, Problem, SpecError
+from ..contracts.errors import ConfigError, Problem
 from ..runtime.config import DEMO_CONFIG, Config, load_config
-from .common import EXIT_SPEC, report_spec_error
+from .common import EXIT_SPEC, report_problems, report_spec_error
 
 ENV_VAR = "MAPWIRE_CONFIG"
 LOCAL_NAME = "mapwire.yaml"
@@ -94,7 +94,7 @@ def load_config_or_exit(
             if found.origin != "--config":
                 click.echo(f"config: {found.path} (from {found.origin})", err=True)
             config = load_config(found.path, warnings=warnings)
-        report_spec_error(SpecError(warnings))
+        report_problems(warnings)
         if delivers:
             check_proxies()
         return config

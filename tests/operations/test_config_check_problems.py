@@ -20,6 +20,17 @@ def _config(tmp_path: Path, *lines: str) -> Path:
     return config
 
 
+def _cio_events(destination: str, *more: str) -> str:
+    """The ``connections:`` of one events connection to Customer.io with ``destination``
+    (a YAML flow mapping) and ``more`` lines of it."""
+    return (
+        "connections:\n"
+        "  - name: cio-events\n"
+        "    flow: mparticle-events-to-customerio\n"
+        f"    destination: {destination}\n" + "".join(more)
+    )
+
+
 def _problems(stdout: str) -> list[tuple[int, int, str]]:
     """(line, col, 'CODE message') of each printed problem (suggestion lines left out)."""
     found = []
@@ -108,10 +119,7 @@ def test_a_literal_secret_warns_without_showing_it_and_passes(tmp_path: Path) ->
 def test_warnings_are_listed_with_the_errors_in_file_order(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
-        "connections:\n"
-        "  - name: cio-events\n"
-        "    flow: mparticle-events-to-customerio\n"
-        "    destination: {site_id: demo-site, api_key: literal-SECRET7, region: euu}\n",
+        _cio_events("{site_id: demo-site, api_key: literal-SECRET7, region: euu}"),
     )
     done = mapwire("config", "check", str(config), cwd=tmp_path, env=ENV)
     assert done.returncode == 1
@@ -124,11 +132,7 @@ def test_warnings_are_listed_with_the_errors_in_file_order(tmp_path: Path) -> No
 def test_literal_keys_of_a_local_sink_connection_draw_no_warning(tmp_path: Path) -> None:
     config = _config(
         tmp_path,
-        "connections:\n"
-        "  - name: cio-events\n"
-        "    flow: mparticle-events-to-customerio\n"
-        "    destination: {site_id: demo-site, api_key: demo-key}\n"
-        "    transport: sink:delivered\n",
+        _cio_events("{site_id: demo-site, api_key: demo-key}", "    transport: sink:delivered\n"),
     )
     done = mapwire("config", "check", str(config), cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -172,10 +176,7 @@ def test_every_command_that_loads_the_config_says_the_warning(tmp_path: Path) ->
     warning on stderr once and goes on."""
     config = _config(
         tmp_path,
-        "connections:\n"
-        "  - name: cio-events\n"
-        "    flow: mparticle-events-to-customerio\n"
-        "    destination: {site_id: demo-site, api_key: literal-SECRET7}\n",
+        _cio_events("{site_id: demo-site, api_key: literal-SECRET7}"),
     )
     done = mapwire("dlq", "list", "--config", str(config), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
