@@ -28,22 +28,30 @@ class SchemaValidator:
         self._full: Any = None
         self._fast: Callable[[Any], Any] | None = None
         self._fast_error: type[Exception] = Exception
+        self._format_conforms: Callable[[Any, str], bool] | None = None
         self._slow_built = False
         self.certainly_valid = compile_predicate(schema, self._conforms if check_formats else None)
         """``certainly_valid(instance)``: ``True`` only when valid; ``False`` when invalid or
         unsure (``is_valid`` then asks the slower validators)."""
 
     def _conforms(self, instance: Any, fmt: str) -> bool:
-        """The full validator's format checker's answer (the checker built on first use)."""
-        return bool(self._full_validator().format_checker.conforms(instance, fmt))
+        """The format checker's answer: the full validator's class's, taken on first use
+        (the validator itself is built only when a payload needs its messages)."""
+        conforms = self._format_conforms
+        if conforms is None:
+            conforms = self._format_conforms = self._validator_class().FORMAT_CHECKER.conforms
+        return bool(conforms(instance, fmt))
+
+    def _validator_class(self) -> Any:
+        import jsonschema  # imported when first needed, not with the package
+
+        return jsonschema.validators.validator_for(
+            self._schema, default=jsonschema.Draft202012Validator
+        )
 
     def _full_validator(self) -> Any:
         if self._full is None:
-            import jsonschema  # imported when first needed, not with the package
-
-            cls = jsonschema.validators.validator_for(
-                self._schema, default=jsonschema.Draft202012Validator
-            )
+            cls = self._validator_class()
             checker = cls.FORMAT_CHECKER if self._check_formats else None
             self._full = cls(self._schema, format_checker=checker)
         return self._full

@@ -48,7 +48,8 @@ class CallEmitters(Emitter):
 
     def _expref(self, body: Node) -> str:
         """A namespace ``_Expression`` whose evaluation runs a generated function."""
-        key = "expref:" + self._facts.about(body).key
+        # one helper per field it is used in: a type error inside it names that field
+        key = f"expref:{self.where}:" + self._facts.about(body).key
         if key in self._names:
             return self._names[key]
         fname, arg = self._tmp("_expref"), self._tmp("_v")

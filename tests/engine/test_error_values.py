@@ -53,3 +53,17 @@ def test_type_errors_name_the_types_not_the_value(run: Run) -> None:
         assert errors[name].field == "f", name
     assert str(errors["absolute"]) == "absolute:f: function abs(): expected number, got string"
     assert all(SECRET not in str(e) and "secret" not in str(e) for e in errors.values())
+
+
+def test_an_error_inside_an_expression_reference_names_its_own_field(run: Run) -> None:
+    """The same ``&expr`` in two fields: a type error in the second names the second."""
+    body = """
+rules:
+  - name: r
+    action: a
+    fields: {f: "max_by(doc.ok, &abs(k))", g: "max_by(doc.o, &abs(k))"}
+"""
+    result = run(body, {"ok": [{"k": 1}], "o": [{"k": "x"}, {"k": "y"}]})
+    assert [(e.field, str(e)) for e in result.errors] == [
+        ("g", "r:g: function abs(): expected number, got string")
+    ]
