@@ -67,7 +67,7 @@ def config_loader(given: Path | None) -> Callable[[], Config]:
     ``load_config_or_exit`` found it, else the bundled demo config."""
     found = find_config(given)
     if found is None:
-        return partial(load_config, DEMO_CONFIG, base=Path.cwd())
+        return partial(load_config, DEMO_CONFIG)  # its paths: the current directory's
     return partial(load_config, found.path)
 
 
@@ -89,7 +89,7 @@ def load_config_or_exit(
                 click.echo(no_config_message(command), err=True)
                 raise SystemExit(EXIT_SPEC)
             click.echo(DEMO_NOTE, err=True)
-            config = load_config(DEMO_CONFIG, base=Path.cwd(), warnings=warnings)
+            config = load_config(DEMO_CONFIG, warnings=warnings)
         else:
             if found.origin != "--config":
                 click.echo(f"config: {found.path} (from {found.origin})", err=True)

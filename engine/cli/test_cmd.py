@@ -42,9 +42,10 @@ def test(paths: tuple[Path, ...], quiet: bool) -> None:
             click.echo(f"FAIL {path}: cannot load\n{exc}")
             failed += 1
             continue
+        refused, destinations = refusal(plan), get_registry().destinations()
         for case in cases_file.cases:
             try:
-                failures = check_case(plan, case, get_registry().destinations(), refusal(plan))
+                failures = check_case(plan, case, destinations, refused)
             except MapwireError as exc:
                 failures = [f"error: {exc}"]
             if failures:

@@ -23,6 +23,7 @@ from typing import Any
 import jsonschema
 
 from ..contracts.errors import Problem, SpecError
+from .cases import Refusal
 from .mapping_settings import setting_type_error
 from .plan import Plan
 from .schema_errors import did_you_mean, schema_problems
@@ -36,7 +37,7 @@ UNKNOWN_ACTION = "E409"
 REFUSED_INPUT = "E410"
 
 #: Why production would refuse a document (None: taken), for a compiled mapping.
-Refusal = Callable[[Plan], Callable[[Any], str | None]]
+RefusalOf = Callable[[Plan], Refusal]
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +55,7 @@ def mapping_of(path: Path, value: dict[str, Any]) -> Path:
 
 
 def check_cases_file(
-    path: Path, compile_mapping: Callable[[Path], Plan], refusal: Refusal | None = None
+    path: Path, compile_mapping: Callable[[Path], Plan], refusal: RefusalOf | None = None
 ) -> list[Problem]:
     """Every problem in one cases file (its mapping's own problems are not repeated)."""
     try:
@@ -68,7 +69,7 @@ def check_cases_text(
     text: str,
     path: Path,
     compile_mapping: Callable[[Path], Plan],
-    refusal: Refusal | None = None,
+    refusal: RefusalOf | None = None,
 ) -> list[Problem]:
     """``check_cases_file`` for the text of ``path`` (an editor's unsaved buffer)."""
     value, positions, problems = load(text, str(path))
@@ -123,7 +124,7 @@ def check_cases_text(
 def _refused_inputs(
     case: dict[str, Any],
     where: tuple[str | int, ...],
-    refused: Callable[[Any], str | None],
+    refused: Refusal,
     positions: Positions,
 ) -> list[Problem]:
     """E410 for each input written in the case that ``serve`` would refuse."""

@@ -16,7 +16,7 @@ _TOKEN_NODES = frozenset({"field", "function_expression", "key_val_pair", "liter
 _TOKEN_KINDS = frozenset({"unquoted_identifier", "quoted_identifier", "literal"})
 
 
-def _source_order(node: Any) -> Iterator[dict[str, Any]]:
+def source_order(node: Any) -> Iterator[dict[str, Any]]:
     """The AST's token-bearing nodes in the order their tokens appear in the text."""
     if not isinstance(node, dict):
         return
@@ -26,7 +26,7 @@ def _source_order(node: Any) -> Iterator[dict[str, Any]]:
     if node.get("type") == "filter_projection" and len(children) == 3:
         children = [children[0], children[2], children[1]]
     for child in children:
-        yield from _source_order(child)
+        yield from source_order(child)
 
 
 def token_offsets(text: str, ast: dict[str, Any]) -> dict[int, int]:
@@ -35,7 +35,7 @@ def token_offsets(text: str, ast: dict[str, Any]) -> dict[int, int]:
         tokens = [t for t in Lexer().tokenize(text) if t["type"] in _TOKEN_KINDS]
     except Exception:
         return {}
-    nodes = list(_source_order(ast))
+    nodes = list(source_order(ast))
     if len(nodes) != len(tokens):
         return {}
     return {id(n): int(t["start"]) for n, t in zip(nodes, tokens, strict=True)}

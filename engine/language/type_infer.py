@@ -15,11 +15,11 @@ of whose values its function takes is an error (E504, ``function_types.refused_a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .expression_offsets import token_offsets
+from .expression_offsets import source_order, token_offsets
 from .function_types import BUILTIN_RETURNS, refused_arguments
 from .schema_errors import did_you_mean
 from .typing_schema import (
@@ -91,7 +91,7 @@ class Inferer:
     def _at(self, node: dict[str, Any], code: str, message: str) -> None:
         offset = self._offset(node)
         if offset is None:  # no token of its own (a path, a call): its first one
-            found = (self._offset(n) for n in _descendants(node))
+            found = (self._offset(n) for n in source_order(node))
             offset = next((o for o in found if o is not None), None)
         if offset is not None:
             self.findings.append(Finding(offset, code, message))
@@ -308,14 +308,6 @@ class Inferer:
 
     def _expref(self, node: dict[str, Any], current: Ty | None) -> Ty:
         return ANY
-
-
-def _descendants(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The nodes under ``node``, depth first, leftmost first."""
-    for child in node.get("children", []):
-        if isinstance(child, dict):
-            yield child
-            yield from _descendants(child)
 
 
 def _here(current: Ty | None) -> Ty:

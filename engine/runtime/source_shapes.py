@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from ..contracts.errors import InputError
+from ..language.cases import Refusal
 from ..language.plan import Plan
 from .registry import Registry, get_registry
 
 #: Why a document would be refused (None: taken).
-Refusal = Callable[[Any], str | None]
 
 
 def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
@@ -40,17 +40,6 @@ def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
             return _takes_all
         if split not in splits:  # sources that share one check (one body, two dialects)
             splits.append(split)
-    if len(splits) == 1:  # the usual case, once per document: no loop around it
-        (only,) = splits
-
-        def why_one(doc: Any) -> str | None:
-            try:
-                only(doc)
-            except InputError as exc:
-                return str(exc)
-            return None
-
-        return why_one
 
     def why(doc: Any) -> str | None:
         first: str | None = None
