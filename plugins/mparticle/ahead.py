@@ -19,6 +19,7 @@ delivery prepares that item from its action, as before.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,17 +47,22 @@ class AheadItem(PreparedItem):
     message_id: str | None = None
 
 
-def user_key(body: ItemBody) -> tuple[Any, ...]:
-    """Identifies the user of a rendered item as ``MParticle.ordering_key`` does: its
-    ``customer_id``, else its mpid, else all its identities (any order)."""
-    identities = body.get("user_identities") or {}
+def user_parts(identities: Mapping[str, Any], mpid: Any) -> tuple[str, Any] | None:
+    """Who a batch is about, as its items are ordered (``MParticle.ordering_key``) and
+    kept in order across endpoints (``user_key``): its ``customer_id`` (the identity
+    mParticle resolves a profile by first), else its mpid (the profile itself), else all
+    its identities (any order); None when it names no one."""
     customer = identities.get("customer_id")
     if customer is not None:
         return ("customer_id", customer)
-    mpid = body.get("mpid")
     if mpid is not None:
         return ("mpid", mpid)
-    return ("user", *sorted(identities.items()))
+    return ("user", sorted(identities.items())) if identities else None
+
+
+def user_key(body: ItemBody) -> tuple[Any, ...]:
+    """Identifies the user of a rendered item (``user_parts``)."""
+    return user_parts(body.get("user_identities") or {}, body.get("mpid")) or ("user", [])
 
 
 def user_text(body: ItemBody) -> str:

@@ -195,15 +195,8 @@ class MParticle(Destination):  # type: ignore[misc, unused-ignore]
         identities = payload.get("user_identities")
         if not isinstance(identities, Mapping):
             identities = {}
-        customer = identities.get("customer_id")
-        if customer is not None:
-            return person_key("customer_id", customer)
-        mpid = payload.get("mpid")
-        if mpid is not None:
-            return person_key("mpid", mpid)
-        if not identities:
-            return ""
-        return person_key("user", sorted(identities.items()))
+        parts = ahead.user_parts(identities, payload.get("mpid"))
+        return "" if parts is None else person_key(*parts)
 
     def classify(self, sent: OutboundRequest, response: httpx.Response) -> list[Outcome]:
         """One outcome per item of ``sent``; the items of a request share its fate."""
