@@ -11,12 +11,11 @@ import httpx
 
 from ..contracts.destination import Check
 from ..runtime.config import Connection
+from ..runtime.config_secrets import SINK_PREFIX
 from ..runtime.process import client_for
 from ..runtime.registry import get_registry
 from ..runtime.transport_errors import describe_transport_error
 from .config_discovery import load_config_or_exit
-
-SINK_PREFIX = "sink:"
 
 
 def is_local_sink(conn: Connection) -> bool:

@@ -29,6 +29,7 @@ from ..language.plan import Plan
 from ..language.schema_errors import did_you_mean, schema_problems
 from ..language.yaml_loader import load
 from .config_checks import Checked, ConfigChecker, check_config
+from .config_secrets import SINK_PREFIX
 from .durations import parse_duration
 from .registry import Registry, get_registry
 
@@ -217,8 +218,8 @@ def _build(
     for raw, (plan, settings, destination, source) in checked:
         assert plan is not None  # no plan is a problem reported
         transport = raw.get("transport")
-        if transport and transport.startswith("sink:"):
-            transport = "sink:" + str((base / transport[len("sink:") :]).resolve())
+        if transport and transport.startswith(SINK_PREFIX):
+            transport = SINK_PREFIX + str((base / transport[len(SINK_PREFIX) :]).resolve())
         connections.append(
             Connection(
                 name=raw["name"],

@@ -3,7 +3,8 @@
 A config names its secrets, it does not hold them: ``{env: NAME}`` reads one from the
 environment. Which settings are secrets, plugins declare (a destination's
 ``secret_settings``; a source's settings are declared with the destination of the same
-plugin, so a source setting is a secret when any destination declares that name one).
+plugin, so a source setting is a secret when any destination declares that name one),
+and so does a name that says it (``is_credential``: the same rule the tap masks by).
 A connection delivering into a local ``sink:`` folder calls no vendor, so its literal
 keys (the bundled demo's) are not warned about. No message ever quotes a secret's value.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from ..contracts.errors import Problem
@@ -21,9 +23,20 @@ from .registry import Registry
 
 #: A secret setting given as a literal value instead of ``{env: NAME}``.
 SECRET_IN_CONFIG = "C203"
-#: ``server.auth`` settings that are secrets (the schema's own, not a plugin's).
-AUTH_SECRETS = ("bearer_token", "password")
+#: The transport of a connection that delivers into a local folder (no vendor, no secret).
 SINK_PREFIX = "sink:"
+#: A setting named like a credential is a secret whatever a plugin declares (the tap masks
+#: the same ones).
+CREDENTIAL_KEY = re.compile(
+    r"secret|token|passw|api_?key|authori[sz]ation|credential|signature|private_?key"
+    r"|access_?key|signing_?key|cookie"
+)
+
+
+@lru_cache(maxsize=4096)
+def is_credential(key: str) -> bool:
+    """Whether a setting's name says it holds a credential (``api_key``, ``bearer_token``)."""
+    return bool(CREDENTIAL_KEY.search(key.lower().replace("-", "_")))
 
 
 def declared_secrets(registry: Registry, destinations: Iterable[str] | None = None) -> set[str]:
@@ -65,7 +78,8 @@ def literal_secrets(
         given = raw.get(part)
         if not isinstance(given, Mapping):
             continue
-        for key in sorted(k for k in set(secrets) if _is_literal(given.get(k))):
+        named = set(secrets) | {k for k in given if isinstance(k, str) and is_credential(k)}
+        for key in sorted(k for k in named if _is_literal(given.get(k))):
             what = f"{part} setting {key!r}"
             out.append(_warning(positions, (*where, part, key), what, _env_name(str(name), key)))
     return out
@@ -75,6 +89,6 @@ def literal_auth_secrets(positions: Positions, auth: Mapping[str, Any]) -> list[
     """A warning for each ``server.auth`` secret written as a literal value."""
     return [
         _warning(positions, ("server", "auth", k), f"server.auth.{k}", _env_name("mapwire", k))
-        for k in AUTH_SECRETS
-        if _is_literal(auth.get(k))
+        for k in sorted(auth)
+        if isinstance(k, str) and is_credential(k) and _is_literal(auth[k])
     ]

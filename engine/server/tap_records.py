@@ -11,11 +11,12 @@ Records (one JSON object per line), in order for each document a connection mapp
   the message never quotes a value).
 
 Secrets are always masked (``[masked]``): the value of every key named like a credential
-(``CREDENTIAL_KEY``: secret, token, password, api key, authorization, signature ...), and
-every string holding a secret of the config (a destination's secret settings, ``server.auth``,
-credential-like ``source:`` settings). With ``redact`` the values of keys that look like
-personal data (``personal``: email, phone, name parts, address, IP, birthday, location,
-identities, identifiers, advertising ids ...) become ``***``, every scalar under them too.
+(``runtime.config_secrets.is_credential``: secret, token, password, api key,
+authorization, signature ...), and every string holding a secret of the config (a
+destination's secret settings, ``server.auth``, credential-like ``source:`` settings).
+With ``redact`` the values of keys that look like personal data (``personal``: email,
+phone, name parts, address, IP, birthday, location, identities, identifiers, advertising
+ids ...) become ``***``, every scalar under them too.
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ from typing import Any
 import orjson
 
 from ..runtime.config import Config
+from ..runtime.config_secrets import is_credential
 from ..runtime.redaction import Redactor
 from ..runtime.submissions import Mapped
 
 MASK = "[masked]"
 REDACTED = "***"
-CREDENTIAL_KEY = re.compile(
-    r"secret|token|passw|api_?key|authori[sz]ation|credential|signature|private_?key"
-    r"|access_?key|signing_?key|cookie"
-)
 #: Parts of a key's words run together (``emailaddress``, ``firstname``) that mean personal data.
 PERSONAL_PARTS = (
     "email",
@@ -71,11 +69,6 @@ PERSONAL_WORDS = frozenset(
 )
 _CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-@lru_cache(maxsize=4096)
-def is_credential(key: str) -> bool:
-    return bool(CREDENTIAL_KEY.search(key.lower().replace("-", "_")))
 
 
 @lru_cache(maxsize=4096)
