@@ -55,15 +55,11 @@ def parse_setting_text(text: str) -> Any:
         return text
 
 
-def _at(where: str) -> tuple[int, int]:
-    """The position of a problem in ``where``: none for a command-line option."""
-    return (0, 0) if where.startswith("--") else (1, 1)
-
-
 def resolve_settings(
     plan: Plan, overrides: Mapping[str, Any] | None = None, *, where: str = "settings"
 ) -> dict[str, Any]:
-    """Defaults overlaid with ``overrides``; every unknown name or bad value is reported."""
+    """Defaults overlaid with ``overrides``; every unknown name or bad value is reported,
+    named by ``where`` (``--set``, a test case): no position in a file (line 0)."""
     resolved = {name: decl.default for name, decl in plan.settings.items()}
     problems = []
     for name, value in (overrides or {}).items():
@@ -72,16 +68,14 @@ def resolve_settings(
             hint = did_you_mean(name, plan.settings)
             known = ", ".join(sorted(plan.settings)) or "none"
             problems.append(
-                Problem(
-                    where, *_at(where), "E204", f"unknown setting {name!r}{hint}; settings: {known}"
-                )
+                Problem(where, 0, 0, "E204", f"unknown setting {name!r}{hint}; settings: {known}")
             )
             continue
         if decl.type == "string" and not isinstance(value, str):
             value = json.dumps(value) if not isinstance(value, str) else value
         err = setting_type_error(decl, value)
         if err:
-            problems.append(Problem(where, *_at(where), "E208", err))
+            problems.append(Problem(where, 0, 0, "E208", err))
             continue
         resolved[name] = value
     if problems:

@@ -68,7 +68,7 @@ def evaluate(
     try:
         settings = resolve_settings(plan, dict(turn.settings), where="settings")
     except SpecError as exc:
-        answer["errors"] = [f"settings: {p.code} {p.message}" for p in exc.problems]
+        answer["errors"] = [str(p) for p in exc.problems]
         return answer
     docs, problems = read_input(turn.input)
     answer["errors"].extend(problems)
