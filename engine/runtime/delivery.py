@@ -9,7 +9,8 @@ are the destination plugin's pure functions; this module owns the I/O (an
 place that turns outcomes into queue operations.
 
 The queue's operations (claim, acknowledge, retry, release, dead-letter) run in a worker
-thread, one hop per claim and one per request settled: a queue waiting for a lock held
+thread, one hop per claim and one per request settled (a claim's deliveries acknowledged
+together, in its last one): a queue waiting for a lock held
 elsewhere (another process's transaction, the group committer's) or for a round trip to
 Redis never holds up the event loop, which also answers HTTP in ``serve``.
 
@@ -22,7 +23,6 @@ overtaken by later ones (an identify always reaches the vendor before that input
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Mapping
 from functools import partial
@@ -37,6 +37,7 @@ from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
 from .delivery_build import build_isolated, rebuilt_without
+from .delivery_failures import delivery_failure
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .delivery_settled import Settled, backoff
 from .metrics import Metrics, observe_all
@@ -44,7 +45,6 @@ from .queue_writes import acknowledge, erased_among, ids_of, run_all, settle_the
 from .redaction import Redactor
 from .transport_errors import describe_transport_error
 
-MAX_BODY_IN_DEAD_LETTER = 4000
 #: A claim's next request is sent only this far into its lease, and each request is given
 #: up (a retry) past this much of it: every request is then settled within the lease, so
 #: no other claim can take its items, or their person's newer ones, before it is.
@@ -157,10 +157,22 @@ class Deliverer:
     async def _send_all(
         self, prepared: list[PreparedItem], claimed_at: float, done: Settled
     ) -> None:
-        """Build a claim's requests and send them one after another, settling each."""
+        """Build a claim's requests and send them one after another, settling each; what
+        they delivered is acknowledged once (one transaction a claim), in the last settling
+        hop or, if the claim ends another way (paused, given back, cancelled), as it ends."""
         built, unbuilt = build_isolated(self.destination, prepared, self.settings)
         await self._bury(unbuilt, done)
-        requests, i = list(built), 0
+        unacked: list[Any] = []  # delivered by this claim's requests, not acknowledged yet
+        try:
+            await self._send_each(list(built), claimed_at, done, unacked)
+        finally:
+            if unacked:
+                await asyncio.to_thread(acknowledge, self.queue, unacked)
+
+    async def _send_each(
+        self, requests: list[OutboundRequest], claimed_at: float, done: Settled, unacked: list[Any]
+    ) -> None:
+        i = 0
         # A request's settling hop also looks at the next for entries erased since the claim:
         # those before ``looked_end``, looked at then, go unlooked within ERASED_LOOK_AFTER.
         looked_end, looked_at = 0, 0.0
@@ -189,7 +201,7 @@ class Deliverer:
             done.requests += 1
             following = requests[i] if i < len(requests) else None
             answered = self.clock()  # the look at ``following`` comes after this
-            stop_at, gone = await self._settle(sent, outcomes, response, done, following)
+            stop_at, gone = await self._settle(sent, outcomes, response, done, following, unacked)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = ids_of(requests[i:])
@@ -269,11 +281,14 @@ class Deliverer:
         response: httpx.Response | None,
         done: Settled,
         following: OutboundRequest | None = None,
+        unacked: list[Any] | None = None,
     ) -> tuple[float | None, set[Any] | None]:
         """Apply each item's outcome (the queue's writes in one hop to the worker thread:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
         if any item must wait, and, looked for after the writes in that hop, the entries of
-        ``following`` (the next request; no pause coming) erased since the claim (None: not)."""
+        ``following`` (the next request; no pause coming) erased since the claim (None: not).
+        ``unacked``: the claim's deliveries not acknowledged yet, which those of ``sent``
+        join while the claim goes on (``following``, no pause); else all are acknowledged."""
         now = self.clock()
         redact = self.redact.with_credentials_of(sent.request)
         answer: dict[str, Any] = {}  # the vendor's answer, redacted once for every failure
@@ -299,13 +314,14 @@ class Deliverer:
                 refused.append(item)
                 refused_reason = outcome.reason
             elif status == "failed":
-                failure = self._failure(outcome.reason, sent, item, response, redact, answer)
+                failure = delivery_failure(outcome.reason, sent, item, response, redact, answer)
                 failed.append((entry, failure))
             else:
                 delay = backoff(entry.attempts, outcome.retry_after, self.max_backoff)
                 if now + delay - entry.enqueued_at > self.retry_window:
                     why = f"retry window exceeded; last error: {outcome.reason}"
-                    failed.append((entry, self._failure(why, sent, item, response, redact, answer)))
+                    failure = delivery_failure(why, sent, item, response, redact, answer)
+                    failed.append((entry, failure))
                     continue
                 at = now + delay
                 retries.setdefault((at, redact(outcome.reason)), []).append(entry.id)
@@ -320,8 +336,12 @@ class Deliverer:
                 writes.append(partial(self.queue.release, released, not_before=again))
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
-        if delivered:
-            writes.append(partial(acknowledge, self.queue, delivered))
+        if unacked is not None and following is not None and retry_at is None:
+            unacked.extend(delivered)
+        elif delivered or unacked:
+            writes.append(partial(acknowledge, self.queue, [*(unacked or ()), *delivered]))
+            if unacked:
+                unacked.clear()
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
@@ -362,30 +382,10 @@ class Deliverer:
             why = self.credentials.dead_letter_reason()
             redact = self.redact.with_credentials_of(sent.request)
             failed.extend(
-                (i.key, self._failure(why, sent, i, response, redact, answer)) for i in refused
+                (i.key, delivery_failure(why, sent, i, response, redact, answer)) for i in refused
             )
             return at, []
         return at, [i.key.id for i in refused]
-
-    def _failure(
-        self,
-        reason: str,
-        sent: OutboundRequest,
-        item: PreparedItem,
-        response: httpx.Response | None,
-        redact: Redactor,
-        answer: dict[str, Any],
-    ) -> Failure:
-        """``answer``: the request's answer as stored, filled on its first failure."""
-        url = sent.request.url.copy_with(username=None, password=None)
-        body = item.body
-        if body is None and item.encoded is not None:  # restored from its wire form
-            body = json.loads(item.encoded)
-        request = {"method": sent.request.method, "url": str(url), "item": body}
-        if response is not None and not answer:
-            answer["status"] = response.status_code
-            answer["body"] = redact(response.text)[:MAX_BODY_IN_DEAD_LETTER]
-        return Failure(redact(reason), request, dict(answer))
 
     def _count_erased(self, erased: int | None, done: Settled) -> int:
         """Count the entries a queue write deleted, their person erased; how many (None,

@@ -17,7 +17,8 @@ import pytest
 
 from mapwire import Action
 from mapwire.contracts.ratelimit import RateLimiter
-from mapwire.runtime.delivery import MAX_BODY_IN_DEAD_LETTER, Deliverer, Settled
+from mapwire.runtime.delivery import Deliverer, Settled
+from mapwire.runtime.delivery_failures import MAX_BODY_IN_DEAD_LETTER
 from mapwire.runtime.metrics import Metrics
 from plugins.customerio.destination import CustomerIO
 from plugins.sqlite_store.queue import SqliteQueue
