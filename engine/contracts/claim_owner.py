@@ -12,10 +12,7 @@ namespace, or in an unknown format is never judged dead: its claims wait for the
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
-import socket
-import uuid
 from pathlib import Path
 
 _SEPARATOR = "/"
@@ -24,6 +21,8 @@ _SEPARATOR = "/"
 @functools.cache
 def _kernel_instance() -> str:
     """The boot and the pid namespace this process runs in (empty off Linux)."""
+    import hashlib  # here, not at import: only a queue's process asks (commands start faster)
+
     parts = []
     try:
         parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
@@ -44,11 +43,13 @@ def _token() -> str:
     global _TOKEN
     pid = os.getpid()
     if _TOKEN is None or _TOKEN[0] != pid:
-        _TOKEN = (pid, uuid.uuid4().hex[:8])
+        _TOKEN = (pid, os.urandom(4).hex())
     return _TOKEN[1]
 
 
 def _host() -> str:
+    import socket  # as hashlib above
+
     return socket.gethostname().replace(_SEPARATOR, "_")
 
 
