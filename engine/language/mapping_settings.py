@@ -10,9 +10,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-
 from ..contracts.errors import ConfigError, Problem
+from ..contracts.schema_predicate import compile_predicate
 from ..contracts.value_types import json_type
 from .plan import Plan, SettingDecl
 from .schema_errors import did_you_mean
@@ -38,6 +37,10 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
         hint = did_you_mean(str(value), [str(v) for v in decl.enum])
         return f"setting {decl.name!r}: {value!r} is not one of {list(decl.enum)!r}{hint}"
     if decl.items is not None and isinstance(value, list):
+        if all(map(compile_predicate(decl.items), value)):  # sure: jsonschema not needed
+            return None
+        import jsonschema  # for the messages
+
         validator = jsonschema.Draft202012Validator(decl.items)
         for item in value:
             for error in validator.iter_errors(item):

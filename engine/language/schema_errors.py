@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any, cast
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any, cast
 
 from ..contracts.errors import Problem
 from ..contracts.value_types import json_type
 from .yaml_loader import Positions
+
+if TYPE_CHECKING:  # jsonschema is imported where its errors are made, when they are
+    from jsonschema.exceptions import ValidationError
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

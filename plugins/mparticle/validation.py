@@ -8,12 +8,12 @@ error is rewritten here from its path, its keyword and the schema's own numbers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from mapwire import SchemaValidator
+
+if TYPE_CHECKING:  # imported by what makes its errors, when they are made
+    from jsonschema.exceptions import ValidationError
 
 #: Longest name quoted in a message (an attribute name comes from the data).
 _NAME_CHARS = 64
@@ -31,6 +31,8 @@ _JSON_TYPES = (
 
 def compile_schema(schema: Mapping[str, Any]) -> SchemaValidator:
     """A validator for ``schema``, after checking that the schema itself is valid."""
+    from jsonschema import Draft202012Validator
+
     Draft202012Validator.check_schema(schema)
     return SchemaValidator(schema)
 
