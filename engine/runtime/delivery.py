@@ -32,11 +32,11 @@ import httpx
 
 from ..contracts.actions import Outcome
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
-from ..contracts.errors import MapwireError, PermanentDeliveryError
 from ..contracts.queue import Failure, Queue, QueueEntry
 from ..contracts.ratelimit import RateLimiter
 from .credentials_pause import CredentialsPause
-from .delivery_build import build_isolated, rebuilt_without
+from .delivery_acks import PendingAcks
+from .delivery_build import build_isolated, prepared_items, rebuilt_without
 from .delivery_failures import delivery_failure
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .delivery_settled import Settled, backoff
@@ -47,7 +47,9 @@ from .transport_errors import describe_transport_error
 
 #: A claim's next request is sent only this far into its lease, and each request is given
 #: up (a retry) past this much of it: every request is then settled within the lease, so
-#: no other claim can take its items, or their person's newer ones, before it is.
+#: no other claim can take its items, or their person's newer ones, before it is. What the
+#: claim delivered is acknowledged with its last request, so within the lease too, or
+#: before a wait for the rate limiter (``delivery_acks``).
 SEND_WITHIN_LEASE = 0.4
 #: A look for erased entries holds this long: a claim's first request is looked at past it
 #: after the claim, a later one past it after its predecessor's settling hop looked.
@@ -120,22 +122,7 @@ class Deliverer:
         if not entries:
             return done
         done.claimed = len(entries)
-        prepared: list[PreparedItem] = []
-        rejected: list[tuple[QueueEntry, Failure]] = []
-        destination, settings = self.destination, self.settings
-        for entry in entries:
-            wire = entry.wire
-            if wire is not None:  # prepared at intake: valid unless the settings changed
-                item = destination.restore(wire, settings, key=entry)
-                if item is not None:
-                    prepared.append(item)
-                    continue
-            try:
-                prepared.append(destination.prepare(entry.action, settings, key=entry))
-            except PermanentDeliveryError as exc:
-                rejected.append((entry, Failure(self.redact(exc.reason), {"item": "not built"})))
-            except MapwireError as exc:
-                rejected.append((entry, Failure(self.redact(str(exc)), {"item": "not built"})))
+        prepared, rejected = prepared_items(self.destination, self.settings, entries, self.redact)
         await self._bury(rejected, done)
         held: Holds = {}
         behind: Holds = {}
@@ -158,33 +145,42 @@ class Deliverer:
         self, prepared: list[PreparedItem], claimed_at: float, done: Settled
     ) -> None:
         """Build a claim's requests and send them one after another, settling each; what
-        they delivered is acknowledged once (one transaction a claim), in the last settling
-        hop or, if the claim ends another way (paused, given back, cancelled), as it ends."""
+        they delivered is acknowledged once (one transaction a claim): in the hop settling
+        the last request or the one that pauses the claim, with the rest given back late in
+        the lease, before a wait for the rate limiter, or as the claim ends otherwise."""
         built, unbuilt = build_isolated(self.destination, prepared, self.settings)
         await self._bury(unbuilt, done)
-        unacked: list[Any] = []  # delivered by this claim's requests, not acknowledged yet
+        pending = PendingAcks(self.queue)  # delivered by this claim, not acknowledged yet
         try:
-            await self._send_each(list(built), claimed_at, done, unacked)
+            await self._send_each(list(built), claimed_at, done, pending)
         finally:
-            if unacked:
-                await asyncio.to_thread(acknowledge, self.queue, unacked)
+            await pending.flush()
 
     async def _send_each(
-        self, requests: list[OutboundRequest], claimed_at: float, done: Settled, unacked: list[Any]
+        self,
+        requests: list[OutboundRequest],
+        claimed_at: float,
+        done: Settled,
+        pending: PendingAcks,
     ) -> None:
         i = 0
         # A request's settling hop also looks at the next for entries erased since the claim:
         # those before ``looked_end``, looked at then, go unlooked within ERASED_LOOK_AFTER.
         looked_end, looked_at = 0, 0.0
         while i < len(requests):
-            await self.limiter.acquire()
+            await pending.acquire(self.limiter)
             now = self.clock()
             if now - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
                 # Too late in the lease for another request to be settled within it: give
                 # the rest back untouched (the next claim takes them, in order) rather than
                 # risk another claim taking them, and the person's newer ones, meanwhile.
-                rest = ids_of(requests[i:])
-                self._count_erased(await asyncio.to_thread(self.queue.release, rest), done)
+                writes: list[Callable[[], int | None]] = [
+                    partial(self.queue.release, ids_of(requests[i:]))
+                ]
+                if pending.ids:
+                    writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
+                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
+                pending.ids.clear()
                 break
             if i or now - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
                 while i < len(requests):  # a request left empty: the next is looked at
@@ -201,7 +197,7 @@ class Deliverer:
             done.requests += 1
             following = requests[i] if i < len(requests) else None
             answered = self.clock()  # the look at ``following`` comes after this
-            stop_at, gone = await self._settle(sent, outcomes, response, done, following, unacked)
+            stop_at, gone = await self._settle(sent, outcomes, response, done, following, pending)
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = ids_of(requests[i:])
@@ -281,13 +277,13 @@ class Deliverer:
         response: httpx.Response | None,
         done: Settled,
         following: OutboundRequest | None = None,
-        unacked: list[Any] | None = None,
+        pending: PendingAcks | None = None,
     ) -> tuple[float | None, set[Any] | None]:
         """Apply each item's outcome (the queue's writes in one hop to the worker thread:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
         if any item must wait, and, looked for after the writes in that hop, the entries of
         ``following`` (the next request; no pause coming) erased since the claim (None: not).
-        ``unacked``: the claim's deliveries not acknowledged yet, which those of ``sent``
+        ``pending``: the claim's deliveries not acknowledged yet, which those of ``sent``
         join while the claim goes on (``following``, no pause); else all are acknowledged."""
         now = self.clock()
         redact = self.redact.with_credentials_of(sent.request)
@@ -336,12 +332,14 @@ class Deliverer:
                 writes.append(partial(self.queue.release, released, not_before=again))
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
-        if unacked is not None and following is not None and retry_at is None:
-            unacked.extend(delivered)
-        elif delivered or unacked:
-            writes.append(partial(acknowledge, self.queue, [*(unacked or ()), *delivered]))
-            if unacked:
-                unacked.clear()
+        acked, flushed = delivered, False
+        if pending is not None and following is not None and retry_at is None:
+            pending.ids.extend(delivered)  # acknowledged with the claim's last request
+            acked = []
+        elif pending is not None and pending.ids:
+            acked, flushed = [*pending.ids, *delivered], True
+        if acked:  # first: a later write of the hop that fails leaves them acknowledged
+            writes.insert(0, partial(acknowledge, self.queue, acked))
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
@@ -351,6 +349,8 @@ class Deliverer:
         gone: set[Any] | None = None
         if writes or ahead:
             erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
+        if flushed and pending is not None:  # only now: a failed hop leaves them to flush
+            pending.ids.clear()
         self._count_erased(sum(erased) + len(gone or ()), done)
         if delivered:
             done.delivered += len(delivered)

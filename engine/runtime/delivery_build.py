@@ -1,14 +1,44 @@
-"""Building a claim's requests so that one item a destination cannot build never stops
-its connection: ``build_isolated``; and building them again without some of their items
-(``rebuilt_without``: those the queue deleted, their person erased since the claim)."""
+"""A claim's items and requests: each claimed entry restored from the item prepared at
+intake or prepared again (``prepared_items``); the requests built so that one item a
+destination cannot build never stops its connection (``build_isolated``); and built again
+without some of their items (``rebuilt_without``: those the queue deleted, their person
+erased since the claim)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from ..contracts.destination import Destination, OutboundRequest, PreparedItem
+from ..contracts.errors import MapwireError, PermanentDeliveryError
 from ..contracts.queue import Failure, QueueEntry
+
+
+def prepared_items(
+    destination: Destination,
+    settings: Mapping[str, Any],
+    entries: Sequence[QueueEntry],
+    redact: Callable[[str], str],
+) -> tuple[list[PreparedItem], list[tuple[QueueEntry, Failure]]]:
+    """Each entry's item: restored from its wire (prepared at intake, valid unless the
+    settings that shaped it changed since), else prepared now; and those it refuses, with
+    the reason (``redact``ed), to be dead-lettered."""
+    prepared: list[PreparedItem] = []
+    rejected: list[tuple[QueueEntry, Failure]] = []
+    for entry in entries:
+        wire = entry.wire
+        if wire is not None:
+            item = destination.restore(wire, settings, key=entry)
+            if item is not None:
+                prepared.append(item)
+                continue
+        try:
+            prepared.append(destination.prepare(entry.action, settings, key=entry))
+        except PermanentDeliveryError as exc:
+            rejected.append((entry, Failure(redact(exc.reason), {"item": "not built"})))
+        except MapwireError as exc:
+            rejected.append((entry, Failure(redact(str(exc)), {"item": "not built"})))
+    return prepared, rejected
 
 
 def build_isolated(

@@ -1,37 +1,77 @@
-"""A claim's deliveries are acknowledged once, in one queue transaction: with its last
-request's settling, or, when the claim ends otherwise (a retry pauses it, it is
-cancelled), as it ends. Nothing delivered is left to be sent again; nothing not
-delivered is acknowledged."""
+"""A claim's deliveries are acknowledged once, in one queue transaction: in the hop that
+settles its last request, or the one that pauses it, or with the rest given back late in
+the lease; before the claim waits for the rate limiter; and whatever is left when it ends
+otherwise (a failing write, cancelled). Nothing delivered is left for another claim to
+send again; nothing not delivered is acknowledged."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from delivery_helpers import mp_connection, write_config
 from test_claim_size import webhooks
+from test_delivery_faults import Fixture, _event
 
+from mapwire import Queue
+from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
+from plugins.sqlite_store.queue import SqliteQueue
 
 pytestmark = pytest.mark.usefixtures("secrets")
 
 
-def recorded_acks(runtime: Runtime) -> list[list[Any]]:
+def recorded_acks(runtime: Runtime | Fixture) -> list[list[Any]]:
     """Every ``ack`` the queue gets from now on, as the list of ids it was given (the real
     queue still acknowledges them)."""
     calls: list[list[Any]] = []
-    ack = runtime.queue.ack
+    queue: Queue = runtime.queue
+    ack = queue.ack
 
     def recording(ids: Sequence[Any]) -> None:
         calls.append(list(ids))
         ack(ids)
 
-    runtime.queue.ack = recording  # type: ignore[method-assign]
+    queue.ack = recording  # type: ignore[method-assign]
     return calls
+
+
+def unlimited_mp(server: Any) -> dict[str, Any]:
+    """An mParticle connection whose rate limit never holds a request back (its default,
+    270 batches a second, spaces a claim's requests: each is then acknowledged alone)."""
+    return mp_connection(server, delivery={"rate_limit": 1000})
+
+
+def cio_v1(tmp_path: Path, server: Any, events: int) -> Fixture:
+    """Customer.io's v1 API, one request per action: ``events`` of one person queued."""
+    cio = Fixture(tmp_path, server, api="v1")
+    cio.clock = time.time  # the lease runs on real time here
+    cio.queue.enqueue("cio", [_event("p1", f"e{i}") for i in range(events)])
+    return cio
+
+
+def steps(cio: Fixture, count: int, **options: Any) -> list[Any]:
+    async def run() -> list[Any]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            deliverer = cio.deliverer(client, **options)
+            return [await deliverer.step() for _ in range(count)]
+
+    return asyncio.run(run())
+
+
+def another_worker_claims(cio: Fixture) -> list[str]:
+    """What another queue on the same file claims now: the names of the events."""
+    other = SqliteQueue(cio.path)
+    try:
+        return [e.action.payload["name"] for e in other.claim("cio", 100, 60.0)]
+    finally:
+        other.close()
 
 
 def queued_ids(runtime: Runtime) -> set[Any]:
@@ -43,7 +83,7 @@ def queued_ids(runtime: Runtime) -> set[Any]:
 def test_a_claim_of_three_requests_is_acknowledged_once(
     tmp_path: Path, mparticle_server: Any
 ) -> None:
-    runtime = Runtime(load_config(write_config(tmp_path, [mp_connection(mparticle_server)])))
+    runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
     try:
         runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
         before = queued_ids(runtime)
@@ -71,7 +111,7 @@ def test_a_claim_of_three_requests_is_acknowledged_once(
 def test_a_retry_mid_claim_acknowledges_what_went_before_it_and_nothing_after(
     tmp_path: Path, mparticle_server: Any
 ) -> None:
-    runtime = Runtime(load_config(write_config(tmp_path, [mp_connection(mparticle_server)])))
+    runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
     try:
         runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
         acks = recorded_acks(runtime)
@@ -99,7 +139,7 @@ def test_a_retry_mid_claim_acknowledges_what_went_before_it_and_nothing_after(
 def test_a_claim_cancelled_mid_way_acknowledges_what_it_delivered(
     tmp_path: Path, mparticle_server: Any
 ) -> None:
-    runtime = Runtime(load_config(write_config(tmp_path, [mp_connection(mparticle_server)])))
+    runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
     try:
         runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
         acks = recorded_acks(runtime)
@@ -133,3 +173,53 @@ def test_a_claim_cancelled_mid_way_acknowledges_what_it_delivered(
     assert len(acked) == 100
     assert depth == 220  # the second and third requests' entries stay, leased until it runs out
     assert len(taken) == 100
+
+
+def test_given_back_late_in_the_lease_what_went_before_is_acknowledged_with_it(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    cio = cio_v1(tmp_path, customerio_server, 5)
+    acks = recorded_acks(cio)
+    customerio_server.set_delay(0.25)
+    [first] = steps(cio, 1, lease_seconds=1.0)  # a third request would start 0.5 s in
+    assert (first.requests, first.delivered) == (2, 2)
+    assert [len(a) for a in acks] == [2]
+    assert another_worker_claims(cio) == ["e2", "e3", "e4"]
+
+
+def test_a_wait_for_the_rate_limiter_comes_after_the_acknowledgement(
+    tmp_path: Path, customerio_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wait may outlast the lease: what the claim delivered is acknowledged before it."""
+    cio = cio_v1(tmp_path, customerio_server, 3)
+    acks = recorded_acks(cio)
+    sent_after: list[int] = []  # acknowledgements made when each request arrived
+    record = customerio_server.handle
+
+    def handle(request: Any) -> Any:
+        sent_after.append(len(acks))
+        return record(request)
+
+    monkeypatch.setattr(customerio_server, "handle", handle)
+    [first] = steps(cio, 1, limiter=RateLimiter(5, burst=1))  # 0.2 s between requests
+    assert first.delivered == 3
+    assert [len(a) for a in acks] == [1, 1, 1]
+    assert sent_after == [0, 1, 2]
+
+
+def test_a_failing_last_write_leaves_the_claims_deliveries_acknowledged(
+    tmp_path: Path, customerio_server: Any
+) -> None:
+    cio = cio_v1(tmp_path, customerio_server, 3)
+    acks = recorded_acks(cio)
+
+    def release(ids: Sequence[Any], not_before: float = 0.0) -> int:
+        raise RuntimeError("the queue is gone")
+
+    cio.queue.release = release  # type: ignore[method-assign]
+    customerio_server.fail_next(2, 200, body={})  # taken
+    customerio_server.fail_next(1, 401)  # the key refused: the third is given back
+    with pytest.raises(RuntimeError, match="the queue is gone"):
+        steps(cio, 1)
+    assert acks and all(len(a) == 2 for a in acks)  # in the failing hop, before the release
+    assert cio.queue.depth("cio") == 1  # the third, its give-back failed: leased, then again

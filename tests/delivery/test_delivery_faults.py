@@ -51,7 +51,7 @@ class Fixture:
             self.settings,
             self.queue,
             client,
-            limiter=RateLimiter(1000),
+            limiter=options.pop("limiter", RateLimiter(1000)),
             metrics=Metrics(),
             clock=lambda: self.clock(),
             **options,

@@ -1,0 +1,46 @@
+"""A claim's deliveries waiting for their acknowledgement.
+
+A claim of several requests acknowledges what they delivered once, in one queue
+transaction (``Deliverer`` writes it in the hop settling the claim's last request, or the
+one that pauses it, or with the rest given back late in the lease). Until then the ids wait
+here: before the claim waits for the rate limiter longer than ``ACK_BEFORE_WAITING`` they
+are acknowledged (a wait may outlast the lease, and another claim would take them again),
+and whatever is left when the claim ends otherwise (a failure, cancelled) is acknowledged
+then (``flush``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ..contracts.queue import Queue
+from ..contracts.ratelimit import RateLimiter
+from .queue_writes import acknowledge
+
+#: Seconds a claim waits for the rate limiter before acknowledging what it delivered.
+ACK_BEFORE_WAITING = 0.05
+
+
+class PendingAcks:
+    def __init__(self, queue: Queue) -> None:
+        self.queue = queue
+        self.ids: list[Any] = []
+
+    async def acquire(self, limiter: RateLimiter) -> None:
+        """``limiter``'s go; the ids waiting are acknowledged first if it is not given at
+        once (within ``ACK_BEFORE_WAITING``)."""
+        if not self.ids:
+            await limiter.acquire()
+            return
+        go = asyncio.ensure_future(limiter.acquire())
+        if not (await asyncio.wait({go}, timeout=ACK_BEFORE_WAITING))[0]:
+            await self.flush()
+        await go
+
+    async def flush(self) -> None:
+        """Acknowledge the ids waiting (in the worker thread); they are forgotten only once
+        the queue took the acknowledgement."""
+        if self.ids:
+            await asyncio.to_thread(acknowledge, self.queue, list(self.ids))
+            self.ids.clear()
