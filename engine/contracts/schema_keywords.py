@@ -55,7 +55,7 @@ class KeywordEmitter:
         #: invalid) or 2 (unsure), which ``anyOf``, ``oneOf``, ``not`` and recursion need.
         self.in_helper = False
         self.helpers: list[list[str]] = []
-        self.helper_of: dict[Any, str] = {}
+        self.helper_of: dict[Any, tuple[str, Any]] = {}
         self.expanding: list[str] = []  # the ``$ref``s inlined on the way here
 
     def name(self, prefix: str) -> str:
@@ -106,22 +106,20 @@ class KeywordEmitter:
         if any(type(a) not in (str, int, float, bool) for a in allowed):
             self.unsure(pad)  # structured or null members: the full validator compares them
             return
+        odd = f"type({v}) not in _json_types"  # compared by JSON Schema its own way
         if all(type(a) is str for a in allowed):
             members = self.const(frozenset(allowed))
             self.lines.append(f"{pad}if type({v}) is not str or {v} not in {members}:")
-        else:
-            pairs = self.const(frozenset((type(a), a) for a in allowed))
-            scalar = self.const((str, int, float, bool))
-            self.lines.append(
-                f"{pad}if type({v}) not in {scalar} or (type({v}), {v}) not in {pairs}:"
-            )
-            number = f"(type({v}) is int or type({v}) is float)"  # 1 equals 1.0 there
-            self.fail(pad + "    ", number)
+            self.fail(pad + "    ", odd)
             return
-        self.fail(pad + "    ")
+        pairs = self.const(frozenset((type(a), a) for a in allowed))
+        scalar = self.const((str, int, float, bool))
+        self.lines.append(f"{pad}if type({v}) not in {scalar} or (type({v}), {v}) not in {pairs}:")
+        number = f"type({v}) is int or type({v}) is float"  # 1 equals 1.0 there
+        self.fail(pad + "    ", f"{odd} or {number}")
 
     def count(self, value: Any, pad: str) -> int | None:
-        """A ``minLength``-style count, or ``None`` (and a failing line) when it is not one."""
+        """A ``minLength``-style count, or ``None`` (and an unsure line) when it is not one."""
         if type(value) is int and value >= 0:
             return value
         self.unsure(pad)
@@ -180,8 +178,8 @@ class KeywordEmitter:
             if type(bound) not in (int, float) or not math.isfinite(bound):
                 self.unsure(inner)
                 continue
-            self.lines.append(f"{inner}if not ({v} {op} {bound!r}):")  # NaN fails
-            self.fail(inner + "    ")
+            self.lines.append(f"{inner}if not ({v} {op} {bound!r}):")
+            self.fail(inner + "    ", f"{v} != {v}")  # NaN: no bound holds, JSON Schema's pass
 
     def emit_array(
         self, node: Mapping[str, Any], v: str, pad: str, only: str | None, depth: int
@@ -215,6 +213,9 @@ class KeywordEmitter:
         if not (props or required or extra is not True or sized or names is not True):
             return
         if not isinstance(props, Mapping) or not isinstance(required, list):
+            self.unsure(pad)
+            return
+        if any(type(name) is not str for name in props):  # not a name JSON can have
             self.unsure(pad)
             return
         inner = self.guarded("object", only, v, pad)

@@ -2,14 +2,20 @@
 
 ``compile_predicate(schema)`` returns ``f(instance) -> bool``: ``True`` only when the
 instance is valid; ``False`` when it is not, *or* when the schema uses a keyword this
-compiler leaves to a full validator (``patternProperties``, ``dependentRequired`` ...) at a place
-the instance reaches. A caller asks the full validator whenever the answer is ``False``, so
-the predicate may be stricter than the schema but never more lenient:
+compiler leaves to a full validator (``patternProperties``, ``dependentRequired`` ...)
+at a place the instance reaches. A caller asks the full validator whenever the answer is
+``False``, so the predicate may be stricter than the schema but never more lenient:
 
-* types are tested exactly (``type(v) is str``), so a subclass, a ``bool`` given for an
-  integer or a float given for an integer are left to the full validator;
-* ``number`` accepts finite floats only, and a bound compares false against NaN;
-* ``enum`` and ``const`` compare type and value (``1`` is not ``true``);
+* types are tested exactly (``type(v) is str``): a ``bool`` is no integer, and a float
+  given for an integer, or a value of no JSON type (a ``str`` subclass, say) is left to
+  the full validator, also where a keyword of one type applies and no ``type`` is given;
+* ``number`` accepts finite floats only; no bound holds for NaN here (JSON Schema passes
+  NaN through every bound: left unsure);
+* ``enum`` and ``const`` compare type and value (``1`` is not ``true``; ``1`` and ``1.0``,
+  equal to JSON Schema, left unsure);
+* only references within the document (``#`` and ``#/...``) are followed, and a schema
+  with an ``$id`` below the root, or naming a draft other than 2020-12, 2019-09 or 07, is
+  left to the full validator;
 * ``pattern`` is searched with Python's ``re`` and ``format`` asks the full validator's
   format checker, as the full validator does; the pattern that admits ASCII strings alone
   (``ASCII_PATTERN``) is ``str.isascii``, the same answer for a tenth of the cost;
@@ -85,6 +91,22 @@ _HANDLED = frozenset(
 )
 """The keywords the predicate checks itself; any other sends the instance to the full
 validator."""
+_TYPED = frozenset(
+    {"minLength", "maxLength", "pattern", "minimum", "maximum", "exclusiveMinimum"}
+    | {"exclusiveMaximum", "items", "minItems", "maxItems", "uniqueItems", "properties"}
+    | {"required", "additionalProperties", "minProperties", "maxProperties", "propertyNames"}
+)
+"""Keywords that apply to values of one JSON type (checked behind a test of it)."""
+_DRAFT = "https://json-schema.org/draft/2020-12/schema"
+_SAME_MEANING = frozenset(
+    {
+        f"{scheme}://json-schema.org/{draft}"
+        for scheme in ("http", "https")
+        for draft in ("draft/2020-12/schema", "draft/2019-09/schema", "draft-07/schema")
+    }
+)
+"""The drafts whose meaning of every keyword compiled here is the 2020-12 one this
+compiler follows (a schema naming another, draft-04 say, is left to its validator)."""
 _MAX_DEPTH = 16
 _MAX_LINES = 4000
 
@@ -98,10 +120,11 @@ class _Emitter(KeywordEmitter):
         for _ in range(_MAX_DEPTH):
             if not (isinstance(node, Mapping) and isinstance(node.get("$ref"), str)):
                 return node
-            if len(node) > 1 or not node["$ref"].startswith("#"):
-                return None  # a $ref beside other keywords, or to another document
+            fragment = node["$ref"][1:]
+            if len(node) > 1 or node["$ref"][:1] != "#" or fragment[:1] not in ("", "/"):
+                return None  # beside other keywords, to another document, or an anchor
             target: Any = self.root
-            for part in node["$ref"][1:].split("/")[1:]:
+            for part in fragment.split("/")[1:]:
                 part = part.replace("~1", "/").replace("~0", "~")
                 if not isinstance(target, Mapping) or part not in target:
                     return None
@@ -110,7 +133,11 @@ class _Emitter(KeywordEmitter):
         return None
 
     def emit(self, node: Any, v: str, pad: str, depth: int) -> None:
-        """Lines that ``return False`` unless ``v`` is certainly valid against ``node``."""
+        """Lines that go on only while ``v`` is certainly valid against ``node``, else
+        return (``False``; in a helper ``0``, or ``2`` where unsure)."""
+        if isinstance(node, Mapping) and "$id" in node and node is not self.root:
+            self.unsure(pad)  # a new base: its references are not the root's
+            return
         alone = isinstance(node, Mapping) and not set(node) - _ANNOTATIONS - {"$ref"}
         ref = node.get("$ref") if alone else None  # beside annotations ($defs) only
         if isinstance(ref, str) and ref.startswith("#"):
@@ -118,7 +145,7 @@ class _Emitter(KeywordEmitter):
             if target is None:
                 self.unsure(pad)
             elif ref in self.expanding:  # recursion: a function of its own, called
-                self.call(self.helper(ref, target, [ref]), v, pad)
+                self.call(self.helper(ref, target, [ref], depth + 1), v, pad)
             else:
                 self.expanding.append(ref)
                 self.emit(target, v, pad, depth)
@@ -146,6 +173,9 @@ class _Emitter(KeywordEmitter):
             # A float may be an integer (1.0); a value of no JSON type is left to the validator.
             odd = f"type({v}) not in _json_types" + (f" or type({v}) is float" if numeric else "")
             self.fail(pad + "    ", odd)
+        elif keys & _TYPED:  # checked for one type only: of no JSON type, left unsure
+            self.lines.append(f"{pad}if type({v}) not in _json_types:")
+            self.unsure(pad + "    ")
         only = kinds[0] if kinds is not None and len(kinds) == 1 else None
         self.emit_values(node, v, pad)
         self.emit_string(node, v, pad, only)
@@ -156,17 +186,24 @@ class _Emitter(KeywordEmitter):
             self.emit_all_of(node["allOf"], v, pad, depth)
         self.emit_combined(node, v, pad, depth)
 
-    def helper(self, key: Any, node: Any, expanding: list[str]) -> str:
-        """The name of a helper answering for ``node`` (made once per ``key``)."""
-        name = self.helper_of.get(key)
-        if name is None:
-            name = self.helper_of[key] = self.name("_h")
-            saved = self.lines, self.in_helper, self.expanding
-            self.lines, self.in_helper, self.expanding = [], True, expanding
-            self.emit(node, "v", "    ", 0)
-            self.helpers.append([f"def {name}(v):", *self.lines, "    return 1"])
-            self.lines, self.in_helper, self.expanding = saved
+    def helper(self, key: Any, node: Any, expanding: list[str], depth: int) -> str:
+        """The name of a helper answering for ``node`` (made once per ``key``; the node
+        is kept with it, so an ``id`` key is never another node's)."""
+        made = self.helper_of.get(key)
+        if made is not None:
+            return str(made[0])
+        name = self.name("_h")
+        self.helper_of[key] = (name, node)
+        saved = self.lines, self.in_helper, self.expanding
+        self.lines, self.in_helper, self.expanding = [], True, expanding
+        self.emit(node, "v", "    ", depth)
+        self.helpers.append([f"def {name}(v):", *self.lines, "    return 1"])
+        self.lines, self.in_helper, self.expanding = saved
         return name
+
+    def branch(self, node: Any, depth: int) -> str:
+        """The helper of one schema of ``anyOf``, ``oneOf`` or ``not``."""
+        return self.helper(id(node), node, [*self.expanding], depth + 1)
 
     def call(self, name: str, v: str, pad: str) -> None:
         """Lines that go on only when the helper ``name`` is sure ``v`` is valid."""
@@ -187,7 +224,7 @@ class _Emitter(KeywordEmitter):
                 self.unsure(pad)
                 return
             rs = self.name("_rs")
-            calls = ", ".join(f"{self.helper(id(s), s, [*self.expanding])}({v})" for s in schemas)
+            calls = ", ".join(f"{self.branch(s, depth)}({v})" for s in schemas)
             self.lines.append(f"{pad}{rs} = ({calls},)")
             if keyword == "anyOf":
                 self.lines.append(f"{pad}if 1 not in {rs}:")
@@ -199,9 +236,7 @@ class _Emitter(KeywordEmitter):
             self.fail(pad + "    ", f"2 in {rs}")
         if "not" in node:
             r = self.name("_r")
-            self.lines.append(
-                f"{pad}{r} = {self.helper(id(node['not']), node['not'], [*self.expanding])}({v})"
-            )
+            self.lines.append(f"{pad}{r} = {self.branch(node['not'], depth)}({v})")
             self.lines.append(f"{pad}if {r} != 0:")
             self.fail(pad + "    ", f"{r} == 2")
 
@@ -217,7 +252,13 @@ def compile_predicate(schema: Mapping[str, Any], conforms: Conforms | None = Non
     """``f(instance)``: ``True`` only when ``instance`` is valid against ``schema``;
     ``conforms``: the format checker the full validator uses (none: formats annotate)."""
     emitter = _Emitter(schema, conforms)
-    emitter.emit(schema, "v", "    ", 0)
+    if str(schema.get("$schema", _DRAFT)).rstrip("#") not in _SAME_MEANING:
+        emitter.lines = ["    return False"]  # another draft's keywords: its validator's
+    else:
+        try:
+            emitter.emit(schema, "v", "    ", 0)
+        except RecursionError:  # nested deeper than this compiler goes: ask the validator
+            emitter.lines, emitter.helpers = ["    return False"], []
     helpers = [line for helper in emitter.helpers for line in helper]
     if len(emitter.lines) + len(helpers) > _MAX_LINES:  # too large to inline: ask the validator
         emitter.lines, helpers = ["    return False"], []

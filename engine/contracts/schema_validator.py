@@ -61,7 +61,12 @@ class SchemaValidator:
         try:
             import fastjsonschema
 
-            fast_schema = {k: v for k, v in self._schema.items() if k != "$schema"}
+            # fastjsonschema reads the drafts up to 07 from ``$schema``; a later one it does
+            # not know is dropped (it then reads the schema as draft 07, the same meaning
+            # for what it supports).
+            declared = str(self._schema.get("$schema", ""))
+            known = any(draft in declared for draft in ("draft-04", "draft-06", "draft-07"))
+            fast_schema = {k: v for k, v in self._schema.items() if known or k != "$schema"}
             self._fast = fastjsonschema.compile(fast_schema, use_formats=self._check_formats)
             self._fast_error = fastjsonschema.JsonSchemaException
         except Exception:  # an unsupported keyword: jsonschema answers alone

@@ -20,9 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
-
 from ..contracts.errors import Problem, SpecError
+from ..contracts.schema_predicate import Predicate, compile_predicate
 from .cases import Refusal
 from .mapping_settings import setting_type_error
 from .plan import Plan
@@ -45,6 +44,22 @@ def cases_schema() -> dict[str, Any]:
     text = resources.files("mapwire.schemas").joinpath("test.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+@lru_cache(maxsize=1)
+def _certainly_valid() -> Predicate:
+    return compile_predicate(cases_schema())
+
+
+def _schema_problems(value: dict[str, Any], positions: Positions) -> list[Problem]:
+    """The file against the test files' schema: the compiled check, then jsonschema's
+    errors for a file it is unsure of (as the mapping file's, in ``planner``)."""
+    if _certainly_valid()(value):
+        return []
+    import jsonschema  # for the messages
+
+    validator = jsonschema.Draft202012Validator(cases_schema())
+    return schema_problems(validator.iter_errors(value), positions)
 
 
 def mapping_of(path: Path, value: dict[str, Any]) -> Path:
@@ -77,8 +92,7 @@ def check_cases_text(
         return problems
     if not isinstance(value, dict):
         return [Problem(str(path), 1, 1, "E401", "expected `mapping:` and `cases: [...]`")]
-    validator = jsonschema.Draft202012Validator(cases_schema())
-    problems = schema_problems(validator.iter_errors(value), positions)
+    problems = _schema_problems(value, positions)
     mapping = mapping_of(path, value)
     if not mapping.is_file():
         where = ("mapping",) if "mapping" in value else ()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from ..contracts.errors import ConfigError, Problem
-from ..contracts.schema_predicate import compile_predicate
+from ..contracts.schema_predicate import Predicate, compile_predicate
 from ..contracts.value_types import json_type
 from .plan import Plan, SettingDecl
 from .schema_errors import did_you_mean
@@ -37,8 +38,8 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
         hint = did_you_mean(str(value), [str(v) for v in decl.enum])
         return f"setting {decl.name!r}: {value!r} is not one of {list(decl.enum)!r}{hint}"
     if decl.items is not None and isinstance(value, list):
-        if all(map(compile_predicate(decl.items), value)):  # sure: jsonschema not needed
-            return None
+        if all(map(_certainly_valid(json.dumps(decl.items, sort_keys=True)), value)):
+            return None  # sure: jsonschema is not needed
         import jsonschema  # for the messages
 
         validator = jsonschema.Draft202012Validator(decl.items)
@@ -48,6 +49,12 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
                 hint = did_you_mean(str(item), [str(v) for v in allowed]) if allowed else ""
                 return f"setting {decl.name!r}: item {item!r}: {error.message}{hint}"
     return None
+
+
+@lru_cache(maxsize=64)
+def _certainly_valid(items: str) -> Predicate:
+    """The compiled check of a setting's ``items`` schema (given as its JSON)."""
+    return compile_predicate(json.loads(items))
 
 
 def parse_setting_text(text: str) -> Any:

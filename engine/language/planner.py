@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..contracts.errors import Problem, SpecError
 from ..contracts.schema_predicate import Predicate, compile_predicate
@@ -26,6 +26,9 @@ from .plan_builder import PlanBuilder
 from .schema_errors import schema_problems
 from .type_checks import type_problems
 from .yaml_loader import Positions, load
+
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +44,7 @@ def _certainly_valid() -> Predicate:
 
 
 @lru_cache(maxsize=1)
-def _validator() -> Any:
+def _validator() -> jsonschema.Draft202012Validator:
     import jsonschema  # for the messages of a file the quick check is unsure of, only
 
     return jsonschema.Draft202012Validator(mapping_schema())

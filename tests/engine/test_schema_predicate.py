@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import collections
+import datetime
+import enum
 import math
 from typing import Any
 
@@ -12,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapwire.contracts.schema_predicate import ASCII_PATTERN, compile_predicate
+from mapwire.contracts.schema_validator import SchemaValidator
 
 DRAFT = jsonschema.Draft202012Validator
 CHECKER = DRAFT.FORMAT_CHECKER
@@ -213,3 +217,69 @@ def test_recursion_as_deep_as_python_goes_is_unsure_not_an_error() -> None:
     quick = compile_predicate(tree)
     assert quick([[[]]]) and not quick([[1]])
     assert quick(deep) is False
+
+
+class _Text(str):
+    pass
+
+
+class _Number(enum.IntEnum):
+    ONE = 1
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance"),
+    [
+        ({"not": {"minimum": 0}}, math.nan),  # JSON Schema passes NaN through every bound
+        ({"oneOf": [{"maximum": 0}, {}]}, math.nan),
+        ({"not": {"exclusiveMaximum": 0}}, math.nan),
+        ({"not": {"enum": ["a", "b"]}}, _Text("a")),  # equal to "a" for JSON Schema
+        ({"not": {"enum": [1, "x"]}}, _Number.ONE),
+        ({"maxLength": 1}, _Text("abc")),  # a keyword of one type, no type given
+        ({"required": ["a"]}, collections.OrderedDict()),
+        ({"maximum": 0}, _Number.ONE),
+        (  # an anchor is not a path from the root
+            {
+                "$defs": {"s": {"$anchor": "a", "type": "string"}},
+                "properties": {"a": {"$ref": "#a"}},
+            },
+            {"a": {}},
+        ),
+        (  # an $id below the root: its references start from it
+            {
+                "$defs": {"x": {"type": "string"}},
+                "properties": {
+                    "a": {
+                        "$id": "https://example.com/sub",
+                        "$ref": "#/$defs/x",
+                        "$defs": {"x": {"type": "integer"}},
+                    }
+                },
+            },
+            {"a": "s"},
+        ),
+        ({"$schema": "http://json-schema.org/draft-04/schema#", "not": {"const": "a"}}, "b"),
+        ({"properties": {datetime.date(2020, 1, 1): {"type": "string"}}}, {}),  # not a JSON name
+    ],
+)
+def test_what_json_schema_compares_its_own_way_is_left_unsure(
+    schema: dict[str, Any], instance: Any
+) -> None:
+    """Each of these was once answered "valid" (or raised) where JSON Schema says invalid,
+    or valid for a reason the predicate cannot see."""
+    assert compile_predicate(schema, CHECKER.conforms)(instance) is False
+
+
+def test_a_schema_of_another_draft_is_validated_by_that_draft() -> None:
+    """Draft 4 has no ``const``: ``not {const}`` is ``not {}``, which nothing meets."""
+    schema = {"$schema": "http://json-schema.org/draft-04/schema#", "not": {"const": "a"}}
+    assert not jsonschema.Draft4Validator(schema).is_valid("b")
+    assert SchemaValidator(schema).is_valid("b") is False
+
+
+def test_combinators_nested_deeper_than_the_compiler_goes_are_unsure_not_an_error() -> None:
+    schema: dict[str, Any] = {}
+    for _ in range(400):
+        schema = {"anyOf": [schema, {"type": "null"}]}
+    assert compile_predicate(schema)(1) is False
+    assert compile_predicate(schema)(None) is True  # the outermost choice is decided
