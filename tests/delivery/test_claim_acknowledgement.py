@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,98 +80,92 @@ def queued_ids(runtime: Runtime) -> set[Any]:
     return {e.id for e in entries}
 
 
-def test_a_claim_of_three_requests_is_acknowledged_once(
-    tmp_path: Path, mparticle_server: Any
-) -> None:
+class Mp:
+    """An mParticle connection with 320 webhooks of 40 people queued, its deliverer, and
+    the acknowledgements its queue gets (``acks``, once ``record`` is called)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        [conn] = runtime.config.connections
+        self.deliverer = runtime.deliverer(conn)
+        self.acks: list[list[Any]] = []
+
+    def record(self) -> None:
+        self.acks = recorded_acks(self.runtime)
+
+    def step(self) -> Any:
+        async def one_step() -> Any:
+            try:
+                return await self.deliverer.step()
+            finally:
+                await self.runtime.aclose()
+
+        return asyncio.run(one_step())
+
+
+@pytest.fixture
+def mp(tmp_path: Path, mparticle_server: Any) -> Iterator[Mp]:
     runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
     try:
         runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
-        before = queued_ids(runtime)
-        acks = recorded_acks(runtime)
-        [conn] = runtime.config.connections
-        deliverer = runtime.deliverer(conn)
-
-        async def one_step() -> Any:
-            try:
-                return await deliverer.step()
-            finally:
-                await runtime.aclose()
-
-        done = asyncio.run(one_step())
-        left = queued_ids(runtime)
+        yield Mp(runtime)
     finally:
         runtime.close()
+
+
+def test_a_claim_of_three_requests_is_acknowledged_once(mp: Mp, mparticle_server: Any) -> None:
+    before = queued_ids(mp.runtime)
+    mp.record()
+    done = mp.step()
+    left = queued_ids(mp.runtime)
     assert (done.requests, done.delivered) == (3, 300)
     assert mparticle_server.request_count == 3
-    [acked] = acks  # one transaction for the three requests
+    [acked] = mp.acks  # one transaction for the three requests
     assert len(acked) == 300 and set(acked) == before - left
     assert len(left) == 20
 
 
 def test_a_retry_mid_claim_acknowledges_what_went_before_it_and_nothing_after(
-    tmp_path: Path, mparticle_server: Any
+    mp: Mp, mparticle_server: Any
 ) -> None:
-    runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
-    try:
-        runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
-        acks = recorded_acks(runtime)
-        [conn] = runtime.config.connections
-        deliverer = runtime.deliverer(conn)
-        mparticle_server.fail_next(1, 202)  # the first request is taken, with no body
-        mparticle_server.fail_next(1, 503, retry_after=1)
-
-        async def one_step() -> Any:
-            try:
-                return await deliverer.step()
-            finally:
-                await runtime.aclose()
-
-        done = asyncio.run(one_step())
-        depth = runtime.queue.depth("mp")
-    finally:
-        runtime.close()
+    mp.record()
+    mparticle_server.fail_next(1, 202)  # the first request is taken, with no body
+    mparticle_server.fail_next(1, 503, retry_after=1)
+    done = mp.step()
     assert (done.requests, done.delivered, done.retried) == (2, 100, 100)
-    [acked] = acks
+    [acked] = mp.acks
     assert len(acked) == 100
-    assert depth == 220  # the retried 100, the 100 given back untried, the 20 not claimed
+    assert mp.runtime.queue.depth("mp") == 220  # retried, given back untried, not claimed
 
 
 def test_a_claim_cancelled_mid_way_acknowledges_what_it_delivered(
-    tmp_path: Path, mparticle_server: Any
+    mp: Mp, mparticle_server: Any
 ) -> None:
-    runtime = Runtime(load_config(write_config(tmp_path, [unlimited_mp(mparticle_server)])))
-    try:
-        runtime.pipeline.submit("customerio.reporting_webhook", webhooks(320, 40))
-        acks = recorded_acks(runtime)
-        [conn] = runtime.config.connections
-        deliverer = runtime.deliverer(conn)
-        taken: list[Any] = []  # what the vendor had taken when the claim was cancelled
+    mp.record()
+    taken: list[Any] = []  # what the vendor had taken when the claim was cancelled
 
-        async def cancelled_in_the_second_request() -> None:
-            mparticle_server.hold_answers()
-            step = asyncio.ensure_future(deliverer.step())
-            try:
-                while mparticle_server.arrived < 1:
-                    await asyncio.sleep(0.005)
-                mparticle_server.answer_held()  # the first request is answered ...
-                mparticle_server.hold_answers()  # ... the second waits
-                while mparticle_server.arrived < 2:
-                    await asyncio.sleep(0.005)
-                step.cancel()
-                with pytest.raises(asyncio.CancelledError):
-                    await step
-                taken.extend(mparticle_server.accepted_items("POST /v2/bulkevents"))
-            finally:
-                mparticle_server.answer_held()
-                await runtime.aclose()
+    async def cancelled_in_the_second_request() -> None:
+        mparticle_server.hold_answers()
+        step = asyncio.ensure_future(mp.deliverer.step())
+        try:
+            while mparticle_server.arrived < 1:
+                await asyncio.sleep(0.005)
+            mparticle_server.answer_held()  # the first request is answered ...
+            mparticle_server.hold_answers()  # ... the second waits
+            while mparticle_server.arrived < 2:
+                await asyncio.sleep(0.005)
+            step.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await step
+            taken.extend(mparticle_server.accepted_items("POST /v2/bulkevents"))
+        finally:
+            mparticle_server.answer_held()
+            await mp.runtime.aclose()
 
-        asyncio.run(cancelled_in_the_second_request())
-        depth = runtime.queue.depth("mp")
-    finally:
-        runtime.close()
-    [acked] = acks
+    asyncio.run(cancelled_in_the_second_request())
+    [acked] = mp.acks
     assert len(acked) == 100
-    assert depth == 220  # the second and third requests' entries stay, leased until it runs out
+    assert mp.runtime.queue.depth("mp") == 220  # the rest stays, leased until it runs out
     assert len(taken) == 100
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from json_places import places
 
 from mapwire.contracts.schema_predicate import compile_predicate
 from mapwire.language.planner import mapping_schema
@@ -29,16 +30,6 @@ def document(path: Path) -> Any:
     value, _, problems = load(path.read_text("utf-8"), str(path))
     assert not problems
     return value
-
-
-def places(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield path
-    if isinstance(value, dict):
-        for key, inner in value.items():
-            yield from places(inner, (*path, key))
-    elif isinstance(value, list):
-        for i, inner in enumerate(value):
-            yield from places(inner, (*path, i))
 
 
 def edited(doc: Any, path: tuple[Any, ...], how: str, new: Any = None) -> Any:

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_places import places
 from server_helpers import (
     SAMPLES,
     RunningServer,
@@ -55,16 +56,6 @@ def _samples() -> list[Any]:
     return [json.loads(p.read_text()) for p in sorted(SAMPLES.glob("*.json"))]
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _paths(item, (*prefix, index))
-
-
 def _replace(doc: Any, path: tuple[Any, ...], new: Any) -> Any:
     if not path:
         return new
@@ -80,7 +71,7 @@ def _replace(doc: Any, path: tuple[Any, ...], new: Any) -> Any:
 def mutated_samples(draw: st.DrawFn) -> bytes:
     """A real sample with one value replaced: wrong types, huge strings, deep nesting."""
     doc = draw(st.sampled_from(_samples()))
-    path = draw(st.sampled_from(list(_paths(doc))))
+    path = draw(st.sampled_from(list(places(doc))))
     new = draw(
         json_values
         | st.integers(min_value=1, max_value=3000).map(lambda n: "x" * n * 10)
