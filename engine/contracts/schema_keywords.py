@@ -185,6 +185,9 @@ class KeywordEmitter:
         self, node: Mapping[str, Any], v: str, pad: str, only: str | None, depth: int
     ) -> None:
         items = node.get("items")
+        if "items" in node and items is None:
+            self.unsure(pad)  # not a schema
+            return
         unique = node.get("uniqueItems", False)
         if "minItems" not in node and "maxItems" not in node and items is None and not unique:
             return
@@ -205,12 +208,13 @@ class KeywordEmitter:
     def emit_object(
         self, node: Mapping[str, Any], v: str, pad: str, only: str | None, depth: int
     ) -> None:
-        props = node.get("properties") or {}
-        required = node.get("required") or []
+        props = node.get("properties", {})  # a malformed value is not "none": unsure below
+        required = node.get("required", [])
         extra = node.get("additionalProperties", True)
         sized = "minProperties" in node or "maxProperties" in node
         names = node.get("propertyNames", True)
-        if not (props or required or extra is not True or sized or names is not True):
+        given = "properties" in node or "required" in node  # a malformed one is unsure
+        if not (given or extra is not True or sized or names is not True):
             return
         if not isinstance(props, Mapping) or not isinstance(required, list):
             self.unsure(pad)
@@ -218,6 +222,8 @@ class KeywordEmitter:
         if any(type(name) is not str for name in props):  # not a name JSON can have
             self.unsure(pad)
             return
+        if not (props or required or extra is not True or sized or names is not True):
+            return  # empty ones: nothing to check
         inner = self.guarded("object", only, v, pad)
         self.sizes(node, "minProperties", "maxProperties", v, inner)
         if names is not True and names != {}:

@@ -13,9 +13,10 @@ at a place the instance reaches. A caller asks the full validator whenever the a
   NaN through every bound: left unsure);
 * ``enum`` and ``const`` compare type and value (``1`` is not ``true``; ``1`` and ``1.0``,
   equal to JSON Schema, left unsure);
-* only references within the document (``#`` and ``#/...``) are followed, and a schema
-  with an ``$id`` below the root, or naming a draft other than 2020-12, 2019-09 or 07, is
-  left to the full validator;
+* only references within the document (``#`` and ``#/...``, not percent-encoded) are
+  followed, and a schema naming a draft other than 2020-12, 2019-09 or 07, or one with an
+  ``$id`` or a ``$schema`` of its own below the root (or a reference through one), is left
+  to the full validator;
 * ``pattern`` is searched with Python's ``re`` and ``format`` asks the full validator's
   format checker, as the full validator does; the pattern that admits ASCII strings alone
   (``ASCII_PATTERN``) is ``str.isascii``, the same answer for a tenth of the cost;
@@ -97,6 +98,9 @@ _TYPED = frozenset(
     | {"required", "additionalProperties", "minProperties", "maxProperties", "propertyNames"}
 )
 """Keywords that apply to values of one JSON type (checked behind a test of it)."""
+_REBASED = frozenset({"$id", "$schema"})
+"""Below the root, keywords that give a schema its own base for references, or its own
+draft: such a schema is left to the full validator."""
 _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _SAME_MEANING = frozenset(
     {
@@ -123,20 +127,24 @@ class _Emitter(KeywordEmitter):
             fragment = node["$ref"][1:]
             if len(node) > 1 or node["$ref"][:1] != "#" or fragment[:1] not in ("", "/"):
                 return None  # beside other keywords, to another document, or an anchor
+            if "%" in fragment:
+                return None  # percent-encoded: left to the validator's reading
             target: Any = self.root
             for part in fragment.split("/")[1:]:
                 part = part.replace("~1", "/").replace("~0", "~")
                 if not isinstance(target, Mapping) or part not in target:
                     return None
                 target = target[part]
+                if isinstance(target, Mapping) and _REBASED & set(target):
+                    return None  # through a schema of its own base or draft
             node = target
         return None
 
     def emit(self, node: Any, v: str, pad: str, depth: int) -> None:
         """Lines that go on only while ``v`` is certainly valid against ``node``, else
         return (``False``; in a helper ``0``, or ``2`` where unsure)."""
-        if isinstance(node, Mapping) and "$id" in node and node is not self.root:
-            self.unsure(pad)  # a new base: its references are not the root's
+        if isinstance(node, Mapping) and _REBASED & set(node) and node is not self.root:
+            self.unsure(pad)  # a new base or draft: its references and keywords its own
             return
         alone = isinstance(node, Mapping) and not set(node) - _ANNOTATIONS - {"$ref"}
         ref = node.get("$ref") if alone else None  # beside annotations ($defs) only

@@ -276,8 +276,8 @@ class Deliverer:
         outcomes: list[Outcome],
         response: httpx.Response | None,
         done: Settled,
-        following: OutboundRequest | None = None,
-        pending: PendingAcks | None = None,
+        following: OutboundRequest | None,
+        pending: PendingAcks,
     ) -> tuple[float | None, set[Any] | None]:
         """Apply each item's outcome (the queue's writes in one hop to the worker thread:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
@@ -332,14 +332,12 @@ class Deliverer:
                 writes.append(partial(self.queue.release, released, not_before=again))
         elif any(o.status in ("delivered", "failed") for o in outcomes):
             self.credentials.accepted()  # the vendor judged the items: the key works
-        acked, flushed = delivered, False
-        if pending is not None and following is not None and retry_at is None:
-            pending.ids.extend(delivered)  # acknowledged with the claim's last request
-            acked = []
-        elif pending is not None and pending.ids:
-            acked, flushed = [*pending.ids, *delivered], True
-        if acked:  # first: a later write of the hop that fails leaves them acknowledged
-            writes.insert(0, partial(acknowledge, self.queue, acked))
+        # What the claim delivered is acknowledged when it ends or pauses here, as the hop's
+        # first write (a later one that fails leaves it done), and forgotten after the hop.
+        pending.ids.extend(delivered)
+        flushed = bool(pending.ids) and (following is None or retry_at is not None)
+        if flushed:
+            writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
@@ -349,7 +347,7 @@ class Deliverer:
         gone: set[Any] | None = None
         if writes or ahead:
             erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
-        if flushed and pending is not None:  # only now: a failed hop leaves them to flush
+        if flushed:  # only now: a hop that failed leaves them to the claim's flush
             pending.ids.clear()
         self._count_erased(sum(erased) + len(gone or ()), done)
         if delivered:

@@ -34,9 +34,13 @@ class PendingAcks:
             await limiter.acquire()
             return
         go = asyncio.ensure_future(limiter.acquire())
-        if not (await asyncio.wait({go}, timeout=ACK_BEFORE_WAITING))[0]:
-            await self.flush()
-        await go
+        try:
+            if not (await asyncio.wait({go}, timeout=ACK_BEFORE_WAITING))[0]:
+                await self.flush()
+            await go
+        except BaseException:  # cancelled, or the flush failed: the go is not taken
+            go.cancel()
+            raise
 
     async def flush(self) -> None:
         """Acknowledge the ids waiting (in the worker thread); they are forgotten only once

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -21,6 +21,7 @@ from test_delivery_faults import Fixture, _event
 from mapwire import Queue
 from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.runtime.config import load_config
+from mapwire.runtime.delivery_acks import PendingAcks
 from mapwire.runtime.process import Runtime
 from plugins.sqlite_store.queue import SqliteQueue
 
@@ -217,3 +218,28 @@ def test_a_failing_last_write_leaves_the_claims_deliveries_acknowledged(
         steps(cio, 1)
     assert acks and all(len(a) == 2 for a in acks)  # in the failing hop, before the release
     assert cio.queue.depth("cio") == 1  # the third, its give-back failed: leased, then again
+
+
+def test_a_claim_cancelled_while_it_waits_for_the_rate_limiter_leaves_no_wait_behind() -> None:
+    """The limiter's wait runs beside the acknowledgement; cancelled, it goes too (no
+    task left to take a token for a request that will not be sent)."""
+    acked: list[list[Any]] = []
+
+    class Recorded:
+        def ack(self, ids: Sequence[Any]) -> None:
+            acked.append(list(ids))
+
+    async def run() -> list[asyncio.Task[Any]]:
+        limiter = RateLimiter(5, burst=1)
+        await limiter.acquire()  # the next waits about 0.2 s
+        pending = PendingAcks(cast(Queue, Recorded()))
+        pending.ids.append(1)
+        waiting = asyncio.ensure_future(pending.acquire(limiter))
+        await asyncio.sleep(0.1)  # acknowledged (after 0.05 s), still waiting
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        return [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+
+    assert asyncio.run(run()) == []
+    assert acked == [[1]]

@@ -14,6 +14,7 @@ import httpx
 from mapwire import Action, OutboundRequest, Outcome, PreparedItem
 from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.runtime.delivery import Deliverer, Settled
+from mapwire.runtime.delivery_acks import PendingAcks
 from mapwire.runtime.metrics import Metrics
 from plugins.customerio.destination import CustomerIO
 from plugins.sqlite_store.queue import SqliteQueue
@@ -57,7 +58,7 @@ def test_each_retried_item_keeps_its_own_redacted_reason(tmp_path: Path) -> None
         Outcome("retry", reason=f"HTTP 500: key {SECRET} failed"),  # past the window
     ]
     done = Settled()
-    asyncio.run(deliverer._settle(sent, outcomes, None, done))
+    asyncio.run(deliverer._settle(sent, outcomes, None, done, None, PendingAcks(queue)))
     assert (done.retried, done.dead_lettered) == (2, 1)
 
     [letter] = queue.dead_letters("cio")

@@ -259,6 +259,39 @@ class _Number(enum.IntEnum):
             {"a": "s"},
         ),
         ({"$schema": "http://json-schema.org/draft-04/schema#", "not": {"const": "a"}}, "b"),
+        (  # a reference through a schema of its own base
+            {
+                "$ref": "#/$defs/a/$defs/b",
+                "$defs": {
+                    "a": {
+                        "$id": "https://example.com/other",
+                        "$defs": {"b": {"$ref": "#/$defs/x"}, "x": {"type": "integer"}},
+                    },
+                    "x": {"type": "string"},
+                },
+            },
+            "s",
+        ),
+        (  # a draft of its own below the root: draft 4's exclusiveMinimum is a flag
+            {
+                "type": "object",
+                "properties": {
+                    "n": {
+                        "$schema": "http://json-schema.org/draft-04/schema#",
+                        "minimum": 0,
+                        "exclusiveMinimum": -10,
+                    }
+                },
+            },
+            {"n": 0},
+        ),
+        (  # percent-encoded: "a b" to the validator
+            {"$ref": "#/$defs/a%20b", "$defs": {"a b": {"type": "integer"}, "a%20b": {}}},
+            "s",
+        ),
+        ({"properties": []}, {}),  # malformed keywords are not "no constraint"
+        ({"required": None}, {}),
+        ({"items": None}, []),
         ({"properties": {datetime.date(2020, 1, 1): {"type": "string"}}}, {}),  # not a JSON name
     ],
 )
