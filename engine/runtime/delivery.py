@@ -170,18 +170,6 @@ class Deliverer:
         while i < len(requests):
             await pending.acquire(self.limiter)
             now = self.clock()
-            if now - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
-                # Too late in the lease for another request to be settled within it: give
-                # the rest back untouched (the next claim takes them, in order) rather than
-                # risk another claim taking them, and the person's newer ones, meanwhile.
-                writes: list[Callable[[], int | None]] = [
-                    partial(self.queue.release, ids_of(requests[i:]))
-                ]
-                if pending.ids:
-                    writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
-                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
-                pending.ids.clear()
-                break
             if i or now - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
                 while i < len(requests):  # a request left empty: the next is looked at
                     if i < looked_end and now - looked_at <= ERASED_LOOK_AFTER:
@@ -191,6 +179,19 @@ class Deliverer:
                         break
                 if i == len(requests):
                     break
+            if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
+                # Too late in the lease (the look above included) for another request to be
+                # settled within it: give the rest back untouched (the next claim takes them,
+                # in order) rather than risk another claim taking them, and the person's
+                # newer ones, meanwhile.
+                writes: list[Callable[[], int | None]] = [
+                    partial(self.queue.release, ids_of(requests[i:]))
+                ]
+                if pending.ids:
+                    writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
+                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
+                pending.ids.clear()
+                break
             sent = requests[i]
             i += 1
             outcomes, response = await self._send(sent)

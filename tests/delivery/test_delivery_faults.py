@@ -133,6 +133,37 @@ def test_a_claim_sends_nothing_late_in_its_lease_and_gives_the_rest_back_in_orde
     assert cio.names() == [f"e{i}" for i in range(5)]
 
 
+def test_a_slow_look_for_erased_entries_counts_against_the_lease(
+    tmp_path: Path, customerio_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look before a request (for entries erased since the claim) is a hop to the
+    queue, which may wait for its lock: a request is sent only if, after it, there is time
+    left in the lease to settle it."""
+    cio = Fixture(tmp_path, customerio_server, api="v1")  # one request per action
+    cio.clock = time.time
+    cio.queue.enqueue("cio", [_event("p1", f"e{i}") for i in range(3)])
+    looks = 0
+    drop_erased = cio.queue.drop_erased
+
+    def slow_second_look(ids: Any) -> Any:
+        nonlocal looks
+        looks += 1
+        if looks == 2:  # the look before the second request, past the first's settling
+            time.sleep(0.5)
+        return drop_erased(ids)
+
+    monkeypatch.setattr(cio.queue, "drop_erased", slow_second_look)
+
+    async def run() -> Settled:
+        async with httpx.AsyncClient(timeout=10) as client:
+            limiter = RateLimiter(5, burst=1)  # 0.2 s between requests: the look is redone
+            return await cio.deliverer(client, lease_seconds=1.0, limiter=limiter).step()
+
+    first = asyncio.run(run())
+    assert (first.requests, first.delivered) == (1, 1)  # 0.7 s into a 1 s lease: given back
+    assert cio.queue.depth("cio") == 2
+
+
 def test_a_request_slower_than_the_lease_allows_is_retried(cio: Fixture) -> None:
     cio.queue.enqueue("cio", [_event("p1", "a")])
     cio.server.set_delay(0.6)  # past 0.4 of a 1 s lease
