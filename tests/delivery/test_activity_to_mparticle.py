@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from customerio_webhooks import reporting_webhook
 from delivery_helpers import run_subprocess, write_config, write_ndjson
 
 THIRTY_DAYS = 30 * 86400
@@ -88,13 +89,7 @@ def test_event_ids_stay_traceable_and_push_names_every_device(tmp_path: Path) ->
 
 
 def test_dedup_keys_expire_after_the_default_thirty_days(tmp_path: Path) -> None:
-    hook = {
-        "event_id": "01HX5ZZKBKACTAV9WEVGEMMVS0",
-        "object_type": "email",
-        "metric": "opened",
-        "timestamp": 1_713_484_800,
-        "data": {"delivery_id": "d-1", "identifiers": {"id": "p1"}, "recipient": "a@b.co"},
-    }
+    hook = reporting_webhook("01HX5ZZKBKACTAV9WEVGEMMVS0")
     before = time.time()
     assert len(_send(tmp_path, [hook, hook])) == 1
     expiries = _dedup_expiries(tmp_path)

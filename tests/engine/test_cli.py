@@ -14,6 +14,7 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
+from customerio_webhooks import reporting_webhook
 
 from mapwire.cli import main, mapping_cmds
 from mapwire.language import cases
@@ -304,18 +305,19 @@ def test_dlq_retry_exits_1_when_a_given_dead_letter_is_not_there(
     assert "not found" in result.output
 
 
+def run_cases(cli: CliRunner, folder: Path, mapping: Path | str, cases: str) -> Any:
+    """``mapwire test`` on a test file of ``mapping`` with ``cases`` (YAML list items)."""
+    path = folder / "cases.test.yaml"
+    path.write_text(f"mapping: {mapping}\ncases:\n{cases}", "utf-8")
+    return cli.invoke(main, ["test", str(path)])
+
+
 def test_map_and_test_refuse_what_serve_and_send_refuse(cli: CliRunner, tmp_path: Path) -> None:
     """A document its source's shape check refuses (a webhook whose timestamp is not an
     integer) is refused by ``map`` and by a test case too, not mapped into errors that
     production never sees; the other documents go on."""
-    good = {
-        "event_id": "01HX0000000000000000000E01",
-        "object_type": "email",
-        "metric": "sent",
-        "timestamp": 1713484800,
-        "data": {"delivery_id": "d", "identifiers": {"id": "1"}, "recipient": "r"},
-    }
-    bad = {**good, "event_id": "01HX0000000000000000000E02", "timestamp": "soon"}
+    good = reporting_webhook("01HX0000000000000000000E01", "sent")
+    bad = {**reporting_webhook("01HX0000000000000000000E02", "sent"), "timestamp": "soon"}
     text = "\n".join(json.dumps(d) for d in (bad, good)) + "\n"
     mapping = "customerio-activity-to-mparticle"
     result = cli.invoke(main, ["map", "--mapping", mapping, "-"], input=text)
@@ -329,13 +331,11 @@ def test_map_and_test_refuse_what_serve_and_send_refuse(cli: CliRunner, tmp_path
     ), result.stderr
 
     shipped = Path(__file__).parents[2] / "mappings" / "customerio_activity_to_mparticle.yaml"
-    case = tmp_path / "refused.test.yaml"
-    case.write_text(
-        f"mapping: {shipped}\ncases:\n  - name: refused\n    inputs: {json.dumps([bad])}\n"
-        "    expect:\n      actions: []\n      errors: ['input refused: body.timestamp']\n",
-        "utf-8",
-    )
-    result = cli.invoke(main, ["test", str(case)])
+    case = f"""  - name: refused
+    inputs: {json.dumps([bad])}
+    expect: {{actions: [], errors: ['input refused: body.timestamp']}}
+"""
+    result = run_cases(cli, tmp_path, shipped, case)
     assert result.exit_code == 0, result.output
     assert "1 passed, 0 failed" in result.output
 
@@ -354,13 +354,8 @@ def test_test_without_cases_says_so_and_map_names_documents_no_rule_matched(
 
 
 def test_test_names_a_misspelled_case_key_with_a_suggestion(cli: CliRunner, tmp_path: Path) -> None:
-    cases = tmp_path / "notes.test.yaml"
-    cases.write_text(
-        f"mapping: {NOTES}\ncases:\n  - name: x\n    input: {{items: []}}\n"
-        "    expct: {actions: []}\n    expect: {actoins: []}\n",
-        "utf-8",
-    )
-    result = cli.invoke(main, ["test", str(cases)])
+    case = "  - {name: x, input: {items: []}, expct: {actions: []}, expect: {actoins: []}}\n"
+    result = run_cases(cli, tmp_path, NOTES, case)
     assert result.exit_code == 1
     assert "E403 unknown case key 'expct' (did you mean 'expect'?)" in result.output
     assert "E403 unknown expect key 'actoins' (did you mean 'actions'?)" in result.output

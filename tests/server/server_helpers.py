@@ -254,21 +254,6 @@ def webhook_output_batch(user: str, n_events: int) -> dict[str, Any]:
     return batch
 
 
-def reporting_webhook(event_id: str, metric: str = "opened", person: str = "p1") -> dict[str, Any]:
-    return {
-        "event_id": event_id,
-        "object_type": "email",
-        "metric": metric,
-        "timestamp": 1_713_484_800,
-        "data": {
-            "delivery_id": f"d-{event_id}",
-            "identifiers": {"id": person},
-            "recipient": "a@example.com",
-            "subject": "s",
-        },
-    }
-
-
 def event_ids(server: Any) -> list[str]:
     return [
         item["id"]

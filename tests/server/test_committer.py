@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import events_batch, reporting_webhook, sink_flows, write_config
+from customerio_webhooks import reporting_webhook
+from server_helpers import events_batch, sink_flows, write_config
 
 from mapwire.contracts.errors import BacklogFull, InputError, QueueUnavailable
 from mapwire.contracts.queue import MAPPING

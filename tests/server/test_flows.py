@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 import yaml
 from contract_specs import VENDOR_DIR
+from customerio_webhooks import reporting_webhook
 from server_helpers import (
     SAMPLES,
     RunningServer,
@@ -21,7 +22,6 @@ from server_helpers import (
     event_ids,
     events_batch,
     metric_total,
-    reporting_webhook,
     sample,
     signed,
     sink_flows,

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 import pytest
+from customerio_webhooks import reporting_webhook
 from server_helpers import (
     INBOUND_TOKEN,
     bearer,
     events_batch,
     metric_total,
-    reporting_webhook,
     signed,
     sink_flows,
     write_config,

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from customerio_webhooks import reporting_webhook
 from server_helpers import (
     INBOUND_TOKEN,
     RunningServer,
     bearer,
     cio_destination,
     events_batch,
-    reporting_webhook,
     serve_config,
     set_secrets,
     signed,

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from customerio_webhooks import reporting_webhook
 from server_helpers import (
     INBOUND_TOKEN,
     SIGNING_KEY,
     RunningServer,
     events_batch,
-    reporting_webhook,
     signed,
     sink_flows,
     write_config,
