@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from ..contracts.errors import Problem, SpecError
-from ..contracts.schema_predicate import Predicate, compile_predicate
+from ..contracts.schema_validator import SchemaValidator
 from .cases import Refusal
 from .mapping_settings import setting_type_error
 from .plan import Plan
-from .schema_errors import did_you_mean, schema_problems
+from .schema_errors import did_you_mean, document_problems
 from .yaml_loader import Positions, load
 
 MISSING_MAPPING = "E405"
@@ -47,19 +47,8 @@ def cases_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _certainly_valid() -> Predicate:
-    return compile_predicate(cases_schema())
-
-
-def _schema_problems(value: dict[str, Any], positions: Positions) -> list[Problem]:
-    """The file against the test files' schema: the compiled check, then jsonschema's
-    errors for a file it is unsure of (as the mapping file's, in ``planner``)."""
-    if _certainly_valid()(value):
-        return []
-    import jsonschema  # for the messages
-
-    validator = jsonschema.Draft202012Validator(cases_schema())
-    return schema_problems(validator.iter_errors(value), positions)
+def _validator() -> SchemaValidator:
+    return SchemaValidator(cases_schema())
 
 
 def mapping_of(path: Path, value: dict[str, Any]) -> Path:
@@ -92,7 +81,7 @@ def check_cases_text(
         return problems
     if not isinstance(value, dict):
         return [Problem(str(path), 1, 1, "E401", "expected `mapping:` and `cases: [...]`")]
-    problems = _schema_problems(value, positions)
+    problems = document_problems(_validator(), value, positions)
     mapping = mapping_of(path, value)
     if not mapping.is_file():
         where = ("mapping",) if "mapping" in value else ()

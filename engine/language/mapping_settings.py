@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..contracts.errors import ConfigError, Problem
-from ..contracts.schema_predicate import Predicate, compile_predicate
+from ..contracts.schema_validator import SchemaValidator
 from ..contracts.value_types import json_type
 from .plan import Plan, SettingDecl
 from .schema_errors import did_you_mean
@@ -38,12 +38,10 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
         hint = did_you_mean(str(value), [str(v) for v in decl.enum])
         return f"setting {decl.name!r}: {value!r} is not one of {list(decl.enum)!r}{hint}"
     if decl.items is not None and isinstance(value, list):
-        if all(map(_certainly_valid(json.dumps(decl.items, sort_keys=True)), value)):
-            return None  # sure: jsonschema is not needed
-        import jsonschema  # for the messages
-
-        validator = jsonschema.Draft202012Validator(decl.items)
+        validator = _items_validator(json.dumps(decl.items, sort_keys=True))
         for item in value:
+            if validator.certainly_valid(item):
+                continue
             for error in validator.iter_errors(item):
                 allowed = decl.items.get("enum")
                 hint = did_you_mean(str(item), [str(v) for v in allowed]) if allowed else ""
@@ -52,9 +50,9 @@ def setting_type_error(decl: SettingDecl, value: Any) -> str | None:
 
 
 @lru_cache(maxsize=64)
-def _certainly_valid(items: str) -> Predicate:
-    """The compiled check of a setting's ``items`` schema (given as its JSON)."""
-    return compile_predicate(json.loads(items))
+def _items_validator(items: str) -> SchemaValidator:
+    """The validator of a setting's ``items`` schema (given as its JSON)."""
+    return SchemaValidator(json.loads(items))
 
 
 def parse_setting_text(text: str) -> Any:

@@ -17,18 +17,15 @@ from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path as FsPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..contracts.errors import Problem, SpecError
-from ..contracts.schema_predicate import Predicate, compile_predicate
+from ..contracts.schema_validator import SchemaValidator
 from .plan import Plan
 from .plan_builder import PlanBuilder
-from .schema_errors import schema_problems
+from .schema_errors import document_problems
 from .type_checks import type_problems
-from .yaml_loader import Positions, load
-
-if TYPE_CHECKING:
-    import jsonschema
+from .yaml_loader import load
 
 
 @lru_cache(maxsize=1)
@@ -39,23 +36,8 @@ def mapping_schema() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
-def _certainly_valid() -> Predicate:
-    return compile_predicate(mapping_schema())
-
-
-@lru_cache(maxsize=1)
-def _validator() -> jsonschema.Draft202012Validator:
-    import jsonschema  # for the messages of a file the quick check is unsure of, only
-
-    return jsonschema.Draft202012Validator(mapping_schema())
-
-
-def _schema_problems(value: dict[str, Any], positions: Positions) -> list[Problem]:
-    """The file against the mapping schema: the compiled check first (a well-formed file,
-    in about a hundredth of the time), jsonschema's errors for one it is unsure of."""
-    if _certainly_valid()(value):
-        return []
-    return schema_problems(_validator().iter_errors(value), positions)
+def _validator() -> SchemaValidator:
+    return SchemaValidator(mapping_schema())
 
 
 def compile_text(
@@ -72,7 +54,7 @@ def compile_text(
         problems.append(Problem(file, 1, 1, "E100", "a mapping file must be an object"))
     if problems:
         raise SpecError(problems)
-    problems = _schema_problems(value, positions)
+    problems = document_problems(_validator(), value, positions)
     builder = PlanBuilder(positions, functions or {}, destinations, sources)
     try:
         plan = builder.build(value)
