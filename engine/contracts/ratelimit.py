@@ -38,6 +38,15 @@ class RateLimiter:
         self._refill()
         return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
 
+    def try_acquire(self) -> bool:
+        """Take a token without waiting: False (nothing taken) when none is there now or
+        another caller waits for one. Optional for other limiters: a caller that would do
+        something before a wait asks it first."""
+        if self._lock.locked() or self.delay() > 0:
+            return False
+        self._tokens -= 1
+        return True
+
     async def acquire(self) -> None:
         async with self._lock:
             while True:

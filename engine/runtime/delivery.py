@@ -41,7 +41,7 @@ from .delivery_failures import delivery_failure
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .delivery_settled import Settled, backoff
 from .metrics import Metrics, observe_all
-from .queue_writes import acknowledge, erased_among, ids_of, run_all, settle_then_look
+from .queue_writes import erased_among, ids_of, run_all, settle_then_look
 from .redaction import Redactor
 from .transport_errors import describe_transport_error
 
@@ -184,13 +184,13 @@ class Deliverer:
                 # settled within it: give the rest back untouched (the next claim takes them,
                 # in order) rather than risk another claim taking them, and the person's
                 # newer ones, meanwhile.
-                writes: list[Callable[[], int | None]] = [
-                    partial(self.queue.release, ids_of(requests[i:]))
-                ]
-                if pending.ids:
-                    writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
-                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
-                pending.ids.clear()
+                ack = pending.write()
+                writes = [partial(self.queue.release, ids_of(requests[i:]))]
+                self._count_erased(
+                    sum(await asyncio.to_thread(run_all, [ack, *writes] if ack else writes)),
+                    done,
+                )
+                pending.written()
                 break
             sent = requests[i]
             i += 1
@@ -336,9 +336,9 @@ class Deliverer:
         # What the claim delivered is acknowledged when it ends or pauses here, as the hop's
         # first write (a later one that fails leaves it done), and forgotten after the hop.
         pending.ids.extend(delivered)
-        flushed = bool(pending.ids) and (following is None or retry_at is not None)
-        if flushed:
-            writes.insert(0, partial(acknowledge, self.queue, list(pending.ids)))
+        ack = pending.write() if following is None or retry_at is not None else None
+        if ack is not None:
+            writes.insert(0, ack)
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
@@ -348,8 +348,8 @@ class Deliverer:
         gone: set[Any] | None = None
         if writes or ahead:
             erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
-        if flushed:  # only now: a hop that failed leaves them to the claim's flush
-            pending.ids.clear()
+        if ack is not None:  # only now: a hop that failed leaves them to the claim's flush
+            pending.written()
         self._count_erased(sum(erased) + len(gone or ()), done)
         if delivered:
             done.delivered += len(delivered)

@@ -12,6 +12,8 @@ then (``flush``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from ..contracts.queue import Queue
@@ -29,9 +31,13 @@ class PendingAcks:
 
     async def acquire(self, limiter: RateLimiter) -> None:
         """``limiter``'s go; the ids waiting are acknowledged first if it is not given at
-        once (within ``ACK_BEFORE_WAITING``)."""
+        once (within ``ACK_BEFORE_WAITING``). A limiter that can answer without waiting
+        (``try_acquire``, the in-process one) is asked that first: no task to race."""
         if not self.ids:
             await limiter.acquire()
+            return
+        now = getattr(limiter, "try_acquire", None)
+        if now is not None and now():
             return
         go = asyncio.ensure_future(limiter.acquire())
         try:
@@ -42,9 +48,18 @@ class PendingAcks:
             go.cancel()
             raise
 
+    def write(self) -> Callable[[], None] | None:
+        """The acknowledgement of the ids waiting, as a write for a settling hop's batch
+        (None: none wait); ``written`` once the hop went through."""
+        return partial(acknowledge, self.queue, list(self.ids)) if self.ids else None
+
+    def written(self) -> None:
+        """The hop with ``write``'s acknowledgement went through: forget those ids."""
+        self.ids.clear()
+
     async def flush(self) -> None:
         """Acknowledge the ids waiting (in the worker thread); they are forgotten only once
         the queue took the acknowledgement."""
         if self.ids:
             await asyncio.to_thread(acknowledge, self.queue, list(self.ids))
-            self.ids.clear()
+            self.written()

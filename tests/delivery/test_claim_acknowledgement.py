@@ -243,3 +243,20 @@ def test_a_claim_cancelled_while_it_waits_for_the_rate_limiter_leaves_no_wait_be
 
     assert asyncio.run(run()) == []
     assert acked == [[1]]
+
+
+def test_a_free_token_is_taken_without_a_task_and_a_taken_one_is_not() -> None:
+    """With ids waiting, a limiter that can answer at once (``try_acquire``) is asked
+    that first: no waiting ``acquire`` (and no task racing it) for a token free to take."""
+
+    class AskedFirst(RateLimiter):
+        async def acquire(self) -> None:
+            raise AssertionError("a free token was waited for")
+
+    limiter = RateLimiter(5, burst=1)
+    assert limiter.try_acquire() is True  # the bucket's one token
+    assert limiter.try_acquire() is False  # none left: nothing taken, no wait
+    pending = PendingAcks(cast(Queue, object()))
+    pending.ids.append(1)
+    asyncio.run(pending.acquire(AskedFirst(1000)))
+    assert pending.ids == [1]  # still waiting for the claim's last request
