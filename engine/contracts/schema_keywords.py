@@ -213,9 +213,6 @@ class KeywordEmitter:
         extra = node.get("additionalProperties", True)
         sized = "minProperties" in node or "maxProperties" in node
         names = node.get("propertyNames", True)
-        given = "properties" in node or "required" in node  # a malformed one is unsure
-        if not (given or extra is not True or sized or names is not True):
-            return
         if not isinstance(props, Mapping) or not isinstance(required, list):
             self.unsure(pad)
             return

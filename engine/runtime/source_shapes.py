@@ -18,8 +18,6 @@ from ..language.cases import Refusal
 from ..language.plan import Plan
 from .registry import Registry, get_registry
 
-#: Why a document would be refused (None: taken).
-
 
 def refusal(plan: Plan, registry: Registry | None = None) -> Refusal:
     """Why every source ``plan`` reads would refuse a document, in the first source's
