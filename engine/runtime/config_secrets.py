@@ -39,6 +39,14 @@ def is_credential(key: str) -> bool:
     return bool(CREDENTIAL_KEY.search(key.lower().replace("-", "_")))
 
 
+def secret_keys(given: Mapping[Any, Any], declared: Iterable[str] = ()) -> list[Any]:
+    """The keys of ``given`` (settings) that hold secrets: ``declared`` so (a destination's
+    secret settings) or named like a credential. The one rule the config's warnings and
+    the tap's masking both follow."""
+    names = set(declared)
+    return [k for k in given if isinstance(k, str) and (k in names or is_credential(k))]
+
+
 def declared_secrets(registry: Registry, destinations: Iterable[str] | None = None) -> set[str]:
     """The settings the named destinations (every registered one if None) declare secret."""
     found = registry.destinations()
@@ -78,8 +86,7 @@ def literal_secrets(
         given = raw.get(part)
         if not isinstance(given, Mapping):
             continue
-        named = set(secrets) | {k for k in given if isinstance(k, str) and is_credential(k)}
-        for key in sorted(k for k in named if _is_literal(given.get(k))):
+        for key in sorted(k for k in secret_keys(given, secrets) if _is_literal(given[k])):
             what = f"{part} setting {key!r}"
             out.append(_warning(positions, (*where, part, key), what, _env_name(str(name), key)))
     return out
@@ -89,6 +96,6 @@ def literal_auth_secrets(positions: Positions, auth: Mapping[str, Any]) -> list[
     """A warning for each ``server.auth`` secret written as a literal value."""
     return [
         _warning(positions, ("server", "auth", k), f"server.auth.{k}", _env_name("mapwire", k))
-        for k in sorted(auth)
-        if isinstance(k, str) and is_credential(k) and _is_literal(auth[k])
+        for k in sorted(secret_keys(auth))
+        if _is_literal(auth[k])
     ]

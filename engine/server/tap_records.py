@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from ..runtime.config import Config
-from ..runtime.config_secrets import is_credential
+from ..runtime.config_secrets import is_credential, secret_keys
 from ..runtime.redaction import Redactor
 from ..runtime.submissions import Mapped
 
@@ -80,15 +80,17 @@ def personal(key: str) -> bool:
 
 
 def config_secrets(config: Config, secret_settings: Mapping[str, Sequence[str]]) -> list[str]:
-    """Every secret value of the config: each connection's destination secret settings
-    (``secret_settings`` by destination name), its credential-like ``source:`` settings,
-    and ``server.auth``."""
+    """Every secret value of the config (``secret_keys``, the rule the config's warnings
+    follow): each connection's destination settings its destination declares secret
+    (``secret_settings`` by destination name) or named like a credential, its ``source:``
+    settings any destination declares secret or named so, and ``server.auth``'s."""
+    every = {name for names in secret_settings.values() for name in names}
     found: list[str] = []
     for conn in config.connections:
-        names = secret_settings.get(conn.plan.destination, ())
-        found += [str(v) for k, v in conn.destination.items() if k in names or is_credential(k)]
-        found += [str(v) for k, v in conn.source.items() if is_credential(k)]
-    found += [str(v) for k, v in config.server.auth.items() if is_credential(k)]
+        named = secret_settings.get(conn.plan.destination, ())
+        found += [str(conn.destination[k]) for k in secret_keys(conn.destination, named)]
+        found += [str(conn.source[k]) for k in secret_keys(conn.source, every)]
+    found += [str(config.server.auth[k]) for k in secret_keys(config.server.auth)]
     return found
 
 
