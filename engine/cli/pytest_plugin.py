@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from ..language.cases import Case, check_case, load_cases
-from ..runtime.mapping_files import compile_with_plugins, is_cases_file
+from ..language.mapping_names import is_cases_file
+from ..runtime.mapping_files import compile_with_plugins
 from ..runtime.registry import get_registry
 from ..runtime.source_shapes import refusal
 

@@ -23,6 +23,7 @@ from typing import Any
 from ..contracts.errors import Problem, SpecError
 from ..contracts.schema_validator import SchemaValidator
 from .cases import Refusal
+from .mapping_names import is_mapping_file
 from .mapping_settings import setting_type_error
 from .plan import Plan
 from .schema_errors import did_you_mean, document_problems
@@ -148,10 +149,9 @@ def _refused_inputs(
 def _mappings_beside(mapping: Path) -> list[str]:
     """The mapping files in the folder ``mapping`` was looked for in."""
     try:
-        found = sorted(mapping.parent.glob("*.yaml"))
+        return sorted(p.name for p in mapping.parent.iterdir() if is_mapping_file(p))
     except OSError:
         return []
-    return [p.name for p in found if not p.name.endswith(".test.yaml")]
 
 
 def _settings_problems(

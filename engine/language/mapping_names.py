@@ -17,6 +17,18 @@ from ..contracts.errors import Problem
 from .yaml_loader import load
 
 DUPLICATE_NAME = "E110"
+MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
+CASES_SUFFIXES = (".test.yaml", ".test.yml")
+
+
+def is_cases_file(path: Path) -> bool:
+    """Whether ``path`` names a test file (cases), not a mapping."""
+    return path.name.endswith(CASES_SUFFIXES)
+
+
+def is_mapping_file(path: Path) -> bool:
+    """Whether ``path`` names a mapping file by its suffix (a test file does not)."""
+    return path.suffix in MAPPING_SUFFIXES and not is_cases_file(path)
 
 
 @dataclass(frozen=True)

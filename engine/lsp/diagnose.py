@@ -15,13 +15,12 @@ from pathlib import Path
 
 from ..contracts.errors import Problem, SpecError
 from ..language.cases_check import check_cases_text
-from ..language.mapping_names import DUPLICATE_NAME, index_mappings
+from ..language.mapping_names import DUPLICATE_NAME, index_mappings, is_cases_file
 from ..language.plan import Plan
 from ..language.yaml_loader import load
 from ..runtime.mapping_files import (
     compile_text_with_plugins,
     find_files,
-    is_cases_file,
     shipped_paths,
 )
 from ..runtime.registry import Registry, get_registry

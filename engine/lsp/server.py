@@ -19,7 +19,7 @@ from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
 from pygls.workspace import TextDocument
 
-from ..runtime.mapping_files import is_cases_file
+from ..language.mapping_names import is_cases_file
 from ..runtime.registry import get_registry
 from .completion import Completion, complete
 from .diagnose import Diagnostic, diagnose

@@ -9,19 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from ..contracts.errors import SpecError
-from ..language.mapping_names import MappingIndex, index_mappings
+from ..language.mapping_names import (
+    MappingIndex,
+    index_mappings,
+    is_cases_file,
+    is_mapping_file,
+)
 from ..language.plan import Plan
 from ..language.planner import compile_text, load_plan
 from ..language.schema_errors import did_you_mean
 from .registry import Registry, get_registry
 
-MAPPING_SUFFIXES = (".yaml", ".yml", ".json")
-CASES_SUFFIXES = (".test.yaml", ".test.yml")
 UNKNOWN_FUNCTION = "E202"
-
-
-def is_cases_file(path: Path) -> bool:
-    return path.name.endswith(CASES_SUFFIXES)
 
 
 def find_files(paths: Iterable[Path], *, cases: bool = False) -> list[Path]:
@@ -36,7 +35,7 @@ def find_files(paths: Iterable[Path], *, cases: bool = False) -> list[Path]:
                 continue
             if cases and is_cases_file(p):
                 found.append(p)
-            elif not cases and p.suffix in MAPPING_SUFFIXES and not is_cases_file(p):
+            elif not cases and is_mapping_file(p):
                 if p.is_dir() or p.name.startswith("_"):
                     continue
                 found.append(p)

@@ -171,3 +171,15 @@ def test_validate_reports_a_case_input_serve_would_refuse(tmp_path: Path) -> Non
         f"{cases}:6:9: E410 serve would refuse this input: body.timestamp: expected an "
         "integer, got a string" in result.stdout
     ), result.stdout
+
+
+def test_a_missing_mapping_is_matched_against_the_mappings_beside_it(tmp_path: Path) -> None:
+    """The did-you-mean reads the folder as the search path does: ``.yml`` and ``.json``
+    mappings too, no test files."""
+    (tmp_path / "orders.yml").write_text("name: orders\n", "utf-8")
+    (tmp_path / "orders.test.yaml").write_text("mapping: order.yml\ncases: []\n", "utf-8")
+    cases = tmp_path / "order.test.yaml"
+    cases.write_text("mapping: order.yml\ncases: []\n", "utf-8")
+    [problem] = check_cases_file(cases, compile_with_plugins)
+    assert problem.code == "E405"
+    assert "(did you mean 'orders.yml'?)" in problem.message
