@@ -20,12 +20,13 @@ def report_spec_error(exc: SpecError) -> None:
     report_problems(exc.problems)
 
 
-def report_problems(problems: Iterable[Problem]) -> None:
-    """Each problem on stderr, its suggestion on an indented line."""
+def report_problems(problems: Iterable[Problem], *, err: bool = True) -> None:
+    """Each problem on a line of its own (on stderr, or stdout where the problems are
+    the command's answer: ``validate``, ``config check``), its suggestion indented."""
     for problem in problems:
-        click.echo(str(problem), err=True)
+        click.echo(str(problem), err=err)
         if problem.suggestion:
-            click.echo(f"  suggestion: {problem.suggestion}", err=True)
+            click.echo(f"  suggestion: {problem.suggestion}", err=err)
 
 
 def each_document(stream: IO[bytes]) -> Iterator[tuple[int, Any | ValueError]]:

@@ -8,9 +8,8 @@ import click
 
 from ..contracts.errors import ConfigError, Problem
 from ..runtime.config import load_config, ordered
-from .common import EXIT_PROBLEMS, EXIT_SPEC
+from .common import EXIT_PROBLEMS, EXIT_SPEC, report_problems
 from .config_discovery import find_config, no_config_message
-from .diagnostics import print_text
 
 
 @click.group("config")
@@ -51,10 +50,10 @@ def check(config_path: Path | None, file: Path | None) -> None:
     try:
         config = load_config(path, warnings=warnings)
     except ConfigError as exc:
-        print_text(ordered([*exc.problems, *warnings], path))
+        report_problems(ordered([*exc.problems, *warnings], path), err=False)
         click.echo(f"{len(exc.problems)} problem(s){_and(warnings)}", err=True)
         raise SystemExit(EXIT_PROBLEMS) from exc
-    print_text(warnings)
+    report_problems(warnings, err=False)
     for c in config.connections:
         state = "enabled" if c.enabled else f"disabled ({c.when_disabled})"
         where = f" -> {c.transport}" if c.transport else ""

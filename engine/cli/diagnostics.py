@@ -1,5 +1,5 @@
-"""Printing problems for people (``file:line:col: [warning] CODE message``) and for
-editors and CI (a JSON array with start and end positions)."""
+"""Problems for editors and CI: a JSON array with start and end positions (for people,
+``file:line:col: [warning] CODE message`` lines: ``common.report_problems``)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-import click
-
 from ..contracts.errors import Problem
 from ..lsp.positions import token_end
-
-
-def print_text(problems: Iterable[Problem]) -> None:
-    """One line per problem; a suggestion, when there is one, on an indented line."""
-    for p in problems:
-        click.echo(str(p))
-        if p.suggestion:
-            click.echo(f"  suggestion: {p.suggestion}")
 
 
 def as_json(problems: Iterable[Problem]) -> str:

@@ -12,8 +12,8 @@ from ..language.mapping_names import index_mappings
 from ..language.plan import Plan
 from ..runtime.mapping_files import compile_with_plugins, find_files, shipped_paths
 from ..runtime.source_shapes import refusal
-from .common import EXIT_PROBLEMS
-from .diagnostics import as_json, print_text
+from .common import EXIT_PROBLEMS, report_problems
+from .diagnostics import as_json
 
 
 class _Compiled:
@@ -86,7 +86,7 @@ def validate(paths: tuple[Path, ...], fmt: str, strict: bool) -> None:
     if fmt == "json":
         click.echo(as_json(problems))
     else:
-        print_text(problems)
+        report_problems(problems, err=False)
         bad = len({p.path for p in problems})
         warnings = len(problems) - len([p for p in problems if p.severity != "warning"])
         counted = f" ({warnings} warning(s))" if warnings else ""
