@@ -1,7 +1,7 @@
 """Intake CPU: what taking in one request costs ``serve``, without the network or delivery.
 
     python benchmarks/intake_cpu.py [--requests 6000] [--events 5] [--concurrency 64]
-                                    [--handler-only]
+                                    [--handler-only] [--flow events|webhooks]
 
 The server's application (``create_app``, as ``mapwire serve`` makes it, delivery off) runs
 in this process on uvloop, with the shipped events mapping, a SQLite queue in a temporary
@@ -15,6 +15,11 @@ checks and prepared items, and the queue's writes. ``--handler-only`` replaces t
 committer with one that answers at once: the handler's own cost (authentication, reading,
 parsing, splitting, the answer, the log line and the metrics). The first 200 requests
 warm up and are not counted.
+
+``--flow webhooks`` posts Customer.io reporting webhooks instead, one email event a
+request, signed, to ``/customerio/webhook`` and the shipped activity flow (mParticle):
+each carries dedup keys (its ``event_id``, and the delivery's first time), so this
+measures what a group of such requests costs to queue.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
 from serve_speed import make_bodies
+from server_helpers import signed
 
 from mapwire.runtime.config import load_config
 from mapwire.runtime.submissions import ConnectionReport, IntakeReport, Part
@@ -40,6 +47,8 @@ from mapwire.server.committer import GroupCommitter
 
 WARM_UP = 200
 TOKEN = "bench-token"
+SIGNING_KEY = "bench-signing-key"
+METRICS = ("sent", "delivered", "opened", "clicked", "converted", "bounced")
 
 
 def answer_at_once(
@@ -52,11 +61,10 @@ def answer_at_once(
     return future
 
 
-def scope_of(body: bytes) -> dict[str, Any]:
+def scope_of(body: bytes, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
     headers = [
         (b"host", b"bench"),
-        (b"authorization", f"Bearer {TOKEN}".encode()),
-        (b"content-type", b"application/json"),
+        *headers,
         (b"content-length", str(len(body)).encode()),
     ]
     return {
@@ -65,8 +73,8 @@ def scope_of(body: bytes) -> dict[str, Any]:
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/mparticle/events",
-        "raw_path": b"/mparticle/events",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": b"",
         "root_path": "",
         "headers": headers,
@@ -75,7 +83,46 @@ def scope_of(body: bytes) -> dict[str, Any]:
     }
 
 
-async def post(app: Any, body: bytes) -> None:
+def events_requests(count: int, events: int) -> list[dict[str, Any]]:
+    """Events API batches, with the inbound token."""
+    headers = [
+        (b"authorization", f"Bearer {TOKEN}".encode()),
+        (b"content-type", b"application/json"),
+    ]
+    return [
+        scope_of(body, "/mparticle/events", headers) | {"body": body}
+        for body in make_bodies(0, count, events)
+    ]
+
+
+def webhook_requests(count: int) -> list[dict[str, Any]]:
+    """Customer.io reporting webhooks, one email event each, signed now."""
+    requests = []
+    for i in range(count):
+        person = i % 2000
+        body = json.dumps(
+            {
+                "event_id": f"evt-{i:09d}",
+                "object_type": "email",
+                "metric": METRICS[i % len(METRICS)],
+                "timestamp": 1_713_484_800 + i,
+                "data": {
+                    "action_id": 42,
+                    "campaign_id": 7,
+                    "delivery_id": f"delivery-{i}",
+                    "identifiers": {"id": f"cust-{person}", "email": f"p{person}@example.com"},
+                    "recipient": f"p{person}@example.com",
+                    "subject": "Your cart misses you",
+                },
+            }
+        ).encode()
+        headers = [(k.lower().encode(), v.encode()) for k, v in signed(body, SIGNING_KEY).items()]
+        requests.append(scope_of(body, "/customerio/webhook", headers) | {"body": body})
+    return requests
+
+
+async def post(app: Any, request: dict[str, Any]) -> None:
+    body = request["body"]
     sent = False
 
     async def receive() -> dict[str, Any]:
@@ -92,23 +139,30 @@ async def post(app: Any, body: bytes) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
 
-    await app(scope_of(body), receive, send)
+    await app(request, receive, send)
     if status != [202]:
         raise SystemExit(f"answered {status}, expected 202")
 
 
 async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    if args.flow == "events":
+        connection = {
+            "name": "cio",
+            "flow": "mparticle-events-to-customerio",
+            "destination": {"site_id": "site", "api_key": "key"},
+        }
+    else:
+        connection = {
+            "name": "activity",
+            "flow": "customerio-activity-to-mparticle",
+            "destination": {"api_key": "key", "api_secret": "secret"},
+            "source": {"webhook_signing_key": SIGNING_KEY},
+        }
     config = {
         "mapwire": 1,
         "store": "sqlite:///state.db",
         "server": {"auth": {"bearer_token": TOKEN}},
-        "connections": [
-            {
-                "name": "cio",
-                "flow": "mparticle-events-to-customerio",
-                "destination": {"site_id": "site", "api_key": "key"},
-            }
-        ],
+        "connections": [connection],
     }
     (folder / "mapwire.yaml").write_text(json.dumps(config))
     app = create_app(load_config(folder / "mapwire.yaml"), delivers=False, settle=True)
@@ -121,7 +175,10 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     started = await lifespan_out.get()
     if started["type"] != "lifespan.startup.complete":
         raise SystemExit(f"the app did not start: {started}")
-    bodies = make_bodies(0, args.requests + WARM_UP, args.events)
+    total = args.requests + WARM_UP
+    bodies = (
+        events_requests(total, args.events) if args.flow == "events" else webhook_requests(total)
+    )
     try:
         await asyncio.gather(*(post(app, body) for body in bodies[:WARM_UP]))
         counted = bodies[WARM_UP:]
@@ -134,9 +191,10 @@ async def run(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     finally:
         await lifespan_in.put({"type": "lifespan.shutdown"})
         await life
-    actions = len(counted) * (args.events + 1)
+    actions = len(counted) * (args.events + 1 if args.flow == "events" else 1)
     return {
         "mode": "handler only" if args.handler_only else "intake",
+        "flow": args.flow,
         "requests": len(counted),
         "requests_per_second": round(len(counted) / wall),
         "cpu_us_per_request": round(cpu / len(counted) * 1e6, 1),
@@ -150,6 +208,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--handler-only", action="store_true")
+    parser.add_argument("--flow", choices=("events", "webhooks"), default="events")
     args = parser.parse_args()
     if args.handler_only:
         GroupCommitter.submit = answer_at_once  # type: ignore[method-assign]

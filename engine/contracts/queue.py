@@ -20,6 +20,10 @@ Per-person order: ``claim`` never hands out an entry while an earlier entry with
 ``Action.order_key`` (same connection) is pending, i.e. claimed and not settled, or waiting
 for a retry; entries without a key are ordered with no other.
 
+A queue may offer ``enqueue_groups`` (optional): several inputs' actions in one
+transaction, with what each input queued and skipped as duplicates (see
+``docs/hooks.md``); intake then queues a whole group commit in one call.
+
 ``enqueue`` also records the actions' dedup keys through the given state store; when the
 store and the queue share one SQLite file this happens in the same transaction, so an
 input is either fully accepted (keys recorded and actions queued) or not at all. With a

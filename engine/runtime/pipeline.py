@@ -239,9 +239,12 @@ class Pipeline:
                 work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
 
     def _enqueue(self, conn: Connection, works: Sequence[Work]) -> None:
-        """Queue the connection's actions: runs of requests without dedup keys together."""
+        """Queue the connection's actions: in runs of requests, one transaction each
+        (``runs_of``); with a queue that counts each request's duplicates
+        (``enqueue_groups``), requests with dedup keys go together too."""
         queued = 0
-        for run in runs_of(works, conn.name):
+        keyed_apart = not hasattr(self.queue, "enqueue_groups")  # else counted per request
+        for run in runs_of(works, conn.name, keyed_apart):
             queued += self._enqueue_run(conn, run)
         done = [work.part(conn.name) for work in works if work.done.error is None]
         if done:
@@ -265,7 +268,7 @@ class Pipeline:
         try:
             if any(conn.name in work.erasing for work in run):  # else nothing to erase
                 self.erase(conn, (a for g in groups for a in g))
-            result, refused = enqueue_storable(
+            stored = enqueue_storable(
                 self.queue,
                 conn.name,
                 groups,
@@ -277,7 +280,7 @@ class Pipeline:
             for work in run:
                 work.done.error = exc
             return 0
-        for index in refused:
+        for index in stored.refused:
             work, document = owners[index]
             part = work.part(conn.name)
             if document is None:
@@ -285,19 +288,19 @@ class Pipeline:
                 work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
             else:
                 part.refused.append(document)
-        if len(run) == 1:
-            work = run[0]
-            if work.done.error is None:
-                part = work.part(conn.name)
-                part.queued, part.duplicates = result.queued, result.duplicates
-                if result.duplicates:
-                    part.skipped["duplicate"] = part.skipped.get("duplicate", 0) + result.duplicates
+        if stored.each is not None:  # the queue said what each group queued
+            for (work, _), result in zip(owners, stored.each, strict=True):
+                if result is not None and work.done.error is None:
+                    work.part(conn.name).add(result)
+        elif len(run) == 1:
+            if run[0].done.error is None:
+                run[0].part(conn.name).add(stored.total)
         else:  # no dedup keys in a run of several: every storable action was queued
-            left_out = set(refused)
+            left_out = set(stored.refused)
             for index, (work, _) in enumerate(owners):
                 if index not in left_out and work.done.error is None:
                     work.part(conn.name).queued += len(groups[index])
-        return result.queued
+        return stored.total.queued
 
     def erase(self, conn: Connection, actions: Iterable[Action]) -> Erased:
         """Before ``actions`` are queued for ``conn``: what those that erase their person

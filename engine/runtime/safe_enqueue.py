@@ -15,10 +15,23 @@ absorb what was already queued.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from ..contracts.actions import Action
 from ..contracts.queue import EnqueueResult, Queue
 from ..contracts.store import StateStore
+
+
+class Stored(NamedTuple):
+    """What ``enqueue_storable`` queued."""
+
+    #: every group's actions together
+    total: EnqueueResult
+    #: indexes of the groups that could not be stored
+    refused: list[int]
+    #: per group what it queued and skipped (None for a refused group), when the queue
+    #: tells (``enqueue_groups``); else None: ``total`` is all there is
+    each: list[EnqueueResult | None] | None
 
 
 def enqueue_storable(
@@ -29,23 +42,30 @@ def enqueue_storable(
     dedup: StateStore | None = None,
     dedup_ttl: float | None = None,
     progress: tuple[str, str] | None = None,
-) -> tuple[EnqueueResult, list[int]]:
-    """Queue the storable groups: (what was queued, indexes of the groups refused).
+) -> Stored:
+    """Queue the storable groups: what was queued, and the indexes of the groups refused.
 
-    The halves are tried depth first, the first before the second, from a stack rather
-    than by a function calling itself: a nested function that refers to itself is a
-    reference cycle, which kept every action of every request alive until the cyclic
-    collector found it, instead of freeing them when the call returns."""
+    A queue with ``enqueue_groups`` (optional, see ``contracts.queue``) queues the groups
+    of one call in one transaction and says what each queued; another is given them as
+    one ``enqueue``. The halves are tried depth first, the first before the second, from
+    a stack rather than by a function calling itself: a nested function that refers to
+    itself is a reference cycle, which kept every action of every request alive until the
+    cyclic collector found it, instead of freeing them when the call returns."""
+    grouped: Any = getattr(queue, "enqueue_groups", None)
     total = EnqueueResult()
     refused: list[int] = []
+    each: list[EnqueueResult | None] = [None] * len(groups)
     pending: list[tuple[int, int, tuple[str, str] | None]] = [(0, len(groups), progress)]
     while pending:
         lo, hi, mark = pending.pop()
-        actions = [a for g in groups[lo:hi] for a in g]
+        options: dict[str, Any] = {"dedup": dedup, "dedup_ttl": dedup_ttl, "progress": mark}
         try:
-            result = queue.enqueue(
-                connection, actions, dedup=dedup, dedup_ttl=dedup_ttl, progress=mark
-            )
+            if grouped is not None:
+                results = grouped(connection, groups[lo:hi], **options)
+                each[lo:hi] = results
+            else:
+                actions = [a for g in groups[lo:hi] for a in g]
+                results = [queue.enqueue(connection, actions, **options)]
         except (TypeError, ValueError):
             if hi - lo == 0:  # nothing to store: not a serialisation problem
                 raise
@@ -57,6 +77,7 @@ def enqueue_storable(
             if mark is not None:  # the position still moves past the refused input
                 pending.append((lo, lo, mark))
             continue
-        total.queued += result.queued
-        total.duplicates += result.duplicates
-    return total, refused
+        for result in results:
+            total.queued += result.queued
+            total.duplicates += result.duplicates
+    return Stored(total, refused, each if grouped is not None else None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..contracts.actions import Action
 from ..contracts.errors import MapwireError
-from ..contracts.queue import MappingFailure
+from ..contracts.queue import EnqueueResult, MappingFailure
 
 
 @dataclass
@@ -27,6 +27,13 @@ class ConnectionReport:
     #: delivered: it failed to map, or its destination would refuse it; kept as
     #: ``mapping`` dead letters with the document
     held: dict[int, list[str]] = field(default_factory=dict)
+
+    def add(self, result: EnqueueResult) -> None:
+        """Count what the queue queued of this request, and what it skipped as duplicates."""
+        self.queued += result.queued
+        self.duplicates += result.duplicates
+        if result.duplicates:
+            self.skipped["duplicate"] = self.skipped.get("duplicate", 0) + result.duplicates
 
 
 @dataclass
@@ -100,23 +107,27 @@ class Work:
     #: found once when it was mapped: in the others there is nothing to erase
     erasing: Collection[str] = ()
 
-    def alone(self, connection: str) -> bool:
-        """Whether its actions go in a transaction of their own (exact duplicate counts)."""
-        if self.submission.progress is not None:
+    def alone(self, connection: str, keyed_apart: bool = True) -> bool:
+        """Whether its actions go in a transaction of their own: with a progress mark; when
+        it erases in ``connection`` (the erasure then finds every earlier request's actions
+        queued); and (``keyed_apart``, for a queue that counts duplicates per call only)
+        with dedup keys, so that its duplicates are counted exactly."""
+        if self.submission.progress is not None or connection in self.erasing:
             return True
-        return any(a.dedup_keys for g in self.groups[connection] for a in g)
+        return keyed_apart and any(a.dedup_keys for g in self.groups[connection] for a in g)
 
     def part(self, connection: str) -> ConnectionReport:
         return self.done.report.connections[connection]
 
 
-def runs_of(works: Sequence[Work], connection: str) -> list[list[Work]]:
-    """The requests in order, in runs that go in one transaction each: a request with dedup
-    keys (or a progress mark) alone, those without together (each request looked at once)."""
+def runs_of(works: Sequence[Work], connection: str, keyed_apart: bool = True) -> list[list[Work]]:
+    """The requests in order, in runs that go in one transaction each: a request with a
+    progress mark (or, ``keyed_apart``, with dedup keys) alone, the others together (each
+    request looked at once)."""
     runs: list[list[Work]] = []
     last_alone = True
     for work in works:
-        alone = work.alone(connection)
+        alone = work.alone(connection, keyed_apart)
         if alone or last_alone:
             runs.append([work])
         else:

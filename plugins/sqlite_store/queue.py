@@ -65,20 +65,17 @@ from mapwire import (
     DELIVERY,
     Action,
     DeadLetter,
-    EnqueueResult,
     Failure,
     MappingFailure,
     QueueEntry,
-    StateStore,
     claim_owner_id,
     claim_owner_is_dead,
-    first_seen_all,
-    undo_seen_on_failure,
 )
 
 from . import queue_sql as sql
-from .database import SqliteFile, immediate, insert_rows
+from .database import SqliteFile, immediate
 from .erasure_marks import ErasureMarks
+from .queue_intake import QueueIntake
 from .queue_rows import (
     action_and_history,
     dead_filter,
@@ -88,10 +85,9 @@ from .queue_rows import (
     encode,
     id_list,
     id_range,
-    survivors,
 )
 from .queue_schema import setup_queue_schema
-from .store import SqliteStore, database_file, sqlite_path
+from .store import database_file, sqlite_path
 
 
 def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
@@ -106,7 +102,7 @@ def open_queue(url: str, options: dict[str, Any]) -> SqliteQueue | None:
     return SqliteQueue(path, busy_timeout=float(options.get("busy_timeout", 5.0)))
 
 
-class SqliteQueue(ErasureMarks, SqliteFile):
+class SqliteQueue(QueueIntake, ErasureMarks, SqliteFile):
     """A durable ``Queue`` in one SQLite file; safe across processes and threads.
 
     Args:
@@ -128,56 +124,6 @@ class SqliteQueue(ErasureMarks, SqliteFile):
         self.owner = claim_owner_id()
         self._reclaimed: set[str] = set()
         super().__init__(path, busy_timeout)
-
-    # -- intake ---------------------------------------------------------------------------
-    def enqueue(
-        self,
-        connection: str,
-        actions: Sequence[Action],
-        *,
-        dedup: StateStore | None = None,
-        dedup_ttl: float | None = None,
-        progress: tuple[str, str] | None = None,
-    ) -> EnqueueResult:
-        """Queue ``actions`` for ``connection``, skipping duplicates, in one transaction.
-
-        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
-        if any of its keys was seen before (all its keys are recorded regardless). When
-        ``progress`` = (key, value) is given it is recorded in the same transaction.
-
-        Raises:
-            TypeError, ValueError: an action cannot be serialised as JSON; nothing is
-                recorded.
-            QueueUnavailable: the transaction failed; the keys this call recorded in a
-                store on another file are removed again (see the module's docstring).
-        """
-        now = self._clock()
-        # ``wire`` is bound as a bytearray, the same BLOB: the sqlite3 module binds a few
-        # types at once (bytearray among them, bytes not) and offers any other value to its
-        # adapters first, two failed attribute look-ups that cost more than this small copy.
-        rows = [
-            (connection, encode(a), now, a.order_key, None if w is None else bytearray(w))
-            for a in actions
-            for w in (a.wire,)
-        ]
-        keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
-        same_file = self.file is not None and getattr(dedup, "file", None) == self.file
-        paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
-        elsewhere: list[bool] = []  # whether each key was new to a store on another file
-        if keys and dedup is not None and paired is None:
-            elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
-            rows = survivors(rows, actions, elsewhere)
-        if not rows and progress is None:
-            return EnqueueResult(0, len(actions))
-        undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
-        with undo, self._connection() as conn, immediate(conn):
-            if keys and paired is not None:
-                new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
-                rows = survivors(rows, actions, new)
-            insert_rows(conn, sql.INSERT, rows)
-            if progress is not None:
-                conn.execute(sql.SET_PROGRESS, progress)
-        return EnqueueResult(len(rows), len(actions) - len(rows))
 
     # -- delivery -------------------------------------------------------------------------
     def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 from mapwire import Action, DeadLetter, FailedAttempt, history_from
-
-#: A queue row, one per action (``survivors`` keeps some of them as they are).
-Row = TypeVar("Row")
 
 #: A list of ids as one JSON array argument: one statement, any count.
 IDS = "id IN (SELECT value FROM json_each(?))"
@@ -118,10 +115,3 @@ def dead_filter(
     ]
     used = [(clause, arg) for clause, arg in parts if arg is not None]
     return " AND ".join(c for c, _ in used) or "1", tuple(a for _, a in used)
-
-
-def survivors(rows: list[Row], actions: Sequence[Action], new: list[bool]) -> list[Row]:
-    """The rows of the actions all of whose keys are new (``new``: one flag per key)."""
-    flags = iter(new)
-    keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
-    return [row for row, kept in zip(rows, keep, strict=True) if kept]

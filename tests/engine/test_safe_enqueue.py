@@ -36,10 +36,11 @@ def test_refused_groups_are_reported_and_the_rest_queued_with_the_mark_last() ->
     queue = RefusingQueue()
     groups = [group(0), group(1, bad=True), group(2), group(3), group(4, bad=True)]
 
-    total, refused = enqueue_storable(queue, "c", groups, progress=("file", "5"))  # type: ignore[arg-type]
+    total, refused, each = enqueue_storable(queue, "c", groups, progress=("file", "5"))  # type: ignore[arg-type]
 
     assert refused == [1, 4]
     assert total.queued == 6
+    assert each is None  # this queue counts per call only
     assert queue.calls == [
         ([0, 0], None),
         ([2, 2], None),

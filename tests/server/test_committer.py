@@ -68,6 +68,28 @@ def test_duplicates_are_counted_for_the_submission_that_repeats(runtime: Runtime
     assert first.connections["activity"].skipped == {}
 
 
+def test_requests_with_dedup_keys_share_one_transaction_and_are_counted_apart(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each webhook carries dedup keys; the group's go to the queue in one call (one
+    transaction), and each is still answered with its own count."""
+    calls: list[list[int]] = []
+    queue: Any = runtime.queue
+    grouped = queue.enqueue_groups
+
+    def spy(connection: str, groups: Any, **options: Any) -> Any:
+        calls.append([len(g) for g in groups])
+        return grouped(connection, groups, **options)
+
+    monkeypatch.setattr(queue, "enqueue_groups", spy)
+    hooks = [reporting_webhook(f"01HXGRP{i:019d}") for i in range(4)]
+    parts = [[Part(WEBHOOK, [hook], only="activity")] for hook in [*hooks, hooks[1]]]
+    reports = asyncio.run(_commit_together(GroupCommitter(runtime.pipeline), parts))
+    assert [r.queued for r in reports] == [1, 1, 1, 1, 0]
+    assert reports[4].connections["activity"].skipped == {"duplicate": 1}
+    assert calls == [[1, 1, 1, 1, 1]]
+
+
 def test_a_document_the_mapping_raises_on_is_held_and_the_rest_queued(runtime: Runtime) -> None:
     """A bug the input exposed fails that document alone: kept as an ``unprocessable``
     mapping dead letter (the document, for replay once the bug is fixed, named by the

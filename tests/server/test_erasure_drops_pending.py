@@ -192,3 +192,20 @@ def test_a_bug_before_any_erasure_raises_as_it_did(
     monkeypatch.setattr(two_connections.pipeline, "_enqueue", buggy)
     with pytest.raises(RuntimeError):
         two_connections.pipeline.submit_many([_request("updates", _batch("p2", plan="a"))])
+
+
+def test_an_erasure_drops_the_earlier_update_of_its_commit_in_its_own_connection(
+    runtime: Runtime,
+) -> None:
+    """The erasure goes in a transaction of its own, after the requests before it in its
+    commit: it finds p1's update of that commit queued, and drops it."""
+    done = runtime.pipeline.submit_many(
+        [
+            _request("people", _batch("p1", plan="a")),
+            _request("people", _batch("p2", plan="b")),
+            _request("people", _batch("p1", erase=True)),
+        ]
+    )
+    assert [d.error for d in done] == [None, None, None]
+    assert [d.report.queued for d in done] == [1, 1, 1]
+    assert _pending(runtime, "people") == [("identify", "p2"), ("suppress", "p1")]

@@ -1,0 +1,124 @@
+"""``SqliteQueue``'s intake: ``enqueue``, and ``enqueue_groups``, which queues several
+inputs' actions in one transaction and says what each input queued.
+
+Both record the actions' dedup keys as the module docstring of ``queue`` says: in the
+same transaction when the store shares the queue's file, else first, undone if the
+transaction fails. An action is a duplicate if any of its keys was seen before, in an
+earlier transaction or earlier in this one: a key repeated in a later group makes that
+group's action a duplicate, exactly as if the groups had been queued one call each.
+
+A ``SqliteQueue`` part (it supplies ``_connection``, ``_clock`` and ``file``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mapwire import (
+    Action,
+    EnqueueResult,
+    StateStore,
+    first_seen_all,
+    undo_seen_on_failure,
+)
+
+from . import queue_sql as sql
+from .database import immediate, insert_rows
+from .queue_rows import encode
+from .store import SqliteStore
+
+
+class QueueIntake:
+    """``enqueue`` and ``enqueue_groups`` of ``SqliteQueue``."""
+
+    def enqueue(
+        self,
+        connection: str,
+        actions: Sequence[Action],
+        *,
+        dedup: StateStore | None = None,
+        dedup_ttl: float | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> EnqueueResult:
+        """Queue ``actions`` for ``connection``, skipping duplicates, in one transaction.
+
+        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
+        if any of its keys was seen before (all its keys are recorded regardless). When
+        ``progress`` = (key, value) is given it is recorded in the same transaction.
+
+        Raises:
+            TypeError, ValueError: an action cannot be serialised as JSON; nothing is
+                recorded.
+            QueueUnavailable: the transaction failed; the keys this call recorded in a
+                store on another file are removed again (see the module's docstring).
+        """
+        (result,) = self.enqueue_groups(
+            connection, [actions], dedup=dedup, dedup_ttl=dedup_ttl, progress=progress
+        )
+        return result
+
+    def enqueue_groups(
+        self,
+        connection: str,
+        groups: Sequence[Sequence[Action]],
+        *,
+        dedup: StateStore | None = None,
+        dedup_ttl: float | None = None,
+        progress: tuple[str, str] | None = None,
+    ) -> list[EnqueueResult]:
+        """``enqueue`` of every group's actions, in order, in one transaction: one result
+        per group (what it queued, what it skipped as duplicates). Raises as ``enqueue``
+        does, for the whole call: nothing of any group is recorded then."""
+        queue: Any = self
+        now = queue._clock()
+        actions = [a for group in groups for a in group]
+        # ``wire`` is bound as a bytearray, the same BLOB: the sqlite3 module binds a few
+        # types at once (bytearray among them, bytes not) and offers any other value to its
+        # adapters first, two failed attribute look-ups that cost more than this small copy.
+        rows = [
+            (connection, encode(a), now, a.order_key, None if w is None else bytearray(w))
+            for a in actions
+            for w in (a.wire,)
+        ]
+        keys = [k for a in actions for k in a.dedup_keys] if dedup is not None else []
+        same_file = queue.file is not None and getattr(dedup, "file", None) == queue.file
+        paired = dedup if isinstance(dedup, SqliteStore) and same_file else None
+        elsewhere: list[bool] = []  # whether each key was new to a store on another file
+        kept: list[bool] | None = None  # per action, once dedup keys were looked at
+        if keys and dedup is not None and paired is None:
+            elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
+            kept = kept_actions(actions, elsewhere)
+        if progress is None and not (any(kept) if kept is not None else rows):
+            return tallies(groups, kept)
+        undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
+        with undo, queue._connection() as conn, immediate(conn):
+            if keys and paired is not None:
+                new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
+                kept = kept_actions(actions, new)
+            if kept is not None:
+                rows = [row for row, new in zip(rows, kept, strict=True) if new]
+            insert_rows(conn, sql.INSERT, rows)
+            if progress is not None:
+                conn.execute(sql.SET_PROGRESS, progress)
+        return tallies(groups, kept)
+
+
+def kept_actions(actions: Sequence[Action], new: Sequence[bool]) -> list[bool]:
+    """Whether each action is queued: all its keys new (``new``: one flag per key, in
+    the order of the actions' ``dedup_keys``)."""
+    flags = iter(new)
+    return [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+
+
+def tallies(groups: Sequence[Sequence[Action]], kept: Sequence[bool] | None) -> list[EnqueueResult]:
+    """What each group queued and skipped, from ``kept`` (one flag per action; None: every
+    action was queued)."""
+    results = []
+    start = 0
+    for group in groups:
+        size = len(group)
+        queued = size if kept is None else sum(kept[start : start + size])
+        results.append(EnqueueResult(queued, size - queued))
+        start += size
+    return results
