@@ -16,7 +16,8 @@ the least it could spend with these parts:
   NORMAL``): inserting six rows per request, 33 requests per transaction (the group commit
   of ``serve`` at this load), then claiming 250 at a time (select and lease rows) and
   acknowledging them (delete): CPU per action; and the same with one row per request
-  holding its six actions, what packing a request's actions into one row would save.
+  holding its six actions, leased once: a bound (the queue leases each action under its
+  person, so that a person's later entries wait; see docs/scaling.md on packs).
 * **Sending to the vendor**: httpx posting 50 KB bodies (a Customer.io batch of about 200
   events) to a trivial server on loopback, one request at a time: the client's CPU per
   request, with ``AsyncClient`` on httpx's own transport, with the deliverers' client (its
