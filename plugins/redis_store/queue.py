@@ -20,7 +20,8 @@ Design (the keys are described in ``queue_index``, the scripts in ``queue_script
   and prefix, the dedup keys (``SET``), the new entries (``XADD``) and the progress value
   are recorded together, atomically. Any other store records its keys first, and they
   are removed again if the script fails, as with ``SqliteQueue``. An action is a
-  duplicate if any of its keys was seen before.
+  duplicate if any of its keys was seen before. ``enqueue_groups`` queues several
+  inputs' actions in that one script and says what each queued (``queue_intake``).
 * ``ack``, ``retry`` (an attempt counted), ``release`` and ``dead_letter`` are one script
   each. Settling an entry another worker has claimed since (after this worker's lease ran
   out) is allowed: delivery is at least once, as with ``SqliteQueue``.
@@ -38,17 +39,12 @@ from typing import Any
 
 from mapwire import (
     DELIVERY,
-    Action,
     DeadLetter,
-    EnqueueResult,
     Failure,
     MappingFailure,
     QueueEntry,
-    StateStore,
     claim_owner_id,
     claim_owner_is_dead,
-    first_seen_all,
-    undo_seen_on_failure,
 )
 
 from . import queue_scripts as scripts
@@ -75,7 +71,7 @@ from .entries import (
 )
 from .person_drop import PersonDrop
 from .queue_index import LAYOUT
-from .store import RedisStore, expiry_args
+from .queue_intake import QueueIntake
 
 GROUP = scripts.GROUP
 #: New entries parked (their person busy) per claim at most; pending entries indexed per
@@ -93,7 +89,7 @@ def open_queue(url: str, options: dict[str, Any]) -> RedisQueue | None:
     return RedisQueue(url, prefix=prefix, options=options)
 
 
-class RedisQueue(RedisClient, PersonDrop):
+class RedisQueue(QueueIntake, RedisClient, PersonDrop):
     """A durable ``Queue`` in Redis; safe across processes, threads and ``fork()``.
 
     Args:
@@ -125,53 +121,6 @@ class RedisQueue(RedisClient, PersonDrop):
         self._requeue = c.register_script(settle.REQUEUE)
         self._ack = c.register_script(settle.ACK)
         self._reclaim = c.register_script(settle.RECLAIM)
-
-    # -- intake ---------------------------------------------------------------------------
-    def enqueue(
-        self,
-        connection: str,
-        actions: Sequence[Action],
-        *,
-        dedup: StateStore | None = None,
-        dedup_ttl: float | None = None,
-        progress: tuple[str, str] | None = None,
-    ) -> EnqueueResult:
-        """Queue ``actions`` for ``connection``, skipping duplicates, in one script.
-
-        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
-        if any of its keys was seen before (all its keys are recorded regardless). When
-        ``progress`` = (key, value) is given it is recorded in the same script.
-
-        Raises:
-            TypeError: an action cannot be serialised as JSON; nothing is recorded.
-        """
-        client = self._open()
-        encoded = [(encode(a), a.order_key) for a in actions]
-        counts = [0] * len(encoded)
-        flat = [k for a in actions for k in a.dedup_keys]
-        keys: list[str] = []
-        new: list[bool] = []  # whether each of ``flat`` was new to another store
-        dedup_now = self._clock()
-        if isinstance(dedup, RedisStore) and dedup.identity == self.identity:
-            counts = [len(a.dedup_keys) for a in actions]
-            keys = [self.keys.seen(connection, k) for k in flat]
-            dedup_now = dedup.clock()
-        elif dedup is not None:
-            flags = iter(new := first_seen_all(dedup, connection, flat, dedup_ttl))
-            keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
-            encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
-            counts = [0] * len(encoded)
-        if not encoded and progress is None:
-            return EnqueueResult(0, len(actions))
-        has_progress, pkey, pvalue = ("1", *progress) if progress else ("0", "", "")
-        args: list[Any] = [GROUP, connection, repr(self._clock()), has_progress, pkey, pvalue]
-        args += expiry_args(dedup_now, dedup_ttl)
-        for n, (action, order_key) in zip(counts, encoded, strict=True):
-            args += [n, action, order_key]
-        all_keys = [self.keys.stream(connection), self.keys.connections, self.keys.progress]
-        with undo_seen_on_failure(dedup, connection, flat, new):  # keys of another store
-            queued = int(self._enqueue(keys=[*all_keys, *keys], args=args, client=client))
-        return EnqueueResult(queued, len(actions) - queued)
 
     # -- delivery -------------------------------------------------------------------------
     def claim(self, connection: str, limit: int, lease_seconds: float) -> list[QueueEntry]:

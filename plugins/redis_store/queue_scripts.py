@@ -20,21 +20,24 @@ __all__ = ["CLAIM", "ENQUEUE", "GROUP", "NEXT_READY", "REBUILD", "WAITING"]
 #: KEYS: stream, connections, progress, then every dedup key in order.
 #: ARGV: group, connection, enqueued_at, has_progress, progress key, progress value,
 #:   now, expires, px, then per action: its number of dedup keys, its JSON and its
-#:   ordering key (``""``: none).
+#:   ordering key (``""``: none). Returns the positions (from 0) of the actions queued.
 ENQUEUE = (
     SEEN_LUA
     + ENSURE_GROUP
     + """
 local stream, group = KEYS[1], ARGV[1]
 local now, expires, px = tonumber(ARGV[7]), ARGV[8], ARGV[9]
-local keep, k = {}, 4
+local keep, kept, k = {}, {}, 4
 for i = 10, #ARGV, 3 do
   local new = true
   for _ = 1, tonumber(ARGV[i]) do
     if seen(KEYS[k], now, expires, px) == 0 then new = false end
     k = k + 1
   end
-  if new then keep[#keep + 1] = i + 1 end
+  if new then
+    keep[#keep + 1] = i + 1
+    kept[#kept + 1] = (i - 10) / 3
+  end
 end
 if #keep > 0 then
   ensure_group(stream, group)
@@ -48,7 +51,7 @@ if #keep > 0 then
   redis.call('SADD', KEYS[2], ARGV[2])
 end
 if ARGV[4] == '1' then redis.call('HSET', KEYS[3], ARGV[5], ARGV[6]) end
-return #keep
+return kept
 """
 )
 

@@ -80,6 +80,8 @@ class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
 
     persistent: ClassVar[bool] = True
     shared_across_processes: ClassVar[bool] = True
+    #: offers ``enqueue_groups``: several inputs in one call, counted apart
+    enqueue_groups: ClassVar[bool] = True
 
     # -- what a queue's test class provides -------------------------------------------
     def make_queue(self, location: Path, clock: FakeClock) -> Queue:
@@ -392,6 +394,55 @@ class QueueContract(DeadLetterContract, OrderingContract, PersonDropContract):
         # keys for the life of the process, so there the key is still a duplicate.
         expected = 0 if isinstance(dedup, MemoryStore) else 1
         assert queue.enqueue("c", [act(2, "k")], dedup=dedup, dedup_ttl=60).queued == expected
+
+    # -- several inputs in one call (``enqueue_groups``, optional) -----------------------
+    @needs("enqueue_groups")
+    def test_each_group_is_counted_as_if_queued_alone(
+        self, queue: Queue, dedup: StateStore
+    ) -> None:
+        grouped: Any = queue
+        queue.enqueue("c", [act(0, "seen-before")], dedup=dedup)
+        groups = [
+            [act(1, "a"), act(2, "b")],
+            [act(3, "seen-before")],  # a redelivery of what an earlier call queued
+            [act(4, "a"), act(5, "c")],  # repeats a key of the first group: a duplicate here
+            [],
+            [act(6)],  # no keys: never a duplicate
+        ]
+        results = grouped.enqueue_groups("c", groups, dedup=dedup, progress=("file", "9"))
+        assert [(r.queued, r.duplicates) for r in results] == [
+            (2, 0),
+            (0, 1),
+            (1, 1),
+            (0, 0),
+            (1, 0),
+        ]
+        assert numbers(queue.claim("c", 10, 60)) == [0, 1, 2, 5, 6], "in the groups' order"
+        assert queue.progress("file") == "9"
+
+    @needs("enqueue_groups")
+    def test_groups_of_duplicates_alone_queue_nothing(
+        self, queue: Queue, dedup: StateStore
+    ) -> None:
+        grouped: Any = queue
+        queue.enqueue("c", [act(0, "k")], dedup=dedup)
+        results = grouped.enqueue_groups("c", [[act(1, "k")], [act(2, "k")]], dedup=dedup)
+        assert [(r.queued, r.duplicates) for r in results] == [(0, 1), (0, 1)]
+        assert queue.depth("c") == 1
+
+    @needs("enqueue_groups")
+    def test_one_unstorable_action_refuses_every_group(
+        self, queue: Queue, dedup: StateStore
+    ) -> None:
+        """One call, one transaction: nothing of any group is recorded, keys included (the
+        caller then queues apart the groups it can)."""
+        grouped: Any = queue
+        bad = act(2, "b")
+        bad.payload["bad"] = {1, 2}
+        with pytest.raises(TypeError):
+            grouped.enqueue_groups("c", [[act(1, "a")], [bad]], dedup=dedup)
+        assert queue.depth("c") == 0
+        assert dedup.first_seen("c", "a") is True, "no key was recorded"
 
     # -- progress and atomicity ----------------------------------------------------------
     def test_progress_is_recorded_with_the_enqueue(self, queue: Queue) -> None:
