@@ -95,11 +95,22 @@ def first_seen_all(
     store: StateStore, namespace: str, keys: Sequence[str], ttl: float | None
 ) -> list[bool]:
     """``first_seen`` for each of ``keys``, in order: in one call if the store offers
-    ``first_seen_many``."""
+    ``first_seen_many``. Key by key, a failure part-way removes again the keys this call
+    recorded (through the store's ``forget_seen``), before it is raised: the input is
+    refused, and its retry must not be skipped as duplicates."""
     many = getattr(store, "first_seen_many", None)
     if many is not None:
         return list(many(namespace, list(keys), ttl))
-    return [store.first_seen(namespace, key, ttl) for key in keys]
+    found: list[bool] = []
+    try:
+        for key in keys:
+            found.append(store.first_seen(namespace, key, ttl))
+    except BaseException:  # the keys recorded so far go again: nothing is queued for them
+        recorded = [k for k, new in zip(keys, found, strict=False) if new]
+        if recorded:
+            _forget_seen(store, namespace, list(dict.fromkeys(recorded)))
+        raise
+    return found
 
 
 #: The server's logger: its lines are written with the server's (``server/logs.py``).

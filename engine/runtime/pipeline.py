@@ -280,6 +280,8 @@ class Pipeline:
             for work in run:
                 work.done.error = exc
             return 0
+        for index in stored.failed:  # the queue failed once others were queued
+            owners[index][0].done.error = stored.error
         for index in stored.refused:
             work, document = owners[index]
             part = work.part(conn.name)
@@ -292,9 +294,8 @@ class Pipeline:
             for (work, _), result in zip(owners, stored.each, strict=True):
                 if result is not None and work.done.error is None:
                     work.part(conn.name).add(result)
-        elif len(run) == 1:
-            if run[0].done.error is None:
-                run[0].part(conn.name).add(stored.total)
+        elif len(run) == 1 and run[0].done.error is None:
+            run[0].part(conn.name).add(stored.total)
         else:  # no dedup keys in a run of several: every storable action was queued
             left_out = set(stored.refused)
             for index, (work, _) in enumerate(owners):

@@ -7,7 +7,9 @@ call; if that is refused, it bisects the groups, queues every group that can be 
 and returns the indexes of those that cannot, for the caller to report.
 
 A ``progress`` mark (``send``'s file position) goes with the last call only, so it is
-recorded once everything before it is queued. Bisecting commits the halves separately:
+recorded once everything before it is queued. If the queue fails once some halves went in,
+what went in stays queued and is reported so (``Stored.error``, ``Stored.failed``): those
+inputs are answered as queued, the others with the failure. Bisecting commits the halves separately:
 if the process dies in between, the rerun reads the chunk again and its dedup keys
 absorb what was already queued.
 """
@@ -18,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ..contracts.actions import Action
+from ..contracts.errors import Unavailable
 from ..contracts.queue import EnqueueResult, Queue
 from ..contracts.store import StateStore
 
@@ -32,6 +35,10 @@ class Stored(NamedTuple):
     #: per group what it queued and skipped (None for a refused group), when the queue
     #: tells (``enqueue_groups``); else None: ``total`` is all there is
     each: list[EnqueueResult | None] | None
+    #: the queue's failure after some groups were queued (bisecting commits the halves
+    #: apart), and the indexes of the groups it left unqueued
+    error: Unavailable | None = None
+    failed: Sequence[int] = ()
 
 
 def enqueue_storable(
@@ -56,6 +63,7 @@ def enqueue_storable(
     refused: list[int] = []
     each: list[EnqueueResult | None] = [None] * len(groups)
     pending: list[tuple[int, int, tuple[str, str] | None]] = [(0, len(groups), progress)]
+    queued_any = False  # a call went through (its groups are in the queue)
     while pending:
         lo, hi, mark = pending.pop()
         options: dict[str, Any] = {"dedup": dedup, "dedup_ttl": dedup_ttl, "progress": mark}
@@ -66,6 +74,12 @@ def enqueue_storable(
             else:
                 actions = [a for g in groups[lo:hi] for a in g]
                 results = [queue.enqueue(connection, actions, **options)]
+        except Unavailable as exc:
+            unsent = [(lo, hi, mark), *pending]
+            if not queued_any or any(m is not None for _, _, m in unsent):
+                raise  # nothing went in (or the mark did not): the call failed, as one
+            left = [i for first, last, _ in unsent for i in range(first, last)]
+            return Stored(total, refused, each if grouped is not None else None, exc, left)
         except (TypeError, ValueError):
             if hi - lo == 0:  # nothing to store: not a serialisation problem
                 raise
@@ -77,6 +91,7 @@ def enqueue_storable(
             if mark is not None:  # the position still moves past the refused input
                 pending.append((lo, lo, mark))
             continue
+        queued_any = queued_any or hi > lo
         for result in results:
             total.queued += result.queued
             total.duplicates += result.duplicates

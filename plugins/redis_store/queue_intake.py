@@ -48,10 +48,10 @@ class QueueIntake:
         Raises:
             TypeError: an action cannot be serialised as JSON; nothing is recorded.
         """
-        (result,) = self.enqueue_groups(
+        results: list[EnqueueResult] = self.enqueue_groups(
             connection, [actions], dedup=dedup, dedup_ttl=dedup_ttl, progress=progress
         )
-        return result
+        return results[0]
 
     @translating
     def enqueue_groups(

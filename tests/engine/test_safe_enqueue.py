@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mapwire import Action
+from mapwire.contracts.errors import QueueUnavailable
 from mapwire.contracts.queue import EnqueueResult
 from mapwire.runtime.safe_enqueue import enqueue_storable
 
@@ -36,11 +37,11 @@ def test_refused_groups_are_reported_and_the_rest_queued_with_the_mark_last() ->
     queue = RefusingQueue()
     groups = [group(0), group(1, bad=True), group(2), group(3), group(4, bad=True)]
 
-    total, refused, each = enqueue_storable(queue, "c", groups, progress=("file", "5"))  # type: ignore[arg-type]
+    stored = enqueue_storable(queue, "c", groups, progress=("file", "5"))  # type: ignore[arg-type]
 
-    assert refused == [1, 4]
-    assert total.queued == 6
-    assert each is None  # this queue counts per call only
+    assert stored.refused == [1, 4]
+    assert stored.total.queued == 6
+    assert stored.each is None  # this queue counts per call only
     assert queue.calls == [
         ([0, 0], None),
         ([2, 2], None),
@@ -69,3 +70,39 @@ def test_nothing_of_a_call_is_left_for_the_cyclic_collector(bad: bool) -> None:
     finally:
         gc.enable()
     assert found == 0
+
+
+class GroupingQueue(RefusingQueue):
+    """Counts per group (``enqueue_groups``); unavailable once ``fail_from`` is reached."""
+
+    def __init__(self, fail_from: int) -> None:
+        super().__init__()
+        self.fail_from = fail_from
+
+    def enqueue_groups(
+        self, connection: str, groups: Sequence[Sequence[Action]], **options: Any
+    ) -> list[EnqueueResult]:
+        actions = [a for g in groups for a in g]
+        if any(a.payload.get("bad") for a in actions):
+            raise ValueError("cannot serialise")
+        if any(a.payload["n"] >= self.fail_from for a in actions):
+            raise QueueUnavailable("database is locked")
+        self.enqueue(connection, actions, **options)
+        return [EnqueueResult(queued=len(g)) for g in groups]
+
+
+def test_a_queue_failing_after_some_halves_went_in_says_which_groups_it_left() -> None:
+    """Group 1 cannot be stored: the halves go apart; group 0 goes in, then the queue
+    fails for group 2. Group 0's actions are queued and reported so; 2 and 3 are not."""
+    queue = GroupingQueue(fail_from=2)
+    groups = [group(0), group(1, bad=True), group(2), group(3)]
+    stored = enqueue_storable(queue, "c", groups)  # type: ignore[arg-type]
+    assert (stored.total.queued, stored.refused) == (2, [1])
+    assert isinstance(stored.error, QueueUnavailable)
+    assert sorted(stored.failed) == [2, 3]
+    assert stored.each is not None and stored.each[0] == EnqueueResult(queued=2)
+
+
+def test_a_queue_failing_before_anything_went_in_fails_the_call() -> None:
+    with pytest.raises(QueueUnavailable):
+        enqueue_storable(GroupingQueue(fail_from=0), "c", [group(0), group(1)])  # type: ignore[arg-type]
