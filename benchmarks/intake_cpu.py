@@ -37,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "server"))
+from delivery_cpu import mp_documents
 from serve_speed import make_bodies
 from server_helpers import signed
 
@@ -48,7 +49,6 @@ from mapwire.server.committer import GroupCommitter
 WARM_UP = 200
 TOKEN = "bench-token"
 SIGNING_KEY = "bench-signing-key"
-METRICS = ("sent", "delivered", "opened", "clicked", "converted", "bounced")
 
 
 def answer_at_once(
@@ -96,26 +96,11 @@ def events_requests(count: int, events: int) -> list[dict[str, Any]]:
 
 
 def webhook_requests(count: int) -> list[dict[str, Any]]:
-    """Customer.io reporting webhooks, one email event each, signed now."""
+    """Customer.io reporting webhooks, one email event each (``delivery_cpu``'s), signed
+    now."""
     requests = []
-    for i in range(count):
-        person = i % 2000
-        body = json.dumps(
-            {
-                "event_id": f"evt-{i:09d}",
-                "object_type": "email",
-                "metric": METRICS[i % len(METRICS)],
-                "timestamp": 1_713_484_800 + i,
-                "data": {
-                    "action_id": 42,
-                    "campaign_id": 7,
-                    "delivery_id": f"delivery-{i}",
-                    "identifiers": {"id": f"cust-{person}", "email": f"p{person}@example.com"},
-                    "recipient": f"p{person}@example.com",
-                    "subject": "Your cart misses you",
-                },
-            }
-        ).encode()
+    for document in mp_documents(count, 2000)[1]:
+        body = json.dumps(document).encode()
         headers = [(k.lower().encode(), v.encode()) for k, v in signed(body, SIGNING_KEY).items()]
         requests.append(scope_of(body, "/customerio/webhook", headers) | {"body": body})
     return requests

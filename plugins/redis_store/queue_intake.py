@@ -13,9 +13,11 @@ from typing import Any
 
 from mapwire import (
     Action,
+    EnqueueByGroups,
     EnqueueResult,
     StateStore,
     first_seen_all,
+    group_results,
     undo_seen_on_failure,
 )
 
@@ -25,33 +27,9 @@ from .queue_scripts import GROUP
 from .store import RedisStore, expiry_args
 
 
-class QueueIntake:
-    """``enqueue`` and ``enqueue_groups`` of ``RedisQueue`` (Redis errors raised as its
-    ``unavailable``, as ``RedisClient`` does for the methods of its subclasses)."""
-
-    @translating
-    def enqueue(
-        self,
-        connection: str,
-        actions: Sequence[Action],
-        *,
-        dedup: StateStore | None = None,
-        dedup_ttl: float | None = None,
-        progress: tuple[str, str] | None = None,
-    ) -> EnqueueResult:
-        """Queue ``actions`` for ``connection``, skipping duplicates, in one script.
-
-        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
-        if any of its keys was seen before (all its keys are recorded regardless). When
-        ``progress`` = (key, value) is given it is recorded in the same script.
-
-        Raises:
-            TypeError: an action cannot be serialised as JSON; nothing is recorded.
-        """
-        results: list[EnqueueResult] = self.enqueue_groups(
-            connection, [actions], dedup=dedup, dedup_ttl=dedup_ttl, progress=progress
-        )
-        return results[0]
+class QueueIntake(EnqueueByGroups):
+    """``enqueue_groups`` of ``RedisQueue`` (Redis errors raised as its ``unavailable``, as
+    ``RedisClient`` does for the methods of its subclasses), and ``enqueue``: one group."""
 
     @translating
     def enqueue_groups(
@@ -95,9 +73,4 @@ class QueueIntake:
             with undo_seen_on_failure(dedup, connection, flat, new):  # keys of another store
                 positions = queue._enqueue(keys=[*all_keys, *keys], args=args, client=client)
             queued = {encoded[int(at)][0] for at in positions}
-        results, start = [], 0
-        for group in groups:
-            taken = sum(1 for i in range(start, start + len(group)) if i in queued)
-            results.append(EnqueueResult(taken, len(group) - taken))
-            start += len(group)
-        return results
+        return group_results(groups, [i in queued for i in range(len(actions))])

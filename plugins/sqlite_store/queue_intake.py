@@ -17,9 +17,11 @@ from typing import Any
 
 from mapwire import (
     Action,
+    EnqueueByGroups,
     EnqueueResult,
     StateStore,
     first_seen_all,
+    group_results,
     undo_seen_on_failure,
 )
 
@@ -29,34 +31,8 @@ from .queue_rows import encode
 from .store import SqliteStore
 
 
-class QueueIntake:
-    """``enqueue`` and ``enqueue_groups`` of ``SqliteQueue``."""
-
-    def enqueue(
-        self,
-        connection: str,
-        actions: Sequence[Action],
-        *,
-        dedup: StateStore | None = None,
-        dedup_ttl: float | None = None,
-        progress: tuple[str, str] | None = None,
-    ) -> EnqueueResult:
-        """Queue ``actions`` for ``connection``, skipping duplicates, in one transaction.
-
-        Dedup keys are recorded in the namespace ``connection``; an action is a duplicate
-        if any of its keys was seen before (all its keys are recorded regardless). When
-        ``progress`` = (key, value) is given it is recorded in the same transaction.
-
-        Raises:
-            TypeError, ValueError: an action cannot be serialised as JSON; nothing is
-                recorded.
-            QueueUnavailable: the transaction failed; the keys this call recorded in a
-                store on another file are removed again (see the module's docstring).
-        """
-        (result,) = self.enqueue_groups(
-            connection, [actions], dedup=dedup, dedup_ttl=dedup_ttl, progress=progress
-        )
-        return result
+class QueueIntake(EnqueueByGroups):
+    """``enqueue_groups`` of ``SqliteQueue``, and ``enqueue``: one group of it."""
 
     def enqueue_groups(
         self,
@@ -90,7 +66,7 @@ class QueueIntake:
             elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
             kept = kept_actions(actions, elsewhere)
         if progress is None and not (any(kept) if kept is not None else rows):
-            return tallies(groups, kept)
+            return group_results(groups, kept)
         undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
         with undo, queue._connection() as conn, immediate(conn):
             if keys and paired is not None:
@@ -101,7 +77,7 @@ class QueueIntake:
             insert_rows(conn, sql.INSERT, rows)
             if progress is not None:
                 conn.execute(sql.SET_PROGRESS, progress)
-        return tallies(groups, kept)
+        return group_results(groups, kept)
 
 
 def kept_actions(actions: Sequence[Action], new: Sequence[bool]) -> list[bool]:
@@ -109,16 +85,3 @@ def kept_actions(actions: Sequence[Action], new: Sequence[bool]) -> list[bool]:
     the order of the actions' ``dedup_keys``)."""
     flags = iter(new)
     return [all([next(flags) for _ in a.dedup_keys]) for a in actions]
-
-
-def tallies(groups: Sequence[Sequence[Action]], kept: Sequence[bool] | None) -> list[EnqueueResult]:
-    """What each group queued and skipped, from ``kept`` (one flag per action; None: every
-    action was queued)."""
-    results = []
-    start = 0
-    for group in groups:
-        size = len(group)
-        queued = size if kept is None else sum(kept[start : start + size])
-        results.append(EnqueueResult(queued, size - queued))
-        start += size
-    return results
