@@ -37,19 +37,18 @@ from .contracts.errors import (
     StoreSchemaError,
     StoreUnavailable,
 )
+from .contracts.grouped_enqueue import EnqueueByGroups, group_results
 from .contracts.hookspecs import hookimpl, hookspec
 from .contracts.queue import (
     DELIVERY,
     MAPPING,
     DeadLetter,
-    EnqueueByGroups,
     EnqueueResult,
     FailedAttempt,
     Failure,
     MappingFailure,
     Queue,
     QueueEntry,
-    group_results,
     history_from,
 )
 from .contracts.schema_predicate import ASCII_PATTERN
