@@ -101,6 +101,7 @@ def first_seen_all(
     many = getattr(store, "first_seen_many", None)
     if many is not None:
         return list(many(namespace, list(keys), ttl))
+    keys = list(keys)  # read twice when a failure takes the recorded ones back
     found: list[bool] = []
     try:
         for key in keys:

@@ -63,7 +63,7 @@ def enqueue_storable(
     refused: list[int] = []
     each: list[EnqueueResult | None] = [None] * len(groups)
     pending: list[tuple[int, int, tuple[str, str] | None]] = [(0, len(groups), progress)]
-    queued_any = False  # a call went through (its groups are in the queue)
+    queued_any = False  # a call with actions went through (they are in the queue)
     while pending:
         lo, hi, mark = pending.pop()
         options: dict[str, Any] = {"dedup": dedup, "dedup_ttl": dedup_ttl, "progress": mark}
@@ -91,7 +91,7 @@ def enqueue_storable(
             if mark is not None:  # the position still moves past the refused input
                 pending.append((lo, lo, mark))
             continue
-        queued_any = queued_any or hi > lo
+        queued_any = queued_any or any(groups[lo:hi])  # a call that wrote actions
         for result in results:
             total.queued += result.queued
             total.duplicates += result.duplicates

@@ -106,3 +106,5 @@ def test_a_queue_failing_after_some_halves_went_in_says_which_groups_it_left() -
 def test_a_queue_failing_before_anything_went_in_fails_the_call() -> None:
     with pytest.raises(QueueUnavailable):
         enqueue_storable(GroupingQueue(fail_from=0), "c", [group(0), group(1)])  # type: ignore[arg-type]
+    with pytest.raises(QueueUnavailable, match="locked"):  # an empty group wrote nothing
+        enqueue_storable(GroupingQueue(fail_from=2), "c", [[], group(1, bad=True), group(2)])  # type: ignore[arg-type]
