@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .contracts.actions import DELIVERED, Action, Forget, MapResult, Outcome
 from .contracts.claim_owner import claim_owner_id, claim_owner_is_dead
+from .contracts.dedup import actions_kept
 from .contracts.destination import (
     ActionSpec,
     Capabilities,
@@ -121,6 +122,7 @@ __all__ = [
     "__version__",
     "a_json_type",
     "accepted",
+    "actions_kept",
     "apply_in_order",
     "claim_owner_id",
     "claim_owner_is_dead",

@@ -25,11 +25,6 @@ TYPES = {
     "number": "(type({v}) is int or type({v}) is float and _finite({v}))",
 }
 JSON_TYPES = frozenset({str, int, float, bool, type(None), list, dict})
-_GUARDS = {
-    "string": "type({v}) is str",
-    "object": "type({v}) is dict",
-    "array": "type({v}) is list",
-}
 _NUMBER_GUARD = "(type({v}) is int or type({v}) is float)"
 ASCII_PATTERN = "^[\\x00-\\x7f]*$"
 """Strings of ASCII characters only, any length: the pattern ``str.isascii`` answers."""
@@ -92,7 +87,7 @@ class KeywordEmitter:
         """The indentation for checks that apply to one JSON type only."""
         if only == kind or (kind == "number" and only in ("integer", "number")):
             return pad
-        guard = _NUMBER_GUARD if kind == "number" else _GUARDS[kind]
+        guard = _NUMBER_GUARD if kind == "number" else TYPES[kind]
         self.lines.append(f"{pad}if {guard.format(v=v)}:")
         return pad + "    "
 
@@ -246,7 +241,7 @@ class KeywordEmitter:
                 self.lines.append(f"{inner}for {value} in {v}.values():")
                 self.emit(extra, value, inner + "    ", depth + 1)
         for name, sub in props.items():
-            if self.resolve(sub) is True or self.resolve(sub) == {}:
+            if (resolved := self.resolve(sub)) is True or resolved == {}:
                 continue
             value = self.name("_p")
             if name in required:  # present: tested above

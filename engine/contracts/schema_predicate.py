@@ -278,7 +278,7 @@ def compile_predicate(schema: Mapping[str, Any], conforms: Conforms | None = Non
             "        return _main(v)",
             "    except RecursionError:",
             "        return False",
-            main[0].replace("_valid", "_main"),
+            "def _main(v):",
             *main[1:],
         ]
     source = "\n".join([*helpers, *main, ""])

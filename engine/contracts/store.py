@@ -103,14 +103,9 @@ def first_seen_all(
         return list(many(namespace, list(keys), ttl))
     keys = list(keys)  # read twice when a failure takes the recorded ones back
     found: list[bool] = []
-    try:
+    with undo_seen_on_failure(store, namespace, keys, found):  # nothing is queued for them
         for key in keys:
             found.append(store.first_seen(namespace, key, ttl))
-    except BaseException:  # the keys recorded so far go again: nothing is queued for them
-        recorded = [k for k, new in zip(keys, found, strict=False) if new]
-        if recorded:
-            _forget_seen(store, namespace, list(dict.fromkeys(recorded)))
-        raise
     return found
 
 
@@ -141,7 +136,7 @@ def undo_seen_on_failure(
         yield
     except BaseException:
         if store is not None and any(new):
-            recorded = [k for k, n in zip(keys, new, strict=True) if n]
+            recorded = [k for k, n in zip(keys, new, strict=False) if n]  # new may stop short
             _forget_seen(store, namespace, list(dict.fromkeys(recorded)))
         raise
 

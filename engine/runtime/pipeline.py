@@ -81,6 +81,7 @@ class Pipeline:
         self.destinations: Mapping[str, Destination] = destinations or {}
         self.store = store
         self.queue = queue
+        self._keyed_apart = not hasattr(queue, "enqueue_groups")  # else counted per request
         self.metrics = metrics or Metrics()
         self.clock = clock
         # how a flow runs on the hot path: its generated code (the interpreter is for explain)
@@ -243,8 +244,7 @@ class Pipeline:
         (``runs_of``); with a queue that counts each request's duplicates
         (``enqueue_groups``), requests with dedup keys go together too."""
         queued = 0
-        keyed_apart = not hasattr(self.queue, "enqueue_groups")  # else counted per request
-        for run in runs_of(works, conn.name, keyed_apart):
+        for run in runs_of(works, conn.name, self._keyed_apart):
             queued += self._enqueue_run(conn, run)
         done = [work.part(conn.name) for work in works if work.done.error is None]
         if done:

@@ -7,11 +7,11 @@ call; if that is refused, it bisects the groups, queues every group that can be 
 and returns the indexes of those that cannot, for the caller to report.
 
 A ``progress`` mark (``send``'s file position) goes with the last call only, so it is
-recorded once everything before it is queued. If the queue fails once some halves went in,
-what went in stays queued and is reported so (``Stored.error``, ``Stored.failed``): those
-inputs are answered as queued, the others with the failure. Bisecting commits the halves separately:
+recorded once everything before it is queued. Bisecting commits the halves separately:
 if the process dies in between, the rerun reads the chunk again and its dedup keys
-absorb what was already queued.
+absorb what was already queued. If the queue fails once some halves went in, what went in
+stays queued and is reported so (``Stored.error``, ``Stored.failed``): those inputs are
+answered as queued, the others with the failure.
 """
 
 from __future__ import annotations
@@ -61,14 +61,14 @@ def enqueue_storable(
     grouped: Any = getattr(queue, "enqueue_groups", None)
     total = EnqueueResult()
     refused: list[int] = []
-    each: list[EnqueueResult | None] = [None] * len(groups)
+    each: list[EnqueueResult | None] | None = [None] * len(groups) if grouped else None
     pending: list[tuple[int, int, tuple[str, str] | None]] = [(0, len(groups), progress)]
     queued_any = False  # a call with actions went through (they are in the queue)
     while pending:
         lo, hi, mark = pending.pop()
         options: dict[str, Any] = {"dedup": dedup, "dedup_ttl": dedup_ttl, "progress": mark}
         try:
-            if grouped is not None:
+            if each is not None:
                 results = grouped(connection, groups[lo:hi], **options)
                 each[lo:hi] = results
             else:
@@ -79,7 +79,7 @@ def enqueue_storable(
             if not queued_any or any(m is not None for _, _, m in unsent):
                 raise  # nothing went in (or the mark did not): the call failed, as one
             left = [i for first, last, _ in unsent for i in range(first, last)]
-            return Stored(total, refused, each if grouped is not None else None, exc, left)
+            return Stored(total, refused, each, exc, left)
         except (TypeError, ValueError):
             if hi - lo == 0:  # nothing to store: not a serialisation problem
                 raise
@@ -95,4 +95,4 @@ def enqueue_storable(
         for result in results:
             total.queued += result.queued
             total.duplicates += result.duplicates
-    return Stored(total, refused, each if grouped is not None else None)
+    return Stored(total, refused, each)

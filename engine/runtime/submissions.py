@@ -107,7 +107,7 @@ class Work:
     #: found once when it was mapped: in the others there is nothing to erase
     erasing: Collection[str] = ()
 
-    def alone(self, connection: str, keyed_apart: bool = True) -> bool:
+    def alone(self, connection: str, keyed_apart: bool) -> bool:
         """Whether its actions go in a transaction of their own: with a progress mark; when
         it erases in ``connection`` (the erasure then finds every earlier request's actions
         queued); and (``keyed_apart``, for a queue that counts duplicates per call only)
@@ -120,7 +120,7 @@ class Work:
         return self.done.report.connections[connection]
 
 
-def runs_of(works: Sequence[Work], connection: str, keyed_apart: bool = True) -> list[list[Work]]:
+def runs_of(works: Sequence[Work], connection: str, keyed_apart: bool) -> list[list[Work]]:
     """The requests in order, in runs that go in one transaction each: a request with a
     progress mark (or, ``keyed_apart``, with dedup keys) alone, the others together (each
     request looked at once)."""

@@ -16,6 +16,7 @@ from mapwire import (
     EnqueueByGroups,
     EnqueueResult,
     StateStore,
+    actions_kept,
     first_seen_all,
     group_results,
     undo_seen_on_failure,
@@ -58,8 +59,8 @@ class QueueIntake(EnqueueByGroups):
             keys = [queue.keys.seen(connection, k) for k in flat]
             dedup_now = dedup.clock()
         elif dedup is not None:
-            flags = iter(new := first_seen_all(dedup, connection, flat, dedup_ttl))
-            keep = [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+            new = first_seen_all(dedup, connection, flat, dedup_ttl)
+            keep = actions_kept(actions, new)
             encoded = [e for e, kept in zip(encoded, keep, strict=True) if kept]
             counts = [0] * len(encoded)
         queued: set[int] = set()

@@ -20,6 +20,7 @@ from mapwire import (
     EnqueueByGroups,
     EnqueueResult,
     StateStore,
+    actions_kept,
     first_seen_all,
     group_results,
     undo_seen_on_failure,
@@ -64,24 +65,23 @@ class QueueIntake(EnqueueByGroups):
         kept: list[bool] | None = None  # per action, once dedup keys were looked at
         if keys and dedup is not None and paired is None:
             elsewhere = first_seen_all(dedup, connection, keys, dedup_ttl)
-            kept = kept_actions(actions, elsewhere)
-        if progress is None and not (any(kept) if kept is not None else rows):
+            kept = actions_kept(actions, elsewhere)
+            rows = _kept_rows(rows, kept)
+        if not rows and progress is None:
             return group_results(groups, kept)
         undo = undo_seen_on_failure(dedup, connection, keys, elsewhere)
         with undo, queue._connection() as conn, immediate(conn):
             if keys and paired is not None:
-                new = paired.first_seen_on(conn, connection, keys, dedup_ttl)
-                kept = kept_actions(actions, new)
-            if kept is not None:
-                rows = [row for row, new in zip(rows, kept, strict=True) if new]
+                kept = actions_kept(
+                    actions, paired.first_seen_on(conn, connection, keys, dedup_ttl)
+                )
+                rows = _kept_rows(rows, kept)
             insert_rows(conn, sql.INSERT, rows)
             if progress is not None:
                 conn.execute(sql.SET_PROGRESS, progress)
         return group_results(groups, kept)
 
 
-def kept_actions(actions: Sequence[Action], new: Sequence[bool]) -> list[bool]:
-    """Whether each action is queued: all its keys new (``new``: one flag per key, in
-    the order of the actions' ``dedup_keys``)."""
-    flags = iter(new)
-    return [all([next(flags) for _ in a.dedup_keys]) for a in actions]
+def _kept_rows(rows: list[Any], kept: list[bool]) -> list[Any]:
+    """The rows of the actions that go on (``kept``: one flag per action)."""
+    return [row for row, new in zip(rows, kept, strict=True) if new]
