@@ -184,12 +184,8 @@ class Deliverer:
                 # settled within it: give the rest back untouched (the next claim takes them,
                 # in order) rather than risk another claim taking them, and the person's
                 # newer ones, meanwhile.
-                ack = pending.write()
-                writes = [partial(self.queue.release, ids_of(requests[i:]))]
-                self._count_erased(
-                    sum(await asyncio.to_thread(run_all, [ack, *writes] if ack else writes)),
-                    done,
-                )
+                writes = [*pending.writes(), partial(self.queue.release, ids_of(requests[i:]))]
+                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
                 pending.written()
                 break
             sent = requests[i]
@@ -335,10 +331,9 @@ class Deliverer:
             self.credentials.accepted()  # the vendor judged the items: the key works
         # What the claim delivered is acknowledged when it ends or pauses here, as the hop's
         # first write (a later one that fails leaves it done), and forgotten after the hop.
-        pending.ids.extend(delivered)
-        ack = pending.write() if following is None or retry_at is not None else None
-        if ack is not None:
-            writes.insert(0, ack)
+        pending.add(delivered)
+        acks = pending.writes() if following is None or retry_at is not None else []
+        writes[:0] = acks
         retried = len(writes)  # the retries' writes start here
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
@@ -348,7 +343,7 @@ class Deliverer:
         gone: set[Any] | None = None
         if writes or ahead:
             erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
-        if ack is not None:  # only now: a hop that failed leaves them to the claim's flush
+        if acks:  # only now: a hop that failed leaves them to the claim's flush
             pending.written()
         self._count_erased(sum(erased) + len(gone or ()), done)
         if delivered:

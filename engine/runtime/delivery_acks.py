@@ -12,7 +12,7 @@ then (``flush``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
@@ -48,10 +48,14 @@ class PendingAcks:
             go.cancel()
             raise
 
-    def write(self) -> Callable[[], None] | None:
-        """The acknowledgement of the ids waiting, as a write for a settling hop's batch
-        (None: none wait); ``written`` once the hop went through."""
-        return partial(acknowledge, self.queue, list(self.ids)) if self.ids else None
+    def add(self, ids: Sequence[Any]) -> None:
+        """Delivered: to be acknowledged with the claim's others."""
+        self.ids.extend(ids)
+
+    def writes(self) -> list[Callable[[], None]]:
+        """The acknowledgement of the ids waiting, as the first write of a settling hop's
+        batch (none when none wait); ``written`` once the hop went through."""
+        return [partial(acknowledge, self.queue, list(self.ids))] if self.ids else []
 
     def written(self) -> None:
         """The hop with ``write``'s acknowledgement went through: forget those ids."""
