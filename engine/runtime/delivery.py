@@ -184,7 +184,8 @@ class Deliverer:
                 # settled within it: give the rest back untouched (the next claim takes them,
                 # in order) rather than risk another claim taking them, and the person's
                 # newer ones, meanwhile.
-                writes = [*pending.writes(), partial(self.queue.release, ids_of(requests[i:]))]
+                release = partial(self.queue.release, ids_of(requests[i:]))
+                writes: list[Callable[[], int | None]] = [*pending.writes(), release]
                 self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
                 pending.written()
                 break
