@@ -189,7 +189,7 @@ class Destination(ABC):
         return 0.0
 
     def erases(self, action: str) -> bool:
-        """Whether ``action`` erases its person (a delete): before it is queued, the
+        """Whether ``action`` erases its person (a delete): once it is queued, the
         queue drops that person's pending entries (``Queue.drop_person`` with its
         ``ordering_key``) in every connection to the same account (``account_key``), so
         no older update re-creates them; claimed ones are deleted unless delivered.

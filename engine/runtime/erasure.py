@@ -1,27 +1,32 @@
-"""Erasure before queueing: an action that erases its person first removes what mapwire
-keeps of that person for the same destination account.
+"""Erasure once queued: an action that erases its person, once it is queued, removes what
+mapwire keeps of that person for the same destination account.
 
 A destination says which of its actions erase a person (``Destination.erases``, e.g. a
 delete or a suppress) and which connections deliver to one account
-(``Destination.account_key``: equal keys, one account). Before such an action is queued:
+(``Destination.account_key``: equal keys, one account). An input that erases is queued
+alone; once its actions are queued (an input the queue refuses erases nothing, so a
+refused request cannot lose the person's earlier updates):
 
 * in every connection to the account, the queue drops the entries of its ``order_key``
   (the same person: the key is computed from the payload's identifiers, so it is the same
   in every connection of the destination) that no worker holds (``Queue.drop_person``), so
-  no older update re-creates the person after the erasure. The person's erasing entries
-  (an earlier erasure, in flight or waiting for a retry) are left alone: a redelivered
-  erasure request must not undo the first. Entries a worker has already claimed are
-  marked in the same step: one the vendor accepts is removed as usual, one
-  that fails (to be retried, or for good) or is given back is deleted, neither sent again
-  nor kept as a dead letter, one in a request of the claim not yet sent is taken out of
-  it before it goes (``Queue.drop_erased``, asked for each request of a claim at most
-  ``ERASED_LOOK_AFTER`` before it goes; a claim's first sent that soon after the claim is
-  not asked for), and one whose worker died is deleted once its lease runs out. What is
-  left: a request already in flight when the erasure is queued, or one sent within 50 ms
-  of the claim or of its look, may still reach the vendor; in
-  the erasure's own connection per-person order sends the erasure after it, but in
-  another connection to the account it may arrive just after the erasure (and re-create
-  the person there). Entries of a worker that died are deleted uncounted
+  no older update re-creates the person after the erasure; the person's other actions of
+  the erasing input are among them, whatever their place in it. The person's erasing
+  entries (this one, an earlier erasure in flight or waiting for a retry) are left alone:
+  a redelivered erasure request must not undo the first. A queue whose ``drop_person``
+  takes no ``keep`` (``keeps_erasures``) would drop them too, so with it the erasure is
+  made before the input is queued, as before ``keep`` existed. Entries a worker has
+  already claimed are marked in the same step: one the vendor accepts is removed as
+  usual, one that fails (to be retried, or for good) or is given back is deleted,
+  neither sent again nor kept as a dead letter, one in a request of the claim not yet
+  sent is taken out of it before it goes (``Queue.drop_erased``, asked for each request
+  of a claim at most ``ERASED_LOOK_AFTER`` before it goes; a claim's first sent that soon
+  after the claim is not asked for), and one whose worker died is deleted once its lease
+  runs out. What is left: a request already in flight when the erasure is queued, or one
+  sent within 50 ms of the claim or of its look, may still reach the vendor; in the
+  erasure's own connection per-person order sends the erasure after it, but in another
+  connection to the account it may arrive just after the erasure (and re-create the
+  person there). Entries of a worker that died are deleted uncounted
   (``mapwire_erased_claimed_actions_total`` counts those a worker settles or takes out);
 * the state the mapping rule's ``forget`` names (``Action.forget``) is removed from the
   state store (``StateStore.forget``) in every connection to the account, e.g. the
@@ -132,20 +137,38 @@ def erase_people(
     return Erased(dropped, forgotten)
 
 
-def _dropper(queue: Queue) -> Callable[[str, str, Sequence[str]], int]:
-    """``queue.drop_person``, given ``keep`` when it takes it: a queue plugin written before
-    ``keep`` existed takes two arguments (its erasures are then dropped like any entry)."""
-    drop = queue.drop_person
+def keeps_erasures(queue: Queue) -> bool:
+    """Whether ``queue.drop_person`` takes ``keep`` (leaves the person's erasures): one
+    written before ``keep`` existed drops them too, the one just queued included, so with
+    it an erasure is made before its action is queued."""
+    return _keep_argument(queue.drop_person) is not None
+
+
+def _keep_argument(drop: Callable[..., int]) -> str | None:
+    """How ``drop`` takes ``keep``: ``positional`` (or as far as its signature tells),
+    ``keyword``, or None (two arguments)."""
     try:
         parameters = inspect.signature(drop).parameters.values()
     except (TypeError, ValueError):  # no signature to read: assume the current contract
-        return drop
+        return "positional"
     kinds = [p.kind for p in parameters]
     positional = sum(
         k in (Parameter.POSITIONAL_ONLY, Parameter.POSITIONAL_OR_KEYWORD) for k in kinds
     )
     if positional >= 3 or Parameter.VAR_POSITIONAL in kinds:
-        return drop
+        return "positional"
     if Parameter.VAR_KEYWORD in kinds or any(p.name == "keep" for p in parameters):
+        return "keyword"
+    return None
+
+
+def _dropper(queue: Queue) -> Callable[[str, str, Sequence[str]], int]:
+    """``queue.drop_person``, given ``keep`` when it takes it: a queue plugin written before
+    ``keep`` existed takes two arguments (its erasures are then dropped like any entry)."""
+    drop = queue.drop_person
+    how = _keep_argument(drop)
+    if how == "positional":
+        return drop
+    if how == "keyword":
         return lambda connection, key, keep: drop(connection, key, keep=keep)
     return lambda connection, key, keep: drop(connection, key)

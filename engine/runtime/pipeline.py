@@ -15,7 +15,8 @@ gathered (``submit``, what ``send`` calls, is its one-request case). For each re
    (``keep_failures``), then the actions are queued through ``enqueue_storable`` (one
    unstorable input cannot block the rest): those of consecutive requests without dedup
    keys in one transaction, a request with dedup keys (or a progress mark) on its own, so
-   its duplicates are counted exactly; a request that erases ends the group (``erasure``);
+   its duplicates are counted exactly; a request that erases ends the group, and erases
+   once its actions are queued (``erasure``: refused, it erases nothing);
 4. the accounting: metrics, the queue depth the backlog check reads between its refreshes,
    and ``on_queued`` (the wake-up of in-process deliverers).
 
@@ -49,6 +50,7 @@ from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable
 from .submissions import (
+    UNSTORABLE,
     ConnectionReport,
     IntakeReport,
     Mapped,
@@ -56,12 +58,12 @@ from .submissions import (
     Submission,
     Submitted,
     Work,
+    credit,
     runs_of,
     skips_of,
 )
 
 DEPTH_CACHE_SECONDS = 1.0
-UNSTORABLE = "the mapped actions could not be stored"
 
 
 class Pipeline:
@@ -88,6 +90,8 @@ class Pipeline:
         self._runners = {c.name: compile_plan(c.plan).run for c in config.connections}
         self._named = {c.name: c for c in config.connections}
         self._erasers = erasure.erasers(config.connections, self._destination_of)
+        #: an erasure is made before its request is queued: its queue would drop it too
+        self.erase_first = not erasure.keeps_erasures(queue)
         self._depth: dict[str, tuple[float, int]] = {}
         self._accounts: dict[str, tuple[Connection, ...]] = {}
         self._readers: dict[tuple[str, str | None], tuple[Connection, ...]] = {}
@@ -265,8 +269,10 @@ class Pipeline:
                 groups.extend(documents)
                 owners.extend((work, i) for i in range(len(documents)))
         progress = run[0].submission.progress if len(run) == 1 else None
+        work = run[0]  # a request that erases is queued alone (``Work.alone``)
+        erases = conn.name in work.erasing
         try:
-            if any(conn.name in work.erasing for work in run):  # else nothing to erase
+            if erases and self.erase_first:  # its queue would drop the erasure itself
                 self.erase(conn, (a for g in groups for a in g))
             stored = enqueue_storable(
                 self.queue,
@@ -280,42 +286,26 @@ class Pipeline:
             for work in run:
                 work.done.error = exc
             return 0
-        for index in stored.failed:  # the queue failed once others were queued
-            owners[index][0].done.error = stored.error
-        for index in stored.refused:
-            work, document = owners[index]
-            part = work.part(conn.name)
-            if document is None:
-                part.refused = list(range(len(work.groups[conn.name])))
-                work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
-            else:
-                part.refused.append(document)
-        if stored.each is not None:  # the queue said what each group queued
-            for (work, _), result in zip(owners, stored.each, strict=True):
-                if result is not None and work.done.error is None:
-                    work.part(conn.name).add(result)
-        elif len(run) == 1 and run[0].done.error is None:
-            run[0].part(conn.name).add(stored.total)
-        else:  # no dedup keys in a run of several: every storable action was queued
-            left_out = set(stored.refused)
-            for index, (work, _) in enumerate(owners):
-                if index not in left_out and work.done.error is None:
-                    work.part(conn.name).queued += len(groups[index])
+        credit(conn.name, run, owners, groups, stored)
+        if erases and not self.erase_first and work.done.error is None:  # erases once queued
+            left_out = {*stored.refused, *stored.failed}
+            try:
+                self.erase(conn, (a for i, g in enumerate(groups) if i not in left_out for a in g))
+            except Unavailable as exc:  # queued, not erased: its client sends it again
+                work.done.error = exc
         return stored.total.queued
 
     def erase(self, conn: Connection, actions: Iterable[Action]) -> Erased:
-        """Before ``actions`` are queued for ``conn``: what those that erase their person
-        or carry a ``forget`` remove, in every connection to the same destination
-        account (``erasure``)."""
+        """Once ``actions`` are queued for ``conn``: what those that erase their person or
+        carry a ``forget`` remove, in every connection to the same destination account
+        (``erasure``), the person's other actions just queued included."""
         destination = self._destination_of(conn.name)
         found = erasure.erasing(actions, destination)
         if not found:
             return Erased()
-        peers = self._accounts.get(conn.name)
-        if peers is None:
-            peers = self._accounts[conn.name] = erasure.same_account(
-                self.config, conn, self.destinations
-            )
+        if conn.name not in self._accounts:
+            self._accounts[conn.name] = erasure.same_account(self.config, conn, self.destinations)
+        peers = self._accounts[conn.name]
         return erasure.erase_people(self.queue, self.store, peers, found, destination)
 
     def map_each(

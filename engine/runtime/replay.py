@@ -96,10 +96,13 @@ def replay(pipeline: Pipeline, letters: Sequence[DeadLetter]) -> ReplayReport:
                 ]
                 continue
         pipeline.keep_failures(again)
-        pipeline.erase(conn, actions)
+        if pipeline.erase_first:
+            pipeline.erase(conn, actions)
         queued = pipeline.queue.enqueue(
             name, actions, dedup=pipeline.store, dedup_ttl=conn.dedup_ttl
         )
+        if not pipeline.erase_first:  # once queued, as intake erases
+            pipeline.erase(conn, actions)
         pipeline.queue.purge_dead_letters([letter.id for letter in group], None, None)
         report.replayed += len(group)
         report.queued += queued.queued

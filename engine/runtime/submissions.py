@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..contracts.actions import Action
-from ..contracts.errors import MapwireError
+from ..contracts.errors import InputError, MapwireError
 from ..contracts.queue import EnqueueResult, MappingFailure
+from .safe_enqueue import Stored
+
+#: Why a request is refused (422) whose actions the queue cannot store.
+UNSTORABLE = "the mapped actions could not be stored"
 
 
 @dataclass
@@ -134,6 +138,41 @@ def runs_of(works: Sequence[Work], connection: str, keyed_apart: bool) -> list[l
             runs[-1].append(work)
         last_alone = alone
     return runs
+
+
+def credit(
+    connection: str,
+    run: Sequence[Work],
+    owners: Sequence[tuple[Work, int | None]],
+    groups: Sequence[Sequence[Action]],
+    stored: Stored,
+) -> None:
+    """Tell the requests of ``run`` what the queue did with their actions in
+    ``connection``: ``groups[i]`` is of request ``owners[i][0]`` (all its documents, or
+    only document ``owners[i][1]`` when its documents go apart), ``stored`` the queue's
+    answer. A request whose group was refused whole is refused (422), a refused document
+    is named in ``refused``, a group the queue failed to take gets its failure."""
+    for index in stored.failed:  # the queue failed once others were queued
+        owners[index][0].done.error = stored.error
+    for index in stored.refused:
+        work, document = owners[index]
+        part = work.part(connection)
+        if document is None:
+            part.refused = list(range(len(work.groups[connection])))
+            work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
+        else:
+            part.refused.append(document)
+    if stored.each is not None:  # the queue said what each group queued
+        for (work, _), result in zip(owners, stored.each, strict=True):
+            if result is not None and work.done.error is None:
+                work.part(connection).add(result)
+    elif len(run) == 1 and run[0].done.error is None:
+        run[0].part(connection).add(stored.total)
+    else:  # no dedup keys in a run of several: every storable action was queued
+        left_out = set(stored.refused)
+        for index, (work, _) in enumerate(owners):
+            if index not in left_out and work.done.error is None:
+                work.part(connection).queued += len(groups[index])
 
 
 def skips_of(parts: Iterable[ConnectionReport]) -> Counter[str]:

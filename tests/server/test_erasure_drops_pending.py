@@ -1,5 +1,5 @@
 """An action that erases its person (Customer.io ``suppress``/``delete``) drops that
-person's pending queue entries before it is queued, through the shared intake path."""
+person's pending queue entries once it is queued, through the shared intake path."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from server_helpers import write_config
 
-from mapwire.contracts.errors import QueueUnavailable
+from mapwire.contracts.errors import InputError, QueueUnavailable
 from mapwire.runtime.config import load_config
+from mapwire.runtime.pipeline import Pipeline
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import Part, Submission
 from mapwire.server.logs import event_line
@@ -209,3 +210,86 @@ def test_an_erasure_drops_the_earlier_update_of_its_commit_in_its_own_connection
     assert [d.error for d in done] == [None, None, None]
     assert [d.report.queued for d in done] == [1, 1, 1]
     assert _pending(runtime, "people") == [("identify", "p2"), ("suppress", "p1")]
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_a_refused_erasure_drops_nothing(runtime: Runtime) -> None:
+    """The erasing request also carries a document the queue cannot store, so it is
+    refused whole (422) and its client told: it has erased nothing, and p1's earlier
+    update, acknowledged before, is still queued."""
+    runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    [done] = runtime.pipeline.submit_many(
+        [Submission([Part(EVENTS, [_batch("p1", erase=True), _batch("p2", deep=_deep(300))])])]
+    )
+    assert isinstance(done.error, InputError) and done.error.status == 422
+    assert _pending(runtime, "people") == [("identify", "p1")]
+
+
+def test_an_erasure_drops_the_persons_other_actions_of_its_own_request(runtime: Runtime) -> None:
+    """Whatever their place in the erasing request: p1's updates before and after the
+    suppress are dropped, p2's stays, and the counts say what was queued."""
+    report = runtime.pipeline.submit(
+        EVENTS,
+        [
+            _batch("p1", plan="a"),
+            _batch("p1", erase=True),
+            _batch("p1", plan="c"),
+            _batch("p2", plan="x"),
+        ],
+    )
+    assert report.queued == 4
+    assert _pending(runtime, "people") == [("suppress", "p1"), ("identify", "p2")]
+
+
+def test_an_erasure_queued_but_not_made_fails_its_request_and_is_made_on_its_retry(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The erasure is queued, then dropping p1's update fails: the request is answered
+    with that failure, so its client sends it again, and the retry drops the update (the
+    first suppress stays: a person's erasures are never dropped)."""
+    runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    drop = runtime.queue.drop_person
+
+    def unavailable(*args: Any, **kwargs: Any) -> int:
+        raise QueueUnavailable("the queue is away")
+
+    monkeypatch.setattr(runtime.queue, "drop_person", unavailable)
+    with pytest.raises(QueueUnavailable):
+        runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)])
+    monkeypatch.setattr(runtime.queue, "drop_person", drop)
+    runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)])
+    assert _pending(runtime, "people") == [("suppress", "p1"), ("suppress", "p1")]
+
+
+class TwoArgumentDrop:
+    """The runtime's queue as a plugin written before ``drop_person`` took ``keep``: it
+    drops the person's erasures too."""
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._queue, name)
+
+    def drop_person(self, connection: str, order_key: str) -> int:
+        return int(self._queue.drop_person(connection, order_key))
+
+
+def test_with_a_queue_that_drops_erasures_too_the_erasure_is_made_first(
+    runtime: Runtime,
+) -> None:
+    """Made once queued, the erasure would drop itself: it is made before, as it was."""
+    old = runtime.pipeline
+    pipeline = Pipeline(
+        old.config, old.store, TwoArgumentDrop(old.queue), destinations=old.destinations
+    )
+    assert pipeline.erase_first and not old.erase_first
+    pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    pipeline.submit(EVENTS, [_batch("p1", erase=True)])
+    assert _pending(runtime, "people") == [("suppress", "p1")]
