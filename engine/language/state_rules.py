@@ -3,7 +3,7 @@
 A ``state`` may name ``aliases``: other identifiers of the person whose set its ``key``
 names, recorded with the set (``StateStore.add_aliases``). A rule's ``forget`` names the
 sets an erasing action's person loses; the evaluators only put them on the action
-(``Action.forget``): the runtime removes them just before the action is queued, so a
+(``Action.forget``): the runtime removes them just after the action is queued, so a
 mapping stays a pure function of its input and the state it reads.
 """
 

@@ -59,6 +59,7 @@ from .submissions import (
     Submitted,
     Work,
     credit,
+    groups_of,
     runs_of,
     skips_of,
 )
@@ -182,6 +183,8 @@ class Pipeline:
                 live = [w for w in works[start:] if w.done.error is None]
                 self._keep_failures(conn.name, live)
                 self._enqueue(conn, [w for w in live if conn.name in w.groups])
+            if last:  # the final request erases, once queued wherever it goes
+                self._erase_queued(works[-1])
         except Exception as exc:
             if not start:
                 raise
@@ -258,16 +261,7 @@ class Pipeline:
 
     def _enqueue_run(self, conn: Connection, run: list[Work]) -> int:
         """One ``enqueue_storable`` for the run's actions; how many were queued."""
-        groups: list[list[Action]] = []
-        owners: list[tuple[Work, int | None]] = []  # the request, and the document if apart
-        for work in run:
-            documents = work.groups[conn.name]
-            if work.submission.atomic:
-                groups.append([a for g in documents for a in g])
-                owners.append((work, None))
-            else:
-                groups.extend(documents)
-                owners.extend((work, i) for i in range(len(documents)))
+        groups, owners = groups_of(run, conn.name)
         progress = run[0].submission.progress if len(run) == 1 else None
         work = run[0]  # a request that erases is queued alone (``Work.alone``)
         erases = conn.name in work.erasing
@@ -280,20 +274,33 @@ class Pipeline:
                 groups,
                 dedup=self.store,
                 dedup_ttl=conn.dedup_ttl,
-                progress=progress,
+                progress=None if erases and not self.erase_first else progress,  # once erased
             )
         except Unavailable as exc:
             for work in run:
                 work.done.error = exc
             return 0
         credit(conn.name, run, owners, groups, stored)
-        if erases and not self.erase_first and work.done.error is None:  # erases once queued
-            left_out = {*stored.refused, *stored.failed}
-            try:
-                self.erase(conn, (a for i, g in enumerate(groups) if i not in left_out for a in g))
-            except Unavailable as exc:  # queued, not erased: its client sends it again
-                work.done.error = exc
+        if erases and not self.erase_first and work.done.error is None:
+            left_out = set(stored.refused)  # erased once queued in all of its connections
+            kept = [a for i, g in enumerate(groups) if i not in left_out for a in g]
+            work.queued_erasures.append((conn, kept, progress))
         return stored.total.queued
+
+    def _erase_queued(self, work: Work) -> None:
+        """What the erasing request erases, once it is queued in every connection it erases
+        in (refused in one, it erases in none), then its progress marks. Not erased (the
+        store failed), it is answered with that failure, and its client sends it again."""
+        if work.done.error is not None:
+            return
+        try:
+            for conn, actions, _ in work.queued_erasures:
+                self.erase(conn, actions)
+            for conn, _, progress in work.queued_erasures:
+                if progress is not None:  # ``send`` resumes past it only once it erased
+                    self.queue.enqueue(conn.name, [], progress=progress)
+        except Unavailable as exc:
+            work.done.error = exc
 
     def erase(self, conn: Connection, actions: Iterable[Action]) -> Erased:
         """Once ``actions`` are queued for ``conn``: what those that erase their person or
@@ -303,9 +310,10 @@ class Pipeline:
         found = erasure.erasing(actions, destination)
         if not found:
             return Erased()
-        if conn.name not in self._accounts:
-            self._accounts[conn.name] = erasure.same_account(self.config, conn, self.destinations)
-        peers = self._accounts[conn.name]
+        peers = self._accounts.get(conn.name) or erasure.same_account(
+            self.config, conn, self.destinations
+        )
+        self._accounts[conn.name] = peers
         return erasure.erase_people(self.queue, self.store, peers, found, destination)
 
     def map_each(

@@ -10,6 +10,7 @@ from typing import Any
 from ..contracts.actions import Action
 from ..contracts.errors import InputError, MapwireError
 from ..contracts.queue import EnqueueResult, MappingFailure
+from .config import Connection
 from .safe_enqueue import Stored
 
 #: Why a request is refused (422) whose actions the queue cannot store.
@@ -110,6 +111,11 @@ class Work:
     #: the connections in which one of its actions erases its person or forgets state,
     #: found once when it was mapped: in the others there is nothing to erase
     erasing: Collection[str] = ()
+    #: per connection it erases in, once queued there: its stored actions, and the
+    #: progress mark recorded once they erased (``Pipeline._erase_queued``)
+    queued_erasures: list[tuple[Connection, list[Action], tuple[str, str] | None]] = field(
+        default_factory=list
+    )
 
     def alone(self, connection: str, keyed_apart: bool) -> bool:
         """Whether its actions go in a transaction of their own: with a progress mark; when
@@ -138,6 +144,25 @@ def runs_of(works: Sequence[Work], connection: str, keyed_apart: bool) -> list[l
             runs[-1].append(work)
         last_alone = alone
     return runs
+
+
+def groups_of(
+    run: Sequence[Work], connection: str
+) -> tuple[list[list[Action]], list[tuple[Work, int | None]]]:
+    """The run's actions in ``connection`` as the queue takes them: an atomic request's in
+    one group, another's a group per document; and whose each group is (the request, and
+    the document when its documents go apart)."""
+    groups: list[list[Action]] = []
+    owners: list[tuple[Work, int | None]] = []
+    for work in run:
+        documents = work.groups[connection]
+        if work.submission.atomic:
+            groups.append([a for g in documents for a in g])
+            owners.append((work, None))
+        else:
+            groups.extend(documents)
+            owners.extend((work, i) for i in range(len(documents)))
+    return groups, owners
 
 
 def credit(

@@ -234,7 +234,7 @@ class CustomerIO(Destination):
 
     def erases(self, action: str) -> bool:
         """``delete`` and ``suppress`` erase the person: their pending updates are dropped
-        before the erasure is queued."""
+        once the erasure is queued."""
         return action in ("delete", "suppress")
 
     def account_key(self, settings: Mapping[str, Any]) -> str | None:

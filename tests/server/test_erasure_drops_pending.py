@@ -293,3 +293,125 @@ def test_with_a_queue_that_drops_erasures_too_the_erasure_is_made_first(
     pipeline.submit(EVENTS, [_batch("p1", plan="a")])
     pipeline.submit(EVENTS, [_batch("p1", erase=True)])
     assert _pending(runtime, "people") == [("suppress", "p1")]
+
+
+def test_a_refused_erasing_document_erases_nothing(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Documents refused one by one (``send``): the queue cannot store p1's suppress, so
+    that document is refused alone and erases nothing; the one after it is queued."""
+    runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    groups = runtime.queue.enqueue_groups
+
+    def refusing_p1s_suppress(connection: str, batch: Any, **kwargs: Any) -> Any:
+        for group in batch:
+            if any(a.action == "suppress" and "p1" in str(a.payload) for a in group):
+                raise TypeError("not storable")
+        return groups(connection, batch, **kwargs)
+
+    monkeypatch.setattr(runtime.queue, "enqueue_groups", refusing_p1s_suppress)
+    [done] = runtime.pipeline.submit_many(
+        [
+            Submission(
+                [Part(EVENTS, [_batch("p1", erase=True), _batch("p3", plan="c")])], atomic=False
+            )
+        ]
+    )
+    assert done.error is None and done.report.connections["people"].refused == [0]
+    assert _pending(runtime, "people") == [("identify", "p1"), ("identify", "p3")]
+
+
+def test_send_moves_past_an_erasure_only_once_it_is_made(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``send``'s file position goes with the erasing chunk only once the erasure is
+    made: queued but not erased, the chunk is read again by the next run."""
+    runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    drop = runtime.queue.drop_person
+
+    def unavailable(*args: Any, **kwargs: Any) -> int:
+        raise QueueUnavailable("the queue is away")
+
+    mark = ("send:people:people.ndjson", "120")
+    monkeypatch.setattr(runtime.queue, "drop_person", unavailable)
+    with pytest.raises(QueueUnavailable):
+        runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)], progress=mark)
+    assert runtime.queue.progress(mark[0]) is None
+    monkeypatch.setattr(runtime.queue, "drop_person", drop)
+    runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)], progress=mark)
+    assert runtime.queue.progress(mark[0]) == "120"
+    assert _pending(runtime, "people") == [("suppress", "p1"), ("suppress", "p1")]
+
+
+#: Only the suppress: a second flow erasing p1, whatever else the request carries.
+ERASE_ONLY = """\
+mapwire: 1
+name: erase-only
+source: mparticle.events_api_batch
+destination: customerio
+rules:
+  - name: erase
+    when: "doc.user_attributes.erase"
+    action: suppress
+    fields:
+      identifiers: "{id: doc.user_identities.customer_id}"
+"""
+
+
+def test_a_request_refused_in_one_of_its_erasing_connections_erases_in_none(
+    tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``minimal`` queues the request's suppress, then ``people`` refuses the request
+    (p2's document cannot be stored): the request is answered 422 and erases nowhere, so
+    p1's acknowledged update in ``people`` stays."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "erase.yaml").write_text(MAPPING)
+    (tmp_path / "minimal.yaml").write_text(ERASE_ONLY)
+    flows = [
+        {"name": name, "flow": flow, "destination": {"site_id": "s", "api_key": "k"}}
+        for name, flow in (("minimal", "minimal.yaml"), ("people", "erase.yaml"))
+    ]
+    running = Runtime(
+        load_config(write_config(tmp_path, [f | {"transport": "sink:out"} for f in flows]))
+    )
+    try:
+        running.pipeline.submit(EVENTS, [_batch("p1", plan="a")], only="people")
+        [done] = running.pipeline.submit_many(
+            [Submission([Part(EVENTS, [_batch("p1", erase=True), _batch("p2", deep=_deep(300))])])]
+        )
+        assert isinstance(done.error, InputError) and done.error.status == 422
+        assert _pending(running, "people") == [("identify", "p1")]
+    finally:
+        running.close()
+
+
+def test_a_replayed_erasure_erases_once_queued(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dlq replay`` of p1's erasure (a document the mapping failed on whole): while the
+    queue refuses it, p1's update stays; queued, it drops the update."""
+    from mapwire.runtime.replay import replay
+
+    pipeline = runtime.pipeline
+    pipeline.submit(EVENTS, [_batch("p1", plan="a")])
+    real = pipeline._runners["people"]
+
+    def buggy(doc: Any, *args: Any, **kwargs: Any) -> Any:
+        raise KeyError("a bug")
+
+    pipeline._runners["people"] = buggy
+    pipeline.submit(EVENTS, [_batch("p1", erase=True)])
+    pipeline._runners["people"] = real
+    [letter] = runtime.queue.dead_letters()
+    enqueue = runtime.queue.enqueue
+
+    def unavailable(*args: Any, **kwargs: Any) -> Any:
+        raise QueueUnavailable("the queue is away")
+
+    monkeypatch.setattr(runtime.queue, "enqueue", unavailable)
+    with pytest.raises(QueueUnavailable):
+        replay(pipeline, [letter])
+    assert runtime.queue.depth("people") == 1  # p1's update
+    monkeypatch.setattr(runtime.queue, "enqueue", enqueue)
+    assert replay(pipeline, [letter]).queued == 1
+    assert _pending(runtime, "people") == [("suppress", "p1")]

@@ -18,6 +18,7 @@ import mapwire.plugins.redis_store as redis_store
 from mapwire import Action, QueueUnavailable, StateStore, StoreUnavailable
 from mapwire.contracts.ratelimit import RateLimiter
 from mapwire.plugins.redis_store.connection import server_identity
+from mapwire.plugins.redis_store.entries import EntryId
 from mapwire.plugins.redis_store.queue import RedisQueue
 from mapwire.plugins.redis_store.ratelimit import RedisRateLimiter
 from mapwire.plugins.redis_store.store import RedisStore
@@ -147,6 +148,12 @@ def test_redis_errors_become_the_engines_errors(request: pytest.FixtureRequest) 
         with pytest.raises(QueueUnavailable) as refused:
             down.depth("c")
         assert isinstance(refused.value.__cause__, redis.ConnectionError)
+        for erasing in (  # the erasure's methods, from a mixin of the queue
+            lambda: down.drop_person("c", "person", keep=["suppress"]),
+            lambda: down.drop_erased([EntryId.parse("c", "1-0")]),
+        ):
+            with pytest.raises(QueueUnavailable):
+                erasing()
         with pytest.raises(StoreUnavailable):
             gone.first_seen("n", "k")
 
