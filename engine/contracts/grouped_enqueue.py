@@ -9,12 +9,36 @@ queued by its own call (``docs/hooks.md``).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from .actions import Action
+from .errors import PluginError
 from .queue import EnqueueResult
 from .store import StateStore
+
+Q = TypeVar("Q")
+
+
+def checked_grouping(queue: Q) -> Q:
+    """``queue``, if it offers no ``enqueue_groups`` or one that takes the contract's
+    arguments; else a ``PluginError`` that says so, at start-up: called otherwise, the
+    ``TypeError`` would read as input the queue cannot store, and every request would be
+    refused (422)."""
+    grouped = getattr(queue, "enqueue_groups", None)
+    if grouped is None:
+        return queue
+    try:
+        inspect.signature(grouped).bind("c", [], dedup=None, dedup_ttl=None, progress=None)
+    except TypeError as exc:
+        raise PluginError(
+            f"the queue {type(queue).__name__!r} has an enqueue_groups that does not take"
+            f" (connection, groups, *, dedup, dedup_ttl, progress): {exc}"
+        ) from None
+    except ValueError:  # no signature to read: assume the contract
+        pass
+    return queue
 
 
 def group_results(

@@ -30,6 +30,7 @@ from ..contracts.destination import Destination
 from ..contracts.endpoint import Endpoint
 from ..contracts.errors import DuplicateNameError, PluginError
 from ..contracts.functions import FunctionDef
+from ..contracts.grouped_enqueue import checked_grouping
 from ..contracts.queue import Queue
 from ..contracts.source import Source
 from ..contracts.store import StateStore
@@ -135,7 +136,7 @@ class Registry:
         queue = self.pm.hook.make_queue(url=url, options=options or {})
         if queue is None:
             raise PluginError(f"no plugin provides a queue for {url.split(':', 1)[0]!r} URLs")
-        return queue  # type: ignore[no-any-return]
+        return checked_grouping(queue)  # type: ignore[no-any-return]
 
     # -- delivery rate limit --------------------------------------------------------------
     def make_rate_limiter(

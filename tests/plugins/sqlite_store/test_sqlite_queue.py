@@ -29,6 +29,7 @@ from mapwire import (
     QueueUnavailable,
     StateStore,
     StoreUnavailable,
+    hookimpl,
 )
 from mapwire.contracts import hookspecs
 from mapwire.contracts.queue import Failure, Queue
@@ -411,6 +412,32 @@ def test_registry_opens_queues_by_url(tmp_path: Path, monkeypatch: pytest.Monkey
         queue.close()
     with pytest.raises(PluginError, match="'redis'"):
         registry.make_queue("redis://localhost")
+
+
+class _WronglyGrouped:
+    """A queue plugin whose ``enqueue_groups`` takes other arguments than the contract's."""
+
+    def enqueue_groups(self, connection: str, groups: Any) -> list[Any]:
+        return []
+
+    @hookimpl
+    def make_queue(self, url: str, options: dict[str, Any]) -> Any:
+        return self if url.startswith("wrong:") else None
+
+
+def test_a_queue_whose_enqueue_groups_breaks_the_contract_is_refused_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Called with the contract's keywords it would raise ``TypeError``, which intake
+    reads as input it cannot store: every request would be refused (422)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MAPWIRE_LOAD_PLUGINS", "sqlite_store")
+    registry: Registry = build_registry(strict=True)
+    registry.pm.register(_WronglyGrouped())
+    with pytest.raises(PluginError, match=r"_WronglyGrouped.*dedup_ttl.*progress"):
+        registry.make_queue("wrong://here")
+    queue = registry.make_queue("sqlite:///data/state.db")  # the built-in one takes them
+    queue.close()
 
 
 _FIRST_RELEASE_DEAD_LETTERS = """
