@@ -4,8 +4,10 @@ mapwire keeps of that person for the same destination account.
 A destination says which of its actions erase a person (``Destination.erases``, e.g. a
 delete or a suppress) and which connections deliver to one account
 (``Destination.account_key``: equal keys, one account). An input that erases is queued
-alone; once its actions are queued (an input the queue refuses erases nothing, so a
-refused request cannot lose the person's earlier updates):
+alone; once it has gone to every connection, in each one that queued its erasing action
+(an input refused before that erases nothing, so a refused request cannot lose the
+person's earlier updates; refused by a later connection, the erasure queued in an earlier
+one is sent all the same, so it is made):
 
 * in every connection to the account, the queue drops the entries of its ``order_key``
   (the same person: the key is computed from the payload's identifiers, so it is the same

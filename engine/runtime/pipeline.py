@@ -39,7 +39,7 @@ from typing import Any
 
 from ..contracts.actions import Action, MapResult
 from ..contracts.destination import Destination
-from ..contracts.errors import BacklogFull, InputError, QueueUnavailable, Unavailable
+from ..contracts.errors import BacklogFull, InputError, Unavailable
 from ..contracts.queue import MappingFailure, Queue
 from ..contracts.store import StateStore
 from ..language.compiler import compile_plan
@@ -48,7 +48,7 @@ from .config import Config, Connection
 from .erasure import Erased
 from .intake_check import failures_of, held_back
 from .metrics import Metrics
-from .safe_enqueue import enqueue_storable
+from .safe_enqueue import enqueue_storable, not_queued
 from .submissions import (
     UNSTORABLE,
     ConnectionReport,
@@ -168,7 +168,7 @@ class Pipeline:
 
     def _commit_after(
         self, works: Sequence[Work], start: int, last: set[str]
-    ) -> QueueUnavailable | None:
+    ) -> Unavailable | None:
         """Queue ``works[start:]`` per connection, the ``last`` (those the final request erases
         in) last, so the erasure finds the others' actions. A bug past the first part fails
         only these requests (returned): failing those queued would have them sent again."""
@@ -188,8 +188,7 @@ class Pipeline:
         except Exception as exc:
             if not start:
                 raise
-            failed = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
-            failed.__cause__, failed.__traceback__ = exc, exc.__traceback__  # for the log
+            failed = not_queued(exc)
             for work in works[start:]:
                 work.done.error = work.done.error or failed
             return failed
@@ -288,19 +287,19 @@ class Pipeline:
         return stored.total.queued
 
     def _erase_queued(self, work: Work) -> None:
-        """What the erasing request erases, once it is queued in every connection it erases
-        in (refused in one, it erases in none), then its progress marks. Not erased (the
-        store failed), it is answered with that failure, and its client sends it again."""
-        if work.done.error is not None:
-            return
+        """What the erasing request erases, once it went to every connection it goes to: in
+        each one that queued its erasure (refused by a later one, the erasure queued there is
+        sent all the same, so it is made), then, queued everywhere, its progress marks. Not
+        erased (the store failed, a bug), it alone is answered with that failure, and its
+        client sends it again."""
         try:
             for conn, actions, _ in work.queued_erasures:
                 self.erase(conn, actions)
             for conn, _, progress in work.queued_erasures:
-                if progress is not None:  # ``send`` resumes past it only once it erased
+                if progress is not None and work.done.error is None:  # ``send`` goes past it
                     self.queue.enqueue(conn.name, [], progress=progress)
-        except Unavailable as exc:
-            work.done.error = exc
+        except Exception as exc:
+            work.done.error = work.done.error or not_queued(exc)
 
     def erase(self, conn: Connection, actions: Iterable[Action]) -> Erased:
         """Once ``actions`` are queued for ``conn``: what those that erase their person or

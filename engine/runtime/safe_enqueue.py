@@ -20,9 +20,19 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from ..contracts.actions import Action
-from ..contracts.errors import Unavailable
+from ..contracts.errors import QueueUnavailable, Unavailable
 from ..contracts.queue import EnqueueResult, Queue
 from ..contracts.store import StateStore
+
+
+def not_queued(exc: Exception) -> Unavailable:
+    """``exc`` as the failure of the request it stopped: a store's ``Unavailable`` as it is,
+    a bug as a ``QueueUnavailable`` naming only its type (its frames kept, for the log)."""
+    if isinstance(exc, Unavailable):
+        return exc
+    failed = QueueUnavailable(f"the request was not queued ({type(exc).__name__})")
+    failed.__cause__, failed.__traceback__ = exc, exc.__traceback__
+    return failed
 
 
 class Stored(NamedTuple):

@@ -358,12 +358,13 @@ rules:
 """
 
 
-def test_a_request_refused_in_one_of_its_erasing_connections_erases_in_none(
+def test_a_request_refused_after_its_erasure_was_queued_still_erases(
     tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``minimal`` queues the request's suppress, then ``people`` refuses the request
-    (p2's document cannot be stored): the request is answered 422 and erases nowhere, so
-    p1's acknowledged update in ``people`` stays."""
+    (p2's document cannot be stored): the request is answered 422, but the suppress queued
+    in ``minimal`` will be sent, so the erasure is made: p1's update in ``people`` (the
+    same workspace) is dropped rather than sent after it."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "erase.yaml").write_text(MAPPING)
     (tmp_path / "minimal.yaml").write_text(ERASE_ONLY)
@@ -380,9 +381,26 @@ def test_a_request_refused_in_one_of_its_erasing_connections_erases_in_none(
             [Submission([Part(EVENTS, [_batch("p1", erase=True), _batch("p2", deep=_deep(300))])])]
         )
         assert isinstance(done.error, InputError) and done.error.status == 422
-        assert _pending(running, "people") == [("identify", "p1")]
+        assert _pending(running, "people") == []
+        assert _pending(running, "minimal") == [("suppress", "p1")]
     finally:
         running.close()
+
+
+def test_a_bug_in_the_erasure_fails_only_the_erasing_request(
+    two_connections: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The requests before it in its group commit are queued, and answered so."""
+
+    def buggy(*args: Any, **kwargs: Any) -> int:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(two_connections.queue, "drop_person", buggy)
+    done = two_connections.pipeline.submit_many(
+        [_request("updates", _batch("p2", plan="a")), _request("people", _batch("p1", erase=True))]
+    )
+    assert done[0].error is None and done[0].report.queued == 1
+    assert isinstance(done[1].error, QueueUnavailable) and "RuntimeError" in str(done[1].error)
 
 
 def test_a_replayed_erasure_erases_once_queued(
