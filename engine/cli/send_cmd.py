@@ -91,7 +91,8 @@ def send(
 
     Every chunk is committed to the durable queue together with the file position, so
     rerunning the same command after Ctrl-C or a crash resumes where it stopped:
-    nothing is skipped and nothing is queued twice; it says where it resumes. --restart
+    nothing is skipped and nothing is queued twice (but a chunk that erases a person,
+    queued again if the crash came before its erasure was made); it says where it resumes. --restart
     reads the files from the start again (dedup keys still apply). Malformed lines are
     reported and the rest is delivered. Exits 1 if any line, item or delivery failed,
     130 after Ctrl-C (with a partial summary; rerun to resume).
