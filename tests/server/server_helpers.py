@@ -17,6 +17,7 @@ import uvicorn
 
 from mapwire.contracts.queue import Queue
 from mapwire.runtime.config import Config, load_config
+from mapwire.runtime.process import Runtime
 from mapwire.server.app import create_app
 from mapwire.server.handling import ServerState
 
@@ -58,6 +59,19 @@ def write_config(
     path = folder / "mapwire.yaml"
     path.write_text(json.dumps(config, indent=2))
     return path
+
+
+def sink_runtime(folder: Path, flows: dict[str, str]) -> Runtime:
+    """A ``Runtime`` in ``folder`` with a connection per entry of ``flows`` (its name: the
+    mapping file's text, written beside the config), all to one Customer.io workspace and
+    delivered into the sink."""
+    connections = []
+    for name, text in flows.items():
+        (folder / f"{name}.yaml").write_text(text)
+        workspace = {"site_id": "s", "api_key": "k"}
+        flow = {"name": name, "flow": f"{name}.yaml", "destination": workspace}
+        connections.append(flow | {"transport": "sink:out"})
+    return Runtime(load_config(write_config(folder, connections)))
 
 
 def cio_destination(server: Any) -> dict[str, Any]:

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import write_config
+from server_helpers import sink_runtime
 
 from mapwire.contracts.errors import InputError, QueueUnavailable
-from mapwire.runtime.config import load_config
 from mapwire.runtime.pipeline import Pipeline
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import Part, Submission
@@ -28,14 +27,7 @@ MAPPING = (Path(__file__).parents[1] / "flow_files" / "erase_or_update.yaml").re
 @pytest.fixture
 def runtime(tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "erase.yaml").write_text(MAPPING)
-    flow = {
-        "name": "people",
-        "flow": "erase.yaml",
-        "destination": {"site_id": "s", "api_key": "k"},
-        "transport": "sink:out",
-    }
-    running = Runtime(load_config(write_config(tmp_path, [flow])))
+    running = sink_runtime(tmp_path, {"people": MAPPING})
     yield running
     running.close()
 
@@ -72,17 +64,7 @@ def two_connections(
 ) -> Iterator[Runtime]:
     """``people`` and ``updates``: two connections to one Customer.io workspace."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "erase.yaml").write_text(MAPPING)
-    flows = [
-        {
-            "name": name,
-            "flow": "erase.yaml",
-            "destination": {"site_id": "s", "api_key": "k"},
-            "transport": "sink:out",
-        }
-        for name in ("people", "updates")
-    ]
-    running = Runtime(load_config(write_config(tmp_path, flows)))
+    running = sink_runtime(tmp_path, {"people": MAPPING, "updates": MAPPING})
     yield running
     running.close()
 
@@ -366,15 +348,7 @@ def test_a_request_refused_after_its_erasure_was_queued_still_erases(
     in ``minimal`` will be sent, so the erasure is made: p1's update in ``people`` (the
     same workspace) is dropped rather than sent after it."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "erase.yaml").write_text(MAPPING)
-    (tmp_path / "minimal.yaml").write_text(ERASE_ONLY)
-    flows = [
-        {"name": name, "flow": flow, "destination": {"site_id": "s", "api_key": "k"}}
-        for name, flow in (("minimal", "minimal.yaml"), ("people", "erase.yaml"))
-    ]
-    running = Runtime(
-        load_config(write_config(tmp_path, [f | {"transport": "sink:out"} for f in flows]))
-    )
+    running = sink_runtime(tmp_path, {"minimal": ERASE_ONLY, "people": MAPPING})
     try:
         running.pipeline.submit(EVENTS, [_batch("p1", plan="a")], only="people")
         [done] = running.pipeline.submit_many(

@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_helpers import write_config
+from server_helpers import sink_runtime
 
 from mapwire.contracts.errors import InputError, QueueUnavailable, StoreUnavailable
 from mapwire.contracts.store import MemoryStore
-from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import Part, Submission
 
@@ -25,14 +24,7 @@ FLOW = (Path(__file__).parents[1] / "flow_files" / "keyed_update.yaml").read_tex
 @pytest.fixture
 def runtime(tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "keyed.yaml").write_text(FLOW)
-    flow = {
-        "name": "people",
-        "flow": "keyed.yaml",
-        "destination": {"site_id": "s", "api_key": "k"},
-        "transport": "sink:out",
-    }
-    running = Runtime(load_config(write_config(tmp_path, [flow])))
+    running = sink_runtime(tmp_path, {"people": FLOW})
     yield running
     running.close()
 
