@@ -233,22 +233,28 @@ def translating(method: Callable[..., Any]) -> Callable[..., Any]:
                 raise
             raise self.unavailable(f"Redis: {exc}") from exc
 
+    call.translates = True  # type: ignore[attr-defined]
     return call
 
 
 class RedisClient:
     """Base of ``RedisStore`` and ``RedisQueue``: one client, its key names and identity.
 
-    A subclass's public methods raise ``unavailable`` in place of Redis errors: the
-    queue's error here, ``RedisStore`` sets its own.
+    A subclass's public methods, its own and those its mixins bring, raise ``unavailable``
+    in place of Redis errors: the queue's error here, ``RedisStore`` sets its own.
     """
 
     unavailable: type[QueueUnavailable | StoreUnavailable] = QueueUnavailable
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for name, member in list(vars(cls).items()):
-            if inspect.isfunction(member) and not name.startswith("_"):
+        for name in dir(cls):
+            member = inspect.getattr_static(cls, name)
+            if (
+                not name.startswith("_")
+                and inspect.isfunction(member)
+                and not getattr(member, "translates", False)
+            ):
                 setattr(cls, name, translating(member))
 
     def __init__(self, url: str, prefix: str, options: dict[str, Any] | None) -> None:

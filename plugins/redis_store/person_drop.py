@@ -20,7 +20,6 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from .connection import translating
 from .entries import EntryId, by_connection
 from .queue_index import GROUP, PREAMBLE, WAITING
 
@@ -91,7 +90,6 @@ class PersonDrop:
     _drop_script: Any = None
     _drop_erased_script: Any = None
 
-    @translating  # a mixin: ``RedisClient`` translates only its subclass's own methods
     def drop_person(self, connection: str, order_key: str, keep: Collection[str] = ()) -> int:
         """Delete the entries of ``order_key`` no live worker holds and mark the others,
         but those whose action is in ``keep``; returns how many were deleted."""
@@ -106,7 +104,6 @@ class PersonDrop:
         dropped = int(self._drop_script(keys=keys, args=args, client=client))
         return dropped + self._drop_dead_letters(client, connection, order_key, keep)
 
-    @translating
     def drop_erased(self, ids: Sequence[Any]) -> list[Any]:
         """Of the claimed entries ``ids``, delete those marked since they were claimed
         (their person erased); returns their ids."""

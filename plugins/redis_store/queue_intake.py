@@ -22,17 +22,15 @@ from mapwire import (
     undo_seen_on_failure,
 )
 
-from .connection import translating
 from .entries import encode
 from .queue_scripts import GROUP
 from .store import RedisStore, expiry_args
 
 
 class QueueIntake(EnqueueByGroups):
-    """``enqueue_groups`` of ``RedisQueue`` (Redis errors raised as its ``unavailable``, as
-    ``RedisClient`` does for the methods of its subclasses), and ``enqueue``: one group."""
+    """``enqueue_groups`` of ``RedisQueue`` (``RedisClient`` raises its Redis errors as
+    ``unavailable``), and ``enqueue``: one group."""
 
-    @translating
     def enqueue_groups(
         self,
         connection: str,
