@@ -64,6 +64,6 @@ class PendingAcks:
     async def flush(self) -> None:
         """Acknowledge the ids waiting (in the worker thread); they are forgotten only once
         the queue took the acknowledgement."""
-        if self.ids:
-            await asyncio.to_thread(acknowledge, self.queue, list(self.ids))
+        for write in self.writes():
+            await asyncio.to_thread(write)
             self.written()

@@ -50,7 +50,6 @@ from .intake_check import failures_of, held_back
 from .metrics import Metrics
 from .safe_enqueue import enqueue_storable, not_queued
 from .submissions import (
-    UNSTORABLE,
     ConnectionReport,
     IntakeReport,
     Mapped,
@@ -62,6 +61,7 @@ from .submissions import (
     groups_of,
     runs_of,
     skips_of,
+    unstorable,
 )
 
 DEPTH_CACHE_SECONDS = 1.0
@@ -243,7 +243,7 @@ class Pipeline:
             except Unavailable as exc:
                 work.done.error = exc
             except (TypeError, ValueError):  # the queue cannot store the source document
-                work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
+                work.done.error = unstorable()
 
     def _enqueue(self, conn: Connection, works: Sequence[Work]) -> None:
         """Queue the connection's actions: in runs of requests, one transaction each
@@ -264,8 +264,9 @@ class Pipeline:
         progress = run[0].submission.progress if len(run) == 1 else None
         work = run[0]  # a request that erases is queued alone (``Work.alone``)
         erases = conn.name in work.erasing
+        erase_after = erases and not self.erase_first  # else its queue would drop the erasure
         try:
-            if erases and self.erase_first:  # its queue would drop the erasure itself
+            if erases and self.erase_first:
                 self.erase(conn, (a for g in groups for a in g))
             stored = enqueue_storable(
                 self.queue,
@@ -273,17 +274,17 @@ class Pipeline:
                 groups,
                 dedup=self.store,
                 dedup_ttl=conn.dedup_ttl,
-                progress=None if erases and not self.erase_first else progress,  # once erased
+                progress=None if erase_after else progress,  # recorded once erased
             )
         except Unavailable as exc:
             for work in run:
                 work.done.error = exc
             return 0
         credit(conn.name, run, owners, groups, stored)
-        if erases and not self.erase_first and work.done.error is None:
-            left_out = set(stored.refused)  # erased once queued in all of its connections
+        if erase_after and work.done.error is None:  # erased once queued in all of them
+            left_out = set(stored.refused)
             kept = [a for i, g in enumerate(groups) if i not in left_out for a in g]
-            work.queued_erasures.append((conn, kept, progress))
+            work.queued_erasures.append((conn, kept))
         return stored.total.queued
 
     def _erase_queued(self, work: Work) -> None:
@@ -292,11 +293,12 @@ class Pipeline:
         sent all the same, so it is made), then, queued everywhere, its progress marks. Not
         erased (the store failed, a bug), it alone is answered with that failure, and its
         client sends it again."""
+        progress = work.submission.progress
         try:
-            for conn, actions, _ in work.queued_erasures:
+            for conn, actions in work.queued_erasures:
                 self.erase(conn, actions)
-            for conn, _, progress in work.queued_erasures:
-                if progress is not None and work.done.error is None:  # ``send`` goes past it
+            if progress is not None and work.done.error is None:  # ``send`` goes past it
+                for conn, _ in work.queued_erasures:
                     self.queue.enqueue(conn.name, [], progress=progress)
         except Exception as exc:
             work.done.error = work.done.error or not_queued(exc)
@@ -309,10 +311,10 @@ class Pipeline:
         found = erasure.erasing(actions, destination)
         if not found:
             return Erased()
-        peers = self._accounts.get(conn.name) or erasure.same_account(
-            self.config, conn, self.destinations
-        )
-        self._accounts[conn.name] = peers
+        peers = self._accounts.get(conn.name)
+        if peers is None:
+            peers = erasure.same_account(self.config, conn, self.destinations)
+            self._accounts[conn.name] = peers
         return erasure.erase_people(self.queue, self.store, peers, found, destination)
 
     def map_each(

@@ -17,6 +17,11 @@ from .safe_enqueue import Stored
 UNSTORABLE = "the mapped actions could not be stored"
 
 
+def unstorable() -> InputError:
+    """The refusal (422) of a request whose actions the queue cannot store."""
+    return InputError(UNSTORABLE, status=422, code="unprocessable")
+
+
 @dataclass
 class ConnectionReport:
     """What one submit did for one connection."""
@@ -111,11 +116,9 @@ class Work:
     #: the connections in which one of its actions erases its person or forgets state,
     #: found once when it was mapped: in the others there is nothing to erase
     erasing: Collection[str] = ()
-    #: per connection it erases in, once queued there: its stored actions, and the
-    #: progress mark recorded once they erased (``Pipeline._erase_queued``)
-    queued_erasures: list[tuple[Connection, list[Action], tuple[str, str] | None]] = field(
-        default_factory=list
-    )
+    #: per connection it erases in, once queued there: its stored actions, erased once it
+    #: went to every connection (``Pipeline._erase_queued``)
+    queued_erasures: list[tuple[Connection, list[Action]]] = field(default_factory=list)
 
     def alone(self, connection: str, keyed_apart: bool) -> bool:
         """Whether its actions go in a transaction of their own: with a progress mark; when
@@ -184,7 +187,7 @@ def credit(
         part = work.part(connection)
         if document is None:
             part.refused = list(range(len(work.groups[connection])))
-            work.done.error = InputError(UNSTORABLE, status=422, code="unprocessable")
+            work.done.error = unstorable()
         else:
             part.refused.append(document)
     if stored.each is not None:  # the queue said what each group queued
