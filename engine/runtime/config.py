@@ -104,8 +104,9 @@ class ServerOptions:
     deliverers: int = 0
     """Delivery processes (0: each intake process delivers too)."""
     http: str = "auto"
-    """The HTTP parser: ``httptools`` (C, installed with mapwire where it builds), ``h11``
-    (pure Python), or ``auto`` (httptools when importable)."""
+    """The HTTP parser: ``httptools`` (C, installed with mapwire where it builds, under
+    mapwire's own HTTP/1.1 protocol, ``server/http_protocol.py``), ``h11`` (pure Python,
+    uvicorn's protocol), or ``auto`` (httptools when importable)."""
     loop: str = "auto"
     """The event loop: ``uvloop`` (installed with mapwire on POSIX), ``asyncio``, or
     ``auto`` (uvloop when importable)."""

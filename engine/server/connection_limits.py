@@ -1,30 +1,21 @@
 """Connections that never finish their request headers are closed after a deadline.
 
-uvicorn closes idle keep-alive connections (``timeout_keep_alive``) and answers 503 past
-``limit_concurrency``, but waits without limit for the headers of a request that has
-started to arrive (or for the first byte of a new connection). ``guarded_protocol`` wraps
-uvicorn's HTTP protocol (httptools when installed, else h11) so that every request must
-have sent all its headers within ``header_timeout`` seconds of its first byte (of the
-connection being opened, for the first request); otherwise the server answers 408 and
-closes the connection. Slow bodies are bounded separately, where the body is read.
+Every request must have sent all its headers within ``header_timeout`` seconds of its
+first byte (of the connection being opened, for the first request); otherwise the server
+answers 408 and closes the connection. uvicorn closes idle keep-alive connections
+(``timeout_keep_alive``) and answers 503 past ``limit_concurrency``, but waits without limit
+for headers. ``guarded_protocol`` picks the protocol that keeps the deadline: mapwire's own
+over httptools (``http_protocol``), or uvicorn's pure-Python h11 one with
+``HeaderDeadline`` mixed in. Slow bodies are bounded separately, where the body is read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from typing import Any
 
-from uvicorn.protocols.http.auto import AutoHTTPProtocol
-
-TIMEOUT_ANSWER = (
-    b"HTTP/1.1 408 Request Timeout\r\n"
-    b"Content-Type: application/json\r\n"
-    b"Connection: close\r\n"
-    b"Content-Length: %d\r\n\r\n%s"
-)
-TIMEOUT_BODY = (
-    b'{"error":{"code":"header_timeout","message":"the request headers were not received in time"}}'
-)
+from .http_exchange import TIMEOUT_ANSWER, TIMEOUT_BODY
 
 
 class HeaderDeadline(asyncio.Protocol):
@@ -79,20 +70,17 @@ class HeaderDeadline(asyncio.Protocol):
 
 
 def guarded_protocol(header_timeout: float, http: str = "auto") -> type[asyncio.Protocol]:
-    """uvicorn's HTTP protocol (``http``: ``httptools``, ``h11`` or ``auto``, httptools when
-    importable) with a ``header_timeout`` deadline on request headers."""
-    base: type[asyncio.Protocol]
-    if http == "h11":
-        from uvicorn.protocols.http.h11_impl import H11Protocol
+    """The HTTP protocol for ``http`` (``httptools``, ``h11`` or ``auto``: httptools when
+    importable) with a ``header_timeout`` deadline on request headers: mapwire's own over
+    httptools (``http_protocol``, which keeps the deadline itself), else uvicorn's h11 one
+    with ``HeaderDeadline``."""
+    if http == "httptools" or (http == "auto" and importlib.util.find_spec("httptools")):
+        from .http_protocol import HttpProtocol
 
-        base = H11Protocol
-    elif http == "httptools":
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        return type("TimedHTTPProtocol", (HttpProtocol,), {"header_timeout": header_timeout})
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
-        base = HttpToolsProtocol
-    else:
-        base = AutoHTTPProtocol
     protocol: type[asyncio.Protocol] = type(
-        "GuardedHTTPProtocol", (HeaderDeadline, base), {"header_timeout": header_timeout}
+        "GuardedHTTPProtocol", (HeaderDeadline, H11Protocol), {"header_timeout": header_timeout}
     )
     return protocol

@@ -16,9 +16,10 @@ import httpx
 import uvicorn
 
 from mapwire.contracts.queue import Queue
-from mapwire.runtime.config import Config, load_config
+from mapwire.runtime.config import Config, ServerOptions, load_config
 from mapwire.runtime.process import Runtime
 from mapwire.server.app import create_app
+from mapwire.server.connection_limits import guarded_protocol
 from mapwire.server.handling import ServerState
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -168,6 +169,9 @@ class RunningServer:
                 access_log=False,
                 lifespan="on",
                 timeout_graceful_shutdown=5,
+                # The HTTP protocol ``serve`` runs (with its default header deadline).
+                http=guarded_protocol(ServerOptions().header_timeout_seconds),
+                proxy_headers=False,
             )
         )
         self._thread = threading.Thread(

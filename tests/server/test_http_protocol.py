@@ -1,0 +1,404 @@
+"""The receiver's own HTTP/1.1 protocol (``http_protocol``), served by uvicorn on loopback
+to small ASGI apps and spoken to over raw sockets: keep-alive, pipelining, bodies in pieces
+and in chunks, ``Expect: 100-continue``, ``HEAD``, the refusals (400, 431, 408, 500, 503),
+the keep-alive deadline, disconnects and the graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+import uvicorn
+
+from mapwire.server.connection_limits import guarded_protocol
+from mapwire.server.http_exchange import HIGH_WATER
+from mapwire.server.http_protocol import MAX_HEAD_BYTES, HttpProtocol
+
+App = Callable[..., Any]
+#: What was received after an answer, by socket, for the next ``read_answer``.
+_UNREAD: dict[int, bytes] = {}
+
+
+async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers what it was asked, as JSON: method, path, query, headers, the body's size
+    and the number of body messages it took."""
+    if scope["type"] != "http":
+        return
+    body, messages = b"", 0
+    while True:
+        message = await receive()
+        messages += 1
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    answer = json.dumps(
+        {
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode(),
+            "version": scope["http_version"],
+            "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+            "size": len(body),
+            "body": body[:64].decode("latin-1"),
+            "messages": messages,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(answer)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer})
+
+
+@contextmanager
+def serving(
+    app: App, *, header_timeout: float = 10.0, keep_alive: int = 5, limit: int | None = None
+) -> Iterator[tuple[int, uvicorn.Server]]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            http=guarded_protocol(header_timeout, "httptools"),
+            loop="auto",  # uvloop, as serve runs
+            timeout_keep_alive=keep_alive,
+            timeout_graceful_shutdown=5,
+            limit_concurrency=limit,
+        )
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield sock.getsockname()[1], server
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+
+def connect(port: int) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    _UNREAD.pop(sock.fileno(), None)
+    return sock
+
+
+def read_answer(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One answer: status, headers (lower-case names), body (by length or chunks); what
+    came after it on the socket is kept for the next call."""
+    data = _UNREAD.pop(sock.fileno(), b"")
+
+    def more() -> bytes:
+        received = sock.recv(65536)
+        if not received:
+            raise ConnectionError(f"closed after {data!r}")
+        return received
+
+    while b"\r\n\r\n" not in data:
+        data += more()
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = b""
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(rest) < length:
+            rest += more()
+        body, rest = rest[:length], rest[length:]
+    elif headers.get("transfer-encoding") == "chunked":
+        while True:
+            while b"\r\n" not in rest:
+                rest += more()
+            size_text, _, rest = rest.partition(b"\r\n")
+            size = int(size_text, 16)
+            while len(rest) < size + 2:
+                rest += more()
+            body, rest = body + rest[:size], rest[size + 2 :]
+            if size == 0:
+                break
+    if rest:
+        _UNREAD[sock.fileno()] = rest
+    return status, headers, body
+
+
+def closed(sock: socket.socket, within: float = 5.0) -> bool:
+    """Whether the server closes the connection within ``within`` seconds."""
+    sock.settimeout(within)
+    try:
+        while sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+    return True
+
+
+def post(path: str, body: bytes, extra: str = "") -> bytes:
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
+        + body
+    )
+
+
+def test_auto_and_httptools_pick_it_and_h11_stays_uvicorns() -> None:
+    for http in ("auto", "httptools"):
+        chosen = guarded_protocol(2.5, http)
+        assert issubclass(chosen, HttpProtocol)
+        assert chosen.header_timeout == 2.5  # type: ignore[attr-defined]
+    assert not issubclass(guarded_protocol(2.5, "h11"), HttpProtocol)
+
+
+def test_requests_on_one_connection_are_answered_in_turn() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        for n in range(3):
+            sock.sendall(post(f"/a%20b?n={n}", b'{"n":%d}' % n, "X-Trail: v \t\r\n"))
+            status, headers, body = read_answer(sock)
+            seen = json.loads(body)
+            assert status == 200 and "date" in headers and "connection" not in headers
+            assert seen["path"] == "/a b" and seen["query"] == f"n={n}"
+            assert seen["body"] == f'{{"n":{n}}}' and seen["messages"] == 1
+            assert seen["headers"]["x-trail"] == "v"  # trailing whitespace is not the value's
+
+
+def test_pipelined_requests_are_answered_in_order() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"".join(post(f"/{n}", b"x" * n) for n in range(1, 6)))
+        for n in range(1, 6):
+            status, _, body = read_answer(sock)
+            assert status == 200 and json.loads(body)["path"] == f"/{n}"
+            assert json.loads(body)["size"] == n
+
+
+def test_a_body_in_pieces_and_one_past_the_high_water_mark_arrive_whole() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nhello")
+        time.sleep(0.2)
+        sock.sendall(b"world")
+        _, _, body = read_answer(sock)
+        assert json.loads(body)["body"] == "helloworld"
+        big = b"y" * (HIGH_WATER * 8 + 17)
+        sock.sendall(post("/big", big))
+        _, _, body = read_answer(sock)
+        assert json.loads(body)["size"] == len(big)
+
+
+def test_a_chunked_request_body_is_read() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+        )
+        _, _, body = read_answer(sock)
+        assert json.loads(body)["body"] == "hello world"
+
+
+def test_expect_100_continue_is_answered_when_the_body_is_asked_for() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST /e HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"
+        )
+        interim = sock.recv(65536)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"body")
+        status, _, body = read_answer(sock)
+        assert status == 200 and json.loads(body)["body"] == "body"
+
+
+def test_head_answers_carry_headers_and_no_body() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"HEAD /h HTTP/1.1\r\nHost: t\r\n\r\n" + post("/after", b"1"))
+        data = b""
+        while data.count(b"\r\n\r\n") < 2 or not data.endswith(b"}"):
+            data += sock.recv(65536)
+        first, _, second = data.partition(b"\r\n\r\n")
+        assert first.startswith(b"HTTP/1.1 200") and b"content-length: " in first
+        assert second.startswith(b"HTTP/1.1 200")  # nothing of a body between the two
+
+
+async def unsized(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An answer in two parts without a length: sent in chunks."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"one,", "more_body": True})
+    await send({"type": "http.response.body", "body": b"two"})
+
+
+def test_an_answer_without_a_length_is_sent_in_chunks() -> None:
+    with serving(unsized) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        status, headers, body = read_answer(sock)
+        assert status == 200 and headers["transfer-encoding"] == "chunked"
+        assert body == b"one,two"
+
+
+def test_http_1_0_closes_after_its_answer() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+        status, headers, body = read_answer(sock)
+        assert status == 200 and headers["connection"] == "close"
+        assert json.loads(body)["version"] == "1.0"
+        assert closed(sock)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_a_request_the_parser_refuses_is_400_and_closed(garbage: bytes) -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(garbage)
+        status, headers, _ = read_answer(sock)
+        assert status == 400 and headers["connection"] == "close"
+        assert closed(sock)
+
+
+def test_a_head_past_the_limit_is_431_and_closed() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n")
+        filler = b"X-Fill: " + b"f" * 1000 + b"\r\n"
+        try:
+            for _ in range(MAX_HEAD_BYTES // len(filler) + 2):
+                sock.sendall(filler)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, _, _ = read_answer(sock)
+        assert status == 431
+        assert closed(sock)
+
+
+def test_headers_that_never_finish_are_408_and_an_idle_connection_is_closed() -> None:
+    with serving(echo, header_timeout=0.5, keep_alive=1) as (port, _):
+        with connect(port) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Ty")
+            started = time.monotonic()
+            status, _, body = read_answer(sock)
+            assert status == 408 and b"header_timeout" in body
+            assert 0.4 < time.monotonic() - started < 5 and closed(sock)
+        with connect(port) as sock:  # no byte at all: the first request's deadline
+            assert closed(sock, within=5)
+        with connect(port) as sock:  # answered, then idle: closed after the keep-alive time
+            sock.sendall(post("/", b"1"))
+            read_answer(sock)
+            started = time.monotonic()
+            assert closed(sock, within=5) and 0.8 < time.monotonic() - started < 4
+
+
+def test_a_connection_kept_busy_is_not_closed_by_the_deadlines() -> None:
+    with serving(echo, header_timeout=0.5, keep_alive=1) as (port, _), connect(port) as sock:
+        ended = time.monotonic() + 2.5
+        while time.monotonic() < ended:
+            sock.sendall(post("/", b"1"))
+            assert read_answer(sock)[0] == 200
+            time.sleep(0.3)
+
+
+async def failing(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["path"] == "/raise":
+        raise ValueError("secret-value-never-logged")
+    if scope["path"] == "/midway":
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"10")]}
+        )
+        raise ValueError("secret-value-never-logged")
+    if scope["path"] == "/bad-header":
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x", b"a\r\nb")]})
+    # "/silent": returns without answering
+
+
+@pytest.mark.parametrize("path", ["/raise", "/silent", "/bad-header"])
+def test_an_app_that_fails_before_answering_is_500_and_closed(
+    path: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serving(failing) as (port, _), connect(port) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        status, headers, body = read_answer(sock)
+        assert status == 500 and body == b"Internal Server Error"
+        assert headers["connection"] == "close" and closed(sock)
+    assert "secret-value-never-logged" not in capsys.readouterr().err
+
+
+def test_an_app_that_fails_mid_answer_has_its_connection_closed() -> None:
+    with serving(failing) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET /midway HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert closed(sock)
+
+
+def test_a_client_gone_mid_body_is_a_disconnect_to_the_app() -> None:
+    seen: list[dict[str, Any]] = []
+    gone = threading.Event()
+
+    async def reader(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            seen.append(message)
+            if message["type"] == "http.disconnect" or not message.get("more_body"):
+                gone.set()
+                return
+
+    with serving(reader) as (port, _):
+        with connect(port) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\npart")
+            time.sleep(0.2)
+        assert gone.wait(5)
+    assert seen[-1] == {"type": "http.disconnect"}
+    assert b"".join(m.get("body", b"") for m in seen) == b"part"
+
+
+def test_past_the_concurrency_limit_new_requests_are_503() -> None:
+    release = asyncio.Event()
+
+    async def held(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.wait_for(release.wait(), 5)
+        await echo(scope, receive, send)
+
+    with serving(held, limit=1) as (port, _), connect(port) as first, connect(port) as second:
+        first.sendall(post("/", b"1"))
+        time.sleep(0.2)
+        second.sendall(post("/", b"2"))
+        status, headers, _ = read_answer(second)
+        assert status == 503 and headers["connection"] == "close"
+
+
+def test_shutdown_lets_the_request_in_flight_finish_then_closes() -> None:
+    entered = threading.Event()
+
+    async def slow(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        entered.set()
+        await asyncio.sleep(0.5)
+        await echo(scope, receive, send)
+
+    with serving(slow) as (port, server), connect(port) as busy, connect(port) as idle:
+        busy.sendall(post("/", b"1"))
+        assert entered.wait(5)
+        server.should_exit = True
+        status, headers, _ = read_answer(busy)
+        assert status == 200 and headers["connection"] == "close"
+        assert closed(busy) and closed(idle)
