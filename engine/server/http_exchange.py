@@ -97,7 +97,7 @@ class Exchange:
         "scope",
         "started",
         "task",
-        "waiter",
+        "waiters",
     )
 
     def __init__(
@@ -113,7 +113,9 @@ class Exchange:
         self.complete = False
         self.ended = False
         self.disconnected = False
-        self.waiter: asyncio.Future[None] | None = None
+        #: the ``receive`` calls waiting for more (an app may have two: its reader and a
+        #: watch for the client leaving)
+        self.waiters: list[asyncio.Future[None]] = []
         self.head: bytes | None = None
         self.started = False
         self.done = False
@@ -140,11 +142,11 @@ class Exchange:
         self._wake()
 
     def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        if self.waiters:
+            waiters, self.waiters = self.waiters, []
+            for waiter in waiters:
+                if not waiter.done():  # a receive cancelled meanwhile
+                    waiter.set_result(None)
 
     async def receive(self) -> dict[str, Any]:
         protocol = self.protocol
@@ -156,8 +158,9 @@ class Exchange:
             self.disconnected or self.done or self.chunks or (self.complete and not self.ended)
         ):
             protocol.resume_reading()
-            self.waiter = protocol.loop.create_future()
-            await self.waiter
+            waiter = protocol.loop.create_future()
+            self.waiters.append(waiter)
+            await waiter
         if self.disconnected or self.done:
             return {"type": "http.disconnect"}
         chunks = self.chunks
@@ -183,6 +186,9 @@ class Exchange:
             self.head = self._head(message["status"], message.get("headers", ()))
             self.started = True
             self.expect_continue = False
+            if self.chunked:  # a streamed answer: its client sees the head at once
+                protocol.transport.write(self.head)
+                self.head = None
             return
         if self.done or kind != "http.response.body":
             raise RuntimeError(f"unexpected ASGI message {kind!r}")
@@ -210,9 +216,18 @@ class Exchange:
             self._wake()
             protocol.answered(self)
 
+    @property
+    def unwritten(self) -> bool:
+        """Nothing of the answer is written yet (a sized answer's head waits for its body)."""
+        return not self.started or self.head is not None
+
     def _head(self, status: int, headers: Any) -> bytes:
-        """The status line and headers (the server's ``Date`` first), checked."""
+        """The status line and headers (the server's ``Date`` first), checked. An answer to
+        ``Expect: 100-continue`` given without reading the body closes the connection:
+        the client may send that body or the next request, and which cannot be told."""
         protocol = self.protocol
+        if self.expect_continue and not self.complete:
+            self.keep_alive = False
         head = [STATUS_LINES.get(status) or _status_line(status)]
         for name, value in protocol.server_state.default_headers:  # the server's own
             head += (name, b": ", value, b"\r\n")
@@ -261,7 +276,7 @@ class Exchange:
         transport = self.protocol.transport
         if transport is None or transport.is_closing() or self.done:
             return
-        if not self.started:
+        if self.unwritten:
             transport.write(SERVER_ERROR)
         transport.close()
         self.done = True

@@ -402,3 +402,145 @@ def test_shutdown_lets_the_request_in_flight_finish_then_closes() -> None:
         status, headers, _ = read_answer(busy)
         assert status == 200 and headers["connection"] == "close"
         assert closed(busy) and closed(idle)
+
+
+def test_one_endless_header_line_is_431_too() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nX-Endless: ")
+        try:
+            for _ in range(MAX_HEAD_BYTES // 4096 + 8):
+                sock.sendall(b"v" * 4096)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert read_answer(sock)[0] == 431
+
+
+def test_a_pipelined_flood_is_parsed_no_faster_than_it_is_answered() -> None:
+    """Requests wait parsed only from the read that held them: reading stays paused while
+    any waits, however fast the answers go."""
+    deepest = [0]
+    servers: list[uvicorn.Server] = []
+
+    async def watched(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        waiting = [len(c.pending) for c in servers[0].server_state.connections]
+        deepest[0] = max([deepest[0], *waiting])
+        await echo(scope, receive, send)
+
+    requests = 60_000
+    flood = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * requests
+    with serving(watched) as (port, server), connect(port) as sock:
+        servers.append(server)
+        sender = threading.Thread(target=sock.sendall, args=(flood,))
+        sender.start()
+        for _ in range(requests):
+            assert read_answer(sock)[0] == 200
+        sender.join()
+    assert 0 < deepest[0] < requests // 3  # one read's worth, not the whole flood
+
+
+def test_every_receive_waiting_is_woken() -> None:
+    """Two watches for the client leaving, started after the body was read, both end when
+    the answer is complete."""
+    seen: list[str] = []
+
+    async def watching_twice(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert (await receive())["type"] == "http.request"
+        watches = [asyncio.ensure_future(receive()) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        await refuses_at_once(scope, receive, send)
+        for watch in watches:
+            seen.append((await asyncio.wait_for(watch, 2))["type"])
+
+    with serving(watching_twice) as (port, _), connect(port) as sock:
+        sock.sendall(post("/", b"body"))
+        assert read_answer(sock)[0] == 413
+        deadline = time.monotonic() + 5
+        while len(seen) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert seen == ["http.disconnect", "http.disconnect"]
+
+
+async def refuses_at_once(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Answers 413 without reading the body (as intake does past its limit)."""
+    await send(
+        {"type": "http.response.start", "status": 413, "headers": [(b"content-length", b"0")]}
+    )
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_a_body_still_arriving_after_an_early_answer_is_not_idleness() -> None:
+    with serving(refuses_at_once, keep_alive=1) as (port, _), connect(port) as sock:
+        total = 600_000
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {total}\r\n\r\n".encode())
+        for _ in range(20):  # over about 2 s: longer than the keep-alive time
+            sock.sendall(b"z" * (total // 20))
+            time.sleep(0.1)
+        assert read_answer(sock)[0] == 413
+        sock.sendall(post("/", b"next"))
+        assert read_answer(sock)[0] == 413
+
+
+async def fails_after_its_head(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    headers = [(b"content-length", b"3")] if scope["path"] != "/stream" else []
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    if scope["path"] == "/too-long":
+        await send({"type": "http.response.body", "body": b"four"})
+    if scope["path"] == "/stream":
+        await asyncio.sleep(0.5)
+        await send({"type": "http.response.body", "body": b"late"})
+        return
+    raise ValueError("secret-value-never-logged")
+
+
+@pytest.mark.parametrize("path", ["/fail", "/too-long"])
+def test_a_failure_before_any_byte_is_written_is_still_500(path: str) -> None:
+    with serving(fails_after_its_head) as (port, _), connect(port) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+        assert read_answer(sock)[0] == 500 and closed(sock)
+
+
+def test_a_streamed_answer_shows_its_head_at_once() -> None:
+    with serving(fails_after_its_head) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.settimeout(0.3)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    ],
+    ids=["bad-chunk-size", "unknown-coding"],
+)
+def test_a_broken_body_of_the_request_being_answered_is_400(request_: bytes) -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(request_)
+        status, headers, _ = read_answer(sock)
+        assert status == 400 and headers["connection"] == "close" and closed(sock)
+
+
+def test_an_early_answer_to_expect_100_continue_closes() -> None:
+    with serving(refuses_at_once) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\nExpect: 100-continue\r\n\r\n"
+        )
+        status, headers, _ = read_answer(sock)
+        assert status == 413 and headers["connection"] == "close" and closed(sock)
+
+
+def test_trailer_fields_are_not_request_headers() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nhi\r\n0\r\nAuthorization: Bearer smuggled\r\n\r\n"
+        )
+        seen = json.loads(read_answer(sock)[2])
+        assert seen["body"] == "hi" and "authorization" not in seen["headers"]
+
+
+def test_an_absolute_target_without_a_path_is_the_root() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(b"GET http://t HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert json.loads(read_answer(sock)[2])["path"] == "/"
