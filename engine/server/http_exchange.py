@@ -13,10 +13,14 @@ the exchange needs of its connection is ``Connection``: nothing else of it is us
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import logging
 import re
 from typing import Any, Protocol
+from urllib.parse import unquote
+
+import httptools
 
 from .logs import log_event
 
@@ -93,6 +97,7 @@ class Exchange:
         "head",
         "keep_alive",
         "protocol",
+        "raw_left",
         "remaining",
         "scope",
         "started",
@@ -122,6 +127,7 @@ class Exchange:
         self.chunked: bool | None = None
         self.remaining = 0
         self.task: asyncio.Task[None] | None = None
+        self.raw_left = 0
 
     # -- the request ----------------------------------------------------------------------
     def take(self, body: bytes) -> None:
@@ -132,6 +138,21 @@ class Exchange:
         if self.buffered > HIGH_WATER:
             self.protocol.pause_reading()
         self._wake()
+
+    def expect_raw(self, length: int) -> None:
+        """The parser skipped this body (an upgrade was asked for): its ``length`` bytes
+        come through ``take_raw``."""
+        self.complete = False  # the parser called it complete; the app has not run yet
+        self.raw_left = length
+
+    def take_raw(self, data: bytes) -> bool:
+        """The next bytes of a raw body; True once it is whole (the rest is not read)."""
+        if self.raw_left:
+            self.take(data[: self.raw_left])
+            self.raw_left = max(0, self.raw_left - len(data))
+        if not self.raw_left:
+            self.finish_body()
+        return not self.raw_left
 
     def finish_body(self) -> None:
         self.complete = True
@@ -160,7 +181,12 @@ class Exchange:
             protocol.resume_reading()
             waiter = protocol.loop.create_future()
             self.waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except BaseException:  # cancelled (a watch for the client leaving, given up)
+                with contextlib.suppress(ValueError):
+                    self.waiters.remove(waiter)
+                raise
         if self.disconnected or self.done:
             return {"type": "http.disconnect"}
         chunks = self.chunks
@@ -297,3 +323,43 @@ async def unavailable(scope: Any, receive: Any, send: Any) -> None:
         }
     )
     await send({"type": "http.response.body", "body": b"Service Unavailable"})
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    """A request's ``Content-Length`` (-1 when it is chunked instead), None if neither."""
+    names = [name for name, _ in headers]
+    if b"transfer-encoding" in names:
+        return -1
+    for name, value in headers:
+        if name == b"content-length" and value.isdigit():
+            return int(value)
+    return None
+
+
+def request_scope(
+    connection: Any, version: str, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]]
+) -> dict[str, Any]:
+    """The ASGI scope of a request to ``connection`` (its addresses, scheme and lifespan
+    state); a target that is no URL, or not ASCII, is the parser's error (400)."""
+    try:
+        parsed = httptools.parse_url(url)
+        raw_path = parsed.path or b"/"  # absolute form without a path: its root
+        path = raw_path.decode("ascii")
+        method_name = method.decode("ascii")
+    except (httptools.HttpParserInvalidURLError, UnicodeDecodeError) as exc:
+        raise httptools.HttpParserError("invalid request target") from exc
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": version,
+        "server": connection.server,
+        "client": connection.client,
+        "scheme": connection.scheme,
+        "method": method_name,
+        "root_path": "",
+        "path": unquote(path) if "%" in path else path,
+        "raw_path": raw_path,
+        "query_string": parsed.query or b"",
+        "headers": headers,
+        "state": connection.app_state.copy(),
+    }

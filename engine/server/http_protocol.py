@@ -11,17 +11,14 @@ a sized answer's head and body written together. It is an ordinary ASGI server t
   ``Expect: 100-continue`` answered when the body is first asked for (an answer given
   without asking closes the connection); a chunked body's trailer fields are dropped,
   never taken for headers;
-* pipelined requests answered in order, one at a time, reading paused while any waits
-  parsed (so a flood is parsed no faster than it is answered);
+* pipelined requests answered in order, one at a time, at most ``MAX_WAITING`` parsed
+  ahead (a flood is parsed no faster than it is answered);
 * a request line and headers over ``MAX_HEAD_BYTES`` (counted as they arrive, one endless
   line included) answered 431, a request the parser refuses (its body too, while the app
   answers it, unless the app's answer has begun) answered 400, and the connection
   closed; past ``limit_concurrency`` 503;
-* one timer per connection, for both deadlines: the headers of a request must all arrive
-  within ``header_timeout`` seconds of its first byte (of the connection's opening, for
-  the first request), else 408 and close; an idle keep-alive connection is closed after
-  ``timeout_keep_alive`` seconds (the rest of a body answered early still arriving is
-  not idleness);
+* the header and keep-alive deadlines on one timer (``http_deadlines``); the rest of a
+  body answered early is discarded for ``header_timeout`` seconds, not counted as idle;
 * an app that fails before any byte of its answer is written is answered 500 (logged as
   its type and frames, never its message), one that fails mid-answer has its connection
   closed.
@@ -37,29 +34,34 @@ import contextlib
 import logging
 from collections import deque
 from typing import Any, cast
-from urllib.parse import unquote
 
 import httptools
 
+from .http_deadlines import Deadlines
 from .http_exchange import (
     BAD_REQUEST,
     HEAD_TOO_LARGE,
-    TIMEOUT_ANSWER,
-    TIMEOUT_BODY,
     Exchange,
+    declared_length,
+    request_scope,
     unavailable,
 )
 from .logs import log_event
 
 #: The request line and headers of one request, at most (431 past it).
 MAX_HEAD_BYTES = 64 * 1024
+#: Pipelined requests parsed and waiting their turn: no more is fed to the parser until
+#: fewer wait (it may go past by the requests of one ``SLICE``).
+MAX_WAITING = 64
+#: What is read is fed to the parser this many bytes at a time (one piece when no more).
+SLICE = 4096
 
 
 class _HeadTooLarge(Exception):
     """Raised in a parser callback: the request line and headers passed ``MAX_HEAD_BYTES``."""
 
 
-class HttpProtocol(asyncio.Protocol):
+class HttpProtocol(Deadlines, asyncio.Protocol):
     """One client connection (uvicorn makes one per connection, with its ``config``)."""
 
     #: Seconds from a request's first byte to its last header; ``guarded_protocol`` sets it.
@@ -108,6 +110,16 @@ class HttpProtocol(asyncio.Protocol):
         self.timer_due = 0.0
         self.read_paused = False
         self.writable: asyncio.Future[None] | None = None
+        #: no more is read (``_halt``); ``refusal``: written once those before are answered
+        self.halted = False
+        self.refusal: bytes | None = None
+        #: the rest of a body answered early is discarded until then (``header_timeout``)
+        self.linger_until = 0.0
+        #: what was read and not yet fed to the parser: ``unfed[fed:]`` (``_feed``)
+        self.unfed = b""
+        self.fed = 0
+        #: the request whose body the parser skipped, taken raw (``_upgrade_refused``)
+        self.raw_body: Exchange | None = None
 
     # -- the connection -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -133,50 +145,106 @@ class HttpProtocol(asyncio.Protocol):
             self.writable.set_result(None)
         self.transport = None
 
-    def eof_received(self) -> bool | None:
-        return None  # the transport closes itself
-
     def data_received(self, data: bytes) -> None:
-        # The parser hands a header over only once its line ends: one endless line is held
-        # to the limit by the bytes that arrive while a head is incomplete.
-        if self.in_head:
-            self.head_fed += len(data)
+        if self.halted:  # nothing more is read: those before are answered, then it closes
+            return
+        if self.raw_body is not None:
+            self.halted = self.raw_body.take_raw(data)
+            return
+        if self.unfed:  # read while requests wait parsed (reading pauses, a read may land)
+            self.unfed = bytes(memoryview(self.unfed)[self.fed :]) + data
+            self.fed = 0
+        else:
+            self.unfed = data
+        self._feed()
+
+    def _feed(self) -> None:
+        """Feed what was read to the parser, in slices of ``SLICE`` bytes past one, and
+        stop while ``MAX_WAITING`` requests wait parsed: the rest is fed as they are
+        answered (reading stays paused meanwhile), so a flood of small pipelined requests
+        is parsed no faster than it is answered."""
+        data = self.unfed
+        while self.fed < len(data) and not self.halted and not self._closing:
+            if len(self.pending) >= MAX_WAITING:
+                self.pause_reading()
+                return
+            start = self.fed
+            chunk = data if start == 0 and len(data) <= SLICE else data[start : start + SLICE]
+            self.fed = start + len(chunk)
+            self._feed_one(chunk, data, start)
+        self.unfed, self.fed = b"", 0
+        self.resume_reading()
+
+    def _feed_one(self, chunk: bytes, data: bytes, start: int) -> None:
+        """One slice (``data[start:]`` from where it begins) to the parser, its refusals."""
+        # The parser hands a header (or a trailer field) over only once its line ends: an
+        # endless line is held to the limit by the bytes fed since it last handed anything.
+        self.head_fed += len(chunk)
         try:
-            self.parser.feed_data(data)
-            if self.in_head and self.head_fed > MAX_HEAD_BYTES:
+            self.parser.feed_data(chunk)
+            if self.head_fed > MAX_HEAD_BYTES:
                 raise _HeadTooLarge
         except _HeadTooLarge:
             self._refuse(HEAD_TOO_LARGE, "head_too_large")
-        except httptools.HttpParserUpgrade:  # no upgrade is served: answered as HTTP, closed
+        except httptools.HttpParserUpgrade as upgrade:  # not served: answered as HTTP, closed
+            self.fed = len(data)
             if self.incoming is not None:
-                self.incoming.keep_alive = False
-                self.incoming.finish_body()
+                self._upgrade_refused(self.incoming, data[start + upgrade.args[0] :])
         except httptools.HttpParserError as exc:
             # What a callback raised comes back as the context of the parser's error.
             cause = exc.__context__
             if isinstance(cause, _HeadTooLarge):
                 self._refuse(HEAD_TOO_LARGE, "head_too_large")
-                return
-            if cause is not None and not isinstance(cause, httptools.HttpParserError):
-                log_event(logging.ERROR, "http_protocol_failed", exc=cause)
+            else:
+                if cause is not None and not isinstance(cause, httptools.HttpParserError):
+                    log_event(logging.ERROR, "http_protocol_failed", exc=cause)
+                self._refuse(BAD_REQUEST, "bad_request")
+
+    def _upgrade_refused(self, exchange: Exchange, rest: bytes) -> None:
+        """The parser skips the body of a request asking for an upgrade (``curl --http2``
+        asks for h2c on every request): its ``Content-Length`` bytes are taken here, and
+        nothing after them is read. A chunked one cannot be: 400."""
+        exchange.keep_alive = False
+        length = declared_length(exchange.scope["headers"])
+        if length is None or exchange.scope["method"] == "CONNECT":
+            exchange.finish_body()
+            self.halted = True
+        elif length < 0:
             self._refuse(BAD_REQUEST, "bad_request")
+        else:
+            self.raw_body = exchange
+            exchange.expect_raw(length)
+            self.halted = exchange.take_raw(rest)
 
     def _refuse(self, answer: bytes, reason: str) -> None:
-        """Answer a request the protocol cannot take and close the connection. If it is the
-        one being answered (its body is broken), the app sees the client gone; the answer
-        is written unless the app's has begun."""
-        log_event(logging.WARNING, "http_request_refused", reason=reason)
+        """Answer a request the protocol cannot take, and close the connection. If it is
+        the one being answered (its body is broken), the app sees the client gone and the
+        answer is written unless the app's has begun; if it comes after the one being
+        answered, those before it are answered first (``_halt``)."""
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        log_event(logging.WARNING, "http_request_refused", reason=reason)
         answering = self.answering
         if answering is not None and answering is self.incoming and not self.in_head:
             answering.disconnect()
             if answering.unwritten:
-                answering = None
-        if answering is None:
+                transport.write(answer)
+        elif answering is not None:
+            if self.pending and self.pending[-1][0] is self.incoming and not self.in_head:
+                self.pending.pop()  # its head was taken and its body is broken: never run
+            self._halt(answer)
+            return
+        else:
             transport.write(answer)
         transport.close()
+
+    def _halt(self, answer: bytes | None) -> None:
+        """Read no more: answer the requests parsed so far, then write ``answer`` (if any)
+        and close."""
+        self.halted = True
+        self.refusal = answer
+        self.pause_reading()
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close when idle, else after the current answer."""
@@ -196,9 +264,19 @@ class HttpProtocol(asyncio.Protocol):
 
     def resume_reading(self) -> None:
         """Read on, unless parsed requests wait their turn (each read could queue more)."""
-        if self.read_paused and self.transport is not None and not self.pending:
+        if self.read_paused and self.transport is not None and not self.holding:
             self.read_paused = False
             self.transport.resume_reading()
+
+    @property
+    def _closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    @property
+    def holding(self) -> bool:
+        """Reading stays paused: requests wait parsed, or read bytes wait to be fed, or no
+        more is read (``_halt``)."""
+        return bool(self.pending or self.unfed or self.halted)
 
     def pause_writing(self) -> None:
         if self.writable is None:
@@ -245,30 +323,7 @@ class HttpProtocol(asyncio.Protocol):
         self.head_fed = 0
         parser = self.parser
         version = parser.get_http_version()
-        try:
-            method = parser.get_method().decode("ascii")
-            parsed = httptools.parse_url(self.url)
-            raw_path = parsed.path or b"/"  # absolute form without a path: its root
-            path = raw_path.decode("ascii")
-        except (httptools.HttpParserInvalidURLError, UnicodeDecodeError) as exc:
-            raise httptools.HttpParserError("invalid request target") from exc
-        if "%" in path:
-            path = unquote(path)
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": version,
-            "server": self.server,
-            "client": self.client,
-            "scheme": self.scheme,
-            "method": method,
-            "root_path": "",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": parsed.query or b"",
-            "headers": self.headers,
-            "state": self.app_state.copy(),
-        }
+        scope = request_scope(self, version, parser.get_method(), self.url, self.headers)
         keep_alive = version != "1.0" and parser.should_keep_alive()
         exchange = Exchange(self, scope, keep_alive, self.expect_continue)
         self.incoming = exchange
@@ -284,15 +339,17 @@ class HttpProtocol(asyncio.Protocol):
             self.pause_reading()
 
     def on_body(self, body: bytes) -> None:
+        self.head_fed = 0
         exchange = self.incoming
         if exchange is None:
             return
-        if exchange.done:  # answered early, the rest of its body discarded: not idleness
-            self.idle_since = self.loop.time()
+        if exchange.done:  # answered early: the rest of its body is discarded, for a while
+            self.idle_since = min(self.loop.time(), self.linger_until)
         else:
             exchange.take(body)
 
     def on_message_complete(self) -> None:
+        self.head_fed = 0
         exchange = self.incoming
         if exchange is not None:
             exchange.finish_body()
@@ -316,45 +373,25 @@ class HttpProtocol(asyncio.Protocol):
         if not exchange.keep_alive:
             transport.close()
             return
+        if not exchange.complete:  # answered early: the rest of its body has this long
+            self.linger_until = self.loop.time() + self.header_timeout
         if self.pending:
             self._start(*self.pending.popleft())
+            if self.unfed and len(self.pending) < MAX_WAITING:
+                self.loop.call_soon(self._feed)
+        elif self.unfed:
+            self.loop.call_soon(self._feed)
+        elif self.halted:
+            if self.refusal is not None:
+                transport.write(self.refusal)
+            transport.close()
+            return
         elif self.in_head:  # the next request has begun to arrive
             self._arm(self.head_since + self.header_timeout)
         else:
             self.idle_since = self.loop.time()
             self._arm(self.idle_since + self.keep_alive_timeout)
         self.resume_reading()  # once no parsed request waits (``resume_reading``)
-
-    # -- the deadlines --------------------------------------------------------------------
-    def _arm(self, due: float) -> None:
-        """Make sure the timer fires by ``due`` (it re-arms itself for a later deadline)."""
-        if self.timer is not None:
-            if self.timer_due <= due:
-                return
-            self.timer.cancel()
-        self.timer_due = due
-        self.timer = self.loop.call_at(due, self._tick)
-
-    def _tick(self) -> None:
-        self.timer = None
-        transport = self.transport
-        if transport is None or transport.is_closing() or self.answering is not None:
-            return  # re-armed when the answer is complete
-        now = self.loop.time()
-        if self.in_head:
-            due = self.head_since + self.header_timeout
-            if now >= due:
-                transport.write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
-                transport.close()
-                return
-        elif self.pending:
-            return
-        else:
-            due = self.idle_since + self.keep_alive_timeout
-            if now >= due:
-                transport.close()
-                return
-        self._arm(due)
 
 
 def _address(name: Any) -> tuple[str, int] | None:

@@ -6,6 +6,7 @@ the keep-alive deadline, disconnects and the graceful shutdown."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -19,7 +20,7 @@ import uvicorn
 
 from mapwire.server.connection_limits import guarded_protocol
 from mapwire.server.http_exchange import HIGH_WATER
-from mapwire.server.http_protocol import MAX_HEAD_BYTES, HttpProtocol
+from mapwire.server.http_protocol import MAX_HEAD_BYTES, MAX_WAITING, SLICE, HttpProtocol
 
 App = Callable[..., Any]
 #: What was received after an answer, by socket, for the next ``read_answer``.
@@ -416,8 +417,8 @@ def test_one_endless_header_line_is_431_too() -> None:
 
 
 def test_a_pipelined_flood_is_parsed_no_faster_than_it_is_answered() -> None:
-    """Requests wait parsed only from the read that held them: reading stays paused while
-    any waits, however fast the answers go."""
+    """No more is fed to the parser while ``MAX_WAITING`` requests wait parsed (it may go
+    past by one ``SLICE``'s requests), and every request is answered."""
     deepest = [0]
     servers: list[uvicorn.Server] = []
 
@@ -427,15 +428,38 @@ def test_a_pipelined_flood_is_parsed_no_faster_than_it_is_answered() -> None:
         await echo(scope, receive, send)
 
     requests = 60_000
-    flood = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * requests
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
     with serving(watched) as (port, server), connect(port) as sock:
         servers.append(server)
-        sender = threading.Thread(target=sock.sendall, args=(flood,))
+        sender = threading.Thread(target=sock.sendall, args=(request * requests,))
         sender.start()
         for _ in range(requests):
             assert read_answer(sock)[0] == 200
         sender.join()
-    assert 0 < deepest[0] < requests // 3  # one read's worth, not the whole flood
+    assert MAX_WAITING <= deepest[0] <= MAX_WAITING + SLICE // len(request) + 1
+
+
+def test_a_broken_request_after_good_ones_is_refused_after_their_answers() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(post("/1", b"a") + post("/2", b"b") + b"NOT HTTP\r\n\r\n")
+        assert [read_answer(sock)[0] for _ in range(3)] == [200, 200, 400]
+        assert closed(sock)
+
+
+def test_the_body_of_a_request_asking_for_an_upgrade_is_read() -> None:
+    """``curl --http2`` on http:// asks for h2c with every request: not served, the request
+    is answered as HTTP/1.1, its body whole, and the connection closed."""
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n"
+            b'Content-Length: 10\r\n\r\n{"a"'
+        )
+        time.sleep(0.1)
+        sock.sendall(b":1234}GET / HTTP/1.1\r\n\r\n")
+        status, headers, body = read_answer(sock)
+        assert status == 200 and json.loads(body)["body"] == '{"a":1234}'
+        assert headers["connection"] == "close" and closed(sock)
 
 
 def test_every_receive_waiting_is_woken() -> None:
@@ -544,3 +568,33 @@ def test_an_absolute_target_without_a_path_is_the_root() -> None:
     with serving(echo) as (port, _), connect(port) as sock:
         sock.sendall(b"GET http://t HTTP/1.1\r\nHost: t\r\n\r\n")
         assert json.loads(read_answer(sock)[2])["path"] == "/"
+
+
+def test_an_endless_trailer_field_is_431() -> None:
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\nX-T: "
+        )
+        try:  # the limit counts from the parser's last callback: up to a read more is taken
+            for _ in range(MAX_HEAD_BYTES // 4096 * 12):
+                sock.sendall(b"t" * 4096)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        assert closed(sock)
+
+
+def test_a_body_trickled_after_an_early_answer_is_cut_off() -> None:
+    """The rest of a body answered early is discarded for ``header_timeout`` seconds, then
+    the keep-alive time counts: a trickle cannot hold the connection."""
+    with (
+        serving(refuses_at_once, header_timeout=0.5, keep_alive=1) as (port, _),
+        connect(port) as sock,
+    ):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        assert read_answer(sock)[0] == 413
+        started = time.monotonic()
+        with contextlib.suppress(OSError):
+            while time.monotonic() - started < 8:
+                sock.sendall(b"z")
+                time.sleep(0.2)
+        assert time.monotonic() - started < 6
