@@ -159,6 +159,14 @@ def closed(sock: socket.socket, within: float = 5.0) -> bool:
     return True
 
 
+def last_answer(sock: socket.socket) -> int:
+    """The status of an answer that says ``Connection: close`` and is followed by the
+    server closing the connection."""
+    status, headers, _ = read_answer(sock)
+    assert headers["connection"] == "close" and closed(sock)
+    return status
+
+
 def post(path: str, body: bytes, extra: str = "") -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n{extra}\r\n".encode()
@@ -276,9 +284,7 @@ def test_http_1_0_closes_after_its_answer() -> None:
 def test_a_request_the_parser_refuses_is_400_and_closed(garbage: bytes) -> None:
     with serving(echo) as (port, _), connect(port) as sock:
         sock.sendall(garbage)
-        status, headers, _ = read_answer(sock)
-        assert status == 400 and headers["connection"] == "close"
-        assert closed(sock)
+        assert last_answer(sock) == 400
 
 
 def test_a_head_past_the_limit_is_431_and_closed() -> None:
@@ -541,8 +547,7 @@ def test_a_streamed_answer_shows_its_head_at_once() -> None:
 def test_a_broken_body_of_the_request_being_answered_is_400(request_: bytes) -> None:
     with serving(echo) as (port, _), connect(port) as sock:
         sock.sendall(request_)
-        status, headers, _ = read_answer(sock)
-        assert status == 400 and headers["connection"] == "close" and closed(sock)
+        assert last_answer(sock) == 400
 
 
 def test_an_early_answer_to_expect_100_continue_closes() -> None:
@@ -550,8 +555,7 @@ def test_an_early_answer_to_expect_100_continue_closes() -> None:
         sock.sendall(
             b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\nExpect: 100-continue\r\n\r\n"
         )
-        status, headers, _ = read_answer(sock)
-        assert status == 413 and headers["connection"] == "close" and closed(sock)
+        assert last_answer(sock) == 413
 
 
 def test_trailer_fields_are_not_request_headers() -> None:
