@@ -363,3 +363,10 @@ def request_scope(
         "headers": headers,
         "state": connection.app_state.copy(),
     }
+
+
+def socket_address(name: Any) -> tuple[str, int] | None:
+    """A socket's address as ASGI gives it (host, port), None for other kinds."""
+    if isinstance(name, tuple) and len(name) >= 2:
+        return str(name[0]), int(name[1])
+    return None

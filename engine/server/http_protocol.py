@@ -11,8 +11,9 @@ a sized answer's head and body written together. It is an ordinary ASGI server t
   ``Expect: 100-continue`` answered when the body is first asked for (an answer given
   without asking closes the connection); a chunked body's trailer fields are dropped,
   never taken for headers;
-* pipelined requests answered in order, one at a time, at most ``MAX_WAITING`` parsed
-  ahead (a flood is parsed no faster than it is answered);
+* pipelined requests answered in order, one at a time, about ``MAX_WAITING`` parsed
+  ahead (one ``SLICE`` of requests more at most: a flood is parsed no faster than it is
+  answered);
 * a request line and headers over ``MAX_HEAD_BYTES`` (counted as they arrive, one endless
   line included) answered 431, a request the parser refuses (its body too, while the app
   answers it, unless the app's answer has begun) answered 400, and the connection
@@ -41,9 +42,11 @@ from .http_deadlines import Deadlines
 from .http_exchange import (
     BAD_REQUEST,
     HEAD_TOO_LARGE,
+    HIGH_WATER,
     Exchange,
     declared_length,
     request_scope,
+    socket_address,
     unavailable,
 )
 from .logs import log_event
@@ -85,8 +88,7 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.tasks: set[asyncio.Task[None]] = server_state.tasks
         self.app_state = app_state
         self.parser = httptools.HttpRequestParser(self)
-        # Answer a request even when the client sends more after "Connection: close" (an
-        # older httptools has no such setting).
+        # Answer a request even when more follows "Connection: close" (not in old httptools).
         with contextlib.suppress(AttributeError):
             self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
         self.transport: asyncio.Transport | None = None
@@ -126,8 +128,8 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.connections.add(self)
         # uvloop's transports are not ``asyncio.Transport`` subclasses, but have its methods
         self.transport = cast(asyncio.Transport, transport)
-        self.server = _address(transport.get_extra_info("sockname"))
-        self.client = _address(transport.get_extra_info("peername"))
+        self.server = socket_address(transport.get_extra_info("sockname"))
+        self.client = socket_address(transport.get_extra_info("peername"))
         if transport.get_extra_info("sslcontext") is not None:
             self.scheme = "https"
         self._arm(self.head_since + self.header_timeout)
@@ -274,9 +276,12 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
 
     @property
     def holding(self) -> bool:
-        """Reading stays paused: requests wait parsed, or read bytes wait to be fed, or no
-        more is read (``_halt``)."""
-        return bool(self.pending or self.unfed or self.halted)
+        """Reading stays paused: requests wait parsed, read bytes wait to be fed, no more is
+        read (``_halt``), or the body arriving is ``HIGH_WATER`` ahead of its app."""
+        incoming = self.incoming
+        return bool(self.pending or self.unfed or self.halted) or (
+            incoming is not None and not incoming.done and incoming.buffered > HIGH_WATER
+        )
 
     def pause_writing(self) -> None:
         if self.writable is None:
@@ -319,11 +324,12 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
             raise _HeadTooLarge
 
     def on_headers_complete(self) -> None:
-        self.in_head = False
-        self.head_fed = 0
         parser = self.parser
         version = parser.get_http_version()
+        # First: a target refused here is this request's fault, while ``in_head`` says so.
         scope = request_scope(self, version, parser.get_method(), self.url, self.headers)
+        self.in_head = False
+        self.head_fed = 0
         keep_alive = version != "1.0" and parser.should_keep_alive()
         exchange = Exchange(self, scope, keep_alive, self.expect_continue)
         self.incoming = exchange
@@ -392,9 +398,3 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
             self.idle_since = self.loop.time()
             self._arm(self.idle_since + self.keep_alive_timeout)
         self.resume_reading()  # once no parsed request waits (``resume_reading``)
-
-
-def _address(name: Any) -> tuple[str, int] | None:
-    if isinstance(name, tuple) and len(name) >= 2:
-        return str(name[0]), int(name[1])
-    return None

@@ -602,3 +602,33 @@ def test_a_body_trickled_after_an_early_answer_is_cut_off() -> None:
                 sock.sendall(b"z")
                 time.sleep(0.2)
         assert time.monotonic() - started < 6
+
+
+def test_a_body_its_app_has_not_asked_for_is_not_read_ahead_without_limit() -> None:
+    """Reading pauses once ``HIGH_WATER`` bytes wait for the app: a client sending a large
+    body to an app not reading yet is held back by the sockets' buffers."""
+
+    async def late_reader(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await asyncio.sleep(1.5)
+        await echo(scope, receive, send)
+
+    size = 48 * 1024 * 1024
+    with serving(late_reader) as (port, _), connect(port) as sock:
+        sock.sendall(f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode())
+        sock.settimeout(0.5)
+        sent, piece = 0, b"b" * 65536
+        with contextlib.suppress(TimeoutError):
+            while sent < size:
+                sent += sock.send(piece)
+        assert sent < size // 3  # held back: kernel buffers, not the whole body
+        sock.settimeout(10)
+        sock.sendall(b"b" * (size - sent))
+        status, _, body = read_answer(sock)
+        assert status == 200 and json.loads(body)["size"] == size
+
+
+def test_a_bad_target_after_a_good_request_is_refused_after_its_answer() -> None:
+    """A target the parser takes and the URL parser refuses is the later request's fault."""
+    with serving(echo) as (port, _), connect(port) as sock:
+        sock.sendall(post("/1", b"a") + post("/2", b"b") + b"GET http://[ HTTP/1.1\r\n\r\n")
+        assert [read_answer(sock)[0] for _ in range(3)] == [200, 200, 400]
