@@ -433,7 +433,7 @@ def test_a_pipelined_flood_is_parsed_no_faster_than_it_is_answered() -> None:
         deepest[0] = max([deepest[0], *waiting])
         await echo(scope, receive, send)
 
-    requests = 60_000
+    requests = 20_000
     request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
     with serving(watched) as (port, server), connect(port) as sock:
         servers.append(server)
@@ -612,7 +612,7 @@ def test_a_body_its_app_has_not_asked_for_is_not_read_ahead_without_limit() -> N
         await asyncio.sleep(1.5)
         await echo(scope, receive, send)
 
-    size = 48 * 1024 * 1024
+    size = 16 * 1024 * 1024
     with serving(late_reader) as (port, _), connect(port) as sock:
         sock.sendall(f"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: {size}\r\n\r\n".encode())
         sock.settimeout(0.5)
@@ -620,7 +620,7 @@ def test_a_body_its_app_has_not_asked_for_is_not_read_ahead_without_limit() -> N
         with contextlib.suppress(TimeoutError):
             while sent < size:
                 sent += sock.send(piece)
-        assert sent < size // 3  # held back: kernel buffers, not the whole body
+        assert sent < size // 2  # held back: kernel buffers, not the whole body
         sock.settimeout(10)
         sock.sendall(b"b" * (size - sent))
         status, _, body = read_answer(sock)
