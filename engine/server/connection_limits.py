@@ -15,7 +15,7 @@ import asyncio
 import importlib.util
 from typing import Any
 
-from .http_exchange import TIMEOUT_ANSWER, TIMEOUT_BODY
+from .http_exchange import HEADER_TIMEOUT
 
 
 class HeaderDeadline(asyncio.Protocol):
@@ -65,7 +65,7 @@ class HeaderDeadline(asyncio.Protocol):
             return
         write = getattr(transport, "write", None)  # uvloop's transports are not WriteTransports
         if write is not None:
-            write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+            write(HEADER_TIMEOUT)
         transport.close()
 
 

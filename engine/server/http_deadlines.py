@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .http_exchange import TIMEOUT_ANSWER, TIMEOUT_BODY
+from .http_exchange import HEADER_TIMEOUT
 
 
 class Deadlines:
@@ -51,7 +51,7 @@ class Deadlines:
         if self.in_head:
             due = self.head_since + self.header_timeout
             if now >= due:
-                transport.write(TIMEOUT_ANSWER % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+                transport.write(HEADER_TIMEOUT)
                 transport.close()
                 return
         elif self.pending:

@@ -42,11 +42,11 @@ def _status_line(status: int) -> bytes:
 STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
 
 
-def plain(status: int, text: bytes) -> bytes:
+def plain(status: int, text: bytes, media: bytes = b"text/plain; charset=utf-8") -> bytes:
     """A whole answer that closes the connection, for what the protocol refuses itself."""
     return (
         STATUS_LINES[status]
-        + b"content-type: text/plain; charset=utf-8\r\nconnection: close\r\n"
+        + b"content-type: %s\r\nconnection: close\r\n" % media
         + b"content-length: %d\r\n\r\n%s" % (len(text), text)
     )
 
@@ -56,12 +56,11 @@ HEAD_TOO_LARGE = plain(431, b"Request header fields too large")
 SERVER_ERROR = plain(500, b"Internal Server Error")
 
 
-TIMEOUT_ANSWER = (
-    STATUS_LINES[408]
-    + b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
-)
-TIMEOUT_BODY = (
-    b'{"error":{"code":"header_timeout","message":"the request headers were not received in time"}}'
+HEADER_TIMEOUT = plain(
+    408,
+    b'{"error":{"code":"header_timeout",'
+    b'"message":"the request headers were not received in time"}}',
+    b"application/json",
 )
 
 

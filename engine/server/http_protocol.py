@@ -101,8 +101,10 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.pending: deque[tuple[Exchange, Any]] = deque()
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        #: the head's bytes as the parser hands them over (checked once it is whole)
         self.head_bytes = 0
-        #: bytes received while the current head was incomplete
+        #: bytes fed since the parser last handed over a head, body or message: what a head
+        #: (or a trailer) is made of so far, give or take a ``SLICE``
         self.head_fed = 0
         self.expect_continue = False
         #: a request's line and headers are arriving (since ``head_since``)
@@ -178,29 +180,30 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.resume_reading()
 
     def _feed_one(self, chunk: bytes, data: bytes, start: int) -> None:
-        """One slice (``data[start:]`` from where it begins) to the parser, its refusals."""
-        # The parser hands a header (or a trailer field) over only once its line ends: an
-        # endless line is held to the limit by the bytes fed since it last handed anything.
+        """One slice (``data[start:]`` from where it begins) to the parser, its refusals.
+        A head is held to its limit exactly once whole (``on_headers_complete``), and on the
+        way by the bytes fed: the parser holds a header (or a trailer field) until its line
+        ends, so an endless line is caught too, give or take a ``SLICE``."""
         self.head_fed += len(chunk)
         try:
             self.parser.feed_data(chunk)
-            if self.head_fed > MAX_HEAD_BYTES:
-                raise _HeadTooLarge
-        except _HeadTooLarge:
-            self._refuse(HEAD_TOO_LARGE, "head_too_large")
         except httptools.HttpParserUpgrade as upgrade:  # not served: answered as HTTP, closed
             self.fed = len(data)
             if self.incoming is not None:
                 self._upgrade_refused(self.incoming, data[start + upgrade.args[0] :])
+            return
         except httptools.HttpParserError as exc:
             # What a callback raised comes back as the context of the parser's error.
             cause = exc.__context__
             if isinstance(cause, _HeadTooLarge):
                 self._refuse(HEAD_TOO_LARGE, "head_too_large")
-            else:
-                if cause is not None and not isinstance(cause, httptools.HttpParserError):
-                    log_event(logging.ERROR, "http_protocol_failed", exc=cause)
-                self._refuse(BAD_REQUEST, "bad_request")
+                return
+            if cause is not None and not isinstance(cause, httptools.HttpParserError):
+                log_event(logging.ERROR, "http_protocol_failed", exc=cause)
+            self._refuse(BAD_REQUEST, "bad_request")
+            return
+        if self.head_fed > MAX_HEAD_BYTES:
+            self._refuse(HEAD_TOO_LARGE, "head_too_large")
 
     def _upgrade_refused(self, exchange: Exchange, rest: bytes) -> None:
         """The parser skips the body of a request asking for an upgrade (``curl --http2``
@@ -306,24 +309,20 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self.url += url
-        self._count(len(url))
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
         if not self.in_head:  # a trailer field of a chunked body: never a request header
             return
+        self.head_bytes += len(name) + len(value)
         name = name.lower()
         value = value.rstrip(b" \t")  # the parser keeps trailing whitespace; RFC 9110 does not
         if name == b"expect" and value.lower() == b"100-continue":
             self.expect_continue = True
         self.headers.append((name, value))
 
-    def _count(self, size: int) -> None:
-        self.head_bytes += size
-        if self.head_bytes > MAX_HEAD_BYTES:
-            raise _HeadTooLarge
-
     def on_headers_complete(self) -> None:
+        if self.head_bytes + len(self.url) > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
         parser = self.parser
         version = parser.get_http_version()
         # First: a target refused here is this request's fault, while ``in_head`` says so.
@@ -381,12 +380,10 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
             return
         if not exchange.complete:  # answered early: the rest of its body has this long
             self.linger_until = self.loop.time() + self.header_timeout
+        if self.unfed:  # a turn of the loop later: what was read waits for the answers
+            self.loop.call_soon(self._feed)
         if self.pending:
             self._start(*self.pending.popleft())
-            if self.unfed and len(self.pending) < MAX_WAITING:
-                self.loop.call_soon(self._feed)
-        elif self.unfed:
-            self.loop.call_soon(self._feed)
         elif self.halted:
             if self.refusal is not None:
                 transport.write(self.refusal)

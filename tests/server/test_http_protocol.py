@@ -632,3 +632,11 @@ def test_a_bad_target_after_a_good_request_is_refused_after_its_answer() -> None
     with serving(echo) as (port, _), connect(port) as sock:
         sock.sendall(post("/1", b"a") + post("/2", b"b") + b"GET http://[ HTTP/1.1\r\n\r\n")
         assert [read_answer(sock)[0] for _ in range(3)] == [200, 200, 400]
+
+
+def test_a_head_just_past_the_limit_behind_another_request_is_431() -> None:
+    """Exact once whole, whatever slices the head was fed in."""
+    with serving(echo) as (port, _), connect(port) as sock:
+        big = b"GET /b HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 2000) + b"\r\n\r\n"
+        sock.sendall(post("/a", b"1") + big)
+        assert [read_answer(sock)[0] for _ in range(2)] == [200, 431]
