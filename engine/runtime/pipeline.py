@@ -262,11 +262,13 @@ class Pipeline:
         """One ``enqueue_storable`` for the run's actions; how many were queued."""
         groups, owners = groups_of(run, conn.name)
         progress = run[0].submission.progress if len(run) == 1 else None
-        work = run[0]  # a request that erases is queued alone (``Work.alone``)
-        erases = conn.name in work.erasing
-        erase_after = erases and not self.erase_first  # else its queue would drop the erasure
+        first = run[0]  # a request that erases is queued alone (``Work.alone``)
+        # Erased once queued (else its queue would drop the erasure): its progress mark
+        # waits for that in every connection, those it does not erase in too.
+        erase_after = bool(first.erasing) and not self.erase_first
+        erases = conn.name in first.erasing
         try:
-            if erases and self.erase_first:
+            if erases and not erase_after:
                 self.erase(conn, (a for g in groups for a in g))
             stored = enqueue_storable(
                 self.queue,
@@ -281,16 +283,16 @@ class Pipeline:
                 work.done.error = exc
             return 0
         credit(conn.name, run, owners, groups, stored)
-        if erase_after and work.done.error is None:  # erased once queued in all of them
+        if erases and erase_after and first.done.error is None:  # once queued in all of them
             left_out = set(stored.refused)
             kept = [a for i, g in enumerate(groups) if i not in left_out for a in g]
-            work.queued_erasures.append((conn, kept))
+            first.queued_erasures = [*first.queued_erasures, (conn, kept)]
         return stored.total.queued
 
     def _erase_queued(self, work: Work) -> None:
         """What the erasing request erases, once it went to every connection it goes to: in
         each one that queued its erasure (refused by a later one, the erasure queued there is
-        sent all the same, so it is made), then, queued everywhere, its progress marks. Not
+        sent all the same, so it is made), then, queued everywhere, its progress mark. Not
         erased (the store failed, a bug), it alone is answered with that failure, and its
         client sends it again."""
         progress = work.submission.progress
@@ -298,8 +300,7 @@ class Pipeline:
             for conn, actions in work.queued_erasures:
                 self.erase(conn, actions)
             if progress is not None and work.done.error is None:  # ``send`` goes past it
-                for conn, _ in work.queued_erasures:
-                    self.queue.enqueue(conn.name, [], progress=progress)
+                self.queue.enqueue(next(iter(work.groups)), [], progress=progress)
         except Exception as exc:
             work.done.error = work.done.error or not_queued(exc)
 

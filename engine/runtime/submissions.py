@@ -118,7 +118,7 @@ class Work:
     erasing: Collection[str] = ()
     #: per connection it erases in, once queued there: its stored actions, erased once it
     #: went to every connection (``Pipeline._erase_queued``)
-    queued_erasures: list[tuple[Connection, list[Action]]] = field(default_factory=list)
+    queued_erasures: Sequence[tuple[Connection, list[Action]]] = ()
 
     def alone(self, connection: str, keyed_apart: bool) -> bool:
         """Whether its actions go in a transaction of their own: with a progress mark; when
