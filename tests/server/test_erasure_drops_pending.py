@@ -15,6 +15,7 @@ from server_helpers import sink_runtime
 from mapwire.contracts.errors import InputError, QueueUnavailable
 from mapwire.runtime.pipeline import Pipeline
 from mapwire.runtime.process import Runtime
+from mapwire.runtime.replay import replay
 from mapwire.runtime.submissions import Part, Submission
 from mapwire.server.logs import event_line
 
@@ -30,6 +31,11 @@ def runtime(tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch) -> I
     running = sink_runtime(tmp_path, {"people": MAPPING})
     yield running
     running.close()
+
+
+def _unavailable(*args: Any, **kwargs: Any) -> Any:
+    """A queue method while the queue is away."""
+    raise QueueUnavailable("the queue is away")
 
 
 def _batch(person: str, **attributes: Any) -> dict[str, Any]:
@@ -238,10 +244,7 @@ def test_an_erasure_queued_but_not_made_fails_its_request_and_is_made_on_its_ret
     runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
     drop = runtime.queue.drop_person
 
-    def unavailable(*args: Any, **kwargs: Any) -> int:
-        raise QueueUnavailable("the queue is away")
-
-    monkeypatch.setattr(runtime.queue, "drop_person", unavailable)
+    monkeypatch.setattr(runtime.queue, "drop_person", _unavailable)
     with pytest.raises(QueueUnavailable):
         runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)])
     monkeypatch.setattr(runtime.queue, "drop_person", drop)
@@ -311,11 +314,8 @@ def test_send_moves_past_an_erasure_only_once_it_is_made(
     runtime.pipeline.submit(EVENTS, [_batch("p1", plan="a")])
     drop = runtime.queue.drop_person
 
-    def unavailable(*args: Any, **kwargs: Any) -> int:
-        raise QueueUnavailable("the queue is away")
-
     mark = ("send:people:people.ndjson", "120")
-    monkeypatch.setattr(runtime.queue, "drop_person", unavailable)
+    monkeypatch.setattr(runtime.queue, "drop_person", _unavailable)
     with pytest.raises(QueueUnavailable):
         runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)], progress=mark)
     assert runtime.queue.progress(mark[0]) is None
@@ -323,6 +323,43 @@ def test_send_moves_past_an_erasure_only_once_it_is_made(
     runtime.pipeline.submit(EVENTS, [_batch("p1", erase=True)], progress=mark)
     assert runtime.queue.progress(mark[0]) == "120"
     assert _pending(runtime, "people") == [("suppress", "p1"), ("suppress", "p1")]
+
+
+#: Only the updates: a flow beside the erasing one that never erases.
+UPDATE_ONLY = """\
+mapwire: 1
+name: update-only
+source: mparticle.events_api_batch
+destination: customerio
+rules:
+  - name: update
+    when: "!(doc.user_attributes.erase)"
+    action: identify
+    fields:
+      identifiers: "{id: doc.user_identities.customer_id}"
+      attributes: doc.user_attributes
+"""
+
+
+def test_the_mark_waits_for_the_erasure_in_connections_that_do_not_erase_too(
+    tmp_path: Path, secrets: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the request goes to without erasing (queued first) does not record the
+    progress mark ahead of the erasure: not erased, the chunk is read again."""
+    monkeypatch.chdir(tmp_path)
+    running = sink_runtime(tmp_path, {"a_updates": UPDATE_ONLY, "people": MAPPING})
+    try:
+        mark = ("send:people:people.ndjson", "120")
+        drop = running.queue.drop_person
+        monkeypatch.setattr(running.queue, "drop_person", _unavailable)
+        with pytest.raises(QueueUnavailable):
+            running.pipeline.submit(EVENTS, [_batch("p1", erase=True, plan="z")], progress=mark)
+        assert running.queue.progress(mark[0]) is None
+        monkeypatch.setattr(running.queue, "drop_person", drop)
+        running.pipeline.submit(EVENTS, [_batch("p1", erase=True, plan="z")], progress=mark)
+        assert running.queue.progress(mark[0]) == "120"
+    finally:
+        running.close()
 
 
 #: Only the suppress: a second flow erasing p1, whatever else the request carries.
@@ -382,7 +419,6 @@ def test_a_replayed_erasure_erases_once_queued(
 ) -> None:
     """``dlq replay`` of p1's erasure (a document the mapping failed on whole): while the
     queue refuses it, p1's update stays; queued, it drops the update."""
-    from mapwire.runtime.replay import replay
 
     pipeline = runtime.pipeline
     pipeline.submit(EVENTS, [_batch("p1", plan="a")])
@@ -397,10 +433,7 @@ def test_a_replayed_erasure_erases_once_queued(
     [letter] = runtime.queue.dead_letters()
     enqueue = runtime.queue.enqueue
 
-    def unavailable(*args: Any, **kwargs: Any) -> Any:
-        raise QueueUnavailable("the queue is away")
-
-    monkeypatch.setattr(runtime.queue, "enqueue", unavailable)
+    monkeypatch.setattr(runtime.queue, "enqueue", _unavailable)
     with pytest.raises(QueueUnavailable):
         replay(pipeline, [letter])
     assert runtime.queue.depth("people") == 1  # p1's update
