@@ -15,7 +15,7 @@ import asyncio
 import importlib.util
 from typing import Any
 
-from .http_exchange import HEADER_TIMEOUT
+from .http_exchange import HEADER_TIMEOUT, stamped
 
 
 class HeaderDeadline(asyncio.Protocol):
@@ -65,7 +65,8 @@ class HeaderDeadline(asyncio.Protocol):
             return
         write = getattr(transport, "write", None)  # uvloop's transports are not WriteTransports
         if write is not None:
-            write(HEADER_TIMEOUT)
+            state: Any = getattr(self, "server_state", None)
+            write(stamped(HEADER_TIMEOUT, state.default_headers if state else ()))
         transport.close()
 
 

@@ -43,12 +43,21 @@ STATUS_LINES = {status: _status_line(status) for status in range(100, 600)}
 
 
 def plain(status: int, text: bytes, media: bytes = b"text/plain; charset=utf-8") -> bytes:
-    """A whole answer that closes the connection, for what the protocol refuses itself."""
+    """A whole answer that closes the connection, for what the protocol refuses itself
+    (``stamped`` as it is written)."""
     return (
         STATUS_LINES[status]
         + b"content-type: %s\r\nconnection: close\r\n" % media
         + b"content-length: %d\r\n\r\n%s" % (len(text), text)
     )
+
+
+def stamped(answer: bytes, server_headers: Any) -> bytes:
+    """``answer`` (a ``plain`` one) with the server's own headers after its status line:
+    its ``Date``, as every answer of the app carries (RFC 9110 wants it on all of them)."""
+    end = answer.index(b"\r\n") + 2
+    own = b"".join(name + b": " + value + b"\r\n" for name, value in server_headers)
+    return answer[:end] + own + answer[end:]
 
 
 BAD_REQUEST = plain(400, b"Invalid HTTP request")
@@ -302,7 +311,7 @@ class Exchange:
         if transport is None or transport.is_closing() or self.done:
             return
         if self.unwritten:
-            transport.write(SERVER_ERROR)
+            transport.write(stamped(SERVER_ERROR, self.protocol.server_state.default_headers))
         transport.close()
         self.done = True
         self.protocol.answered(self)

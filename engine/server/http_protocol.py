@@ -18,8 +18,8 @@ a sized answer's head and body written together. It is an ordinary ASGI server t
   line included) answered 431, a request the parser refuses (its body too, while the app
   answers it, unless the app's answer has begun) answered 400, and the connection
   closed; past ``limit_concurrency`` 503;
-* the header and keep-alive deadlines on one timer (``http_deadlines``); the rest of a
-  body answered early is discarded for ``header_timeout`` seconds, not counted as idle;
+* the header, keep-alive and write deadlines on one timer (``http_deadlines``); the rest
+  of a body answered early is discarded for ``header_timeout`` seconds, not counted as idle;
 * an app that fails before any byte of its answer is written is answered 500 (logged as
   its type and frames, never its message), one that fails mid-answer has its connection
   closed.
@@ -47,6 +47,7 @@ from .http_exchange import (
     declared_length,
     request_scope,
     socket_address,
+    stamped,
     unavailable,
 )
 from .logs import log_event
@@ -114,6 +115,7 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.timer_due = 0.0
         self.read_paused = False
         self.writable: asyncio.Future[None] | None = None
+        self.stalled_since = 0.0
         #: no more is read (``_halt``); ``refusal``: written once those before are answered
         self.halted = False
         self.refusal: bytes | None = None
@@ -230,6 +232,7 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         log_event(logging.WARNING, "http_request_refused", reason=reason)
+        answer = stamped(answer, self.server_state.default_headers)
         answering = self.answering
         if answering is not None and answering is self.incoming and not self.in_head:
             answering.disconnect()
@@ -285,16 +288,6 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         return bool(self.pending or self.unfed or self.halted) or (
             incoming is not None and not incoming.done and incoming.buffered > HIGH_WATER
         )
-
-    def pause_writing(self) -> None:
-        if self.writable is None:
-            self.writable = self.loop.create_future()
-
-    def resume_writing(self) -> None:
-        if self.writable is not None:
-            if not self.writable.done():
-                self.writable.set_result(None)
-            self.writable = None
 
     # -- the parser's callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:

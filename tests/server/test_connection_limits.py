@@ -92,6 +92,7 @@ def test_connections_that_never_finish_their_headers_are_closed(
         _stop(process)  # type: ignore[arg-type]
     for data in received.values():
         assert data.startswith(b"HTTP/1.1 408 ") and b'"header_timeout"' in data, data[:200]
+        assert b"\r\ndate: " in data.partition(b"\r\n\r\n")[0], data[:200]  # both stacks
 
 
 @pytest.mark.parametrize("stack", STACKS)

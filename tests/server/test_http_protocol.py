@@ -66,8 +66,16 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @contextmanager
 def serving(
-    app: App, *, header_timeout: float = 10.0, keep_alive: int = 5, limit: int | None = None
+    app: App,
+    *,
+    header_timeout: float = 10.0,
+    keep_alive: int = 5,
+    limit: int | None = None,
+    write_timeout: float | None = None,
 ) -> Iterator[tuple[int, uvicorn.Server]]:
+    protocol = guarded_protocol(header_timeout, "httptools")
+    if write_timeout is not None:
+        protocol = type("Timed", (protocol,), {"write_timeout": write_timeout})
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(
@@ -77,7 +85,7 @@ def serving(
             log_config=None,
             access_log=False,
             proxy_headers=False,
-            http=guarded_protocol(header_timeout, "httptools"),
+            http=protocol,
             loop="auto",  # uvloop, as serve runs
             timeout_keep_alive=keep_alive,
             timeout_graceful_shutdown=5,
@@ -164,6 +172,7 @@ def last_answer(sock: socket.socket) -> int:
     server closing the connection."""
     status, headers, _ = read_answer(sock)
     assert headers["connection"] == "close" and closed(sock)
+    assert "date" in headers  # the protocol's own answers carry it too (RFC 9110 6.6.1)
     return status
 
 
@@ -296,8 +305,8 @@ def test_a_head_past_the_limit_is_431_and_closed() -> None:
                 sock.sendall(filler)
         except (BrokenPipeError, ConnectionResetError):
             pass
-        status, _, _ = read_answer(sock)
-        assert status == 431
+        status, headers, _ = read_answer(sock)
+        assert status == 431 and "date" in headers
         assert closed(sock)
 
 
@@ -306,8 +315,8 @@ def test_headers_that_never_finish_are_408_and_an_idle_connection_is_closed() ->
         with connect(port) as sock:
             sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Ty")
             started = time.monotonic()
-            status, _, body = read_answer(sock)
-            assert status == 408 and b"header_timeout" in body
+            status, headers, body = read_answer(sock)
+            assert status == 408 and b"header_timeout" in body and "date" in headers
             assert 0.4 < time.monotonic() - started < 5 and closed(sock)
         with connect(port) as sock:  # no byte at all: the first request's deadline
             assert closed(sock, within=5)
@@ -640,3 +649,69 @@ def test_a_head_just_past_the_limit_behind_another_request_is_431() -> None:
         big = b"GET /b HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEAD_BYTES + 2000) + b"\r\n\r\n"
         sock.sendall(post("/a", b"1") + big)
         assert [read_answer(sock)[0] for _ in range(2)] == [200, 431]
+
+
+def _streaming(size: int, ended: threading.Event) -> App:
+    """An app answering ``size`` bytes in 64 KB pieces; ``ended`` is set when its last
+    ``send`` returned (at once, once the client is gone)."""
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        piece = b"z" * 65536
+        headers = [(b"content-length", b"%d" % size)]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        for sent in range(0, size, len(piece)):
+            more = sent + len(piece) < size
+            await send({"type": "http.response.body", "body": piece, "more_body": more})
+        ended.set()
+
+    return app
+
+
+def _small_window(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(10)
+    return sock
+
+
+def test_a_client_that_reads_none_of_its_answer_is_cut_off() -> None:
+    """Its answer fills the transport's buffer; with nothing read for ``write_timeout``
+    the connection is cut: the app's ``send`` returns, the connection is gone."""
+    ended = threading.Event()
+    size = 256 * 1024 * 1024
+    with serving(_streaming(size, ended), write_timeout=0.5) as (port, server):
+        with _small_window(port) as sock:
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert ended.wait(8), "the app still waits to write"
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(1 << 20):
+                    received += len(chunk)
+            assert received < size
+        assert not server.server_state.connections
+
+
+def test_a_client_that_reads_slowly_gets_its_whole_answer() -> None:
+    """It reads in bursts, each pause (in which the buffers fill and writing pauses)
+    shorter than ``write_timeout``: the answer arrives whole."""
+    ended = threading.Event()
+    size = 16 * 1024 * 1024
+    app = _streaming(size, ended)
+    with serving(app, write_timeout=2.0) as (port, _), _small_window(port) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        received = len(data.partition(b"\r\n\r\n")[2])
+        sock.settimeout(0.2)
+        while received < size:
+            time.sleep(0.3)
+            with contextlib.suppress(TimeoutError):  # read until nothing more comes
+                while received < size:
+                    chunk = sock.recv(1 << 20)
+                    assert chunk, f"closed after {received} bytes"
+                    received += len(chunk)
+        assert received == size and ended.wait(5)
