@@ -7,13 +7,14 @@ batch is therefore rendered once, at intake, for the connection's environment
 (``requests.lone_batch``, exactly as delivery would), and the wire keeps beside it what
 sending needs without reading it: the item's size and repairs, its user (``user_key``,
 as canonical JSON) and its event's timestamp (the historical split keeps each
-user's order), and its message id. ``restore`` gives an ``AheadItem``; ``requests.build``
-sends its ``encoded`` batch as is: nothing at delivery reads the batch back.
+user's order). ``restore`` gives an ``AheadItem``; ``requests.build`` sends its
+``encoded`` batch as is: nothing at delivery reads the batch back.
 
-The wire: ``mp3 truncate <environment> ``, then the JSON ``[size, repairs, user, stamp,
-message id]``, a newline and the batch. A wire of an older form (``mp1``; ``mp2``, whose
-user was its identities and mpid together) or of other settings restores to None:
-delivery prepares that item from its action, as before.
+The wire: ``mp4 truncate <environment> ``, then the JSON ``[size, repairs, user,
+stamp]``, a newline and the batch. A wire of an older form (``mp1``; ``mp2``, whose user
+was its identities and mpid together; ``mp3``, which also kept the batch's message id,
+read by nothing) or of other settings restores to None: delivery prepares that item from
+its action, as before.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from .actions import ItemBody
 from .wire import encode
 
 #: The form and the ``oversize`` policy of the wire (only the default one is prepared ahead).
-HEAD = b"mp3 truncate "
+HEAD = b"mp4 truncate "
 
 
 @dataclass(slots=True)
@@ -43,8 +44,6 @@ class AheadItem(PreparedItem):
     user: str = ""
     #: the event's ``timestamp_unixtime_ms``, None if it has none (or is no event)
     stamp: int | float | None = None
-    #: the body's ``source_message_id``, None if it has none
-    message_id: str | None = None
 
 
 def user_parts(identities: Mapping[str, Any], mpid: Any) -> tuple[str, Any] | None:
@@ -82,7 +81,7 @@ def wire_for(item: PreparedItem, batch: bytes, environment: str) -> bytes:
     body = item.body
     event = body.get("event")
     stamp = None if event is None else event["data"].get("timestamp_unixtime_ms")
-    meta = [item.size, item.repairs, user_text(body), stamp, body.get("source_message_id")]
+    meta = [item.size, item.repairs, user_text(body), stamp]
     return head(environment) + encode(meta) + b"\n" + batch
 
 
@@ -98,10 +97,10 @@ def restore(wire: bytes, environment: str, key: Any) -> AheadItem | None:
     if end < 0 or end + 1 == len(wire):
         return None
     meta, batch = wire[len(start) : end], wire[end + 1 :]
-    size, repairs, user, stamp, message_id = orjson.loads(meta)
+    size, repairs, user, stamp = orjson.loads(meta)
     # Positional, in the fields' order (key, body, size, route, encoded, repairs, user,
-    # stamp, message_id): cheaper than keywords; ``test_mparticle_build_reference`` checks it.
-    return AheadItem(key, None, size, "", batch, repairs, user, stamp, message_id)
+    # stamp): cheaper than keywords; ``test_mparticle_build_reference`` checks it.
+    return AheadItem(key, None, size, "", batch, repairs, user, stamp)
 
 
 def user_of(item: PreparedItem) -> str:

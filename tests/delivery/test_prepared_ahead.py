@@ -119,7 +119,7 @@ def test_mparticle_restores_the_body_prepare_makes(action: str, payload: dict[st
     restored, made = compare(destination("mparticle"), "mparticle", action, payload, MP)
     alone = lone_batch(made.body, "production")
     assert restored.body is None and json.loads(restored.encoded) == alone, "its batch alone"
-    assert body_of(restored) == made.body
+    assert body_of(restored, made.body.get("source_message_id")) == made.body
 
 
 def test_mparticle_prepares_again_under_another_oversize_policy_or_environment() -> None:
@@ -130,8 +130,11 @@ def test_mparticle_prepares_again_under_another_oversize_policy_or_environment()
     assert mp.restore(wire, {**MP, "environment": "development"}) is None
     older = b"mp1 truncate [7,[]]\n" + wire.partition(b"\n")[2]  # the form before batches
     assert mp.restore(older, MP) is None
-    keyed_otherwise = b"mp2" + wire.removeprefix(b"mp3")  # its user: identities and mpid
+    keyed_otherwise = b"mp2" + wire.removeprefix(b"mp4")  # its user: identities and mpid
     assert mp.restore(keyed_otherwise, MP) is None
+    head, _, batch = wire.partition(b"\n")
+    with_message_id = b"mp3" + head.removeprefix(b"mp4")[:-1] + b',"m"]\n' + batch
+    assert mp.restore(with_message_id, MP) is None  # the form that kept the message id
     other = Action("mparticle", action, payload)
     assert mp.prepare_ahead(other, {**MP, "oversize": "dead_letter"}) == ([], None)
 

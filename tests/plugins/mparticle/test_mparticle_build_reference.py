@@ -14,7 +14,6 @@ import httpx
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mparticle_bodies import body_of
 from mparticle_payloads import NOW_MS, USERS, payload_of
 
 from mapwire import Action, OutboundRequest, PreparedItem
@@ -60,14 +59,12 @@ def reference_runs(
 def reference_build(
     items: Sequence[PreparedItem], connection: Connection, now_ms: int
 ) -> list[OutboundRequest]:
-    """Each run's items rendered one by one from their bodies (an item prepared ahead read
-    back first), each a batch of its own, encoded and packed."""
+    """Each run's items rendered one by one from their bodies, each a batch of its own,
+    encoded and packed."""
     out: list[OutboundRequest] = []
     for path, run in reference_runs(items, now_ms):
         encoded: list[bytes] = []
         for item in run:
-            if isinstance(item, AheadItem) and item.body is None:
-                item.body = body_of(item)
             encoded.append(encode(requests.lone_batch(item.body, connection.environment)))
         for span in requests.pack(encoded):
             request = httpx.Request(
@@ -108,22 +105,27 @@ item_spec = st.tuples(
 def items_of(
     specs: list[tuple[Any, ...]], cfg: dict[str, Any]
 ) -> tuple[list[PreparedItem], list[PreparedItem]]:
-    """Two equal, separate lists of the items ``specs`` describe (building may read an
-    item prepared ahead back into its ``body``)."""
+    """The items ``specs`` describe, twice: as delivery has them (restored from their wire
+    when prepared ahead), and each with the body ``prepare`` renders (an item prepared
+    ahead still restored, for its user and stamp), for ``reference_build``."""
     mp = MParticle()
     first: list[PreparedItem] = []
     second: list[PreparedItem] = []
     for n, spec in enumerate(specs):
         action, payload = payload_of(n, spec[:6])
-        early = spec[6]
-        for out in (first, second):
+        made = mp.prepare(Action("mparticle", action, json.loads(json.dumps(payload))), cfg, key=n)
+        if spec[6]:  # prepared ahead
             copy = json.loads(json.dumps(payload))
-            if early:
-                _, wire = mp.prepare_ahead(Action("mparticle", action, copy), cfg)
-                assert wire is not None
-                out.append(mp.restore(wire, cfg, key=n) or PreparedItem(n, None, 0))
-            else:
-                out.append(mp.prepare(Action("mparticle", action, copy), cfg, key=n))
+            _, wire = mp.prepare_ahead(Action("mparticle", action, copy), cfg)
+            assert wire is not None
+            for out in (first, second):
+                item = mp.restore(wire, cfg, key=n)
+                assert isinstance(item, AheadItem)
+                out.append(item)
+            second[-1].body = made.body
+        else:
+            first.append(made)
+            second.append(mp.prepare(Action("mparticle", action, payload), cfg, key=n))
     return first, second
 
 
@@ -188,7 +190,7 @@ def test_restore_reads_every_field_the_wire_holds() -> None:
     assert wire is not None
     item = ahead.restore(wire, "production", key="k1")
     head, _, batch = wire.partition(b"\n")
-    size, repairs, user, stamp, message_id = orjson.loads(head[len(ahead.head("production")) :])
+    size, repairs, user, stamp = orjson.loads(head[len(ahead.head("production")) :])
     assert item == AheadItem(
         key="k1",
         body=None,
@@ -198,10 +200,9 @@ def test_restore_reads_every_field_the_wire_holds() -> None:
         repairs=repairs,
         user=user,
         stamp=stamp,
-        message_id=message_id,
     )
-    assert repairs and stamp == NOW_MS and message_id is not None
+    assert repairs and stamp == NOW_MS and user == '["customer_id","c1"]'
     assert ahead.restore(wire, "development", key="k1") is None
-    cut = ahead.head("production") + b'[1,[],"u",null,null]'
+    cut = ahead.head("production") + b'[1,[],"u",null]'
     for short in (cut, cut + b"\n"):  # no batch: delivery prepares the item from its action
         assert ahead.restore(short, "production", key=None) is None
