@@ -3,14 +3,19 @@
 The headers of a request must all arrive within ``header_timeout`` seconds of its first
 byte (of the connection's opening, for the first request), else the answer is 408 and the
 connection is closed; an idle keep-alive connection is closed after ``keep_alive_timeout``
-seconds. No such deadline runs while a request is answered or waits its turn. And a client
-must take what is written to it: once the transport's buffer is full (``pause_writing``),
-it has ``write_timeout`` seconds to read enough for writing to resume, else the connection
-is cut (a client that sends requests and reads none of the answers would otherwise hold
-its connection and its answer's task for as long as it stays connected; a close waits for
-the buffer to drain, so it would not end it either). The timer is not moved per request:
-``_arm`` only brings it forward, and when it fires (``_tick``) it checks the deadlines that
-apply now and re-arms itself for the next one still to come.
+seconds. No such deadline runs while a request is answered or waits its turn.
+
+And a client must take what is written to it. While the transport's buffer is full
+(``pause_writing``), or while a connection closing (``close``: a close waits for the
+buffer to drain) still has bytes to write, each ``write_timeout`` seconds must see the
+buffer shrink, else the connection is cut: a client that sends requests and reads none of
+the answers would otherwise hold its connection, its buffer and its answer's task for as
+long as it stays connected. A slow reader is not cut: only one that takes nothing for
+that long.
+
+The timer is not moved per request: ``_arm`` only brings it forward, and when it fires
+(``_tick``) it checks the deadlines that apply now and re-arms itself for the next one
+still to come.
 """
 
 from __future__ import annotations
@@ -20,8 +25,8 @@ from typing import Any
 
 from .http_exchange import HEADER_TIMEOUT, stamped
 
-#: Seconds a client may leave the answers written to it unread while more wait to be
-#: written (the transport's buffer full), before its connection is cut.
+#: Seconds within which a client must take some of what waits to be written to it (the
+#: transport's buffer full, or a closing connection's not empty), else it is cut off.
 WRITE_TIMEOUT = 30.0
 
 
@@ -43,21 +48,37 @@ class Deadlines:
     idle_since: float
     timer: asyncio.TimerHandle | None
     timer_due: float
-    #: set while the transport's buffer is full (since ``stalled_since``): ``send`` waits
+    #: set while the transport's buffer is full: ``send`` waits for it
     writable: asyncio.Future[None] | None
-    stalled_since: float
+    #: the bytes waiting to be written when they last shrank (or began to wait), and when
+    write_left: int = 0
+    stalled_since: float = 0.0
 
     def pause_writing(self) -> None:
         if self.writable is None:
             self.writable = self.loop.create_future()
-            self.stalled_since = self.loop.time()
-            self._arm(self.stalled_since + self.write_timeout)
+            self._watch_writes()
 
     def resume_writing(self) -> None:
         if self.writable is not None:
             if not self.writable.done():
                 self.writable.set_result(None)
             self.writable = None
+
+    def close(self) -> None:
+        """Close the connection once what is written has gone (within the write deadline)."""
+        transport = self.transport
+        if transport is None:
+            return
+        transport.close()
+        if self.writable is None and transport.get_write_buffer_size():
+            self._watch_writes()
+
+    def _watch_writes(self) -> None:
+        assert self.transport is not None
+        self.write_left = self.transport.get_write_buffer_size()
+        self.stalled_since = self.loop.time()
+        self._arm(self.stalled_since + self.write_timeout)
 
     def _arm(self, due: float) -> None:
         """Make sure the timer fires by ``due`` (it re-arms itself for a later deadline)."""
@@ -74,25 +95,28 @@ class Deadlines:
         if transport is None:
             return
         now = self.loop.time()
-        if self.writable is not None:  # the client has not read what was written
-            stalled = self.stalled_since + self.write_timeout
-            if now >= stalled:
-                transport.abort()  # what it left unread is dropped with the connection
-                return
-            self._arm(stalled)
+        if self.writable is not None or transport.is_closing():
+            left = transport.get_write_buffer_size()
+            if left:  # what waits to be written: the client took some since, or it is cut
+                if left < self.write_left:
+                    self.write_left, self.stalled_since = left, now
+                elif now >= self.stalled_since + self.write_timeout:
+                    transport.abort()  # what is buffered here goes with the connection
+                    return
+                self._arm(self.stalled_since + self.write_timeout)
         if transport.is_closing() or self.answering is not None:
             return  # re-armed when the answer is complete
         if self.in_head:
             due = self.head_since + self.header_timeout
             if now >= due:
                 transport.write(stamped(HEADER_TIMEOUT, self.server_state.default_headers))
-                transport.close()
+                self.close()
                 return
         elif self.pending:
             return
         else:
             due = self.idle_since + self.keep_alive_timeout
             if now >= due:
-                transport.close()
+                self.close()
                 return
         self._arm(due)

@@ -89,6 +89,10 @@ class Connection(Protocol):
 
     def answered(self, exchange: Exchange) -> None: ...
 
+    def write_plain(self, answer: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
 
 class Exchange:
     """One request and its answer: the ASGI ``receive`` and ``send`` of its app call."""
@@ -311,8 +315,8 @@ class Exchange:
         if transport is None or transport.is_closing() or self.done:
             return
         if self.unwritten:
-            transport.write(stamped(SERVER_ERROR, self.protocol.server_state.default_headers))
-        transport.close()
+            self.protocol.write_plain(SERVER_ERROR)
+        self.protocol.close()
         self.done = True
         self.protocol.answered(self)
 

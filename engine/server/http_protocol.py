@@ -115,7 +115,6 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.timer_due = 0.0
         self.read_paused = False
         self.writable: asyncio.Future[None] | None = None
-        self.stalled_since = 0.0
         #: no more is read (``_halt``); ``refusal``: written once those before are answered
         self.halted = False
         self.refusal: bytes | None = None
@@ -232,20 +231,19 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         log_event(logging.WARNING, "http_request_refused", reason=reason)
-        answer = stamped(answer, self.server_state.default_headers)
         answering = self.answering
         if answering is not None and answering is self.incoming and not self.in_head:
             answering.disconnect()
             if answering.unwritten:
-                transport.write(answer)
+                self.write_plain(answer)
         elif answering is not None:
             if self.pending and self.pending[-1][0] is self.incoming and not self.in_head:
                 self.pending.pop()  # its head was taken and its body is broken: never run
             self._halt(answer)
             return
         else:
-            transport.write(answer)
-        transport.close()
+            self.write_plain(answer)
+        self.close()
 
     def _halt(self, answer: bytes | None) -> None:
         """Read no more: answer the requests parsed so far, then write ``answer`` (if any)
@@ -254,13 +252,18 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.refusal = answer
         self.pause_reading()
 
+    def write_plain(self, answer: bytes) -> None:
+        """Write one of the protocol's own answers (``plain``), dated now."""
+        assert self.transport is not None
+        self.transport.write(stamped(answer, self.server_state.default_headers))
+
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close when idle, else after the current answer."""
         if self.transport is None:
             return
         self.pending.clear()
         if self.answering is None:
-            self.transport.close()
+            self.close()
         else:
             self.answering.keep_alive = False
 
@@ -369,7 +372,7 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         if transport is None or transport.is_closing():
             return
         if not exchange.keep_alive:
-            transport.close()
+            self.close()
             return
         if not exchange.complete:  # answered early: the rest of its body has this long
             self.linger_until = self.loop.time() + self.header_timeout
@@ -379,8 +382,8 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
             self._start(*self.pending.popleft())
         elif self.halted:
             if self.refusal is not None:
-                transport.write(self.refusal)
-            transport.close()
+                self.write_plain(self.refusal)
+            self.close()
             return
         elif self.in_head:  # the next request has begun to arrive
             self._arm(self.head_since + self.header_timeout)
