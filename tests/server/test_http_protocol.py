@@ -69,7 +69,7 @@ def serving(
     app: App,
     *,
     header_timeout: float = 10.0,
-    keep_alive: int = 5,
+    keep_alive: float = 5,
     limit: int | None = None,
     write_timeout: float | None = None,
 ) -> Iterator[tuple[int, uvicorn.Server]]:
@@ -652,12 +652,15 @@ def test_a_head_just_past_the_limit_behind_another_request_is_431() -> None:
 
 
 def _streaming(size: int, ended: threading.Event, piece: int = 65536) -> App:
-    """An app answering ``size`` bytes in ``piece``-sized sends; ``ended`` is set when its
-    last ``send`` returned (at once, once the client is gone)."""
+    """An app answering ``size`` bytes in ``piece``-sized sends (after a second for
+    ``/slow``); ``ended`` is set when its last ``send`` returned (at once, once the client
+    is gone)."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
+        if scope["path"] == "/slow":
+            await asyncio.sleep(1.0)
         headers = [(b"content-length", b"%d" % size)]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         for sent in range(0, size, piece):
@@ -709,15 +712,89 @@ def test_a_closing_connection_whose_client_reads_nothing_is_cut_off(last: bytes)
         serving(app, keep_alive=1, write_timeout=0.5) as (port, server),
         _small_window(port) as sock,
     ):
-        request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
-        deadline = time.monotonic() + 20
-        while _buffered(server) < 8192:
-            assert time.monotonic() < deadline, "the server's buffer never filled"
-            sock.sendall(request * 8)
-            time.sleep(0.002)
-        sock.sendall(request.replace(b"\r\n\r\n", b"\r\n" + last + b"\r\n"))
+        _fill_below_the_mark(server, sock)
+        request = b"GET / HTTP/1.1\r\nHost: t\r\n" + last + b"\r\n"
+        sock.sendall(request)
         assert _buffered(server) < 65536  # below the mark: writing never paused
         assert _gone(server), "the closing connection is still there"
+
+
+def _fill_below_the_mark(server: uvicorn.Server, sock: socket.socket) -> int:
+    """Requests for 1 KB answers, eight at a time, each eight answered before the next,
+    until the transport holds some 8 KB unwritten (the kernel's buffers full before it):
+    below the mark where writing pauses. Returns how many were answered."""
+    request = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"
+    sent = 0
+    deadline = time.monotonic() + 20
+    while _buffered(server) < 8192:
+        sock.sendall(request * 8)
+        sent += 8
+        while server.server_state.total_requests < sent:  # answered: the count is settled
+            assert time.monotonic() < deadline, "the server's buffer never filled"
+            time.sleep(0.001)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("asks", "reads"),
+    [(False, False), (True, False), (False, True)],
+    ids=["reads nothing", "asks more, reads nothing", "reads slowly"],
+)
+def test_a_client_that_half_closes_is_held_to_the_write_deadline(asks: bool, reads: bool) -> None:
+    """The client sends its requests and shuts down its side; the transport closes (once
+    what is written has gone) as before. Reading nothing, it is cut off; reading slowly,
+    past the keep-alive time (its timer's tick would have cut it on a stale deadline,
+    while the transport still held some of the answers), it gets every answer. Asking for
+    one more answer, slow to come, before half-closing: the timer ticks while that one is
+    answered and is not re-armed then, and the close must still be watched."""
+    ended = threading.Event()
+    app = _streaming(1024, ended)
+    with (
+        serving(app, keep_alive=0.3, write_timeout=0.5) as (port, server),
+        _small_window(port) as sock,
+    ):
+        answered = _fill_below_the_mark(server, sock)
+        if asks:
+            sock.sendall(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.5)  # the keep-alive tick passes while it is answered
+        sock.shutdown(socket.SHUT_WR)
+        if not reads:
+            assert _gone(server), "the half-closed connection is still there"
+            return
+        received, started = b"", time.monotonic()
+        while chunk := _steadily(sock, 128 * 1024):
+            received += chunk
+        assert received.count(b"HTTP/1.1 200 OK") == answered
+        assert time.monotonic() - started > 0.6  # read past the keep-alive time
+
+
+def _steadily(sock: socket.socket, size: int) -> bytes:
+    """Up to ``size`` bytes after 50 ms: a steady reader of ``size`` bytes every 50 ms."""
+    time.sleep(0.05)
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_a_steady_reader_of_a_large_answer_is_not_cut_off() -> None:
+    """An answer far larger than the kernel's buffers, in one send, read at about 1.3 MB/s:
+    the kernel takes more from the transport only in steps of megabytes, longer apart than
+    ``write_timeout``, yet the client takes some all the time."""
+    ended = threading.Event()
+    size = 5 << 20
+    app = _streaming(size, ended, size)
+    with serving(app, write_timeout=0.4) as (port, _), _small_window(port) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        received = b""
+        while len(received.partition(b"\r\n\r\n")[2]) < size:
+            chunk = _steadily(sock, 64 * 1024)
+            assert chunk, f"cut off after {len(received)} bytes"
+            received += chunk
+        assert len(received.partition(b"\r\n\r\n")[2]) == size and ended.wait(5)
 
 
 def _buffered(server: uvicorn.Server) -> int:
