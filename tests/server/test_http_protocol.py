@@ -780,23 +780,6 @@ def _steadily(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def test_a_steady_reader_of_a_large_answer_is_not_cut_off() -> None:
-    """An answer far larger than the kernel's buffers, in one send, read at about 1.3 MB/s:
-    the kernel takes more from the transport only in steps of megabytes, longer apart than
-    ``write_timeout``, yet the client takes some all the time."""
-    ended = threading.Event()
-    size = 5 << 20
-    app = _streaming(size, ended, size)
-    with serving(app, write_timeout=0.4) as (port, _), _small_window(port) as sock:
-        sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
-        received = b""
-        while len(received.partition(b"\r\n\r\n")[2]) < size:
-            chunk = _steadily(sock, 64 * 1024)
-            assert chunk, f"cut off after {len(received)} bytes"
-            received += chunk
-        assert len(received.partition(b"\r\n\r\n")[2]) == size and ended.wait(5)
-
-
 def _buffered(server: uvicorn.Server) -> int:
     """What the server's connections hold unwritten (read from the test's thread: a
     glance, enough for a test)."""
@@ -804,31 +787,41 @@ def _buffered(server: uvicorn.Server) -> int:
     return sum(c.transport.get_write_buffer_size() for c in connections if c.transport)
 
 
-@pytest.mark.parametrize("piece", [65536, 12 << 20], ids=["in pieces", "in one send"])
-def test_a_client_that_reads_slowly_gets_its_whole_answer(piece: int) -> None:
-    """It reads at most 1 MB, then pauses 0.2 s, over about four times ``write_timeout``:
-    the buffers fill and writing pauses, yet each ``write_timeout`` sees some taken.
-    Sent in one piece, the transport's buffer holds nearly all of it the whole time."""
+@pytest.mark.parametrize(
+    ("size", "piece", "burst", "pause", "write_timeout"),
+    [
+        pytest.param(12 << 20, 64 << 10, 1 << 20, 0.2, 0.6, id="in pieces, read in bursts"),
+        pytest.param(12 << 20, 12 << 20, 1 << 20, 0.2, 0.6, id="in one send, read in bursts"),
+        pytest.param(5 << 20, 5 << 20, 64 << 10, 0.05, 0.4, id="in one send, read steadily"),
+    ],
+)
+def test_a_client_that_reads_slowly_gets_its_whole_answer(
+    size: int, piece: int, burst: int, pause: float, write_timeout: float
+) -> None:
+    """An answer read ``burst`` bytes at most every ``pause`` seconds, over several times
+    ``write_timeout``: the buffers fill and writing pauses, yet each ``write_timeout``
+    sees some taken. Sent in one piece, the transport's buffer holds nearly all of it the
+    whole time; read steadily (1.3 MB/s), the kernel takes more from the transport only in
+    steps of megabytes, longer apart than ``write_timeout``."""
     ended = threading.Event()
-    size = 12 << 20
     app = _streaming(size, ended, piece)
-    with serving(app, write_timeout=0.6) as (port, _), _small_window(port) as sock:
+    with serving(app, write_timeout=write_timeout) as (port, _), _small_window(port) as sock:
         sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
             data += _received(sock)
         received = len(data.partition(b"\r\n\r\n")[2])
         while received < size:
-            time.sleep(0.2)
-            burst = 0
-            while burst < 1 << 20 and received < size:
-                chunk = _received(sock)
-                burst += len(chunk)
+            time.sleep(pause)
+            taken = 0
+            while taken < burst and received < size:
+                chunk = _received(sock, burst - taken)
+                taken += len(chunk)
                 received += len(chunk)
         assert received == size and ended.wait(5)
 
 
-def _received(sock: socket.socket) -> bytes:
-    data = sock.recv(1 << 20)
+def _received(sock: socket.socket, most: int = 1 << 20) -> bytes:
+    data = sock.recv(most)
     assert data, "closed before the whole answer"
     return data
