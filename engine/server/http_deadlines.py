@@ -90,9 +90,11 @@ class Deadlines:
             self._watch_writes()
 
     def eof_received(self) -> bool:
-        """The client's half-close: closed as the transport would close itself, watched."""
+        """The client's half-close: closed as the transport would close itself, watched
+        (False: the transport's own close then finds it closing; True would make a TLS
+        transport warn that it has no effect)."""
         self.close()
-        return True
+        return False
 
     def _watch_writes(self) -> None:
         assert self.transport is not None

@@ -106,8 +106,9 @@ def items_of(
     specs: list[tuple[Any, ...]], cfg: dict[str, Any]
 ) -> tuple[list[PreparedItem], list[PreparedItem]]:
     """The items ``specs`` describe, twice: as delivery has them (restored from their wire
-    when prepared ahead), and each with the body ``prepare`` renders (an item prepared
-    ahead still restored, for its user and stamp), for ``reference_build``."""
+    when prepared ahead), and as ``prepare`` makes them, for ``reference_build`` (nothing
+    of the wire in them: its batch, user and stamp are all held to what ``prepare``
+    renders)."""
     mp = MParticle()
     first: list[PreparedItem] = []
     second: list[PreparedItem] = []
@@ -118,11 +119,10 @@ def items_of(
             copy = json.loads(json.dumps(payload))
             _, wire = mp.prepare_ahead(Action("mparticle", action, copy), cfg)
             assert wire is not None
-            for out in (first, second):
-                item = mp.restore(wire, cfg, key=n)
-                assert isinstance(item, AheadItem)
-                out.append(item)
-            second[-1].body = made.body
+            restored = mp.restore(wire, cfg, key=n)
+            assert isinstance(restored, AheadItem)
+            first.append(restored)
+            second.append(made)
         else:
             first.append(made)
             second.append(mp.prepare(Action("mparticle", action, payload), cfg, key=n))
