@@ -20,8 +20,8 @@ deliverer processes (``--deliverers``). The modules, from the bottom up:
   loop, then swapped in whole; an invalid set is logged and the old one kept.
 * ``delivery_process``: a deliverer process, the delivery loops run until a signal.
 * ``http_exchange``, ``http_deadlines``, ``http_protocol``: the HTTP/1.1 connections,
-  on httptools' parser: one request's ASGI ``receive`` and ``send``, the header and
-  keep-alive deadlines, and the connection (pipelining, limits, refusals); uvicorn's h11
+  on httptools' parser: one request's ASGI ``receive`` and ``send``, the header,
+  keep-alive and write deadlines, and the connection (pipelining, limits, refusals); uvicorn's h11
   protocol with ``connection_limits``' deadline when httptools is missing.
 * ``supervisor``: forks intake and deliverer processes, restarts those that die, drains
   them all on SIGTERM or Ctrl-C.
