@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,15 +43,28 @@ def _connections() -> list[dict[str, Any]]:
     ]
 
 
+#: Runs the command after it with SIGINT at its default, as a terminal starts it: a
+#: pytest-xdist worker ignores SIGINT and its children inherit that, so a tap started
+#: from one would never see the Ctrl-C its test sends (it passed only on a worker where an
+#: earlier test had put Python's handler back).
+DEFAULT_SIGINT = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 class Tap:
-    """``mapwire tap ARGS`` as a real process; its stdout is read only once ``read`` is
-    called (a tap that never reads until then)."""
+    """``mapwire tap ARGS`` as a real process, started as from a terminal; its stdout is
+    read only once ``read`` is called (a tap that never reads until then)."""
 
     def __init__(self, args: list[str], folder: Path) -> None:
         self.err = folder / f"tap-{len(list(folder.glob('tap-*.err')))}.err"
+        command = [*DEFAULT_SIGINT, str(MAPWIRE), "tap", *args]
         with self.err.open("w") as stderr:
             self.process = subprocess.Popen(
-                [str(MAPWIRE), "tap", *args], cwd=folder, stdout=subprocess.PIPE, stderr=stderr
+                command, cwd=folder, stdout=subprocess.PIPE, stderr=stderr
             )
         self.lines: list[bytes] = []
         self._lock = threading.Lock()
