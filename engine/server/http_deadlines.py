@@ -80,6 +80,11 @@ class Deadlines:
             self.writable = None
             self.watching = False
 
+    def write_plain(self, answer: bytes) -> None:
+        """Write one of the protocol's own answers (``plain``), dated now."""
+        assert self.transport is not None
+        self.transport.write(stamped(answer, self.server_state.default_headers))
+
     def close(self) -> None:
         """Close the connection once what is written has gone (within the write deadline)."""
         transport = self.transport
@@ -132,7 +137,7 @@ class Deadlines:
         if self.in_head:
             due = self.head_since + self.header_timeout
             if now >= due:
-                transport.write(stamped(HEADER_TIMEOUT, self.server_state.default_headers))
+                self.write_plain(HEADER_TIMEOUT)
                 self.close()
                 return
         elif self.pending:

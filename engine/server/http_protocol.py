@@ -47,7 +47,6 @@ from .http_exchange import (
     declared_length,
     request_scope,
     socket_address,
-    stamped,
     unavailable,
 )
 from .logs import log_event
@@ -251,11 +250,6 @@ class HttpProtocol(Deadlines, asyncio.Protocol):
         self.halted = True
         self.refusal = answer
         self.pause_reading()
-
-    def write_plain(self, answer: bytes) -> None:
-        """Write one of the protocol's own answers (``plain``), dated now."""
-        assert self.transport is not None
-        self.transport.write(stamped(answer, self.server_state.default_headers))
 
     def shutdown(self) -> None:
         """uvicorn's graceful shutdown: close when idle, else after the current answer."""
