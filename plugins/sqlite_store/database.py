@@ -28,6 +28,13 @@ from typing import Any, Self
 
 from mapwire import QueueUnavailable, StoreUnavailable
 
+#: The page size of a new file, in bytes (SQLite's default is 4096). A queued entry with
+#: its prepared item is about a kilobyte (an mParticle batch with its action): 4 KB pages
+#: hold three, 8 KB pages seven, so the same entries fill fewer pages and claiming and
+#: acknowledging them reads and writes fewer (mParticle delivery about a microsecond less
+#: per action; the rest measured the same). A file keeps the page size it was created with.
+PAGE_SIZE = 8192
+
 
 class SqliteFile:
     """Base of ``SqliteStore`` and ``SqliteQueue``: ``_setup_schema`` is theirs to write."""
@@ -55,6 +62,9 @@ class SqliteFile:
             raise self._translated(exc) from exc
         try:
             conn.execute(f"PRAGMA busy_timeout = {conn.busy_timeout_ms}")
+            # Before anything is written: a new file gets PAGE_SIZE pages, one that exists
+            # keeps its own (SQLite ignores the setting then).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             enable_wal(self._conn, busy_timeout)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             # What is deleted (an erased person's updates, a delivered payload) is
