@@ -8,9 +8,9 @@ are the destination plugin's pure functions; this module owns the I/O (an
 ``httpx.AsyncClient``), the rate limit, backoff and the retry window, and it is the only
 place that turns outcomes into queue operations.
 
-The queue's operations (claim, acknowledge, retry, release, dead-letter) run in a worker
-thread, one hop per claim and one per request settled (a claim's deliveries acknowledged
-together, in its last one): a queue waiting for a lock held
+The queue's operations (claim, acknowledge, retry, release, dead-letter) run on the
+deliverer's queue thread (``queue_hop``), one hop per claim and one per request settled (a
+claim's deliveries acknowledged together, in its last one): a queue waiting for a lock held
 elsewhere (another process's transaction, the group committer's) or for a round trip to
 Redis never holds up the event loop, which also answers HTTP in ``serve``.
 
@@ -41,6 +41,7 @@ from .delivery_failures import delivery_failure
 from .delivery_holds import HOLD_REASON, Holds, held_back
 from .delivery_settled import Settled, backoff
 from .metrics import Metrics, observe_all
+from .queue_hop import QueueHop
 from .queue_writes import erased_among, ids_of, run_all, settle_then_look
 from .redaction import Redactor
 from .transport_errors import describe_transport_error
@@ -105,6 +106,8 @@ class Deliverer:
             max_backoff=max_backoff_seconds,
         )
         self._latency = metrics.latency.labels(connection)
+        #: The queue's calls run there, never on the event loop (``queue_hop``).
+        self.hop = QueueHop()
         self._delays = type(destination).send_delay is not Destination.send_delay
 
     def _delay_of(self, item: PreparedItem) -> float:
@@ -116,7 +119,7 @@ class Deliverer:
         claimed_at = self.clock()  # the lease starts with the claim
         if claimed_at < self.paused_until:
             return done
-        entries = await asyncio.to_thread(
+        entries = await self.hop(
             self.queue.claim, self.connection, self.claim_limit, self.lease_seconds
         )
         if not entries:
@@ -134,7 +137,7 @@ class Deliverer:
         if held or behind:
             writes = [partial(self.queue.retry, i, at, HOLD_REASON) for at, i in held.items()]
             writes += [partial(self.queue.release, i, not_before=at) for at, i in behind.items()]
-            erased = self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
+            erased = self._count_erased(sum(await self.hop(run_all, writes)), done)
             done.held = sum(map(len, held.values())) + sum(map(len, behind.values())) - erased
             self.metrics.count("held", self.connection, done.held)
         if prepared:
@@ -150,7 +153,7 @@ class Deliverer:
         the lease, before a wait for the rate limiter, or as the claim ends otherwise."""
         built, unbuilt = build_isolated(self.destination, prepared, self.settings)
         await self._bury(unbuilt, done)
-        pending = PendingAcks(self.queue)  # delivered by this claim, not acknowledged yet
+        pending = PendingAcks(self.queue, self.hop)  # delivered by this claim, not acknowledged yet
         try:
             await self._send_each(list(built), claimed_at, done, pending)
         finally:
@@ -186,7 +189,7 @@ class Deliverer:
                 # newer ones, meanwhile.
                 release = partial(self.queue.release, ids_of(requests[i:]))
                 writes: list[Callable[[], int | None]] = [*pending.writes(), release]
-                self._count_erased(sum(await asyncio.to_thread(run_all, writes)), done)
+                self._count_erased(sum(await self.hop(run_all, writes)), done)
                 pending.written()
                 break
             sent = requests[i]
@@ -201,7 +204,7 @@ class Deliverer:
                 rest = ids_of(requests[i:])
                 if rest:
                     release = partial(self.queue.release, rest, not_before=stop_at)
-                    self._count_erased(await asyncio.to_thread(release), done)
+                    self._count_erased(await self.hop(release), done)
                 break
             if following is not None and gone is not None:  # None: not looked at after all
                 now_sent = (
@@ -213,7 +216,7 @@ class Deliverer:
     async def _without_erased(self, sent: OutboundRequest, done: Settled) -> list[OutboundRequest]:
         """``sent`` rebuilt (as none, one or more requests) without the entries the queue
         deleted, their person erased since the claim (``Queue.drop_erased``), if any."""
-        gone = await asyncio.to_thread(erased_among, self.queue, ids_of([sent]))
+        gone = await self.hop(erased_among, self.queue, ids_of([sent]))
         if not gone:
             return [sent]
         self._count_erased(len(gone), done)
@@ -230,9 +233,7 @@ class Deliverer:
     async def _bury(self, failed: list[tuple[QueueEntry, Failure]], done: Settled) -> None:
         """Dead-letter entries that cannot go (not prepared, or no request built for them)."""
         if failed:
-            erased = self._count_erased(
-                await asyncio.to_thread(self.queue.dead_letter, failed), done
-            )
+            erased = self._count_erased(await self.hop(self.queue.dead_letter, failed), done)
             self._count_dead_letters(len(failed) - erased, done)
 
     async def _send(self, sent: OutboundRequest) -> tuple[list[Outcome], httpx.Response | None]:
@@ -277,7 +278,7 @@ class Deliverer:
         following: OutboundRequest | None,
         pending: PendingAcks,
     ) -> tuple[float | None, set[Any] | None]:
-        """Apply each item's outcome (the queue's writes in one hop to the worker thread:
+        """Apply each item's outcome (the queue's writes in one hop to the queue thread:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
         if any item must wait, and, looked for after the writes in that hop, the entries of
         ``following`` (the next request; no pause coming) erased since the claim (None: not).
@@ -343,7 +344,7 @@ class Deliverer:
         erased: list[int] = []
         gone: set[Any] | None = None
         if writes or ahead:
-            erased, gone = await asyncio.to_thread(settle_then_look, self.queue, writes, ahead)
+            erased, gone = await self.hop(settle_then_look, self.queue, writes, ahead)
         if acks:  # only now: a hop that failed leaves them to the claim's flush
             pending.written()
         self._count_erased(sum(erased) + len(gone or ()), done)

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..contracts.queue import Queue
 from ..contracts.ratelimit import RateLimiter
+from .queue_hop import QueueHop
 from .queue_writes import acknowledge
 
 #: Seconds a claim waits for the rate limiter before acknowledging what it delivered.
@@ -25,8 +26,9 @@ ACK_BEFORE_WAITING = 0.05
 
 
 class PendingAcks:
-    def __init__(self, queue: Queue) -> None:
+    def __init__(self, queue: Queue, hop: QueueHop | None = None) -> None:
         self.queue = queue
+        self.hop = QueueHop() if hop is None else hop
         self.ids: list[Any] = []
 
     async def acquire(self, limiter: RateLimiter) -> None:
@@ -62,8 +64,8 @@ class PendingAcks:
         self.ids.clear()
 
     async def flush(self) -> None:
-        """Acknowledge the ids waiting (in the worker thread); they are forgotten only once
-        the queue took the acknowledgement."""
+        """Acknowledge the ids waiting (on the deliverer's queue thread); they are
+        forgotten only once the queue took the acknowledgement."""
         for write in self.writes():
-            await asyncio.to_thread(write)
+            await self.hop(write)
             self.written()

@@ -95,7 +95,7 @@ async def _lane(
                 # batch gather rather than send a request for every few actions.
                 await asyncio.sleep(batch_wait)
             continue
-        ready_at = await asyncio.to_thread(deliverer.queue.next_ready_at, deliverer.connection)
+        ready_at = await deliverer.hop(deliverer.queue.next_ready_at, deliverer.connection)
         now = deliverer.clock()
         if ready_at is not None:
             ready_at = max(ready_at, deliverer.paused_until)

@@ -12,6 +12,7 @@ from typing import Any
 
 from mapwire.runtime.delivery import Settled
 from mapwire.runtime.delivery_lanes import run_until
+from mapwire.runtime.queue_hop import QueueHop
 
 BATCH_WAIT = 0.2
 
@@ -29,6 +30,7 @@ class ScriptedDeliverer:
         self.stop = stop
         self.steps: list[float] = []
         self.queue: Any = SimpleNamespace(next_ready_at=lambda connection: None)
+        self.hop = QueueHop()
         self.clock = time.time
 
     async def step(self) -> Settled:
