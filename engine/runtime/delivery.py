@@ -167,21 +167,23 @@ class Deliverer:
         pending: PendingAcks,
     ) -> None:
         i = 0
-        # A request's settling hop also looks at the next for entries erased since the claim:
-        # those before ``looked_end``, looked at then, go unlooked within ERASED_LOOK_AFTER.
-        looked_end, looked_at = 0, 0.0
+        # Each request is looked at for entries erased since it was last looked at, unless
+        # that is within ERASED_LOOK_AFTER: the claim looked at them all (``claimed_at``); a
+        # request's settling hop looks at the next one, due for a look by then (those
+        # before ``looked_end``, at ``looked_at``). A claim's requests sent one after
+        # another that soon after it make no hop between them but their settling.
+        looked_end, looked_at = 0, claimed_at
         while i < len(requests):
             await pending.acquire(self.limiter)
             now = self.clock()
-            if i or now - claimed_at > ERASED_LOOK_AFTER:  # erased since the claim?
-                while i < len(requests):  # a request left empty: the next is looked at
-                    if i < looked_end and now - looked_at <= ERASED_LOOK_AFTER:
-                        break  # looked at in the last settle's hop, just now
-                    requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
-                    if rebuilt:
-                        break
-                if i == len(requests):
+            while i < len(requests):  # a request left empty: the next is looked at
+                if now - (looked_at if i < looked_end else claimed_at) <= ERASED_LOOK_AFTER:
+                    break  # looked at just now: with the claim, or in the last settle's hop
+                requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
+                if rebuilt:
                     break
+            if i == len(requests):
+                break
             if self.clock() - claimed_at > self.lease_seconds * SEND_WITHIN_LEASE:
                 # Too late in the lease (the look above included) for another request to be
                 # settled within it: give the rest back untouched (the next claim takes them,
@@ -198,7 +200,10 @@ class Deliverer:
             done.requests += 1
             following = requests[i] if i < len(requests) else None
             answered = self.clock()  # the look at ``following`` comes after this
-            stop_at, gone = await self._settle(sent, outcomes, response, done, following, pending)
+            due = answered - (looked_at if i < looked_end else claimed_at) > ERASED_LOOK_AFTER
+            stop_at, gone = await self._settle(
+                sent, outcomes, response, done, following, pending, look=due
+            )
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)
                 rest = ids_of(requests[i:])
@@ -277,11 +282,15 @@ class Deliverer:
         done: Settled,
         following: OutboundRequest | None,
         pending: PendingAcks,
+        *,
+        look: bool = True,
     ) -> tuple[float | None, set[Any] | None]:
         """Apply each item's outcome (the queue's writes in one hop to the queue thread:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
         if any item must wait, and, looked for after the writes in that hop, the entries of
-        ``following`` (the next request; no pause coming) erased since the claim (None: not).
+        ``following`` (the next request; no pause coming) erased since the claim (None: not
+        looked at). It is looked at when ``look`` says it is due, or when the hop writes
+        anyway; with neither, no hop is made.
         ``pending``: the claim's deliveries not acknowledged yet, which those of ``sent``
         join while the claim goes on (``following``, no pause); else all are acknowledged."""
         now = self.clock()
@@ -340,7 +349,8 @@ class Deliverer:
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        ahead = ids_of([following]) if following is not None and retry_at is None else []
+        looks = following is not None and retry_at is None and (look or bool(writes))
+        ahead = ids_of([following]) if looks else []
         erased: list[int] = []
         gone: set[Any] | None = None
         if writes or ahead:

@@ -22,8 +22,9 @@ one is sent all the same, so it is made):
   usual, one that fails (to be retried, or for good) or is given back is deleted,
   neither sent again nor kept as a dead letter, one in a request of the claim not yet
   sent is taken out of it before it goes (``Queue.drop_erased``, asked for each request
-  of a claim at most ``ERASED_LOOK_AFTER`` before it goes; a claim's first sent that soon
-  after the claim is not asked for), and one whose worker died is deleted once its lease
+  of a claim that goes more than ``ERASED_LOOK_AFTER`` after the claim or after it was
+  last asked for; one that goes sooner is not asked again), and one whose worker died is
+  deleted once its lease
   runs out. What is left: a request already in flight when the erasure is queued, or one
   sent within 50 ms of the claim or of its look, may still reach the vendor; in the
   erasure's own connection per-person order sends the erasure after it, but in another

@@ -145,14 +145,14 @@ def test_a_slow_look_for_erased_entries_counts_against_the_lease(
     looks = 0
     drop_erased = cio.queue.drop_erased
 
-    def slow_second_look(ids: Any) -> Any:
+    def slow_first_look(ids: Any) -> Any:
         nonlocal looks
         looks += 1
-        if looks == 2:  # the look before the second request, past the first's settling
+        if looks == 1:  # the look before the second request, past the limiter's wait
             time.sleep(0.5)
         return drop_erased(ids)
 
-    monkeypatch.setattr(cio.queue, "drop_erased", slow_second_look)
+    monkeypatch.setattr(cio.queue, "drop_erased", slow_first_look)
 
     async def run() -> Settled:
         async with httpx.AsyncClient(timeout=10) as client:

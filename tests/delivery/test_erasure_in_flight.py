@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from delivery_helpers import cio_connection, write_config
 
 from mapwire.runtime.config import load_config
-from mapwire.runtime.delivery import Settled
+from mapwire.runtime.delivery import ERASED_LOOK_AFTER, Settled
 from mapwire.runtime.process import Runtime
 
 pytestmark = pytest.mark.usefixtures("secrets")
@@ -61,7 +62,8 @@ async def _arrived(server: Any, within: float = 30.0) -> None:
 
 async def _erase_p1_while_a_request_goes(runtime: Runtime, server: Any) -> Settled:
     """One step of ``updates`` whose first request is held in flight while p1's erasure
-    is queued through ``people``; what the step settled."""
+    is queued through ``people``, and then past ``ERASED_LOOK_AFTER`` (a request sent
+    sooner after the claim goes unlooked at); what the step settled."""
     updates = runtime.config.connections[0]
     server.hold_answers()
     sending = asyncio.ensure_future(runtime.deliverer(updates).step())
@@ -69,6 +71,7 @@ async def _erase_p1_while_a_request_goes(runtime: Runtime, server: Any) -> Settl
     await asyncio.to_thread(
         runtime.pipeline.submit, EVENTS, [_batch("p1", erase=True)], only="people"
     )
+    await asyncio.sleep(2 * ERASED_LOOK_AFTER)
     server.answer_held()
     return await sending
 
@@ -338,8 +341,13 @@ def test_a_failed_look_ahead_keeps_the_settled_requests_counts(
     async def run() -> None:
         deliverer = runtime.deliverer(updates)
         deliverer.queue = _FailingLook(runtime.queue)
+        customerio_server.hold_answers()  # past ERASED_LOOK_AFTER: the next is looked at
+        sending = asyncio.ensure_future(deliverer.step())
+        await _arrived(customerio_server)
+        await asyncio.sleep(2 * ERASED_LOOK_AFTER)
+        customerio_server.answer_held()
         with pytest.raises(RuntimeError, match="the look failed"):
-            await deliverer.step()
+            await sending
         await runtime.aclose()
 
     try:
@@ -372,5 +380,64 @@ def test_a_retry_pause_does_not_look_ahead(tmp_path: Path, customerio_server: An
         done, paused_until = asyncio.run(run())
         assert done.retried == 1 and paused_until > 0
         assert runtime.queue.depth("updates") == 2  # both still queued, none leased away
+    finally:
+        runtime.close()
+
+
+class _CountedLooks(_FailingLook):
+    """The queue, counting its looks for erased entries."""
+
+    def __init__(self, queue: Any) -> None:
+        super().__init__(queue)
+        self.looks = 0
+
+    def drop_erased(self, ids: Any) -> list[Any]:
+        self.looks += 1
+        return list(self._queue.drop_erased(ids))
+
+
+@pytest.mark.parametrize("tick", [0.0, 2 * ERASED_LOOK_AFTER])
+def test_a_claims_requests_are_looked_at_once_due(
+    tmp_path: Path, customerio_server: Any, tick: float
+) -> None:
+    """A claim of three requests (``api: v1``: one an action): sent within
+    ``ERASED_LOOK_AFTER`` of the claim, which looked at them all, the later two are not
+    looked at again and no hop goes to the queue between them (two in all: the claim, and
+    the last request's settling with the acknowledgement); on a clock that moves
+    ``tick`` each reading every request is due, the first too, and is looked at."""
+    runtime = _runtime(tmp_path, customerio_server, api="v1")
+    updates = runtime.config.connections[0]
+    batches = [_batch(p, plan=p) for p in ("p1", "p2", "p3")]
+    runtime.pipeline.submit(EVENTS, batches, only="updates")
+
+    async def run() -> tuple[Settled, int, int]:
+        deliverer = runtime.deliverer(updates)
+        counted = _CountedLooks(runtime.queue)
+        deliverer.queue = counted
+        readings = iter(range(1_000))
+        start = time.time()
+        deliverer.clock = lambda: start + tick * next(readings)
+        hops = 0
+        hop = deliverer.hop
+
+        def counting(fn: Any, *args: Any) -> Any:
+            nonlocal hops
+            hops += 1
+            return hop(fn, *args)
+
+        deliverer.hop = counting  # type: ignore[method-assign]
+        done = await deliverer.step()
+        await runtime.aclose()
+        return done, counted.looks, hops
+
+    try:
+        done, looks, hops = asyncio.run(run())
+        assert (done.delivered, done.requests) == (3, 3)
+        assert _sent(customerio_server) == [] and len(customerio_server.requests) == 3
+        assert runtime.queue.depth("updates") == 0
+        if tick:  # each due before it goes (and the next in each settling hop, too)
+            assert looks >= 3
+        else:
+            assert (looks, hops) == (0, 2)
     finally:
         runtime.close()
