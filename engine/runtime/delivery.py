@@ -9,8 +9,10 @@ are the destination plugin's pure functions; this module owns the I/O (an
 place that turns outcomes into queue operations.
 
 The queue's operations (claim, acknowledge, retry, release, dead-letter) run on the
-deliverer's queue thread (``queue_hop``), one hop per claim and one per request settled (a
-claim's deliveries acknowledged together, in its last one): a queue waiting for a lock held
+deliverer's queue thread (``queue_hop``), one hop per claim and one per request settled that
+writes or looks (a claim's deliveries are acknowledged together, with its last request; a
+request settled otherwise, within ``ERASED_LOOK_AFTER`` of the claim, makes none): a queue
+waiting for a lock held
 elsewhere (another process's transaction, the group committer's) or for a round trip to
 Redis never holds up the event loop, which also answers HTTP in ``serve``.
 
@@ -52,8 +54,9 @@ from .transport_errors import describe_transport_error
 #: claim delivered is acknowledged with its last request, so within the lease too, or
 #: before a wait for the rate limiter (``delivery_acks``).
 SEND_WITHIN_LEASE = 0.4
-#: A look for erased entries holds this long: a claim's first request is looked at past it
-#: after the claim, a later one past it after its predecessor's settling hop looked.
+#: A look for erased entries holds this long: a claim's request is looked at when it goes
+#: past it after the claim, or after the last look at it (a settling hop's, at the next
+#: request).
 ERASED_LOOK_AFTER = 0.05
 #: A claim takes whole requests' worth, at least this many entries (a claim costs about as
 #: much for 100 as for 300), of at most ``CLAIM_REQUESTS``: 100-item requests go three.
@@ -79,6 +82,7 @@ class Deliverer:
         claim_requests: int | None = None,
         credentials_hold_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
+        hop: QueueHop | None = None,
     ) -> None:
         self.connection = connection
         self.destination = destination
@@ -107,7 +111,7 @@ class Deliverer:
         )
         self._latency = metrics.latency.labels(connection)
         #: The queue's calls run there, never on the event loop (``queue_hop``).
-        self.hop = QueueHop()
+        self.hop = QueueHop() if hop is None else hop
         self._delays = type(destination).send_delay is not Destination.send_delay
 
     def _delay_of(self, item: PreparedItem) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,7 +24,12 @@ from .delivery import Deliverer
 from .delivery_loops import DeliveryLoops
 from .metrics import Metrics
 from .pipeline import Pipeline
+from .queue_hop import QueueHop
 from .registry import Registry, get_registry
+
+#: Seconds ``Runtime.close`` waits for each deliverer's queue calls still running (a queue
+#: call waits at most its busy timeout, 5 s by default, per statement).
+CLOSE_WAIT_SECONDS = 30.0
 
 
 def client_for(conn: Connection, registry: Registry, timeout: float) -> httpx.AsyncClient:
@@ -44,6 +50,7 @@ class Runtime:
         self.pipeline = self.build_pipeline(config)
         self._clients: list[httpx.AsyncClient] = []
         self._limiters: list[Any] = []
+        self._hops: weakref.WeakSet[QueueHop] = weakref.WeakSet()  # the deliverers' threads
         self._wake: dict[str, asyncio.Event] = {}
         self._loops: DeliveryLoops | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,6 +94,8 @@ class Runtime:
         key = limiter_key(destination, conn.destination)
         limiter = self.registry.make_rate_limiter(self.config.store, key, rate)
         self._limiters.append(limiter)
+        hop = QueueHop()
+        self._hops.add(hop)
         return Deliverer(
             conn.name,
             destination,
@@ -99,6 +108,7 @@ class Runtime:
             max_backoff_seconds=conn.delivery.max_backoff_seconds,
             lease_seconds=max(conn.delivery.lease_seconds, conn.delivery.timeout_seconds * 2),
             credentials_hold_seconds=conn.delivery.credentials_hold_minutes * 60,
+            hop=hop,
         )
 
     def delivering(self, only: Iterable[str] | None = None) -> list[Connection]:
@@ -174,6 +184,8 @@ class Runtime:
             if close is not None:
                 close()
         self._limiters.clear()
+        for hop in list(self._hops):  # calls the deliverers made finish first, even those
+            hop.wait(CLOSE_WAIT_SECONDS)  # whose awaiters were cancelled (a stop)
         self.queue.close()
         self.store.close()
 

@@ -7,13 +7,20 @@ a round trip to Redis), so a deliverer never makes them on the event loop, which
 copy of the context, the default executor's lock and work item, a concurrent future
 chained to the loop's); a thread that takes the calls from a queue and resolves the
 loop's future itself costs about 45, most of it the two wake-ups any hand-over between
-threads makes. An mParticle claim of 300 actions makes four hops.
+threads makes. An mParticle claim of 300 actions makes two to four hops.
 
-A deliverer's hops are awaited one after another (its lanes' claims, if it has several,
-take turns, as they do for a SQLite file's lock anyway). The thread ends once it has had
-nothing to do for ``IDLE`` seconds and the next call starts another, so a deliverer
-dropped without a word leaves no thread behind for long; it is a daemon thread, like the
-executor's, and a process forked from one with a thread gets its own.
+A deliverer's calls run in the order they were made, one at a time: its lanes, if it has
+several, take turns (for a SQLite queue they did anyway, at the file's lock; a Redis
+queue's round trips, which could overlap, now follow one another). A call runs even if
+its awaiter was cancelled meanwhile (its outcome is dropped): an acknowledgement asked for
+is made. ``wait`` lets whoever closes the queue first wait for the calls made, as
+``asyncio.run`` waited for the default executor's threads.
+
+The thread ends once it has had nothing to do for ``IDLE`` seconds and the next call
+starts another, so a deliverer dropped without a word leaves no thread behind for long; it
+is a daemon thread (an idle one must not hold up the interpreter's exit: ``wait`` is what
+keeps a call in progress from being cut short), and a process forked from one with a
+thread gets its own.
 """
 
 from __future__ import annotations
@@ -36,8 +43,7 @@ _Call = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[..., An
 
 class QueueHop:
     """``await hop(fn, *args)``: ``fn(*args)`` on the hop's thread, its result or its
-    exception on the awaiting loop. A call whose awaiter was cancelled still runs (as with
-    ``asyncio.to_thread``); its outcome is dropped."""
+    exception on the awaiting loop."""
 
     def __init__(self) -> None:
         self._reset()
@@ -45,6 +51,8 @@ class QueueHop:
     def _reset(self) -> None:
         self._calls: SimpleQueue[_Call] = SimpleQueue()
         self._lock = threading.Lock()
+        self._done = threading.Condition(self._lock)  # notified when no call is left
+        self._unfinished = 0  # calls made and not finished
         self._running = False
         self._pid = os.getpid()
 
@@ -54,11 +62,18 @@ class QueueHop:
         if self._pid != os.getpid():  # forked: the parent's thread is not here
             self._reset()
         with self._lock:  # the thread ends under this lock only with nothing left to do
-            self._calls.put((loop, future, fn, args))
-            if not self._running:
-                self._running = True
+            if not self._running:  # started first: a thread that cannot start queues nothing
                 threading.Thread(target=self._serve, name="mapwire-queue", daemon=True).start()
+                self._running = True
+            self._unfinished += 1
+            self._calls.put((loop, future, fn, args))
         return future
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until every call made has finished (at most ``timeout`` seconds); whether
+        they have."""
+        with self._done:
+            return self._done.wait_for(lambda: not self._unfinished, timeout)
 
     def _serve(self) -> None:
         calls = self._calls
@@ -78,6 +93,10 @@ class QueueHop:
             with contextlib.suppress(RuntimeError):  # a closed loop: no one awaits it
                 loop.call_soon_threadsafe(_settle, future, *outcome)
             del loop, future, fn, args, outcome  # nothing held while the thread waits
+            with self._done:
+                self._unfinished -= 1
+                if not self._unfinished:
+                    self._done.notify_all()
 
 
 def _settle(future: asyncio.Future[Any], result: Any, exc: BaseException | None) -> None:

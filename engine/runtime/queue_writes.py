@@ -43,9 +43,11 @@ def settle_then_look(
     queue: Queue, writes: Sequence[Callable[[], int | None]], ids: Sequence[Any]
 ) -> tuple[list[int], set[Any] | None]:
     """``run_all(writes)``, then ``erased_among(queue, ids)``: a request settled and the
-    claim's next one looked at in one hop to the worker thread, not two. A look that fails
+    claim's next one looked at in one hop to the queue thread, not two. A look that fails
     gives None (not looked at): the writes done are still counted, and the request is
-    looked at again before it goes, where the failure is raised."""
+    looked at again before it goes if it is due by then, where the failure is raised (one
+    looked at only because the hop wrote anyway may go unlooked, within its claim's
+    ``ERASED_LOOK_AFTER``)."""
     settled = run_all(writes)
     try:
         return settled, erased_among(queue, ids)
