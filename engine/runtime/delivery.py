@@ -353,8 +353,8 @@ class Deliverer:
         writes.extend(partial(self.queue.retry, ids, at, why) for (at, why), ids in retries.items())
         if failed:
             writes.append(partial(self.queue.dead_letter, failed))
-        looks = following is not None and retry_at is None and (look or bool(writes))
-        ahead = ids_of([following]) if looks else []
+        looks = retry_at is None and (look or bool(writes))
+        ahead = ids_of([following]) if following is not None and looks else []
         erased: list[int] = []
         gone: set[Any] | None = None
         if writes or ahead:

@@ -37,6 +37,7 @@ import httpx
 from .env_proxies import proxy_mounts
 from .http1_connection import HAVE_HTTPTOOLS, Connection, answered
 from .tcp_connect import connect_socket
+from .vendor_client import VendorClient
 
 #: Origins are (scheme, host, port).
 Origin = tuple[str, str, int]
@@ -225,29 +226,3 @@ def make_transport(limits: httpx.Limits, choice: str = "auto") -> httpx.AsyncBas
     if choice == "httpx" or not HAVE_HTTPTOOLS:
         return httpx.AsyncHTTPTransport(limits=limits)
     return Http1Transport(limits=limits)
-
-
-class _NoCookies(httpx.Cookies):
-    """A cookie jar that keeps nothing (``VendorClient``)."""
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        return None
-
-
-class VendorClient(httpx.AsyncClient):
-    """httpx's client for vendor requests, without a cookie jar.
-
-    The vendors' APIs authenticate each request by its headers, and a request built apart
-    from the client, as every destination builds theirs, is sent without the client's
-    cookies anyway: the jar was only ever written, at half the client's CPU per request."""
-
-    @property  # type: ignore[override, unused-ignore]
-    def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
-
-    @cookies.setter
-    def cookies(self, cookies: Any) -> None:
-        return None
-
-
-_NO_COOKIES = _NoCookies()
