@@ -19,8 +19,15 @@ one when it resumes (naming the connection and the vendor's status, never a key)
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import httpx
+
+from ..contracts.destination import OutboundRequest, PreparedItem
+from ..contracts.queue import Failure, QueueEntry
+from .delivery_failures import delivery_failure
 from .metrics import Metrics
+from .redaction import Redactor
 
 BASE_SECONDS = 5.0
 REASON = "credentials_refused"
@@ -58,6 +65,30 @@ class CredentialsPause:
         delay: float = min(self.max_backoff, BASE_SECONDS * 2.0 ** min(self._tries, 20))
         self._tries += 1
         return now + delay, now - self.since >= self.hold_seconds
+
+    def refused_items(
+        self,
+        now: float,
+        detail: str,
+        sent: OutboundRequest,
+        refused: list[PreparedItem],
+        failed: list[tuple[QueueEntry, Failure]],
+        response: httpx.Response | None,
+        redact: Redactor,
+        answer: dict[str, Any],
+    ) -> tuple[float, list[Any]]:
+        """``refused`` for the items of ``sent`` the vendor refused the credentials for:
+        when to try again, and the ids of the items to give back untouched until then; none
+        once the hold has run out: they are added to ``failed``, to be dead-lettered."""
+        at, give_up = self.refused(now, detail)
+        if not give_up:
+            return at, [item.key.id for item in refused]
+        why = self.dead_letter_reason()
+        failed.extend(
+            (item.key, delivery_failure(why, sent, item, response, redact, answer))
+            for item in refused
+        )
+        return at, []
 
     def accepted(self) -> None:
         """A response that is not a refusal: the credentials work again."""

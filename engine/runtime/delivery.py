@@ -9,12 +9,11 @@ are the destination plugin's pure functions; this module owns the I/O (an
 place that turns outcomes into queue operations.
 
 The queue's operations (claim, acknowledge, retry, release, dead-letter) run on the
-deliverer's queue thread (``queue_hop``), one hop per claim and one per request settled that
-writes or looks (a claim's deliveries are acknowledged together, with its last request; a
-request settled otherwise, within ``ERASED_LOOK_AFTER`` of the claim, makes none): a queue
-waiting for a lock held
-elsewhere (another process's transaction, the group committer's) or for a round trip to
-Redis never holds up the event loop, which also answers HTTP in ``serve``.
+deliverer's queue thread (``queue_hop``), one hop per claim and one per request settled
+that writes or looks (a claim's deliveries are acknowledged together, with its last
+request): a queue waiting for a lock held elsewhere (another process's transaction, the
+group committer's) or for a round trip to Redis never holds up the event loop, which also
+answers HTTP in ``serve``.
 
 Order: the queue hands out a person's actions (one ``order_key``) oldest first and never
 to two claims at once; requests of one claim are sent one after another; when one must be
@@ -54,9 +53,8 @@ from .transport_errors import describe_transport_error
 #: claim delivered is acknowledged with its last request, so within the lease too, or
 #: before a wait for the rate limiter (``delivery_acks``).
 SEND_WITHIN_LEASE = 0.4
-#: A look for erased entries holds this long: a claim's request is looked at when it goes
-#: past it after the claim, or after the last look at it (a settling hop's, at the next
-#: request).
+#: A look for erased entries holds this long: a request going later after its claim, or
+#: after the last look at it (a settling hop's, at the next request), is looked at.
 ERASED_LOOK_AFTER = 0.05
 #: A claim takes whole requests' worth, at least this many entries (a claim costs about as
 #: much for 100 as for 300), of at most ``CLAIM_REQUESTS``: 100-item requests go three.
@@ -171,11 +169,9 @@ class Deliverer:
         pending: PendingAcks,
     ) -> None:
         i = 0
-        # Each request is looked at for entries erased since it was last looked at, unless
-        # that is within ERASED_LOOK_AFTER: the claim looked at them all (``claimed_at``); a
-        # request's settling hop looks at the next one, due for a look by then (those
-        # before ``looked_end``, at ``looked_at``). A claim's requests sent one after
-        # another that soon after it make no hop between them but their settling.
+        # A request is looked at for erased entries unless its last look is within
+        # ERASED_LOOK_AFTER: the claim's (``claimed_at``), or a settling hop's at the next
+        # request once due (those before ``looked_end``, at ``looked_at``).
         looked_end, looked_at = 0, claimed_at
         while i < len(requests):
             await pending.acquire(self.limiter)
@@ -293,8 +289,7 @@ class Deliverer:
         credentials' release, acknowledgement, retries, dead letters); return the retry time
         if any item must wait, and, looked for after the writes in that hop, the entries of
         ``following`` (the next request; no pause coming) erased since the claim (None: not
-        looked at). It is looked at when ``look`` says it is due, or when the hop writes
-        anyway; with neither, no hop is made.
+        looked at), when ``look`` says it is due or the hop writes anyway (else no hop).
         ``pending``: the claim's deliveries not acknowledged yet, which those of ``sent``
         join while the claim goes on (``following``, no pause); else all are acknowledged."""
         now = self.clock()
@@ -336,8 +331,15 @@ class Deliverer:
                 retry_at = at if retry_at is None else max(retry_at, at)
         writes: list[Callable[[], int | None]] = []
         if refused:
-            again, released = self._credentials_refused(
-                sent, refused, redact(refused_reason), failed, response, answer
+            again, released = self.credentials.refused_items(
+                self.clock(),
+                redact(refused_reason),
+                sent,
+                refused,
+                failed,
+                response,
+                redact,
+                answer,
             )
             retry_at = again if retry_at is None else max(retry_at, again)
             if released:
@@ -375,27 +377,6 @@ class Deliverer:
         if failed:
             self._count_dead_letters(len(failed) - erased[-1], done)
         return retry_at, gone
-
-    def _credentials_refused(
-        self,
-        sent: OutboundRequest,
-        refused: list[PreparedItem],
-        reason: str,
-        failed: list[tuple[QueueEntry, Failure]],
-        response: httpx.Response | None,
-        answer: dict[str, Any],
-    ) -> tuple[float, list[Any]]:
-        """Pause until the time returned, giving the refused items back untouched (their
-        ids returned), or once the hold has run out adding them to ``failed``."""
-        at, give_up = self.credentials.refused(self.clock(), reason)
-        if give_up:
-            why = self.credentials.dead_letter_reason()
-            redact = self.redact.with_credentials_of(sent.request)
-            failed.extend(
-                (i.key, delivery_failure(why, sent, i, response, redact, answer)) for i in refused
-            )
-            return at, []
-        return at, [i.key.id for i in refused]
 
     def _count_erased(self, erased: int | None, done: Settled) -> int:
         """Count the entries a queue write deleted, their person erased; how many (None,

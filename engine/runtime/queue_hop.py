@@ -7,7 +7,7 @@ a round trip to Redis), so a deliverer never makes them on the event loop, which
 copy of the context, the default executor's lock and work item, a concurrent future
 chained to the loop's); a thread that takes the calls from a queue and resolves the
 loop's future itself costs about 45, most of it the two wake-ups any hand-over between
-threads makes. An mParticle claim of 300 actions makes two to four hops.
+threads makes. A claim of three 100-item requests makes two to four hops.
 
 A deliverer's calls run in the order they were made, one at a time: its lanes, if it has
 several, take turns (for a SQLite queue they did anyway, at the file's lock; a Redis

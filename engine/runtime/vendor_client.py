@@ -6,13 +6,13 @@ them), and a deliverer sends it once: no client auth, no redirects followed, no 
 hooks, no cookies. httpx's ``send`` still runs its layers for each request: an auth
 flow (a generator, for no auth), the redirect loop, the hooks' loops, the history, a
 cookie jar written and never read. Those cost about 60-90 µs of CPU a request here, up to
-0.9 µs of every mParticle action (100 a request). ``VendorClient`` keeps no jar, and its
-``send`` goes straight to the transport when those layers would do nothing: the same
-timeouts (the client's, on the request), the same mounts (a proxy from the environment),
-the same response (its request, its elapsed time, its encoding, ``next_request`` for a
-redirect, its body read), the same log line, the same exceptions. Anything else (a
-stream, auth or redirects asked for, hooks, credentials in the URL, an httpx without the
-parts this relies on) takes httpx's own ``send``.
+0.9 µs of every action of a destination that takes 100 a request. ``VendorClient`` keeps
+no jar, and its ``send`` goes straight to the transport when those layers would do
+nothing: the same timeouts (the client's, on the request), the same mounts (a proxy from
+the environment), the same response (its request, its elapsed time, its encoding,
+``next_request`` for a redirect, its body read), the same log line, the same exceptions.
+Anything else (a stream, auth or redirects asked for, hooks, credentials in the URL, an
+httpx without the parts this relies on) takes httpx's own ``send``.
 """
 
 from __future__ import annotations
