@@ -125,6 +125,15 @@ class DeliveryLoops:
         for task in self._retiring:
             task.cancel()
 
+    async def cancelled(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) for the cancelled loops to end: what their
+        claims delivered is acknowledged on the way out (``PendingAcks.flush``), and that
+        must reach the queue before whoever stops delivery closes it."""
+        tasks = [loop.task for loop in self._loops.values() if not loop.task.done()]
+        tasks += [task for task in self._retiring if not task.done()]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
     async def update(self) -> list[str]:
         """Restart the loops whose connection changed, stop those no longer delivering,
         start the new ones; the names of the connections whose loop stopped."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,8 +28,9 @@ from .pipeline import Pipeline
 from .queue_hop import QueueHop
 from .registry import Registry, get_registry
 
-#: Seconds ``Runtime.close`` waits for each deliverer's queue calls still running (a queue
-#: call waits at most its busy timeout, 5 s by default, per statement).
+#: Seconds a stop waits for the cancelled deliverers to end, and ``Runtime.close`` for
+#: their queue calls still running (a queue call waits at most its busy timeout, 5 s by
+#: default, per statement).
 CLOSE_WAIT_SECONDS = 30.0
 
 
@@ -129,6 +131,7 @@ class Runtime:
             await loops.run(stop)
         finally:
             loops.cancel()
+            await loops.cancelled(CLOSE_WAIT_SECONDS)
 
     @property
     def deliverers(self) -> dict[str, Deliverer]:
@@ -184,8 +187,9 @@ class Runtime:
             if close is not None:
                 close()
         self._limiters.clear()
+        deadline = time.monotonic() + CLOSE_WAIT_SECONDS
         for hop in list(self._hops):  # calls the deliverers made finish first, even those
-            hop.wait(CLOSE_WAIT_SECONDS)  # whose awaiters were cancelled (a stop)
+            hop.wait(max(0.0, deadline - time.monotonic()))  # whose awaiters were cancelled
         self.queue.close()
         self.store.close()
 

@@ -72,6 +72,8 @@ class QueueHop:
     def wait(self, timeout: float) -> bool:
         """Wait until every call made has finished (at most ``timeout`` seconds); whether
         they have."""
+        if self._pid != os.getpid():  # forked: none of the parent's calls runs here
+            self._reset()
         with self._done:
             return self._done.wait_for(lambda: not self._unfinished, timeout)
 

@@ -17,6 +17,7 @@ httpx without the parts this relies on) takes httpx's own ``send``.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 from typing import Any
@@ -24,16 +25,27 @@ from typing import Any
 import httpx
 from httpx import USE_CLIENT_DEFAULT
 
-try:  # the parts of httpx's client its own send uses, read from it (0.27 to 0.29 have them)
+
+def has_lean_parts(client: type, bound_stream: type) -> bool:
+    """Whether this httpx has what the lean ``send`` calls, as it calls them: the client's
+    helpers, and a response stream wrapper taking its ``start`` time (httpx 0.28 on; 0.27's
+    takes a timer)."""
+    helpers = ("_set_timeout", "_transport_for_url", "_build_redirect_request")
+    if not all(hasattr(client, name) for name in helpers):
+        return False
+    try:
+        return "start" in inspect.signature(bound_stream).parameters
+    except (TypeError, ValueError):  # no signature to read: not one this was written for
+        return False
+
+
+try:  # the parts of httpx's client its own send uses, read from it (as 0.28 and 0.29 have)
     from httpx._client import BoundAsyncStream, ClientState
     from httpx._exceptions import request_context
 except ImportError:  # pragma: no cover - another httpx: its own send, always
     LEAN = False
 else:
-    LEAN = all(
-        hasattr(httpx.AsyncClient, name)
-        for name in ("_set_timeout", "_transport_for_url", "_build_redirect_request")
-    )
+    LEAN = has_lean_parts(httpx.AsyncClient, BoundAsyncStream)
 
 _LOG = logging.getLogger("httpx")  # httpx's own: the line it logs for every request
 
@@ -79,20 +91,20 @@ class VendorClient(httpx.AsyncClient):
         start = time.perf_counter()
         with request_context(request=request):
             response = await transport.handle_async_request(request)
-        assert isinstance(response.stream, httpx.AsyncByteStream)  # as httpx's send asserts
-        response.request = request
-        response.stream = BoundAsyncStream(response.stream, response=response, start=start)
-        response.default_encoding = self._default_encoding
-        if _LOG.isEnabledFor(logging.INFO):
-            _LOG.info(
-                'HTTP Request: %s %s "%s %d %s"',
-                request.method,
-                request.url,
-                response.http_version,
-                response.status_code,
-                response.reason_phrase,
-            )
-        try:
+        try:  # whatever fails from here on, the answer is closed (its connection freed)
+            assert isinstance(response.stream, httpx.AsyncByteStream)  # as httpx's send does
+            response.request = request
+            response.stream = BoundAsyncStream(response.stream, response=response, start=start)
+            response.default_encoding = self._default_encoding
+            if _LOG.isEnabledFor(logging.INFO):
+                _LOG.info(
+                    'HTTP Request: %s %s "%s %d %s"',
+                    request.method,
+                    request.url,
+                    response.http_version,
+                    response.status_code,
+                    response.reason_phrase,
+                )
             if response.has_redirect_location:  # not followed: where it would go
                 response.next_request = self._build_redirect_request(request, response)
             await response.aread()

@@ -251,6 +251,8 @@ async def stop_delivery(delivery: asyncio.Task[None]) -> None:
     except TimeoutError:
         delivery.cancel()
         log_event(logging.WARNING, "delivery_cancelled", after_seconds=DELIVERY_STOP_SECONDS)
+        # its loops' way out acknowledges what they delivered: before the queue closes
+        await asyncio.wait({delivery}, timeout=DELIVERY_STOP_SECONDS)
     except Exception:
         pass  # logged by _delivery_ended
 

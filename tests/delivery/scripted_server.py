@@ -150,6 +150,10 @@ CANNED: dict[str, tuple[bytes, bool]] = {
     "/head": (_answer("200 OK", ["Content-Length: 1000"]), True),  # HEAD: the length, no body
     "/then-close": (_answer("200 OK", ["Content-Length: 2"], b"ok"), False),  # no warning
     "/redirect": (_answer("302 Found", ["Location: /plain", "Content-Length: 5"], b"moved"), True),
+    "/bad-gzip": (  # not gzip from its first byte, and long: it fails before it is all read
+        _answer("200 OK", ["Content-Encoding: gzip", "Content-Length: 400000"], b"x" * 400_000),
+        True,
+    ),
     "/wording": (b"HTTP/1.0 429 Slow Down Please\r\nContent-Length: 0\r\n\r\n", False),
     "/trailers": (
         _answer("200 OK", ["Transfer-Encoding: chunked", "Trailer: X-Sum"])

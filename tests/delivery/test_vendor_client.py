@@ -16,7 +16,7 @@ import pytest
 from scripted_server import ScriptedServer
 
 from mapwire.runtime.http1 import make_transport
-from mapwire.runtime.vendor_client import LEAN, VendorClient
+from mapwire.runtime.vendor_client import LEAN, VendorClient, has_lean_parts
 
 LIMITS = httpx.Limits(max_connections=8, max_keepalive_connections=8)
 PATHS = ["/plain", "/chunked", "/gzip", "/until-close", "/interim", "/wording", "/redirect"]
@@ -70,6 +70,45 @@ def answer(client_type: type[httpx.AsyncClient], url: str, choice: str) -> tuple
 
 def test_the_lean_send_is_available_with_this_httpx() -> None:
     assert LEAN
+
+
+class _Client:
+    def _set_timeout(self) -> None: ...
+    def _transport_for_url(self) -> None: ...
+    def _build_redirect_request(self) -> None: ...
+
+
+class _StreamTakingStart:
+    def __init__(self, stream: Any, response: Any, start: float) -> None: ...
+
+
+class _StreamTakingATimer:  # httpx 0.27's
+    def __init__(self, stream: Any, response: Any, timer: Any) -> None: ...
+
+
+def test_an_httpx_without_the_parts_as_called_takes_its_own_send() -> None:
+    assert has_lean_parts(_Client, _StreamTakingStart)
+    assert not has_lean_parts(_Client, _StreamTakingATimer)
+    assert not has_lean_parts(object, _StreamTakingStart)
+
+
+@pytest.mark.parametrize("choice", ["auto", "httpx"])
+def test_an_answer_that_fails_to_read_is_closed_and_frees_its_connection(
+    server: ScriptedServer, choice: str
+) -> None:
+    """A body that cannot be decoded fails the send; its connection goes back to the pool
+    (one connection only: a leak would leave the next send waiting for the pool)."""
+
+    async def run() -> int:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = make_transport(limits, choice)
+        async with VendorClient(transport=transport, timeout=2.0) as client:
+            with pytest.raises(httpx.DecodingError):
+                await client.send(httpx.Request("POST", server.url("/bad-gzip"), content=b"x"))
+            response = await client.send(httpx.Request("POST", server.url("/plain"), content=b"x"))
+            return response.status_code
+
+    assert asyncio.run(run()) == 200
 
 
 @pytest.mark.parametrize("choice", ["auto", "httpx"])
