@@ -11,7 +11,9 @@ import ssl
 import struct
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Self
+from typing import Any, Self
+
+import httpx
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, bytes], Awaitable[bool]]
 
@@ -174,6 +176,17 @@ HANDLERS: dict[str, Handler] = {
     "/then-silence": _then_silence,
     "/extra": _extra,
 }
+
+
+def answer_seen(response: httpx.Response) -> tuple[Any, ...]:
+    """What a client sees of an answer: its status, wording, version, headers and body."""
+    return (
+        response.status_code,
+        response.reason_phrase,
+        response.http_version,
+        sorted(response.headers.multi_items()),
+        response.content,
+    )
 
 
 class LoopbackServer:

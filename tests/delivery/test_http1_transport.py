@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import trustme
-from scripted_server import ScriptedServer
+from scripted_server import ScriptedServer, answer_seen
 
 from mapwire.runtime import tcp_connect
 from mapwire.runtime.http1 import Http1Transport, VendorClient, make_transport
@@ -67,14 +67,7 @@ def test_it_reads_every_kind_of_answer_as_httpx_own_transport_does(
     server: ScriptedServer, path: str
 ) -> None:
     async def post(client: httpx.AsyncClient) -> tuple[Any, ...]:
-        response = await client.post(server.url(path), content=b'{"a": 1}')
-        return (
-            response.status_code,
-            response.reason_phrase,
-            response.http_version,
-            sorted(response.headers.multi_items()),
-            response.content,
-        )
+        return answer_seen(await client.post(server.url(path), content=b'{"a": 1}'))
 
     ours = send(lean(), post)
     theirs = send(httpx.AsyncHTTPTransport(limits=LIMITS), post)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from scripted_server import ScriptedServer
+from scripted_server import ScriptedServer, answer_seen
 
 from mapwire.runtime.http1 import make_transport
 from mapwire.runtime.vendor_client import LEAN, VendorClient, has_lean_parts
@@ -52,11 +52,7 @@ def answer(client_type: type[httpx.AsyncClient], url: str, choice: str) -> tuple
             response = await client.send(request)
             next_request = response.next_request
             return (
-                response.status_code,
-                response.reason_phrase,
-                response.http_version,
-                sorted(response.headers.multi_items()),
-                response.content,
+                *answer_seen(response),
                 response.encoding,
                 response.is_closed,
                 response.request is request,
