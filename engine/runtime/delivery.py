@@ -80,7 +80,6 @@ class Deliverer:
         claim_requests: int | None = None,
         credentials_hold_seconds: float = 3600.0,
         clock: Callable[[], float] = time.time,
-        hop: QueueHop | None = None,
     ) -> None:
         self.connection = connection
         self.destination = destination
@@ -109,7 +108,7 @@ class Deliverer:
         )
         self._latency = metrics.latency.labels(connection)
         #: The queue's calls run there, never on the event loop (``queue_hop``).
-        self.hop = QueueHop() if hop is None else hop
+        self.hop = QueueHop()
         self._delays = type(destination).send_delay is not Destination.send_delay
 
     def _delay_of(self, item: PreparedItem) -> float:
@@ -173,11 +172,15 @@ class Deliverer:
         # ERASED_LOOK_AFTER: the claim's (``claimed_at``), or a settling hop's at the next
         # request once due (those before ``looked_end``, at ``looked_at``).
         looked_end, looked_at = 0, claimed_at
+
+        def due(now: float) -> bool:  # request i's last look is older than ERASED_LOOK_AFTER
+            return now - (looked_at if i < looked_end else claimed_at) > ERASED_LOOK_AFTER
+
         while i < len(requests):
             await pending.acquire(self.limiter)
             now = self.clock()
             while i < len(requests):  # a request left empty: the next is looked at
-                if now - (looked_at if i < looked_end else claimed_at) <= ERASED_LOOK_AFTER:
+                if not due(now):
                     break  # looked at just now: with the claim, or in the last settle's hop
                 requests[i : i + 1] = rebuilt = await self._without_erased(requests[i], done)
                 if rebuilt:
@@ -200,9 +203,8 @@ class Deliverer:
             done.requests += 1
             following = requests[i] if i < len(requests) else None
             answered = self.clock()  # the look at ``following`` comes after this
-            due = answered - (looked_at if i < looked_end else claimed_at) > ERASED_LOOK_AFTER
             stop_at, gone = await self._settle(
-                sent, outcomes, response, done, following, pending, look=due
+                sent, outcomes, response, done, following, pending, look=due(answered)
             )
             if stop_at is not None:
                 self.paused_until = max(self.paused_until, stop_at)

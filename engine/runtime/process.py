@@ -96,9 +96,7 @@ class Runtime:
         key = limiter_key(destination, conn.destination)
         limiter = self.registry.make_rate_limiter(self.config.store, key, rate)
         self._limiters.append(limiter)
-        hop = QueueHop()
-        self._hops.add(hop)
-        return Deliverer(
+        deliverer = Deliverer(
             conn.name,
             destination,
             conn.destination,
@@ -110,8 +108,9 @@ class Runtime:
             max_backoff_seconds=conn.delivery.max_backoff_seconds,
             lease_seconds=max(conn.delivery.lease_seconds, conn.delivery.timeout_seconds * 2),
             credentials_hold_seconds=conn.delivery.credentials_hold_minutes * 60,
-            hop=hop,
         )
+        self._hops.add(deliverer.hop)  # its queue calls, waited for at close
+        return deliverer
 
     def delivering(self, only: Iterable[str] | None = None) -> list[Connection]:
         names = set(only) if only is not None else None

@@ -59,8 +59,7 @@ class QueueHop:
     def __call__(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if self._pid != os.getpid():  # forked: the parent's thread is not here
-            self._reset()
+        self._own()
         with self._lock:  # the thread ends under this lock only with nothing left to do
             if not self._running:  # started first: a thread that cannot start queues nothing
                 threading.Thread(target=self._serve, name="mapwire-queue", daemon=True).start()
@@ -72,10 +71,15 @@ class QueueHop:
     def wait(self, timeout: float) -> bool:
         """Wait until every call made has finished (at most ``timeout`` seconds); whether
         they have."""
-        if self._pid != os.getpid():  # forked: none of the parent's calls runs here
-            self._reset()
+        self._own()
         with self._done:
             return self._done.wait_for(lambda: not self._unfinished, timeout)
+
+    def _own(self) -> None:
+        """In a process forked from the one that made this hop, start afresh: the parent's
+        thread and calls are not here."""
+        if self._pid != os.getpid():
+            self._reset()
 
     def _serve(self) -> None:
         calls = self._calls
