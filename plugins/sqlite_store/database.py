@@ -1,10 +1,11 @@
 """What the SQLite store and the SQLite queue share: one file, one connection.
 
 ``SqliteFile`` opens the file (creating its folders), sets the busy timeout, switches it to
-WAL (retrying while other processes race to do the same) with ``synchronous=NORMAL`` and
-``secure_delete`` (deleted rows are overwritten, not left readable in free pages), and
-hands the connection out under a lock, so an object may be shared by threads. An object
-must not cross ``fork()``: using it in a forked child raises ``RuntimeError``.
+WAL (retrying while other processes race to do the same) with ``synchronous=NORMAL``, a
+64 MB log between checkpoints (``CHECKPOINT_BYTES``) and ``secure_delete`` (deleted rows
+are overwritten, not left readable in free pages), and hands the connection out under a
+lock, so an object may be shared by threads. An object must not cross ``fork()``: using it
+in a forked child raises ``RuntimeError``.
 
 This is the plugin's error boundary: a ``sqlite3.Error`` raised while opening the file or
 while the connection is handed out becomes the engine's ``QueueUnavailable`` (or
@@ -34,6 +35,17 @@ from mapwire import QueueUnavailable, StoreUnavailable
 #: acknowledging them reads and writes fewer (mParticle delivery about a microsecond less
 #: per action; the rest measured the same). A file keeps the page size it was created with.
 PAGE_SIZE = 8192
+
+#: How much write-ahead log a connection's commits let grow before they copy it into the
+#: file (SQLite's automatic checkpoint, every 1,000 pages by default: 8 MB of 8 KB pages),
+#: and the size the log is cut back to after a checkpoint has emptied it. A checkpoint
+#: copies the latest version of each page in the log once. The queue writes a page when
+#: its entries are queued, again when they are acknowledged, then frees it: with the log
+#: longer than an entry's stay in the queue (a fraction of a second at full load), most
+#: pages are copied once, freed, where a short log copied them full and then again freed.
+#: Measured under the 5-event load (2 intake processes, 1 deliverer): the deliverer's CPU
+#: 4-7% less; end to end up to 5% more, about the noise of this measure.
+CHECKPOINT_BYTES = 64 * 1024 * 1024
 
 
 class SqliteFile:
@@ -67,6 +79,9 @@ class SqliteFile:
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             enable_wal(self._conn, busy_timeout)
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            conn.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_BYTES // page_size}")
+            conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
             # What is deleted (an erased person's updates, a delivered payload) is
             # overwritten in the file, not left in its free pages, whatever the SQLite
             # library's default (Debian's is on, others' off). It costs the acknowledgement
