@@ -10,6 +10,7 @@ without its message, because a message may quote the input that caused it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -122,20 +123,54 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class JsonLineHandler(logging.StreamHandler[IO[str]]):
-    """A stream handler with the JSON formatter."""
+    """A stream handler with the JSON formatter.
+
+    ``write_line`` on a thread running an event loop keeps the line and writes what the
+    loop's callbacks logged in one write when they are done (``loop.call_soon``): under
+    load that is one write for dozens of request lines, where each line was a write of its
+    own. Elsewhere, and in ``flush`` (which ``logging`` calls at exit, and a child process
+    before it ends), the lines kept are written first, then the new one: the order stays
+    the order they were logged in."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
         self.setFormatter(JsonLineFormatter())
+        self._kept: list[str] = []
 
     def write_line(self, line: str) -> None:
-        """Write one formatted line, as ``emit`` would."""
+        """Write one formatted line, as ``emit`` would (see the class docstring)."""
+        loop = asyncio._get_running_loop()
         with self.lock:  # type: ignore[union-attr]
-            try:
-                self.stream.write(line + self.terminator)
-                self.flush()
-            except Exception:  # as logging does: a line that cannot be written is no crash
-                pass
+            if loop is not None:
+                self._kept.append(line)
+                if len(self._kept) == 1:
+                    loop.call_soon(self.flush)
+                return
+            self._kept.append(line)
+            self._write_kept()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """A record of another library (the HTTP server's), written as ``write_line``."""
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.write_line(line)
+
+    def flush(self) -> None:
+        """Write the lines kept, then flush the stream."""
+        with self.lock:  # type: ignore[union-attr]
+            self._write_kept()
+
+    def _write_kept(self) -> None:
+        lines, self._kept = self._kept, []
+        try:
+            if lines:
+                self.stream.write(self.terminator.join(lines) + self.terminator)
+            super().flush()
+        except Exception:  # as logging does: a line that cannot be written is no crash
+            pass
 
 
 def configure_logging(level: str = "info", stream: IO[str] | None = None) -> JsonLineHandler:
@@ -153,6 +188,13 @@ def configure_logging(level: str = "info", stream: IO[str] | None = None) -> Jso
         target.setLevel(numeric)
         target.propagate = False
     return handler
+
+
+def flush_logs() -> None:
+    """Write every line the handlers keep (before a process ends without ``atexit``)."""
+    for name in CAPTURED:
+        for handler in logging.getLogger(name).handlers:
+            handler.flush()
 
 
 def reset_logging(handler: logging.Handler) -> None:

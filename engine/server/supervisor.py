@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Protocol
 
-from .logs import log_event
+from .logs import flush_logs, log_event
 
 EXIT_NEVER_STARTED = 3
 FIRST_BACKOFF_SECONDS = 0.5
@@ -156,6 +156,7 @@ def _spawn(slot: _Slot) -> None:
         except BaseException as exc:
             log_event(logging.ERROR, "child_failed", exc=exc, role=slot.role.kind)
         finally:
+            flush_logs()  # the lines its event loop kept: the process ends without atexit
             os._exit(code)
     slot.pid = slot.last_pid = pid
     slot.started_at = time.monotonic()

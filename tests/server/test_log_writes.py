@@ -1,0 +1,94 @@
+"""How the JSON log lines reach their stream: what an event loop's callbacks log goes out in
+one write once they are done, in the order logged; a line logged off the loop, a record
+of another library and ``flush_logs`` write the lines kept first."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from mapwire.server.logs import configure_logging, flush_logs, log_event, reset_logging
+
+
+class CountingStream(io.StringIO):
+    """A stream that counts its writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+    def events(self) -> list[str]:
+        return [json.loads(line)["event"] for line in self.getvalue().splitlines()]
+
+
+@pytest.fixture
+def stream() -> Iterator[CountingStream]:
+    out = CountingStream()
+    handler = configure_logging("info", out)
+    yield out
+    reset_logging(handler)
+
+
+def test_a_loops_lines_go_out_in_one_write_after_its_callbacks(stream: CountingStream) -> None:
+    seen_during: list[list[str]] = []
+
+    async def handle(n: int) -> None:
+        log_event(logging.INFO, f"request_{n}")
+
+    async def main() -> None:
+        await asyncio.gather(*(handle(n) for n in range(20)))  # 20 tasks, ready together
+        seen_during.append(stream.events())
+
+    asyncio.run(main())
+    assert seen_during == [[f"request_{n}" for n in range(20)]]
+    assert stream.writes == 1
+
+
+def test_a_line_off_the_loop_goes_at_once_after_those_kept(stream: CountingStream) -> None:
+    async def main() -> None:
+        log_event(logging.INFO, "on_the_loop")
+        await asyncio.to_thread(log_event, logging.WARNING, "from_a_thread")
+        assert stream.events() == ["on_the_loop", "from_a_thread"]
+
+    asyncio.run(main())
+    log_event(logging.INFO, "no_loop")
+    assert stream.events() == ["on_the_loop", "from_a_thread", "no_loop"]
+
+
+def test_records_of_other_libraries_keep_their_place(stream: CountingStream) -> None:
+    async def main() -> None:
+        log_event(logging.INFO, "first")
+        logging.getLogger("uvicorn.error").warning("second")
+        log_event(logging.INFO, "third")
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert stream.events() == ["first", "http_server", "third"]
+    assert stream.writes == 1
+
+
+def test_lines_kept_by_a_loop_that_stopped_are_written_by_flush_logs(
+    stream: CountingStream,
+) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_log_and_stop(loop))
+    finally:
+        loop.close()  # the callback that would have written the line never runs
+    assert stream.events() == []
+    flush_logs()
+    assert stream.events() == ["last_words"]
+
+
+async def _log_and_stop(loop: asyncio.AbstractEventLoop) -> None:
+    log_event(logging.ERROR, "last_words")
+    loop.stop()
