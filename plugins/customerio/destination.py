@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
 REQUESTS_PER_SECOND = 100.0
 """Customer.io's current text allows about 1000 requests/s on the Track API; older pages said
-100/s "fair use". At up to 250 items per batch, 100/s is far more than a pipeline needs and
+100/s "fair use". At up to 500 items per batch, 100/s is far more than a pipeline needs and
 stays clear of throttling."""
 
 

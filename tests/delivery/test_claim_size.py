@@ -1,6 +1,6 @@
 """A claim takes whole requests' worth of entries, at least ``CLAIM_AT_LEAST``: mParticle's
 100-batch requests go three to a claim, one after another, each person's items in order;
-Customer.io's 250-item requests one to a claim, as before."""
+Customer.io's 500-item requests one to a claim."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_customerio_claims_one_request_worth(tmp_path: Path, customerio_server: 
     runtime = Runtime(load_config(write_config(tmp_path, [cio_connection(customerio_server)])))
     try:
         [conn] = runtime.config.connections
-        assert runtime.deliverer(conn).claim_limit == 250
+        assert runtime.deliverer(conn).claim_limit == 500
     finally:
         runtime.close()
 

@@ -25,7 +25,7 @@ def _peak_in_flight(server: Any, stop: threading.Event, peak: list[int]) -> None
 def test_requests_in_flight_at_once_keep_each_persons_order(
     tmp_path: Path, customerio_server: Any, cli: Callable[..., Any], concurrency: int
 ) -> None:
-    users, per_user = 300, 9  # 3,000 actions: a dozen requests of up to 250 items
+    users, per_user = 300, 9  # 3,000 actions: six requests of up to 500 items
     path = write_ndjson(tmp_path / "in.ndjson", batches(users, per_user))
     delivery = {"concurrency": concurrency, "batch_wait_ms": 0}
     config = write_config(tmp_path, [cio_connection(customerio_server)], delivery=delivery)

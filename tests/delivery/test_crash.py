@@ -19,6 +19,7 @@ from delivery_helpers import (
     write_ndjson,
 )
 
+from mapwire.plugins.customerio.requests import MAX_ITEMS_PER_BATCH
 from mapwire.runtime.config import DeliveryOptions
 
 pytestmark = pytest.mark.usefixtures("secrets")
@@ -84,6 +85,6 @@ def test_kill_9_mid_delivery_then_rerun_delivers_everything_once(
     assert {i["identifiers"]["id"] for i in identifies} == {f"u-{u}" for u in range(users)}
     # Nothing was queued twice: the rerun resumed after the last committed chunk, so
     # at most the requests in flight at the kill were re-sent.
-    in_flight_max = 250 * DeliveryOptions().concurrency  # one claim per lane in flight
+    in_flight_max = MAX_ITEMS_PER_BATCH * DeliveryOptions().concurrency  # a claim a lane
     assert len(identifies) <= users + in_flight_max
     assert customerio_server.duplicates_absorbed <= in_flight_max

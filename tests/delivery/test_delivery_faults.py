@@ -21,6 +21,7 @@ from mapwire.runtime.delivery import Deliverer, Settled
 from mapwire.runtime.delivery_failures import MAX_BODY_IN_DEAD_LETTER
 from mapwire.runtime.metrics import Metrics
 from plugins.customerio.destination import CustomerIO
+from plugins.customerio.requests import MAX_ITEMS_PER_BATCH
 from plugins.sqlite_store.queue import SqliteQueue
 
 
@@ -199,7 +200,8 @@ def test_past_the_credentials_hold_each_try_is_dead_lettered_and_the_rest_waits(
 ) -> None:
     """Refused credentials past the hold dead-letter what was tried, but the connection
     stays paused between tries: the queue is not drained into the dead letters."""
-    cio.queue.enqueue("cio", [_event(f"p{i}", "a") for i in range(300)])
+    per_request = MAX_ITEMS_PER_BATCH  # a claim is one request's worth
+    cio.queue.enqueue("cio", [_event(f"p{i}", "a") for i in range(per_request + 50)])
     cio.server.fail_next(10, 401)
 
     async def two_steps() -> list[Settled]:
@@ -208,7 +210,7 @@ def test_past_the_credentials_hold_each_try_is_dead_lettered_and_the_rest_waits(
             return [await deliverer.step(), await deliverer.step()]
 
     tried, paused = asyncio.run(two_steps())
-    assert (tried.requests, tried.dead_lettered) == (1, 250)
+    assert (tried.requests, tried.dead_lettered) == (1, per_request)
     assert (paused.claimed, paused.requests) == (0, 0)  # was: the next 50 at once
     assert cio.queue.depth("cio") == 50
     [reason] = {letter.reason for letter in cio.queue.dead_letters("cio", limit=1000)}

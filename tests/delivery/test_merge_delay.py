@@ -114,12 +114,13 @@ def test_a_merge_waits_after_the_identify_that_creates_its_primary(
 def test_a_merge_claimed_after_its_identify_still_waits_after_it(
     tmp_path: Path, customerio_server: Any
 ) -> None:
-    """A backlog older than the delay, the identify last in one claim (250 items) and the
-    merge first in the next: the merge still goes the delay after the identify."""
+    """A backlog older than the delay, the identify last in one claim and the merge first
+    in the next: the merge still goes the delay after the identify."""
     runtime = _runtime(tmp_path, customerio_server, DELAY)
+    claim = runtime.deliverer(runtime.config.connections[0]).claim_limit
     others = [
         Action("customerio", "event", {"identifiers": {"id": f"o{i}"}, "name": "e"})
-        for i in range(249)
+        for i in range(claim - 1)
     ]
     try:
         _queue(runtime, [*others, *_actions()[:2]], wire=True)
@@ -139,7 +140,7 @@ def test_a_merge_claimed_after_its_identify_still_waits_after_it(
             return out
 
         (first, at), (second, _), (third, later) = asyncio.run(steps())
-        assert (first, second, third) == (250, 0, 1)
+        assert (first, second, third) == (claim, 0, 1)
         assert later - at >= DELAY
         assert _sent(customerio_server)[-2:] == [("identify", "new-1"), ("merge", "new-1")]
     finally:

@@ -35,7 +35,7 @@ def test_destination_through_the_installed_script() -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("destination customerio (plugin customerio): ")
-    assert lines[1].startswith("limits: 250 items per request, 499999 bytes per request")
+    assert lines[1].startswith("limits: 500 items per request, 499999 bytes per request")
     assert '  region: string; one of "us", "eu"' in "\n".join(lines)
     assert "  api_key: string; required; secret; minLength 1" in "\n".join(lines)
     assert (

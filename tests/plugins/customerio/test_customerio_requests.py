@@ -40,7 +40,7 @@ def check_batches(requests: list[Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize(
     ("count", "data", "max_requests"),
-    [(1000, {"price": 1}, 10), (1000, {"blob": "x" * 2_000}, 10), (250, {}, 1), (251, {}, 2)],
+    [(1000, {"price": 1}, 10), (1000, {"blob": "x" * 2_000}, 10), (500, {}, 1), (501, {}, 2)],
     ids=["1000-small", "1000-2kb", "exactly-one-batch", "one-over-the-item-cap"],
 )
 def test_events_are_packed_within_limits(
