@@ -19,8 +19,8 @@ def settings(conn: sqlite3.Connection) -> tuple[int, int]:
     return autocheckpoint, limit
 
 
-def test_queue_and_store_checkpoint_every_64_mb(tmp_path: Path) -> None:
-    assert CHECKPOINT_BYTES == 64 * 1024 * 1024
+def test_queue_and_store_checkpoint_every_32_mb(tmp_path: Path) -> None:
+    assert CHECKPOINT_BYTES == 32 * 1024 * 1024
     with SqliteQueue(tmp_path / "q.db") as queue, SqliteStore(tmp_path / "s.db") as store:
         for database in (queue, store):
             with database._connection() as conn:
