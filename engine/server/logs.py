@@ -15,6 +15,7 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -122,32 +123,40 @@ class JsonLineFormatter(logging.Formatter):
         )
 
 
+#: The most a write of log lines carries (``select.PIPE_BUF`` on Linux): a pipe or socket
+#: shared with other processes (``serve``'s children share stderr) takes a write up to this
+#: size whole, so no other process's line lands inside one of ours.
+ATOMIC_WRITE_BYTES = 4096
+
+
 class JsonLineHandler(logging.StreamHandler[IO[str]]):
     """A stream handler with the JSON formatter.
 
     ``write_line`` on a thread running an event loop keeps the line and writes what the
-    loop's callbacks logged in one write when they are done (``loop.call_soon``): under
-    load that is one write for dozens of request lines, where each line was a write of its
-    own. Elsewhere, and in ``flush`` (which ``logging`` calls at exit, and a child process
-    before it ends), the lines kept are written first, then the new one: the order stays
-    the order they were logged in."""
+    loop's callbacks logged together when they are done (``loop.call_soon``), in writes of
+    at most ``ATOMIC_WRITE_BYTES`` (a longer line alone): under load that is one write for
+    a dozen request lines, where each line was a write of its own. Elsewhere, and in
+    ``flush`` (which ``logging`` calls at exit, and a child process before it ends), the
+    lines kept are written first, then the new one: the order stays the order they were
+    logged in. A loop that stopped before its callback ran leaves its lines to the next
+    loop that logs, or to ``flush``."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__(stream if stream is not None else sys.stderr)
         self.setFormatter(JsonLineFormatter())
         self._kept: list[str] = []
+        self._flushing_on: asyncio.AbstractEventLoop | None = None
 
     def write_line(self, line: str) -> None:
         """Write one formatted line, as ``emit`` would (see the class docstring)."""
         loop = asyncio._get_running_loop()
         with self.lock:  # type: ignore[union-attr]
-            if loop is not None:
-                self._kept.append(line)
-                if len(self._kept) == 1:
-                    loop.call_soon(self.flush)
-                return
             self._kept.append(line)
-            self._write_kept()
+            if loop is None:
+                self._write_kept()
+            elif self._flushing_on is not loop:  # none due yet, or due on another loop
+                self._flushing_on = loop
+                loop.call_soon(self.flush)
 
     def emit(self, record: logging.LogRecord) -> None:
         """A record of another library (the HTTP server's), written as ``write_line``."""
@@ -164,13 +173,31 @@ class JsonLineHandler(logging.StreamHandler[IO[str]]):
             self._write_kept()
 
     def _write_kept(self) -> None:
-        lines, self._kept = self._kept, []
+        lines, self._kept, self._flushing_on = self._kept, [], None
         try:
-            if lines:
-                self.stream.write(self.terminator.join(lines) + self.terminator)
-            super().flush()
+            for chunk in _chunks(lines, self.terminator):
+                self.stream.write(chunk)
+                super().flush()  # each chunk one write of its own
+            if not lines:
+                super().flush()
         except Exception:  # as logging does: a line that cannot be written is no crash
             pass
+
+
+def _chunks(lines: list[str], end: str) -> Iterator[str]:
+    """``lines``, each ended by ``end``, joined in pieces of at most ``ATOMIC_WRITE_BYTES``
+    bytes (a longer line is a piece alone)."""
+    piece: list[str] = []
+    size = 0
+    for line in lines:
+        length = (len(line) if line.isascii() else len(line.encode())) + len(end)
+        if piece and size + length > ATOMIC_WRITE_BYTES:
+            yield end.join(piece) + end
+            piece, size = [], 0
+        piece.append(line)
+        size += length
+    if piece:
+        yield end.join(piece) + end
 
 
 def configure_logging(level: str = "info", stream: IO[str] | None = None) -> JsonLineHandler:
@@ -183,6 +210,7 @@ def configure_logging(level: str = "info", stream: IO[str] | None = None) -> Jso
     for name in CAPTURED:
         target = logging.getLogger(name)
         for old in [h for h in target.handlers if isinstance(h, JsonLineHandler)]:
+            old.flush()  # the lines it kept, before it goes
             target.removeHandler(old)
         target.addHandler(handler)
         target.setLevel(numeric)
@@ -198,6 +226,8 @@ def flush_logs() -> None:
 
 
 def reset_logging(handler: logging.Handler) -> None:
-    """Remove a handler ``configure_logging`` installed (for tests and embedding)."""
+    """Remove a handler ``configure_logging`` installed (for tests and embedding), once
+    the lines it kept are written."""
+    handler.flush()
     for name in CAPTURED:
         logging.getLogger(name).removeHandler(handler)

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from server_helpers import RunningServer, serve_config, set_secrets
+from server_helpers import LogCapture, RunningServer, serve_config, set_secrets
 
 from mapwire.server.logs import configure_logging, reset_logging
 
@@ -33,7 +33,7 @@ def vendor_secrets(
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
     """Everything the server logs during the test, as JSON lines."""
-    stream = io.StringIO()
+    stream = LogCapture()
     handler = configure_logging("info", stream)
     yield stream
     reset_logging(handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import io
 import json
 import socket
 import threading
@@ -21,11 +22,21 @@ from mapwire.runtime.process import Runtime
 from mapwire.server.app import create_app
 from mapwire.server.connection_limits import guarded_protocol
 from mapwire.server.handling import ServerState
+from mapwire.server.logs import flush_logs
 
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 SAMPLES = MAPPINGS / "samples"
 INBOUND_TOKEN = "inbound-token-SENTINEL-7f3a9c"
 SIGNING_KEY = "signing-key-SENTINEL-51d2e8"
+
+
+class LogCapture(io.StringIO):
+    """A log stream for ``configure_logging``: reading it first writes the lines a
+    server's event loop still keeps (they go out when its callbacks are done)."""
+
+    def getvalue(self) -> str:
+        flush_logs()
+        return super().getvalue()
 
 
 def set_secrets(patch: Any) -> None:

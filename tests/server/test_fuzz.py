@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from json_places import places
 from server_helpers import (
     SAMPLES,
+    LogCapture,
     RunningServer,
     bearer,
     metric_total,
@@ -94,7 +95,7 @@ bodies = (
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, io.StringIO]]:
     folder = tmp_path_factory.mktemp("fuzz")
-    stream = io.StringIO()
+    stream = LogCapture()
     handler = configure_logging("info", stream)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(folder)

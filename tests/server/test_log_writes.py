@@ -1,6 +1,7 @@
-"""How the JSON log lines reach their stream: what an event loop's callbacks log goes out in
-one write once they are done, in the order logged; a line logged off the loop, a record
-of another library and ``flush_logs`` write the lines kept first."""
+"""How the JSON log lines reach their stream: what an event loop's callbacks log goes out
+together once they are done, in the order logged, in writes a shared pipe takes whole; a
+line logged off the loop, a record of another library, the next loop and ``flush_logs``
+write the lines kept first."""
 
 from __future__ import annotations
 
@@ -12,18 +13,26 @@ from collections.abc import Iterator
 
 import pytest
 
-from mapwire.server.logs import configure_logging, flush_logs, log_event, reset_logging
+from mapwire.server.logs import (
+    ATOMIC_WRITE_BYTES,
+    configure_logging,
+    flush_logs,
+    log_event,
+    reset_logging,
+)
 
 
 class CountingStream(io.StringIO):
-    """A stream that counts its writes."""
+    """A stream that counts its writes and keeps what each one carried."""
 
     def __init__(self) -> None:
         super().__init__()
         self.writes = 0
+        self.pieces: list[str] = []
 
     def write(self, text: str) -> int:
         self.writes += 1
+        self.pieces.append(text)
         return super().write(text)
 
     def events(self) -> list[str]:
@@ -76,6 +85,21 @@ def test_records_of_other_libraries_keep_their_place(stream: CountingStream) -> 
     assert stream.writes == 1
 
 
+def test_writes_stay_within_what_a_shared_pipe_takes_whole(stream: CountingStream) -> None:
+    async def main() -> None:
+        for n in range(100):
+            log_event(logging.INFO, "request", n=n, note="é" * 40)  # not ASCII: bytes count
+        log_event(logging.INFO, "long", text="x" * (2 * ATOMIC_WRITE_BYTES))
+        log_event(logging.INFO, "after")
+
+    asyncio.run(main())
+    assert stream.events() == ["request"] * 100 + ["long", "after"]
+    assert stream.writes > 4
+    for piece in stream.pieces:
+        assert piece.endswith("\n")  # whole lines only
+        assert len(piece.encode()) <= ATOMIC_WRITE_BYTES or piece.count("\n") == 1
+
+
 def test_lines_kept_by_a_loop_that_stopped_are_written_by_flush_logs(
     stream: CountingStream,
 ) -> None:
@@ -92,3 +116,29 @@ def test_lines_kept_by_a_loop_that_stopped_are_written_by_flush_logs(
 async def _log_and_stop(loop: asyncio.AbstractEventLoop) -> None:
     log_event(logging.ERROR, "last_words")
     loop.stop()
+
+
+def test_the_next_loop_writes_what_a_stopped_loop_kept(stream: CountingStream) -> None:
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_log_and_stop(loop))
+    finally:
+        loop.close()
+
+    async def main() -> None:
+        log_event(logging.INFO, "next")
+
+    asyncio.run(main())
+    assert stream.events() == ["last_words", "next"]
+
+
+def test_a_handler_writes_what_it_kept_before_it_is_removed() -> None:
+    out = CountingStream()
+    handler = configure_logging("info", out)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_log_and_stop(loop))
+    finally:
+        loop.close()
+    reset_logging(handler)
+    assert out.events() == ["last_words"]

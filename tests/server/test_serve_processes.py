@@ -23,11 +23,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from server_helpers import bearer, cio_destination, event_ids, events_batch, write_config
 from test_serve_command import MAPWIRE, _free_port
 
+from mapwire.plugins.customerio.requests import MAX_ITEMS_PER_BATCH
 from mapwire.runtime.config import DeliveryOptions
 
 pytestmark = pytest.mark.usefixtures("vendor_secrets")
 EVENTS = 5
-IN_FLIGHT_MAX = 250 * DeliveryOptions().concurrency  # a claim per lane, per deliverer
+IN_FLIGHT_MAX = MAX_ITEMS_PER_BATCH * DeliveryOptions().concurrency  # a claim a lane
 
 
 def until(check: Callable[[], bool], what: str, timeout: float = 60) -> None:
