@@ -205,7 +205,10 @@ class Pipeline:
         try:
             self.check_backlog(list({c.name: c for _, c in targets}.values()))
         except BacklogFull as exc:
-            work.done.error = exc
+            # Without its traceback: that holds this frame, and so the request's documents,
+            # in a cycle with ``work`` that only the collector frees (an expected answer,
+            # at the backlog limit one for every request: memory grew while refusing).
+            work.done.error = exc.with_traceback(None)
             return work
         report = work.done.report
         for part in submission.parts:

@@ -200,6 +200,10 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
             code="queue_timeout",
             retry_after=5,
         ) from None
+    finally:
+        # An error raised here holds this frame, and the frame the future that holds the
+        # error: a cycle (the request's body and parts in it) only the collector frees.
+        del future
     answer = summary(report)
     record_counts(request, answer)
     return answer

@@ -4,7 +4,9 @@ and a failure in one submission never touching the others."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -172,6 +174,23 @@ def test_a_full_backlog_refuses_only_the_connections_over_it(runtime: Runtime) -
     refused, fine = asyncio.run(_commit_together(committer, parts))
     assert isinstance(refused, BacklogFull) and refused.connection == "events"
     assert fine.queued == 1
+
+
+def test_a_refused_requests_documents_go_as_soon_as_it_is_answered(runtime: Runtime) -> None:
+    """No cycle through the refusal's traceback keeps them for the collector: at the
+    backlog limit every request is refused, and memory grew while refusing."""
+    committer = GroupCommitter(runtime.pipeline)
+    asyncio.run(_commit_together(committer, [[Part(EVENTS, [events_batch("big", 999)])]]))
+    document = events_batch("x", 1)
+    gc.disable()
+    try:
+        before = sys.getrefcount(document)
+        [done] = runtime.pipeline.submit_many([Submission([Part(EVENTS, [document])])])
+        assert isinstance(done.error, BacklogFull)
+        del done
+        assert sys.getrefcount(document) == before
+    finally:
+        gc.enable()
 
 
 def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runtime) -> None:
