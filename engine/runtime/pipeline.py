@@ -205,10 +205,7 @@ class Pipeline:
         try:
             self.check_backlog(list({c.name: c for _, c in targets}.values()))
         except BacklogFull as exc:
-            # Without its traceback: that holds this frame, and so the request's documents,
-            # in a cycle with ``work`` that only the collector frees (an expected answer,
-            # at the backlog limit one for every request: memory grew while refusing).
-            work.done.error = exc.with_traceback(None)
+            work.done.error = exc.with_traceback(None)  # its frames held `work`: a cycle
             return work
         report = work.done.report
         for part in submission.parts:
