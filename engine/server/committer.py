@@ -218,16 +218,33 @@ def request_error(done: Submitted) -> MapwireError | None:
     error = done.error
     if isinstance(error, Unavailable) and not isinstance(error, IntakeUnavailable | BacklogFull):
         log_event(logging.ERROR, "queue_unavailable", exc=error)
+        _forget_frames(error)
         return IntakeUnavailable(
             "the queue is not available", code="queue_unavailable", retry_after=5
         )
     if isinstance(error, InputError) and error.__cause__ is not None:
         log_event(logging.ERROR, "mapping_failed", exc=error.__cause__)
+        _forget_frames(error)
     elif isinstance(error, InputError):
         for connection, part in done.report.connections.items():
             if part.refused:
                 log_event(logging.ERROR, "enqueue_refused", connection=connection)
     return error
+
+
+def _forget_frames(error: BaseException) -> None:
+    """Drop the tracebacks of a logged error and of the errors behind it: their frames
+    hold the requests' work, which holds the error, a cycle only the collector frees (under
+    a lasting outage, every group's)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [error]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        todo += (exc.__cause__, exc.__context__)
 
 
 def _settle(pendings: list[_Pending]) -> None:

@@ -250,7 +250,10 @@ def _run(helper: _Helper, endpoint: Endpoint, body: bytes, only: Sequence[str] |
         [done] = pipeline.submit_many([Submission(parts_for(pipeline, found, only))])
         error = request_error(done)
         if error is not None:
-            raise error
+            try:
+                raise error
+            finally:  # else this frame, the body in it, stays in a cycle with the error
+                del error, done
         report = done.report
         intake = summary(report)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ from mapwire.contracts.queue import MAPPING
 from mapwire.runtime.config import load_config
 from mapwire.runtime.process import Runtime
 from mapwire.runtime.submissions import IntakeReport, Submission
-from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part
+from mapwire.server.committer import GroupCommitter, IntakeUnavailable, Part, request_error
+from mapwire.server.logs import configure_logging, reset_logging
 
 EVENTS = "mparticle.events_api_batch"
 WEBHOOK = "customerio.reporting_webhook"
@@ -182,6 +184,7 @@ def test_a_refused_requests_documents_go_as_soon_as_it_is_answered(runtime: Runt
     committer = GroupCommitter(runtime.pipeline)
     asyncio.run(_commit_together(committer, [[Part(EVENTS, [events_batch("big", 999)])]]))
     document = events_batch("x", 1)
+    collecting = gc.isenabled()
     gc.disable()
     try:
         before = sys.getrefcount(document)
@@ -190,7 +193,33 @@ def test_a_refused_requests_documents_go_as_soon_as_it_is_answered(runtime: Runt
         del done
         assert sys.getrefcount(document) == before
     finally:
-        gc.enable()
+        if collecting:
+            gc.enable()
+
+
+def test_requests_a_queue_outage_refused_go_once_answered(runtime: Runtime, tmp_path: Path) -> None:
+    """The same for the queue's failure: logged (as ``serve`` logs, a line written at
+    once: a captured record would keep the traceback), its frames are let go."""
+    handler = configure_logging("info", io.StringIO())
+    conn = sqlite3.connect(tmp_path / "state.db")
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON queue BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    conn.close()
+    document = events_batch("x", 1)
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        before = sys.getrefcount(document)
+        [done] = runtime.pipeline.submit_many([Submission([Part(EVENTS, [document])])])
+        answer = request_error(done)
+        assert isinstance(answer, IntakeUnavailable) and answer.code == "queue_unavailable"
+        del done, answer
+        assert sys.getrefcount(document) == before
+    finally:
+        if collecting:
+            gc.enable()
+        reset_logging(handler)
 
 
 def test_actions_that_cannot_be_stored_fail_only_their_submission(runtime: Runtime) -> None:
