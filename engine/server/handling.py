@@ -201,7 +201,7 @@ async def submit(request: Request, state: ServerState, parts: Sequence[Part]) ->
             retry_after=5,
         ) from None
     finally:
-        # An error raised here holds this frame, and the frame the future that holds the
+        # An error raised here holds this frame, which holds the future, which holds the
         # error: a cycle (the request's body and parts in it) only the collector frees.
         del future
     answer = summary(report)

@@ -178,8 +178,7 @@ class JsonLineHandler(logging.StreamHandler[IO[str]]):
             for chunk in _chunks(lines, self.terminator):
                 self.stream.write(chunk)
                 super().flush()  # each chunk one write of its own
-            if not lines:
-                super().flush()
+            super().flush()  # nothing kept: what others wrote to the stream (a no-op else)
         except Exception:  # as logging does: a line that cannot be written is no crash
             pass
 
