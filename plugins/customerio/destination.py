@@ -138,15 +138,12 @@ class CustomerIO(Destination):
         head = self._settings(settings)[1]
         if not wire.startswith(head):
             return None
-        notes, _, encoded = wire[len(head) :].partition(b"\n")
-        return PreparedItem(
-            key=key,
-            body=None,
-            size=len(encoded),
-            route=ROUTE_BATCH,
-            encoded=encoded,
-            repairs=orjson.loads(notes) if notes else [],
-        )
+        start = len(head)
+        if wire.startswith(b"\n", start):  # no repairs noted, as most: the item is the rest
+            encoded = wire[start + 1 :]
+            return PreparedItem(key, None, len(encoded), ROUTE_BATCH, encoded, [])
+        notes, _, encoded = wire[start:].partition(b"\n")
+        return PreparedItem(key, None, len(encoded), ROUTE_BATCH, encoded, orjson.loads(notes))
 
     def _render(
         self,
