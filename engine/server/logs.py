@@ -36,6 +36,14 @@ def log_event(
 
     ``exc`` adds the exception's type, its cause's, and stack frames (never a message).
     """
+    log_fields(level, event, fields, exc)
+
+
+def log_fields(
+    level: int, event: str, fields: dict[str, Any], exc: BaseException | None = None
+) -> None:
+    """``log_event`` with its fields in a dict the caller built (and gives up): the
+    server's line for every request is written this way, without packing them again."""
     if not logger.isEnabledFor(level):
         return
     direct = _direct_handlers()
@@ -75,10 +83,14 @@ class _Clock:
         if whole != second:
             text = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
             self.second = (whole, text)
-        return f"{text}{int((created - whole) * 1000):03d}Z"
+        return text + _MILLISECONDS[int((created - whole) * 1000)]
 
 
 _clock = _Clock()
+#: The end of a time, for each millisecond of its second: "000Z" to "999Z".
+_MILLISECONDS = [f"{ms:03d}Z" for ms in range(1000)]
+#: The ``level`` of a line, for the levels the server logs at.
+_LEVEL_NAMES = {n: logging.getLevelName(n).lower() for n in (10, 20, 30, 40, 50)}
 
 
 def event_line(
@@ -91,7 +103,7 @@ def event_line(
     """The JSON line of one event (see the module docstring)."""
     line: dict[str, Any] = {
         "time": _clock.text(created),
-        "level": logging.getLevelName(level).lower(),
+        "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
         "event": event,
     }
     line.update(fields)

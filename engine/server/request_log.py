@@ -22,7 +22,7 @@ import orjson
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import Scope, Send
 
-from .logs import log_event
+from .logs import log_fields
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 _INTERNAL = orjson.dumps(
@@ -112,8 +112,7 @@ def finish(
     error = state.get("error_code")
     if error is not None:
         fields["error"] = error
-    level = logging.WARNING if status >= 500 else logging.INFO
-    log_event(level, "request", **fields)
+    log_fields(logging.WARNING if status >= 500 else logging.INFO, "request", fields)
 
 
 async def internal_error(send: Send, request_id: str) -> None:
