@@ -16,10 +16,12 @@ import pytest
 from mapwire.server.logs import (
     ATOMIC_WRITE_BYTES,
     configure_logging,
+    event_line,
     flush_logs,
     log_event,
     reset_logging,
 )
+from mapwire.server.request_log import finish
 
 
 class CountingStream(io.StringIO):
@@ -142,3 +144,52 @@ def test_a_handler_writes_what_it_kept_before_it_is_removed() -> None:
         loop.close()
     reset_logging(handler)
     assert out.events() == ["last_words"]
+
+
+@pytest.mark.parametrize(
+    ("created", "text"),
+    [
+        (1_700_000_000.0, "2023-11-14T22:13:20.000Z"),
+        (1_700_000_000.0009, "2023-11-14T22:13:20.000Z"),  # cut to the millisecond, not rounded
+        (1_700_000_000.5, "2023-11-14T22:13:20.500Z"),
+        (1_700_000_000.9999, "2023-11-14T22:13:20.999Z"),
+        (1_700_000_001.042, "2023-11-14T22:13:21.042Z"),  # the next second, its own text
+    ],
+)
+def test_a_line_is_stamped_in_utc_to_the_millisecond(created: float, text: str) -> None:
+    line = json.loads(event_line(created, logging.INFO, "tick", {"n": 1}))
+    assert line == {"time": text, "level": "info", "event": "tick", "n": 1}
+    assert list(line) == ["time", "level", "event", "n"]  # the fields follow the three
+
+
+@pytest.mark.parametrize(
+    ("level", "name"),
+    [
+        (logging.DEBUG, "debug"),
+        (logging.WARNING, "warning"),
+        (logging.ERROR, "error"),
+        (25, "level 25"),
+    ],
+)
+def test_a_line_names_its_level_in_lower_case(level: int, name: str) -> None:
+    assert json.loads(event_line(0.0, level, "e", {}))["level"] == name
+
+
+def test_the_request_line_carries_the_fields_finish_built() -> None:
+    """``finish`` hands its dict to ``log_fields``: the line has each of its fields, once."""
+    stream = io.StringIO()
+    handler = configure_logging("info", stream)
+    try:
+        state = {"request_id": "r-1", "counts": {"queued": 6}, "error_code": "busy"}
+        finish(None, "/x", {"method": "POST", "path": "/x"}, state, 503, 0.0)
+    finally:
+        reset_logging(handler)
+    (line,) = [json.loads(text) for text in stream.getvalue().splitlines()]
+    assert line["level"] == "warning" and line["event"] == "request"
+    assert {k: line[k] for k in ("request_id", "method", "status", "counts", "error")} == {
+        "request_id": "r-1",
+        "method": "POST",
+        "status": 503,
+        "counts": {"queued": 6},
+        "error": "busy",
+    }
