@@ -17,14 +17,16 @@ over ``--concurrency`` keep-alive connections. The receivers:
   retries and rate limiting on (1,000 requests/s, Customer.io's ceiling). It also sends
   one identify per batch, so it delivers ``events + 1`` actions per request.
 
-Rounds alternate bare and mapwire. For each run: acknowledged events/s, end-to-end
-delivered events/s, ack p50/p99, vendor HTTP requests per 1,000 events, server CPU
-seconds from the first request to the last delivery (and CPU microseconds per delivered
-action), peak RSS; then the ratio mapwire/bare for acknowledgement and end to end, per
-round and as the median. Under each mapwire run with several processes, the server's CPU
-is split by role (the intake ``worker``s, the ``deliverer``s and the ``supervisor``, as
-``serve`` logs each process it starts), to show which side a change moved. ``--small`` is
-a smoke test (100 requests, one round).
+Each round runs both, bare first in odd rounds and mapwire first in even ones, so that a
+host growing busier or quieter over a run does not favour whichever always ran second
+(with an even number of rounds each goes first equally often). For each run: acknowledged
+events/s, end-to-end delivered events/s, ack p50/p99, vendor HTTP requests per 1,000
+events, server CPU seconds from the first request to the last delivery (and CPU
+microseconds per delivered action), peak RSS; then the ratio mapwire/bare for
+acknowledgement and end to end, per round and as the median. Under each mapwire run with
+several processes, the server's CPU is split by role (the intake ``worker``s, the
+``deliverer``s and the ``supervisor``, as ``serve`` logs each process it starts), to show
+which side a change moved. ``--small`` is a smoke test (100 requests, one round).
 """
 
 from __future__ import annotations
@@ -242,16 +244,17 @@ def main() -> None:
     ctx = multiprocessing.get_context("spawn")
     print(
         f"{args.requests} requests x {args.events} events, concurrency {args.concurrency}, "
-        f"{args.rounds} round(s), bare then mapwire in each "
+        f"{args.rounds} round(s), bare then mapwire in odd rounds, mapwire first in even "
         f"(--workers {args.workers} --deliverers {args.deliverers})"
     )
     ack_ratios, e2e_ratios = [], []
     for r in range(args.rounds):
         print(f"round {r + 1}:")
-        bare = one_run("bare", args, ctx)
-        show(bare)
-        ours = one_run("mapwire", args, ctx)
-        show(ours)
+        runs: dict[str, Run] = {}
+        for kind in ("bare", "mapwire") if r % 2 == 0 else ("mapwire", "bare"):
+            runs[kind] = one_run(kind, args, ctx)
+            show(runs[kind])
+        bare, ours = runs["bare"], runs["mapwire"]
         ack_ratios.append(ours.ack_rate / bare.ack_rate)
         e2e_ratios.append(ours.e2e_rate / bare.e2e_rate)
         print(f"  mapwire/bare: ack {ack_ratios[-1]:.2f}x, end to end {e2e_ratios[-1]:.2f}x")
