@@ -71,6 +71,12 @@ def _direct_handlers() -> list[JsonLineHandler]:
     return handlers  # type: ignore[return-value]
 
 
+#: The end of a time, for each millisecond of its second: "000Z" to "999Z".
+_MILLISECONDS = [f"{ms:03d}Z" for ms in range(1000)]
+#: The ``level`` of a line, for the levels the server logs at.
+_LEVEL_NAMES = {n: logging.getLevelName(n).lower() for n in (10, 20, 30, 40, 50)}
+
+
 class _Clock:
     """UTC times to the millisecond; the part to the second is kept for the lines that
     follow in the same second."""
@@ -87,10 +93,6 @@ class _Clock:
 
 
 _clock = _Clock()
-#: The end of a time, for each millisecond of its second: "000Z" to "999Z".
-_MILLISECONDS = [f"{ms:03d}Z" for ms in range(1000)]
-#: The ``level`` of a line, for the levels the server logs at.
-_LEVEL_NAMES = {n: logging.getLevelName(n).lower() for n in (10, 20, 30, 40, 50)}
 
 
 def event_line(
