@@ -74,7 +74,10 @@ def _direct_handlers() -> list[JsonLineHandler]:
 #: The end of a time, for each millisecond of its second: "000Z" to "999Z".
 _MILLISECONDS = [f"{ms:03d}Z" for ms in range(1000)]
 #: The ``level`` of a line, for the levels the server logs at.
-_LEVEL_NAMES = {n: logging.getLevelName(n).lower() for n in (10, 20, 30, 40, 50)}
+_LEVEL_NAMES = {
+    n: logging.getLevelName(n).lower()
+    for n in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+}
 
 
 class _Clock:
